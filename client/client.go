@@ -1,0 +1,155 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+
+	"github.com/warrenmq/warren/transport/warrenpb"
+)
+
+// Client is a connection to a Warren cluster with one session and one
+// publish batcher. It is safe for concurrent use by many goroutines. Create it
+// with New and release it with Close.
+type Client struct {
+	opts options
+	addr string
+	conn *grpc.ClientConn
+	api  warrenpb.BrokerServiceClient
+
+	// ctx lives until Close; streams and publish requests derive from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	metaIndex atomic.Uint64
+
+	pub  *batcher
+	sess sessionHolder
+	gets ledger // outstanding deliveries taken with Get (manual ack)
+
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New connects to a Warren cluster. It tries addrs ("host:port") in order and
+// keeps the first connection that becomes ready within the connect timeout
+// (see WithConnectTimeout); ctx bounds the whole attempt. When no address
+// works the error has code Unavailable and names each failure; when ctx ends
+// first the error wraps ctx.Err(). Options are applied over the defaults
+// documented on each With… function.
+func New(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, invalid("no addresses")
+	}
+	conn, addr, err := dial(ctx, addrs, &o)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		opts: o,
+		addr: addr,
+		conn: conn,
+		api:  warrenpb.NewBrokerServiceClient(conn),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.sess.init()
+	c.gets.init()
+	c.pub = newBatcher(c)
+	c.goroutine(c.pub.run)
+	return c, nil
+}
+
+// broker returns the stub every RPC goes through. It is the seam for
+// reconnect and failover: a later version swaps the connection behind it.
+func (c *Client) broker() warrenpb.BrokerServiceClient { return c.api }
+
+// Addr returns the address (as given to New) of the node the client is
+// connected to.
+func (c *Client) Addr() string { return c.addr }
+
+// SessionID returns the client's session id. It does not change for the life
+// of the Client.
+func (c *Client) SessionID() string { return c.opts.sessionID }
+
+// PublisherID returns the publisher id sent with every publish.
+func (c *Client) PublisherID() string { return c.opts.publisherID }
+
+// MetaIndex returns the highest meta index this client has seen in a
+// response; later requests ask the server to have applied at least that much.
+func (c *Client) MetaIndex() uint64 { return c.metaIndex.Load() }
+
+// observeMetaIndex raises the remembered meta index to i if it is higher.
+func (c *Client) observeMetaIndex(i uint64) {
+	for {
+		cur := c.metaIndex.Load()
+		if i <= cur || c.metaIndex.CompareAndSwap(cur, i) {
+			return
+		}
+	}
+}
+
+// goroutine runs f on a new goroutine that Close waits for. It returns false,
+// without running f, once Close has begun.
+func (c *Client) goroutine(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// isClosed reports whether Close has begun.
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Close ends the client: publishes still queued fail with ErrClosed, requests
+// in flight are cancelled (their outcome is unknown; wait on futures before
+// Close to avoid that), subscriptions end (the server returns their unacked
+// deliveries to the queues), the session stream ends (the server releases the
+// session's gets and exclusive queues), and the connection closes. Close
+// waits for the client's goroutines to exit. It is idempotent and safe to call
+// concurrently; every call returns the result of the first.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.pub.stopAccepting()
+		c.cancel() // ends the session stream, subscriptions and requests
+		c.wg.Wait()
+		c.pub.failQueued()
+		c.closeErr = c.conn.Close()
+	})
+	return c.closeErr
+}
+
+// rpcError returns err from an RPC unchanged, or wrapped with ErrClosed when
+// the RPC failed because Close ran. Either way its gRPC status is kept.
+func (c *Client) rpcError(err error) error {
+	if c.isClosed() {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}

@@ -1,0 +1,306 @@
+package client
+
+import (
+	"context"
+
+	"github.com/warrenmq/warren/transport/warrenpb"
+)
+
+// ExchangeOptions are the settings of DeclareExchange; the zero value
+// declares a plain durable exchange.
+type ExchangeOptions struct {
+	// AutoDelete deletes the exchange when its last binding goes.
+	AutoDelete bool
+	// Internal refuses direct publishes; the exchange only receives from
+	// exchange-to-exchange routing.
+	Internal bool
+	// Passive only checks that the exchange exists (NotFound otherwise).
+	Passive bool
+	// Args are exchange arguments; see Message for the supported value types.
+	Args map[string]any
+}
+
+// DeleteExchangeOptions are the settings of DeleteExchange.
+type DeleteExchangeOptions struct {
+	// IfUnused refuses (FailedPrecondition) to delete an exchange that has
+	// bindings.
+	IfUnused bool
+}
+
+// QueueOptions are the settings of DeclareQueue; the zero value declares a
+// plain durable queue.
+type QueueOptions struct {
+	// Exclusive makes the queue belong to this client's session: it is
+	// deleted when the session ends (at Close at the latest).
+	Exclusive bool
+	// AutoDelete deletes the queue when its last consumer goes.
+	AutoDelete bool
+	// Passive only checks that the queue exists (NotFound otherwise).
+	Passive bool
+	// Args are queue arguments (max-length, overflow, message-ttl,
+	// dead-letter-exchange, delivery-limit, …); see Message for the
+	// supported value types.
+	Args map[string]any
+}
+
+// DeleteQueueOptions are the settings of DeleteQueue.
+type DeleteQueueOptions struct {
+	// IfUnused refuses (FailedPrecondition) to delete a queue with consumers.
+	IfUnused bool
+	// IfEmpty refuses (FailedPrecondition) to delete a queue with messages.
+	IfEmpty bool
+}
+
+// Queue is the result of DeclareQueue.
+type Queue struct {
+	// Name is the queue's name; the server generates one ("amq.gen-…")
+	// when the declared name was empty.
+	Name string
+	// Messages is the number of ready messages.
+	Messages uint64
+	// Consumers is the number of consumers.
+	Consumers uint32
+}
+
+// ExchangeInfo describes an exchange in ListExchanges.
+type ExchangeInfo struct {
+	Name       string
+	Kind       string // "direct", "topic", "headers" or "fanout"
+	AutoDelete bool
+	Internal   bool
+	Args       map[string]any
+	// Builtin marks the exchanges that exist from the start ("", amq.*).
+	Builtin bool
+}
+
+// QueueInfo describes a queue in ListQueues.
+type QueueInfo struct {
+	Name       string
+	Exclusive  bool
+	AutoDelete bool
+	Args       map[string]any
+	// Ready is the number of messages waiting for delivery.
+	Ready uint64
+	// Unacked is the number of messages delivered and not yet settled.
+	Unacked uint64
+	// Consumers is the number of consumers.
+	Consumers uint32
+	// ReadyBytes is the total body size of the ready messages, in bytes.
+	ReadyBytes uint64
+}
+
+// Binding is a binding of a queue to an exchange.
+type Binding struct {
+	Exchange string
+	Queue    string
+	Key      string
+	Args     map[string]any
+}
+
+// BindingFilter selects bindings in ListBindings; empty fields match all.
+type BindingFilter struct {
+	Exchange string
+	Queue    string
+}
+
+// DeclareExchange creates the exchange name of the given kind ("direct",
+// "topic", "headers" or "fanout"), or checks that an existing one has the same
+// properties (FailedPrecondition otherwise). Safe for concurrent use.
+func (c *Client) DeclareExchange(ctx context.Context, name, kind string, o ExchangeOptions) error {
+	args, err := toValues("argument", o.Args)
+	if err != nil {
+		return err
+	}
+	resp, err := c.broker().DeclareExchange(ctx, &warrenpb.DeclareExchangeRequest{
+		Name:         name,
+		Kind:         kind,
+		AutoDelete:   o.AutoDelete,
+		Internal:     o.Internal,
+		Arguments:    args,
+		Passive:      o.Passive,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return c.rpcError(err)
+	}
+	c.observeMetaIndex(resp.GetMetaIndex())
+	return nil
+}
+
+// DeleteExchange deletes the exchange name and its bindings. Safe for
+// concurrent use.
+func (c *Client) DeleteExchange(ctx context.Context, name string, o DeleteExchangeOptions) error {
+	resp, err := c.broker().DeleteExchange(ctx, &warrenpb.DeleteExchangeRequest{
+		Name:         name,
+		IfUnused:     o.IfUnused,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return c.rpcError(err)
+	}
+	c.observeMetaIndex(resp.GetMetaIndex())
+	return nil
+}
+
+// ListExchanges returns every exchange. Safe for concurrent use.
+func (c *Client) ListExchanges(ctx context.Context) ([]ExchangeInfo, error) {
+	resp, err := c.broker().ListExchanges(ctx, &warrenpb.ListExchangesRequest{MinMetaIndex: c.MetaIndex()})
+	if err != nil {
+		return nil, c.rpcError(err)
+	}
+	out := make([]ExchangeInfo, 0, len(resp.GetExchanges()))
+	for _, e := range resp.GetExchanges() {
+		out = append(out, ExchangeInfo{
+			Name:       e.GetName(),
+			Kind:       e.GetKind(),
+			AutoDelete: e.GetAutoDelete(),
+			Internal:   e.GetInternal(),
+			Args:       fromValues(e.GetArguments()),
+			Builtin:    e.GetBuiltin(),
+		})
+	}
+	return out, nil
+}
+
+// DeclareQueue creates the queue name (a server-generated name when empty),
+// or checks that an existing one has the same properties (FailedPrecondition
+// otherwise), and returns its name and counts. An exclusive declaration opens
+// the session stream first. Safe for concurrent use.
+func (c *Client) DeclareQueue(ctx context.Context, name string, o QueueOptions) (Queue, error) {
+	args, err := toValues("argument", o.Args)
+	if err != nil {
+		return Queue{}, err
+	}
+	if o.Exclusive {
+		if err := c.ensureSession(ctx); err != nil {
+			return Queue{}, err
+		}
+	}
+	resp, err := c.broker().DeclareQueue(ctx, &warrenpb.DeclareQueueRequest{
+		Name:         name,
+		Exclusive:    o.Exclusive,
+		AutoDelete:   o.AutoDelete,
+		Arguments:    args,
+		Passive:      o.Passive,
+		SessionId:    c.opts.sessionID,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return Queue{}, c.rpcError(err)
+	}
+	c.observeMetaIndex(resp.GetMetaIndex())
+	return Queue{Name: resp.GetName(), Messages: resp.GetMessageCount(), Consumers: resp.GetConsumerCount()}, nil
+}
+
+// DeleteQueue deletes the queue name and returns how many messages it held.
+// Safe for concurrent use.
+func (c *Client) DeleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, error) {
+	resp, err := c.broker().DeleteQueue(ctx, &warrenpb.DeleteQueueRequest{
+		Name:         name,
+		IfUnused:     o.IfUnused,
+		IfEmpty:      o.IfEmpty,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return 0, c.rpcError(err)
+	}
+	c.observeMetaIndex(resp.GetMetaIndex())
+	return resp.GetMessageCount(), nil
+}
+
+// PurgeQueue removes the ready messages of the queue name and returns how
+// many it removed. Safe for concurrent use.
+func (c *Client) PurgeQueue(ctx context.Context, name string) (uint64, error) {
+	resp, err := c.broker().PurgeQueue(ctx, &warrenpb.PurgeQueueRequest{Name: name, MinMetaIndex: c.MetaIndex()})
+	if err != nil {
+		return 0, c.rpcError(err)
+	}
+	return resp.GetMessageCount(), nil
+}
+
+// ListQueues returns every queue with its counts. Safe for concurrent use.
+func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
+	resp, err := c.broker().ListQueues(ctx, &warrenpb.ListQueuesRequest{MinMetaIndex: c.MetaIndex()})
+	if err != nil {
+		return nil, c.rpcError(err)
+	}
+	out := make([]QueueInfo, 0, len(resp.GetQueues()))
+	for _, q := range resp.GetQueues() {
+		out = append(out, QueueInfo{
+			Name:       q.GetName(),
+			Exclusive:  q.GetExclusive(),
+			AutoDelete: q.GetAutoDelete(),
+			Args:       fromValues(q.GetArguments()),
+			Ready:      q.GetReady(),
+			Unacked:    q.GetUnacked(),
+			Consumers:  q.GetConsumers(),
+			ReadyBytes: q.GetReadyBytes(),
+		})
+	}
+	return out, nil
+}
+
+// Bind binds queue to exchange with the binding key and arguments (for a
+// headers exchange: x-match and the headers to match; a nil value matches on
+// the key's presence). Binding twice is a no-op. Safe for concurrent use.
+func (c *Client) Bind(ctx context.Context, exchange, queue, key string, args map[string]any) error {
+	pargs, err := toValues("argument", args)
+	if err != nil {
+		return err
+	}
+	resp, err := c.broker().BindQueue(ctx, &warrenpb.BindQueueRequest{
+		Exchange:     exchange,
+		Queue:        queue,
+		BindingKey:   key,
+		Arguments:    pargs,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return c.rpcError(err)
+	}
+	c.observeMetaIndex(resp.GetMetaIndex())
+	return nil
+}
+
+// Unbind removes the binding of queue to exchange with exactly this key and
+// these arguments. Safe for concurrent use.
+func (c *Client) Unbind(ctx context.Context, exchange, queue, key string, args map[string]any) error {
+	pargs, err := toValues("argument", args)
+	if err != nil {
+		return err
+	}
+	resp, err := c.broker().UnbindQueue(ctx, &warrenpb.UnbindQueueRequest{
+		Exchange:     exchange,
+		Queue:        queue,
+		BindingKey:   key,
+		Arguments:    pargs,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return c.rpcError(err)
+	}
+	c.observeMetaIndex(resp.GetMetaIndex())
+	return nil
+}
+
+// ListBindings returns the bindings that match f. Safe for concurrent use.
+func (c *Client) ListBindings(ctx context.Context, f BindingFilter) ([]Binding, error) {
+	resp, err := c.broker().ListBindings(ctx, &warrenpb.ListBindingsRequest{
+		Exchange:     f.Exchange,
+		Queue:        f.Queue,
+		MinMetaIndex: c.MetaIndex(),
+	})
+	if err != nil {
+		return nil, c.rpcError(err)
+	}
+	out := make([]Binding, 0, len(resp.GetBindings()))
+	for _, b := range resp.GetBindings() {
+		out = append(out, Binding{
+			Exchange: b.GetExchange(),
+			Queue:    b.GetQueue(),
+			Key:      b.GetBindingKey(),
+			Args:     fromValues(b.GetArguments()),
+		})
+	}
+	return out, nil
+}

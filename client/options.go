@@ -1,0 +1,195 @@
+package client
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// Defaults applied by New before the caller's options.
+const (
+	// DefaultPublishBatchMessages is the most messages one PublishRequest carries.
+	DefaultPublishBatchMessages = 256
+	// DefaultPublishBatchDelay is how long the batcher waits, after the first
+	// message of a batch, for more messages to join it.
+	DefaultPublishBatchDelay = time.Millisecond
+	// DefaultPublishBatchBytes is the most encoded entry bytes one
+	// PublishRequest carries (a single larger message is sent alone).
+	DefaultPublishBatchBytes = 1 << 20
+	// DefaultPublishInFlight is how many PublishRequests may await their
+	// confirms at once.
+	DefaultPublishInFlight = 8
+	// DefaultKeepaliveTime is the interval of client keepalive pings on the
+	// connection.
+	DefaultKeepaliveTime = 10 * time.Second
+	// DefaultKeepaliveTimeout is how long a keepalive ping may go unanswered
+	// before the connection is considered dead.
+	DefaultKeepaliveTimeout = 5 * time.Second
+	// DefaultSessionPingInterval is the interval of pings on the Session stream.
+	DefaultSessionPingInterval = 5 * time.Second
+	// DefaultConnectTimeout bounds the readiness check of one address in New
+	// (the ctx given to New bounds all of them).
+	DefaultConnectTimeout = 5 * time.Second
+)
+
+// Option configures a Client in New. Options are applied in order over the
+// documented defaults; an Option that returns an error makes New fail with it.
+type Option func(*options) error
+
+type options struct {
+	dialOptions      []grpc.DialOption
+	publisherID      string
+	sessionID        string
+	batchMessages    int
+	batchDelay       time.Duration
+	batchBytes       int
+	publishInFlight  int
+	keepaliveTime    time.Duration
+	keepaliveTimeout time.Duration
+	sessionPing      time.Duration
+	connectTimeout   time.Duration
+}
+
+func defaultOptions() options {
+	return options{
+		publisherID:      randomID(),
+		sessionID:        randomID(),
+		batchMessages:    DefaultPublishBatchMessages,
+		batchDelay:       DefaultPublishBatchDelay,
+		batchBytes:       DefaultPublishBatchBytes,
+		publishInFlight:  DefaultPublishInFlight,
+		keepaliveTime:    DefaultKeepaliveTime,
+		keepaliveTimeout: DefaultKeepaliveTimeout,
+		sessionPing:      DefaultSessionPingInterval,
+		connectTimeout:   DefaultConnectTimeout,
+	}
+}
+
+// randomID returns 128 random bits in hex.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it panics instead)
+	return hex.EncodeToString(b[:])
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+}
+
+// WithDialOptions appends gRPC dial options. They are applied after the
+// client's own (insecure transport credentials and keepalive parameters), so
+// for example grpc.WithTransportCredentials here replaces the insecure default.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(o *options) error {
+		o.dialOptions = append(o.dialOptions, opts...)
+		return nil
+	}
+}
+
+// WithPublisherID sets the publisher id sent with every PublishRequest; the
+// server deduplicates retried publishes per publisher id and sequence number.
+// The default is 128 random bits in hex, new for every Client. Two clients must
+// not share a publisher id, since each numbers its messages from 1.
+func WithPublisherID(id string) Option {
+	return func(o *options) error {
+		if id == "" {
+			return invalid("empty publisher id")
+		}
+		o.publisherID = id
+		return nil
+	}
+}
+
+// WithSessionID sets the session id. The default is 128 random bits in hex.
+// Two live clients must not share a session id.
+func WithSessionID(id string) Option {
+	return func(o *options) error {
+		if id == "" {
+			return invalid("empty session id")
+		}
+		o.sessionID = id
+		return nil
+	}
+}
+
+// WithPublishBatch sets how the batcher coalesces publishes: at most
+// maxMessages entries per PublishRequest (default 256), and a wait of at most
+// maxDelay after the first entry of a batch for more to join (default 1ms;
+// 0 sends whatever is queued at once, without waiting).
+func WithPublishBatch(maxMessages int, maxDelay time.Duration) Option {
+	return func(o *options) error {
+		if maxMessages < 1 {
+			return invalid("publish batch of %d messages", maxMessages)
+		}
+		if maxDelay < 0 {
+			return invalid("negative publish batch delay %v", maxDelay)
+		}
+		o.batchMessages, o.batchDelay = maxMessages, maxDelay
+		return nil
+	}
+}
+
+// WithPublishBatchBytes sets the most encoded entry bytes per PublishRequest
+// (default 1 MiB). A single larger message is sent in a request of its own.
+func WithPublishBatchBytes(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return invalid("publish batch of %d bytes", n)
+		}
+		o.batchBytes = n
+		return nil
+	}
+}
+
+// WithPublishInFlight sets how many PublishRequests may await their confirms
+// at once (default 8). With 1, messages are committed in the order they were
+// published.
+func WithPublishInFlight(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return invalid("%d publish requests in flight", n)
+		}
+		o.publishInFlight = n
+		return nil
+	}
+}
+
+// WithKeepalive sets the interval of the connection's keepalive pings and how
+// long a ping may go unanswered (defaults 10s and 5s). gRPC raises an interval
+// under 10s to 10s; the server must permit pings this often.
+func WithKeepalive(interval, timeout time.Duration) Option {
+	return func(o *options) error {
+		if interval <= 0 || timeout <= 0 {
+			return invalid("keepalive interval %v, timeout %v", interval, timeout)
+		}
+		o.keepaliveTime, o.keepaliveTimeout = interval, timeout
+		return nil
+	}
+}
+
+// WithSessionPingInterval sets the interval of pings on the Session stream
+// (default 5s).
+func WithSessionPingInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return invalid("session ping interval %v", d)
+		}
+		o.sessionPing = d
+		return nil
+	}
+}
+
+// WithConnectTimeout bounds the readiness check of each address in New
+// (default 5s); after it New moves on to the next address.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return invalid("connect timeout %v", d)
+		}
+		o.connectTimeout = d
+		return nil
+	}
+}

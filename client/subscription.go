@@ -1,0 +1,255 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc"
+
+	"github.com/warrenmq/warren/transport/warrenpb"
+)
+
+// ConsumeOptions are the settings of Subscribe and Consume; the zero value
+// subscribes in manual-ack mode with unlimited prefetch, a server-generated
+// consumer tag and (for Consume) one handler at a time.
+type ConsumeOptions struct {
+	// Prefetch is the most unsettled deliveries the server sends to this
+	// subscription at once; 0 means unlimited. It cannot change later.
+	Prefetch int
+	// AutoAck counts each delivery as acknowledged once sent (at most
+	// once); deliveries arrive already settled.
+	AutoAck bool
+	// ConsumerTag names the subscription; empty lets the server generate
+	// one ("ctag-…").
+	ConsumerTag string
+	// Concurrency is, for Consume, how many handlers run at once; 0 means 1.
+	// Subscribe ignores it.
+	Concurrency int
+}
+
+// Subscription is one consumer: an open Consume stream. Receive its
+// deliveries from Deliveries and settle them with their methods. It is safe
+// for concurrent use: many goroutines may read Deliveries and settle.
+type Subscription struct {
+	c       *Client
+	queue   string
+	tag     string
+	stream  grpc.BidiStreamingClient[warrenpb.ConsumeRequest, warrenpb.ConsumeResponse]
+	cancel  context.CancelFunc
+	sendMu  sync.Mutex // stream sends (settles, CloseSend) must not race
+	pending ledger
+
+	deliveries chan *Delivery
+	closing    chan struct{} // closed by Close
+	closeOnce  sync.Once
+	done       chan struct{} // closed when the stream has ended
+	err        error         // why; set before done is closed
+}
+
+// Subscribe opens a Consume stream on queue and waits, bounded by ctx, for
+// the server's Subscribed; when the server refuses, its error status is
+// returned (e.g. NotFound). ctx bounds only this handshake: the subscription
+// lives until Close, Client.Close, or the stream's failure. Subscribe opens
+// the session stream if needed. Safe for concurrent use.
+func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) (*Subscription, error) {
+	prefetch, err := checkInt32("prefetch", o.Prefetch)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ensureSession(ctx); err != nil {
+		return nil, err
+	}
+	mode := warrenpb.AckMode_ACK_MODE_MANUAL
+	if o.AutoAck {
+		mode = warrenpb.AckMode_ACK_MODE_AUTO
+	}
+	sctx, cancel := context.WithCancel(c.ctx)
+	stream, err := c.broker().Consume(sctx)
+	if err != nil {
+		cancel()
+		return nil, c.rpcError(err)
+	}
+	err = stream.Send(&warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Subscribe{Subscribe: &warrenpb.Subscribe{
+		Queue:        queue,
+		Prefetch:     prefetch,
+		AckMode:      mode,
+		ConsumerTag:  o.ConsumerTag,
+		SessionId:    c.opts.sessionID,
+		MinMetaIndex: c.MetaIndex(),
+	}}})
+	var resp *warrenpb.ConsumeResponse
+	if err == nil {
+		stop := context.AfterFunc(ctx, cancel)
+		resp, err = stream.Recv()
+		if !stop() {
+			return nil, ctx.Err()
+		}
+	} else {
+		// A failed Send reports io.EOF; the stream's status comes from Recv.
+		if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+			err = rerr
+		}
+	}
+	if err != nil {
+		cancel()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: consume stream ended before Subscribed", ErrProtocol)
+		}
+		return nil, c.rpcError(err)
+	}
+	subscribed := resp.GetSubscribed()
+	if subscribed == nil {
+		cancel()
+		return nil, fmt.Errorf("%w: consume stream did not start with Subscribed", ErrProtocol)
+	}
+	s := &Subscription{
+		c:          c,
+		queue:      queue,
+		tag:        subscribed.GetConsumerTag(),
+		stream:     stream,
+		cancel:     cancel,
+		deliveries: make(chan *Delivery, max(o.Prefetch, 1)),
+		closing:    make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	if q := subscribed.GetQueue(); q != "" {
+		s.queue = q
+	}
+	s.pending.init()
+	if !c.goroutine(func() { s.recv(o.AutoAck) }) {
+		cancel()
+		return nil, ErrClosed
+	}
+	return s, nil
+}
+
+// recv reads deliveries until the stream ends, then records why and closes
+// done and the deliveries channel (in that order, so that Err is set for a
+// reader who saw the channel closed).
+func (s *Subscription) recv(autoAck bool) {
+	defer close(s.deliveries)
+	defer close(s.done)
+	defer s.cancel()
+	for {
+		resp, err := s.stream.Recv()
+		if err != nil {
+			s.err = s.endError(err)
+			return
+		}
+		pd := resp.GetDelivery()
+		if pd == nil {
+			s.err = fmt.Errorf("%w: unexpected %T on the consume stream", ErrProtocol, resp.GetResponse())
+			return
+		}
+		d := deliveryFromProto(pd)
+		if d.Queue == "" {
+			d.Queue = s.queue
+		}
+		if d.ConsumerTag == "" {
+			d.ConsumerTag = s.tag
+		}
+		if autoAck {
+			d.settled.Store(true)
+		} else {
+			d.settler = s
+			s.pending.add(d)
+		}
+		select {
+		case s.deliveries <- d:
+		case <-s.closing:
+			return
+		case <-s.c.ctx.Done():
+			s.err = ErrClosed
+			return
+		}
+	}
+}
+
+// endError classifies the error that ended the stream.
+func (s *Subscription) endError(err error) error {
+	select {
+	case <-s.closing:
+		return nil
+	default:
+	}
+	if s.c.isClosed() {
+		return ErrClosed
+	}
+	if errors.Is(err, io.EOF) {
+		return ErrSubscriptionEnded
+	}
+	return err
+}
+
+// Deliveries returns the channel of deliveries. It is closed when the
+// subscription ends; Err then tells why.
+func (s *Subscription) Deliveries() <-chan *Delivery { return s.deliveries }
+
+// ConsumerTag returns the subscription's consumer tag (server-generated when
+// none was given).
+func (s *Subscription) ConsumerTag() string { return s.tag }
+
+// Queue returns the queue the subscription consumes from.
+func (s *Subscription) Queue() string { return s.queue }
+
+// Done returns a channel that is closed when the subscription has ended.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err returns nil while the subscription is live and after Close; once the
+// stream ended otherwise it returns why: the stream's gRPC status,
+// ErrSubscriptionEnded when the server ended it without error, or ErrClosed
+// after Client.Close.
+func (s *Subscription) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Close ends the subscription: the stream is closed and the server returns
+// the unsettled deliveries to the queue. Deliveries still in the channel are
+// dropped. Close waits for the receiving goroutine to exit; it is idempotent
+// and always returns nil.
+func (s *Subscription) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.sendMu.Lock()
+		_ = s.stream.CloseSend()
+		s.sendMu.Unlock()
+		s.cancel()
+	})
+	<-s.done
+	return nil
+}
+
+// settle sends a settle on the stream. It does not block on ctx: a send waits
+// only for HTTP/2 flow control.
+func (s *Subscription) settle(ctx context.Context, d *Delivery, st *warrenpb.Settle) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// A settle that cannot be sent is not undone: the stream is gone, and
+	// the server returns its unsettled deliveries to the queue.
+	if _, err := s.pending.claim(d, st.GetMultiple()); err != nil {
+		return err
+	}
+	s.sendMu.Lock()
+	err := s.stream.Send(&warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Settle{Settle: st}})
+	s.sendMu.Unlock()
+	if err == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		if s.err != nil {
+			return fmt.Errorf("%w: %w", ErrSubscriptionEnded, s.err)
+		}
+	default:
+	}
+	return fmt.Errorf("%w: %w", ErrSubscriptionEnded, err)
+}

@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Group commit tuning: one Enqueue entry carries up to maxBatchBytes of
+// messages (half of raft's SuggestedMaxDataSize, so heartbeats are not
+// starved) and up to maxInFlight entries are pipelined; while they are in
+// flight new publishes pile up and go out together in the next entry.
+const (
+	maxBatchBytes = 256 << 10
+	maxInFlight   = 8
+)
+
+// enqueueReq is one publisher's share of an Enqueue: messages whose
+// queue_refs index into specs.
+type enqueueReq struct {
+	specs []*fsmpb.QueueSpec
+	msgs  []*fsmpb.EnqueueMessage
+	size  int
+	done  chan enqueueResp
+}
+
+type enqueueResp struct {
+	outcomes []fsm.EnqueueOutcome
+	err      error
+}
+
+// committer coalesces concurrent publishes to one queue group into single
+// Raft entries, keeping their arrival order in the log.
+type committer struct {
+	g    *Group
+	reqs chan *enqueueReq
+	sem  chan struct{}
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newCommitter(g *Group) *committer {
+	c := &committer{
+		g:    g,
+		reqs: make(chan *enqueueReq, 1024),
+		sem:  make(chan struct{}, maxInFlight),
+		quit: make(chan struct{}),
+	}
+	c.wg.Add(1)
+	go c.loop()
+	return c
+}
+
+// ErrShuttingDown answers requests that arrive while the node stops.
+var ErrShuttingDown = errors.New("node is shutting down")
+
+// submit enqueues msgs (in order) and waits until their entry is applied.
+func (c *committer) submit(ctx context.Context, specs []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
+	size := 0
+	for _, m := range msgs {
+		size += proto.Size(m)
+	}
+	req := &enqueueReq{specs: specs, msgs: msgs, size: size, done: make(chan enqueueResp, 1)}
+	select {
+	case c.reqs <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.quit:
+		return nil, ErrShuttingDown
+	}
+	select {
+	case r := <-req.done:
+		return r.outcomes, r.err
+	case <-ctx.Done():
+		// The entry may still commit: the outcome is unknown to the caller.
+		return nil, ctx.Err()
+	}
+}
+
+func (c *committer) loop() {
+	defer c.wg.Done()
+	for {
+		var first *enqueueReq
+		select {
+		case first = <-c.reqs:
+		case <-c.quit:
+			return
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.quit:
+			first.done <- enqueueResp{err: ErrShuttingDown}
+			return
+		}
+		batch, size := []*enqueueReq{first}, first.size
+	drain:
+		for size < maxBatchBytes {
+			select {
+			case r := <-c.reqs:
+				if size+r.size > maxBatchBytes {
+					// Too big to join: it leads the next entry.
+					c.apply(batch)
+					batch, size = nil, 0
+					select {
+					case c.sem <- struct{}{}:
+					case <-c.quit:
+						r.done <- enqueueResp{err: ErrShuttingDown}
+						return
+					}
+				}
+				batch = append(batch, r)
+				size += r.size
+			default:
+				break drain
+			}
+		}
+		c.apply(batch)
+	}
+}
+
+// apply merges the batch into one Enqueue, hands it to Raft in order, and
+// waits for the outcome on another goroutine so the next entry can be
+// built meanwhile. The caller holds one sem slot, released here.
+func (c *committer) apply(batch []*enqueueReq) {
+	cmd := &fsmpb.Enqueue{NowMs: nowMs()}
+	ids := map[uint64]uint32{}
+	for _, r := range batch {
+		remap := make([]uint32, len(r.specs))
+		for i, s := range r.specs {
+			ref, ok := ids[s.GetId()]
+			if !ok {
+				ref = uint32(len(cmd.Queues))
+				ids[s.GetId()] = ref
+				cmd.Queues = append(cmd.Queues, s)
+			}
+			remap[i] = ref
+		}
+		for _, m := range r.msgs {
+			refs := make([]uint32, len(m.GetQueueRefs()))
+			for i, old := range m.GetQueueRefs() {
+				refs[i] = remap[old]
+			}
+			cmd.Messages = append(cmd.Messages, &fsmpb.EnqueueMessage{
+				QueueRefs: refs, Payload: m.GetPayload(), ProducerId: m.GetProducerId(), Sequence: m.GetSequence(),
+			})
+		}
+	}
+	data, err := fsm.Encode(fsm.Command{Type: fsm.CmdEnqueue, Body: cmd})
+	if err != nil {
+		<-c.sem
+		failAll(batch, err)
+		return
+	}
+	future := c.g.Raft().Apply(data, 0)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.sem }()
+		if err := future.Error(); err != nil {
+			failAll(batch, applyError(c.g, err))
+			return
+		}
+		res, ok := future.Response().(*fsm.Result)
+		if !ok || res == nil {
+			failAll(batch, fmt.Errorf("unexpected enqueue response %T", future.Response()))
+			return
+		}
+		if res.Err != nil {
+			failAll(batch, res.Err)
+			return
+		}
+		off := 0
+		for _, r := range batch {
+			end := off + len(r.msgs)
+			if end > len(res.Enqueued) {
+				r.done <- enqueueResp{err: fmt.Errorf("enqueue result has %d outcomes, want %d", len(res.Enqueued), end)}
+				continue
+			}
+			r.done <- enqueueResp{outcomes: res.Enqueued[off:end]}
+			off = end
+		}
+	}()
+}
+
+func failAll(batch []*enqueueReq, err error) {
+	for _, r := range batch {
+		r.done <- enqueueResp{err: err}
+	}
+}
+
+func (c *committer) close() {
+	select {
+	case <-c.quit:
+	default:
+		close(c.quit)
+	}
+	c.wg.Wait()
+	for {
+		select {
+		case r := <-c.reqs:
+			r.done <- enqueueResp{err: ErrShuttingDown}
+		default:
+			return
+		}
+	}
+}
+
+// applyError turns raft's errors for a future into the cluster's: not
+// leader → *NotLeaderError naming the leader; leadership lost →
+// ErrOutcomeUnknown (the entry may still commit).
+func applyError(g *Group, err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		addr, id := g.Leader()
+		return &NotLeaderError{Group: g.Name(), LeaderID: string(id), LeaderAddr: string(addr)}
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %v", ErrGroupClosed, err)
+	}
+	return err
+}

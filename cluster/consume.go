@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/warrenmq/warren/dispatch"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// SubscribeOptions are the settings of one consumer.
+type SubscribeOptions struct {
+	Queue   string
+	Session string
+	Tag     string
+	// Prefetch is the most unacked deliveries out at once; 0 is unlimited.
+	Prefetch uint32
+	AutoAck  bool
+}
+
+// Subscribe attaches a consumer to a queue on this node, which must lead
+// the queue's group. The caller reads deliveries with Consumer.Next and
+// must Close the consumer when its stream ends.
+func (n *Node) Subscribe(ctx context.Context, o SubscribeOptions) (*dispatch.Consumer, error) {
+	def, qg, err := n.lookupQueue(o.Queue)
+	if err != nil {
+		return nil, err
+	}
+	if def.Exclusive && def.OwnerSession != o.Session {
+		return nil, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
+	}
+	d, err := qg.dispatcher()
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck)
+	if err != nil {
+		return nil, err
+	}
+	res, err := qg.Propose(ctx, fsm.Command{Type: fsm.CmdCheckout, Body: &fsmpb.Checkout{
+		Queue: def.Spec, Session: o.Session, ConsumerTag: o.Tag, Prefetch: o.Prefetch, AutoAck: o.AutoAck, NowMs: nowMs(),
+	}})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		d.Forget(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// GetOptions are the settings of one Get.
+type GetOptions struct {
+	Queue   string
+	Session string
+	AutoAck bool
+	// Lease bounds how long an unacked get stays out; 0 = the node default.
+	Lease time.Duration
+}
+
+// Get takes one ready message, or returns nil when the queue is empty,
+// with the number of ready messages left.
+func (n *Node) Get(ctx context.Context, o GetOptions) (*fsm.Delivery, uint64, error) {
+	def, qg, err := n.lookupQueue(o.Queue)
+	if err != nil {
+		return nil, 0, err
+	}
+	if def.Exclusive && def.OwnerSession != o.Session {
+		return nil, 0, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
+	}
+	d, err := qg.dispatcher()
+	if err != nil {
+		return nil, 0, err
+	}
+	lease := o.Lease
+	if lease <= 0 {
+		lease = n.cfg.DefaultGetLease
+	}
+	now := time.Now()
+	res, err := qg.Propose(ctx, fsm.Command{Type: fsm.CmdGet, Body: &fsmpb.Get{
+		Queue: def.Spec, Session: o.Session, AutoAck: o.AutoAck, LeaseUntilMs: now.Add(lease).UnixMilli(), NowMs: now.UnixMilli(),
+	}})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if res.Got != nil && !o.AutoAck {
+		d.TrackGet(*res.Got)
+	}
+	return res.Got, res.Count, nil
+}
+
+// SettleGetOptions names deliveries taken with Get and what to do with them.
+type SettleGetOptions struct {
+	Queue    string
+	Session  string
+	Kind     dispatch.SettleKind
+	Tag      uint64
+	Multiple bool
+}
+
+// SettleGet acks, requeues or discards deliveries taken with Get and waits
+// until that is committed.
+func (n *Node) SettleGet(ctx context.Context, o SettleGetOptions) error {
+	def, qg, err := n.lookupQueue(o.Queue)
+	if err != nil {
+		return err
+	}
+	d, err := qg.dispatcher()
+	if err != nil {
+		return err
+	}
+	done, err := d.SettleGet(def.ID, o.Session, o.Kind, o.Tag, o.Multiple)
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SessionOpened records a live session stream.
+func (n *Node) SessionOpened(id string) { n.sessions.open(id) }
+
+// SessionClosed records the end of a session stream. When it was the
+// session's last, its unacked gets return to their queues (redelivered) and
+// its exclusive queues are deleted.
+func (n *Node) SessionClosed(ctx context.Context, id string) {
+	if !n.sessions.close(id) {
+		return
+	}
+	for _, qg := range n.queues {
+		var holds bool
+		qg.fsm.read(func(g *fsm.QueueGroup) { holds = hasString(g.Sessions(), id) })
+		if !holds {
+			continue
+		}
+		if d, err := qg.dispatcher(); err == nil {
+			if err := d.SessionDown(ctx, []string{id}); err != nil {
+				n.logger.Warn("session down failed", "session", id, "error", err)
+			}
+		}
+	}
+	var owns bool
+	n.readMeta(func(m *fsm.Meta) { owns = hasString(m.ExclusiveOwners(), id) })
+	if owns {
+		n.downMetaSessions(ctx, []string{id})
+	}
+}
+
+func (n *Node) downMetaSessions(ctx context.Context, sessions []string) {
+	res, _, err := n.proposeMeta(ctx, fsm.CmdMetaSessionDown, &fsmpb.MetaSessionDown{Sessions: sessions})
+	if err != nil {
+		n.logger.Warn("could not delete exclusive queues of ended sessions", "error", err)
+		return
+	}
+	n.dropQueues(ctx, res.DroppedQueues)
+}
+
+func hasString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

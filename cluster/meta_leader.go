@@ -1,0 +1,44 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/warrenmq/warren/fsm"
+)
+
+// onMetaLeadership runs on the meta group's monitor goroutine. A new meta
+// leader deletes, after the grace period, the exclusive queues of sessions
+// that are not live here (their owners are gone: a single node restarted).
+func (n *Node) onMetaLeadership(isLeader bool) {
+	if !isLeader {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTimer(n.cfg.SessionGrace)
+		defer t.Stop()
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !n.meta.IsLeader() {
+			return
+		}
+		var owners []string
+		n.readMeta(func(m *fsm.Meta) { owners = m.ExclusiveOwners() })
+		var gone []string
+		for _, s := range owners {
+			if !n.sessions.live(s) {
+				gone = append(gone, s)
+			}
+		}
+		if len(gone) > 0 {
+			ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+			defer cancel()
+			n.downMetaSessions(ctx, gone)
+		}
+	}()
+}

@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/fsm"
+)
+
+// metaGroupName is the meta group's id on the Raft mux and on disk.
+const metaGroupName = "meta"
+
+// queueGroupName is queue group i's id on the Raft mux and on disk.
+func queueGroupName(i int) string { return "q" + strconv.Itoa(i) }
+
+// Node is one Warren server: the meta Raft group and K queue Raft groups
+// over one Raft port. Its methods are safe for concurrent use.
+type Node struct {
+	cfg    Config
+	logger hclog.Logger
+	mux    *Mux
+
+	meta    *Group
+	metaFSM *metaFSM
+	queues  []*queueGroup
+
+	sessions *sessionRegistry
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+// Start opens (or creates) the node's groups under cfg.DataDir and starts
+// Raft on cfg.RaftAddr. A node with no existing state bootstraps itself as
+// the single voter of every group.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	ln, err := net.Listen("tcp", cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("raft listener: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg:      cfg,
+		logger:   logger,
+		mux:      NewMux(ln, logger.Named("mux")),
+		sessions: newSessionRegistry(),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.mux.Serve(); err != nil {
+			logger.Error("raft port failed", "error", err)
+		}
+	}()
+	if err := n.open(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) open() error {
+	n.metaFSM = newMetaFSM(n.cfg.QueueGroups, n.logger, n.fatal(metaGroupName))
+	meta, err := OpenGroup(GroupOptions{
+		Name: metaGroupName, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: n.metaFSM,
+		Layer: n.mux.Layer(metaGroupName), Config: n.cfg.Group, Logger: n.logger, Bootstrap: true,
+		OnLeadership: n.onMetaLeadership,
+	})
+	if err != nil {
+		return fmt.Errorf("meta group: %w", err)
+	}
+	n.meta = meta
+	for i := 0; i < n.cfg.QueueGroups; i++ {
+		qg, err := n.openQueueGroup(i)
+		if err != nil {
+			return fmt.Errorf("queue group %d: %w", i, err)
+		}
+		n.queues = append(n.queues, qg)
+	}
+	return nil
+}
+
+// fatal stops a group whose log holds an entry this build cannot apply:
+// skipping it would let replicas diverge.
+func (n *Node) fatal(group string) func(uint64, error) {
+	return func(index uint64, err error) {
+		n.logger.Error("cannot apply log entry; stopping the group", "group", group, "index", index, "error", err)
+		go func() {
+			if g := n.groupByName(group); g != nil {
+				_ = g.Shutdown()
+			}
+		}()
+	}
+}
+
+func (n *Node) groupByName(name string) *Group {
+	if name == metaGroupName {
+		return n.meta
+	}
+	for _, q := range n.queues {
+		if q.group != nil && q.group.Name() == name {
+			return q.group
+		}
+	}
+	return nil
+}
+
+// WaitReady blocks until every group has a leader and this node's state is
+// current, or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	if err := waitLeader(ctx, n.meta); err != nil {
+		return fmt.Errorf("meta group: %w", err)
+	}
+	if n.meta.IsLeader() {
+		if err := n.meta.Barrier(ctx); err != nil {
+			return fmt.Errorf("meta group: %w", err)
+		}
+	}
+	for _, q := range n.queues {
+		if err := q.waitReady(ctx); err != nil {
+			return fmt.Errorf("queue group %s: %w", q.group.Name(), err)
+		}
+	}
+	return nil
+}
+
+// RaftAddr is the address the Raft port listens on.
+func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
+
+// Close stops every group and the Raft port. Unacked deliveries stay in
+// the log; they return to their queues when the node starts again.
+func (n *Node) Close() error {
+	var errs []error
+	n.closeOnce.Do(func() {
+		n.cancel()
+		for i := len(n.queues) - 1; i >= 0; i-- {
+			errs = append(errs, n.queues[i].close())
+		}
+		if n.meta != nil {
+			errs = append(errs, n.meta.Shutdown())
+		}
+		errs = append(errs, n.mux.Close())
+		n.wg.Wait()
+	})
+	return errors.Join(errs...)
+}
+
+// readMeta runs fn on the local meta state under its read lock.
+func (n *Node) readMeta(fn func(m *fsm.Meta)) { n.metaFSM.read(fn) }
+
+func (n *Node) queueGroup(i uint32) (*queueGroup, error) {
+	if int(i) >= len(n.queues) {
+		return nil, fmt.Errorf("%w: queue group %d does not exist on this node", fsm.ErrNotFound, i)
+	}
+	return n.queues[i], nil
+}
+
+// readyPoll is how often WaitReady looks for an elected leader.
+const readyPoll = 20 * time.Millisecond
+
+// waitLeader waits until g knows a leader.
+func waitLeader(ctx context.Context, g *Group) error {
+	t := time.NewTicker(readyPoll)
+	defer t.Stop()
+	for {
+		if addr, _ := g.Leader(); addr != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/dispatch"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// tickEvery is how often a leader checks whether leases or TTLs are due.
+const tickEvery = 250 * time.Millisecond
+
+// queueGroup is one queue Raft group on this node, with its group-commit
+// loop and, while this node leads it, its dispatcher.
+type queueGroup struct {
+	n      *Node
+	idx    int
+	group  *Group
+	fsm    *queueFSM
+	commit *committer
+	logger hclog.Logger
+
+	mu           sync.Mutex
+	leaderCancel context.CancelFunc
+	leaderDone   chan struct{}
+	// ready closes the first time this node serves as the group's leader.
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
+	name := queueGroupName(i)
+	qg := &queueGroup{n: n, idx: i, logger: n.logger.Named("dispatch." + name), ready: make(chan struct{})}
+	qg.fsm = newQueueFSM(n.fatal(name), n.republishDeadLetters)
+	g, err := OpenGroup(GroupOptions{
+		Name: name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: qg.fsm,
+		Layer: n.mux.Layer(name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: true,
+		OnLeadership: qg.onLeadership,
+	})
+	if err != nil {
+		return nil, err
+	}
+	qg.group = g
+	qg.commit = newCommitter(g)
+	return qg, nil
+}
+
+// Propose implements dispatch.Proposer.
+func (q *queueGroup) Propose(ctx context.Context, cmd fsm.Command) (*fsm.Result, error) {
+	data, err := fsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := q.group.Propose(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	res, ok := resp.(*fsm.Result)
+	if !ok {
+		return nil, fmt.Errorf("queue group %s: unexpected apply response %T", q.group.Name(), resp)
+	}
+	return res, nil
+}
+
+// dispatcher returns the group's dispatcher, or a NotLeaderError when this
+// node does not lead the group (or has not finished taking over).
+func (q *queueGroup) dispatcher() (*dispatch.Dispatcher, error) {
+	if d := q.fsm.disp.Load(); d != nil {
+		return d, nil
+	}
+	addr, id := q.group.Leader()
+	return nil, &NotLeaderError{Group: q.group.Name(), LeaderID: string(id), LeaderAddr: string(addr)}
+}
+
+func (q *queueGroup) waitReady(ctx context.Context) error {
+	select {
+	case <-q.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// onLeadership runs on the group's monitor goroutine, in order.
+func (q *queueGroup) onLeadership(isLeader bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.leaderCancel != nil {
+		q.leaderCancel()
+		<-q.leaderDone
+		q.leaderCancel, q.leaderDone = nil, nil
+	}
+	if !isLeader {
+		return
+	}
+	ctx, cancel := context.WithCancel(q.n.ctx)
+	done := make(chan struct{})
+	q.leaderCancel, q.leaderDone = cancel, done
+	q.n.wg.Add(1)
+	go func() {
+		defer q.n.wg.Done()
+		defer close(done)
+		q.leaderLoop(ctx)
+	}()
+}
+
+// leaderLoop runs while this node leads the group: it waits until the
+// state is current, starts a dispatcher, returns the deliveries of sessions
+// that did not come back within the grace period, and ticks leases and
+// TTLs.
+func (q *queueGroup) leaderLoop(ctx context.Context) {
+	if err := q.group.Barrier(ctx); err != nil {
+		q.logger.Warn("barrier failed; not serving as leader", "error", err)
+		return
+	}
+	d := dispatch.New(q, q.logger)
+	q.fsm.disp.Store(d)
+	defer func() {
+		q.fsm.disp.Store(nil)
+		addr, id := q.group.Leader()
+		d.Stop(&NotLeaderError{Group: q.group.Name(), LeaderID: string(id), LeaderAddr: string(addr)})
+	}()
+	q.readyOnce.Do(func() { close(q.ready) })
+
+	grace := time.NewTimer(q.n.cfg.SessionGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-grace.C:
+			q.downAbsentSessions(ctx, d)
+		case now := <-tick.C:
+			q.tickIfDue(ctx, now)
+		}
+	}
+}
+
+// downAbsentSessions returns the deliveries of sessions in the state that
+// have neither a stream here nor a live session on this node.
+func (q *queueGroup) downAbsentSessions(ctx context.Context, d *dispatch.Dispatcher) {
+	var sessions []string
+	q.fsm.read(func(g *fsm.QueueGroup) { sessions = g.Sessions() })
+	var absent []string
+	for _, s := range sessions {
+		if !d.Attached(s) && !q.n.sessions.live(s) {
+			absent = append(absent, s)
+		}
+	}
+	if len(absent) == 0 {
+		return
+	}
+	q.logger.Info("returning deliveries of sessions that did not re-attach", "sessions", len(absent))
+	if err := d.SessionDown(ctx, absent); err != nil && !errors.Is(err, context.Canceled) {
+		q.logger.Warn("session down failed", "error", err)
+	}
+}
+
+func (q *queueGroup) tickIfDue(ctx context.Context, now time.Time) {
+	var due int64
+	q.fsm.read(func(g *fsm.QueueGroup) { due = g.NextDeadline() })
+	ms := now.UnixMilli()
+	if due == 0 || due > ms {
+		return
+	}
+	if _, err := q.Propose(ctx, fsm.Command{Type: fsm.CmdTick, Body: &fsmpb.Tick{NowMs: ms}}); err != nil {
+		q.logger.Debug("tick failed", "error", err)
+	}
+}
+
+func (q *queueGroup) close() error {
+	q.mu.Lock()
+	cancel, done := q.leaderCancel, q.leaderDone
+	q.leaderCancel, q.leaderDone = nil, nil
+	q.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	if q.commit != nil {
+		q.commit.close()
+	}
+	if q.group == nil {
+		return nil
+	}
+	return q.group.Shutdown()
+}

@@ -1,0 +1,170 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/warrenmq/warren/fsm"
+)
+
+// SettleKind says what a settlement does with its messages.
+type SettleKind uint8
+
+// Settlement kinds. Return is a nack/reject with requeue, Discard one
+// without (dead-letter or drop).
+const (
+	Ack     SettleKind = 1
+	Return  SettleKind = 2
+	Discard SettleKind = 3
+)
+
+// Key identifies a consumer within a queue group. A session's gets on a
+// queue use an empty Tag.
+type Key struct {
+	Queue   uint64
+	Session string
+	Tag     string
+}
+
+// Consumer is one live consume stream on the leader. Next is for the one
+// goroutine that writes the stream; Settle may be called from another.
+type Consumer struct {
+	key     Key
+	autoAck bool
+	d       *Dispatcher
+
+	mu     sync.Mutex
+	buf    []fsm.Delivery
+	notify chan struct{}
+	out    tagSet
+	closed bool
+	err    error
+}
+
+// Key returns the consumer's identity.
+func (c *Consumer) Key() Key { return c.key }
+
+// push queues deliveries for the stream; called from the apply path, so it
+// never blocks.
+func (c *Consumer) push(ds []fsm.Delivery) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	for _, d := range ds {
+		c.buf = append(c.buf, d)
+		c.out.add(d.Tag)
+	}
+	c.mu.Unlock()
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Next waits for the next delivery of this consumer. It returns the
+// consumer's close error once closed, or ctx.Err().
+func (c *Consumer) Next(ctx context.Context) (fsm.Delivery, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			err := c.err
+			c.mu.Unlock()
+			return fsm.Delivery{}, err
+		}
+		if len(c.buf) > 0 {
+			d := c.buf[0]
+			c.buf[0] = fsm.Delivery{}
+			c.buf = c.buf[1:]
+			c.mu.Unlock()
+			return d, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.notify:
+		case <-ctx.Done():
+			return fsm.Delivery{}, ctx.Err()
+		}
+	}
+}
+
+// Sent tells the dispatcher a delivery was written to the stream. For an
+// auto-ack consumer that is the moment it counts as acknowledged, so its
+// credit is released with a batched Settle.
+func (c *Consumer) Sent(tag uint64) {
+	if !c.autoAck {
+		return
+	}
+	c.mu.Lock()
+	ok := c.out.remove(tag)
+	c.mu.Unlock()
+	if ok {
+		c.d.enqueue(c.key, Ack, []uint64{tag})
+	}
+}
+
+// Settle acks (Ack), requeues (Return) or discards (Discard) the delivery
+// tag, or with multiple every outstanding tag up to it (all of them when tag
+// is 0). Tags not outstanding are refused with ErrUnknownTag and nothing is
+// settled. The returned channel yields the outcome of the Raft command that
+// carries it; stream acks may ignore it.
+func (c *Consumer) Settle(kind SettleKind, tag uint64, multiple bool) (<-chan error, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrConsumerClosed
+	}
+	if c.autoAck {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w %d: consumer %q acknowledges automatically", ErrUnknownTag, tag, c.key.Tag)
+	}
+	var tags []uint64
+	if multiple {
+		tags = c.out.removeUpTo(tag)
+		if len(tags) == 0 && tag != 0 {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w %d", ErrUnknownTag, tag)
+		}
+	} else if c.out.remove(tag) {
+		tags = []uint64{tag}
+	} else {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w %d", ErrUnknownTag, tag)
+	}
+	c.mu.Unlock()
+	if len(tags) == 0 {
+		done := make(chan error, 1)
+		done <- nil
+		return done, nil
+	}
+	return c.d.enqueue(c.key, kind, tags), nil
+}
+
+// Unacked is the number of outstanding deliveries.
+func (c *Consumer) Unacked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.len()
+}
+
+// Close ends the consumer: after every settlement it already sent, a Cancel
+// returns its unacked deliveries to the queue. Idempotent.
+func (c *Consumer) Close() {
+	if c.closeWith(ErrConsumerClosed) {
+		c.d.unregister(c, true)
+	}
+}
+
+// closeWith marks the consumer closed; it reports whether this call did it.
+func (c *Consumer) closeWith(err error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.closed, c.err, c.buf = true, err, nil
+	close(c.notify)
+	return true
+}

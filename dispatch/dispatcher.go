@@ -1,0 +1,368 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// Proposer submits a command to the queue group's Raft log and returns the
+// state machine's result once applied on this node. The cluster layer
+// implements it.
+type Proposer interface {
+	Propose(ctx context.Context, cmd fsm.Command) (*fsm.Result, error)
+}
+
+// proposeTimeout bounds one flush command; a leader that cannot commit in
+// this time is about to lose its leadership anyway.
+const proposeTimeout = 30 * time.Second
+
+// Dispatcher owns a queue group's live consumers on its leader. Its methods
+// are safe for concurrent use.
+type Dispatcher struct {
+	proposer Proposer
+	logger   hclog.Logger
+
+	mu        sync.Mutex
+	consumers map[Key]*Consumer
+	gets      map[Key]*tagSet
+	pend      pending
+	stopped   bool
+	stopErr   error
+
+	kick chan struct{}
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New starts a dispatcher whose flusher proposes settlements through p.
+func New(p Proposer, logger hclog.Logger) *Dispatcher {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	d := &Dispatcher{
+		proposer:  p,
+		logger:    logger,
+		consumers: map[Key]*Consumer{},
+		gets:      map[Key]*tagSet{},
+		kick:      make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+	}
+	d.wg.Add(1)
+	go d.flushLoop()
+	return d
+}
+
+// Register attaches a live stream for consumer key before its Checkout is
+// proposed, so no delivery of that Checkout can arrive before the stream.
+func (d *Dispatcher) Register(key Key, autoAck bool) (*Consumer, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return nil, d.stopErr
+	}
+	if _, ok := d.consumers[key]; ok {
+		return nil, fmt.Errorf("%w: %q", ErrConsumerExists, key.Tag)
+	}
+	c := &Consumer{key: key, autoAck: autoAck, d: d, notify: make(chan struct{}, 1)}
+	d.consumers[key] = c
+	return c, nil
+}
+
+// Forget drops a registered consumer whose Checkout failed; no Cancel is
+// proposed.
+func (d *Dispatcher) Forget(c *Consumer) {
+	c.closeWith(ErrConsumerClosed)
+	d.unregister(c, false)
+}
+
+func (d *Dispatcher) unregister(c *Consumer, cancel bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.consumers[c.key] == c {
+		delete(d.consumers, c.key)
+	}
+	if cancel && !d.stopped {
+		d.pend.cancels = append(d.pend.cancels, c.key)
+		d.signal()
+	}
+}
+
+// Deliver hands the deliveries of one applied command to their consumers.
+// It is called on the apply path and never blocks; deliveries for consumers
+// with no live stream here are dropped (their Cancel or SessionDown will
+// return them).
+func (d *Dispatcher) Deliver(ds []fsm.Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return
+	}
+	var batch []fsm.Delivery
+	var cur *Consumer
+	flush := func() {
+		if cur != nil && len(batch) > 0 {
+			cur.push(batch)
+		}
+		batch = batch[:0]
+	}
+	for _, dv := range ds {
+		c := d.consumers[Key{Queue: dv.Queue, Session: dv.Session, Tag: dv.ConsumerTag}]
+		if c != cur {
+			flush()
+			cur = c
+		}
+		if c != nil {
+			batch = append(batch, dv)
+		}
+	}
+	flush()
+	d.mu.Unlock()
+}
+
+// TrackGet records an unacked Get so that its later Settle can be checked.
+func (d *Dispatcher) TrackGet(dv fsm.Delivery) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := Key{Queue: dv.Queue, Session: dv.Session}
+	s := d.gets[key]
+	if s == nil {
+		s = &tagSet{}
+		d.gets[key] = s
+	}
+	s.add(dv.Tag)
+}
+
+// SettleGet settles deliveries taken with Get, as Consumer.Settle does.
+func (d *Dispatcher) SettleGet(queue uint64, session string, kind SettleKind, tag uint64, multiple bool) (<-chan error, error) {
+	key := Key{Queue: queue, Session: session}
+	d.mu.Lock()
+	s := d.gets[key]
+	var tags []uint64
+	switch {
+	case s == nil:
+	case multiple:
+		tags = s.removeUpTo(tag)
+	case s.remove(tag):
+		tags = []uint64{tag}
+	}
+	if s != nil && s.len() == 0 {
+		delete(d.gets, key)
+	}
+	d.mu.Unlock()
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("%w %d: no unacked get with that tag on this queue in this session", ErrUnknownTag, tag)
+	}
+	return d.enqueue(key, kind, tags), nil
+}
+
+// SessionDown proposes, after the settlements already queued, that the
+// sessions' consumers and gets are released, and waits for it.
+func (d *Dispatcher) SessionDown(ctx context.Context, sessions []string) error {
+	d.mu.Lock()
+	for key := range d.gets {
+		for _, s := range sessions {
+			if key.Session == s {
+				delete(d.gets, key)
+			}
+		}
+	}
+	done := make(chan error, 1)
+	d.pend.downs = append(d.pend.downs, sessionDown{sessions: sessions, done: done})
+	d.signal()
+	d.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Attached reports whether session has a live consumer here.
+func (d *Dispatcher) Attached(session string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k := range d.consumers {
+		if k.Session == session {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop closes every consumer with err (normally: leadership lost) and stops
+// the flusher. Settlements not yet proposed are dropped: the next leader
+// returns what is still checked out.
+func (d *Dispatcher) Stop(err error) {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return
+	}
+	d.stopped, d.stopErr = true, err
+	consumers := make([]*Consumer, 0, len(d.consumers))
+	for _, c := range d.consumers {
+		consumers = append(consumers, c)
+	}
+	d.consumers = map[Key]*Consumer{}
+	d.pend.fail(err)
+	d.mu.Unlock()
+	for _, c := range consumers {
+		c.closeWith(err)
+	}
+	close(d.quit)
+	d.wg.Wait()
+}
+
+func (d *Dispatcher) enqueue(key Key, kind SettleKind, tags []uint64) <-chan error {
+	done := make(chan error, 1)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		done <- d.stopErr
+		return done
+	}
+	d.pend.add(key, kind, tags, done)
+	d.signal()
+	return done
+}
+
+func (d *Dispatcher) signal() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flushLoop proposes whatever settlements accumulated while the previous
+// proposal was in flight: under load many acks share one Raft entry.
+func (d *Dispatcher) flushLoop() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.quit:
+			return
+		case <-d.kick:
+		}
+		d.mu.Lock()
+		p := d.pend
+		d.pend = pending{}
+		d.mu.Unlock()
+		d.flush(p)
+	}
+}
+
+func (d *Dispatcher) flush(p pending) {
+	for _, kind := range []SettleKind{Ack, Return, Discard} {
+		items := p.items(kind)
+		if len(items) == 0 {
+			continue
+		}
+		var cmd fsm.Command
+		switch kind {
+		case Ack:
+			cmd = fsm.Command{Type: fsm.CmdSettle, Body: &fsmpb.Settle{Items: items}}
+		case Return:
+			cmd = fsm.Command{Type: fsm.CmdReturn, Body: &fsmpb.Return{Items: items}}
+		case Discard:
+			cmd = fsm.Command{Type: fsm.CmdDiscard, Body: &fsmpb.Discard{Items: items}}
+		}
+		p.finish(kind, d.propose(cmd))
+	}
+	for _, key := range p.cancels {
+		d.propose(fsm.Command{Type: fsm.CmdCancel, Body: &fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag}})
+	}
+	for _, sd := range p.downs {
+		sd.done <- d.propose(fsm.Command{Type: fsm.CmdSessionDown, Body: &fsmpb.SessionDown{Sessions: sd.sessions}})
+	}
+}
+
+func (d *Dispatcher) propose(cmd fsm.Command) error {
+	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
+	defer cancel()
+	res, err := d.proposer.Propose(ctx, cmd)
+	if err == nil && res != nil {
+		err = res.Err
+	}
+	if err != nil {
+		d.logger.Warn("settlement not committed", "type", cmd.Type, "error", err)
+	}
+	return err
+}
+
+// pending is what the flusher has yet to propose.
+type pending struct {
+	settles map[SettleKind]map[Key][]uint64
+	waiters map[SettleKind][]chan error
+	cancels []Key
+	downs   []sessionDown
+}
+
+type sessionDown struct {
+	sessions []string
+	done     chan error
+}
+
+func (p *pending) add(key Key, kind SettleKind, tags []uint64, done chan error) {
+	if p.settles == nil {
+		p.settles = map[SettleKind]map[Key][]uint64{}
+		p.waiters = map[SettleKind][]chan error{}
+	}
+	m := p.settles[kind]
+	if m == nil {
+		m = map[Key][]uint64{}
+		p.settles[kind] = m
+	}
+	m[key] = append(m[key], tags...)
+	p.waiters[kind] = append(p.waiters[kind], done)
+}
+
+// items returns kind's settlements sorted by consumer so the command bytes
+// do not depend on map order.
+func (p *pending) items(kind SettleKind) []*fsmpb.ConsumerTags {
+	m := p.settles[kind]
+	keys := make([]Key, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.Queue != b.Queue {
+			return a.Queue < b.Queue
+		}
+		if a.Session != b.Session {
+			return a.Session < b.Session
+		}
+		return a.Tag < b.Tag
+	})
+	items := make([]*fsmpb.ConsumerTags, 0, len(keys))
+	for _, k := range keys {
+		items = append(items, &fsmpb.ConsumerTags{Queue: k.Queue, Session: k.Session, ConsumerTag: k.Tag, Tags: m[k]})
+	}
+	return items
+}
+
+func (p *pending) finish(kind SettleKind, err error) {
+	for _, w := range p.waiters[kind] {
+		w <- err
+	}
+}
+
+func (p *pending) fail(err error) {
+	for kind := range p.waiters {
+		p.finish(kind, err)
+	}
+	for _, sd := range p.downs {
+		sd.done <- err
+	}
+}

@@ -1,0 +1,374 @@
+package fsm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"github.com/warrenmq/warren/routing"
+)
+
+// DefaultExchange is the name of the default exchange: it delivers to the
+// queue whose name equals the routing key.
+const DefaultExchange = ""
+
+// builtinExchanges exist from the start and cannot be deleted.
+var builtinExchanges = []struct {
+	name string
+	kind routing.Kind
+}{
+	{DefaultExchange, routing.Direct},
+	{"amq.direct", routing.Direct},
+	{"amq.fanout", routing.Fanout},
+	{"amq.headers", routing.Headers},
+	{"amq.match", routing.Headers},
+	{"amq.topic", routing.Topic},
+}
+
+// GeneratedQueuePrefix starts the names the server generates for queues
+// declared without one; it is the only "amq." name a queue may have.
+const GeneratedQueuePrefix = "amq.gen-"
+
+// ExchangeDef describes an exchange.
+type ExchangeDef struct {
+	Name       string
+	Kind       routing.Kind
+	AutoDelete bool
+	Internal   bool
+	Builtin    bool
+	Args       map[string]*fsmpb.Value
+}
+
+// QueueDef describes a queue and its placement. Spec is what the queue's
+// group needs to create the queue's state.
+type QueueDef struct {
+	ID           uint64
+	Name         string
+	Group        uint32
+	Exclusive    bool
+	AutoDelete   bool
+	OwnerSession string
+	Args         map[string]*fsmpb.Value
+	Spec         *fsmpb.QueueSpec
+}
+
+// BindingDef describes one binding of an exchange to a queue.
+type BindingDef struct {
+	Exchange string
+	Queue    string
+	Key      string
+	Args     map[string]*fsmpb.Value
+}
+
+// DroppedQueue names a queue whose deletion committed, so that its group
+// can drop the queue's state.
+type DroppedQueue struct {
+	ID    uint64
+	Name  string
+	Group uint32
+}
+
+type exchange struct {
+	def      ExchangeDef
+	table    *routing.Table
+	bindings map[bindingID]BindingDef
+}
+
+// bindingID is a binding's identity within one exchange; args are in their
+// canonical (deterministic proto) encoding.
+type bindingID struct {
+	queue, key, args string
+}
+
+// Meta is the state of the meta group: exchanges, bindings, queues and the
+// placement of queues on queue groups. It is deterministic. Not safe for
+// concurrent use: the caller serialises Apply against reads.
+type Meta struct {
+	groups    uint32
+	exchanges map[string]*exchange
+	queues    map[string]*QueueDef
+	perGroup  []int
+	lastIndex uint64
+}
+
+// NewMeta returns the initial state, with the built-in exchanges. Queues
+// declared later are spread over groups queue groups (numbered from 0).
+func NewMeta(groups int) *Meta {
+	if groups < 1 {
+		groups = 1
+	}
+	m := &Meta{
+		groups:    uint32(groups),
+		exchanges: map[string]*exchange{},
+		queues:    map[string]*QueueDef{},
+		perGroup:  make([]int, groups),
+	}
+	for _, b := range builtinExchanges {
+		m.exchanges[b.name] = newExchange(ExchangeDef{Name: b.name, Kind: b.kind, Builtin: true})
+	}
+	return m
+}
+
+func newExchange(def ExchangeDef) *exchange {
+	return &exchange{def: def, table: routing.NewTable(def.Kind), bindings: map[bindingID]BindingDef{}}
+}
+
+// LastIndex is the Raft index of the last command applied.
+func (m *Meta) LastIndex() uint64 { return m.lastIndex }
+
+// Apply applies one command at Raft index index. Domain errors are returned
+// in Result.Err; the state is unchanged by a failed command.
+func (m *Meta) Apply(index uint64, cmd Command) *Result {
+	if index > m.lastIndex {
+		m.lastIndex = index
+	}
+	switch body := cmd.Body.(type) {
+	case *fsmpb.DeclareExchange:
+		return m.applyDeclareExchange(body)
+	case *fsmpb.DeleteExchange:
+		return m.applyDeleteExchange(body)
+	case *fsmpb.DeclareQueue:
+		return m.applyDeclareQueue(index, body)
+	case *fsmpb.DeleteQueue:
+		return m.applyDeleteQueue(body)
+	case *fsmpb.Bind:
+		return m.applyBind(body)
+	case *fsmpb.Unbind:
+		return m.applyUnbind(body)
+	case *fsmpb.MetaSessionDown:
+		return m.applySessionDown(body)
+	}
+	return &Result{Err: fmt.Errorf("%w: %d is not a meta command", ErrUnknownCommand, cmd.Type)}
+}
+
+func fail(format string, args ...any) *Result {
+	return &Result{Err: fmt.Errorf(format, args...)}
+}
+
+func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
+	kind, err := routing.ParseKind(c.GetKind())
+	if err != nil {
+		return fail("%w: %v", ErrInvalid, err)
+	}
+	if ex, ok := m.exchanges[c.GetName()]; ok {
+		d := ex.def
+		if d.Kind != kind || d.AutoDelete != c.GetAutoDelete() || d.Internal != c.GetInternal() || !argsEqual(d.Args, c.GetArguments()) {
+			return fail("%w: exchange %q exists as %s (auto_delete=%t, internal=%t) with other properties than declared",
+				ErrExists, d.Name, d.Kind, d.AutoDelete, d.Internal)
+		}
+		return &Result{}
+	}
+	if c.GetName() == DefaultExchange || strings.HasPrefix(c.GetName(), "amq.") {
+		return fail("%w: exchange names starting with \"amq.\" are reserved", ErrInvalid)
+	}
+	m.exchanges[c.GetName()] = newExchange(ExchangeDef{
+		Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()),
+	})
+	return &Result{Created: true}
+}
+
+func (m *Meta) applyDeleteExchange(c *fsmpb.DeleteExchange) *Result {
+	ex, ok := m.exchanges[c.GetName()]
+	if !ok {
+		return fail("%w: no exchange %q", ErrNotFound, c.GetName())
+	}
+	if ex.def.Builtin {
+		return fail("%w: exchange %q is built in and cannot be deleted", ErrInvalid, c.GetName())
+	}
+	if c.GetIfUnused() && len(ex.bindings) > 0 {
+		return fail("%w: exchange %q has %d bindings (if-unused)", ErrPrecondition, c.GetName(), len(ex.bindings))
+	}
+	delete(m.exchanges, c.GetName())
+	return &Result{}
+}
+
+func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
+	name := c.GetName()
+	if q, ok := m.queues[name]; ok {
+		if q.Exclusive && q.OwnerSession != c.GetOwnerSession() {
+			return fail("%w: queue %q is exclusive to another session", ErrPrecondition, name)
+		}
+		if q.Exclusive != c.GetExclusive() || q.AutoDelete != c.GetAutoDelete() || !argsEqual(q.Args, c.GetArguments()) {
+			return fail("%w: queue %q exists with other properties (exclusive=%t, auto_delete=%t, %d arguments)",
+				ErrExists, name, q.Exclusive, q.AutoDelete, len(q.Args))
+		}
+		return &Result{QueueID: q.ID, QueueName: name}
+	}
+	if name == "" {
+		return fail("%w: a queue needs a name", ErrInvalid)
+	}
+	if strings.HasPrefix(name, "amq.") && !strings.HasPrefix(name, GeneratedQueuePrefix) {
+		return fail("%w: queue names starting with \"amq.\" are reserved", ErrInvalid)
+	}
+	if c.GetExclusive() && c.GetOwnerSession() == "" {
+		return fail("%w: an exclusive queue needs a session", ErrInvalid)
+	}
+	spec, err := QueueSpecFromArgs(index, name, c.GetArguments())
+	if err != nil {
+		return &Result{Err: err}
+	}
+	group := m.leastLoadedGroup()
+	q := &QueueDef{
+		ID: index, Name: name, Group: group, Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
+		Args: cloneArgs(c.GetArguments()), Spec: spec,
+	}
+	if q.Exclusive {
+		q.OwnerSession = c.GetOwnerSession()
+	}
+	m.queues[name] = q
+	m.perGroup[group]++
+	return &Result{QueueID: q.ID, QueueName: name, Created: true}
+}
+
+// leastLoadedGroup places a new queue on the group with the fewest queues,
+// the lowest number winning ties, so placement is a function of the log.
+func (m *Meta) leastLoadedGroup() uint32 {
+	best := uint32(0)
+	for g := uint32(1); g < m.groups; g++ {
+		if m.perGroup[g] < m.perGroup[best] {
+			best = g
+		}
+	}
+	return best
+}
+
+func (m *Meta) applyDeleteQueue(c *fsmpb.DeleteQueue) *Result {
+	q, ok := m.queues[c.GetName()]
+	if !ok {
+		return fail("%w: no queue %q", ErrNotFound, c.GetName())
+	}
+	m.removeQueue(q)
+	return &Result{QueueID: q.ID, QueueName: q.Name, DroppedQueues: []DroppedQueue{{ID: q.ID, Name: q.Name, Group: q.Group}}}
+}
+
+// removeQueue deletes a queue and every binding to it, then any
+// auto-delete exchange left without bindings by that.
+func (m *Meta) removeQueue(q *QueueDef) {
+	delete(m.queues, q.Name)
+	if int(q.Group) < len(m.perGroup) {
+		m.perGroup[q.Group]--
+	}
+	for _, name := range m.exchangeNames() {
+		ex := m.exchanges[name]
+		removed := false
+		for id := range ex.bindings {
+			if id.queue == q.Name {
+				delete(ex.bindings, id)
+				removed = true
+			}
+		}
+		if removed {
+			ex.table.UnbindQueue(q.Name)
+			m.autoDeleteIfUnused(ex)
+		}
+	}
+}
+
+func (m *Meta) autoDeleteIfUnused(ex *exchange) {
+	if ex.def.AutoDelete && !ex.def.Builtin && len(ex.bindings) == 0 {
+		delete(m.exchanges, ex.def.Name)
+	}
+}
+
+func (m *Meta) bindTarget(exName, queue string) (*exchange, *Result) {
+	if exName == DefaultExchange {
+		return nil, fail("%w: the default exchange cannot be bound or unbound", ErrInvalid)
+	}
+	ex, ok := m.exchanges[exName]
+	if !ok {
+		return nil, fail("%w: no exchange %q", ErrNotFound, exName)
+	}
+	if _, ok := m.queues[queue]; !ok {
+		return nil, fail("%w: no queue %q", ErrNotFound, queue)
+	}
+	return ex, nil
+}
+
+func (m *Meta) applyBind(c *fsmpb.Bind) *Result {
+	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
+	if res != nil {
+		return res
+	}
+	b := BindingDef{Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: cloneArgs(c.GetArguments())}
+	id := newBindingID(b)
+	if _, ok := ex.bindings[id]; ok {
+		return &Result{}
+	}
+	if _, err := ex.table.Bind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)}); err != nil {
+		return fail("%w: %v", ErrInvalid, err)
+	}
+	ex.bindings[id] = b
+	return &Result{Created: true}
+}
+
+func (m *Meta) applyUnbind(c *fsmpb.Unbind) *Result {
+	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
+	if res != nil {
+		return res
+	}
+	b := BindingDef{Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: c.GetArguments()}
+	id := newBindingID(b)
+	if _, ok := ex.bindings[id]; !ok {
+		// RabbitMQ treats unbinding a missing binding as success.
+		return &Result{}
+	}
+	delete(ex.bindings, id)
+	ex.table.Unbind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)})
+	m.autoDeleteIfUnused(ex)
+	return &Result{}
+}
+
+func (m *Meta) applySessionDown(c *fsmpb.MetaSessionDown) *Result {
+	down := map[string]bool{}
+	for _, s := range c.GetSessions() {
+		down[s] = true
+	}
+	res := &Result{}
+	for _, name := range m.queueNames() {
+		q := m.queues[name]
+		if q.Exclusive && down[q.OwnerSession] {
+			m.removeQueue(q)
+			res.DroppedQueues = append(res.DroppedQueues, DroppedQueue{ID: q.ID, Name: q.Name, Group: q.Group})
+		}
+	}
+	return res
+}
+
+func newBindingID(b BindingDef) bindingID {
+	return bindingID{queue: b.Queue, key: b.Key, args: canonicalArgs(b.Args)}
+}
+
+// canonicalArgs encodes args deterministically (sorted keys) for identity
+// and ordering.
+func canonicalArgs(args map[string]*fsmpb.Value) string {
+	if len(args) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%q=%s;", k, valueString(args[k]))
+	}
+	return sb.String()
+}
+
+func valueString(v *fsmpb.Value) string {
+	switch k := v.GetKind().(type) {
+	case *fsmpb.Value_StringValue:
+		return fmt.Sprintf("s%q", k.StringValue)
+	case *fsmpb.Value_IntValue:
+		return fmt.Sprintf("i%d", k.IntValue)
+	case *fsmpb.Value_BoolValue:
+		return fmt.Sprintf("b%t", k.BoolValue)
+	case *fsmpb.Value_DoubleValue:
+		return fmt.Sprintf("d%x", k.DoubleValue)
+	case *fsmpb.Value_BytesValue:
+		return fmt.Sprintf("y%x", k.BytesValue)
+	}
+	return "-"
+}

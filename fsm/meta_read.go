@@ -1,0 +1,135 @@
+package fsm
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/warrenmq/warren/routing"
+)
+
+// Route returns the queues a message published to exchange with routing key
+// and headers goes to, sorted by name, each once. An unknown exchange is an
+// error wrapping ErrNotFound; an internal one, ErrPrecondition.
+func (m *Meta) Route(exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
+	if exchange == DefaultExchange {
+		if q, ok := m.queues[key]; ok {
+			return []*QueueDef{q}, nil
+		}
+		return nil, nil
+	}
+	ex, ok := m.exchanges[exchange]
+	if !ok {
+		return nil, fmt.Errorf("%w: no exchange %q", ErrNotFound, exchange)
+	}
+	if ex.def.Internal {
+		return nil, fmt.Errorf("%w: exchange %q is internal and takes no publishes", ErrPrecondition, exchange)
+	}
+	names := ex.table.Route(key, headers, nil)
+	out := make([]*QueueDef, 0, len(names))
+	for _, n := range names {
+		if q, ok := m.queues[n]; ok {
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
+// Queue returns the named queue's definition.
+func (m *Meta) Queue(name string) (*QueueDef, bool) {
+	q, ok := m.queues[name]
+	return q, ok
+}
+
+// Exchange returns the named exchange's definition.
+func (m *Meta) Exchange(name string) (ExchangeDef, bool) {
+	ex, ok := m.exchanges[name]
+	if !ok {
+		return ExchangeDef{}, false
+	}
+	return ex.def, true
+}
+
+// Exchanges lists every exchange sorted by name.
+func (m *Meta) Exchanges() []ExchangeDef {
+	out := make([]ExchangeDef, 0, len(m.exchanges))
+	for _, n := range m.exchangeNames() {
+		out = append(out, m.exchanges[n].def)
+	}
+	return out
+}
+
+// Queues lists every queue sorted by name.
+func (m *Meta) Queues() []*QueueDef {
+	out := make([]*QueueDef, 0, len(m.queues))
+	for _, n := range m.queueNames() {
+		out = append(out, m.queues[n])
+	}
+	return out
+}
+
+// Bindings lists bindings sorted by exchange, queue, key and arguments; an
+// empty filter field matches everything.
+func (m *Meta) Bindings(exchange, queue string) []BindingDef {
+	var out []BindingDef
+	for _, n := range m.exchangeNames() {
+		if exchange != "" && n != exchange {
+			continue
+		}
+		ex := m.exchanges[n]
+		ids := make([]bindingID, 0, len(ex.bindings))
+		for id := range ex.bindings {
+			if queue == "" || id.queue == queue {
+				ids = append(ids, id)
+			}
+		}
+		sort.Slice(ids, func(i, j int) bool { return lessBindingID(ids[i], ids[j]) })
+		for _, id := range ids {
+			out = append(out, ex.bindings[id])
+		}
+	}
+	return out
+}
+
+// ExclusiveOwners returns the sessions that own exclusive queues, sorted.
+func (m *Meta) ExclusiveOwners() []string {
+	set := map[string]bool{}
+	for _, q := range m.queues {
+		if q.Exclusive {
+			set[q.OwnerSession] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func lessBindingID(a, b bindingID) bool {
+	if a.queue != b.queue {
+		return a.queue < b.queue
+	}
+	if a.key != b.key {
+		return a.key < b.key
+	}
+	return a.args < b.args
+}
+
+func (m *Meta) exchangeNames() []string {
+	names := make([]string, 0, len(m.exchanges))
+	for n := range m.exchanges {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (m *Meta) queueNames() []string {
+	names := make([]string, 0, len(m.queues))
+	for n := range m.queues {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

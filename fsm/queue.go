@@ -1,0 +1,288 @@
+package fsm
+
+import (
+	"cmp"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// queueMsg is the record of one message in one queue. It is small and
+// fixed-size so that a backlog costs little beyond its bodies, and it reaches
+// the body only through payload(), so that a body store keyed by the Raft
+// index can later replace the in-memory pointer (ARCHITECTURE §3).
+type queueMsg struct {
+	id     uint64 // per queue, increasing in log order, from 0
+	index  uint64 // Raft index of the Enqueue that carried the message
+	expiry int64  // Unix ms at which the message expires; 0: never
+	size   uint32 // len(body) in bytes, counted against max_length_bytes
+	count  uint32 // delivery count: how often it was delivered and came back
+	// body is shared by every queue of the group the message went to, and by
+	// the Deliveries that carry it: never mutate it.
+	body *fsmpb.Payload
+}
+
+// payload returns the message's payload: the one accessor for bodies.
+func (m *queueMsg) payload() *fsmpb.Payload { return m.body }
+
+// queueConsumer is one consumer (session, consumer tag) of a queue.
+type queueConsumer struct {
+	session  string
+	tag      string
+	prefetch uint32 // 0: unlimited
+	autoAck  bool
+	nextTag  uint64 // the next delivery tag; tags start at 1, never reused
+	// out holds the outstanding deliveries by tag. For an auto-ack consumer
+	// the record has no body: the message left the queue at assignment and
+	// only the tag (the credit it uses) remains until it is settled.
+	out map[uint64]queueMsg
+	// prev and next link the queue's service order (round robin).
+	prev, next *queueConsumer
+}
+
+// hasCredit reports whether the consumer may take one more delivery.
+func (c *queueConsumer) hasCredit() bool {
+	return c.prefetch == 0 || uint64(len(c.out)) < uint64(c.prefetch)
+}
+
+// getEntry is one unacknowledged Get.
+type getEntry struct {
+	msg   queueMsg
+	lease int64 // Unix ms at which it returns to the queue; 0: no lease
+}
+
+// queueGetHolder holds the unacknowledged gets of one session on one queue;
+// it is addressed with consumer tag "".
+type queueGetHolder struct {
+	session string
+	nextTag uint64 // the next get tag; starts at 1, never reused
+	out     map[uint64]getEntry
+}
+
+// consumerKey identifies a consumer within a queue.
+type consumerKey struct{ session, tag string }
+
+// queueState is the state of one queue on its group.
+type queueState struct {
+	spec      *fsmpb.QueueSpec // immutable once the state exists
+	nextMsgID uint64
+	// Ready messages: returns are served before the main FIFO.
+	returns    deque[queueMsg]
+	main       deque[queueMsg]
+	readyBytes uint64
+	// unacked counts checked-out messages (with a body) of consumers and gets.
+	unacked   uint64
+	consumers map[consumerKey]*queueConsumer
+	// first and last delimit the service order: a doubly linked list so that
+	// moving a consumer to the back is O(1).
+	first, last *queueConsumer
+	gets        map[string]*queueGetHolder
+	dirty       bool // listed in QueueGroup.dirty for this command's assignment
+	dropped     bool // deleted by DropQueue: skip it in the assignment pass
+}
+
+func newQueueState(spec *fsmpb.QueueSpec) *queueState {
+	return &queueState{
+		spec:      spec,
+		consumers: make(map[consumerKey]*queueConsumer),
+		gets:      make(map[string]*queueGetHolder),
+	}
+}
+
+func (q *queueState) readyLen() int { return q.returns.Len() + q.main.Len() }
+
+// popReady removes and returns the head of the ready messages.
+func (q *queueState) popReady() (queueMsg, bool) {
+	m, ok := q.returns.PopFront()
+	if !ok {
+		m, ok = q.main.PopFront()
+	}
+	if ok {
+		q.readyBytes -= uint64(m.size)
+	}
+	return m, ok
+}
+
+func (q *queueState) pushMain(m queueMsg) {
+	q.main.PushBack(m)
+	q.readyBytes += uint64(m.size)
+}
+
+func (q *queueState) pushReturn(m queueMsg) {
+	q.returns.PushBack(m)
+	q.readyBytes += uint64(m.size)
+}
+
+// appendConsumer links c at the back of the service order.
+func (q *queueState) appendConsumer(c *queueConsumer) {
+	c.prev, c.next = q.last, nil
+	if q.last != nil {
+		q.last.next = c
+	} else {
+		q.first = c
+	}
+	q.last = c
+}
+
+// unlinkConsumer removes c from the service order.
+func (q *queueState) unlinkConsumer(c *queueConsumer) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		q.first = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		q.last = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// serviceOrder returns the consumers in service order.
+func (q *queueState) serviceOrder() []*queueConsumer {
+	out := make([]*queueConsumer, 0, len(q.consumers))
+	for c := q.first; c != nil; c = c.next {
+		out = append(out, c)
+	}
+	return out
+}
+
+// sortedHolders returns the get-holders sorted by session.
+func (q *queueState) sortedHolders() []*queueGetHolder {
+	out := slices.Collect(maps.Values(q.gets))
+	slices.SortFunc(out, func(a, b *queueGetHolder) int { return cmp.Compare(a.session, b.session) })
+	return out
+}
+
+// sortedTags returns the keys of an outstanding-delivery map in increasing
+// order: map order must never reach results or snapshots.
+func sortedTags[V any](m map[uint64]V) []uint64 {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// maxLength returns the queue's message-count limit, if any.
+func (q *queueState) maxLength() (uint64, bool) {
+	if q.spec.MaxLength == nil {
+		return 0, false
+	}
+	return uint64(max(*q.spec.MaxLength, 0)), true
+}
+
+// maxBytes returns the queue's ready-bytes limit, if any.
+func (q *queueState) maxBytes() (uint64, bool) {
+	if q.spec.MaxLengthBytes == nil {
+		return 0, false
+	}
+	return uint64(max(*q.spec.MaxLengthBytes, 0)), true
+}
+
+// msgExpired reports whether m has expired at now. A message enqueued by the
+// command being applied (index cur) never counts as expired, which is what
+// gives a TTL of 0 its meaning: delivered only if a consumer takes it in the
+// same command.
+func msgExpired(m *queueMsg, now int64, cur uint64) bool {
+	return m.expiry != 0 && m.expiry <= now && m.index != cur
+}
+
+// msgExpiry computes a new message's expiry from the queue's message TTL and
+// the message's own expiration, the smaller of those set, counted from now.
+func msgExpiry(spec *fsmpb.QueueSpec, p *fsmpb.Payload, now int64) int64 {
+	ttl := int64(-1)
+	if spec.MessageTtlMs != nil && *spec.MessageTtlMs >= 0 {
+		ttl = *spec.MessageTtlMs
+	}
+	if e := p.GetProperties().GetExpirationMs(); e > 0 && (ttl < 0 || e < ttl) {
+		ttl = e
+	}
+	if ttl < 0 {
+		return 0
+	}
+	if now > math.MaxInt64-ttl {
+		return math.MaxInt64
+	}
+	// 0 means "never", so a deadline of 0 (now and ttl both 0, before any
+	// clock was seen) is stored as 1.
+	return max(now+ttl, 1)
+}
+
+// deadLetter appends the effect of discarding m, when the queue has a
+// dead-letter exchange.
+func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
+	dlx := q.spec.GetDeadLetterExchange()
+	if dlx == "" {
+		return
+	}
+	p := m.payload()
+	key := q.spec.GetDeadLetterRoutingKey()
+	if key == "" {
+		key = p.GetRoutingKey()
+	}
+	res.DeadLetters = append(res.DeadLetters, DeadLetter{
+		Exchange: dlx, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(), Payload: p,
+	})
+}
+
+// Dead-letter reasons, as RabbitMQ names them.
+const (
+	dlReasonRejected      = "rejected"
+	dlReasonExpired       = "expired"
+	dlReasonMaxLen        = "maxlen"
+	dlReasonDeliveryLimit = "delivery_limit"
+)
+
+// requeue puts a message that came back from a consumer or get (returned,
+// cancelled, session down, lease expired) at the back of the returns list
+// with its delivery count raised, or discards it when that exceeds the
+// queue's delivery limit. It reports whether the message was requeued.
+func (q *queueState) requeue(m queueMsg, res *Result) bool {
+	if m.count < math.MaxUint32 {
+		m.count++
+	}
+	if lim := q.spec.GetDeliveryLimit(); lim > 0 && m.count > lim {
+		q.deadLetter(&m, dlReasonDeliveryLimit, res)
+		return false
+	}
+	q.pushReturn(m)
+	return true
+}
+
+// delivery builds the effect for m delivered to (session, consumerTag).
+func (q *queueState) delivery(m *queueMsg, session, consumerTag string, tag uint64) Delivery {
+	return Delivery{
+		Queue: q.spec.GetId(), QueueName: q.spec.GetName(),
+		Session: session, ConsumerTag: consumerTag, Tag: tag,
+		MsgID: m.id, DeliveryCount: m.count, Redelivered: m.count > 0,
+		Payload: m.payload(),
+	}
+}
+
+// takeOutConsumer removes and returns the outstanding deliveries of c in
+// tag order, keeping the unacked count right.
+func (q *queueState) takeOutConsumer(c *queueConsumer) []queueMsg {
+	tags := sortedTags(c.out)
+	out := make([]queueMsg, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, c.out[t])
+	}
+	clear(c.out)
+	if !c.autoAck {
+		q.unacked -= uint64(len(out))
+	}
+	return out
+}
+
+// takeOutHolder removes and returns a get-holder's outstanding gets in tag
+// order.
+func (q *queueState) takeOutHolder(h *queueGetHolder) []queueMsg {
+	tags := sortedTags(h.out)
+	out := make([]queueMsg, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, h.out[t].msg)
+	}
+	clear(h.out)
+	q.unacked -= uint64(len(out))
+	return out
+}

@@ -1,0 +1,138 @@
+package fsm
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// reasonQueueDeleted is the EnqueueNoQueue reason for a dropped queue id.
+const reasonQueueDeleted = "queue was deleted"
+
+// applyEnqueue applies a batch of messages, each to its target queues, and
+// reports one outcome per message in res.Enqueued.
+//
+// A structurally bad command (a spec without id, a queue ref out of range, a
+// message without payload) is refused as a whole with ErrInvalid before
+// anything changes. Otherwise, per message: a duplicate (producer,
+// sequence) is answered EnqueueDuplicate and enqueued nowhere; else it is
+// enqueued once to each distinct target queue, whose own outcome is NoQueue
+// (dropped id), Rejected (full, reject-publish) or OK. The message's outcome
+// is the first non-OK one in the order NoQueue, Rejected. The (producer,
+// sequence) is recorded whatever the outcome, so a retry is a duplicate.
+func (g *QueueGroup) applyEnqueue(b *fsmpb.Enqueue, res *Result) {
+	specs := b.GetQueues()
+	for i, s := range specs {
+		if err := checkQueueSpec(s); err != nil {
+			res.Err = fmt.Errorf("enqueue: queues[%d]: %w", i, err)
+			return
+		}
+	}
+	msgs := b.GetMessages()
+	for i, m := range msgs {
+		if m.GetPayload() == nil {
+			res.Err = fmt.Errorf("%w: enqueue: messages[%d] has no payload", ErrInvalid, i)
+			return
+		}
+		for _, r := range m.GetQueueRefs() {
+			if uint64(r) >= uint64(len(specs)) {
+				res.Err = fmt.Errorf("%w: enqueue: messages[%d] refers to queue %d of %d", ErrInvalid, i, r, len(specs))
+				return
+			}
+		}
+	}
+	now := g.advanceClock(b.GetNowMs())
+	res.Enqueued = make([]EnqueueOutcome, 0, len(msgs))
+	var ids []uint64 // scratch: the queue ids the current message went to
+	for _, m := range msgs {
+		res.Enqueued = append(res.Enqueued, g.enqueueMessage(m, specs, now, &ids, res))
+	}
+}
+
+// enqueueMessage applies one message of an Enqueue.
+func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.QueueSpec, now int64, ids *[]uint64, res *Result) EnqueueOutcome {
+	producer, seq := m.GetProducerId(), m.GetSequence()
+	dedup := producer != "" && seq > 0
+	if dedup && g.dedup.seen(producer, seq) {
+		g.dedup.record(producer, seq, g.cur) // the producer is alive: keep it
+		return EnqueueOutcome{Status: EnqueueDuplicate}
+	}
+	var out EnqueueOutcome
+	*ids = (*ids)[:0]
+	for _, r := range m.GetQueueRefs() {
+		spec := specs[r]
+		// A message routed to one queue by several bindings is enqueued
+		// there once (ARCHITECTURE §1).
+		if slices.Contains(*ids, spec.GetId()) {
+			continue
+		}
+		*ids = append(*ids, spec.GetId())
+		status, reason := g.enqueueTo(spec, m.GetPayload(), now, res)
+		// The statuses are numbered by precedence: NoQueue > Rejected > OK.
+		if status > out.Status {
+			out = EnqueueOutcome{Status: status, Reason: reason}
+		}
+	}
+	if dedup {
+		g.dedup.record(producer, seq, g.cur)
+	}
+	return out
+}
+
+// enqueueTo appends one message to one queue, applying its length limits.
+func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, now int64, res *Result) (EnqueueStatus, string) {
+	q, err := g.queueFor(spec)
+	if err != nil {
+		return EnqueueNoQueue, reasonQueueDeleted
+	}
+	size := uint32(min(uint64(len(p.GetBody())), math.MaxUint32))
+	if q.overLimit(size) {
+		if q.spec.GetOverflow() == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH {
+			return EnqueueRejected, q.fullReason(size)
+		}
+		// Drop-head (the default, and any overflow value this build does not
+		// know): make room by discarding the oldest ready messages.
+		for q.overLimit(size) {
+			old, ok := q.popReady()
+			if !ok {
+				break
+			}
+			q.deadLetter(&old, dlReasonMaxLen, res)
+		}
+	}
+	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, p, now), size: size, body: p}
+	q.nextMsgID++
+	if q.overLimit(size) {
+		// The message alone exceeds the limit (max-length 0, or a body larger
+		// than max-length-bytes): with drop-head it is itself the oldest.
+		q.deadLetter(&m, dlReasonMaxLen, res)
+		return EnqueueOK, ""
+	}
+	q.pushMain(m)
+	g.touch(q)
+	return EnqueueOK, ""
+}
+
+// overLimit reports whether one more ready message of size bytes would
+// exceed the queue's max-length or max-length-bytes. As in RabbitMQ, only
+// ready messages count; checked-out ones do not.
+func (q *queueState) overLimit(size uint32) bool {
+	if l, ok := q.maxLength(); ok && uint64(q.readyLen()) >= l {
+		return true
+	}
+	if b, ok := q.maxBytes(); ok && q.readyBytes+uint64(size) > b {
+		return true
+	}
+	return false
+}
+
+// fullReason explains an overLimit to a publisher.
+func (q *queueState) fullReason(size uint32) string {
+	if l, ok := q.maxLength(); ok && uint64(q.readyLen()) >= l {
+		return fmt.Sprintf("queue %q is full (max-length %d)", q.spec.GetName(), l)
+	}
+	b, _ := q.maxBytes()
+	return fmt.Sprintf("queue %q is full (max-length-bytes %d, message of %d bytes)", q.spec.GetName(), b, size)
+}

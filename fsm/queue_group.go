@@ -1,0 +1,250 @@
+package fsm
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// QueueGroup is the state of one queue Raft group: every queue placed on it,
+// with its ready and checked-out messages, consumers and gets, plus the
+// group's publish-deduplication table (see DedupWindow).
+//
+// It is a pure, deterministic function of the commands applied: no clock (time
+// comes only from the now_ms fields of commands), no randomness, no I/O but
+// the snapshot reader and writer, and no map-iteration order reaching results
+// or snapshots. Two replicas fed the same log hold byte-identical snapshots.
+//
+// Not safe for concurrent use; the caller serialises Apply and reads. Payloads
+// of applied commands are kept and handed out in Results: neither the caller
+// nor the receivers of Results may mutate them.
+type QueueGroup struct {
+	queues     map[uint64]*queueState
+	tombstones map[uint64]struct{} // dropped ids; ids are never reused
+	dedup      *dedupTable
+	// sessions maps a session to the queues where it has consumers or a
+	// get-holder, with how many, so SessionDown and Sessions need not scan
+	// every queue.
+	sessions map[string]map[uint64]uint32
+
+	lastIndex uint64 // highest Raft index applied
+	lastNow   int64  // highest now_ms seen, Unix ms: the machine's clock
+
+	// Per command scratch, empty between commands.
+	cur   uint64        // Raft index of the command being applied
+	dirty []*queueState // queues the command touched, for the assignment pass
+}
+
+// NewQueueGroup returns an empty queue group state.
+func NewQueueGroup() *QueueGroup {
+	return &QueueGroup{
+		queues:     make(map[uint64]*queueState),
+		tombstones: make(map[uint64]struct{}),
+		dedup:      newDedupTable(),
+		sessions:   make(map[string]map[uint64]uint32),
+	}
+}
+
+// Apply applies one decoded command at Raft index index and returns its
+// result, never nil. After the command it assigns ready messages to consumers
+// with credit (queues in id order) and reports those assignments in
+// Result.Deliveries.
+//
+// It never panics on any input: a malformed body (nil, wrong type, missing
+// fields) or a reference to an unknown id yields a Result with Err set, the
+// same on every replica, and leaves the state unchanged. A meta command, or
+// any command type this machine does not know, yields Err wrapping
+// ErrUnknownCommand.
+func (g *QueueGroup) Apply(index uint64, cmd Command) *Result {
+	res := &Result{}
+	g.cur = index
+	g.lastIndex = max(g.lastIndex, index)
+	switch cmd.Type {
+	case CmdEnqueue:
+		if b, ok := cmd.Body.(*fsmpb.Enqueue); ok && b != nil {
+			g.applyEnqueue(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdCheckout:
+		if b, ok := cmd.Body.(*fsmpb.Checkout); ok && b != nil {
+			g.applyCheckout(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdCancel:
+		if b, ok := cmd.Body.(*fsmpb.Cancel); ok && b != nil {
+			g.applyCancel(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdSettle:
+		if b, ok := cmd.Body.(*fsmpb.Settle); ok && b != nil {
+			g.applySettle(b.GetItems(), settleAck, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdReturn:
+		if b, ok := cmd.Body.(*fsmpb.Return); ok && b != nil {
+			g.applySettle(b.GetItems(), settleReturn, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdDiscard:
+		if b, ok := cmd.Body.(*fsmpb.Discard); ok && b != nil {
+			g.applySettle(b.GetItems(), settleDiscard, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdSessionDown:
+		if b, ok := cmd.Body.(*fsmpb.SessionDown); ok && b != nil {
+			g.applySessionDown(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdPurge:
+		if b, ok := cmd.Body.(*fsmpb.Purge); ok && b != nil {
+			g.applyPurge(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdTick:
+		if b, ok := cmd.Body.(*fsmpb.Tick); ok && b != nil {
+			g.applyTick(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdGet:
+		if b, ok := cmd.Body.(*fsmpb.Get); ok && b != nil {
+			g.applyGet(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	case CmdDropQueue:
+		if b, ok := cmd.Body.(*fsmpb.DropQueue); ok && b != nil {
+			g.applyDropQueue(b, res)
+		} else {
+			res.Err = errQueueBody(cmd)
+		}
+	default:
+		if cmd.Type.IsMeta() {
+			res.Err = fmt.Errorf("%w: meta command type %d applied to a queue group", ErrUnknownCommand, cmd.Type)
+		} else {
+			res.Err = fmt.Errorf("%w: type %d", ErrUnknownCommand, cmd.Type)
+		}
+	}
+	g.assignDirty(res)
+	g.cur = 0
+	return res
+}
+
+// errQueueBody is the error for a command whose body is missing or of the wrong
+// type.
+func errQueueBody(cmd Command) error {
+	return fmt.Errorf("%w: body of command type %d is %T", ErrBadCommand, cmd.Type, cmd.Body)
+}
+
+// advanceClock moves the machine's clock to nowMs if that is later, and
+// returns the clock. Commands without a time (0) use the clock as is; a
+// leader whose clock is behind an earlier leader's never moves it back.
+func (g *QueueGroup) advanceClock(nowMs int64) int64 {
+	g.lastNow = max(g.lastNow, nowMs)
+	return g.lastNow
+}
+
+// touch marks q for the assignment pass at the end of the command.
+func (g *QueueGroup) touch(q *queueState) {
+	if !q.dirty {
+		q.dirty = true
+		g.dirty = append(g.dirty, q)
+	}
+}
+
+// assignDirty runs the assignment for every queue the command touched, in
+// queue-id order. Queues it did not touch are already at a fixed point (no
+// ready message or no consumer with credit), so skipping them gives the same
+// result as visiting every queue.
+func (g *QueueGroup) assignDirty(res *Result) {
+	slices.SortFunc(g.dirty, func(a, b *queueState) int { return cmp.Compare(a.spec.GetId(), b.spec.GetId()) })
+	for i, q := range g.dirty {
+		q.dirty = false
+		if !q.dropped {
+			g.assign(q, res)
+		}
+		g.dirty[i] = nil
+	}
+	g.dirty = g.dirty[:0]
+}
+
+// checkQueueSpec checks a queue spec carried by a command.
+func checkQueueSpec(spec *fsmpb.QueueSpec) error {
+	if spec == nil {
+		return fmt.Errorf("%w: missing queue spec", ErrInvalid)
+	}
+	if spec.GetId() == 0 {
+		return fmt.Errorf("%w: queue spec %q has id 0", ErrInvalid, spec.GetName())
+	}
+	return nil
+}
+
+// errQueueDeleted is the error for a command on a dropped queue id.
+func errQueueDeleted(id uint64) error {
+	return fmt.Errorf("%w: queue %d was deleted", ErrNotFound, id)
+}
+
+// queueFor returns the state of the queue spec describes, creating it on
+// first use. spec must be valid (checkQueueSpec). A dropped id is ErrNotFound.
+// The spec of an existing queue is never changed: specs are immutable and
+// the meta group refuses a re-declaration with other properties.
+func (g *QueueGroup) queueFor(spec *fsmpb.QueueSpec) (*queueState, error) {
+	id := spec.GetId()
+	if _, gone := g.tombstones[id]; gone {
+		return nil, errQueueDeleted(id)
+	}
+	if q := g.queues[id]; q != nil {
+		return q, nil
+	}
+	// A private copy: the command's spec belongs to the caller.
+	q := newQueueState(proto.Clone(spec).(*fsmpb.QueueSpec))
+	g.queues[id] = q
+	return q, nil
+}
+
+// addSessionRef records one more consumer or get-holder of session on queue.
+func (g *QueueGroup) addSessionRef(session string, queue uint64) {
+	m := g.sessions[session]
+	if m == nil {
+		m = make(map[uint64]uint32)
+		g.sessions[session] = m
+	}
+	m[queue]++
+}
+
+// dropSessionRef undoes addSessionRef.
+func (g *QueueGroup) dropSessionRef(session string, queue uint64) {
+	m := g.sessions[session]
+	if m == nil {
+		return
+	}
+	if m[queue] <= 1 {
+		delete(m, queue)
+		if len(m) == 0 {
+			delete(g.sessions, session)
+		}
+		return
+	}
+	m[queue]--
+}
+
+// sortedQueueIDs returns the ids of the live queues in increasing order.
+func (g *QueueGroup) sortedQueueIDs() []uint64 {
+	ids := make([]uint64, 0, len(g.queues))
+	for id := range g.queues {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

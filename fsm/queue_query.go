@@ -1,0 +1,143 @@
+package fsm
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+)
+
+// QueueStats are the counters of one queue.
+type QueueStats struct {
+	// Ready is the number of messages waiting for delivery (returns and main
+	// FIFO); ReadyBytes is the sum of their body sizes in bytes.
+	Ready, ReadyBytes uint64
+	// Unacked is the number of messages checked out to consumers or gets
+	// and not yet settled. In-flight tags of auto-ack consumers, whose
+	// messages already left the queue, are not counted.
+	Unacked uint64
+	// Consumers is the number of consumers (get-holders excluded).
+	Consumers uint32
+}
+
+// QueueStats returns the counters of queue id, and false when the group has
+// no state for it (never used, or dropped). O(1).
+func (g *QueueGroup) QueueStats(id uint64) (QueueStats, bool) {
+	q := g.queues[id]
+	if q == nil {
+		return QueueStats{}, false
+	}
+	return QueueStats{
+		Ready: uint64(q.readyLen()), ReadyBytes: q.readyBytes, Unacked: q.unacked,
+		Consumers: uint32(min(len(q.consumers), 1<<32-1)),
+	}, true
+}
+
+// Sessions returns, sorted, the sessions that hold a consumer or a
+// get-holder (one exists from a session's first unacknowledged Get on a queue
+// until the session goes down or cancels it) on some queue of the group. A
+// new leader downs those that do not re-attach.
+func (g *QueueGroup) Sessions() []string {
+	return slices.Sorted(maps.Keys(g.sessions))
+}
+
+// CheckedOut returns the outstanding deliveries of session, ordered by queue
+// id, then consumer tag (its gets, tag "", first), then delivery tag, for a
+// new leader to re-send when the session re-attaches.
+//
+// An auto-ack consumer's outstanding tags are included with a nil Payload:
+// their messages are gone (at most once), and the dispatcher should settle
+// those tags to give the consumer its credit back.
+func (g *QueueGroup) CheckedOut(session string) []Delivery {
+	qids := slices.Sorted(maps.Keys(g.sessions[session]))
+	var out []Delivery
+	for _, qid := range qids {
+		q := g.queues[qid]
+		if q == nil {
+			continue
+		}
+		if h := q.gets[session]; h != nil {
+			for _, t := range sortedTags(h.out) {
+				m := h.out[t].msg
+				out = append(out, q.delivery(&m, session, "", t))
+			}
+		}
+		var cs []*queueConsumer
+		for c := q.first; c != nil; c = c.next {
+			if c.session == session {
+				cs = append(cs, c)
+			}
+		}
+		slices.SortFunc(cs, func(a, b *queueConsumer) int { return cmp.Compare(a.tag, b.tag) })
+		for _, c := range cs {
+			for _, t := range sortedTags(c.out) {
+				m := c.out[t]
+				out = append(out, q.delivery(&m, session, c.tag, t))
+			}
+		}
+	}
+	return out
+}
+
+// ConsumerInfo describes one consumer.
+type ConsumerInfo struct {
+	Queue    uint64
+	Session  string
+	Tag      string // consumer tag
+	Prefetch uint32 // 0: unlimited
+	AutoAck  bool
+	// Unacked is the number of outstanding delivery tags, i.e. the credit in
+	// use (for auto-ack consumers, deliveries not yet settled by the
+	// dispatcher).
+	Unacked int
+}
+
+// Consumers returns every consumer of the group, sorted by queue id, session,
+// consumer tag. Get-holders are not consumers.
+func (g *QueueGroup) Consumers() []ConsumerInfo {
+	var out []ConsumerInfo
+	for _, qid := range g.sortedQueueIDs() {
+		q := g.queues[qid]
+		start := len(out)
+		for c := q.first; c != nil; c = c.next {
+			out = append(out, ConsumerInfo{
+				Queue: qid, Session: c.session, Tag: c.tag,
+				Prefetch: c.prefetch, AutoAck: c.autoAck, Unacked: len(c.out),
+			})
+		}
+		slices.SortFunc(out[start:], func(a, b ConsumerInfo) int {
+			return cmp.Or(cmp.Compare(a.Session, b.Session), cmp.Compare(a.Tag, b.Tag))
+		})
+	}
+	return out
+}
+
+// NextDeadline returns the earliest Unix-ms time at which a Tick would
+// change the state — an unacked get's lease ending, or an expiring message at
+// the head of a queue's returns list or main FIFO (expiry is only acted on at
+// the head, see assign) — or 0 when there is none. The time may be in the
+// past (a message whose TTL was 0): tick at once. O(queues + unacked gets).
+func (g *QueueGroup) NextDeadline() int64 {
+	var next int64
+	earlier := func(t int64) {
+		if t > 0 && (next == 0 || t < next) {
+			next = t
+		}
+	}
+	for _, q := range g.queues {
+		if m, ok := q.returns.Front(); ok {
+			earlier(m.expiry)
+		}
+		if m, ok := q.main.Front(); ok {
+			earlier(m.expiry)
+		}
+		if q.unacked == 0 {
+			continue
+		}
+		for _, h := range q.gets {
+			for _, e := range h.out {
+				earlier(e.lease)
+			}
+		}
+	}
+	return next
+}

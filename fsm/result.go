@@ -1,0 +1,78 @@
+package fsm
+
+import "github.com/warrenmq/warren/fsm/fsmpb"
+
+// Result is what applying one command produced. Domain errors are in Err
+// (the command was still applied identically on every replica); effects
+// (Deliveries, DeadLetters) are for the leader to act on.
+type Result struct {
+	// Err is a domain error wrapping one of this package's sentinels.
+	Err error
+
+	// Meta results.
+	QueueID   uint64
+	QueueName string
+	Created   bool
+	// DroppedQueues are queues whose deletion this command committed; their
+	// groups must drop the queues' state.
+	DroppedQueues []DroppedQueue
+
+	// Enqueued has one outcome per EnqueueMessage of an Enqueue, in order.
+	Enqueued []EnqueueOutcome
+	// Deliveries are the messages newly assigned to consumers by this
+	// command, in assignment order.
+	Deliveries []Delivery
+	// Got is the message taken by a Get; nil when the queue was empty.
+	Got *Delivery
+	// Count is the number of messages removed by Purge, the ready count
+	// after a Get, or the number of messages returned by SessionDown/Cancel.
+	Count uint64
+	// DeadLetters are discarded messages of queues with a dead-letter
+	// exchange, for the leader to republish.
+	DeadLetters []DeadLetter
+}
+
+// EnqueueStatus is the outcome of one message of an Enqueue.
+type EnqueueStatus uint8
+
+// Enqueue outcomes. When a message targets several queues, the first
+// non-OK outcome in this order wins: NoQueue, Rejected, then Duplicate.
+const (
+	EnqueueOK        EnqueueStatus = 0
+	EnqueueDuplicate EnqueueStatus = 1
+	EnqueueRejected  EnqueueStatus = 2
+	EnqueueNoQueue   EnqueueStatus = 3
+)
+
+// EnqueueOutcome is the fate of one enqueued message.
+type EnqueueOutcome struct {
+	Status EnqueueStatus
+	// Reason explains Rejected and NoQueue to a person.
+	Reason string
+}
+
+// Delivery is one message assigned to one consumer (or taken by a Get).
+type Delivery struct {
+	Queue       uint64
+	QueueName   string
+	Session     string
+	ConsumerTag string
+	// Tag is the delivery tag, increasing per consumer (per session for gets).
+	Tag   uint64
+	MsgID uint64
+	// DeliveryCount is how many times the message was delivered and came
+	// back before this delivery.
+	DeliveryCount uint32
+	Redelivered   bool
+	Payload       *fsmpb.Payload
+}
+
+// DeadLetter is a discarded message to be republished to an exchange.
+type DeadLetter struct {
+	Exchange   string
+	RoutingKey string
+	// Reason is "rejected", "expired", "maxlen" or "delivery_limit".
+	Reason  string
+	Queue   string
+	Payload *fsmpb.Payload
+}

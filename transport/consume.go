@@ -1,0 +1,236 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/dispatch"
+	"github.com/warrenmq/warren/fsm"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/grpc"
+)
+
+// sessionCleanupTimeout bounds the work done after a stream ends.
+const sessionCleanupTimeout = 30 * time.Second
+
+// Consume implements BrokerService: the first message subscribes, later
+// ones settle deliveries; deliveries flow back within the prefetch credit.
+// When the stream ends for any reason the consumer's unacked deliveries
+// return to the queue, marked redelivered.
+func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	sub := first.GetSubscribe()
+	if sub == nil {
+		return invalidf("the first message of a Consume stream must be a Subscribe")
+	}
+	if err := s.checkSubscribe(sub); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	if err := s.waitMeta(ctx, sub.GetMinMetaIndex()); err != nil {
+		return err
+	}
+	session := sub.GetSessionId()
+	if session == "" {
+		session = randomID("stream-")
+	}
+	tag := sub.GetConsumerTag()
+	if tag == "" {
+		tag = randomID("ctag-")
+	}
+	c, err := s.node.Subscribe(ctx, cluster.SubscribeOptions{
+		Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
+		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,
+	})
+	if err != nil {
+		return toStatus(err)
+	}
+	defer c.Close()
+	if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Subscribed{
+		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue()},
+	}}); err != nil {
+		return err
+	}
+	recvErr := make(chan error, 1)
+	go func() {
+		recvErr <- s.recvSettles(stream, c)
+		cancel()
+	}()
+	for {
+		d, err := c.Next(ctx)
+		if err != nil {
+			select {
+			case rerr := <-recvErr:
+				return rerr
+			default:
+			}
+			if errors.Is(err, context.Canceled) {
+				return toStatus(stream.Context().Err())
+			}
+			return toStatus(err)
+		}
+		if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: toDelivery(d)}}); err != nil {
+			return err
+		}
+		c.Sent(d.Tag)
+	}
+}
+
+func (s *Server) checkSubscribe(sub *pb.Subscribe) error {
+	if err := s.limits.checkName("queue", sub.GetQueue(), false); err != nil {
+		return err
+	}
+	if err := s.limits.checkName("consumer tag", sub.GetConsumerTag(), true); err != nil {
+		return err
+	}
+	if err := checkSession(sub.GetSessionId(), false); err != nil {
+		return err
+	}
+	if p := sub.GetPrefetch(); p < 0 || int(p) > s.limits.MaxPrefetch {
+		return invalidf("prefetch must be between 0 (unlimited) and %d, not %d", s.limits.MaxPrefetch, p)
+	}
+	switch sub.GetAckMode() {
+	case pb.AckMode_ACK_MODE_UNSPECIFIED, pb.AckMode_ACK_MODE_MANUAL, pb.AckMode_ACK_MODE_AUTO:
+	default:
+		return invalidf("unknown ack mode %d", sub.GetAckMode())
+	}
+	return nil
+}
+
+// recvSettles reads acks, nacks and rejects until the client ends its side
+// or sends something invalid; the returned error ends the stream (a client
+// that half-closes simply ends consuming).
+func (s *Server) recvSettles(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], c *dispatch.Consumer) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st := req.GetSettle()
+		if st == nil {
+			return invalidf("after Subscribe a Consume stream takes only Settle messages; prefetch cannot change mid-stream")
+		}
+		kind, err := settleKind(st)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Settle(kind, st.GetDeliveryTag(), st.GetMultiple()); err != nil {
+			return toStatus(err)
+		}
+	}
+}
+
+func settleKind(st *pb.Settle) (dispatch.SettleKind, error) {
+	switch st.GetKind() {
+	case pb.SettleKind_SETTLE_KIND_ACK:
+		return dispatch.Ack, nil
+	case pb.SettleKind_SETTLE_KIND_NACK, pb.SettleKind_SETTLE_KIND_REJECT:
+		if st.GetKind() == pb.SettleKind_SETTLE_KIND_REJECT && st.GetMultiple() {
+			return 0, invalidf("reject settles one delivery; use nack for multiple")
+		}
+		if st.GetRequeue() {
+			return dispatch.Return, nil
+		}
+		return dispatch.Discard, nil
+	}
+	return 0, invalidf("settle kind must be ACK, NACK or REJECT")
+}
+
+func toDelivery(d fsm.Delivery) *pb.Delivery {
+	return &pb.Delivery{
+		DeliveryTag: d.Tag, Redelivered: d.Redelivered, DeliveryCount: d.DeliveryCount,
+		Exchange: d.Payload.GetExchange(), RoutingKey: d.Payload.GetRoutingKey(), Message: fromPayload(d.Payload),
+		Queue: d.QueueName, ConsumerTag: d.ConsumerTag,
+	}
+}
+
+// Get implements BrokerService.
+func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, error) {
+	if err := s.limits.checkName("queue", r.GetQueue(), false); err != nil {
+		return nil, err
+	}
+	if err := checkSession(r.GetSessionId(), !r.GetAutoAck()); err != nil {
+		return nil, err
+	}
+	if r.GetLeaseMs() < 0 {
+		return nil, invalidf("lease_ms is negative")
+	}
+	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+		return nil, err
+	}
+	d, left, err := s.node.Get(ctx, cluster.GetOptions{
+		Queue: r.GetQueue(), Session: r.GetSessionId(), AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.GetResponse{MessageCount: left}
+	if d != nil {
+		resp.Delivery = toDelivery(*d)
+	}
+	return resp, nil
+}
+
+// Settle implements BrokerService for deliveries taken with Get.
+func (s *Server) Settle(ctx context.Context, r *pb.SettleRequest) (*pb.SettleResponse, error) {
+	if err := s.limits.checkName("queue", r.GetQueue(), false); err != nil {
+		return nil, err
+	}
+	if err := checkSession(r.GetSessionId(), true); err != nil {
+		return nil, err
+	}
+	if r.GetSettle() == nil {
+		return nil, invalidf("settle is missing")
+	}
+	kind, err := settleKind(r.GetSettle())
+	if err != nil {
+		return nil, err
+	}
+	err = s.node.SettleGet(ctx, cluster.SettleGetOptions{
+		Queue: r.GetQueue(), Session: r.GetSessionId(), Kind: kind, Tag: r.GetSettle().GetDeliveryTag(), Multiple: r.GetSettle().GetMultiple(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SettleResponse{}, nil
+}
+
+// Session implements BrokerService: the session lives while this stream
+// is open; when it ends, its gets return and its exclusive queues go.
+func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.SessionResponse]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	id := first.GetSessionId()
+	if err := checkSession(id, true); err != nil {
+		return err
+	}
+	s.node.SessionOpened(id)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), sessionCleanupTimeout)
+		defer cancel()
+		s.node.SessionClosed(ctx, id)
+	}()
+	if err := stream.Send(&pb.SessionResponse{SessionId: id}); err != nil {
+		return err
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
