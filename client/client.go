@@ -30,8 +30,9 @@ type Client struct {
 	sess sessionHolder
 	gets ledger // outstanding deliveries taken with Get (manual ack)
 
-	mu     sync.Mutex // guards closed and wg.Add
+	mu     sync.Mutex // guards closed, subs and wg.Add
 	closed bool
+	subs   map[*Subscription]struct{}
 	wg     sync.WaitGroup
 
 	closeOnce sync.Once
@@ -63,6 +64,7 @@ func New(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
 		addr: addr,
 		conn: conn,
 		api:  warrenpb.NewBrokerServiceClient(conn),
+		subs: make(map[*Subscription]struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.sess.init()
@@ -124,9 +126,24 @@ func (c *Client) isClosed() bool {
 	return c.closed
 }
 
+// track registers a live subscription for Close.
+func (c *Client) track(s *Subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subs[s] = struct{}{}
+}
+
+// untrack forgets a subscription that has ended.
+func (c *Client) untrack(s *Subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.subs, s)
+}
+
 // Close ends the client: publishes still queued fail with ErrClosed, requests
 // in flight are cancelled (their outcome is unknown; wait on futures before
-// Close to avoid that), subscriptions end (the server returns their unacked
+// Close to avoid that), subscriptions are closed as by Subscription.Close
+// (settles already sent are processed; the server returns the unacked
 // deliveries to the queues), the session stream ends (the server releases the
 // session's gets and exclusive queues), and the connection closes. Close
 // waits for the client's goroutines to exit. It is idempotent and safe to call
@@ -135,8 +152,21 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
+		subs := make([]*Subscription, 0, len(c.subs))
+		for s := range c.subs {
+			subs = append(subs, s)
+		}
 		c.mu.Unlock()
 		c.pub.stopAccepting()
+		var wg sync.WaitGroup
+		for _, s := range subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = s.Close()
+			}()
+		}
+		wg.Wait()
 		c.cancel() // ends the session stream, subscriptions and requests
 		c.wg.Wait()
 		c.pub.failQueued()

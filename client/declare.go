@@ -64,21 +64,26 @@ type Queue struct {
 
 // ExchangeInfo describes an exchange in ListExchanges.
 type ExchangeInfo struct {
-	Name       string
-	Kind       string // "direct", "topic", "headers" or "fanout"
+	// Name is the exchange's name; "" is the default exchange.
+	Name string
+	// Kind is "direct", "topic", "headers" or "fanout".
+	Kind string
+	// AutoDelete, Internal and Args are as declared (see ExchangeOptions).
 	AutoDelete bool
-	Internal   bool
-	Args       map[string]any
+	Internal   bool           // see AutoDelete
+	Args       map[string]any // see AutoDelete
 	// Builtin marks the exchanges that exist from the start ("", amq.*).
 	Builtin bool
 }
 
 // QueueInfo describes a queue in ListQueues.
 type QueueInfo struct {
-	Name       string
+	// Name is the queue's name.
+	Name string
+	// Exclusive, AutoDelete and Args are as declared (see QueueOptions).
 	Exclusive  bool
-	AutoDelete bool
-	Args       map[string]any
+	AutoDelete bool           // see Exclusive
+	Args       map[string]any // see Exclusive
 	// Ready is the number of messages waiting for delivery.
 	Ready uint64
 	// Unacked is the number of messages delivered and not yet settled.
@@ -91,16 +96,23 @@ type QueueInfo struct {
 
 // Binding is a binding of a queue to an exchange.
 type Binding struct {
+	// Exchange is the source exchange.
 	Exchange string
-	Queue    string
-	Key      string
-	Args     map[string]any
+	// Queue is the destination queue.
+	Queue string
+	// Key is the binding key (a pattern for topic exchanges).
+	Key string
+	// Args are the binding arguments (x-match and headers for headers
+	// exchanges; nil values match on presence).
+	Args map[string]any
 }
 
 // BindingFilter selects bindings in ListBindings; empty fields match all.
 type BindingFilter struct {
+	// Exchange, when set, selects the bindings of this exchange.
 	Exchange string
-	Queue    string
+	// Queue, when set, selects the bindings of this queue.
+	Queue string
 }
 
 // DeclareExchange creates the exchange name of the given kind ("direct",

@@ -19,8 +19,9 @@ import (
 type Delivery struct {
 	// Message holds the body, headers and properties.
 	Message
-	// Exchange and RoutingKey are those the message was published with.
-	Exchange   string
+	// Exchange is the exchange the message was published to.
+	Exchange string
+	// RoutingKey is the routing key the message was published with.
 	RoutingKey string
 	// Queue is the queue the message was taken from.
 	Queue string

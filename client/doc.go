@@ -62,14 +62,28 @@
 // message. A delivery is settled at most once; a second settle returns
 // [ErrAlreadySettled] without sending anything.
 //
+// The ctx given to Subscribe bounds only the handshake; a subscription lives
+// until [Subscription.Close]. Close half-closes the stream so that the server
+// still processes the settles sent before it, waits up to [CloseGracePeriod]
+// for the server to end the stream, then cancels it; the server returns the
+// unsettled deliveries to the queue.
+//
+// # What the client expects of the server
+//
+// The server answers the first SessionRequest with a SessionResponse (the
+// session id) once the session is registered; answers a Subscribe with
+// Subscribed or an error status; returns exactly one PublishResult per entry,
+// in order; and ends a Consume stream when the client half-closes it.
+//
 // # Not yet
 //
 // Reconnect and failover across nodes are not implemented: the client talks
 // to the one node it connected to, and when that connection or a stream
-// fails, calls return the error. The seam for it is [Client.broker] (every RPC
-// goes through the stub it returns) together with the dial loop in dial.go;
-// reconnect will swap the connection there, follow ErrorInfo.leader_addr, back
-// off with jitter, retry publishes with the same publisher id and sequence,
-// and re-attach the session id. Leader-aware routing of publishes is also for
-// later.
+// fails, calls return the error. The seam for it is the unexported broker
+// method (every RPC goes through the stub it returns) together with the dial
+// loop in dial.go; reconnect will swap the connection there, follow
+// ErrorInfo.leader_addr, back off with jitter, retry publishes with the same
+// publisher id and sequence, re-attach the session id, and report state
+// changes through one OnStateChange callback (STYLE.md §10). Leader-aware
+// routing of publishes is also for later.
 package client

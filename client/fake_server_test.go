@@ -40,9 +40,9 @@ type fakeBroker struct {
 	queueReqs   []*warrenpb.DeclareQueueRequest
 	sessionIDs  []string // first message of each Session stream
 	nextTag     uint64
-	publishSeen chan int           // if set, gets len(entries) of each publish
-	publishGate chan struct{}      // if set, each publish waits for a token
-	sessionEnd  chan struct{}      // if set, gets a value when a session stream ends
+	publishSeen chan int      // if set, gets len(entries) of each publish
+	publishGate chan struct{} // if set, each publish waits for a token
+	sessionEnd  chan struct{} // if set, gets a value when a session stream ends
 	subscribes  chan *warrenpb.Subscribe
 	feed        chan *warrenpb.Delivery // deliveries for the consume stream
 	settles     chan *warrenpb.Settle   // settles received on consume streams
@@ -249,7 +249,7 @@ func (f *fakeBroker) Consume(stream grpc.BidiStreamingServer[warrenpb.ConsumeReq
 
 // startFake serves fb on a loopback listener and returns its address; the
 // server stops at the end of the test.
-func startFake(t *testing.T, fb *fakeBroker) string {
+func startFake(t testing.TB, fb *fakeBroker) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,7 +14,8 @@ type GetOptions struct {
 	// the returned delivery is already settled.
 	AutoAck bool
 	// Lease is how long an unacked message may stay out before it returns
-	// to its queue (millisecond resolution); 0 means the server's default.
+	// to its queue, rounded up to whole milliseconds; 0 means the server's
+	// default.
 	Lease time.Duration
 }
 

@@ -34,8 +34,8 @@ type Message struct {
 	AppID string
 	// UserID names the producing user.
 	UserID string
-	// Expiration is the message's time to live (millisecond resolution;
-	// shorter non-zero values are rounded up to 1ms); 0 means none.
+	// Expiration is the message's time to live, rounded up to whole
+	// milliseconds; 0 means none.
 	Expiration time.Duration
 	// Timestamp is a producer-set time (millisecond resolution); the zero
 	// Time means none.
@@ -99,14 +99,9 @@ func messageFromProto(pm *warrenpb.Message) Message {
 	return m
 }
 
-// millisCeil converts d to whole milliseconds, rounding a non-zero value
-// below one millisecond up to 1.
+// millisCeil converts a non-negative d to whole milliseconds, rounding up.
 func millisCeil(d time.Duration) int64 {
-	ms := d.Milliseconds()
-	if ms == 0 && d > 0 {
-		return 1
-	}
-	return ms
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 // checkInt32 validates a count that the wire carries as int32.
@@ -116,4 +111,3 @@ func checkInt32(what string, n int) (int32, error) {
 	}
 	return int32(n), nil
 }
-

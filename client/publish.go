@@ -43,6 +43,7 @@ func (s PublishStatus) String() string {
 
 // PublishResult is the outcome of one publish.
 type PublishResult struct {
+	// Status is the server's verdict; Unconfirmed when the request failed.
 	Status PublishStatus
 	// Reason explains a Rejected status.
 	Reason string
@@ -63,9 +64,12 @@ func Mandatory() PublishOption {
 
 // Publishing is one message of PublishBatch.
 type Publishing struct {
-	Exchange   string
+	// Exchange is the exchange to publish to; "" is the default exchange.
+	Exchange string
+	// RoutingKey is matched against the exchange's bindings.
 	RoutingKey string
-	Message    Message
+	// Message is the message to publish.
+	Message Message
 	// Mandatory has the meaning of the Mandatory option.
 	Mandatory bool
 }

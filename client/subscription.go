@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -29,6 +30,11 @@ type ConsumeOptions struct {
 	// Subscribe ignores it.
 	Concurrency int
 }
+
+// CloseGracePeriod bounds how long Subscription.Close (and Client.Close for
+// its subscriptions) waits for the server to end a half-closed Consume stream
+// before cancelling it.
+const CloseGracePeriod = 3 * time.Second
 
 // Subscription is one consumer: an open Consume stream. Receive its
 // deliveries from Deliveries and settle them with their methods. It is safe
@@ -111,7 +117,7 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 		tag:        subscribed.GetConsumerTag(),
 		stream:     stream,
 		cancel:     cancel,
-		deliveries: make(chan *Delivery, max(o.Prefetch, 1)),
+		deliveries: make(chan *Delivery, min(max(o.Prefetch, 1), 1024)),
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -123,12 +129,14 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 		cancel()
 		return nil, ErrClosed
 	}
+	c.track(s)
 	return s, nil
 }
 
 // recv reads deliveries until the stream ends, then records why and closes
 // done and the deliveries channel (in that order, so that Err is set for a
-// reader who saw the channel closed).
+// reader who saw the channel closed). After Close began it keeps reading, and
+// drops what arrives, until the server ends the stream.
 func (s *Subscription) recv(autoAck bool) {
 	defer close(s.deliveries)
 	defer close(s.done)
@@ -143,6 +151,11 @@ func (s *Subscription) recv(autoAck bool) {
 		if pd == nil {
 			s.err = fmt.Errorf("%w: unexpected %T on the consume stream", ErrProtocol, resp.GetResponse())
 			return
+		}
+		select {
+		case <-s.closing:
+			continue // unsettled: the server returns it to the queue
+		default:
 		}
 		d := deliveryFromProto(pd)
 		if d.Queue == "" {
@@ -160,7 +173,6 @@ func (s *Subscription) recv(autoAck bool) {
 		select {
 		case s.deliveries <- d:
 		case <-s.closing:
-			return
 		case <-s.c.ctx.Done():
 			s.err = ErrClosed
 			return
@@ -170,13 +182,13 @@ func (s *Subscription) recv(autoAck bool) {
 
 // endError classifies the error that ended the stream.
 func (s *Subscription) endError(err error) error {
+	if s.c.isClosed() {
+		return ErrClosed
+	}
 	select {
 	case <-s.closing:
 		return nil
 	default:
-	}
-	if s.c.isClosed() {
-		return ErrClosed
 	}
 	if errors.Is(err, io.EOF) {
 		return ErrSubscriptionEnded
@@ -198,10 +210,10 @@ func (s *Subscription) Queue() string { return s.queue }
 // Done returns a channel that is closed when the subscription has ended.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
-// Err returns nil while the subscription is live and after Close; once the
-// stream ended otherwise it returns why: the stream's gRPC status,
-// ErrSubscriptionEnded when the server ended it without error, or ErrClosed
-// after Client.Close.
+// Err returns nil while the subscription is live and after its own Close;
+// once the stream ended otherwise it returns why: ErrClosed after
+// Client.Close, the stream's gRPC status, or ErrSubscriptionEnded when the
+// server ended it without error.
 func (s *Subscription) Err() error {
 	select {
 	case <-s.done:
@@ -211,19 +223,29 @@ func (s *Subscription) Err() error {
 	}
 }
 
-// Close ends the subscription: the stream is closed and the server returns
-// the unsettled deliveries to the queue. Deliveries still in the channel are
-// dropped. Close waits for the receiving goroutine to exit; it is idempotent
-// and always returns nil.
+// Close ends the subscription. It half-closes the stream, so that the
+// server still processes the settles sent before, and waits up to
+// CloseGracePeriod for the server to end it before cancelling it; the server
+// returns the unsettled deliveries to the queue. Deliveries still in the
+// channel, or arriving meanwhile, are dropped (and so returned). Close waits
+// for the receiving goroutine to exit; it is idempotent and always returns
+// nil.
 func (s *Subscription) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		s.sendMu.Lock()
 		_ = s.stream.CloseSend()
 		s.sendMu.Unlock()
+		t := time.NewTimer(CloseGracePeriod)
+		select {
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
 		s.cancel()
 	})
 	<-s.done
+	s.c.untrack(s)
 	return nil
 }
 

@@ -13,8 +13,12 @@ import (
 )
 
 func TestToValueSupportedTypes(t *testing.T) {
-	str := func(s string) *warrenpb.Value { return &warrenpb.Value{Kind: &warrenpb.Value_StringValue{StringValue: s}} }
-	dbl := func(f float64) *warrenpb.Value { return &warrenpb.Value{Kind: &warrenpb.Value_DoubleValue{DoubleValue: f}} }
+	str := func(s string) *warrenpb.Value {
+		return &warrenpb.Value{Kind: &warrenpb.Value_StringValue{StringValue: s}}
+	}
+	dbl := func(f float64) *warrenpb.Value {
+		return &warrenpb.Value{Kind: &warrenpb.Value_DoubleValue{DoubleValue: f}}
+	}
 	for _, tc := range []struct {
 		in   any
 		want *warrenpb.Value

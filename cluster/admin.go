@@ -7,6 +7,7 @@ import (
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // QueueInfo is a queue's definition with its live counts.
@@ -28,7 +29,7 @@ type DeleteQueueOptions struct {
 
 // proposeMeta commits a meta command and returns its result and index. A
 // domain error of the state machine is returned as the error.
-func (n *Node) proposeMeta(ctx context.Context, t fsm.CommandType, body fsmProto) (*fsm.Result, uint64, error) {
+func (n *Node) proposeMeta(ctx context.Context, t fsm.CommandType, body proto.Message) (*fsm.Result, uint64, error) {
 	data, err := fsm.Encode(fsm.Command{Type: t, Body: body})
 	if err != nil {
 		return nil, 0, err

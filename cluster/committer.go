@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/hashicorp/raft"
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
 	"google.golang.org/protobuf/proto"
@@ -163,7 +162,9 @@ func (c *committer) apply(batch []*enqueueReq) {
 		defer c.wg.Done()
 		defer func() { <-c.sem }()
 		if err := future.Error(); err != nil {
-			failAll(batch, applyError(c.g, err))
+			// The entry had been handed to Raft, so a shutdown leaves its
+			// outcome unknown.
+			failAll(batch, c.g.mapErr(context.Background(), err, true))
 			return
 		}
 		res, ok := future.Response().(*fsm.Result)
@@ -209,20 +210,4 @@ func (c *committer) close() {
 			return
 		}
 	}
-}
-
-// applyError turns raft's errors for a future into the cluster's: not
-// leader → *NotLeaderError naming the leader; leadership lost →
-// ErrOutcomeUnknown (the entry may still commit).
-func applyError(g *Group, err error) error {
-	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		addr, id := g.Leader()
-		return &NotLeaderError{Group: g.Name(), LeaderID: string(id), LeaderAddr: string(addr)}
-	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
-	case errors.Is(err, raft.ErrRaftShutdown):
-		return fmt.Errorf("%w: %v", ErrGroupClosed, err)
-	}
-	return err
 }

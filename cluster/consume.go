@@ -115,6 +115,13 @@ func (n *Node) SettleGet(ctx context.Context, o SettleGetOptions) error {
 	if err != nil {
 		return err
 	}
+	// A get whose lease ran out was returned by a Tick the dispatcher does
+	// not see; settling its old tag would succeed and do nothing, while the
+	// message goes to someone else. Refuse it as RabbitMQ refuses an
+	// unknown tag.
+	if !o.Multiple && !getOutstanding(qg, def.ID, o.Session, o.Tag) {
+		return fmt.Errorf("%w %d: no unacked get with that tag on this queue in this session (its lease may have run out)", dispatch.ErrUnknownTag, o.Tag)
+	}
 	done, err := d.SettleGet(def.ID, o.Session, o.Kind, o.Tag, o.Multiple)
 	if err != nil {
 		return err
@@ -172,4 +179,19 @@ func hasString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// getOutstanding reports whether the group's state still has get tag of
+// session checked out on queue.
+func getOutstanding(qg *queueGroup, queue uint64, session string, tag uint64) bool {
+	var out bool
+	qg.fsm.read(func(g *fsm.QueueGroup) {
+		for _, dv := range g.CheckedOut(session) {
+			if dv.Queue == queue && dv.ConsumerTag == "" && dv.Tag == tag {
+				out = true
+				return
+			}
+		}
+	})
+	return out
 }

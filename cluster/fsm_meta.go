@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/warrenmq/warren/fsm"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // metaFSM adapts fsm.Meta to raft.FSM. Reads (routing, listing) take the
@@ -97,8 +96,3 @@ func (s *byteSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *byteSnapshot) Release() {}
-
-// fsmProto is a command body.
-type fsmProto = interface {
-	ProtoReflect() protoreflect.Message
-}

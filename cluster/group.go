@@ -275,7 +275,7 @@ func (g *Group) monitorLeadership() {
 	leader := false
 	report := func(isLeader bool) {
 		if isLeader {
-			g.logger.Info("became leader", "term", g.raft.CurrentTerm())
+			g.logger.Info("became leader")
 		} else {
 			g.logger.Info("lost leadership")
 		}

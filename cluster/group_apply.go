@@ -145,9 +145,12 @@ func (g *Group) mapErr(ctx context.Context, err error, appended bool) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err // from await: ctx.Err() unchanged
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		// Both are returned before the entry is appended.
-		return g.notLeader()
+	case errors.Is(err, raft.ErrNotLeader):
+		return g.notLeader() // returned before the entry is appended
+	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// Also before appending. This node still calls itself leader,
+		// but will not be for long: name no leader.
+		return &NotLeaderError{Group: g.name}
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return fmt.Errorf("raft group %s: %w: %w", g.name, ErrOutcomeUnknown, err)
 	case errors.Is(err, raft.ErrRaftShutdown):

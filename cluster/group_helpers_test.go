@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,31 +36,48 @@ func timeoutScale() float64 {
 
 func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeoutScale()) }
 
-// eventually polls f every 20 ms until it returns nil, and fails the test
-// with f's last error if that takes longer than the scaled timeout.
-func eventually(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
+// retryFor calls f every 20 ms until it returns nil or the scaled timeout
+// passes, and returns f's last error then. It may run on any goroutine.
+func retryFor(timeout time.Duration, f func() error) error {
 	deadline := time.Now().Add(scaled(timeout))
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		err := f()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not true after %v: %v", scaled(timeout), err)
+			return fmt.Errorf("not true after %v: %w", scaled(timeout), err)
 		}
 		<-tick.C
 	}
 }
 
-// testLogger logs into t.Log at WARREN_TEST_LOG_LEVEL (default warn). Raft
+// eventually is retryFor that fails the test; call it from the test goroutine.
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	if err := retryFor(timeout, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testGroupConfig is FastGroupConfig with its timeouts multiplied by
+// WARREN_TEST_TIMEOUT_SCALE, so a slow CI machine gets longer leases too.
+func testGroupConfig() GroupConfig {
+	c := FastGroupConfig()
+	c.HeartbeatTimeout = scaled(c.HeartbeatTimeout)
+	c.ElectionTimeout = scaled(c.ElectionTimeout)
+	c.LeaderLeaseTimeout = scaled(c.LeaderLeaseTimeout)
+	return c
+}
+
+// raftTestLogger logs into t.Log at WARREN_TEST_LOG_LEVEL (default warn). Raft
 // goroutines can outlive the test by a moment (the transport's connection
 // handlers are not awaited), so writes after the test are dropped rather
 // than panicking in t.Log.
-func testLogger(t testing.TB, name string) hclog.Logger {
-	w := &testWriter{t: t}
+func raftTestLogger(t testing.TB, name string) hclog.Logger {
+	w := &raftTestWriter{t: t}
 	t.Cleanup(w.stop) // registered first, so it runs last
 	level := hclog.LevelFromString(os.Getenv("WARREN_TEST_LOG_LEVEL"))
 	if level == hclog.NoLevel {
@@ -70,13 +86,13 @@ func testLogger(t testing.TB, name string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: name, Output: w, Level: level})
 }
 
-type testWriter struct {
+type raftTestWriter struct {
 	mu   sync.Mutex
 	t    testing.TB
 	done bool
 }
 
-func (w *testWriter) Write(p []byte) (int, error) {
+func (w *raftTestWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.done {
@@ -85,7 +101,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (w *testWriter) stop() {
+func (w *raftTestWriter) stop() {
 	w.mu.Lock()
 	w.done = true
 	w.mu.Unlock()
@@ -112,11 +128,15 @@ func newTestMux(t testing.TB, logger hclog.Logger) *Mux {
 	return m
 }
 
-// listFSM is an append-only list of strings. Apply returns "<n>:<data>",
-// n being the entry's 1-based position in the list.
+// listFSM is an append-only list of distinct strings. Apply returns
+// "<n>:<data>", n being the 1-based position of data in the list; data
+// already in the list is not appended again, which makes proposals
+// idempotent, so tests may retry after ErrOutcomeUnknown as Warren's
+// clients do with publish ids.
 type listFSM struct {
 	mu       sync.Mutex
 	entries  []string
+	pos      map[string]int
 	restores int
 }
 
@@ -126,8 +146,17 @@ func (f *listFSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.entries = append(f.entries, string(l.Data))
-	return fmt.Sprintf("%d:%s", len(f.entries), l.Data)
+	data := string(l.Data)
+	if f.pos == nil {
+		f.pos = map[string]int{}
+	}
+	n, ok := f.pos[data]
+	if !ok {
+		f.entries = append(f.entries, data)
+		n = len(f.entries)
+		f.pos[data] = n
+	}
+	return fmt.Sprintf("%d:%s", n, data)
 }
 
 func (f *listFSM) Snapshot() (raft.FSMSnapshot, error) {
@@ -145,6 +174,10 @@ func (f *listFSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.entries = entries
+	f.pos = make(map[string]int, len(entries))
+	for i, e := range entries {
+		f.pos[e] = i + 1
+	}
 	f.restores++
 	return nil
 }
@@ -164,12 +197,12 @@ func (f *listFSM) restoreCount() int {
 // hasEntries reports whether the list equals want.
 func (f *listFSM) hasEntries(want []string) error {
 	if got := f.list(); !slices.Equal(got, want) {
-		return fmt.Errorf("fsm has %d entries %q, want %d", len(got), clip(got), len(want))
+		return fmt.Errorf("fsm has %d entries %q, want %d", len(got), lastFew(got), len(want))
 	}
 	return nil
 }
 
-func clip(s []string) []string {
+func lastFew(s []string) []string {
 	if len(s) > 5 {
 		return s[len(s)-5:]
 	}
@@ -224,10 +257,10 @@ func (l *leadershipLog) get() []bool {
 	return slices.Clone(l.calls)
 }
 
-// waitLeader waits until g leads its group.
-func waitLeader(t testing.TB, g *Group) {
+// waitGroupLeader waits until g leads its group.
+func waitGroupLeader(t testing.TB, g *Group) {
 	t.Helper()
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 10*time.Second, func() error {
 		if !g.IsLeader() {
 			return fmt.Errorf("group %s: state %s, not leader", g.Name(), g.Raft().State())
 		}
@@ -244,5 +277,3 @@ func shutdownOnCleanup(t testing.TB, g *Group) {
 		}
 	})
 }
-
-var errNotYet = errors.New("not yet")

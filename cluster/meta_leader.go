@@ -24,6 +24,11 @@ func (n *Node) onMetaLeadership(isLeader bool) {
 			return
 		case <-t.C:
 		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.metaOpened:
+		}
 		if !n.meta.IsLeader() {
 			return
 		}

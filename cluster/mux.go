@@ -81,7 +81,15 @@ type Mux struct {
 	accepted     atomic.Uint64
 	unknownGroup atomic.Uint64
 	badHeader    atomic.Uint64
+
+	// Unix nanoseconds of the last Warn per kind, for rateLimitedLog.
+	unknownGroupLogged atomic.Int64
+	badHeaderLogged    atomic.Int64
 }
+
+// muxWarnEvery is the most often a Mux logs each kind of rejected
+// connection at Warn; the rest go to Debug (Stats counts them all).
+const muxWarnEvery = 10 * time.Second
 
 // MuxStats counts connections seen by a Mux since it was created. The
 // counters only grow.
@@ -239,8 +247,9 @@ func (m *Mux) handshake(raw net.Conn) {
 		if m.isClosed() {
 			return // Close interrupted the read; not the peer's fault
 		}
-		m.badHeader.Add(1)
-		m.logger.Warn("rejected raft connection", "remote", raw.RemoteAddr().String(), "error", err)
+		n := m.badHeader.Add(1)
+		m.rateLimitedLog(&m.badHeaderLogged, "rejected raft connection",
+			"remote", raw.RemoteAddr().String(), "error", err, "total", n)
 		return
 	}
 
@@ -248,16 +257,19 @@ func (m *Mux) handshake(raw net.Conn) {
 	l := m.layers[group]
 	m.mu.Unlock()
 	if l == nil {
-		m.unknownGroup.Add(1)
-		m.logger.Warn("raft connection for unknown group", "group", group, "remote", raw.RemoteAddr().String())
+		n := m.unknownGroup.Add(1)
+		// Peers redial a stopped group at their retry rate, so this
+		// repeats while a group is down or K differs between nodes.
+		m.rateLimitedLog(&m.unknownGroupLogged, "raft connection for unknown group",
+			"group", group, "remote", raw.RemoteAddr().String(), "total", n)
 		conn.Close()
 		return
 	}
-	l.handoff(conn)
+	l.handoff(conn, raw)
 }
 
-// readHeader reads the mux header byte by byte count, never past it, so the
-// first raft RPC byte stays in the connection for the transport.
+// readHeader reads exactly the mux header, never past it, so the first
+// raft RPC byte stays in the connection for the transport.
 func readHeader(r io.Reader) (string, error) {
 	var fixed [3]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
@@ -359,4 +371,16 @@ func (m *Mux) unregister(l *muxLayer) {
 		delete(m.layers, l.group)
 	}
 	m.mu.Unlock()
+}
+
+// rateLimitedLog logs at Warn if the last Warn recorded in last is older
+// than muxWarnEvery, else at Debug.
+func (m *Mux) rateLimitedLog(last *atomic.Int64, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	if now-prev >= int64(muxWarnEvery) && last.CompareAndSwap(prev, now) {
+		m.logger.Warn(msg, args...)
+		return
+	}
+	m.logger.Debug(msg, args...)
 }

@@ -31,8 +31,8 @@ var _ raft.StreamLayer = (*muxLayer)(nil)
 // handoff passes an accepted connection, header already consumed, to
 // Accept. It blocks until Accept takes it or the layer closes, which is
 // why it runs on the connection's own goroutine.
-func (l *muxLayer) handoff(conn net.Conn) {
-	c := l.adopt(conn)
+func (l *muxLayer) handoff(conn, raw net.Conn) {
+	c := l.adopt(conn, raw, true)
 	if c == nil {
 		conn.Close()
 		return
@@ -56,10 +56,13 @@ func (l *muxLayer) Accept() (net.Conn, error) {
 	}
 }
 
-// Close unregisters the group from the mux and closes every connection the
+// Close unregisters the group from the mux and ends every connection the
 // layer handed out, so the transport's per-connection goroutines exit even
-// when the peer keeps its end open. It is idempotent and leaves the mux
-// and the other layers running.
+// when the peer keeps its end open. Dialed connections are closed.
+// Accepted TCP connections get their read side shut down instead: their
+// reader sees io.EOF and closes them, which raft's transport does without
+// logging an error for each connection on every clean shutdown. It is
+// idempotent and leaves the mux and the other layers running.
 func (l *muxLayer) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -74,7 +77,11 @@ func (l *muxLayer) Close() error {
 
 	l.mux.unregister(l)
 	for c := range conns {
-		c.Close()
+		if tc, ok := c.raw.(*net.TCPConn); ok && c.accepted {
+			tc.CloseRead()
+		} else {
+			c.Close()
+		}
 	}
 	return nil
 }
@@ -120,7 +127,7 @@ func (l *muxLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Con
 		conn.Close()
 		return nil, err
 	}
-	c := l.adopt(conn)
+	c := l.adopt(conn, raw, false)
 	if c == nil {
 		conn.Close()
 		return nil, errLayerClosed
@@ -153,15 +160,15 @@ func (l *muxLayer) isClosed() bool {
 	}
 }
 
-// adopt wraps conn so Close can find it; it returns nil once the layer is
-// closed.
-func (l *muxLayer) adopt(conn net.Conn) *layerConn {
+// adopt wraps conn (raw is the TCP connection under it, the same unless
+// TLS is on) so Close can find it; it returns nil once the layer is closed.
+func (l *muxLayer) adopt(conn, raw net.Conn, accepted bool) *layerConn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil
 	}
-	c := &layerConn{Conn: conn, layer: l}
+	c := &layerConn{Conn: conn, raw: raw, accepted: accepted, layer: l}
 	l.conns[c] = struct{}{}
 	return c
 }
@@ -176,9 +183,11 @@ func (l *muxLayer) forget(c *layerConn) {
 // the layer's set, and closing the layer closes it.
 type layerConn struct {
 	net.Conn
-	layer *muxLayer
-	once  sync.Once
-	err   error
+	raw      net.Conn
+	accepted bool
+	layer    *muxLayer
+	once     sync.Once
+	err      error
 }
 
 // Close closes the connection once and forgets it; later calls return the

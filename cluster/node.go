@@ -28,7 +28,10 @@ type Node struct {
 
 	meta    *Group
 	metaFSM *metaFSM
-	queues  []*queueGroup
+	// metaOpened closes once meta is set: Raft may report the meta
+	// group's leadership before OpenGroup has returned it.
+	metaOpened chan struct{}
+	queues     []*queueGroup
 
 	sessions *sessionRegistry
 
@@ -56,12 +59,13 @@ func Start(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg:      cfg,
-		logger:   logger,
-		mux:      NewMux(ln, logger.Named("mux")),
-		sessions: newSessionRegistry(),
-		ctx:      ctx,
-		cancel:   cancel,
+		cfg:        cfg,
+		logger:     logger,
+		mux:        NewMux(ln, logger.Named("mux")),
+		sessions:   newSessionRegistry(),
+		metaOpened: make(chan struct{}),
+		ctx:        ctx,
+		cancel:     cancel,
 	}
 	n.wg.Add(1)
 	go func() {
@@ -88,6 +92,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("meta group: %w", err)
 	}
 	n.meta = meta
+	close(n.metaOpened)
 	for i := 0; i < n.cfg.QueueGroups; i++ {
 		qg, err := n.openQueueGroup(i)
 		if err != nil {

@@ -32,11 +32,14 @@ type queueGroup struct {
 	// ready closes the first time this node serves as the group's leader.
 	ready     chan struct{}
 	readyOnce sync.Once
+	// opened closes once group and commit are set. Raft may report
+	// leadership before OpenGroup has returned them.
+	opened chan struct{}
 }
 
 func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
 	name := queueGroupName(i)
-	qg := &queueGroup{n: n, idx: i, logger: n.logger.Named("dispatch." + name), ready: make(chan struct{})}
+	qg := &queueGroup{n: n, idx: i, logger: n.logger.Named("dispatch." + name), ready: make(chan struct{}), opened: make(chan struct{})}
 	qg.fsm = newQueueFSM(n.fatal(name), n.republishDeadLetters)
 	g, err := OpenGroup(GroupOptions{
 		Name: name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: qg.fsm,
@@ -48,6 +51,7 @@ func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
 	}
 	qg.group = g
 	qg.commit = newCommitter(g)
+	close(qg.opened)
 	return qg, nil
 }
 
@@ -115,6 +119,11 @@ func (q *queueGroup) onLeadership(isLeader bool) {
 // that did not come back within the grace period, and ticks leases and
 // TTLs.
 func (q *queueGroup) leaderLoop(ctx context.Context) {
+	select {
+	case <-q.opened:
+	case <-ctx.Done():
+		return
+	}
 	if err := q.group.Barrier(ctx); err != nil {
 		q.logger.Warn("barrier failed; not serving as leader", "error", err)
 		return

@@ -10,30 +10,23 @@ import (
 // producer id and a sequence number, and a retry after an indeterminate
 // failure reuses them. The queue group remembers, per producer, a bounded
 // window of the sequences it enqueued, so a retried publish is answered
-// EnqueueDuplicate instead of enqueued twice.
-//
-// Bounds, chosen so memory stays small and the state stays deterministic:
-//
-//   - Window: DedupWindow (4096) sequences per producer, below and including
-//     the highest sequence seen. Inside the window each sequence is remembered
-//     individually (a bitmap), so publishes that commit out of order — a
-//     producer with up to 4096 publishes in flight — are each accepted once.
-//     A sequence older than the window is treated as a duplicate: the producer
-//     has long since had its confirm.
-//   - Producers: at most DedupMaxProducers (10,000). Adding one more evicts the
-//     producer least recently used, i.e. with the lowest Raft index of its last
-//     publish (ties broken by producer id), so every replica evicts the same
-//     one. An evicted producer that retries is no longer deduplicated.
-//
-// Memory: about 600 bytes per producer (the bitmap is 512), so about 6 MB at
-// the limit.
+// EnqueueDuplicate instead of being enqueued twice. Memory is about 600 bytes
+// per producer (the bitmap is 512), so about 6 MB at the producer limit.
 
-// DedupWindow is how many sequences below and including a producer's highest
-// sequence are remembered individually.
+// DedupWindow is how many sequences a producer's window covers: those in
+// (highest-DedupWindow, highest], where highest is the largest sequence seen
+// from that producer. Inside the window each sequence is remembered
+// individually (a bitmap), so publishes that commit out of order — up to
+// DedupWindow publishes in flight per producer — are each accepted once. A
+// sequence older than the window is treated as a duplicate: its publisher
+// has long had its answer.
 const DedupWindow = 4096
 
-// DedupMaxProducers is how many producers the deduplication table keeps
-// before evicting the least recently used.
+// DedupMaxProducers is how many producers the deduplication table keeps.
+// Adding one more evicts the least recently used: the producer whose last
+// publish has the lowest Raft index, ties broken by the smaller producer id,
+// so every replica evicts the same one. An evicted producer that retries an
+// old publish is no longer deduplicated.
 const DedupMaxProducers = 10000
 
 const dedupWords = DedupWindow / 64

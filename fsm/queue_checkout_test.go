@@ -118,7 +118,7 @@ func TestCheckout(t *testing.T) {
 		}},
 		{"cancel returns the checked-out messages to the front", []qstep{
 			{cmd: checkout(jobs, "a", "c", 2, false)},
-			{cmd: enqueue1(0, jobs, "m1", "m2", "m3")},
+			{cmd: enqueue1(0, jobs, "m1", "m2", "m3"), deliv: []string{"a/c#1:m1", "a/c#2:m2"}},
 			{cmd: cancel(1, "a", "c"), check: func(t *testing.T, res *Result, g *QueueGroup) {
 				if res.Count != 2 {
 					t.Fatalf("count %d, want 2", res.Count)

@@ -18,7 +18,14 @@ import (
 // the snapshot reader and writer, and no map-iteration order reaching results
 // or snapshots. Two replicas fed the same log hold byte-identical snapshots.
 //
-// Not safe for concurrent use; the caller serialises Apply and reads. Payloads
+// Publishes carrying a producer id and sequence are deduplicated within a
+// window of DedupWindow sequences per producer, for at most DedupMaxProducers
+// producers (least recently used evicted).
+//
+// Not safe for concurrent use: the caller serialises Apply with everything
+// else. The read methods (QueueStats, Sessions, CheckedOut, Consumers,
+// NextDeadline, WriteSnapshot) do not modify the state, so several may run
+// concurrently with each other, under a read lock, while no Apply runs. Payloads
 // of applied commands are kept and handed out in Results: neither the caller
 // nor the receivers of Results may mutate them.
 type QueueGroup struct {

@@ -221,13 +221,6 @@ func wantStrings(t testing.TB, what string, got, want []string) {
 	}
 }
 
-func wantErrIs(t testing.TB, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("error %v, want one wrapping %v", err, target)
-	}
-}
-
 // snapshotBytes writes g's snapshot.
 func snapshotBytes(t testing.TB, g *QueueGroup) []byte {
 	t.Helper()

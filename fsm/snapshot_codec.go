@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -185,14 +186,21 @@ func (d *qsDec) end() error {
 
 // qsWriter writes framed records and the trailer, computing the CRC.
 type qsWriter struct {
-	w   *bufio.Writer
+	w   io.Writer
+	bw  *bufio.Writer // nil when w needs no buffering
 	crc hash.Hash32
 	err error
 	hdr []byte
 }
 
+// newQsWriter buffers w unless it is an in-memory buffer already.
 func newQsWriter(w io.Writer) *qsWriter {
-	return &qsWriter{w: bufio.NewWriterSize(w, 64<<10), crc: crc32.NewIEEE()}
+	sw := &qsWriter{w: w, crc: crc32.NewIEEE()}
+	if _, mem := w.(*bytes.Buffer); !mem {
+		sw.bw = bufio.NewWriterSize(w, 64<<10)
+		sw.w = sw.bw
+	}
+	return sw
 }
 
 func (w *qsWriter) write(p []byte) {
@@ -223,27 +231,48 @@ func (w *qsWriter) finish() error {
 	if _, err := w.w.Write(tr); err != nil {
 		return err
 	}
-	return w.w.Flush()
+	if w.bw != nil {
+		return w.bw.Flush()
+	}
+	return nil
 }
 
 // qsReader reads framed records, checking the CRC at the trailer.
 type qsReader struct {
-	br  *bufio.Reader
+	br  qsByteReader
 	crc hash.Hash32
 	buf []byte
+	one [1]byte
 }
 
+// qsByteReader is what the reader needs of its source.
+type qsByteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+// newQsReader buffers r unless it can already read bytes one at a time
+// cheaply (bytes.Reader, bufio.Reader).
 func newQsReader(r io.Reader) *qsReader {
-	return &qsReader{br: bufio.NewReaderSize(r, 64<<10), crc: crc32.NewIEEE()}
+	br, ok := r.(qsByteReader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	return &qsReader{br: br, crc: crc32.NewIEEE()}
 }
 
 // ReadByte reads one hashed byte (for binary.ReadUvarint).
 func (r *qsReader) ReadByte() (byte, error) {
 	c, err := r.br.ReadByte()
 	if err == nil {
-		r.crc.Write([]byte{c})
+		r.hashByte(c)
 	}
 	return c, err
+}
+
+func (r *qsReader) hashByte(c byte) {
+	r.one[0] = c
+	r.crc.Write(r.one[:])
 }
 
 // next returns the next record's type and body (valid until the next call).
@@ -257,7 +286,7 @@ func (r *qsReader) next() (byte, []byte, error) {
 	if t == qsTrailer {
 		return t, nil, r.trailer()
 	}
-	r.crc.Write([]byte{t})
+	r.hashByte(t)
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: record length: %v", errSnapshot, qsNoEOF(err))

@@ -93,6 +93,9 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 	if err := d.end(); err != nil {
 		return err
 	}
+	if nRet+nMain < nRet {
+		return qsCorrupt("queue claims %d returns and %d main messages", nRet, nMain)
+	}
 	id := spec.GetId()
 	if id == 0 || id <= *prevID {
 		return qsCorrupt("queue %d after %d", id, *prevID)

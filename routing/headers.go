@@ -56,6 +56,14 @@ func (a headerArg) matches(headers map[string]Value) bool {
 	return ok && (a.val.Type == ValueNone || h == a.val)
 }
 
+// unmatchable reports whether no header can ever equal the argument: a
+// Value holding NaN is unequal to everything, itself included. Such
+// arguments stay out of the index, where a NaN map key could never be
+// found again to remove it.
+func (a headerArg) unmatchable() bool {
+	return a.val.Type != ValueNone && a.val != a.val
+}
+
 // headerBinding is a headers binding prepared for matching.
 type headerBinding struct {
 	queue string
@@ -88,12 +96,34 @@ func (hb *headerBinding) matchesAll(headers map[string]Value) bool {
 	return true
 }
 
-// unmatchable reports whether no header can ever equal the argument: a
-// Value holding NaN is unequal to everything, itself included. Such
-// arguments stay out of the index, where a NaN map key could never be
-// found again to remove it.
-func (a headerArg) unmatchable() bool {
-	return a.val.Type != ValueNone && a.val != a.val
+// headersRouter avoids testing every binding against every message (which
+// is what RabbitMQ does) by indexing bindings under the headers that can
+// satisfy them: (name, value) for a valued argument, name alone for a
+// presence-only one. Route looks up each message header and so touches
+// only bindings that at least one header satisfies:
+//
+//   - "any" is indexed under each argument, and any hit is a match.
+//   - "all" with arguments is indexed under one of them, since a message
+//     that does not satisfy it cannot match; a hit is then fully tested.
+//     Which one depends on the index's state when the binding is added
+//     (see leastUsed). That affects speed only, never the result.
+//   - "all" with no counted arguments matches every message: it is held in
+//     always and never tested.
+//   - bindings that can never match ("any" with no counted arguments, or
+//     only NaN ones; "all" with a NaN argument) are not indexed at all.
+type headersRouter struct {
+	bindings map[bindingID]*headerBinding
+	always   queueSet
+	byValue  map[headerArg][]*headerBinding
+	byName   map[string][]*headerBinding
+}
+
+func newHeadersRouter() *headersRouter {
+	return &headersRouter{
+		bindings: make(map[bindingID]*headerBinding),
+		byValue:  make(map[headerArg][]*headerBinding),
+		byName:   make(map[string][]*headerBinding),
+	}
 }
 
 // indexArgs returns the arguments hb is indexed under; see headersRouter.
@@ -123,7 +153,7 @@ func (r *headersRouter) indexArgs(hb *headerBinding) []headerArg {
 func (r *headersRouter) leastUsed(args []headerArg) int {
 	best, bestLen, bestPresence := 0, 0, false
 	for i, a := range args {
-		n := len(r.slot(a))
+		n := len(r.entries(a))
 		presence := a.val.Type == ValueNone
 		if i == 0 || n < bestLen || (n == bestLen && bestPresence && !presence) {
 			best, bestLen, bestPresence = i, n, presence
@@ -132,42 +162,12 @@ func (r *headersRouter) leastUsed(args []headerArg) int {
 	return best
 }
 
-// slot returns the index entries for a.
-func (r *headersRouter) slot(a headerArg) []*headerBinding {
+// entries returns the index entries for a.
+func (r *headersRouter) entries(a headerArg) []*headerBinding {
 	if a.val.Type == ValueNone {
 		return r.byName[a.key]
 	}
 	return r.byValue[a]
-}
-
-// headersRouter avoids testing every binding against every message (which
-// is what RabbitMQ does) by indexing bindings under the headers that can
-// satisfy them: (name, value) for a valued argument, name alone for a
-// presence-only one. Route looks up each message header and so touches
-// only bindings that at least one header satisfies:
-//
-//   - "any" is indexed under each argument, and any hit is a match.
-//   - "all" with arguments is indexed under one of them, since a message
-//     that does not satisfy it cannot match; a hit is then fully tested.
-//     Which one depends on the index's state when the binding is added
-//     (see leastUsed). That affects speed only, never the result.
-//   - "all" with no counted arguments matches every message: it is held in
-//     always and never tested.
-//   - bindings that can never match ("any" with no counted arguments, or
-//     only NaN ones; "all" with a NaN argument) are not indexed at all.
-type headersRouter struct {
-	bindings map[bindingID]*headerBinding
-	always   queueSet
-	byValue  map[headerArg][]*headerBinding
-	byName   map[string][]*headerBinding
-}
-
-func newHeadersRouter() *headersRouter {
-	return &headersRouter{
-		bindings: make(map[bindingID]*headerBinding),
-		byValue:  make(map[headerArg][]*headerBinding),
-		byName:   make(map[string][]*headerBinding),
-	}
 }
 
 func (r *headersRouter) add(id bindingID, b Binding) {

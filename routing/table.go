@@ -20,7 +20,8 @@ type router interface {
 //
 // A Table is not safe for concurrent mutation. Route only reads the table,
 // so any number of Route calls may run concurrently as long as no Bind,
-// Unbind or UnbindQueue runs at the same time.
+// Unbind or UnbindQueue runs at the same time. The zero Table is not
+// usable; NewTable makes one.
 type Table struct {
 	kind     Kind
 	bindings map[bindingID]Binding

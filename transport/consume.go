@@ -168,8 +168,14 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
+	session := r.GetSessionId()
+	if session == "" {
+		// Only an auto-ack get may come without a session (checked above);
+		// it leaves nothing behind, but the state machine wants a name.
+		session = randomID("get-")
+	}
 	d, left, err := s.node.Get(ctx, cluster.GetOptions{
-		Queue: r.GetQueue(), Session: r.GetSessionId(), AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
+		Queue: r.GetQueue(), Session: session, AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
 	})
 	if err != nil {
 		return nil, toStatus(err)

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/dispatch"
@@ -46,12 +47,14 @@ func toStatus(err error) error {
 	case errors.Is(err, cluster.ErrOutcomeUnknown):
 		return withInfo(codes.Unavailable, err.Error(), "OUTCOME_UNKNOWN", nil)
 	case errors.Is(err, fsm.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
+		return status.Error(codes.NotFound, plain(err, fsm.ErrNotFound))
 	case errors.Is(err, fsm.ErrExists):
-		return status.Error(codes.FailedPrecondition, err.Error())
+		return status.Error(codes.FailedPrecondition, plain(err, fsm.ErrExists))
 	case errors.Is(err, fsm.ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, fsm.ErrPrecondition), errors.Is(err, dispatch.ErrUnknownTag):
+		return status.Error(codes.InvalidArgument, plain(err, fsm.ErrInvalid))
+	case errors.Is(err, fsm.ErrPrecondition):
+		return status.Error(codes.FailedPrecondition, plain(err, fsm.ErrPrecondition))
+	case errors.Is(err, dispatch.ErrUnknownTag):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, dispatch.ErrConsumerExists):
 		return status.Error(codes.AlreadyExists, err.Error())
@@ -60,6 +63,13 @@ func toStatus(err error) error {
 		return status.Error(codes.Unavailable, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// plain drops a leading "<sentinel>: " from err's text: the status code
+// already says it, and "not found: no queue \"q\"" reads worse than
+// "no queue \"q\"".
+func plain(err, sentinel error) string {
+	return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 }
 
 func withInfo(code codes.Code, msg, reason string, md map[string]string) error {

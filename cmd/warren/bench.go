@@ -1,0 +1,469 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/warrenmq/warren/client"
+)
+
+// maxLatencySamples bounds the latency samples kept per kind.
+const maxLatencySamples = 1 << 20
+
+type benchFlags struct {
+	producers, consumers int
+	size, prefetch       int
+	count, batch         int
+	duration, drain      time.Duration
+	manualAck, confirm   bool
+	queue                string
+}
+
+func newBenchCmd(a *app) *cobra.Command {
+	var fl benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure publish and consume throughput and latency",
+		Long: `Publish --count messages of --size bytes from --producers clients to a
+queue (a fresh bench-<random> queue, deleted afterwards, unless --queue) and
+consume them with --consumers clients, then print the rates and the publish-
+confirm and end-to-end latencies (p50, p99). Each message carries its send time
+in its first 8 bytes. Producers and consumers each have their own connection.
+
+With --confirm (default) each producer keeps --batch publishes in flight and
+times each confirm. With --confirm=false it publishes asynchronously without
+waiting on each confirm (at most max(--batch, 10000) unconfirmed per producer).
+
+The run ends when everything published was consumed, after --duration, on
+SIGINT, or --drain-timeout after the producers finished.`,
+		Args: nArgs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case fl.producers < 1 || fl.consumers < 0:
+				return usagef("need --producers >= 1 and --consumers >= 0")
+			case fl.size < 8:
+				return usagef("--size must be at least 8 (the send timestamp)")
+			case fl.count < 1 || fl.batch < 1 || fl.prefetch < 0:
+				return usagef("need --count >= 1, --batch >= 1, --prefetch >= 0")
+			case fl.duration < 0 || fl.drain <= 0:
+				return usagef("need --duration >= 0 and --drain-timeout > 0")
+			}
+			return asRunError(bench(cmd.Context(), a, fl))
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&fl.producers, "producers", 1, "publishing clients")
+	f.IntVar(&fl.consumers, "consumers", 1, "consuming clients (0: publish only)")
+	f.IntVar(&fl.size, "size", 1024, "message body size in bytes (at least 8)")
+	f.IntVar(&fl.prefetch, "prefetch", 100, "consumer prefetch")
+	f.IntVar(&fl.count, "count", 100000, "total messages to publish")
+	f.IntVar(&fl.batch, "batch", 100, "publishes in flight per producer (the confirm window)")
+	f.DurationVar(&fl.duration, "duration", 0, "cap on the run's duration (0: none)")
+	f.DurationVar(&fl.drain, "drain-timeout", 30*time.Second, "how long consumers may lag after the producers finished")
+	f.BoolVar(&fl.manualAck, "manual-ack", true, "ack each delivery (false: auto-ack)")
+	f.BoolVar(&fl.confirm, "confirm", true, "wait for each publish's confirm")
+	f.StringVar(&fl.queue, "queue", "", "queue to use (default: a fresh bench-<random> queue, deleted after)")
+	return cmd
+}
+
+// benchRun is the shared state of one run.
+type benchRun struct {
+	a        *app
+	fl       benchFlags
+	queue    string
+	ctx      context.Context // ends at --duration, SIGINT, failure or completion
+	stop     context.CancelFunc
+	errOnce  sync.Once
+	err      error
+	target   atomic.Int64 // deliveries to wait for
+	consumed atomic.Int64
+	doneOnce sync.Once
+	done     chan struct{} // closed when consumed reaches target
+}
+
+func (r *benchRun) fail(err error) {
+	r.errOnce.Do(func() { r.err = err })
+	r.stop()
+}
+
+func (r *benchRun) checkDone() {
+	if r.consumed.Load() >= r.target.Load() {
+		r.doneOnce.Do(func() { close(r.done) })
+	}
+}
+
+// workerStats are one producer's or consumer's results.
+type workerStats struct {
+	n        int64
+	rejected int64
+	last     time.Time
+	lat      []time.Duration
+	maxLat   int
+}
+
+func (w *workerStats) sample(d time.Duration) {
+	if len(w.lat) < w.maxLat {
+		w.lat = append(w.lat, d)
+	}
+}
+
+func bench(ctx context.Context, a *app, fl benchFlags) error {
+	admin, err := a.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = admin.Close() }()
+	queue, created, err := benchQueue(ctx, a, admin, fl.queue)
+	if err != nil {
+		return err
+	}
+	if created {
+		defer func() {
+			dctx, cancel := a.opCtx(context.WithoutCancel(ctx))
+			defer cancel()
+			if _, err := admin.DeleteQueue(dctx, queue, client.DeleteQueueOptions{}); err != nil {
+				fmt.Fprintf(a.stderr, "warren: deleting queue %q: %s\n", queue, describe(err))
+			}
+		}()
+	}
+	r := &benchRun{a: a, fl: fl, queue: queue, done: make(chan struct{})}
+	if fl.duration > 0 {
+		r.ctx, r.stop = context.WithTimeout(ctx, fl.duration)
+	} else {
+		r.ctx, r.stop = context.WithCancel(ctx)
+	}
+	defer r.stop()
+	r.target.Store(int64(fl.count))
+
+	var clients []*client.Client
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	}()
+	subs := make([]*client.Subscription, 0, fl.consumers)
+	for range fl.consumers {
+		c, err := a.dial(ctx)
+		if err != nil {
+			return err
+		}
+		clients = append(clients, c)
+		sctx, cancel := a.opCtx(ctx)
+		sub, err := c.Subscribe(sctx, queue, client.ConsumeOptions{Prefetch: fl.prefetch, AutoAck: !fl.manualAck})
+		cancel()
+		if err != nil {
+			return err
+		}
+		subs = append(subs, sub)
+	}
+	producers := make([]*client.Client, 0, fl.producers)
+	for range fl.producers {
+		c, err := a.dial(ctx)
+		if err != nil {
+			return err
+		}
+		clients = append(clients, c)
+		producers = append(producers, c)
+	}
+
+	start := time.Now()
+	cstats := make([]workerStats, len(subs))
+	var cwg sync.WaitGroup
+	for i, sub := range subs {
+		cstats[i].maxLat = maxLatencySamples / len(subs)
+		cwg.Add(1)
+		go func() {
+			defer cwg.Done()
+			r.consume(sub, &cstats[i])
+		}()
+	}
+	pstats := r.produce(producers)
+	pubEnd := time.Now()
+	var published int64
+	for _, s := range pstats {
+		published += s.n
+	}
+	if len(subs) > 0 {
+		r.target.Store(published)
+		r.checkDone()
+		drain := time.NewTimer(fl.drain)
+		select {
+		case <-r.done:
+		case <-r.ctx.Done():
+		case <-drain.C:
+			r.fail(fmt.Errorf("consumers took %d of %d messages within --drain-timeout %v", r.consumed.Load(), published, fl.drain))
+		}
+		drain.Stop()
+	}
+	r.stop()
+	cwg.Wait()
+	res := r.result(start, pubEnd, pstats, cstats)
+	if err := res.print(a.printer(), created); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// benchQueue returns the queue to use, creating a fresh one when name is
+// empty (created is then true) or when the named one does not exist.
+func benchQueue(ctx context.Context, a *app, c *client.Client, name string) (q string, created bool, err error) {
+	ctx, cancel := a.opCtx(ctx)
+	defer cancel()
+	if name != "" {
+		if _, err := c.DeclareQueue(ctx, name, client.QueueOptions{Passive: true}); status.Code(err) != codes.NotFound {
+			return name, false, err
+		}
+		_, err := c.DeclareQueue(ctx, name, client.QueueOptions{})
+		return name, false, err
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name = "bench-" + hex.EncodeToString(b[:])
+	if _, err := c.DeclareQueue(ctx, name, client.QueueOptions{}); err != nil {
+		return "", false, err
+	}
+	return name, true, nil
+}
+
+// consume takes deliveries until the run ends.
+func (r *benchRun) consume(sub *client.Subscription, s *workerStats) {
+	settleCtx := context.WithoutCancel(r.ctx)
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case d, ok := <-sub.Deliveries():
+			if !ok {
+				r.fail(fmt.Errorf("consumer: %w", sub.Err()))
+				return
+			}
+			if len(d.Body) >= 8 {
+				sent := time.Unix(0, int64(binary.BigEndian.Uint64(d.Body)))
+				s.sample(time.Since(sent))
+			}
+			if r.fl.manualAck {
+				if err := d.Ack(settleCtx); err != nil {
+					r.fail(fmt.Errorf("consumer ack: %w", err))
+					return
+				}
+			}
+			s.n++
+			s.last = time.Now()
+			r.consumed.Add(1)
+			r.checkDone()
+		}
+	}
+}
+
+// produce runs the producers and returns the stats of each worker.
+func (r *benchRun) produce(producers []*client.Client) []workerStats {
+	workersPer := 1
+	if r.fl.confirm {
+		workersPer = r.fl.batch
+	}
+	stats := make([]workerStats, len(producers)*workersPer)
+	var wg sync.WaitGroup
+	for p, c := range producers {
+		share := int64(r.fl.count / len(producers))
+		if p < r.fl.count%len(producers) {
+			share++
+		}
+		var remaining atomic.Int64
+		remaining.Store(share)
+		for w := range workersPer {
+			s := &stats[p*workersPer+w]
+			s.maxLat = maxLatencySamples / len(stats)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r.fl.confirm {
+					r.publishConfirmed(c, &remaining, s)
+				} else {
+					r.publishAsync(c, &remaining, s)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return stats
+}
+
+func (r *benchRun) message() client.Message {
+	body := make([]byte, r.fl.size)
+	binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
+	return client.Message{Body: body}
+}
+
+// publishConfirmed publishes while messages remain, one confirm at a time.
+func (r *benchRun) publishConfirmed(c *client.Client, remaining *atomic.Int64, s *workerStats) {
+	for remaining.Add(-1) >= 0 && r.ctx.Err() == nil {
+		ctx, cancel := r.a.opCtx(r.ctx)
+		t0 := time.Now()
+		res, err := c.Publish(ctx, "", r.queue, r.message())
+		cancel()
+		if !r.count(res, err, s) {
+			return
+		}
+		s.sample(time.Since(t0))
+	}
+}
+
+// publishAsync publishes while messages remain without waiting on each
+// confirm, keeping at most a ring of them unconfirmed.
+func (r *benchRun) publishAsync(c *client.Client, remaining *atomic.Int64, s *workerStats) {
+	ring := make([]*client.PublishFuture, max(r.fl.batch, 10000))
+	head, n := 0, 0
+	waitOldest := func() bool {
+		ctx, cancel := r.a.opCtx(r.ctx)
+		defer cancel()
+		res, err := ring[head].Wait(ctx)
+		ring[head] = nil
+		head, n = (head+1)%len(ring), n-1
+		return r.count(res, err, s)
+	}
+	for remaining.Add(-1) >= 0 && r.ctx.Err() == nil {
+		if n == len(ring) && !waitOldest() {
+			return
+		}
+		ring[(head+n)%len(ring)] = c.PublishAsync(r.ctx, "", r.queue, r.message())
+		n++
+	}
+	for n > 0 {
+		if !waitOldest() {
+			return
+		}
+	}
+}
+
+// count records one publish outcome; false stops the worker.
+func (r *benchRun) count(res client.PublishResult, err error, s *workerStats) bool {
+	switch {
+	case err == nil:
+		s.n++
+		s.last = time.Now()
+		return true
+	case errors.Is(err, client.ErrRejected):
+		s.rejected++
+		return true
+	case r.ctx.Err() != nil:
+		return false // the run ended; the outcome is unknown
+	default:
+		r.fail(fmt.Errorf("publish: %w", err))
+		return false
+	}
+}
+
+type latencyJSON struct {
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
+
+// benchResult is what bench prints.
+type benchResult struct {
+	Queue           string       `json:"queue"`
+	Producers       int          `json:"producers"`
+	Consumers       int          `json:"consumers"`
+	Size            int          `json:"size"`
+	Published       int64        `json:"published"`
+	Rejected        int64        `json:"rejected"`
+	Consumed        int64        `json:"consumed"`
+	ElapsedS        float64      `json:"elapsed_s"`
+	PublishElapsedS float64      `json:"publish_elapsed_s"`
+	ConsumeElapsedS float64      `json:"consume_elapsed_s"`
+	PublishRate     float64      `json:"publish_msgs_per_s"`
+	ConsumeRate     float64      `json:"consume_msgs_per_s"`
+	Confirm         *latencyJSON `json:"confirm_latency,omitempty"`
+	EndToEnd        *latencyJSON `json:"end_to_end_latency,omitempty"`
+}
+
+func (r *benchRun) result(start, pubEnd time.Time, pstats, cstats []workerStats) benchResult {
+	res := benchResult{Queue: r.queue, Producers: r.fl.producers, Consumers: r.fl.consumers, Size: r.fl.size}
+	var plat, clat []time.Duration
+	lastPub, lastCons := start, start
+	for _, s := range pstats {
+		res.Published += s.n
+		res.Rejected += s.rejected
+		plat = append(plat, s.lat...)
+		if s.last.After(lastPub) {
+			lastPub = s.last
+		}
+	}
+	for _, s := range cstats {
+		res.Consumed += s.n
+		clat = append(clat, s.lat...)
+		if s.last.After(lastCons) {
+			lastCons = s.last
+		}
+	}
+	res.ElapsedS = time.Since(start).Seconds()
+	res.PublishElapsedS = lastPub.Sub(start).Seconds()
+	res.ConsumeElapsedS = lastCons.Sub(start).Seconds()
+	res.PublishRate = rate(res.Published, res.PublishElapsedS)
+	res.ConsumeRate = rate(res.Consumed, res.ConsumeElapsedS)
+	res.Confirm = percentiles(plat)
+	res.EndToEnd = percentiles(clat)
+	return res
+}
+
+func rate(n int64, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(n) / seconds
+}
+
+// percentiles returns p50 and p99 of lat (sorting it), or nil when empty.
+func percentiles(lat []time.Duration) *latencyJSON {
+	if len(lat) == 0 {
+		return nil
+	}
+	slices.Sort(lat)
+	at := func(p int) float64 {
+		i := min(len(lat)*p/100, len(lat)-1)
+		return float64(lat[i]) / float64(time.Millisecond)
+	}
+	return &latencyJSON{P50Ms: at(50), P99Ms: at(99)}
+}
+
+func (res benchResult) print(p printer, deleted bool) error {
+	if p.json {
+		return p.writeJSON(res)
+	}
+	var b strings.Builder
+	note := ""
+	if deleted {
+		note = " (deleted after the run)"
+	}
+	fmt.Fprintf(&b, "queue        %s%s\n", res.Queue, note)
+	fmt.Fprintf(&b, "published    %d in %.3fs = %.0f msg/s", res.Published, res.PublishElapsedS, res.PublishRate)
+	if res.Rejected > 0 {
+		fmt.Fprintf(&b, " (%d rejected)", res.Rejected)
+	}
+	fmt.Fprintf(&b, "\nconsumed     %d in %.3fs = %.0f msg/s\n", res.Consumed, res.ConsumeElapsedS, res.ConsumeRate)
+	fmt.Fprintf(&b, "elapsed      %.3fs\n", res.ElapsedS)
+	for _, l := range []struct {
+		name string
+		lat  *latencyJSON
+	}{{"confirm", res.Confirm}, {"end-to-end", res.EndToEnd}} {
+		if l.lat == nil {
+			fmt.Fprintf(&b, "%-12s n/a\n", l.name)
+			continue
+		}
+		fmt.Fprintf(&b, "%-12s p50 %.2fms  p99 %.2fms\n", l.name, l.lat.P50Ms, l.lat.P99Ms)
+	}
+	_, err := fmt.Fprint(p.w, b.String())
+	return err
+}

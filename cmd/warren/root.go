@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/status"
+
+	"github.com/warrenmq/warren/client"
+)
+
+// defaultServer is the node address used without --server or WARREN_SERVER.
+const defaultServer = "127.0.0.1:5680"
+
+// app holds the global flags and the process's streams.
+type app struct {
+	servers string
+	output  string
+	timeout time.Duration
+
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// usageError marks a command-line mistake: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// runError marks a failure of the command's work: exit status 1.
+type runError struct{ err error }
+
+func (e runError) Error() string { return e.err.Error() }
+func (e runError) Unwrap() error { return e.err }
+
+// run executes the command line args and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(a, getenv)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "warren: %s\n", describe(err))
+	var re runError
+	if errors.As(err, &re) {
+		return 1
+	}
+	fmt.Fprintln(stderr, "Run 'warren --help' for usage.")
+	return 2
+}
+
+// describe renders err for the user; a gRPC status shows as its message and
+// code name.
+func describe(err error) string {
+	var se interface {
+		error
+		GRPCStatus() *status.Status
+	}
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	st := se.GRPCStatus()
+	prefix := strings.TrimSuffix(err.Error(), se.Error())
+	return fmt.Sprintf("%s%s (%s)", prefix, st.Message(), st.Code())
+}
+
+func newRootCmd(a *app, getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "warren",
+		Short: "Command-line client of the Warren message-queue service",
+		Long: `warren talks to a Warren cluster over gRPC.
+
+Exit status: 0 on success, 1 when the operation failed (the server's error is
+printed as "warren: <message> (<code>)"), 2 for a usage error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if a.output != "text" && a.output != "json" {
+				return usagef("--output must be text or json, not %q", a.output)
+			}
+			if a.timeout < 0 {
+				return usagef("negative --timeout %v", a.timeout)
+			}
+			return nil
+		},
+	}
+	server := defaultServer
+	if s := getenv("WARREN_SERVER"); s != "" {
+		server = s
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.servers, "server", server, "node address host:port, or a comma-separated list tried in order (env WARREN_SERVER)")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "bound on connecting and on each request (0: none); consume and bench run until done")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newExchangeCmd(a), newQueueCmd(a),
+		newBindCmd(a, "bind"), newBindCmd(a, "unbind"), newBindingCmd(a),
+		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a),
+	)
+	return root
+}
+
+// group returns a command that only holds subcommands.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+// nArgs validates the number of positional arguments as a usage error.
+func nArgs(minArgs, maxArgs int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < minArgs || len(args) > maxArgs {
+			if minArgs == maxArgs {
+				return usagef("%s takes %d argument(s), got %d", cmd.CommandPath(), minArgs, len(args))
+			}
+			return usagef("%s takes %d to %d arguments, got %d", cmd.CommandPath(), minArgs, maxArgs, len(args))
+		}
+		return nil
+	}
+}
+
+// action wraps a command body: it connects, runs f, and closes the client.
+// Errors from f are failures of the work (exit 1) unless they are usage
+// errors.
+func (a *app) action(f func(ctx context.Context, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := a.dial(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer func() { _ = c.Close() }()
+		return asRunError(f(cmd.Context(), c, args))
+	}
+}
+
+func asRunError(err error) error {
+	var ue usageError
+	if err == nil || errors.As(err, &ue) {
+		return err
+	}
+	return runError{err}
+}
+
+// dial connects to the --server addresses, bounded by --timeout.
+func (a *app) dial(ctx context.Context) (*client.Client, error) {
+	var addrs []string
+	for _, s := range strings.Split(a.servers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			addrs = append(addrs, s)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, usagef("no server address (--server or WARREN_SERVER)")
+	}
+	ctx, cancel := a.opCtx(ctx)
+	defer cancel()
+	c, err := client.New(ctx, addrs)
+	return c, asRunError(err)
+}
+
+// opCtx bounds one request by --timeout.
+func (a *app) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a.timeout > 0 {
+		return context.WithTimeout(ctx, a.timeout)
+	}
+	return context.WithCancel(ctx)
+}

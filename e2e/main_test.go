@@ -1,0 +1,59 @@
+// Package e2e_test holds Warren's end-to-end tests: real nodes (in-process
+// through transporttest, or the warren-node binary in a child process), the
+// real Go SDK, the real gRPC API. No mocks.
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// nodeBinary is the path of the warren-node binary built by TestMain; empty
+// in helper processes.
+var nodeBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Getenv(workerEnv) != "" {
+		// A helper process (see TestHelperWorker) needs no binary.
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "warren-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if nodeBinary, err = buildNode(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// buildNode builds ./cmd/node of the module this package belongs to into
+// dir and returns the binary's path.
+func buildNode(dir string) (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside a Go module (GOMOD=%q)", gomod)
+	}
+	bin := filepath.Join(dir, "warren-node")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/node")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/node: %w\n%s", err, out)
+	}
+	return bin, nil
+}

@@ -1,0 +1,487 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
+	"pgregory.net/rapid"
+)
+
+// msgKey names one message of one queue.
+type msgKey struct{ queue, id uint64 }
+
+// msgLoc is where a message is: "ready", "c:session/tag#n" or "g:session#n".
+type msgLoc struct {
+	where string
+	count uint32
+}
+
+// locate walks the whole state and returns where every message with a body
+// is. It fails when a message is in two places: the first half of the
+// "exactly one place" invariant. (Auto-ack deliveries have no body: their
+// messages are gone.)
+func locate(t *rapid.T, g *QueueGroup) map[msgKey]msgLoc {
+	locs := make(map[msgKey]msgLoc)
+	put := func(q uint64, m queueMsg, where string) {
+		k := msgKey{q, m.id}
+		if old, dup := locs[k]; dup {
+			t.Fatalf("message %v is both %s and %s", k, old.where, where)
+		}
+		if m.id >= g.queues[q].nextMsgID {
+			t.Fatalf("message %v at %s has an id not yet handed out", k, where)
+		}
+		locs[k] = msgLoc{where, m.count}
+	}
+	for id, q := range g.queues {
+		for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+			for i := range d.Len() {
+				put(id, d.At(i), "ready")
+			}
+		}
+		for c := q.first; c != nil; c = c.next {
+			if c.autoAck {
+				continue
+			}
+			for tag, m := range c.out {
+				put(id, m, fmt.Sprintf("c:%s/%s#%d", c.session, c.tag, tag))
+			}
+		}
+		for s, h := range q.gets {
+			for tag, e := range h.out {
+				put(id, e.msg, fmt.Sprintf("g:%s#%d", s, tag))
+			}
+		}
+	}
+	return locs
+}
+
+type propConsumer struct {
+	queue        uint64
+	session, tag string
+}
+
+// propModel is what the test remembers across commands.
+type propModel struct {
+	gone      map[msgKey]bool         // messages that left the queues for good
+	nextID    map[uint64]uint64       // per queue, the next message id seen
+	lastTag   map[propConsumer]uint64 // per consumer, the highest tag delivered
+	published map[string]bool         // "producer/seq" already enqueued
+	dropped   map[uint64]bool         // tombstoned queue ids
+	specs     []*fsmpb.QueueSpec      // the queues the test uses (plus id 4)
+	locs      map[msgKey]msgLoc       // locations after the previous command
+}
+
+func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
+	s := qspec(id, fmt.Sprintf("q%d", id))
+	if rapid.Bool().Draw(t, "hasMaxLen") {
+		s.MaxLength = proto.Int64(rapid.Int64Range(-1, 5).Draw(t, "maxLen"))
+	}
+	if rapid.IntRange(0, 3).Draw(t, "hasMaxBytes") == 0 {
+		s.MaxLengthBytes = proto.Int64(rapid.Int64Range(0, 12).Draw(t, "maxBytes"))
+	}
+	if rapid.Bool().Draw(t, "reject") {
+		s.Overflow = fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH
+	}
+	if rapid.IntRange(0, 3).Draw(t, "hasTTL") == 0 {
+		s.MessageTtlMs = proto.Int64(rapid.Int64Range(0, 60).Draw(t, "ttl"))
+	}
+	s.DeliveryLimit = rapid.Uint32Range(0, 3).Draw(t, "deliveryLimit")
+	if rapid.Bool().Draw(t, "dlx") {
+		s.DeadLetterExchange = "dlx"
+		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
+	}
+	return s
+}
+
+var (
+	propSessions  = []string{"s1", "s2", "s3"}
+	propConsumers = []string{"c1", "c2"}
+	propProducers = []string{"", "p1", "p2"}
+)
+
+// drawCommand draws a random command, often referring to real consumers and
+// tags of the current state, sometimes to bogus ones.
+func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64) Command {
+	spec := func() *fsmpb.QueueSpec { return rapid.SampledFrom(specs).Draw(t, "queue") }
+	session := func() string { return rapid.SampledFrom(propSessions).Draw(t, "session") }
+	clock := func() int64 {
+		*now += rapid.Int64Range(0, 25).Draw(t, "dt")
+		switch rapid.IntRange(0, 5).Draw(t, "clockKind") {
+		case 0:
+			return 0 // no time: the machine uses its own
+		case 1:
+			return *now - 30 // a leader whose clock is behind
+		}
+		return *now
+	}
+	tagItems := func() []*fsmpb.ConsumerTags {
+		var items []*fsmpb.ConsumerTags
+		for range rapid.IntRange(0, 3).Draw(t, "items") {
+			s := session()
+			co := g.CheckedOut(s)
+			if len(co) > 0 && rapid.IntRange(0, 4).Draw(t, "real") > 0 {
+				d := rapid.SampledFrom(co).Draw(t, "delivery")
+				tags := []uint64{d.Tag}
+				if rapid.Bool().Draw(t, "more") {
+					for _, o := range co {
+						if o.Queue == d.Queue && o.ConsumerTag == d.ConsumerTag && o.Tag != d.Tag && rapid.Bool().Draw(t, "take") {
+							tags = append(tags, o.Tag)
+						}
+					}
+				}
+				items = append(items, ctags(d.Queue, s, d.ConsumerTag, tags...))
+				continue
+			}
+			items = append(items, ctags(rapid.Uint64Range(0, 5).Draw(t, "bogusQueue"), s,
+				rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "bogusConsumer"),
+				rapid.Uint64Range(0, 6).Draw(t, "bogusTag")))
+		}
+		return items
+	}
+	switch rapid.IntRange(0, 21).Draw(t, "kind") {
+	case 0, 1, 2, 3, 4:
+		e := &fsmpb.Enqueue{Queues: specs, NowMs: clock()}
+		for range rapid.IntRange(0, 4).Draw(t, "msgs") {
+			refs := rapid.SliceOfN(rapid.Uint32Range(0, uint32(len(specs)-1)), 0, 3).Draw(t, "refs")
+			m := emsg(rapid.SampledFrom([]string{"", "a", "bb", "cccc", "dddddddd"}).Draw(t, "body"), refs...)
+			m.ProducerId = rapid.SampledFrom(propProducers).Draw(t, "producer")
+			m.Sequence = rapid.Uint64Range(0, 12).Draw(t, "seq")
+			if rapid.IntRange(0, 3).Draw(t, "expires") == 0 {
+				m.Payload.Properties = &fsmpb.Properties{ExpirationMs: rapid.Int64Range(1, 50).Draw(t, "expiration")}
+			}
+			e.Messages = append(e.Messages, m)
+		}
+		return qcmd(e)
+	case 6, 7:
+		c := checkout(spec(), session(), rapid.SampledFrom(propConsumers).Draw(t, "consumer"),
+			rapid.Uint32Range(0, 3).Draw(t, "prefetch"), rapid.IntRange(0, 3).Draw(t, "autoAck") == 0)
+		c.NowMs = clock()
+		return qcmd(c)
+	case 8:
+		return qcmd(cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer")))
+	case 9, 10, 11:
+		return qcmd(settle(tagItems()...))
+	case 12, 13:
+		return qcmd(retrn(tagItems()...))
+	case 14:
+		return qcmd(discard(tagItems()...))
+	case 15:
+		return qcmd(sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...))
+	case 16, 17:
+		n := clock()
+		return qcmd(get(spec(), session(), rapid.Bool().Draw(t, "getAutoAck"), *now+rapid.Int64Range(-5, 40).Draw(t, "lease"), n))
+	case 18, 5:
+		return qcmd(tick(clock()))
+	case 19:
+		return qcmd(&fsmpb.Purge{Queue: spec().GetId()})
+	case 20:
+		if rapid.IntRange(0, 3).Draw(t, "reallyDrop") == 0 {
+			return qcmd(&fsmpb.DropQueue{Queue: spec().GetId()})
+		}
+		return qcmd(tick(clock()))
+	default:
+		// Malformed input: must be refused without a change.
+		return rapid.SampledFrom([]Command{
+			qcmd(enqueue(0, specs, emsg("x", 9))),
+			qcmd(checkout(nil, "s1", "c1", 0, false)),
+			qcmd(get(qspec(0, ""), "s1", false, 0, 0)),
+			{Type: CmdSettle},
+			{Type: CmdDeclareQueue, Body: &fsmpb.DeclareQueue{}},
+		}).Draw(t, "malformed")
+	}
+}
+
+// TestQueueGroupProperties applies random command sequences and checks,
+// after every command: the invariants of the machine against a model;
+// that a replica fed the same log and a machine restored from the previous
+// snapshot give the same results and snapshots; and that snapshot → restore
+// → snapshot is byte-identical.
+func TestQueueGroupProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		specs := []*fsmpb.QueueSpec{drawSpec(t, 1), drawSpec(t, 2), drawSpec(t, 3), qspec(4, "q4")}
+		m := &propModel{
+			gone: map[msgKey]bool{}, nextID: map[uint64]uint64{}, lastTag: map[propConsumer]uint64{},
+			published: map[string]bool{}, dropped: map[uint64]bool{}, specs: specs,
+			locs: map[msgKey]msgLoc{},
+		}
+		g, replica := NewQueueGroup(), NewQueueGroup()
+		now := int64(1000)
+		for i := range rapid.IntRange(1, 80).Draw(t, "commands") {
+			idx := uint64(i + 1)
+			snap := propSnapshot(t, g)
+			restored, err := RestoreQueueGroup(bytes.NewReader(snap))
+			if err != nil {
+				t.Fatalf("restore: %v", err)
+			}
+			if again := propSnapshot(t, restored); !bytes.Equal(again, snap) {
+				t.Fatal("snapshot → restore → snapshot is not byte-identical")
+			}
+
+			cmd := drawCommand(t, g, specs, &now)
+			res := g.Apply(idx, cmd)
+			for name, other := range map[string]*QueueGroup{"replica": replica, "restored": restored} {
+				o := other.Apply(idx, cmd)
+				if a, b := normalize(res), normalize(o); !reflect.DeepEqual(a, b) {
+					t.Fatalf("command %d (%v): %s result differs\n main %+v\n %s %+v", i, cmd.Type, name, a, name, b)
+				}
+			}
+			m.check(t, g, cmd, res)
+			after := propSnapshot(t, g)
+			if !bytes.Equal(after, propSnapshot(t, replica)) {
+				t.Fatal("replica snapshot differs")
+			}
+			if !bytes.Equal(after, propSnapshot(t, restored)) {
+				t.Fatal("restored machine's snapshot differs")
+			}
+		}
+	})
+}
+
+func propSnapshot(t *rapid.T, g *QueueGroup) []byte {
+	var buf bytes.Buffer
+	if err := g.WriteSnapshot(&buf); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// check verifies the invariants after cmd produced res, and updates the
+// model.
+func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd Command, res *Result) {
+	before := m.locs
+	locs := locate(t, g)
+	prevNext := maps.Clone(m.nextID)
+
+	// Exactly one place: a message is present once (locate) or gone, and
+	// what is gone never comes back.
+	for k, l := range locs {
+		if m.gone[k] {
+			t.Fatalf("message %v came back (%s)", k, l.where)
+		}
+		if _, was := before[k]; !was && k.id < prevNext[k.queue] {
+			t.Fatalf("message %v appeared at %s without being enqueued", k, l.where)
+		}
+	}
+	for k := range before {
+		if _, ok := locs[k]; !ok {
+			m.gone[k] = true
+		}
+	}
+	for id := range m.nextID {
+		if g.queues[id] == nil {
+			delete(m.nextID, id)
+		}
+	}
+	for id, q := range g.queues {
+		for n := prevNext[id]; n < q.nextMsgID; n++ {
+			if _, ok := locs[msgKey{id, n}]; !ok {
+				m.gone[msgKey{id, n}] = true // enqueued and gone in one command
+			}
+		}
+		m.nextID[id] = q.nextMsgID
+	}
+
+	if res.Err != nil {
+		if !reflect.DeepEqual(locs, before) {
+			t.Fatalf("refused command (%v) changed the messages", res.Err)
+		}
+	}
+
+	for id, q := range g.queues {
+		// No consumer over its prefetch; and the assignment reached its
+		// fixed point: no ready message while a consumer has credit.
+		credit := false
+		for c := q.first; c != nil; c = c.next {
+			if c.prefetch > 0 && len(c.out) > int(c.prefetch) {
+				t.Fatalf("consumer %s/%s has %d out, prefetch %d", c.session, c.tag, len(c.out), c.prefetch)
+			}
+			credit = credit || c.hasCredit()
+		}
+		if credit && q.readyLen() > 0 {
+			t.Fatalf("queue %d: %d ready while a consumer has credit", id, q.readyLen())
+		}
+		var bytes uint64
+		for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+			for i := range d.Len() {
+				bytes += uint64(d.At(i).size)
+			}
+		}
+		if bytes != q.readyBytes {
+			t.Fatalf("queue %d: ready bytes %d, counted %d", id, q.readyBytes, bytes)
+		}
+	}
+
+	// Deliveries match the state, with increasing tags per consumer.
+	for _, d := range res.Deliveries {
+		q := g.queues[d.Queue]
+		c := q.consumers[consumerKey{d.Session, d.ConsumerTag}]
+		if c == nil {
+			t.Fatalf("delivery %+v to a consumer that does not exist", d)
+		}
+		if _, ok := c.out[d.Tag]; !ok {
+			t.Fatalf("delivery %s not outstanding", dstr(d))
+		}
+		k := msgKey{d.Queue, d.MsgID}
+		want := fmt.Sprintf("c:%s/%s#%d", d.Session, d.ConsumerTag, d.Tag)
+		if l, ok := locs[k]; c.autoAck == ok || (ok && l.where != want) {
+			t.Fatalf("delivery %s: message at %+v (auto-ack %t)", want, l, c.autoAck)
+		}
+		ck := propConsumer{d.Queue, d.Session, d.ConsumerTag}
+		if d.Tag <= m.lastTag[ck] {
+			t.Fatalf("delivery tag %d after %d for %+v", d.Tag, m.lastTag[ck], ck)
+		}
+		m.lastTag[ck] = d.Tag
+	}
+	for ck := range m.lastTag {
+		if q := g.queues[ck.queue]; q == nil || q.consumers[consumerKey{ck.session, ck.tag}] == nil {
+			delete(m.lastTag, ck) // a new consumer under that key starts again
+		}
+	}
+
+	switch b := cmd.Body.(type) {
+	case *fsmpb.Enqueue:
+		if res.Err == nil {
+			m.checkEnqueue(t, g, b, res, prevNext)
+		}
+	case *fsmpb.Settle:
+		m.checkSettled(t, b.GetItems(), before, locs, func(k msgKey, l msgLoc, now msgLoc, present bool) {
+			if present {
+				t.Fatalf("settled message %v is still at %s", k, now.where)
+			}
+		})
+	case *fsmpb.Discard:
+		m.checkSettled(t, b.GetItems(), before, locs, func(k msgKey, l msgLoc, now msgLoc, present bool) {
+			if present {
+				t.Fatalf("discarded message %v is still at %s", k, now.where)
+			}
+		})
+	case *fsmpb.Return:
+		m.checkSettled(t, b.GetItems(), before, locs, func(k msgKey, l msgLoc, now msgLoc, present bool) {
+			if present && (now.where == l.where || now.count != l.count+1) {
+				t.Fatalf("returned message %v: was %+v, now %+v", k, l, now)
+			}
+		})
+	case *fsmpb.SessionDown:
+		for _, s := range b.GetSessions() {
+			if slices.Contains(g.Sessions(), s) || len(g.CheckedOut(s)) > 0 {
+				t.Fatalf("session %q still holds something after going down", s)
+			}
+		}
+	case *fsmpb.Purge:
+		if q := g.queues[b.GetQueue()]; q != nil && q.readyLen() != 0 {
+			t.Fatalf("queue %d has %d ready after a purge", b.GetQueue(), q.readyLen())
+		}
+	case *fsmpb.DropQueue:
+		m.dropped[b.GetQueue()] = true
+		if g.queues[b.GetQueue()] != nil {
+			t.Fatalf("queue %d survived its drop", b.GetQueue())
+		}
+	case *fsmpb.Get:
+		if res.Err == nil {
+			q := g.queues[b.GetQueue().GetId()]
+			if res.Count != uint64(q.readyLen()) {
+				t.Fatalf("get count %d, ready %d", res.Count, q.readyLen())
+			}
+			if d := res.Got; d != nil {
+				l, ok := locs[msgKey{d.Queue, d.MsgID}]
+				if b.GetAutoAck() == ok || (ok && l.where != fmt.Sprintf("g:%s#%d", d.Session, d.Tag)) {
+					t.Fatalf("got %s, message at %+v", dstr(*d), l)
+				}
+			}
+		}
+	case *fsmpb.Tick:
+		for id, q := range g.queues {
+			for _, dq := range []*deque[queueMsg]{&q.returns, &q.main} {
+				if h, ok := dq.Front(); ok && h.expiry != 0 && h.expiry <= g.lastNow {
+					t.Fatalf("queue %d: expired head after a tick", id)
+				}
+			}
+			for _, h := range q.gets {
+				for _, e := range h.out {
+					if e.lease != 0 && e.lease <= g.lastNow {
+						t.Fatalf("queue %d: get lease %d ended at %d but held", id, e.lease, g.lastNow)
+					}
+				}
+			}
+		}
+	}
+	m.locs = locs
+}
+
+// checkSettled calls f for every real (message-carrying) tag of items as it
+// was before the command.
+func (m *propModel) checkSettled(t *rapid.T, items []*fsmpb.ConsumerTags, before, after map[msgKey]msgLoc, f func(msgKey, msgLoc, msgLoc, bool)) {
+	for _, it := range items {
+		for _, tag := range it.GetTags() {
+			var where string
+			if it.GetConsumerTag() == "" {
+				where = fmt.Sprintf("g:%s#%d", it.GetSession(), tag)
+			} else {
+				where = fmt.Sprintf("c:%s/%s#%d", it.GetSession(), it.GetConsumerTag(), tag)
+			}
+			for k, l := range before {
+				if k.queue == it.GetQueue() && l.where == where {
+					now, ok := after[k]
+					f(k, l, now, ok)
+				}
+			}
+		}
+	}
+}
+
+// checkEnqueue checks outcomes against the model's deduplication and
+// tombstones, and the number of messages each queue received.
+func (m *propModel) checkEnqueue(t *rapid.T, g *QueueGroup, b *fsmpb.Enqueue, res *Result, prevNext map[uint64]uint64) {
+	want := map[uint64]uint64{}
+	for i, msg := range b.GetMessages() {
+		key := fmt.Sprintf("%s/%d", msg.GetProducerId(), msg.GetSequence())
+		dedup := msg.GetProducerId() != "" && msg.GetSequence() > 0
+		got := res.Enqueued[i].Status
+		if dedup && m.published[key] {
+			if got != EnqueueDuplicate {
+				t.Fatalf("message %d (%s): outcome %d, want duplicate", i, key, got)
+			}
+			continue
+		}
+		if got == EnqueueDuplicate {
+			t.Fatalf("message %d (%s): duplicate, never published", i, key)
+		}
+		if dedup {
+			m.published[key] = true
+		}
+		noQueue := false
+		seen := map[uint64]bool{}
+		for _, r := range msg.GetQueueRefs() {
+			id := b.GetQueues()[r].GetId()
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if m.dropped[id] {
+				noQueue = true
+				continue
+			}
+			want[id]++
+		}
+		if noQueue != (got == EnqueueNoQueue) {
+			t.Fatalf("message %d: outcome %d, no-queue %t", i, got, noQueue)
+		}
+	}
+	for id, n := range want {
+		q := g.queues[id]
+		got := q.nextMsgID - prevNext[id]
+		if q.spec.GetOverflow() == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH {
+			if got > n {
+				t.Fatalf("queue %d received %d of %d", id, got, n)
+			}
+		} else if got != n {
+			t.Fatalf("queue %d received %d, want %d", id, got, n)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+// Package layering holds the test that keeps imports pointing down the
+// package list of docs/ARCHITECTURE.md §7.
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/warrenmq/warren"
+
+// allowed lists, per package, the Warren packages it may depend on
+// (directly or not). The generated API (transport/warrenpb) and log format
+// (fsm/fsmpb) are leaves anyone below cmd may use as the table says.
+var allowed = map[string][]string{
+	"routing":                 {},
+	"fsm/fsmpb":               {},
+	"transport/warrenpb":      {},
+	"fsm":                     {"routing", "fsm/fsmpb"},
+	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
+	"cluster":                 {"dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"transport":               {"cluster", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"client":                  {"transport/warrenpb"},
+	"transport/transporttest": {"transport", "cluster", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+}
+
+func TestImportsPointDown(t *testing.T) {
+	for pkg, ok := range allowed {
+		deps := warrenDeps(t, pkg)
+		permitted := map[string]bool{pkg: true}
+		for _, p := range ok {
+			permitted[p] = true
+		}
+		for _, d := range deps {
+			if !permitted[d] {
+				t.Errorf("%s imports %s, against the direction of ARCHITECTURE §7", pkg, d)
+			}
+		}
+	}
+}
+
+// TestEveryPackageIsListed makes a new package decide its place.
+func TestEveryPackageIsListed(t *testing.T) {
+	out, err := exec.Command("go", "list", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Fields(string(out)) {
+		rel := strings.TrimPrefix(strings.TrimPrefix(line, module), "/")
+		if rel == "" || strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "internal/") || strings.HasPrefix(rel, "e2e") {
+			continue
+		}
+		if _, ok := allowed[rel]; !ok {
+			t.Errorf("package %s has no entry in the layering table", rel)
+		}
+	}
+}
+
+func warrenDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"/"+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	var deps []string
+	for _, line := range strings.Fields(string(out)) {
+		if strings.HasPrefix(line, module+"/") {
+			deps = append(deps, strings.TrimPrefix(line, module+"/"))
+		}
+	}
+	return deps
+}
