@@ -16,7 +16,7 @@ import (
 func Example_worker() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, []string{"127.0.0.1:5680"})
+	c, err := client.New(ctx, []string{server})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,6 +48,13 @@ func Example_worker() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Output:
+	// confirmed
+	// confirmed
+	// confirmed
+	// working on task 0
+	// working on task 1
+	// working on task 2
 }
 
 // Polling with Get: take one message, handle it, then ack it. Until the ack
@@ -55,7 +62,7 @@ func Example_worker() {
 func ExampleClient_Get() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, []string{"127.0.0.1:5680"})
+	c, err := client.New(ctx, []string{server})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,6 +86,8 @@ func ExampleClient_Get() {
 	if err := d.Ack(ctx); err != nil {
 		log.Fatal(err)
 	}
+	// Output:
+	// got hello
 }
 
 // Topic routing: a queue bound with "logs.*.error" receives the errors of
@@ -86,7 +95,7 @@ func ExampleClient_Get() {
 func Example_topicRouting() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.New(ctx, []string{"127.0.0.1:5680"})
+	c, err := client.New(ctx, []string{server})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -128,4 +137,9 @@ func Example_topicRouting() {
 	case <-ctx.Done():
 		log.Fatal(ctx.Err())
 	}
+	// Output:
+	// logs.billing.error confirmed
+	// logs.billing.info unroutable
+	// metrics.cpu unroutable
+	// logs.billing.error: logs.billing.error
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
@@ -15,10 +14,6 @@ import (
 
 	"github.com/warrenmq/warren/transport/warrenpb"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // waitTimeout bounds every wait in these tests.
 const waitTimeout = 10 * time.Second

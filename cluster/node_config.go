@@ -21,7 +21,9 @@ type Config struct {
 	// Group holds per-group Raft timings.
 	Group GroupConfig
 	// SessionGrace is how long a new leader waits for sessions to re-attach
-	// before it returns their unacked deliveries.
+	// before it returns their unacked deliveries. Until clients can
+	// re-attach (the cluster issue), the default is 0: consumers of a
+	// session that cannot come back would only keep taking assignments.
 	SessionGrace time.Duration
 	// DefaultGetLease bounds an unacked Get when the caller gives no lease.
 	DefaultGetLease time.Duration
@@ -38,7 +40,7 @@ func DefaultConfig() Config {
 		RaftAddr:        "127.0.0.1:5681",
 		QueueGroups:     4,
 		Group:           DefaultGroupConfig(),
-		SessionGrace:    2 * time.Second,
+		SessionGrace:    0,
 		DefaultGetLease: 5 * time.Minute,
 	}
 }

@@ -148,7 +148,9 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 		case <-grace.C:
 			q.downAbsentSessions(ctx, d)
 		case now := <-tick.C:
-			q.tickIfDue(ctx, now)
+			if q.tickIfDue(ctx, now) {
+				q.forgetReturnedGets(d)
+			}
 		}
 	}
 }
@@ -173,16 +175,41 @@ func (q *queueGroup) downAbsentSessions(ctx context.Context, d *dispatch.Dispatc
 	}
 }
 
-func (q *queueGroup) tickIfDue(ctx context.Context, now time.Time) {
+// tickIfDue proposes a Tick when a lease or TTL is due and reports
+// whether one was applied.
+func (q *queueGroup) tickIfDue(ctx context.Context, now time.Time) bool {
 	var due int64
 	q.fsm.read(func(g *fsm.QueueGroup) { due = g.NextDeadline() })
 	ms := now.UnixMilli()
 	if due == 0 || due > ms {
-		return
+		return false
 	}
 	if _, err := q.Propose(ctx, fsm.Command{Type: fsm.CmdTick, Body: &fsmpb.Tick{NowMs: ms}}); err != nil {
 		q.logger.Debug("tick failed", "error", err)
+		return false
 	}
+	return true
+}
+
+// forgetReturnedGets drops the dispatcher's record of gets that a Tick
+// returned to their queues (lease expired).
+func (q *queueGroup) forgetReturnedGets(d *dispatch.Dispatcher) {
+	held := map[dispatch.Key]map[uint64]bool{}
+	q.fsm.read(func(g *fsm.QueueGroup) {
+		for _, s := range g.Sessions() {
+			for _, dv := range g.CheckedOut(s) {
+				if dv.ConsumerTag != "" {
+					continue
+				}
+				key := dispatch.Key{Queue: dv.Queue, Session: dv.Session}
+				if held[key] == nil {
+					held[key] = map[uint64]bool{}
+				}
+				held[key][dv.Tag] = true
+			}
+		}
+	})
+	d.RetainGets(func(key dispatch.Key, tag uint64) bool { return held[key][tag] })
 }
 
 func (q *queueGroup) close() error {

@@ -142,6 +142,24 @@ func (d *Dispatcher) TrackGet(dv fsm.Delivery) {
 	s.add(dv.Tag)
 }
 
+// RetainGets forgets the get tags for which outstanding reports false, such
+// as gets whose lease ran out and that went back to the queue, so their
+// memory is released and a late ack of them is refused.
+func (d *Dispatcher) RetainGets(outstanding func(key Key, tag uint64) bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for key, s := range d.gets {
+		for _, tag := range s.removeUpTo(0) {
+			if outstanding(key, tag) {
+				s.add(tag)
+			}
+		}
+		if s.len() == 0 {
+			delete(d.gets, key)
+		}
+	}
+}
+
 // SettleGet settles deliveries taken with Get, as Consumer.Settle does.
 func (d *Dispatcher) SettleGet(queue uint64, session string, kind SettleKind, tag uint64, multiple bool) (<-chan error, error) {
 	key := Key{Queue: queue, Session: session}
@@ -216,6 +234,8 @@ func (d *Dispatcher) Stop(err error) {
 	}
 	d.consumers = map[Key]*Consumer{}
 	d.pend.fail(err)
+	// Answered now: the flusher must not see them again.
+	d.pend = pending{}
 	d.mu.Unlock()
 	for _, c := range consumers {
 		c.closeWith(err)

@@ -178,3 +178,17 @@ func TestGetSettleNeedsAnOutstandingTag(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRetainGetsForgetsReturnedGets(t *testing.T) {
+	d := New(newRecorder(), nil)
+	defer d.Stop(ErrStopped)
+	d.TrackGet(fsm.Delivery{Queue: 3, Session: "s", Tag: 1})
+	d.TrackGet(fsm.Delivery{Queue: 3, Session: "s", Tag: 2})
+	d.RetainGets(func(_ Key, tag uint64) bool { return tag == 2 })
+	if _, err := d.SettleGet(3, "s", Ack, 1, false); !errors.Is(err, ErrUnknownTag) {
+		t.Fatalf("ack of a forgotten get: %v, want ErrUnknownTag", err)
+	}
+	if _, err := d.SettleGet(3, "s", Ack, 2, false); err != nil {
+		t.Fatalf("ack of a retained get: %v", err)
+	}
+}

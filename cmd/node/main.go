@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,6 +34,7 @@ type flags struct {
 	logLevel  string
 	maxMsg    int
 	readyWait time.Duration
+	pprofAddr string
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -47,6 +50,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.cluster.DefaultGetLease, "get-lease", f.cluster.DefaultGetLease, "default lease of an unacked get")
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message body accepted")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait for the Raft groups to elect leaders")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -71,6 +75,14 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	if f.pprofAddr != "" {
+		go func() {
+			// DefaultServeMux carries net/http/pprof's handlers.
+			if err := http.ListenAndServe(f.pprofAddr, nil); err != nil {
+				logger.Error("pprof listener failed", "error", err)
+			}
+		}()
+	}
 	node, err := cluster.Start(f.cluster)
 	if err != nil {
 		return err

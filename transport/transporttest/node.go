@@ -122,3 +122,35 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// StartMain runs a node for a whole test binary (from TestMain, where there
+// is no testing.TB): data in dir, gRPC on a loopback port. Call Stop when
+// the tests are done.
+func StartMain(dir string) (*Node, error) {
+	cfg := cluster.DefaultConfig()
+	cfg.NodeID = "test-node"
+	cfg.DataDir = dir
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.Group = cluster.FastGroupConfig()
+	cfg.SessionGrace = 0
+	node, err := cluster.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*TimeoutScale())
+	defer cancel()
+	if err := node.WaitReady(ctx); err != nil {
+		node.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		node.Close()
+		return nil, err
+	}
+	limits := transport.DefaultLimits()
+	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
+	transport.NewServer(node, limits, nil).Register(gs)
+	go func() { _ = gs.Serve(ln) }()
+	return &Node{Node: node, grpc: gs, Addr: ln.Addr().String(), DataDir: dir, cfg: cfg}, nil
+}
