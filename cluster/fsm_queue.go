@@ -18,6 +18,7 @@ import (
 type queueFSM struct {
 	fatal      func(index uint64, err error)
 	deadLetter func([]fsm.DeadLetter)
+	idle       func([]uint64)
 
 	disp atomic.Pointer[dispatch.Dispatcher]
 
@@ -25,8 +26,8 @@ type queueFSM struct {
 	state *fsm.QueueGroup
 }
 
-func newQueueFSM(fatal func(uint64, error), deadLetter func([]fsm.DeadLetter)) *queueFSM {
-	return &queueFSM{fatal: fatal, deadLetter: deadLetter, state: fsm.NewQueueGroup()}
+func newQueueFSM(fatal func(uint64, error), deadLetter func([]fsm.DeadLetter), idle func([]uint64)) *queueFSM {
+	return &queueFSM{fatal: fatal, deadLetter: deadLetter, idle: idle, state: fsm.NewQueueGroup()}
 }
 
 // Apply implements raft.FSM.
@@ -51,6 +52,9 @@ func (f *queueFSM) Apply(l *raft.Log) any {
 	f.mu.Unlock()
 	if d != nil && len(res.DeadLetters) > 0 {
 		f.deadLetter(res.DeadLetters)
+	}
+	if d != nil && len(res.IdleQueues) > 0 {
+		f.idle(res.IdleQueues)
 	}
 	return res
 }

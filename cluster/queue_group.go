@@ -40,7 +40,7 @@ type queueGroup struct {
 func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
 	name := queueGroupName(i)
 	qg := &queueGroup{n: n, idx: i, logger: n.logger.Named("dispatch." + name), ready: make(chan struct{}), opened: make(chan struct{})}
-	qg.fsm = newQueueFSM(n.fatal(name), n.republishDeadLetters)
+	qg.fsm = newQueueFSM(n.fatal(name), n.republishDeadLetters, n.autoDeleteIdle)
 	g, err := OpenGroup(GroupOptions{
 		Name: name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: qg.fsm,
 		Layer: n.mux.Layer(name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: true,

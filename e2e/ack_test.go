@@ -139,10 +139,7 @@ func TestAckMultiple(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCounts(t, c, q, 2, 0)
-	var left []string
-	for _, b := range drainGets(t, c, q) {
-		left = append(left, b)
-	}
+	left := drainGets(t, c, q)
 	if fmt.Sprint(left) != "[m-5 m-6]" {
 		t.Fatalf("after ack-multiple of 5 and close, queue holds %v; want [m-5 m-6]", left)
 	}

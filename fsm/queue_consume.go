@@ -82,6 +82,9 @@ func (g *QueueGroup) removeConsumer(q *queueState, c *queueConsumer, res *Result
 	delete(q.consumers, consumerKey{c.session, c.tag})
 	g.dropSessionRef(c.session, q.spec.GetId())
 	g.touch(q)
+	if len(q.consumers) == 0 {
+		res.IdleQueues = append(res.IdleQueues, q.spec.GetId())
+	}
 	var n uint64
 	if c.autoAck {
 		return 0

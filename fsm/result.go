@@ -27,6 +27,9 @@ type Result struct {
 	// Count is the number of messages removed by Purge, the ready count
 	// after a Get, or the number of messages returned by SessionDown/Cancel.
 	Count uint64
+	// IdleQueues are queues whose last consumer this command removed (for
+	// auto-delete queues, which go when their last consumer goes).
+	IdleQueues []uint64
 	// DeadLetters are discarded messages of queues with a dead-letter
 	// exchange, for the leader to republish.
 	DeadLetters []DeadLetter
