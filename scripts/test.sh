@@ -15,12 +15,16 @@ go test -race -count=1 -timeout 20m ./...
 
 # Short fuzz runs; longer ones: FUZZTIME=10m scripts/test.sh (or run one target by hand).
 fuzztime="${FUZZTIME:-3s}"
-for target in $(go test -list '^Fuzz' ./routing ./fsm ./transport 2>/dev/null | grep '^Fuzz' || true); do
-  for pkg in ./routing ./fsm ./transport; do
-    if go test -list "^${target}\$" "$pkg" 2>/dev/null | grep -qx "$target"; then
-      echo "fuzz $pkg $target ($fuzztime)"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
-    fi
+fuzzed=0
+for pkg in ./routing ./fsm ./transport; do
+  targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
+  for target in $targets; do
+    echo "fuzz $pkg $target ($fuzztime)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+    fuzzed=$((fuzzed + 1))
   done
 done
-echo "all checks passed"
+if [ "$fuzzed" -eq 0 ]; then
+  echo "no fuzz target found"; exit 1
+fi
+echo "all checks passed ($fuzzed fuzz targets)"
