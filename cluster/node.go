@@ -196,3 +196,15 @@ func waitLeader(ctx context.Context, g *Group) error {
 		}
 	}
 }
+
+// Drain ends every consume stream this node serves, with ErrShuttingDown
+// (UNAVAILABLE to clients), and refuses new ones, so that a graceful stop
+// of the gRPC server does not wait on streams that never end by
+// themselves. Publishes and other calls keep working until Close.
+func (n *Node) Drain() {
+	for _, q := range n.queues {
+		if d := q.fsm.disp.Load(); d != nil {
+			d.Stop(ErrShuttingDown)
+		}
+	}
+}

@@ -187,6 +187,12 @@ func (d *Dispatcher) SettleGet(queue uint64, session string, kind SettleKind, ta
 // sessions' consumers and gets are released, and waits for it.
 func (d *Dispatcher) SessionDown(ctx context.Context, sessions []string) error {
 	d.mu.Lock()
+	if d.stopped {
+		// No flusher runs any more; the next leader returns what is left.
+		err := d.stopErr
+		d.mu.Unlock()
+		return err
+	}
 	for key := range d.gets {
 		for _, s := range sessions {
 			if key.Session == s {

@@ -192,3 +192,14 @@ func TestRetainGetsForgetsReturnedGets(t *testing.T) {
 		t.Fatalf("ack of a retained get: %v", err)
 	}
 }
+
+func TestSessionDownAfterStopDoesNotWait(t *testing.T) {
+	d := New(newRecorder(), nil)
+	reason := errors.New("shutting down")
+	d.Stop(reason)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.SessionDown(ctx, []string{"s"}); !errors.Is(err, reason) {
+		t.Fatalf("SessionDown after Stop: %v, want the stop reason at once", err)
+	}
+}

@@ -231,12 +231,24 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 	if err := stream.Send(&pb.SessionResponse{SessionId: id}); err != nil {
 		return err
 	}
-	for {
-		if _, err := stream.Recv(); err != nil {
-			if err == io.EOF {
-				return nil
+	recvErr := make(chan error, 1)
+	go func() {
+		// Ends when the client goes or the handler returns (which cancels
+		// the stream).
+		for {
+			if _, err := stream.Recv(); err != nil {
+				recvErr <- err
+				return
 			}
-			return err
 		}
+	}()
+	select {
+	case err := <-recvErr:
+		if err == io.EOF {
+			return nil
+		}
+		return err
+	case <-s.draining:
+		return toStatus(cluster.ErrShuttingDown)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +24,9 @@ type Server struct {
 	node   *cluster.Node
 	limits Limits
 	logger hclog.Logger
+
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // NewServer returns the service for node with the given limits.
@@ -30,7 +34,18 @@ func NewServer(node *cluster.Node, limits Limits, logger hclog.Logger) *Server {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Server{node: node, limits: limits, logger: logger}
+	return &Server{node: node, limits: limits, logger: logger, draining: make(chan struct{})}
+}
+
+// Drain ends every stream (consume and session) with UNAVAILABLE and makes
+// new ones fail, so that a graceful stop of the gRPC server finishes: the
+// streams would otherwise stay open until their clients leave. Unary calls
+// keep working. Idempotent.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() {
+		close(s.draining)
+		s.node.Drain()
+	})
 }
 
 // Keepalive settings: a client that stops answering pings is dropped

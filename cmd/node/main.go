@@ -102,7 +102,8 @@ func run(args []string) error {
 	limits := transport.DefaultLimits()
 	limits.MaxMessageBytes = f.maxMsg
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
-	transport.NewServer(node, limits, logger.Named("api")).Register(gs)
+	api := transport.NewServer(node, limits, logger.Named("api"))
+	api.Register(gs)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(ln) }()
 	logger.Info("warren-node ready", "node", f.cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.cluster.DataDir)
@@ -113,6 +114,7 @@ func run(args []string) error {
 	case err := <-serveErr:
 		return err
 	}
+	api.Drain()
 	shutdownGRPC(gs, 10*time.Second)
 	return node.Close()
 }
