@@ -34,13 +34,14 @@ func (n *Node) proposeMeta(ctx context.Context, t fsm.CommandType, body proto.Me
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, index, err := n.meta.Propose(ctx, data)
+	res, index, err := n.proposeOrForward(ctx, n.meta, data)
 	if err != nil {
 		return nil, 0, err
 	}
-	res, ok := resp.(*fsm.Result)
-	if !ok {
-		return nil, 0, fmt.Errorf("meta group: unexpected apply response %T", resp)
+	// When the leader was elsewhere, wait until this node's copy has the
+	// change, so the caller's next read here sees it.
+	if err := n.WaitMetaIndex(ctx, index); err != nil {
+		return nil, 0, err
 	}
 	if res.Err != nil {
 		return res, index, res.Err

@@ -150,10 +150,14 @@ func (n *Node) SessionClosed(ctx context.Context, id string) {
 		if !holds {
 			continue
 		}
-		if d, err := qg.dispatcher(); err == nil {
-			if err := d.SessionDown(ctx, []string{id}); err != nil {
-				n.logger.Warn("session down failed", "session", id, "error", err)
-			}
+		var err error
+		if d, derr := qg.dispatcher(); derr == nil {
+			err = d.SessionDown(ctx, []string{id})
+		} else {
+			_, err = qg.Propose(ctx, fsm.Command{Type: fsm.CmdSessionDown, Body: &fsmpb.SessionDown{Sessions: []string{id}}})
+		}
+		if err != nil {
+			n.logger.Warn("session down failed", "session", id, "error", err)
 		}
 	}
 	var owns bool

@@ -34,6 +34,8 @@ type Node struct {
 	queues     []*queueGroup
 
 	sessions *sessionRegistry
+	// peers holds connections to other nodes for forwarding.
+	peers *peerConns
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -63,6 +65,7 @@ func Start(cfg Config) (*Node, error) {
 		logger:     logger,
 		mux:        NewMux(ln, logger.Named("mux")),
 		sessions:   newSessionRegistry(),
+		peers:      newPeerConns(),
 		metaOpened: make(chan struct{}),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -163,6 +166,7 @@ func (n *Node) Close() error {
 			errs = append(errs, n.meta.Shutdown())
 		}
 		errs = append(errs, n.mux.Close())
+		n.peers.close()
 		n.wg.Wait()
 	})
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -161,15 +162,22 @@ func (s *groupShare) add(item int, it PublishItem, q *fsm.QueueDef) {
 // enqueue commits a share, split into entries of at most maxBatchBytes,
 // and returns one outcome per message.
 func (q *queueGroup) enqueue(ctx context.Context, s *groupShare) ([]fsm.EnqueueOutcome, error) {
+	submit := q.commit.submit
 	if _, err := q.dispatcher(); err != nil {
-		return nil, err
+		var nle *NotLeaderError
+		if !errors.As(err, &nle) {
+			return nil, err
+		}
+		submit = func(ctx context.Context, specs []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
+			return q.n.forwardEnqueue(ctx, q, specs, msgs)
+		}
 	}
 	var out []fsm.EnqueueOutcome
 	start, size := 0, 0
 	for i, m := range s.msgs {
 		sz := proto.Size(m)
 		if i > start && size+sz > maxBatchBytes {
-			res, err := q.commit.submit(ctx, s.specs, s.msgs[start:i])
+			res, err := submit(ctx, s.specs, s.msgs[start:i])
 			if err != nil {
 				return nil, err
 			}
@@ -178,7 +186,7 @@ func (q *queueGroup) enqueue(ctx context.Context, s *groupShare) ([]fsm.EnqueueO
 		}
 		size += sz
 	}
-	res, err := q.commit.submit(ctx, s.specs, s.msgs[start:])
+	res, err := submit(ctx, s.specs, s.msgs[start:])
 	if err != nil {
 		return nil, err
 	}

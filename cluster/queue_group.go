@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -55,21 +54,17 @@ func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
 	return qg, nil
 }
 
-// Propose implements dispatch.Proposer.
+// Propose implements dispatch.Proposer, and proposes the cluster layer's
+// own commands (forwarded to the leader when this node is not it).
 func (q *queueGroup) Propose(ctx context.Context, cmd fsm.Command) (*fsm.Result, error) {
 	data, err := fsm.Encode(cmd)
 	if err != nil {
 		return nil, err
 	}
-	resp, _, err := q.group.Propose(ctx, data)
-	if err != nil {
-		return nil, err
-	}
-	res, ok := resp.(*fsm.Result)
-	if !ok {
-		return nil, fmt.Errorf("queue group %s: unexpected apply response %T", q.group.Name(), resp)
-	}
-	return res, nil
+	// On a follower the command is forwarded; its result then carries no
+	// effects (deliveries), so commands that need them run on the leader.
+	res, _, err := q.n.proposeOrForward(ctx, q.group, data)
+	return res, err
 }
 
 // dispatcher returns the group's dispatcher, or a NotLeaderError when this

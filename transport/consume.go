@@ -49,6 +49,11 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
 		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,
 	})
+	var nle *cluster.NotLeaderError
+	if errors.As(err, &nle) {
+		sub.SessionId, sub.ConsumerTag = session, tag
+		return s.proxyConsume(stream, first, nle.Group)
+	}
 	if err != nil {
 		return toStatus(err)
 	}
@@ -177,6 +182,15 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 	d, left, err := s.node.Get(ctx, cluster.GetOptions{
 		Queue: r.GetQueue(), Session: session, AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
 	})
+	var nle *cluster.NotLeaderError
+	if errors.As(err, &nle) {
+		up, cerr := s.leaderBroker(nle.Group)
+		if cerr != nil {
+			return nil, cerr
+		}
+		r.SessionId = session
+		return up.Get(ctx, r)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -205,6 +219,14 @@ func (s *Server) Settle(ctx context.Context, r *pb.SettleRequest) (*pb.SettleRes
 	err = s.node.SettleGet(ctx, cluster.SettleGetOptions{
 		Queue: r.GetQueue(), Session: r.GetSessionId(), Kind: kind, Tag: r.GetSettle().GetDeliveryTag(), Multiple: r.GetSettle().GetMultiple(),
 	})
+	var nle *cluster.NotLeaderError
+	if errors.As(err, &nle) {
+		up, cerr := s.leaderBroker(nle.Group)
+		if cerr != nil {
+			return nil, cerr
+		}
+		return up.Settle(ctx, r)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

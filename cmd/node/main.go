@@ -104,6 +104,7 @@ func run(args []string) error {
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
 	api := transport.NewServer(node, limits, logger.Named("api"))
 	api.Register(gs)
+	transport.NewNodeServer(node).Register(gs)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(ln) }()
 	logger.Info("warren-node ready", "node", f.cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.cluster.DataDir)

@@ -89,6 +89,7 @@ func (n *Node) start(t testing.TB, o Options) {
 	}
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
 	transport.NewServer(node, limits, nil).Register(gs)
+	transport.NewNodeServer(node).Register(gs)
 	go func() { _ = gs.Serve(ln) }()
 	n.Node, n.grpc, n.Addr = node, gs, ln.Addr().String()
 }

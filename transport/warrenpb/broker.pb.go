@@ -2929,6 +2929,350 @@ func (x *SessionResponse) GetSessionId() string {
 	return ""
 }
 
+type ClusterStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusRequest) Reset() {
+	*x = ClusterStatusRequest{}
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusRequest) ProtoMessage() {}
+
+func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
+func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+}
+
+type ClusterMember struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Zone     string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
+	GrpcAddr string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	RaftAddr string                 `protobuf:"bytes,4,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	// "alive", "suspect", "dead" or "left" (memberlist's view).
+	State         string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterMember) Reset() {
+	*x = ClusterMember{}
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterMember) ProtoMessage() {}
+
+func (x *ClusterMember) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
+func (*ClusterMember) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ClusterMember) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetGrpcAddr() string {
+	if x != nil {
+		return x.GrpcAddr
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type GroupPeer struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddr string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	// "voter" or "nonvoter".
+	Suffrage string `protobuf:"bytes,3,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
+	// Entries behind the leader's last index (known on the leader only; -1
+	// when unknown).
+	Lag           int64 `protobuf:"varint,4,opt,name=lag,proto3" json:"lag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupPeer) Reset() {
+	*x = GroupPeer{}
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupPeer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupPeer) ProtoMessage() {}
+
+func (x *GroupPeer) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
+func (*GroupPeer) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GroupPeer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GroupPeer) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *GroupPeer) GetSuffrage() string {
+	if x != nil {
+		return x.Suffrage
+	}
+	return ""
+}
+
+func (x *GroupPeer) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+type GroupStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	LeaderId      string                 `protobuf:"bytes,2,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	LeaderAddr    string                 `protobuf:"bytes,3,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
+	Peers         []*GroupPeer           `protobuf:"bytes,4,rep,name=peers,proto3" json:"peers,omitempty"`
+	CommitIndex   uint64                 `protobuf:"varint,5,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	AppliedIndex  uint64                 `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	LastIndex     uint64                 `protobuf:"varint,7,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	Term          uint64                 `protobuf:"varint,8,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupStatus) Reset() {
+	*x = GroupStatus{}
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupStatus) ProtoMessage() {}
+
+func (x *GroupStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
+func (*GroupStatus) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GroupStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GroupStatus) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *GroupStatus) GetLeaderAddr() string {
+	if x != nil {
+		return x.LeaderAddr
+	}
+	return ""
+}
+
+func (x *GroupStatus) GetPeers() []*GroupPeer {
+	if x != nil {
+		return x.Peers
+	}
+	return nil
+}
+
+func (x *GroupStatus) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+func (x *GroupStatus) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *GroupStatus) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *GroupStatus) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+type ClusterStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Members       []*ClusterMember       `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	Groups        []*GroupStatus         `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusResponse) Reset() {
+	*x = ClusterStatusResponse{}
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusResponse) ProtoMessage() {}
+
+func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
+func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ClusterStatusResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetMembers() []*ClusterMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ClusterStatusResponse) GetGroups() []*GroupStatus {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 var File_warren_v1_broker_proto protoreflect.FileDescriptor
 
 const file_warren_v1_broker_proto_rawDesc = "" +
@@ -3173,7 +3517,34 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"0\n" +
 	"\x0fSessionResponse\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId*\x89\x01\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\x16\n" +
+	"\x14ClusterStatusRequest\"\x83\x01\n" +
+	"\rClusterMember\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
+	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\x12\x1b\n" +
+	"\traft_addr\x18\x04 \x01(\tR\braftAddr\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"f\n" +
+	"\tGroupPeer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1a\n" +
+	"\bsuffrage\x18\x03 \x01(\tR\bsuffrage\x12\x10\n" +
+	"\x03lag\x18\x04 \x01(\x03R\x03lag\"\x86\x02\n" +
+	"\vGroupStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12\x1f\n" +
+	"\vleader_addr\x18\x03 \x01(\tR\n" +
+	"leaderAddr\x12*\n" +
+	"\x05peers\x18\x04 \x03(\v2\x14.warren.v1.GroupPeerR\x05peers\x12!\n" +
+	"\fcommit_index\x18\x05 \x01(\x04R\vcommitIndex\x12#\n" +
+	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\a \x01(\x04R\tlastIndex\x12\x12\n" +
+	"\x04term\x18\b \x01(\x04R\x04term\"\x94\x01\n" +
+	"\x15ClusterStatusResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
+	"\amembers\x18\x02 \x03(\v2\x18.warren.v1.ClusterMemberR\amembers\x12.\n" +
+	"\x06groups\x18\x03 \x03(\v2\x16.warren.v1.GroupStatusR\x06groups*\x89\x01\n" +
 	"\rPublishStatus\x12\x1e\n" +
 	"\x1aPUBLISH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PUBLISH_STATUS_CONFIRMED\x10\x01\x12\x1d\n" +
@@ -3188,7 +3559,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x17SETTLE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSETTLE_KIND_ACK\x10\x01\x12\x14\n" +
 	"\x10SETTLE_KIND_NACK\x10\x02\x12\x16\n" +
-	"\x12SETTLE_KIND_REJECT\x10\x032\xf3\b\n" +
+	"\x12SETTLE_KIND_REJECT\x10\x032\xc7\t\n" +
 	"\rBrokerService\x12X\n" +
 	"\x0fDeclareExchange\x12!.warren.v1.DeclareExchangeRequest\x1a\".warren.v1.DeclareExchangeResponse\x12U\n" +
 	"\x0eDeleteExchange\x12 .warren.v1.DeleteExchangeRequest\x1a!.warren.v1.DeleteExchangeResponse\x12R\n" +
@@ -3206,7 +3577,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\aConsume\x12\x19.warren.v1.ConsumeRequest\x1a\x1a.warren.v1.ConsumeResponse(\x010\x01\x124\n" +
 	"\x03Get\x12\x15.warren.v1.GetRequest\x1a\x16.warren.v1.GetResponse\x12=\n" +
 	"\x06Settle\x12\x18.warren.v1.SettleRequest\x1a\x19.warren.v1.SettleResponse\x12D\n" +
-	"\aSession\x12\x19.warren.v1.SessionRequest\x1a\x1a.warren.v1.SessionResponse(\x010\x01B8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"\aSession\x12\x19.warren.v1.SessionRequest\x1a\x1a.warren.v1.SessionResponse(\x010\x01\x12R\n" +
+	"\rClusterStatus\x12\x1f.warren.v1.ClusterStatusRequest\x1a .warren.v1.ClusterStatusResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_broker_proto_rawDescOnce sync.Once
@@ -3221,7 +3593,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
 	(AckMode)(0),                    // 1: warren.v1.AckMode
@@ -3268,27 +3640,32 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*SettleResponse)(nil),          // 42: warren.v1.SettleResponse
 	(*SessionRequest)(nil),          // 43: warren.v1.SessionRequest
 	(*SessionResponse)(nil),         // 44: warren.v1.SessionResponse
-	nil,                             // 45: warren.v1.Message.HeadersEntry
-	nil,                             // 46: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 47: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 48: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 49: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 50: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 51: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 52: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(*ClusterStatusRequest)(nil),    // 45: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 46: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 47: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 48: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 49: warren.v1.ClusterStatusResponse
+	nil,                             // 50: warren.v1.Message.HeadersEntry
+	nil,                             // 51: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 52: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 53: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 54: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 55: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 56: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 57: warren.v1.UnbindQueueRequest.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	45, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	50, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	4,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	46, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	47, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	51, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	52, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	6,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	48, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	49, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	53, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	54, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
 	19, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	50, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	51, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	52, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	55, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	56, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	57, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
 	22, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
 	5,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
 	29, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
@@ -3303,49 +3680,54 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	37, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
 	37, // 23: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
 	34, // 24: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	3,  // 25: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	3,  // 26: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 27: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 28: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 29: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 30: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 31: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 32: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	7,  // 33: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	9,  // 34: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	11, // 35: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	13, // 36: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	15, // 37: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	17, // 38: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	20, // 39: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	23, // 40: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	25, // 41: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	27, // 42: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	30, // 43: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	35, // 44: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	39, // 45: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	41, // 46: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	43, // 47: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	8,  // 48: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	10, // 49: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	12, // 50: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	14, // 51: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	16, // 52: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	18, // 53: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	21, // 54: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	24, // 55: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	26, // 56: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	28, // 57: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	32, // 58: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	38, // 59: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	40, // 60: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	42, // 61: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	44, // 62: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	48, // [48:63] is the sub-list for method output_type
-	33, // [33:48] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	47, // 25: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	46, // 26: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	48, // 27: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	3,  // 28: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	3,  // 29: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	3,  // 30: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	3,  // 31: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	3,  // 32: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	3,  // 33: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	3,  // 34: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	3,  // 35: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	7,  // 36: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	9,  // 37: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	11, // 38: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	13, // 39: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	15, // 40: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	17, // 41: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	20, // 42: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	23, // 43: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	25, // 44: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	27, // 45: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	30, // 46: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	35, // 47: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	39, // 48: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	41, // 49: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	43, // 50: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	45, // 51: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	8,  // 52: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	10, // 53: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	12, // 54: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	14, // 55: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	16, // 56: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	18, // 57: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	21, // 58: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	24, // 59: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	26, // 60: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	28, // 61: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	32, // 62: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	38, // 63: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	40, // 64: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	42, // 65: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	44, // 66: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	49, // 67: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	52, // [52:68] is the sub-list for method output_type
+	36, // [36:52] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -3374,7 +3756,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   50,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,6 +36,7 @@ const (
 	BrokerService_Get_FullMethodName             = "/warren.v1.BrokerService/Get"
 	BrokerService_Settle_FullMethodName          = "/warren.v1.BrokerService/Settle"
 	BrokerService_Session_FullMethodName         = "/warren.v1.BrokerService/Session"
+	BrokerService_ClusterStatus_FullMethodName   = "/warren.v1.BrokerService/ClusterStatus"
 )
 
 // BrokerServiceClient is the client API for BrokerService service.
@@ -71,6 +72,8 @@ type BrokerServiceClient interface {
 	// session's gets and exclusive queues live; when it ends they are
 	// released (gets return to their queues redelivered).
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionResponse], error)
+	// ClusterStatus describes the cluster as the answering node sees it.
+	ClusterStatus(ctx context.Context, in *ClusterStatusRequest, opts ...grpc.CallOption) (*ClusterStatusResponse, error)
 }
 
 type brokerServiceClient struct {
@@ -237,6 +240,16 @@ func (c *brokerServiceClient) Session(ctx context.Context, opts ...grpc.CallOpti
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BrokerService_SessionClient = grpc.BidiStreamingClient[SessionRequest, SessionResponse]
 
+func (c *brokerServiceClient) ClusterStatus(ctx context.Context, in *ClusterStatusRequest, opts ...grpc.CallOption) (*ClusterStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClusterStatusResponse)
+	err := c.cc.Invoke(ctx, BrokerService_ClusterStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokerServiceServer is the server API for BrokerService service.
 // All implementations must embed UnimplementedBrokerServiceServer
 // for forward compatibility.
@@ -270,6 +283,8 @@ type BrokerServiceServer interface {
 	// session's gets and exclusive queues live; when it ends they are
 	// released (gets return to their queues redelivered).
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error
+	// ClusterStatus describes the cluster as the answering node sees it.
+	ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error)
 	mustEmbedUnimplementedBrokerServiceServer()
 }
 
@@ -324,6 +339,9 @@ func (UnimplementedBrokerServiceServer) Settle(context.Context, *SettleRequest) 
 }
 func (UnimplementedBrokerServiceServer) Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error {
 	return status.Error(codes.Unimplemented, "method Session not implemented")
+}
+func (UnimplementedBrokerServiceServer) ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClusterStatus not implemented")
 }
 func (UnimplementedBrokerServiceServer) mustEmbedUnimplementedBrokerServiceServer() {}
 func (UnimplementedBrokerServiceServer) testEmbeddedByValue()                       {}
@@ -594,6 +612,24 @@ func _BrokerService_Session_Handler(srv interface{}, stream grpc.ServerStream) e
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BrokerService_SessionServer = grpc.BidiStreamingServer[SessionRequest, SessionResponse]
 
+func _BrokerService_ClusterStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClusterStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerServiceServer).ClusterStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokerService_ClusterStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerServiceServer).ClusterStatus(ctx, req.(*ClusterStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BrokerService_ServiceDesc is the grpc.ServiceDesc for BrokerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -652,6 +688,10 @@ var BrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Settle",
 			Handler:    _BrokerService_Settle_Handler,
+		},
+		{
+			MethodName: "ClusterStatus",
+			Handler:    _BrokerService_ClusterStatus_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

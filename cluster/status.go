@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"sort"
+	"strconv"
+
+	"github.com/hashicorp/raft"
+)
+
+// GroupStatus is one Raft group as this node sees it.
+type GroupStatus struct {
+	Name         string
+	LeaderID     string
+	LeaderAddr   string
+	Peers        []PeerStatus
+	CommitIndex  uint64
+	AppliedIndex uint64
+	LastIndex    uint64
+	Term         uint64
+}
+
+// PeerStatus is one server of a group's configuration.
+type PeerStatus struct {
+	ID       string
+	RaftAddr string
+	Suffrage string
+	// Lag is how many entries the server's log is behind this node's last
+	// index; known only for this node itself (-1 for others for now).
+	Lag int64
+}
+
+// GroupStatuses describes the meta group and every queue group.
+func (n *Node) GroupStatuses() []GroupStatus {
+	groups := []*Group{n.meta}
+	for _, q := range n.queues {
+		groups = append(groups, q.group)
+	}
+	out := make([]GroupStatus, 0, len(groups))
+	for _, g := range groups {
+		stats := g.Stats()
+		addr, id := g.Leader()
+		st := GroupStatus{
+			Name: g.Name(), LeaderID: string(id), LeaderAddr: string(addr),
+			CommitIndex: parseStat(stats, "commit_index"), AppliedIndex: g.AppliedIndex(),
+			LastIndex: parseStat(stats, "last_log_index"), Term: parseStat(stats, "term"),
+		}
+		servers, err := g.Configuration()
+		if err == nil {
+			for _, s := range servers {
+				p := PeerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: suffrage(s.Suffrage), Lag: -1}
+				if string(s.ID) == n.cfg.NodeID {
+					p.Lag = int64(st.LastIndex) - int64(st.AppliedIndex)
+				}
+				st.Peers = append(st.Peers, p)
+			}
+		}
+		sort.Slice(st.Peers, func(i, j int) bool { return st.Peers[i].ID < st.Peers[j].ID })
+		out = append(out, st)
+	}
+	return out
+}
+
+func suffrage(s raft.ServerSuffrage) string {
+	if s == raft.Voter {
+		return "voter"
+	}
+	return "nonvoter"
+}
+
+func parseStat(stats map[string]string, key string) uint64 {
+	v, _ := strconv.ParseUint(stats[key], 10, 64)
+	return v
+}
+
+// NodeID is this node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
