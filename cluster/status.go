@@ -41,7 +41,7 @@ func (n *Node) GroupStatuses() []GroupStatus {
 		addr, id := g.Leader()
 		st := GroupStatus{
 			Name: g.Name(), LeaderID: string(id), LeaderAddr: string(addr),
-			CommitIndex: parseStat(stats, "commit_index"), AppliedIndex: g.AppliedIndex(),
+			CommitIndex: parseStat(stats, "commit_index"), AppliedIndex: parseStat(stats, "applied_index"),
 			LastIndex: parseStat(stats, "last_log_index"), Term: parseStat(stats, "term"),
 		}
 		servers, err := g.Configuration()

@@ -108,7 +108,7 @@ printed as "warren: <message> (<code>)"), 2 for a usage error.`,
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "bound on connecting and on each request (0: none); consume and bench run until done")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
-		newExchangeCmd(a), newQueueCmd(a),
+		newExchangeCmd(a), newQueueCmd(a), newClusterCmd(a),
 		newBindCmd(a, "bind"), newBindCmd(a, "unbind"), newBindingCmd(a),
 		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a),
 	)
