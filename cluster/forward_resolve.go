@@ -1,8 +1,7 @@
 package cluster
 
-// peerGRPCAddr resolves a node id to the gRPC address it serves, from
-// membership. Until membership gossips addresses, no peer is known and
-// every forward fails with the NotLeaderError naming the leader.
+// peerGRPCAddr resolves a node id to the gRPC address it serves, as
+// membership gossips it.
 func (n *Node) peerGRPCAddr(id string) (string, bool) {
-	return "", false
+	return n.MemberGRPCAddr(id)
 }

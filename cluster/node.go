@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/fsm"
@@ -36,6 +35,9 @@ type Node struct {
 	sessions *sessionRegistry
 	// peers holds connections to other nodes for forwarding.
 	peers *peerConns
+	// members is the node's gossip membership; nil until Start has
+	// opened the groups.
+	members *membership
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -44,9 +46,13 @@ type Node struct {
 	closeOnce sync.Once
 }
 
-// Start opens (or creates) the node's groups under cfg.DataDir and starts
-// Raft on cfg.RaftAddr. A node with no existing state bootstraps itself as
-// the single voter of every group.
+// Start opens (or creates) the node's groups under cfg.DataDir, starts
+// Raft on cfg.RaftAddr and gossip on cfg.GossipAddr, and joins cfg.Join in
+// the background. A node with no existing state bootstraps itself as the
+// single voter of every group when cfg.BootstrapExpect is 1 and cfg.Join
+// is empty; otherwise it forms a cluster with its peers or waits to be
+// added to a running one (see formation.go). Start does not wait for
+// any of that: WaitReady does.
 func Start(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
@@ -81,6 +87,13 @@ func Start(cfg Config) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	members, err := startMembership(cfg, n.RaftAddr(), logger, n.formed)
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.members = members
+	n.startMembershipLoops()
 	return n, nil
 }
 
@@ -88,7 +101,7 @@ func (n *Node) open() error {
 	n.metaFSM = newMetaFSM(n.cfg.QueueGroups, n.logger, n.fatal(metaGroupName))
 	meta, err := OpenGroup(GroupOptions{
 		Name: metaGroupName, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: n.metaFSM,
-		Layer: n.mux.Layer(metaGroupName), Config: n.cfg.Group, Logger: n.logger, Bootstrap: true,
+		Layer: n.mux.Layer(metaGroupName), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
 		OnLeadership: n.onMetaLeadership,
 	})
 	if err != nil {
@@ -131,16 +144,15 @@ func (n *Node) groupByName(name string) *Group {
 	return nil
 }
 
-// WaitReady blocks until every group has a leader and this node's state is
-// current, or ctx ends.
+// WaitReady blocks until every group (meta and queue) has a known leader
+// and this node's state is current, or ctx ends. A group this node leads
+// is ready once its leader work has started (after a Barrier); on a
+// follower, once this node has applied the commit index it learned when a
+// leader was first known. A node that waits to bootstrap or to be added
+// to a cluster is not ready until that has happened.
 func (n *Node) WaitReady(ctx context.Context) error {
-	if err := waitLeader(ctx, n.meta); err != nil {
+	if err := n.waitGroupReady(ctx, n.meta, nil); err != nil {
 		return fmt.Errorf("meta group: %w", err)
-	}
-	if n.meta.IsLeader() {
-		if err := n.meta.Barrier(ctx); err != nil {
-			return fmt.Errorf("meta group: %w", err)
-		}
 	}
 	for _, q := range n.queues {
 		if err := q.waitReady(ctx); err != nil {
@@ -153,12 +165,17 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // RaftAddr is the address the Raft port listens on.
 func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
 
-// Close stops every group and the Raft port. Unacked deliveries stay in
-// the log; they return to their queues when the node starts again.
+// Close leaves gossip (peers see the node as left) and stops every group
+// and the Raft port. The node stays a voter of every group: a rolling
+// restart never shrinks the cluster. Unacked deliveries stay in the log;
+// they return to their queues when the node starts again.
 func (n *Node) Close() error {
 	var errs []error
 	n.closeOnce.Do(func() {
 		n.cancel()
+		if n.members != nil {
+			errs = append(errs, n.members.leave())
+		}
 		for i := len(n.queues) - 1; i >= 0; i-- {
 			errs = append(errs, n.queues[i].close())
 		}
@@ -180,25 +197,6 @@ func (n *Node) queueGroup(i uint32) (*queueGroup, error) {
 		return nil, fmt.Errorf("%w: queue group %d does not exist on this node", fsm.ErrNotFound, i)
 	}
 	return n.queues[i], nil
-}
-
-// readyPoll is how often WaitReady looks for an elected leader.
-const readyPoll = 20 * time.Millisecond
-
-// waitLeader waits until g knows a leader.
-func waitLeader(ctx context.Context, g *Group) error {
-	t := time.NewTicker(readyPoll)
-	defer t.Stop()
-	for {
-		if addr, _ := g.Leader(); addr != "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }
 
 // Drain ends every consume stream this node serves, with ErrShuttingDown

@@ -3,9 +3,12 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
 )
 
 // Config is the host-level configuration of a node.
@@ -15,7 +18,37 @@ type Config struct {
 	// DataDir holds groups/<group>/ for every Raft group.
 	DataDir string
 	// RaftAddr is the TCP address of the Raft port shared by all groups.
+	// Peers dial the bound address, so it must not be a wildcard address
+	// in a cluster.
 	RaftAddr string
+	// Zone is the availability zone the node runs in, gossiped to peers.
+	// Optional.
+	Zone string
+	// GossipAddr is the memberlist bind address (TCP and UDP), host:port;
+	// port 0 lets the OS pick one (Node.GossipAddr reports it).
+	GossipAddr string
+	// GRPCAddr is the address other nodes and clients dial for this node's
+	// gRPC services, gossiped to peers. Empty when the node serves no gRPC
+	// (some tests).
+	GRPCAddr string
+	// Join lists gossip addresses (host:port) of nodes of the cluster to
+	// join at start. The node retries until one answers. A node with Join
+	// set never bootstraps alone: with BootstrapExpect 1 it waits until the
+	// running cluster's leaders add it.
+	Join []string
+	// BootstrapExpect is how many nodes form a new cluster. 1 (with no
+	// Join) bootstraps a single-node cluster. N > 1 makes the node wait
+	// until gossip shows exactly N alive nodes and then bootstrap every
+	// group with those N as voters, unless it or a peer already has Raft
+	// state. Ignored once the node has Raft state. 1..MaxVoters.
+	BootstrapExpect int
+	// GossipLocal selects memberlist's DefaultLocalConfig with fast probes
+	// instead of DefaultLANConfig: for nodes on one host (tests).
+	GossipLocal bool
+	// ReconcileInterval is how often each group leader adds alive members
+	// missing from its group and moves queue-group leaderships to nodes
+	// that lead fewer. Membership changes trigger a round at once.
+	ReconcileInterval time.Duration
 	// QueueGroups is the number of queue Raft groups (K).
 	QueueGroups int
 	// Group holds per-group Raft timings.
@@ -35,21 +68,30 @@ type Config struct {
 // ./warren-data and Raft on 127.0.0.1:5681.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:          "node1",
-		DataDir:         "warren-data",
-		RaftAddr:        "127.0.0.1:5681",
-		QueueGroups:     4,
-		Group:           DefaultGroupConfig(),
-		SessionGrace:    0,
-		DefaultGetLease: 5 * time.Minute,
+		NodeID:            "node1",
+		DataDir:           "warren-data",
+		RaftAddr:          "127.0.0.1:5681",
+		GossipAddr:        "127.0.0.1:5682",
+		BootstrapExpect:   1,
+		ReconcileInterval: 3 * time.Second,
+		QueueGroups:       4,
+		Group:             DefaultGroupConfig(),
+		SessionGrace:      0,
+		DefaultGetLease:   5 * time.Minute,
 	}
 }
+
+// MaxVoters is the most voters a group gets; later nodes join as
+// non-voters. More voters make every commit wait for more acks without
+// surviving more than the zones do.
+const MaxVoters = 5
 
 // MaxQueueGroups bounds K: every group costs heartbeats, goroutines and a
 // bolt file.
 const MaxQueueGroups = 64
 
-// Validate checks ranges and relations of the fields.
+// Validate checks ranges and relations of the fields, including that the
+// gossiped node meta fits memberlist's limit.
 func (c Config) Validate() error {
 	var errs []error
 	if c.NodeID == "" {
@@ -73,5 +115,53 @@ func (c Config) Validate() error {
 	if err := c.Group.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateMembership()...)
 	return errors.Join(errs...)
+}
+
+// validateMembership checks the gossip and formation fields.
+func (c Config) validateMembership() []error {
+	var errs []error
+	if _, err := splitHostPort(c.GossipAddr); err != nil {
+		errs = append(errs, fmt.Errorf("gossip address: %w", err))
+	}
+	for _, j := range c.Join {
+		if j == "" {
+			errs = append(errs, errors.New("join address is empty"))
+		}
+	}
+	if c.BootstrapExpect < 1 || c.BootstrapExpect > MaxVoters {
+		errs = append(errs, fmt.Errorf("bootstrap expect must be 1..%d, not %d", MaxVoters, c.BootstrapExpect))
+	}
+	if c.ReconcileInterval < 10*time.Millisecond || c.ReconcileInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("reconcile interval %v out of range [10ms, 1h]", c.ReconcileInterval))
+	}
+	if c.BootstrapExpect > 1 || len(c.Join) > 0 {
+		// Peers dial the gossiped addresses.
+		for _, a := range [][2]string{{"raft", c.RaftAddr}, {"grpc", c.GRPCAddr}} {
+			name, a := a[0], a[1]
+			if host, _, err := net.SplitHostPort(a); err == nil && (host == "" || net.ParseIP(host).IsUnspecified()) {
+				errs = append(errs, fmt.Errorf("%s address %q: a cluster node needs an address peers can dial, not a wildcard", name, a))
+			}
+		}
+	}
+	if meta, err := encodeNodeMeta(c.NodeID, c.Zone, c.RaftAddr, c.GRPCAddr); err != nil {
+		errs = append(errs, err)
+	} else if len(meta) > memberlist.MetaMaxSize {
+		errs = append(errs, fmt.Errorf("node id, zone and addresses take %d bytes of gossip meta, limit %d", len(meta), memberlist.MetaMaxSize))
+	}
+	return errs
+}
+
+// splitHostPort parses host:port with a numeric port (0 allowed).
+func splitHostPort(addr string) (port int, err error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return port, nil
 }

@@ -42,7 +42,7 @@ func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
 	qg.fsm = newQueueFSM(n.fatal(name), n.republishDeadLetters, n.autoDeleteIdle)
 	g, err := OpenGroup(GroupOptions{
 		Name: name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: qg.fsm,
-		Layer: n.mux.Layer(name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: true,
+		Layer: n.mux.Layer(name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
 		OnLeadership: qg.onLeadership,
 	})
 	if err != nil {
@@ -77,13 +77,11 @@ func (q *queueGroup) dispatcher() (*dispatch.Dispatcher, error) {
 	return nil, &NotLeaderError{Group: q.group.Name(), LeaderID: string(id), LeaderAddr: string(addr)}
 }
 
+// waitReady waits until the group has a leader and this node is current:
+// as leader, once its dispatcher runs; as follower, once it has applied
+// what was committed when it learned of the leader.
 func (q *queueGroup) waitReady(ctx context.Context) error {
-	select {
-	case <-q.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return q.n.waitGroupReady(ctx, q.group, q.ready)
 }
 
 // onLeadership runs on the group's monitor goroutine, in order.

@@ -71,6 +71,3 @@ func parseStat(stats map[string]string, key string) uint64 {
 	v, _ := strconv.ParseUint(stats[key], 10, 64)
 	return v
 }
-
-// NodeID is this node's id.
-func (n *Node) ID() string { return n.cfg.NodeID }

@@ -19,14 +19,21 @@ import (
 
 // nodeProc is a warren-node child process.
 type nodeProc struct {
-	t        *testing.T
-	dataDir  string
-	grpcAddr string
-	raftAddr string
-	logPath  string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	waitErr  error
+	t          *testing.T
+	id         string // default "e2e-node"
+	dataDir    string
+	grpcAddr   string
+	raftAddr   string
+	gossipAddr string
+	logPath    string
+	// extra flags (cluster tests: --join, --bootstrap-expect, --zone).
+	extra []string
+	// readOnlyProbe makes waitServing list queues instead of declaring
+	// one (a cluster follower may not accept writes).
+	readOnlyProbe bool
+	cmd           *exec.Cmd
+	exited        chan struct{}
+	waitErr       error
 }
 
 // freeAddr returns a loopback address with a port the OS just handed out
@@ -44,6 +51,25 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// freeGossipAddr is freeAddr for memberlist, which binds the port for
+// both TCP and UDP.
+func freeGossipAddr(t *testing.T) string {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		addr := freeAddr(t)
+		pc, err := net.ListenPacket("udp", addr)
+		if err == nil {
+			if err := pc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return addr
+		}
+		if attempt == 10 {
+			t.Fatalf("no free gossip port: %v", err)
+		}
+	}
+}
+
 // startNodeProc starts warren-node on fresh ports over dataDir, retrying
 // with other ports when a port was taken meanwhile.
 func startNodeProc(t *testing.T, dataDir string) *nodeProc {
@@ -51,7 +77,7 @@ func startNodeProc(t *testing.T, dataDir string) *nodeProc {
 	logPath := filepath.Join(t.TempDir(), "node.log")
 	var last error
 	for attempt := 0; attempt < 5; attempt++ {
-		p := &nodeProc{t: t, dataDir: dataDir, grpcAddr: freeAddr(t), raftAddr: freeAddr(t), logPath: logPath}
+		p := &nodeProc{t: t, dataDir: dataDir, grpcAddr: freeAddr(t), raftAddr: freeAddr(t), gossipAddr: freeGossipAddr(t), logPath: logPath}
 		if last = p.start(); last == nil {
 			return p
 		}
@@ -82,19 +108,33 @@ func (p *nodeProc) restart() {
 
 // start runs the binary and waits until the SDK can connect and declare.
 func (p *nodeProc) start() error {
+	if err := p.launch(); err != nil {
+		return err
+	}
+	return p.waitServing()
+}
+
+// launch runs the binary without waiting for it to serve.
+func (p *nodeProc) launch() error {
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "=== start %s grpc=%s raft=%s\n", time.Now().Format(time.RFC3339Nano), p.grpcAddr, p.raftAddr)
-	p.cmd = exec.Command(nodeBinary,
-		"--id", "e2e-node",
+	id := p.id
+	if id == "" {
+		id = "e2e-node"
+	}
+	fmt.Fprintf(logf, "=== start %s id=%s grpc=%s raft=%s gossip=%s\n", time.Now().Format(time.RFC3339Nano), id, p.grpcAddr, p.raftAddr, p.gossipAddr)
+	args := []string{
+		"--id", id,
 		"--data-dir", p.dataDir,
 		"--grpc-addr", p.grpcAddr,
 		"--raft-addr", p.raftAddr,
+		"--gossip-addr", p.gossipAddr,
 		"--queue-groups", "4",
 		"--session-grace", "500ms",
-	)
+	}
+	p.cmd = exec.Command(nodeBinary, append(args, p.extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
@@ -112,7 +152,7 @@ func (p *nodeProc) start() error {
 		_ = cmd.Process.Kill()
 		<-exited
 	})
-	return p.waitServing()
+	return nil
 }
 
 // waitServing polls until a client can declare a queue, or the process
@@ -131,6 +171,10 @@ func (p *nodeProc) waitServing() error {
 			return err
 		}
 		defer c.Close()
+		if p.readOnlyProbe {
+			_, err = c.ListQueues(ctx)
+			return err
+		}
 		_, err = c.DeclareQueue(ctx, "probe", client.QueueOptions{})
 		return err
 	})

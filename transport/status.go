@@ -8,7 +8,7 @@ import (
 
 // ClusterStatus implements BrokerService.
 func (s *Server) ClusterStatus(_ context.Context, _ *pb.ClusterStatusRequest) (*pb.ClusterStatusResponse, error) {
-	resp := &pb.ClusterStatusResponse{NodeId: s.node.ID(), Members: s.members()}
+	resp := &pb.ClusterStatusResponse{NodeId: s.node.NodeID(), Members: s.members()}
 	for _, g := range s.node.GroupStatuses() {
 		gs := &pb.GroupStatus{
 			Name: g.Name, LeaderId: g.LeaderID, LeaderAddr: g.LeaderAddr, CommitIndex: g.CommitIndex,
@@ -22,8 +22,11 @@ func (s *Server) ClusterStatus(_ context.Context, _ *pb.ClusterStatusRequest) (*
 	return resp, nil
 }
 
-// members lists cluster members; until membership gossip exists, only this
-// node.
+// members lists the cluster's members as this node's gossip sees them.
 func (s *Server) members() []*pb.ClusterMember {
-	return []*pb.ClusterMember{{Id: s.node.ID(), State: "alive"}}
+	var out []*pb.ClusterMember
+	for _, m := range s.node.Members() {
+		out = append(out, &pb.ClusterMember{Id: m.ID, Zone: m.Zone, GrpcAddr: m.GRPCAddr, RaftAddr: m.RaftAddr, State: m.State})
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 // Command warren-node runs one Warren server. With no flags it is a
 // single-node broker with its data in ./warren-data and the client API on
-// 127.0.0.1:5680.
+// 127.0.0.1:5680. With --bootstrap-expect N and --join it forms (or joins)
+// a cluster; see README "Run a 3-zone cluster".
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +47,10 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.cluster.DataDir, "data-dir", f.cluster.DataDir, "directory for Raft logs and snapshots")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:5680", "address of the client gRPC API")
 	fs.StringVar(&f.cluster.RaftAddr, "raft-addr", f.cluster.RaftAddr, "address of the Raft port (shared by all groups)")
+	fs.StringVar(&f.cluster.Zone, "zone", "", "availability zone of this node (gossiped to peers)")
+	fs.StringVar(&f.cluster.GossipAddr, "gossip-addr", f.cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
+	join := fs.String("join", "", "comma-separated gossip addresses (host:port) of cluster nodes to join")
+	fs.IntVar(&f.cluster.BootstrapExpect, "bootstrap-expect", f.cluster.BootstrapExpect, "number of nodes that form a new cluster (1: bootstrap alone unless --join is set)")
 	fs.IntVar(&f.cluster.QueueGroups, "queue-groups", f.cluster.QueueGroups, "number of queue Raft groups")
 	fs.DurationVar(&f.cluster.SessionGrace, "session-grace", f.cluster.SessionGrace, "how long a new leader waits for sessions to re-attach")
 	fs.DurationVar(&f.cluster.DefaultGetLease, "get-lease", f.cluster.DefaultGetLease, "default lease of an unacked get")
@@ -57,6 +63,11 @@ func parseFlags(args []string) (flags, error) {
 	}
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for _, a := range strings.Split(*join, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			f.cluster.Join = append(f.cluster.Join, a)
+		}
 	}
 	if f.maxMsg < 1 || f.maxMsg > 64<<20 {
 		return f, fmt.Errorf("--max-message-bytes must be 1..%d", 64<<20)
@@ -83,21 +94,26 @@ func run(args []string) error {
 			}
 		}()
 	}
+	// Bind gRPC first: peers learn this node's gRPC address from gossip,
+	// which starts with the node (port 0 then names the bound port).
+	ln, err := net.Listen("tcp", f.grpcAddr)
+	if err != nil {
+		return fmt.Errorf("grpc listener: %w", err)
+	}
+	defer ln.Close()
+	f.cluster.GRPCAddr = advertised(f.grpcAddr, ln.Addr())
 	node, err := cluster.Start(f.cluster)
 	if err != nil {
 		return err
 	}
 	defer node.Close()
+	logger.Info("waiting for the Raft groups", "node", f.cluster.NodeID, "gossip", node.GossipAddr(),
+		"bootstrap_expect", f.cluster.BootstrapExpect, "join", strings.Join(f.cluster.Join, ","))
 	readyCtx, cancel := context.WithTimeout(ctx, f.readyWait)
 	err = node.WaitReady(readyCtx)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("groups not ready: %w", err)
-	}
-
-	ln, err := net.Listen("tcp", f.grpcAddr)
-	if err != nil {
-		return fmt.Errorf("grpc listener: %w", err)
 	}
 	limits := transport.DefaultLimits()
 	limits.MaxMessageBytes = f.maxMsg
@@ -118,6 +134,15 @@ func run(args []string) error {
 	api.Drain()
 	shutdownGRPC(gs, 10*time.Second)
 	return node.Close()
+}
+
+// advertised is the gRPC address to gossip: the flag's value, or the bound
+// address when the flag asked for port 0.
+func advertised(flagAddr string, bound net.Addr) string {
+	if _, port, err := net.SplitHostPort(flagAddr); err == nil && port == "0" {
+		return bound.String()
+	}
+	return flagAddr
 }
 
 // shutdownGRPC lets in-flight calls finish, but not forever: consume

@@ -28,12 +28,20 @@ type Node struct {
 	cfg     cluster.Config
 }
 
-// Options tune a test node; the zero value is a 4-group node.
+// Options tune a test node; the zero value is a 4-group single node.
 type Options struct {
 	QueueGroups  int
 	DataDir      string
 	SessionGrace time.Duration
 	Limits       *transport.Limits
+	// NodeID defaults to "test-node" (StartCluster: "node1", "node2", …).
+	NodeID string
+	// Join lists gossip addresses to join; a node with Join waits until
+	// the cluster's leaders have added it (Node.Node.GossipAddr gives a
+	// running node's address).
+	Join []string
+	// BootstrapExpect defaults to 1 (StartCluster: the cluster's size).
+	BootstrapExpect int
 }
 
 // TimeoutScale multiplies test deadlines (WARREN_TEST_TIMEOUT_SCALE).
@@ -44,54 +52,124 @@ func TimeoutScale() time.Duration {
 	return 1
 }
 
-// Start runs a single-node broker for the test and stops it at cleanup.
+// Start runs a broker for the test and stops it at cleanup: a single node,
+// or with o.Join a node that joins a running cluster. It returns once the
+// node is ready (WaitReady).
 func Start(t testing.TB, o Options) *Node {
 	t.Helper()
+	n := newNode(t, o)
+	ln := n.launch(t)
+	n.ready(t)
+	n.serve(ln, o)
+	return n
+}
+
+// StartCluster starts size nodes ("node1" … "nodeN") that form one cluster
+// with BootstrapExpect size: node1 first, the others joining it. Each gets
+// its own data dir (o.DataDir is ignored). It returns once every node is
+// ready; all are stopped at cleanup.
+func StartCluster(t testing.TB, size int, o Options) []*Node {
+	t.Helper()
+	o.DataDir = ""
+	o.BootstrapExpect = size
+	nodes := make([]*Node, size)
+	lns := make([]net.Listener, size)
+	for i := range nodes {
+		oi := o
+		oi.NodeID = "node" + strconv.Itoa(i+1)
+		if i > 0 {
+			oi.Join = []string{nodes[0].Node.GossipAddr()}
+		}
+		nodes[i] = newNode(t, oi)
+		lns[i] = nodes[i].launch(t)
+	}
+	for i, n := range nodes {
+		n.ready(t)
+		n.serve(lns[i], o)
+	}
+	return nodes
+}
+
+// newNode fills in the defaults and registers Stop at cleanup.
+func newNode(t testing.TB, o Options) *Node {
 	if o.QueueGroups == 0 {
 		o.QueueGroups = 4
 	}
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
-	cfg := cluster.DefaultConfig()
-	cfg.NodeID = "test-node"
-	cfg.DataDir = o.DataDir
-	cfg.RaftAddr = "127.0.0.1:0"
+	if o.NodeID == "" {
+		o.NodeID = "test-node"
+	}
+	if o.BootstrapExpect == 0 {
+		o.BootstrapExpect = 1
+	}
+	cfg := testConfig(o.DataDir)
+	cfg.NodeID = o.NodeID
 	cfg.QueueGroups = o.QueueGroups
-	cfg.Group = cluster.FastGroupConfig()
 	cfg.SessionGrace = o.SessionGrace
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "node", Level: hclog.Warn, Output: testWriter{t}})
+	cfg.Join = o.Join
+	cfg.BootstrapExpect = o.BootstrapExpect
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: testWriter{t}})
 	n := &Node{DataDir: o.DataDir, cfg: cfg}
-	n.start(t, o)
 	t.Cleanup(n.Stop)
 	return n
 }
 
-func (n *Node) start(t testing.TB, o Options) {
+// testConfig is a loopback configuration with OS-picked ports and fast
+// Raft and gossip timings.
+func testConfig(dir string) cluster.Config {
+	cfg := cluster.DefaultConfig()
+	cfg.NodeID = "test-node"
+	cfg.DataDir = dir
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.GossipLocal = true
+	cfg.ReconcileInterval = 200 * time.Millisecond
+	cfg.Group = cluster.FastGroupConfig()
+	cfg.SessionGrace = 0
+	return cfg
+}
+
+// launch binds the gRPC port (so that the node can gossip its address)
+// and starts the cluster node.
+func (n *Node) launch(t testing.TB) net.Listener {
 	t.Helper()
-	node, err := cluster.Start(n.cfg)
-	if err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*TimeoutScale())
-	defer cancel()
-	if err := node.WaitReady(ctx); err != nil {
-		node.Close()
-		t.Fatalf("node not ready: %v", err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.cfg.GRPCAddr = ln.Addr().String()
+	node, err := cluster.Start(n.cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatalf("start node %s: %v", n.cfg.NodeID, err)
+	}
+	n.Node = node
+	return ln
+}
+
+// ready waits for WaitReady.
+func (n *Node) ready(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*TimeoutScale())
+	defer cancel()
+	if err := n.Node.WaitReady(ctx); err != nil {
+		t.Fatalf("node %s not ready: %v", n.cfg.NodeID, err)
+	}
+}
+
+// serve serves the broker and node services on ln.
+func (n *Node) serve(ln net.Listener, o Options) {
 	limits := transport.DefaultLimits()
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
-	transport.NewServer(node, limits, nil).Register(gs)
-	transport.NewNodeServer(node).Register(gs)
+	transport.NewServer(n.Node, limits, nil).Register(gs)
+	transport.NewNodeServer(n.Node).Register(gs)
 	go func() { _ = gs.Serve(ln) }()
-	n.Node, n.grpc, n.Addr = node, gs, ln.Addr().String()
+	n.grpc, n.Addr = gs, ln.Addr().String()
 }
 
 // Stop stops serving and closes the node; idempotent.
@@ -128,30 +206,25 @@ func (w testWriter) Write(p []byte) (int, error) {
 // is no testing.TB): data in dir, gRPC on a loopback port. Call Stop when
 // the tests are done.
 func StartMain(dir string) (*Node, error) {
-	cfg := cluster.DefaultConfig()
-	cfg.NodeID = "test-node"
-	cfg.DataDir = dir
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.Group = cluster.FastGroupConfig()
-	cfg.SessionGrace = 0
+	cfg := testConfig(dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	cfg.GRPCAddr = ln.Addr().String()
 	node, err := cluster.Start(cfg)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*TimeoutScale())
 	defer cancel()
 	if err := node.WaitReady(ctx); err != nil {
+		ln.Close()
 		node.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		node.Close()
-		return nil, err
-	}
-	limits := transport.DefaultLimits()
-	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
-	transport.NewServer(node, limits, nil).Register(gs)
-	go func() { _ = gs.Serve(ln) }()
-	return &Node{Node: node, grpc: gs, Addr: ln.Addr().String(), DataDir: dir, cfg: cfg}, nil
+	n := &Node{Node: node, DataDir: dir, cfg: cfg}
+	n.serve(ln, Options{})
+	return n, nil
 }

@@ -1,0 +1,236 @@
+package cluster
+
+import (
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Cluster formation (ARCHITECTURE §6), the Consul way:
+//
+//   - BootstrapExpect 1 and no Join: OpenGroup bootstraps every group with
+//     this node as the single voter (a node with Raft state never
+//     bootstraps again).
+//   - BootstrapExpect N > 1: the groups open without a configuration and
+//     wait. Once gossip shows exactly N alive nodes, and neither this node
+//     nor any peer has Raft state, every one of the N bootstraps every group
+//     with the same configuration: the N nodes sorted by id, ServerID = node
+//     id, ServerAddress = Raft address. hashicorp/raft documents that
+//     bootstrapping all servers with an identical configuration is safe; a
+//     node that sees a peer with state (it bootstrapped first and the
+//     others voted for it) does not bootstrap and is replicated to instead.
+//   - Join with BootstrapExpect 1, or any node that finds a running cluster:
+//     it never bootstraps; the group leaders add it (reconcileMembers).
+//
+// Whether a peer has Raft state travels in memberlist's push/pull state
+// (LocalState), which a join exchanges synchronously, and which this node
+// refreshes with every peer right before it bootstraps.
+
+// Polling intervals of the formation loops.
+const (
+	// formationPoll is how often a node waiting to bootstrap looks again
+	// (membership changes wake it sooner).
+	formationPoll = 250 * time.Millisecond
+	// joinRetryMin and joinRetryMax bound the backoff between attempts
+	// to reach the Join addresses.
+	joinRetryMin = 250 * time.Millisecond
+	joinRetryMax = 5 * time.Second
+)
+
+// bootstrapAlone reports whether OpenGroup should bootstrap a group with
+// this node as its single voter (when it has no state).
+func (n *Node) bootstrapAlone() bool {
+	return n.cfg.BootstrapExpect <= 1 && len(n.cfg.Join) == 0
+}
+
+// groups returns the meta group and the queue groups.
+func (n *Node) groups() []*Group {
+	out := make([]*Group, 0, 1+len(n.queues))
+	if n.meta != nil {
+		out = append(out, n.meta)
+	}
+	for _, q := range n.queues {
+		if q.group != nil {
+			out = append(out, q.group)
+		}
+	}
+	return out
+}
+
+// hasRaftState reports whether the group has a log, a snapshot or a term:
+// it was bootstrapped, or a cluster's leader or candidate has contacted it.
+func (g *Group) hasRaftState() bool {
+	return g.raft.LastIndex() > 0 || g.raft.CurrentTerm() > 0
+}
+
+// formed reports whether every group of this node has Raft state.
+func (n *Node) formed() bool {
+	gs := n.groups()
+	if len(gs) != 1+n.cfg.QueueGroups {
+		return false // still opening
+	}
+	for _, g := range gs {
+		if !g.hasRaftState() {
+			return false
+		}
+	}
+	return true
+}
+
+// startMembershipLoops starts gossip's background work: joining, forming
+// a new cluster, adding members to groups and spreading leaders.
+func (n *Node) startMembershipLoops() {
+	loops := []func(){n.reconcileLoop}
+	if len(n.cfg.Join) > 0 {
+		loops = append(loops, n.joinLoop)
+	}
+	if !n.bootstrapAlone() {
+		loops = append(loops, n.formationLoop)
+	}
+	for _, loop := range loops {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			loop()
+		}()
+	}
+}
+
+// joinLoop contacts the Join addresses until gossip knows another node,
+// backing off between attempts.
+func (n *Node) joinLoop() {
+	addrs := n.joinAddrs()
+	if len(addrs) == 0 {
+		return
+	}
+	wait := joinRetryMin
+	for attempt := 1; ; attempt++ {
+		k, err := n.members.ml.Join(addrs)
+		if k > 0 && n.members.ml.NumMembers() > 1 {
+			n.members.logger.Info("joined gossip", "contacted", k, "members", n.members.ml.NumMembers())
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			n.members.logger.Warn("no join address answered; retrying", "addrs", strings.Join(addrs, ","), "attempt", attempt, "error", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-n.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, joinRetryMax)
+	}
+}
+
+// joinAddrs is Config.Join without this node's own gossip address (a
+// shared join list names every node).
+func (n *Node) joinAddrs() []string {
+	self := map[string]bool{n.members.localAddr(): true, n.cfg.GossipAddr: true}
+	var out []string
+	for _, a := range n.cfg.Join {
+		if self[a] {
+			continue
+		}
+		if tcp, err := net.ResolveTCPAddr("tcp", a); err == nil && self[tcp.String()] {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// formationLoop waits until this node belongs to a cluster: bootstrapped
+// with BootstrapExpect peers, or added by a running cluster's leaders.
+func (n *Node) formationLoop() {
+	log := n.members.logger
+	kick := n.members.subscribe()
+	t := time.NewTicker(formationPoll)
+	defer t.Stop()
+	expect := n.cfg.BootstrapExpect
+	if expect <= 1 {
+		log.Info("no Raft state; waiting to be added by the cluster's leaders")
+	}
+	seen := -1
+	for {
+		switch {
+		case n.formed():
+			log.Info("node belongs to a cluster")
+			return
+		case n.members.peerFormed.Load():
+			log.Info("a peer already has Raft state; waiting to be added by the cluster's leaders")
+			return
+		case expect > 1:
+			servers := n.aliveServers()
+			if len(servers) != seen {
+				seen = len(servers)
+				log.Info("waiting for servers to bootstrap", "alive", seen, "expect", expect)
+			}
+			if len(servers) == expect && n.tryBootstrap(servers) {
+				return
+			}
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-kick:
+		}
+	}
+}
+
+// aliveServers returns the alive members as Raft voters sorted by id.
+func (n *Node) aliveServers() []raft.Server {
+	var out []raft.Server
+	for _, m := range n.Members() {
+		if m.State == MemberAlive && m.RaftAddr != "" {
+			out = append(out, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.RaftAddr)})
+		}
+	}
+	return out
+}
+
+// tryBootstrap bootstraps every group that has no state with servers,
+// after a last push/pull with every peer: a peer with Raft state means a
+// cluster exists and this node must wait to be added instead. It reports
+// whether the loop is done.
+func (n *Node) tryBootstrap(servers []raft.Server) bool {
+	var peers []string
+	for _, m := range n.Members() {
+		if m.State == MemberAlive && m.ID != n.cfg.NodeID {
+			peers = append(peers, m.GossipAddr)
+		}
+	}
+	n.members.pushPull(peers)
+	if n.members.peerFormed.Load() {
+		return false // the loop logs and returns
+	}
+	if again := n.aliveServers(); !slices.Equal(again, servers) {
+		return false
+	}
+	log := n.members.logger
+	ids := make([]string, len(servers))
+	for i, s := range servers {
+		ids[i] = string(s.ID)
+	}
+	for _, g := range n.groups() {
+		if g.hasRaftState() {
+			continue
+		}
+		err := g.Raft().BootstrapCluster(raft.Configuration{Servers: servers}).Error()
+		switch {
+		case err == nil:
+			g.logger.Info("bootstrapped raft group", "servers", strings.Join(ids, ","))
+		case errors.Is(err, raft.ErrCantBootstrap):
+			// A peer reached this group first; it is in a cluster.
+		default:
+			log.Error("bootstrap failed", "group", g.Name(), "error", err)
+		}
+	}
+	return true
+}

@@ -1,0 +1,91 @@
+package cluster
+
+import (
+	"github.com/hashicorp/raft"
+)
+
+// rebalanceLeaders spreads the queue groups' leaders over the alive voters
+// (ARCHITECTURE §2), so that dispatch and apply work spreads over the
+// nodes. Every node runs it for the groups it leads: when it leads at
+// least 2 more than another alive voter of one of those groups, it hands
+// that group to the voter that leads the fewest (ties: lowest id). At rest
+// no two nodes differ by more than one, so none leads more than
+// ceil(K/N). One transfer per call, so every node sees the result before
+// the next move; concurrent moves by several nodes converge because each
+// only moves towards a node at least 2 below its own count.
+func (n *Node) rebalanceLeaders() {
+	if len(n.queues) == 0 || n.ctx.Err() != nil {
+		return
+	}
+	alive := map[string]bool{}
+	for _, m := range n.Members() {
+		if m.State == MemberAlive {
+			alive[m.ID] = true
+		}
+	}
+	counts := map[string]int{}
+	voters := make([][]raft.Server, len(n.queues))
+	for i, q := range n.queues {
+		_, leader := q.group.Leader()
+		if leader == "" {
+			return // an election is under way; look again next round
+		}
+		counts[string(leader)]++
+		servers, err := q.group.Configuration()
+		if err != nil {
+			return
+		}
+		for _, s := range servers {
+			if s.Suffrage == raft.Voter && alive[string(s.ID)] {
+				voters[i] = append(voters[i], s)
+				if _, ok := counts[string(s.ID)]; !ok {
+					counts[string(s.ID)] = 0
+				}
+			}
+		}
+	}
+	self := n.cfg.NodeID
+	mine := counts[self]
+	if mine-minCount(counts) < 2 {
+		// TODO(forwarding): as meta leader, ask the leader of a group on
+		// an overloaded node to move it (NodeService.TransferLeadership)
+		// when that node does not run this loop itself (an older build).
+		return
+	}
+	for i, q := range n.queues {
+		if !q.group.IsLeader() {
+			continue
+		}
+		var target raft.Server
+		best := -1
+		for _, s := range voters[i] {
+			c := counts[string(s.ID)]
+			if string(s.ID) == self || c+1 >= mine {
+				continue
+			}
+			if best < 0 || c < best || c == best && s.ID < target.ID {
+				target, best = s, c
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		q.logger.Info("moving leadership to spread queue-group leaders", "group", q.group.Name(),
+			"to", target.ID, "leads", mine, "target_leads", best)
+		if err := q.group.TransferLeadershipTo(target.ID, target.Address); err != nil {
+			q.logger.Warn("leadership transfer failed", "group", q.group.Name(), "to", target.ID, "error", err)
+		}
+		return
+	}
+}
+
+// minCount returns the smallest value of counts (0 when empty).
+func minCount(counts map[string]int) int {
+	first, m := true, 0
+	for _, c := range counts {
+		if first || c < m {
+			first, m = false, c
+		}
+	}
+	return m
+}

@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// configChangeTimeout bounds one AddVoter or AddNonvoter.
+const configChangeTimeout = 10 * time.Second
+
+// reconcileLoop runs reconcileMembers and rebalanceLeaders every
+// ReconcileInterval and after every membership change.
+func (n *Node) reconcileLoop() {
+	kick := n.members.subscribe()
+	t := time.NewTicker(n.cfg.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-kick:
+		}
+		n.reconcileMembers()
+		n.rebalanceLeaders()
+	}
+}
+
+// reconcileMembers adds, in every group this node leads, each alive member
+// that the group's configuration lacks: as a voter while the group has
+// fewer than MaxVoters, else as a non-voter. It also promotes non-voters
+// while there is room, and updates the address of a server whose Raft
+// address changed. Members are never removed: a stopped or crashed node
+// stays in every group.
+//
+// Each group's leader does this for its own group, so no node needs to
+// reach another group's leader. (ARCHITECTURE §6 gives the job to the meta
+// leader; with queue-group leaders spread over the nodes that would need
+// a forwarding call per change.)
+func (n *Node) reconcileMembers() {
+	var alive []Member
+	for _, m := range n.Members() {
+		if m.State == MemberAlive && m.RaftAddr != "" {
+			alive = append(alive, m)
+		}
+	}
+	if len(alive) == 0 {
+		return
+	}
+	for _, g := range n.groups() {
+		if n.ctx.Err() != nil {
+			return
+		}
+		if g.IsLeader() {
+			n.reconcileGroup(g, alive)
+		}
+	}
+}
+
+func (n *Node) reconcileGroup(g *Group, alive []Member) {
+	servers, err := g.Configuration()
+	if err != nil {
+		return
+	}
+	voters := 0
+	byID := make(map[raft.ServerID]raft.Server, len(servers))
+	for _, s := range servers {
+		byID[s.ID] = s
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	for _, m := range alive {
+		id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)
+		s, ok := byID[id]
+		isVoter := ok && s.Suffrage == raft.Voter
+		switch {
+		case isVoter && s.Address == addr:
+			continue
+		case isVoter || voters < MaxVoters:
+			if err := n.changeConfig(g, m, true); err != nil {
+				return
+			}
+			if !isVoter {
+				voters++
+			}
+		case !ok || s.Address != addr:
+			if err := n.changeConfig(g, m, false); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// changeConfig adds (or updates) member m as a voter or non-voter of g.
+func (n *Node) changeConfig(g *Group, m Member, voter bool) error {
+	ctx, cancel := context.WithTimeout(n.ctx, configChangeTimeout)
+	defer cancel()
+	id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)
+	var err error
+	if voter {
+		err = g.AddVoter(ctx, id, addr)
+	} else {
+		err = g.addNonvoter(ctx, id, addr)
+	}
+	if err != nil {
+		var nle *NotLeaderError
+		if !errors.As(err, &nle) && !errors.Is(err, context.Canceled) {
+			g.logger.Warn("adding member failed", "member", m.ID, "voter", voter, "error", err)
+		}
+		return err
+	}
+	if voter {
+		g.logger.Info("member is a voter", "member", m.ID, "zone", m.Zone, "raft_addr", m.RaftAddr)
+	} else {
+		g.logger.Info("member joined as non-voter: the group has enough voters", "member", m.ID, "zone", m.Zone, "voters", MaxVoters)
+	}
+	return nil
+}
+
+// addNonvoter adds (or updates the address of) server id as a non-voter of
+// the group and waits until the change commits. Must run on the leader;
+// errors are those of AddVoter. A voter is not demoted by it.
+func (g *Group) addNonvoter(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) error {
+	if err := g.precheck(ctx); err != nil {
+		return err
+	}
+	f := g.raft.AddNonvoter(id, addr, 0, enqueueTimeout(ctx))
+	if err := await(ctx, f, g.stopped); err != nil {
+		return g.mapErr(ctx, err, f.Index() != 0)
+	}
+	return nil
+}

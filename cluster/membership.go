@@ -1,0 +1,427 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// FSMVersion is the state-machine version this build applies, gossiped as
+// NodeMeta.fsm_version. New command types may be proposed only once every
+// voter advertises a version that knows them (STYLE §2).
+const FSMVersion = 1
+
+// Member states, as Member.State reports them.
+const (
+	// MemberAlive: the node answers gossip probes.
+	MemberAlive = "alive"
+	// MemberSuspect: probes failed recently; the node is declared dead
+	// unless it refutes the suspicion. memberlist (v0.5) does not expose
+	// suspicion to its delegates, so Members reports such a node as
+	// alive until it is declared dead.
+	MemberSuspect = "suspect"
+	// MemberDead: the node stopped answering; it stays in every Raft
+	// group (a crash must not shrink the cluster).
+	MemberDead = "dead"
+	// MemberLeft: the node left gracefully (it was stopped); it stays a
+	// Raft voter so that a rolling restart never shrinks the cluster.
+	MemberLeft = "left"
+)
+
+// Member is a node of the cluster as gossip reports it. Nodes stay listed
+// after they fail or leave, with that state.
+type Member struct {
+	// ID is the node id, its raft.ServerID in every group.
+	ID string
+	// Zone is the node's availability zone ("" when not configured).
+	Zone string
+	// RaftAddr is the address of the node's Raft port.
+	RaftAddr string
+	// GRPCAddr is the address of the node's gRPC services ("" when the
+	// node serves none).
+	GRPCAddr string
+	// GossipAddr is the node's memberlist address.
+	GossipAddr string
+	// FSMVersion is the state-machine version the node applies.
+	FSMVersion uint32
+	// State is MemberAlive, MemberSuspect, MemberDead or MemberLeft.
+	State string
+}
+
+// Gossip settings.
+const (
+	// leaveTimeout bounds how long Close waits for the leave message to
+	// reach peers.
+	leaveTimeout = time.Second
+	// deadNodeReclaim is how long after a node was declared dead its id
+	// may come back from another address (a replaced VM).
+	deadNodeReclaim = 30 * time.Second
+	// gossipStateVersion is byte 0 of the push/pull state (LocalState).
+	gossipStateVersion byte = 1
+	// gossipFlagFormed in byte 1 says the sender has Raft state in every
+	// group: a cluster exists, so a new node must not bootstrap another.
+	gossipFlagFormed byte = 1
+	// gossipMsgLeaving is the type byte (after the version byte) of the
+	// user message a node broadcasts as it leaves, followed by its id:
+	// memberlist tells delegates that a node is gone but not whether it
+	// left or died.
+	gossipMsgLeaving byte = 1
+)
+
+// membership is the node's memberlist: its delegates keep a map of the
+// members seen, and every change wakes the subscribed loops.
+type membership struct {
+	ml     *memberlist.Memberlist
+	logger hclog.Logger
+	self   string
+	meta   []byte
+	// formed reports whether this node has Raft state in every group.
+	formed func() bool
+	// peerFormed is set once a peer reported, in a push/pull, that it has
+	// Raft state in every group.
+	peerFormed atomic.Bool
+
+	// broadcasts holds this node's user messages (its leave notice).
+	broadcasts *memberlist.TransmitLimitedQueue
+
+	mu      sync.Mutex
+	members map[string]Member
+	// leaving holds the ids that announced they are leaving.
+	leaving map[string]bool
+	subs    []chan struct{}
+}
+
+// encodeNodeMeta is the deterministic encoding of this node's gossip meta.
+func encodeNodeMeta(id, zone, raftAddr, grpcAddr string) ([]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.NodeMeta{
+		Id: id, Zone: zone, RaftAddr: raftAddr, GrpcAddr: grpcAddr, FsmVersion: FSMVersion,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode node meta: %w", err)
+	}
+	return b, nil
+}
+
+// startMembership creates the memberlist on cfg.GossipAddr, gossiping
+// raftAddr as this node's Raft address.
+func startMembership(cfg Config, raftAddr string, logger hclog.Logger, formed func() bool) (*membership, error) {
+	meta, err := encodeNodeMeta(cfg.NodeID, cfg.Zone, raftAddr, cfg.GRPCAddr)
+	if err != nil {
+		return nil, err
+	}
+	if len(meta) > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("gossip meta is %d bytes, limit %d", len(meta), memberlist.MetaMaxSize)
+	}
+	m := &membership{
+		logger: logger.Named("membership"), self: cfg.NodeID, meta: meta, formed: formed,
+		members: map[string]Member{}, leaving: map[string]bool{},
+	}
+	conf, err := memberlistConfig(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	m.broadcasts = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return m.ml.NumMembers() },
+		RetransmitMult: conf.RetransmitMult,
+	}
+	conf.Delegate, conf.Events = m, m
+	ml, err := memberlist.Create(conf)
+	if err != nil {
+		return nil, fmt.Errorf("gossip on %s: %w", cfg.GossipAddr, err)
+	}
+	m.ml = ml
+	return m, nil
+}
+
+// memberlistConfig maps Config onto memberlist's LAN (or local) profile.
+func memberlistConfig(cfg Config, logger hclog.Logger) (*memberlist.Config, error) {
+	conf := memberlist.DefaultLANConfig()
+	if cfg.GossipLocal {
+		conf = memberlist.DefaultLocalConfig()
+		conf.ProbeInterval = 200 * time.Millisecond
+		conf.ProbeTimeout = 100 * time.Millisecond
+		conf.GossipInterval = 50 * time.Millisecond
+		conf.PushPullInterval = 5 * time.Second
+	}
+	host, ps, err := net.SplitHostPort(cfg.GossipAddr)
+	if err != nil {
+		return nil, fmt.Errorf("gossip address: %w", err)
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil {
+		return nil, fmt.Errorf("gossip address: bad port %q", ps)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	} else if net.ParseIP(host) == nil {
+		// memberlist binds to IP literals only.
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("gossip address: resolve %q: %v", host, err)
+		}
+		host = ips[0].String()
+	}
+	conf.Name = cfg.NodeID
+	conf.BindAddr, conf.BindPort, conf.AdvertisePort = host, port, port
+	conf.DeadNodeReclaimTime = deadNodeReclaim
+	conf.Logger = logger.ResetNamed("warren.memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	return conf, nil
+}
+
+// subscribe returns a channel that receives (coalesced) a value after
+// every membership change.
+func (m *membership) subscribe() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch := make(chan struct{}, 1)
+	m.subs = append(m.subs, ch)
+	return ch
+}
+
+func (m *membership) notifyLocked() {
+	for _, ch := range m.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// NodeMeta implements memberlist.Delegate.
+func (m *membership) NodeMeta(limit int) []byte {
+	if len(m.meta) > limit {
+		// startMembership checked MetaMaxSize; memberlist panics on more.
+		return nil
+	}
+	return m.meta
+}
+
+// NotifyMsg implements memberlist.Delegate: a peer's leave notice. The
+// first time a node hears it, it gossips it on, as memberlist does with
+// its own messages, so the notice reaches every node.
+func (m *membership) NotifyMsg(buf []byte) {
+	if len(buf) < 3 || buf[0] != gossipStateVersion || buf[1] != gossipMsgLeaving {
+		return
+	}
+	id := string(buf[2:])
+	m.mu.Lock()
+	first := !m.leaving[id]
+	m.leaving[id] = true
+	if mem, ok := m.members[id]; ok && mem.State == MemberDead {
+		// The leave itself arrived first.
+		mem.State = MemberLeft
+		m.members[id] = mem
+		m.logger.Info("member left", "node", id, "zone", mem.Zone)
+		m.notifyLocked()
+	}
+	m.mu.Unlock()
+	if first && id != m.self {
+		m.broadcasts.QueueBroadcast(&leaveNotice{id: id, msg: slices.Clone(buf)})
+	}
+}
+
+// GetBroadcasts implements memberlist.Delegate.
+func (m *membership) GetBroadcasts(overhead, limit int) [][]byte {
+	return m.broadcasts.GetBroadcasts(overhead, limit)
+}
+
+// LocalState implements memberlist.Delegate: whether this node has Raft
+// state, so that a node joining a running cluster never bootstraps.
+func (m *membership) LocalState(bool) []byte {
+	var flags byte
+	if m.formed() {
+		flags |= gossipFlagFormed
+	}
+	return []byte{gossipStateVersion, flags}
+}
+
+// MergeRemoteState implements memberlist.Delegate.
+func (m *membership) MergeRemoteState(buf []byte, _ bool) {
+	if len(buf) >= 2 && buf[0] == gossipStateVersion && buf[1]&gossipFlagFormed != 0 {
+		m.peerFormed.Store(true)
+	}
+}
+
+// NotifyJoin implements memberlist.EventDelegate.
+func (m *membership) NotifyJoin(node *memberlist.Node) { m.update(node, true) }
+
+// NotifyUpdate implements memberlist.EventDelegate.
+func (m *membership) NotifyUpdate(node *memberlist.Node) { m.update(node, false) }
+
+// NotifyLeave implements memberlist.EventDelegate: the node left or died.
+// (node.State is not maintained by memberlist; the leave notice tells.)
+func (m *membership) NotifyLeave(node *memberlist.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mem, ok := m.members[node.Name]
+	if !ok {
+		return
+	}
+	state := MemberDead
+	if m.leaving[node.Name] {
+		state = MemberLeft
+	}
+	mem.State = state
+	m.members[node.Name] = mem
+	m.logger.Info("member "+state, "node", node.Name, "zone", mem.Zone)
+	m.notifyLocked()
+}
+
+func (m *membership) update(node *memberlist.Node, join bool) {
+	var meta pb.NodeMeta
+	if err := proto.Unmarshal(node.Meta, &meta); err != nil || meta.GetId() != node.Name {
+		m.logger.Warn("ignoring gossip member without valid Warren meta", "node", node.Name, "error", err)
+		return
+	}
+	mem := Member{
+		ID: meta.GetId(), Zone: meta.GetZone(), RaftAddr: meta.GetRaftAddr(), GRPCAddr: meta.GetGrpcAddr(),
+		GossipAddr: net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port))),
+		FSMVersion: meta.GetFsmVersion(), State: MemberAlive,
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.members[mem.ID] = mem
+	delete(m.leaving, mem.ID)
+	if join && mem.ID != m.self {
+		m.logger.Info("member joined", "node", mem.ID, "zone", mem.Zone, "raft_addr", mem.RaftAddr, "grpc_addr", mem.GRPCAddr)
+	}
+	m.notifyLocked()
+}
+
+// list returns the members sorted by id.
+func (m *membership) list() []Member {
+	m.mu.Lock()
+	out := make([]Member, 0, len(m.members))
+	for _, mem := range m.members {
+		out = append(out, mem)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// get returns the member with id.
+func (m *membership) get(id string) (Member, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mem, ok := m.members[id]
+	return mem, ok
+}
+
+// localAddr is the bound (advertised) gossip address.
+func (m *membership) localAddr() string {
+	n := m.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// pushPull exchanges state with the given gossip addresses now (as a join
+// does), so MergeRemoteState sees their current formed flag. It returns
+// how many answered.
+func (m *membership) pushPull(addrs []string) int {
+	if len(addrs) == 0 {
+		return 0
+	}
+	k, _ := m.ml.Join(addrs)
+	return k
+}
+
+// leave announces that this node leaves and stops gossip. It first
+// gossips its leave notice until memberlist has sent it as often as its
+// own broadcasts (so peers record "left", not "dead"), then leaves, each
+// step bounded by leaveTimeout.
+func (m *membership) leave() error {
+	var errs []error
+	m.mu.Lock()
+	m.leaving[m.self] = true
+	m.mu.Unlock()
+	if m.ml.NumMembers() > 1 {
+		notice := &leaveNotice{
+			id:   m.self,
+			msg:  append([]byte{gossipStateVersion, gossipMsgLeaving}, m.self...),
+			done: make(chan struct{}),
+		}
+		m.broadcasts.QueueBroadcast(notice)
+		t := time.NewTimer(leaveTimeout)
+		select {
+		case <-notice.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if err := m.ml.Leave(leaveTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("gossip leave: %w", err))
+	}
+	if err := m.ml.Shutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("gossip shutdown: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Members lists the nodes gossip knows, this one included, sorted by id.
+// Safe for concurrent use; the slice is the caller's.
+func (n *Node) Members() []Member {
+	if n.members == nil {
+		return nil
+	}
+	return n.members.list()
+}
+
+// MemberGRPCAddr returns the gRPC address that node id gossips, and false
+// when the node is unknown or serves no gRPC. The node may be dead; the
+// caller's dial will tell. Safe for concurrent use.
+func (n *Node) MemberGRPCAddr(id string) (string, bool) {
+	if n.members == nil {
+		return "", false
+	}
+	mem, ok := n.members.get(id)
+	if !ok || mem.GRPCAddr == "" {
+		return "", false
+	}
+	return mem.GRPCAddr, true
+}
+
+// NodeID returns this node's id (Config.NodeID).
+func (n *Node) NodeID() string { return n.cfg.NodeID }
+
+// GossipAddr returns the address memberlist is bound to (with the port the
+// OS picked when Config.GossipAddr had port 0): the address other nodes
+// pass in Config.Join.
+func (n *Node) GossipAddr() string { return n.members.localAddr() }
+
+// leaveNotice is a memberlist.Broadcast of node id's leave notice. On the
+// leaving node, done closes once the queue has sent it as often as it
+// sends anything.
+type leaveNotice struct {
+	id   string
+	msg  []byte
+	done chan struct{} // nil for a relayed notice
+	once sync.Once
+}
+
+// Invalidates implements memberlist.Broadcast: a newer notice of the same
+// node replaces an older one.
+func (b *leaveNotice) Invalidates(other memberlist.Broadcast) bool {
+	o, ok := other.(*leaveNotice)
+	return ok && o.id == b.id
+}
+
+// Message implements memberlist.Broadcast.
+func (b *leaveNotice) Message() []byte { return b.msg }
+
+// Finished implements memberlist.Broadcast.
+func (b *leaveNotice) Finished() {
+	if b.done != nil {
+		b.once.Do(func() { close(b.done) })
+	}
+}
