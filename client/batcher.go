@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenmq/warren/transport/warrenpb"
@@ -35,6 +36,8 @@ type batcher struct {
 
 	carry *pending // owned by run: did not fit the previous batch
 	seq   uint64   // owned by run: the last sequence number given out
+
+	window seqWindow
 }
 
 func newBatcher(c *Client) *batcher {
@@ -44,6 +47,10 @@ func newBatcher(c *Client) *batcher {
 		in:    make(chan *pending, min(o.batchMessages*o.publishInFlight, 1<<14)),
 		slots: make(chan struct{}, o.publishInFlight),
 		stop:  make(chan struct{}),
+		window: seqWindow{
+			firsts:  make(map[uint64]struct{}),
+			changed: make(chan struct{}),
+		},
 	}
 }
 
@@ -105,8 +112,15 @@ func (b *batcher) run() {
 			return
 		}
 		batch, open := b.collect()
-		if open && len(batch) > 0 && b.c.goroutine(func() { b.send(batch) }) {
-			continue
+		if open && len(batch) > 0 {
+			first, last := batch[0].entry.GetSequence(), batch[len(batch)-1].entry.GetSequence()
+			if b.window.acquire(first, last, b.stop) {
+				if b.c.goroutine(func() { b.send(batch) }) {
+					continue
+				}
+				b.window.release(first)
+			}
+			open = false
 		}
 		<-b.slots
 		failAll(batch, ErrClosed)
@@ -181,24 +195,69 @@ func (b *batcher) admit(p *pending) bool {
 }
 
 // send sends one batch and completes its futures; it releases the slot that
-// run took for it.
+// run took for it. A request that fails with Unavailable (a failed
+// connection, NOT_LEADER, OUTCOME_UNKNOWN) is sent again, after a failover or
+// a backoff delay, with the same publisher id and sequence numbers, so the
+// server enqueues each message at most once. It is retried until it gets an
+// answer, the client closes, or every caller's ctx has ended; each attempt is
+// bounded as requestContext says.
 func (b *batcher) send(batch []*pending) {
 	defer func() { <-b.slots }()
+	defer b.window.release(batch[0].entry.GetSequence())
 	entries := make([]*warrenpb.PublishEntry, len(batch))
 	for i, p := range batch {
 		entries[i] = p.entry
 	}
-	ctx, cancel := b.requestContext(batch)
-	defer cancel()
-	resp, err := b.c.broker().Publish(ctx, &warrenpb.PublishRequest{
-		PublisherId:  b.c.opts.publisherID,
-		Entries:      entries,
-		MinMetaIndex: b.c.MetaIndex(),
-	})
-	if err != nil {
-		failAll(batch, b.c.rpcError(err))
-		return
+	wctx, stop := b.waitContext(batch)
+	defer stop()
+	bo := b.c.newBackoff()
+	var last error
+	var h hopper
+	for {
+		cn, err := b.c.conn(wctx, last)
+		if err != nil {
+			failAll(batch, err)
+			return
+		}
+		ctx, cancel := b.requestContext(batch)
+		resp, err := cn.api.Publish(ctx, &warrenpb.PublishRequest{
+			PublisherId:  b.c.opts.publisherID,
+			Entries:      entries,
+			MinMetaIndex: b.c.MetaIndex(),
+		})
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err == nil {
+			b.c.proven(cn)
+			b.complete(batch, resp)
+			return
+		}
+		f := b.c.classify(cn, err)
+		if f == failConn || h.hop(b.c, cn, f) {
+			b.c.connFailed(cn, err)
+		}
+		if last != nil && timedOut && cancelled(err) {
+			failAll(batch, b.c.gaveUp(ctx, last))
+			return
+		}
+		if !retryUnavailable.retries(f) || b.c.isClosed() {
+			failAll(batch, b.c.rpcError(connError(cn, f, err)))
+			return
+		}
+		last = connError(cn, f, err)
+		if wctx.Err() != nil {
+			failAll(batch, b.c.gaveUp(wctx, last))
+			return
+		}
+		if f != failConn && !b.c.sleep(wctx, bo.delay()) {
+			failAll(batch, b.c.gaveUp(wctx, last))
+			return
+		}
 	}
+}
+
+// complete completes the futures of batch from the server's answer.
+func (b *batcher) complete(batch []*pending, resp *warrenpb.PublishResponse) {
 	results := resp.GetResults()
 	if len(results) != len(batch) {
 		failAll(batch, fmt.Errorf("%w: %d publish results for %d entries", ErrProtocol, len(results), len(batch)))
@@ -209,9 +268,10 @@ func (b *batcher) send(batch []*pending) {
 	}
 }
 
-// requestContext derives the request's context from the client's: it ends at
-// Close, and at the latest deadline of the batch's callers when every caller
-// has one.
+// requestContext derives the context of one attempt from the client's: it
+// ends at Close, and at the latest deadline of the batch's callers when every
+// caller has one. Cancelling a caller's ctx does not withdraw a request
+// already sent.
 func (b *batcher) requestContext(batch []*pending) (context.Context, context.CancelFunc) {
 	var latest time.Time
 	for _, p := range batch {
@@ -224,6 +284,74 @@ func (b *batcher) requestContext(batch []*pending) (context.Context, context.Can
 		}
 	}
 	return context.WithDeadline(b.c.ctx, latest)
+}
+
+// waitContext returns a context that ends at Close or once every caller's
+// ctx in batch has ended: nobody waits for the outcome any more, so the
+// request is not retried further.
+func (b *batcher) waitContext(batch []*pending) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(b.c.ctx)
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	stops := make([]func() bool, len(batch))
+	for i, p := range batch {
+		stops[i] = context.AfterFunc(p.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel(context.Cause(p.ctx)) // the last caller's reason
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel(nil)
+	}
+}
+
+// seqWindow keeps the requests in flight within the server's deduplication
+// window: a request is sent only while its last sequence is less than
+// dedupWindow ahead of the first sequence of every request still in flight.
+// Otherwise a request retried for long, while later ones commit, would fall
+// out of the window and its retry would be taken for a duplicate and
+// dropped.
+type seqWindow struct {
+	mu      sync.Mutex
+	firsts  map[uint64]struct{} // first sequences of the requests in flight
+	changed chan struct{}       // closed and replaced by release
+}
+
+// acquire waits until a request with sequences [first, last] may be sent,
+// and records it in flight; it returns false when stop is closed first.
+func (w *seqWindow) acquire(first, last uint64, stop <-chan struct{}) bool {
+	for {
+		w.mu.Lock()
+		low := first
+		for f := range w.firsts {
+			low = min(low, f)
+		}
+		if last-low < dedupWindow || low == first {
+			w.firsts[first] = struct{}{}
+			w.mu.Unlock()
+			return true
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		select {
+		case <-changed:
+		case <-stop:
+			return false
+		}
+	}
+}
+
+// release records that the request starting at first is no longer in flight.
+func (w *seqWindow) release(first uint64) {
+	w.mu.Lock()
+	delete(w.firsts, first)
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
 }
 
 func failAll(batch []*pending, err error) {

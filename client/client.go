@@ -2,23 +2,21 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
-
-	"google.golang.org/grpc"
-
-	"github.com/warrenmq/warren/transport/warrenpb"
 )
 
 // Client is a connection to a Warren cluster with one session and one
 // publish batcher. It is safe for concurrent use by many goroutines. Create it
 // with New and release it with Close.
 type Client struct {
-	opts options
-	addr string
-	conn *grpc.ClientConn
-	api  warrenpb.BrokerServiceClient
+	opts  options
+	addrs []string
+	conns connHolder
+	state *stateReporter
 
 	// ctx lives until Close; streams and publish requests derive from it.
 	ctx    context.Context
@@ -44,7 +42,8 @@ type Client struct {
 // (see WithConnectTimeout); ctx bounds the whole attempt. When no address
 // works the error has code Unavailable and names each failure; when ctx ends
 // first the error wraps ctx.Err(). Options are applied over the defaults
-// documented on each With… function.
+// documented on each With… function. The client keeps addrs for failover
+// (see the package documentation).
 func New(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -55,32 +54,53 @@ func New(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, invalid("no addresses")
 	}
-	conn, addr, err := dial(ctx, addrs, &o)
+	if o.onState != nil {
+		o.onState(Connecting)
+	}
+	cc, idx, err := dial(ctx, addrs, &o)
 	if err != nil {
+		if o.onState != nil {
+			o.onState(Closed)
+		}
 		return nil, err
 	}
 	c := &Client{
-		opts: o,
-		addr: addr,
-		conn: conn,
-		api:  warrenpb.NewBrokerServiceClient(conn),
-		subs: make(map[*Subscription]struct{}),
+		opts:  o,
+		addrs: slices.Clone(addrs),
+		state: newStateReporter(o.onState),
+		subs:  make(map[*Subscription]struct{}),
+	}
+	cn := newConn(cc, c.addrs, idx)
+	cn.ok.Store(true) // dialled in New: the first failover round starts at once
+	c.conns.cur, c.conns.addr = cn, cn.addr
+	c.conns.ready = make(chan struct{})
+	close(c.conns.ready)
+	c.conns.bo = c.newBackoff()
+	c.state.cur = Connected
+	if o.onState != nil {
+		o.onState(Connected)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.sess.init()
+	c.sess.init(c)
 	c.gets.init()
 	c.pub = newBatcher(c)
 	c.goroutine(c.pub.run)
+	if o.onState != nil {
+		c.goroutine(func() { c.state.run(c.ctx.Done()) })
+	}
 	return c, nil
 }
 
-// broker returns the stub every RPC goes through. It is the seam for
-// reconnect and failover: a later version swaps the connection behind it.
-func (c *Client) broker() warrenpb.BrokerServiceClient { return c.api }
-
 // Addr returns the address (as given to New) of the node the client is
-// connected to.
-func (c *Client) Addr() string { return c.addr }
+// connected to, or while it reconnects, was last connected to.
+func (c *Client) Addr() string {
+	c.conns.mu.Lock()
+	defer c.conns.mu.Unlock()
+	return c.conns.addr
+}
+
+// State returns the client's connection state (see WithStateChange).
+func (c *Client) State() State { return c.state.get() }
 
 // SessionID returns the client's session id. It does not change for the life
 // of the Client.
@@ -145,7 +165,8 @@ func (c *Client) untrack(s *Subscription) {
 // Close to avoid that), subscriptions are closed as by Subscription.Close
 // (settles already sent are processed; the server returns the unacked
 // deliveries to the queues), the session stream ends (the server releases the
-// session's gets and exclusive queues), and the connection closes. Close
+// session's gets and exclusive queues), a reconnect in progress stops, and
+// the connection closes; the state becomes Closed. Close
 // waits for the client's goroutines to exit. It is idempotent and safe to call
 // concurrently; every call returns the result of the first.
 func (c *Client) Close() error {
@@ -157,6 +178,7 @@ func (c *Client) Close() error {
 			subs = append(subs, s)
 		}
 		c.mu.Unlock()
+		c.state.set(Closed)
 		c.pub.stopAccepting()
 		var wg sync.WaitGroup
 		for _, s := range subs {
@@ -170,7 +192,7 @@ func (c *Client) Close() error {
 		c.cancel() // ends the session stream, subscriptions and requests
 		c.wg.Wait()
 		c.pub.failQueued()
-		c.closeErr = c.conn.Close()
+		c.closeErr = c.closeConn()
 	})
 	return c.closeErr
 }
@@ -178,7 +200,7 @@ func (c *Client) Close() error {
 // rpcError returns err from an RPC unchanged, or wrapped with ErrClosed when
 // the RPC failed because Close ran. Either way its gRPC status is kept.
 func (c *Client) rpcError(err error) error {
-	if c.isClosed() {
+	if c.isClosed() && !errors.Is(err, ErrClosed) {
 		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
 	return err

@@ -45,11 +45,16 @@ type GroupPeer struct {
 	Lag int64 `json:"lag"`
 }
 
-// ClusterStatus asks the connected node for its view of the cluster.
+// ClusterStatus asks the connected node for its view of the cluster. It is
+// retried on Unavailable (on another node after a failover) until ctx ends.
 func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
-	resp, err := c.broker().ClusterStatus(ctx, &warrenpb.ClusterStatusRequest{})
+	var resp *warrenpb.ClusterStatusResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.ClusterStatus(ctx, &warrenpb.ClusterStatusRequest{})
+		return err
+	})
 	if err != nil {
-		return ClusterStatus{}, c.rpcError(err)
+		return ClusterStatus{}, err
 	}
 	out := ClusterStatus{NodeID: resp.GetNodeId()}
 	for _, m := range resp.GetMembers() {

@@ -87,13 +87,34 @@ func TestConsumeRunsHandlersConcurrently(t *testing.T) {
 	}
 }
 
-func TestConsumeReturnsStreamError(t *testing.T) {
-	c := newTestClient(t, newFakeBroker())
-	err := c.Consume(testCtx(t), "failing", func(context.Context, *Delivery) error { return nil }, ConsumeOptions{})
-	if status.Code(err) != codes.Unavailable {
-		t.Fatalf("Consume = %v, want Unavailable", err)
+func TestConsumeResubscribesAfterStreamFailure(t *testing.T) {
+	fb := newFakeBroker()
+	c := newTestClient(t, fb)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		// "failing" answers Subscribed and then ends the stream with Unavailable.
+		done <- c.Consume(ctx, "failing", func(context.Context, *Delivery) error { return nil }, ConsumeOptions{Prefetch: 5})
+	}()
+	first := recvWithin(t, fb.subscribes, "Subscribe")
+	if first.GetConsumerTag() != "" {
+		t.Fatalf("first Subscribe carries tag %q, want none", first.GetConsumerTag())
 	}
-	err = c.Consume(testCtx(t), "missing", func(context.Context, *Delivery) error { return nil }, ConsumeOptions{})
+	for i := range 2 {
+		again := recvWithin(t, fb.subscribes, "a re-subscription")
+		if again.GetConsumerTag() != "ctag-1" || again.GetPrefetch() != 5 || again.GetSessionId() != c.SessionID() {
+			t.Fatalf("re-subscription %d = %v, want tag ctag-1 (the server's), prefetch 5, the session id", i, again)
+		}
+	}
+	cancel()
+	if err := recvWithin(t, done, "Consume to return"); err != nil {
+		t.Fatalf("Consume = %v, want nil after cancel", err)
+	}
+}
+
+func TestConsumeReturnsPermanentErrors(t *testing.T) {
+	c := newTestClient(t, newFakeBroker())
+	err := c.Consume(testCtx(t), "missing", func(context.Context, *Delivery) error { return nil }, ConsumeOptions{})
 	if status.Code(err) != codes.NotFound {
 		t.Fatalf("Consume = %v, want NotFound", err)
 	}

@@ -117,48 +117,64 @@ type BindingFilter struct {
 
 // DeclareExchange creates the exchange name of the given kind ("direct",
 // "topic", "headers" or "fanout"), or checks that an existing one has the same
-// properties (FailedPrecondition otherwise). Safe for concurrent use.
+// properties (FailedPrecondition otherwise). It is retried on Unavailable
+// (after a failover when the connection failed) until ctx ends. Safe for
+// concurrent use.
 func (c *Client) DeclareExchange(ctx context.Context, name, kind string, o ExchangeOptions) error {
 	args, err := toValues("argument", o.Args)
 	if err != nil {
 		return err
 	}
-	resp, err := c.broker().DeclareExchange(ctx, &warrenpb.DeclareExchangeRequest{
-		Name:         name,
-		Kind:         kind,
-		AutoDelete:   o.AutoDelete,
-		Internal:     o.Internal,
-		Arguments:    args,
-		Passive:      o.Passive,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.DeclareExchangeResponse
+	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.DeclareExchange(ctx, &warrenpb.DeclareExchangeRequest{
+			Name:         name,
+			Kind:         kind,
+			AutoDelete:   o.AutoDelete,
+			Internal:     o.Internal,
+			Arguments:    args,
+			Passive:      o.Passive,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return c.rpcError(err)
+		return err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
 	return nil
 }
 
-// DeleteExchange deletes the exchange name and its bindings. Safe for
-// concurrent use.
+// DeleteExchange deletes the exchange name and its bindings. It is retried
+// on Unavailable until ctx ends, so when the first attempt took effect but its
+// answer was lost, the retry may answer NotFound. Safe for concurrent use.
 func (c *Client) DeleteExchange(ctx context.Context, name string, o DeleteExchangeOptions) error {
-	resp, err := c.broker().DeleteExchange(ctx, &warrenpb.DeleteExchangeRequest{
-		Name:         name,
-		IfUnused:     o.IfUnused,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.DeleteExchangeResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.DeleteExchange(ctx, &warrenpb.DeleteExchangeRequest{
+			Name:         name,
+			IfUnused:     o.IfUnused,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return c.rpcError(err)
+		return err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
 	return nil
 }
 
-// ListExchanges returns every exchange. Safe for concurrent use.
+// ListExchanges returns every exchange. It is retried on Unavailable until
+// ctx ends. Safe for concurrent use.
 func (c *Client) ListExchanges(ctx context.Context) ([]ExchangeInfo, error) {
-	resp, err := c.broker().ListExchanges(ctx, &warrenpb.ListExchangesRequest{MinMetaIndex: c.MetaIndex()})
+	var resp *warrenpb.ListExchangesResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.ListExchanges(ctx, &warrenpb.ListExchangesRequest{MinMetaIndex: c.MetaIndex()})
+		return err
+	})
 	if err != nil {
-		return nil, c.rpcError(err)
+		return nil, err
 	}
 	out := make([]ExchangeInfo, 0, len(resp.GetExchanges()))
 	for _, e := range resp.GetExchanges() {
@@ -177,7 +193,8 @@ func (c *Client) ListExchanges(ctx context.Context) ([]ExchangeInfo, error) {
 // DeclareQueue creates the queue name (a server-generated name when empty),
 // or checks that an existing one has the same properties (FailedPrecondition
 // otherwise), and returns its name and counts. An exclusive declaration opens
-// the session stream first. Safe for concurrent use.
+// the session stream first. It is retried on Unavailable until ctx ends.
+// Safe for concurrent use.
 func (c *Client) DeclareQueue(ctx context.Context, name string, o QueueOptions) (Queue, error) {
 	args, err := toValues("argument", o.Args)
 	if err != nil {
@@ -188,53 +205,74 @@ func (c *Client) DeclareQueue(ctx context.Context, name string, o QueueOptions) 
 			return Queue{}, err
 		}
 	}
-	resp, err := c.broker().DeclareQueue(ctx, &warrenpb.DeclareQueueRequest{
-		Name:         name,
-		Exclusive:    o.Exclusive,
-		AutoDelete:   o.AutoDelete,
-		Arguments:    args,
-		Passive:      o.Passive,
-		SessionId:    c.opts.sessionID,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.DeclareQueueResponse
+	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.DeclareQueue(ctx, &warrenpb.DeclareQueueRequest{
+			Name:         name,
+			Exclusive:    o.Exclusive,
+			AutoDelete:   o.AutoDelete,
+			Arguments:    args,
+			Passive:      o.Passive,
+			SessionId:    c.opts.sessionID,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return Queue{}, c.rpcError(err)
+		return Queue{}, err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
 	return Queue{Name: resp.GetName(), Messages: resp.GetMessageCount(), Consumers: resp.GetConsumerCount()}, nil
 }
 
 // DeleteQueue deletes the queue name and returns how many messages it held.
-// Safe for concurrent use.
+// It is retried on Unavailable until ctx ends, so when the first attempt took
+// effect but its answer was lost, the retry may answer NotFound. Safe for
+// concurrent use.
 func (c *Client) DeleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, error) {
-	resp, err := c.broker().DeleteQueue(ctx, &warrenpb.DeleteQueueRequest{
-		Name:         name,
-		IfUnused:     o.IfUnused,
-		IfEmpty:      o.IfEmpty,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.DeleteQueueResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.DeleteQueue(ctx, &warrenpb.DeleteQueueRequest{
+			Name:         name,
+			IfUnused:     o.IfUnused,
+			IfEmpty:      o.IfEmpty,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return 0, c.rpcError(err)
+		return 0, err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
 	return resp.GetMessageCount(), nil
 }
 
 // PurgeQueue removes the ready messages of the queue name and returns how
-// many it removed. Safe for concurrent use.
+// many it removed. It is retried on Unavailable until ctx ends; after a lost
+// answer the count is that of the retry (messages published in between may be
+// purged too). Safe for concurrent use.
 func (c *Client) PurgeQueue(ctx context.Context, name string) (uint64, error) {
-	resp, err := c.broker().PurgeQueue(ctx, &warrenpb.PurgeQueueRequest{Name: name, MinMetaIndex: c.MetaIndex()})
+	var resp *warrenpb.PurgeQueueResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.PurgeQueue(ctx, &warrenpb.PurgeQueueRequest{Name: name, MinMetaIndex: c.MetaIndex()})
+		return err
+	})
 	if err != nil {
-		return 0, c.rpcError(err)
+		return 0, err
 	}
 	return resp.GetMessageCount(), nil
 }
 
-// ListQueues returns every queue with its counts. Safe for concurrent use.
+// ListQueues returns every queue with its counts. It is retried on
+// Unavailable until ctx ends. Safe for concurrent use.
 func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
-	resp, err := c.broker().ListQueues(ctx, &warrenpb.ListQueuesRequest{MinMetaIndex: c.MetaIndex()})
+	var resp *warrenpb.ListQueuesResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.ListQueues(ctx, &warrenpb.ListQueuesRequest{MinMetaIndex: c.MetaIndex()})
+		return err
+	})
 	if err != nil {
-		return nil, c.rpcError(err)
+		return nil, err
 	}
 	out := make([]QueueInfo, 0, len(resp.GetQueues()))
 	for _, q := range resp.GetQueues() {
@@ -254,56 +292,71 @@ func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
 
 // Bind binds queue to exchange with the binding key and arguments (for a
 // headers exchange: x-match and the headers to match; a nil value matches on
-// the key's presence). Binding twice is a no-op. Safe for concurrent use.
+// the key's presence). Binding twice is a no-op, so it is retried on
+// Unavailable until ctx ends. Safe for concurrent use.
 func (c *Client) Bind(ctx context.Context, exchange, queue, key string, args map[string]any) error {
 	pargs, err := toValues("argument", args)
 	if err != nil {
 		return err
 	}
-	resp, err := c.broker().BindQueue(ctx, &warrenpb.BindQueueRequest{
-		Exchange:     exchange,
-		Queue:        queue,
-		BindingKey:   key,
-		Arguments:    pargs,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.BindQueueResponse
+	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.BindQueue(ctx, &warrenpb.BindQueueRequest{
+			Exchange:     exchange,
+			Queue:        queue,
+			BindingKey:   key,
+			Arguments:    pargs,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return c.rpcError(err)
+		return err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
 	return nil
 }
 
 // Unbind removes the binding of queue to exchange with exactly this key and
-// these arguments. Safe for concurrent use.
+// these arguments. It is retried on Unavailable until ctx ends. Safe for
+// concurrent use.
 func (c *Client) Unbind(ctx context.Context, exchange, queue, key string, args map[string]any) error {
 	pargs, err := toValues("argument", args)
 	if err != nil {
 		return err
 	}
-	resp, err := c.broker().UnbindQueue(ctx, &warrenpb.UnbindQueueRequest{
-		Exchange:     exchange,
-		Queue:        queue,
-		BindingKey:   key,
-		Arguments:    pargs,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.UnbindQueueResponse
+	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.UnbindQueue(ctx, &warrenpb.UnbindQueueRequest{
+			Exchange:     exchange,
+			Queue:        queue,
+			BindingKey:   key,
+			Arguments:    pargs,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return c.rpcError(err)
+		return err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
 	return nil
 }
 
-// ListBindings returns the bindings that match f. Safe for concurrent use.
+// ListBindings returns the bindings that match f. It is retried on
+// Unavailable until ctx ends. Safe for concurrent use.
 func (c *Client) ListBindings(ctx context.Context, f BindingFilter) ([]Binding, error) {
-	resp, err := c.broker().ListBindings(ctx, &warrenpb.ListBindingsRequest{
-		Exchange:     f.Exchange,
-		Queue:        f.Queue,
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.ListBindingsResponse
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.ListBindings(ctx, &warrenpb.ListBindingsRequest{
+			Exchange:     f.Exchange,
+			Queue:        f.Queue,
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return nil, c.rpcError(err)
+		return nil, err
 	}
 	out := make([]Binding, 0, len(resp.GetBindings()))
 	for _, b := range resp.GetBindings() {

@@ -180,15 +180,21 @@ func (g getSettler) settle(ctx context.Context, d *Delivery, s *warrenpb.Settle)
 	if err != nil {
 		return err
 	}
-	_, err = g.c.broker().Settle(ctx, &warrenpb.SettleRequest{
-		SessionId: g.c.opts.sessionID,
-		Queue:     d.Queue,
-		Settle:    s,
+	// Retried only after NOT_LEADER: after an unknown outcome the server
+	// refuses a second settle of the same tag, which would hide whether the
+	// first one took effect. The error lets the caller decide.
+	err = g.c.call(ctx, retryUnsent, func(ctx context.Context, cn *conn) error {
+		_, err := cn.api.Settle(ctx, &warrenpb.SettleRequest{
+			SessionId: g.c.opts.sessionID,
+			Queue:     d.Queue,
+			Settle:    s,
+		})
+		return err
 	})
 	if err != nil {
 		// Let the caller retry; a duplicate settle is refused by the server.
 		g.c.gets.unclaim(claimed)
-		return g.c.rpcError(err)
+		return err
 	}
 	return nil
 }

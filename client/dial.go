@@ -13,10 +13,27 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// dial tries addrs in order and returns the first connection that becomes
-// ready. Reconnect will grow from here: the same loop, with backoff and the
-// leader hint first.
-func dial(ctx context.Context, addrs []string, o *options) (*grpc.ClientConn, string, error) {
+// dial tries addrs in order, once, and returns the first connection that
+// becomes ready with its index. New uses it; failover (reconnect.go) uses
+// dialAddr in rounds with backoff.
+func dial(ctx context.Context, addrs []string, o *options) (*grpc.ClientConn, int, error) {
+	var errs []error
+	for i, addr := range addrs {
+		conn, err := dialAddr(ctx, addr, o)
+		if err == nil {
+			return conn, i, nil
+		}
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("client: connect to %s: %w", addr, ctx.Err())
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	return nil, 0, status.Errorf(codes.Unavailable, "client: no reachable address: %v", errors.Join(errs...))
+}
+
+// dialAddr connects to addr and waits until the connection is ready, bounded
+// by ctx and the connect timeout. On failure the connection is closed and nil.
+func dialAddr(ctx context.Context, addr string, o *options) (*grpc.ClientConn, error) {
 	dialOpts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
@@ -25,24 +42,15 @@ func dial(ctx context.Context, addrs []string, o *options) (*grpc.ClientConn, st
 			PermitWithoutStream: true,
 		}),
 	}, o.dialOptions...)
-	var errs []error
-	for _, addr := range addrs {
-		conn, err := grpc.NewClient(addr, dialOpts...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
-			continue
-		}
-		err = waitReady(ctx, conn, o)
-		if err == nil {
-			return conn, addr, nil
-		}
-		_ = conn.Close()
-		if ctx.Err() != nil {
-			return nil, "", fmt.Errorf("client: connect to %s: %w", addr, ctx.Err())
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	conn, err := grpc.NewClient(addr, dialOpts...)
+	if err != nil {
+		return nil, err
 	}
-	return nil, "", status.Errorf(codes.Unavailable, "client: no reachable address: %v", errors.Join(errs...))
+	if err := waitReady(ctx, conn, o); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // waitReady starts connecting and waits until conn is ready, fails, or the

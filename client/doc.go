@@ -5,11 +5,12 @@
 //
 // # Connecting
 //
-// [New] dials the given node addresses in order and keeps the first that
-// becomes ready. The connection sends keepalive pings (every 10s by default,
-// with a 5s timeout, also without active streams) so a dead peer is noticed.
-// A [Client] is safe for concurrent use by many goroutines; create one per
-// process and call [Client.Close] when done.
+// [New] dials the given node addresses in order, once, and keeps the first
+// that becomes ready; it keeps the whole list for failover (below). The
+// connection sends keepalive pings (every 10s by default, with a 5s timeout,
+// also without active streams) so a dead peer is noticed. A [Client] is safe
+// for concurrent use by many goroutines; create one per process and call
+// [Client.Close] when done.
 //
 // Every call takes a context first. Errors returned by the server keep their
 // gRPC status: [google.golang.org/grpc/status.Code] and
@@ -27,8 +28,12 @@
 // that the session is registered), and then pings on it until Close. When
 // that stream ends the server releases the session: unacked gets go back to
 // their queues (redelivered) and exclusive queues are deleted. If the stream
-// breaks while the client is open, the next call that needs it opens it again
-// under the same id; what the old stream held has been released by then.
+// breaks while the client is open, the client opens it again under the same
+// id at once (after a failover on the new connection; with backoff when it
+// keeps breaking soon after opening), and a call that needs it waits for
+// that; what the old stream held has been released by then (unless the
+// server keeps sessions for a grace period), so gets taken before cannot be
+// settled, and exclusive queues must be declared again.
 //
 // # Read-your-writes
 //
@@ -47,10 +52,11 @@
 // asynchronously or from many goroutines reaches high throughput with
 // confirms. Every message carries the client's publisher id and a sequence
 // number from a per-client counter so that the server can deduplicate a
-// retried request. Messages published one after another by a goroutine that
-// waits for each confirm are committed in that order; with several requests in
-// flight, asynchronous publishes may be committed out of order (use
-// WithPublishInFlight(1) when order matters more than throughput).
+// retried request (see Retries). Messages published one after another by a
+// goroutine that waits for each confirm are committed in that order; with
+// several requests in flight, asynchronous publishes may be committed out of
+// order (use WithPublishInFlight(1) when order matters more than throughput;
+// a request retried after a failover keeps its place only then).
 //
 // # Consuming
 //
@@ -66,7 +72,10 @@
 // until [Subscription.Close]. Close half-closes the stream so that the server
 // still processes the settles sent before it, waits up to [CloseGracePeriod]
 // for the server to end the stream, then cancels it; the server returns the
-// unsettled deliveries to the queue.
+// unsettled deliveries to the queue. A subscription whose stream breaks ends:
+// Deliveries closes, [Subscription.Err] says why, and settling its deliveries
+// returns [ErrSubscriptionEnded] (the server has returned them). Subscribe
+// does not re-open it; Consume does (below).
 //
 // # What the client expects of the server
 //
@@ -75,15 +84,76 @@
 // Subscribed or an error status; returns exactly one PublishResult per entry,
 // in order; and ends a Consume stream when the client half-closes it.
 //
-// # Not yet
+// # Reconnect and failover
 //
-// Reconnect and failover across nodes are not implemented: the client talks
-// to the one node it connected to, and when that connection or a stream
-// fails, calls return the error. The seam for it is the unexported broker
-// method (every RPC goes through the stub it returns) together with the dial
-// loop in dial.go; reconnect will swap the connection there, follow
-// ErrorInfo.leader_addr, back off with jitter, retry publishes with the same
-// publisher id and sequence, re-attach the session id, and report state
-// changes through one OnStateChange callback (STYLE.md §10). Leader-aware
-// routing of publishes is also for later.
+// Every RPC and stream runs on the client's current connection. When that
+// connection fails — a call gets Unavailable while the connection is not
+// ready (refused, closed, GOAWAY, keepalive timeout), a stream on it breaks
+// that way, or the session stream ends with Unavailable (the node is shutting
+// down) — the client fails over: it closes the connection, reports
+// [Reconnecting], and dials the other addresses in order, starting with the
+// one after the failed one (the failed one comes last), until one is ready;
+// then it reports [Connected]. Between full rounds over the list it waits an
+// exponential backoff with jitter (50ms doubling to 2s by default, see
+// [WithReconnectBackoff]); the first round starts at once unless the failed
+// connection never carried a successful call. The reconnect runs in the
+// background until it succeeds or Close; calls wait for it, each bounded by
+// its own ctx, and fail with an error wrapping both ctx.Err() and the last
+// failure (so [google.golang.org/grpc/status.Code] is still Unavailable).
+// State changes go to the one callback of [WithStateChange], serially and in
+// order; [Client.State] and [Client.Addr] tell the current state and node.
+//
+// Unavailable answers from a node whose connection works are retried on the
+// same connection after the backoff delay: NOT_LEADER (the node did nothing;
+// nodes forward most requests to the leaders themselves, and its leader_addr
+// is a Raft address, which the client cannot dial), OUTCOME_UNKNOWN (the
+// leader was lost while applying), and plain Unavailable (a node shutting
+// down, leadership moving). When one call has got nothing but such answers
+// from a node for 10s (longer than a leader election), the client moves to
+// another address, as away from a node cut off from its cluster.
+//
+// Moving to another node ends the session stream, and the server then
+// releases the session (see Sessions): this is the price of a failover.
+//
+// # Retries
+//
+// Which calls are retried, until their ctx ends, after a connection failure
+// (on the next connection) or an Unavailable answer:
+//
+//   - DeclareExchange, DeclareQueue, Bind, Unbind, ListExchanges, ListQueues,
+//     ListBindings, ClusterStatus and the opening of Subscribe and of the
+//     session: always; they are idempotent.
+//   - DeleteExchange, DeleteQueue, PurgeQueue: always. When the first attempt
+//     took effect but its answer was lost, the retry may answer NotFound (a
+//     delete), or count only what arrived in between (a purge).
+//   - Publish, PublishAsync, PublishBatch: always, by the batcher, which
+//     sends the failed request again with the same publisher id and the same
+//     sequence numbers. The server deduplicates by producer id and sequence
+//     (a window of 4096 sequences per producer, which the batcher never lets
+//     the requests in flight exceed), so a retry after an unknown outcome
+//     never enqueues a message twice. A request is retried while any of its
+//     callers' contexts is live.
+//   - Get and the settles of a get: only after NOT_LEADER. After any other
+//     failure the outcome is unknown and the error is returned: a retried Get
+//     could take a second message while the first stays checked out to the
+//     session (with AutoAck the first would be lost), and a retried settle
+//     would be refused as a settle of an unknown tag, hiding whether the first
+//     one took effect.
+//   - Settles on a subscription: never; they go on the stream, and when it
+//     broke the server has already returned the deliveries.
+//
+// Errors other than Unavailable (NotFound, FailedPrecondition, …) and the
+// caller's ctx are never retried.
+//
+// # At-least-once consumption with Consume
+//
+// [Client.Consume] re-subscribes when its stream breaks (a connection
+// failure, an Unavailable answer, or a clean end by the server): it lets the
+// running handlers finish, backs off, and subscribes again with the same
+// options and consumer tag, until its ctx ends. The server returned the
+// unsettled deliveries of the broken stream to the queue, marked redelivered;
+// the acks of handlers that were still running fail harmlessly. So a message
+// whose handler ran but whose ack did not reach the server is delivered
+// again, to this consumer or another: handlers must be idempotent or check
+// [Delivery.Redelivered].
 package client

@@ -20,10 +20,11 @@ var ErrRejected = errors.New("client: publish rejected")
 // is sent to the server in that case.
 var ErrAlreadySettled = errors.New("client: delivery already settled")
 
-// ErrSubscriptionEnded is returned (wrapped) when a settle is sent on a
-// subscription whose stream has ended, and is the value of
-// Subscription.Err when the server ended the stream without an error status.
-// Unacked deliveries of an ended subscription return to their queue.
+// ErrSubscriptionEnded is returned (wrapped, with why the stream ended) when
+// a delivery of a subscription whose stream has ended is settled; nothing is
+// sent then. It is also the value of Subscription.Err when the server ended
+// the stream without an error status. Unacked deliveries of an ended
+// subscription have returned to their queue, redelivered later.
 var ErrSubscriptionEnded = errors.New("client: subscription ended")
 
 // ErrUnsupportedValue is returned (wrapped, naming the key and Go type) when

@@ -143,3 +143,26 @@ func Example_topicRouting() {
 	// metrics.cpu unroutable
 	// logs.billing.error: logs.billing.error
 }
+
+// Failover: give the client every node's address and watch its connection
+// state. When the connection to a node fails, the client moves to the next
+// address (with backoff between full rounds) and retries idempotent calls and
+// publishes there; the callback sees Reconnecting and then Connected.
+func ExampleWithStateChange() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, []string{server, "127.0.0.1:1"},
+		client.WithReconnectBackoff(50*time.Millisecond, 2*time.Second),
+		client.WithStateChange(func(s client.State) { fmt.Println("state:", s) }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.ClusterStatus(ctx); err != nil {
+		log.Fatal(err)
+	}
+	_ = c.Close()
+	// Output:
+	// state: connecting
+	// state: connected
+	// state: closed
+}

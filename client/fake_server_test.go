@@ -34,6 +34,7 @@ type fakeBroker struct {
 	getReqs     []*warrenpb.GetRequest
 	queueReqs   []*warrenpb.DeclareQueueRequest
 	sessionIDs  []string // first message of each Session stream
+	listCalls   int      // ListQueues calls
 	nextTag     uint64
 	publishSeen chan int      // if set, gets len(entries) of each publish
 	publishGate chan struct{} // if set, each publish waits for a token
@@ -42,6 +43,7 @@ type fakeBroker struct {
 	feed        chan *warrenpb.Delivery // deliveries for the consume stream
 	settles     chan *warrenpb.Settle   // settles received on consume streams
 	consumeEnd  chan struct{}           // gets a value when a consume stream ends
+	failNext    map[string][]error      // per method: errors for the next calls, after recording them
 }
 
 func newFakeBroker() *fakeBroker {
@@ -51,7 +53,27 @@ func newFakeBroker() *fakeBroker {
 		feed:       make(chan *warrenpb.Delivery),
 		settles:    make(chan *warrenpb.Settle, 1024),
 		consumeEnd: make(chan struct{}, 16),
+		failNext:   make(map[string][]error),
 	}
+}
+
+// failWith makes the next len(errs) calls of method (Publish, Get,
+// DeclareQueue, ListQueues) fail with errs in turn, after the request was
+// recorded.
+func (f *fakeBroker) failWith(method string, errs ...error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failNext[method] = append(f.failNext[method], errs...)
+}
+
+// injected pops the next error for method; f.mu must be held.
+func (f *fakeBroker) injected(method string) error {
+	errs := f.failNext[method]
+	if len(errs) == 0 {
+		return nil
+	}
+	f.failNext[method] = errs[1:]
+	return errs[0]
 }
 
 func (f *fakeBroker) noteMeta(method string, idx uint64) {
@@ -78,6 +100,9 @@ func (f *fakeBroker) DeclareQueue(_ context.Context, r *warrenpb.DeclareQueueReq
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queueReqs = append(f.queueReqs, r)
+	if err := f.injected("DeclareQueue"); err != nil {
+		return nil, err
+	}
 	if r.GetName() == "missing" {
 		return nil, status.Error(codes.NotFound, "queue \"missing\" not found")
 	}
@@ -90,6 +115,13 @@ func (f *fakeBroker) DeclareQueue(_ context.Context, r *warrenpb.DeclareQueueReq
 
 func (f *fakeBroker) ListQueues(_ context.Context, r *warrenpb.ListQueuesRequest) (*warrenpb.ListQueuesResponse, error) {
 	f.noteMeta("ListQueues", r.GetMinMetaIndex())
+	f.mu.Lock()
+	f.listCalls++
+	err := f.injected("ListQueues")
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	return &warrenpb.ListQueuesResponse{Queues: []*warrenpb.QueueInfo{{Name: "q", Ready: 5, Unacked: 2, Consumers: 1}}}, nil
 }
 
@@ -103,9 +135,13 @@ func (f *fakeBroker) Publish(ctx context.Context, r *warrenpb.PublishRequest) (*
 	f.mu.Lock()
 	f.publishes = append(f.publishes, r)
 	seen, gate := f.publishSeen, f.publishGate
+	injected := f.injected("Publish")
 	f.mu.Unlock()
 	if seen != nil {
 		seen <- len(r.GetEntries())
+	}
+	if injected != nil {
+		return nil, injected
 	}
 	if gate != nil {
 		select {
@@ -143,6 +179,9 @@ func (f *fakeBroker) Get(_ context.Context, r *warrenpb.GetRequest) (*warrenpb.G
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.getReqs = append(f.getReqs, r)
+	if err := f.injected("Get"); err != nil {
+		return nil, err
+	}
 	if r.GetQueue() == "empty" {
 		return &warrenpb.GetResponse{}, nil
 	}
@@ -246,7 +285,21 @@ func (f *fakeBroker) Consume(stream grpc.BidiStreamingServer[warrenpb.ConsumeReq
 // server stops at the end of the test.
 func startFake(t testing.TB, fb *fakeBroker) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, _ := startStoppableFake(t, fb)
+	return addr
+}
+
+// startStoppableFake is startFake that also returns a function stopping the
+// server at once (idempotent; it also runs at the end of the test).
+func startStoppableFake(t testing.TB, fb *fakeBroker) (string, func()) {
+	t.Helper()
+	return startFakeAt(t, fb, "127.0.0.1:0")
+}
+
+// startFakeAt is startStoppableFake on a given address.
+func startFakeAt(t testing.TB, fb *fakeBroker, addr string) (string, func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,11 +313,12 @@ func startFake(t testing.TB, fb *fakeBroker) string {
 		defer close(served)
 		_ = srv.Serve(lis)
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		srv.Stop()
 		<-served
-	})
-	return lis.Addr().String()
+	}
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
 }
 
 // newTestClient starts fb and connects a client to it; the client closes at

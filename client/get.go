@@ -25,6 +25,13 @@ type GetOptions struct {
 // session ends (at Close at the latest), or its lease runs out; it then
 // returns to the queue, redelivered. Get opens the session stream if needed.
 // Safe for concurrent use.
+//
+// Get is retried only when the node answered NOT_LEADER (it did nothing).
+// After any other Unavailable, including a failed connection (the client
+// then fails over in the background), the error is returned: the message may
+// have been taken, and a blind retry would take a second one while the first
+// stays checked out to the session until its lease runs out or the session
+// ends (with AutoAck, the first would be lost). Call Get again to go on.
 func (c *Client) Get(ctx context.Context, queue string, o GetOptions) (d *Delivery, ok bool, err error) {
 	if o.Lease < 0 {
 		return nil, false, invalid("negative lease %v", o.Lease)
@@ -32,15 +39,19 @@ func (c *Client) Get(ctx context.Context, queue string, o GetOptions) (d *Delive
 	if err := c.ensureSession(ctx); err != nil {
 		return nil, false, err
 	}
-	resp, err := c.broker().Get(ctx, &warrenpb.GetRequest{
-		Queue:        queue,
-		AutoAck:      o.AutoAck,
-		SessionId:    c.opts.sessionID,
-		LeaseMs:      millisCeil(o.Lease),
-		MinMetaIndex: c.MetaIndex(),
+	var resp *warrenpb.GetResponse
+	err = c.call(ctx, retryUnsent, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.Get(ctx, &warrenpb.GetRequest{
+			Queue:        queue,
+			AutoAck:      o.AutoAck,
+			SessionId:    c.opts.sessionID,
+			LeaseMs:      millisCeil(o.Lease),
+			MinMetaIndex: c.MetaIndex(),
+		})
+		return err
 	})
 	if err != nil {
-		return nil, false, c.rpcError(err)
+		return nil, false, err
 	}
 	pd := resp.GetDelivery()
 	if pd == nil {

@@ -33,6 +33,13 @@ const (
 	// DefaultConnectTimeout bounds the readiness check of one address in New
 	// (the ctx given to New bounds all of them).
 	DefaultConnectTimeout = 5 * time.Second
+	// DefaultReconnectBackoffMin is the first backoff delay: between full
+	// rounds over the addresses when reconnecting, before retrying a call
+	// that a node answered with Unavailable, and before re-subscribing.
+	DefaultReconnectBackoffMin = 50 * time.Millisecond
+	// DefaultReconnectBackoffMax caps the backoff delay, which doubles from
+	// DefaultReconnectBackoffMin.
+	DefaultReconnectBackoffMax = 2 * time.Second
 )
 
 // Option configures a Client in New. Options are applied in order over the
@@ -51,6 +58,9 @@ type options struct {
 	keepaliveTimeout time.Duration
 	sessionPing      time.Duration
 	connectTimeout   time.Duration
+	backoffMin       time.Duration
+	backoffMax       time.Duration
+	onState          func(State)
 }
 
 func defaultOptions() options {
@@ -65,6 +75,8 @@ func defaultOptions() options {
 		keepaliveTimeout: DefaultKeepaliveTimeout,
 		sessionPing:      DefaultSessionPingInterval,
 		connectTimeout:   DefaultConnectTimeout,
+		backoffMin:       DefaultReconnectBackoffMin,
+		backoffMax:       DefaultReconnectBackoffMax,
 	}
 }
 
@@ -183,13 +195,42 @@ func WithSessionPingInterval(d time.Duration) Option {
 }
 
 // WithConnectTimeout bounds the readiness check of each address in New
-// (default 5s); after it New moves on to the next address.
+// and in a reconnect (default 5s); after it the client moves on to the next
+// address.
 func WithConnectTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
 			return invalid("connect timeout %v", d)
 		}
 		o.connectTimeout = d
+		return nil
+	}
+}
+
+// WithReconnectBackoff sets the exponential backoff (defaults 50ms and 2s):
+// the delay starts at minDelay and doubles up to maxDelay, and each wait is
+// drawn at random from [d/2, d] (jitter). It paces full rounds over the
+// addresses while reconnecting, retries of calls that a node answered with
+// Unavailable, and the re-subscriptions of Consume.
+func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
+	return func(o *options) error {
+		if minDelay <= 0 || maxDelay < minDelay {
+			return invalid("reconnect backoff min %v, max %v", minDelay, maxDelay)
+		}
+		o.backoffMin, o.backoffMax = minDelay, maxDelay
+		return nil
+	}
+}
+
+// WithStateChange sets a callback for the client's connection state: it is
+// called with Connecting and then Connected (or Closed when New fails) from
+// within New, then with Reconnecting and Connected around every failover,
+// and finally with Closed from within Close. Calls are serial (never
+// concurrent with each other) and in the order of the changes. The callback
+// must return promptly and must not call Close; it may call other methods.
+func WithStateChange(f func(State)) Option {
+	return func(o *options) error {
+		o.onState = f
 		return nil
 	}
 }

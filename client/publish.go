@@ -114,9 +114,13 @@ func (f *PublishFuture) Wait(ctx context.Context) (PublishResult, error) {
 // server's confirm. It returns a nil error with Status Confirmed, or with
 // Status Unroutable when Mandatory was given and no queue took the message. A
 // Rejected message returns the result and an error wrapping ErrRejected and
-// the reason. Other errors keep their gRPC status and leave the outcome
-// unknown (Status Unconfirmed). Safe for concurrent use; concurrent publishes
-// share requests (see the package documentation).
+// the reason. A request that fails with Unavailable (a failed connection,
+// NOT_LEADER, OUTCOME_UNKNOWN) is retried with the same publisher id and
+// sequence numbers, so the server enqueues the message once, until ctx ends.
+// Other errors keep their gRPC status and leave the outcome unknown (Status
+// Unconfirmed); so does a ctx that ends during retries (the error then wraps
+// ctx.Err() and the last failure). Safe for concurrent use; concurrent
+// publishes share requests (see the package documentation).
 func (c *Client) Publish(ctx context.Context, exchange, key string, msg Message, opts ...PublishOption) (PublishResult, error) {
 	return c.PublishAsync(ctx, exchange, key, msg, opts...).Wait(ctx)
 }
@@ -126,7 +130,10 @@ func (c *Client) Publish(ctx context.Context, exchange, key string, msg Message,
 // invalid message, a done ctx or a closed client give a future that is
 // already complete with the error. The message is sent only if ctx is still
 // live when its batch is assembled; afterwards cancelling ctx no longer
-// withdraws it. Safe for concurrent use.
+// withdraws a request already sent, but it is not retried after a failure
+// once the contexts of all the messages it carries have ended. While the
+// client reconnects, the message waits for the new connection. Safe for
+// concurrent use.
 func (c *Client) PublishAsync(ctx context.Context, exchange, key string, msg Message, opts ...PublishOption) *PublishFuture {
 	f := newFuture()
 	var s publishSettings

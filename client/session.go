@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -12,16 +13,25 @@ import (
 	"github.com/warrenmq/warren/transport/warrenpb"
 )
 
-// sessionHolder holds the client's current Session stream, opened lazily.
+// sessionHolder holds the client's current Session stream, opened lazily
+// and re-opened after it breaks.
 type sessionHolder struct {
 	lock chan struct{} // one slot: held while checking or opening the stream
 	cur  *session      // guarded by lock
+
+	mu sync.Mutex // guards bo
+	bo backoff    // delays re-opening a session that ended soon after opening
 }
 
-func (h *sessionHolder) init() { h.lock = make(chan struct{}, 1) }
+func (h *sessionHolder) init(c *Client) {
+	h.lock = make(chan struct{}, 1)
+	h.bo = c.newBackoff()
+}
 
 // session is one open Session stream.
 type session struct {
+	cn     *conn
+	opened time.Time
 	stream grpc.BidiStreamingClient[warrenpb.SessionRequest, warrenpb.SessionResponse]
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the stream has ended
@@ -39,7 +49,9 @@ func (s *session) ended() bool {
 
 // ensureSession opens the Session stream unless it is open already. It waits
 // for the server's first response, bounded by ctx, so that the session is
-// registered before the caller's request that depends on it.
+// registered before the caller's request that depends on it. Opening is
+// retried on Unavailable (after a failover when the connection failed) until
+// ctx ends.
 func (c *Client) ensureSession(ctx context.Context) error {
 	select {
 	case c.sess.lock <- struct{}{}:
@@ -53,20 +65,22 @@ func (c *Client) ensureSession(ctx context.Context) error {
 	if s := c.sess.cur; s != nil && !s.ended() {
 		return nil
 	}
-	s, err := c.openSession(ctx)
+	var s *session
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		s, err = c.openSession(ctx, cn)
+		return err
+	})
 	if err != nil {
-		if c.isClosed() {
-			return fmt.Errorf("%w: %w", ErrClosed, err)
-		}
 		return err
 	}
 	c.sess.cur = s
 	return nil
 }
 
-func (c *Client) openSession(ctx context.Context) (*session, error) {
+// openSession opens a Session stream on cn under the client's session id.
+func (c *Client) openSession(ctx context.Context, cn *conn) (*session, error) {
 	sctx, cancel := context.WithCancel(c.ctx)
-	stream, err := c.broker().Session(sctx)
+	stream, err := cn.api.Session(sctx)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -96,7 +110,7 @@ func (c *Client) openSession(ctx context.Context) (*session, error) {
 		cancel()
 		return nil, fmt.Errorf("%w: session %q acknowledged as %q", ErrProtocol, c.opts.sessionID, id)
 	}
-	s := &session{stream: stream, cancel: cancel, done: make(chan struct{})}
+	s := &session{cn: cn, opened: time.Now(), stream: stream, cancel: cancel, done: make(chan struct{})}
 	if !c.goroutine(func() { c.sessionRecv(s) }) {
 		cancel()
 		return nil, ErrClosed
@@ -109,17 +123,45 @@ func (c *Client) openSession(ctx context.Context) (*session, error) {
 }
 
 // sessionRecv drains the stream until it ends. The server has then released
-// the session, so the outstanding gets are forgotten.
+// the session, so the outstanding gets are forgotten. While the client is
+// open it then re-opens the session under the same id (after a failover when
+// the connection failed), so that the server sees the session again without
+// waiting for the next call that needs it.
 func (c *Client) sessionRecv(s *session) {
+	var err error
 	for {
-		if _, err := s.stream.Recv(); err != nil {
-			s.err = err
-			close(s.done)
-			s.cancel()
-			c.gets.reset()
-			return
+		if _, err = s.stream.Recv(); err != nil {
+			break
 		}
 	}
+	s.err = err
+	close(s.done)
+	s.cancel()
+	c.gets.reset()
+	if c.ctx.Err() != nil {
+		return
+	}
+	// A node ends a session stream with Unavailable only when it shuts
+	// down (or the connection failed): move to another node at once.
+	if f := c.classify(s.cn, err); f == failConn || f == failServer {
+		c.connFailed(s.cn, err)
+	}
+	// A session that ends soon after opening is re-opened after a growing
+	// delay, so that a node that keeps ending it is not hammered.
+	c.sess.mu.Lock()
+	var d time.Duration
+	if time.Since(s.opened) < c.opts.backoffMax {
+		d = c.sess.bo.delay()
+	} else {
+		c.sess.bo.reset()
+	}
+	c.sess.mu.Unlock()
+	if d > 0 && !c.sleep(c.ctx, d) {
+		return
+	}
+	// A failure here (other than Close) leaves the session to be opened
+	// by the next call that needs it.
+	_ = c.ensureSession(c.ctx)
 }
 
 // sessionPing sends a ping every session ping interval until the stream ends.

@@ -41,6 +41,7 @@ const CloseGracePeriod = 3 * time.Second
 // for concurrent use: many goroutines may read Deliveries and settle.
 type Subscription struct {
 	c       *Client
+	cn      *conn // the connection the stream runs on
 	queue   string
 	tag     string
 	stream  grpc.BidiStreamingClient[warrenpb.ConsumeRequest, warrenpb.ConsumeResponse]
@@ -57,15 +58,33 @@ type Subscription struct {
 
 // Subscribe opens a Consume stream on queue and waits, bounded by ctx, for
 // the server's Subscribed; when the server refuses, its error status is
-// returned (e.g. NotFound). ctx bounds only this handshake: the subscription
-// lives until Close, Client.Close, or the stream's failure. Subscribe opens
-// the session stream if needed. Safe for concurrent use.
+// returned (e.g. NotFound). Opening is retried on Unavailable (after a
+// failover when the connection failed) until ctx ends. ctx bounds only this
+// handshake: the subscription lives until Close, Client.Close, or the
+// stream's failure; it is not re-opened after a failure (Consume does that).
+// Subscribe opens the session stream if needed. Safe for concurrent use.
 func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) (*Subscription, error) {
-	prefetch, err := checkInt32("prefetch", o.Prefetch)
-	if err != nil {
+	if _, err := checkInt32("prefetch", o.Prefetch); err != nil {
 		return nil, err
 	}
 	if err := c.ensureSession(ctx); err != nil {
+		return nil, err
+	}
+	var s *Subscription
+	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+		s, err = c.subscribe(ctx, cn, queue, o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// subscribe is one attempt of Subscribe on cn.
+func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o ConsumeOptions) (*Subscription, error) {
+	prefetch, err := checkInt32("prefetch", o.Prefetch)
+	if err != nil {
 		return nil, err
 	}
 	mode := warrenpb.AckMode_ACK_MODE_MANUAL
@@ -73,10 +92,10 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 		mode = warrenpb.AckMode_ACK_MODE_AUTO
 	}
 	sctx, cancel := context.WithCancel(c.ctx)
-	stream, err := c.broker().Consume(sctx)
+	stream, err := cn.api.Consume(sctx)
 	if err != nil {
 		cancel()
-		return nil, c.rpcError(err)
+		return nil, err
 	}
 	err = stream.Send(&warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Subscribe{Subscribe: &warrenpb.Subscribe{
 		Queue:        queue,
@@ -104,7 +123,7 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: consume stream ended before Subscribed", ErrProtocol)
 		}
-		return nil, c.rpcError(err)
+		return nil, err
 	}
 	subscribed := resp.GetSubscribed()
 	if subscribed == nil {
@@ -113,6 +132,7 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 	}
 	s := &Subscription{
 		c:          c,
+		cn:         cn,
 		queue:      queue,
 		tag:        subscribed.GetConsumerTag(),
 		stream:     stream,
@@ -145,6 +165,12 @@ func (s *Subscription) recv(autoAck bool) {
 		resp, err := s.stream.Recv()
 		if err != nil {
 			s.err = s.endError(err)
+			if s.err != nil {
+				if f := s.c.classify(s.cn, err); f == failConn {
+					s.err = connError(s.cn, f, s.err)
+					s.c.connFailed(s.cn, err)
+				}
+			}
 			return
 		}
 		pd := resp.GetDelivery()
@@ -212,8 +238,11 @@ func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Err returns nil while the subscription is live and after its own Close;
 // once the stream ended otherwise it returns why: ErrClosed after
-// Client.Close, the stream's gRPC status, or ErrSubscriptionEnded when the
-// server ended it without error.
+// Client.Close, the stream's gRPC status (Unavailable when the connection
+// failed; the client then fails over in the background), or
+// ErrSubscriptionEnded when the server ended it without error. The
+// unsettled deliveries of an ended subscription have returned to the queue
+// (redelivered later); settling them fails with ErrSubscriptionEnded.
 func (s *Subscription) Err() error {
 	select {
 	case <-s.done:
@@ -254,6 +283,15 @@ func (s *Subscription) Close() error {
 func (s *Subscription) settle(ctx context.Context, d *Delivery, st *warrenpb.Settle) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	select {
+	case <-s.done:
+		// The server has already returned the unsettled deliveries.
+		if s.err != nil {
+			return fmt.Errorf("%w: %w", ErrSubscriptionEnded, s.err)
+		}
+		return ErrSubscriptionEnded
+	default:
 	}
 	// A settle that cannot be sent is not undone: the stream is gone, and
 	// the server returns its unsettled deliveries to the queue.

@@ -71,6 +71,10 @@ func (n *Node) Get(ctx context.Context, o GetOptions) (*fsm.Delivery, uint64, er
 	if def.Exclusive && def.OwnerSession != o.Session {
 		return nil, 0, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
 	}
+	if !o.AutoAck && n.sessions.live(o.Session) {
+		// The session's stream ends here; remember to release this group.
+		n.sessions.noteGet(o.Session, def.Group)
+	}
 	d, err := qg.dispatcher()
 	if err != nil {
 		return nil, 0, err
@@ -144,9 +148,12 @@ func (n *Node) SessionClosed(ctx context.Context, id string) {
 	if !n.sessions.close(id) {
 		return
 	}
+	gotFrom := n.sessions.takeGets(id)
 	for _, qg := range n.queues {
-		var holds bool
-		qg.fsm.read(func(g *fsm.QueueGroup) { holds = hasString(g.Sessions(), id) })
+		holds := gotFrom[uint32(qg.idx)]
+		if !holds {
+			qg.fsm.read(func(g *fsm.QueueGroup) { holds = hasString(g.Sessions(), id) })
+		}
 		if !holds {
 			continue
 		}

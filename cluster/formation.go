@@ -16,19 +16,22 @@ import (
 //     this node as the single voter (a node with Raft state never
 //     bootstraps again).
 //   - BootstrapExpect N > 1: the groups open without a configuration and
-//     wait. Once gossip shows exactly N alive nodes, and neither this node
-//     nor any peer has Raft state, every one of the N bootstraps every group
-//     with the same configuration: the N nodes sorted by id, ServerID = node
-//     id, ServerAddress = Raft address. hashicorp/raft documents that
-//     bootstrapping all servers with an identical configuration is safe; a
-//     node that sees a peer with state (it bootstrapped first and the
-//     others voted for it) does not bootstrap and is replicated to instead.
-//   - Join with BootstrapExpect 1, or any node that finds a running cluster:
-//     it never bootstraps; the group leaders add it (reconcileMembers).
+//     wait. Once gossip shows exactly N alive nodes, every one of the N that
+//     has no Raft state bootstraps every group with the same configuration:
+//     the N nodes sorted by id, ServerID = node id, ServerAddress = Raft
+//     address. hashicorp/raft documents that bootstrapping all servers with
+//     an identical configuration is safe. Before it does, a node exchanges
+//     push/pull state with every peer (membership_state.go): if a peer
+//     already has Raft state bootstrapped with other voters, a cluster is
+//     running that this node is not a founder of, and it waits to be added
+//     instead.
+//   - Join with BootstrapExpect 1, or a node that finds a running cluster
+//     without it: it never bootstraps; the group leaders add it
+//     (reconcileMembers).
 //
-// Whether a peer has Raft state travels in memberlist's push/pull state
-// (LocalState), which a join exchanges synchronously, and which this node
-// refreshes with every peer right before it bootstraps.
+// A founder that is slow is no problem either way: the others' groups
+// already list it, so it is replicated to (a node without configuration
+// accepts the log, and grants votes, from any leader).
 
 // Polling intervals of the formation loops.
 const (
@@ -109,13 +112,25 @@ func (n *Node) joinLoop() {
 	}
 	wait := joinRetryMin
 	for attempt := 1; ; attempt++ {
-		k, err := n.members.ml.Join(addrs)
-		if k > 0 && n.members.ml.NumMembers() > 1 {
-			n.members.logger.Info("joined gossip", "contacted", k, "members", n.members.ml.NumMembers())
+		// One address at a time, so that Close waits for at most one
+		// TCP timeout of memberlist's (Join takes no context).
+		k := 0
+		var errs []error
+		for _, a := range addrs {
+			if n.ctx.Err() != nil {
+				return
+			}
+			c, err := n.gossip().ml.Join([]string{a})
+			k += c
+			errs = append(errs, err)
+		}
+		err := errors.Join(errs...)
+		if k > 0 && n.gossip().ml.NumMembers() > 1 {
+			n.gossip().logger.Info("joined gossip", "contacted", k, "members", n.gossip().ml.NumMembers())
 			return
 		}
 		if attempt == 1 || attempt%10 == 0 {
-			n.members.logger.Warn("no join address answered; retrying", "addrs", strings.Join(addrs, ","), "attempt", attempt, "error", err)
+			n.gossip().logger.Warn("no join address answered; retrying", "addrs", strings.Join(addrs, ","), "attempt", attempt, "error", err)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -131,7 +146,7 @@ func (n *Node) joinLoop() {
 // joinAddrs is Config.Join without this node's own gossip address (a
 // shared join list names every node).
 func (n *Node) joinAddrs() []string {
-	self := map[string]bool{n.members.localAddr(): true, n.cfg.GossipAddr: true}
+	self := map[string]bool{n.gossip().localAddr(): true, n.cfg.GossipAddr: true}
 	var out []string
 	for _, a := range n.cfg.Join {
 		if self[a] {
@@ -148,30 +163,31 @@ func (n *Node) joinAddrs() []string {
 // formationLoop waits until this node belongs to a cluster: bootstrapped
 // with BootstrapExpect peers, or added by a running cluster's leaders.
 func (n *Node) formationLoop() {
-	log := n.members.logger
-	kick := n.members.subscribe()
+	m := n.gossip()
+	kick := m.subscribe()
 	t := time.NewTicker(formationPoll)
 	defer t.Stop()
 	expect := n.cfg.BootstrapExpect
 	if expect <= 1 {
-		log.Info("no Raft state; waiting to be added by the cluster's leaders")
+		m.logger.Info("no Raft state; waiting to be added by the cluster's leaders")
 	}
 	seen := -1
 	for {
-		switch {
-		case n.formed():
-			log.Info("node belongs to a cluster")
+		if n.formed() {
+			m.logger.Info("node belongs to a cluster")
 			return
-		case n.members.peerFormed.Load():
-			log.Info("a peer already has Raft state; waiting to be added by the cluster's leaders")
-			return
-		case expect > 1:
+		}
+		if expect > 1 {
 			servers := n.aliveServers()
 			if len(servers) != seen {
 				seen = len(servers)
-				log.Info("waiting for servers to bootstrap", "alive", seen, "expect", expect)
+				m.logger.Info("waiting for servers to bootstrap", "alive", seen, "expect", expect)
 			}
 			if len(servers) == expect && n.tryBootstrap(servers) {
+				return
+			}
+			if m.peerFormed.Load() && !m.inPeerCluster(n.cfg.NodeID) {
+				m.logger.Info("a running cluster was founded without this node; waiting to be added by its leaders")
 				return
 			}
 		}
@@ -196,27 +212,26 @@ func (n *Node) aliveServers() []raft.Server {
 }
 
 // tryBootstrap bootstraps every group that has no state with servers,
-// after a last push/pull with every peer: a peer with Raft state means a
-// cluster exists and this node must wait to be added instead. It reports
-// whether the loop is done.
+// after a last push/pull with every peer, unless a peer reported Raft state
+// bootstrapped with other voters. It reports whether it bootstrapped.
 func (n *Node) tryBootstrap(servers []raft.Server) bool {
+	m := n.gossip()
 	var peers []string
-	for _, m := range n.Members() {
-		if m.State == MemberAlive && m.ID != n.cfg.NodeID {
-			peers = append(peers, m.GossipAddr)
+	for _, mem := range n.Members() {
+		if mem.State == MemberAlive && mem.ID != n.cfg.NodeID {
+			peers = append(peers, mem.GossipAddr)
 		}
 	}
-	n.members.pushPull(peers)
-	if n.members.peerFormed.Load() {
-		return false // the loop logs and returns
-	}
-	if again := n.aliveServers(); !slices.Equal(again, servers) {
-		return false
-	}
-	log := n.members.logger
+	m.pushPull(peers)
 	ids := make([]string, len(servers))
 	for i, s := range servers {
 		ids[i] = string(s.ID)
+	}
+	if !m.peersAgree(ids) {
+		return false
+	}
+	if again := n.aliveServers(); !slices.Equal(again, servers) {
+		return false
 	}
 	for _, g := range n.groups() {
 		if g.hasRaftState() {
@@ -227,9 +242,9 @@ func (n *Node) tryBootstrap(servers []raft.Server) bool {
 		case err == nil:
 			g.logger.Info("bootstrapped raft group", "servers", strings.Join(ids, ","))
 		case errors.Is(err, raft.ErrCantBootstrap):
-			// A peer reached this group first; it is in a cluster.
+			// Contacted by a founder meanwhile; it is in the cluster.
 		default:
-			log.Error("bootstrap failed", "group", g.Name(), "error", err)
+			m.logger.Error("bootstrap failed", "group", g.Name(), "error", err)
 		}
 	}
 	return true

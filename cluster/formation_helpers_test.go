@@ -1,10 +1,12 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +138,8 @@ func startTestNode(t testing.TB, cfg cluster.Config) *testNode {
 // the first, and waits until each is ready.
 func startCluster(t testing.TB, size, queueGroups int) []*testNode {
 	t.Helper()
+	// Registered before any node's cleanup, so it runs after all of them.
+	t.Cleanup(func() { waitProbesDone(t) })
 	nodes := make([]*testNode, size)
 	for i := range nodes {
 		var join []string
@@ -150,6 +154,24 @@ func startCluster(t testing.TB, size, queueGroups int) []*testNode {
 	return nodes
 }
 
+// waitProbesDone waits until no memberlist probe is in flight. Shutdown
+// does not wait for a probe of a peer that stopped first; it ends one probe
+// interval later, and goleak (TestMain) must not see it.
+func waitProbesDone(t testing.TB) {
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(scaleTimeout(5 * time.Second))
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		n := runtime.Stack(buf, true)
+		if !bytes.Contains(buf[:n], []byte("memberlist.(*Memberlist).probeNode")) {
+			return
+		}
+		<-tick.C
+	}
+	t.Log("a memberlist probe is still running")
+}
+
 // waitReady waits for the node's WaitReady.
 func waitReady(t testing.TB, n *testNode) {
 	t.Helper()
@@ -158,15 +180,6 @@ func waitReady(t testing.TB, n *testNode) {
 	if err := n.node.WaitReady(ctx); err != nil {
 		t.Fatalf("%s not ready: %v", n.id, err)
 	}
-}
-
-// groupNames are the groups of a node with k queue groups.
-func groupNames(k int) []string {
-	names := []string{"meta"}
-	for i := 0; i < k; i++ {
-		names = append(names, "q"+strconv.Itoa(i))
-	}
-	return names
 }
 
 // checkGroups reports an error unless every node sees, for every group,

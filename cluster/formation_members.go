@@ -14,7 +14,7 @@ const configChangeTimeout = 10 * time.Second
 // reconcileLoop runs reconcileMembers and rebalanceLeaders every
 // ReconcileInterval and after every membership change.
 func (n *Node) reconcileLoop() {
-	kick := n.members.subscribe()
+	kick := n.gossip().subscribe()
 	t := time.NewTicker(n.cfg.ReconcileInterval)
 	defer t.Stop()
 	for {

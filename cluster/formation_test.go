@@ -1,13 +1,16 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -179,17 +182,20 @@ func TestClusterGrowsWithJoin(t *testing.T) {
 }
 
 // TestClusterRestartRejoins: a node restarted over its data dir (on a new
-// Raft port) does not bootstrap again; it rejoins gossip, the group leaders
-// update its address, and it catches up with what it missed.
+// Raft port, its gossip port kept, as a restarted VM would) does not
+// bootstrap again; it rejoins gossip, the group leaders update its
+// address, and it catches up with what it missed.
 func TestClusterRestartRejoins(t *testing.T) {
 	const k = 2
 	nodes := startCluster(t, 3, k)
 	ids := []string{"n1", "n2", "n3"}
 	old := nodes[2]
+	gossipAddr := old.node.GossipAddr()
 	old.stop(t)
 	declareQueue(t, nodes[:2], "while-down")
 
 	cfg := old.cfg
+	cfg.GossipAddr = gossipAddr
 	cfg.Join = []string{nodes[0].node.GossipAddr()}
 	n3 := startTestNode(t, cfg)
 	waitReady(t, n3)
@@ -271,5 +277,53 @@ func TestConfigValidateMembership(t *testing.T) {
 	single.RaftAddr = "0.0.0.0:5681" // a single node may listen on every interface
 	if err := single.Validate(); err != nil {
 		t.Errorf("single node on 0.0.0.0: %v", err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestClusterLateNodeDoesNotBootstrap: with one founder stopped, a new node
+// started with the same BootstrapExpect sees exactly that many alive nodes,
+// yet it must not bootstrap: the running nodes report other founders, so
+// it waits and is added as a fourth voter.
+func TestClusterLateNodeDoesNotBootstrap(t *testing.T) {
+	const k = 2
+	nodes := startCluster(t, 3, k)
+	nodes[2].stop(t)
+	declareQueue(t, nodes[:2], "before-n4")
+
+	cfg := nodeConfig(t, "n4", k, 3, []string{nodes[0].node.GossipAddr()})
+	logs := &lockedBuffer{}
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "n4", Level: hclog.Info, Output: logs})
+	n4 := startTestNode(t, cfg)
+	waitReady(t, n4)
+	live := []*testNode{nodes[0], nodes[1], n4}
+	waitUntil(t, 15*time.Second, "n4 added as a voter", func() error {
+		_, err := checkGroups(live, []string{"n1", "n2", "n3", "n4"})
+		return err
+	})
+	waitQueueEverywhere(t, live, "before-n4")
+	if strings.Contains(logs.String(), "bootstrapped raft group") {
+		t.Fatalf("n4 bootstrapped a cluster of its own:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "a running cluster was founded without this node") &&
+		!strings.Contains(logs.String(), "node belongs to a cluster") {
+		t.Errorf("n4 did not log how it joined:\n%s", logs)
 	}
 }

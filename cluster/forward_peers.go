@@ -3,11 +3,17 @@ package cluster
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 )
+
+// peerKeepalive is the ping interval and timeout of node-to-node
+// connections; the servers permit pings every 2 s.
+const peerKeepalive = 5 * time.Second
 
 // peerConns keeps one gRPC connection per peer address for node-to-node
 // calls (forwarding to group leaders). Connections are made lazily and
@@ -31,7 +37,10 @@ func (p *peerConns) conn(addr string) (*grpc.ClientConn, error) {
 		return c, nil
 	}
 	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		// A proxied consume stream to a leader that vanished must end within
+		// seconds, so its client moves on.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: peerKeepalive, Timeout: peerKeepalive, PermitWithoutStream: true}))
 	if err != nil {
 		return nil, fmt.Errorf("dial peer %s: %w", addr, err)
 	}

@@ -39,6 +39,11 @@ func (g *Group) Propose(ctx context.Context, data []byte) (resp any, index uint6
 	}
 	f := g.raft.Apply(data, enqueueTimeout(ctx))
 	if err := await(ctx, f, g.stopped); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			// The future is still Raft's to write: reading its index now
+			// races with Raft. The outcome is unknown to the caller.
+			return nil, 0, err
+		}
 		return nil, 0, g.mapErr(ctx, err, f.Index() != 0)
 	}
 	return f.Response(), f.Index(), nil

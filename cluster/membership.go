@@ -67,11 +67,9 @@ const (
 	// deadNodeReclaim is how long after a node was declared dead its id
 	// may come back from another address (a replaced VM).
 	deadNodeReclaim = 30 * time.Second
-	// gossipStateVersion is byte 0 of the push/pull state (LocalState).
+	// gossipStateVersion is byte 0 of the push/pull state (LocalState)
+	// and of user messages.
 	gossipStateVersion byte = 1
-	// gossipFlagFormed in byte 1 says the sender has Raft state in every
-	// group: a cluster exists, so a new node must not bootstrap another.
-	gossipFlagFormed byte = 1
 	// gossipMsgLeaving is the type byte (after the version byte) of the
 	// user message a node broadcasts as it leaves, followed by its id:
 	// memberlist tells delegates that a node is gone but not whether it
@@ -86,8 +84,8 @@ type membership struct {
 	logger hclog.Logger
 	self   string
 	meta   []byte
-	// formed reports whether this node has Raft state in every group.
-	formed func() bool
+	// state is this node's push/pull state (membership_state.go).
+	state func() gossipState
 	// peerFormed is set once a peer reported, in a push/pull, that it has
 	// Raft state in every group.
 	peerFormed atomic.Bool
@@ -99,7 +97,10 @@ type membership struct {
 	members map[string]Member
 	// leaving holds the ids that announced they are leaving.
 	leaving map[string]bool
-	subs    []chan struct{}
+	// peerVoters holds the meta-group voter sets that formed peers
+	// reported, keyed by their encoding.
+	peerVoters map[string][]string
+	subs       []chan struct{}
 }
 
 // encodeNodeMeta is the deterministic encoding of this node's gossip meta.
@@ -115,7 +116,7 @@ func encodeNodeMeta(id, zone, raftAddr, grpcAddr string) ([]byte, error) {
 
 // startMembership creates the memberlist on cfg.GossipAddr, gossiping
 // raftAddr as this node's Raft address.
-func startMembership(cfg Config, raftAddr string, logger hclog.Logger, formed func() bool) (*membership, error) {
+func startMembership(cfg Config, raftAddr string, logger hclog.Logger, state func() gossipState) (*membership, error) {
 	meta, err := encodeNodeMeta(cfg.NodeID, cfg.Zone, raftAddr, cfg.GRPCAddr)
 	if err != nil {
 		return nil, err
@@ -124,8 +125,8 @@ func startMembership(cfg Config, raftAddr string, logger hclog.Logger, formed fu
 		return nil, fmt.Errorf("gossip meta is %d bytes, limit %d", len(meta), memberlist.MetaMaxSize)
 	}
 	m := &membership{
-		logger: logger.Named("membership"), self: cfg.NodeID, meta: meta, formed: formed,
-		members: map[string]Member{}, leaving: map[string]bool{},
+		logger: logger.Named("membership"), self: cfg.NodeID, meta: meta, state: state,
+		members: map[string]Member{}, leaving: map[string]bool{}, peerVoters: map[string][]string{},
 	}
 	conf, err := memberlistConfig(cfg, logger)
 	if err != nil {
@@ -149,8 +150,10 @@ func memberlistConfig(cfg Config, logger hclog.Logger) (*memberlist.Config, erro
 	conf := memberlist.DefaultLANConfig()
 	if cfg.GossipLocal {
 		conf = memberlist.DefaultLocalConfig()
-		conf.ProbeInterval = 200 * time.Millisecond
-		conf.ProbeTimeout = 100 * time.Millisecond
+		// Faster than the local profile, but with room for the stalls
+		// of a loaded test machine (-race).
+		conf.ProbeInterval = 300 * time.Millisecond
+		conf.ProbeTimeout = 150 * time.Millisecond
 		conf.GossipInterval = 50 * time.Millisecond
 		conf.PushPullInterval = 5 * time.Second
 	}
@@ -236,23 +239,6 @@ func (m *membership) GetBroadcasts(overhead, limit int) [][]byte {
 	return m.broadcasts.GetBroadcasts(overhead, limit)
 }
 
-// LocalState implements memberlist.Delegate: whether this node has Raft
-// state, so that a node joining a running cluster never bootstraps.
-func (m *membership) LocalState(bool) []byte {
-	var flags byte
-	if m.formed() {
-		flags |= gossipFlagFormed
-	}
-	return []byte{gossipStateVersion, flags}
-}
-
-// MergeRemoteState implements memberlist.Delegate.
-func (m *membership) MergeRemoteState(buf []byte, _ bool) {
-	if len(buf) >= 2 && buf[0] == gossipStateVersion && buf[1]&gossipFlagFormed != 0 {
-		m.peerFormed.Store(true)
-	}
-}
-
 // NotifyJoin implements memberlist.EventDelegate.
 func (m *membership) NotifyJoin(node *memberlist.Node) { m.update(node, true) }
 
@@ -326,7 +312,7 @@ func (m *membership) localAddr() string {
 }
 
 // pushPull exchanges state with the given gossip addresses now (as a join
-// does), so MergeRemoteState sees their current formed flag. It returns
+// does), so MergeRemoteState sees their current state. It returns
 // how many answered.
 func (m *membership) pushPull(addrs []string) int {
 	if len(addrs) == 0 {
@@ -371,20 +357,22 @@ func (m *membership) leave() error {
 // Members lists the nodes gossip knows, this one included, sorted by id.
 // Safe for concurrent use; the slice is the caller's.
 func (n *Node) Members() []Member {
-	if n.members == nil {
+	m := n.gossip()
+	if m == nil {
 		return nil
 	}
-	return n.members.list()
+	return m.list()
 }
 
 // MemberGRPCAddr returns the gRPC address that node id gossips, and false
 // when the node is unknown or serves no gRPC. The node may be dead; the
 // caller's dial will tell. Safe for concurrent use.
 func (n *Node) MemberGRPCAddr(id string) (string, bool) {
-	if n.members == nil {
+	m := n.gossip()
+	if m == nil {
 		return "", false
 	}
-	mem, ok := n.members.get(id)
+	mem, ok := m.get(id)
 	if !ok || mem.GRPCAddr == "" {
 		return "", false
 	}
@@ -397,7 +385,11 @@ func (n *Node) NodeID() string { return n.cfg.NodeID }
 // GossipAddr returns the address memberlist is bound to (with the port the
 // OS picked when Config.GossipAddr had port 0): the address other nodes
 // pass in Config.Join.
-func (n *Node) GossipAddr() string { return n.members.localAddr() }
+func (n *Node) GossipAddr() string { return n.gossip().localAddr() }
+
+// gossip returns the node's membership, nil until Start has created it
+// (Raft callbacks may run before).
+func (n *Node) gossip() *membership { return n.members.Load() }
 
 // leaveNotice is a memberlist.Broadcast of node id's leave notice. On the
 // leaving node, done closes once the queue has sent it as often as it

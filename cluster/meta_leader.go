@@ -8,8 +8,10 @@ import (
 )
 
 // onMetaLeadership runs on the meta group's monitor goroutine. A new meta
-// leader deletes, after the grace period, the exclusive queues of sessions
-// that are not live here (their owners are gone: a single node restarted).
+// leader of a single-node cluster deletes, after the grace period, the
+// exclusive queues of sessions that are not live here (their owners are
+// gone: the node restarted). In a multi-node cluster it does not: owners may
+// be connected to other nodes (cluster-wide session liveness is future work).
 func (n *Node) onMetaLeadership(isLeader bool) {
 	if !isLeader {
 		return
@@ -30,6 +32,12 @@ func (n *Node) onMetaLeadership(isLeader bool) {
 		case <-n.metaOpened:
 		}
 		if !n.meta.IsLeader() {
+			return
+		}
+		if servers, err := n.meta.Configuration(); err != nil || len(servers) > 1 {
+			// Sessions may be live on other nodes, which this node cannot
+			// see yet: deleting their exclusive queues would be wrong.
+			// Only a single node knows every session is its own.
 			return
 		}
 		var owners []string

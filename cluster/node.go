@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/fsm"
@@ -36,8 +37,8 @@ type Node struct {
 	// peers holds connections to other nodes for forwarding.
 	peers *peerConns
 	// members is the node's gossip membership; nil until Start has
-	// opened the groups.
-	members *membership
+	// opened the groups (read it with gossip()).
+	members atomic.Pointer[membership]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,12 +88,12 @@ func Start(cfg Config) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	members, err := startMembership(cfg, n.RaftAddr(), logger, n.formed)
+	members, err := startMembership(cfg, n.RaftAddr(), logger, n.gossipState)
 	if err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.members = members
+	n.members.Store(members)
 	n.startMembershipLoops()
 	return n, nil
 }
@@ -173,8 +174,8 @@ func (n *Node) Close() error {
 	var errs []error
 	n.closeOnce.Do(func() {
 		n.cancel()
-		if n.members != nil {
-			errs = append(errs, n.members.leave())
+		if m := n.gossip(); m != nil {
+			errs = append(errs, m.leave())
 		}
 		for i := len(n.queues) - 1; i >= 0; i-- {
 			errs = append(errs, n.queues[i].close())

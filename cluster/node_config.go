@@ -65,7 +65,7 @@ type Config struct {
 }
 
 // DefaultConfig returns a single-node configuration with data in
-// ./warren-data and Raft on 127.0.0.1:5681.
+// ./warren-data, Raft on 127.0.0.1:5681 and gossip on 127.0.0.1:5682.
 func DefaultConfig() Config {
 	return Config{
 		NodeID:            "node1",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/transport/transporttest"
 )
 
 // Cluster formation with real warren-node processes on loopback: nodes
@@ -110,17 +111,34 @@ func waitListedEverywhere(t *testing.T, procs []*nodeProc, name string) {
 }
 
 // checkFormed fails unless the nodes form one cluster: a queue declared
-// through one node is listed by all.
+// through one node is listed by all, and every node that bootstrapped the
+// meta group did so with the same configuration, naming all of them.
 func checkFormed(t *testing.T, procs []*nodeProc, queue string) {
 	t.Helper()
 	by := declareOnAny(t, procs, queue)
 	t.Logf("declared %s through %s", queue, by.id)
 	waitListedEverywhere(t, procs, queue)
+	var ids []string
 	for _, p := range procs {
-		if !strings.Contains(p.log(), "node belongs to a cluster") && !strings.Contains(p.log(), "waiting to be added") {
-			t.Errorf("%s: no formation line in its log", p.id)
+		ids = append(ids, p.id)
+	}
+	want := `servers="` + strings.Join(ids, ",") + `"`
+	bootstrapped := 0
+	for _, p := range procs {
+		for _, line := range strings.Split(p.log(), "\n") {
+			if !strings.Contains(line, "warren.raft.meta: bootstrapped raft group") {
+				continue
+			}
+			bootstrapped++
+			if !strings.Contains(line, want) {
+				t.Errorf("%s bootstrapped with another configuration: %s (want %s)", p.id, line, want)
+			}
 		}
 	}
+	if bootstrapped == 0 {
+		t.Error("no node bootstrapped the meta group")
+	}
+	t.Logf("%d of %d nodes bootstrapped the meta group (%s)", bootstrapped, len(procs), want)
 }
 
 // TestProcessClusterOfThree: three warren-node processes started together
@@ -169,4 +187,24 @@ func TestProcessClusterJoin(t *testing.T) {
 	if strings.Contains(n4.log(), "bootstrapped raft group") {
 		t.Error("n4 bootstrapped a group of its own")
 	}
+}
+
+// TestInProcessCluster: transporttest.StartCluster's nodes form one
+// cluster reachable over gRPC (the helper other cluster tests build on).
+func TestInProcessCluster(t *testing.T) {
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{})
+	procs := make([]*nodeProc, len(nodes))
+	for i, n := range nodes {
+		procs[i] = &nodeProc{id: n.Node.NodeID(), grpcAddr: n.Addr}
+	}
+	declareOnAny(t, procs, "in-process")
+	waitListedEverywhere(t, procs, "in-process")
+	eventually(t, 10*time.Second, "three members everywhere", func() error {
+		for _, n := range nodes {
+			if got := len(n.Node.Members()); got != 3 {
+				return fmt.Errorf("%s sees %d members", n.Node.NodeID(), got)
+			}
+		}
+		return nil
+	})
 }

@@ -57,7 +57,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message body accepted")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
-	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait for the Raft groups to elect leaders")
+	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}

@@ -1,6 +1,8 @@
 // Package transporttest starts real Warren nodes in-process for tests: a
-// cluster.Node with its Raft groups on bolt files in a temp dir and the
-// BrokerService on a loopback gRPC port the OS picks.
+// cluster.Node with its Raft groups on bolt files in a temp dir, gossip on
+// a loopback port, and the BrokerService and NodeService on a loopback
+// gRPC port the OS picks. Start runs one node (or one that joins a running
+// cluster), StartCluster a cluster of several.
 package transporttest
 
 import (
@@ -8,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,7 +113,9 @@ func newNode(t testing.TB, o Options) *Node {
 	cfg.SessionGrace = o.SessionGrace
 	cfg.Join = o.Join
 	cfg.BootstrapExpect = o.BootstrapExpect
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: testWriter{t}})
+	w := &testWriter{t: t}
+	t.Cleanup(w.close) // registered first: runs after Stop
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: w})
 	n := &Node{DataDir: o.DataDir, cfg: cfg}
 	t.Cleanup(n.Stop)
 	return n
@@ -195,11 +200,28 @@ func (n *Node) Dial(t testing.TB) pb.BrokerServiceClient {
 	return pb.NewBrokerServiceClient(cc)
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends log lines to t.Log until close: some of memberlist's
+// goroutines (an in-flight probe) outlive its Shutdown, and t.Log after
+// the test panics.
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
 	return len(p), nil
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
 }
 
 // StartMain runs a node for a whole test binary (from TestMain, where there

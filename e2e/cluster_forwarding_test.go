@@ -1,0 +1,184 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/transport/transporttest"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+)
+
+// waitLeadersSpread waits until no node leads more than ceil(K/N) queue
+// groups, after which the cluster stops moving leaders on its own.
+func waitLeadersSpread(t *testing.T, nodes []*transporttest.Node) {
+	t.Helper()
+	raw := nodes[0].Dial(t)
+	eventually(t, 30*time.Second, "queue-group leaders spread over the nodes", func() error {
+		st, err := raw.ClusterStatus(testCtx(t, 5*time.Second), &pb.ClusterStatusRequest{})
+		if err != nil {
+			return err
+		}
+		per := map[string]int{}
+		k := 0
+		for _, g := range st.GetGroups() {
+			if g.GetName() == "meta" {
+				continue
+			}
+			if g.GetLeaderId() == "" {
+				return fmt.Errorf("group %s has no leader", g.GetName())
+			}
+			per[g.GetLeaderId()]++
+			k++
+		}
+		limit := (k + len(nodes) - 1) / len(nodes)
+		for id, n := range per {
+			if n > limit {
+				return fmt.Errorf("%s leads %d of %d queue groups (limit %d)", id, n, k, limit)
+			}
+		}
+		return nil
+	})
+}
+
+// queueLeader returns the index in nodes of the node that leads queue's
+// group, as node 0 sees it.
+func queueLeader(t *testing.T, nodes []*transporttest.Node, queue string) int {
+	t.Helper()
+	raw := nodes[0].Dial(t)
+	var leader int
+	eventually(t, 15*time.Second, "the queue's group has a leader", func() error {
+		ctx := testCtx(t, 5*time.Second)
+		qs, err := raw.ListQueues(ctx, &pb.ListQueuesRequest{})
+		if err != nil {
+			return err
+		}
+		group := ""
+		for _, q := range qs.GetQueues() {
+			if q.GetName() == queue {
+				group = "q" + strconv.Itoa(int(q.GetGroup()))
+			}
+		}
+		if group == "" {
+			return fmt.Errorf("queue %s not listed", queue)
+		}
+		st, err := raw.ClusterStatus(ctx, &pb.ClusterStatusRequest{})
+		if err != nil {
+			return err
+		}
+		for _, g := range st.GetGroups() {
+			if g.GetName() != group {
+				continue
+			}
+			for i, n := range nodes {
+				if n.Node.NodeID() == g.GetLeaderId() {
+					leader = i
+					return nil
+				}
+			}
+			return fmt.Errorf("group %s has no known leader (%q)", group, g.GetLeaderId())
+		}
+		return fmt.Errorf("group %s not in cluster status", group)
+	})
+	return leader
+}
+
+// TestPublishAndConsumeThroughFollowers: in a 3-node cluster a client
+// talking to a follower of the queue's group publishes (forwarded to the
+// leader) and another client on the other follower consumes (proxied to the
+// leader): every message arrives exactly once.
+func TestPublishAndConsumeThroughFollowers(t *testing.T) {
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{})
+	waitLeadersSpread(t, nodes)
+	admin := newClient(t, nodes[0].Addr)
+	declareQueue(t, admin, "fw", nil)
+	leader := queueLeader(t, nodes, "fw")
+	var followers []*transporttest.Node
+	for i, n := range nodes {
+		if i != leader {
+			followers = append(followers, n)
+		}
+	}
+	prod := newClient(t, followers[0].Addr)
+	cons := newClient(t, followers[1].Addr)
+	const total = 200
+	ctx := testCtx(t, 60*time.Second)
+	futures := make([]*client.PublishFuture, total)
+	for i := range futures {
+		futures[i] = prod.PublishAsync(ctx, "", "fw", client.Message{Body: []byte(strconv.Itoa(i))})
+	}
+	for i, f := range futures {
+		res, err := f.Wait(ctx)
+		if err != nil || res.Status != client.Confirmed {
+			t.Fatalf("publish %d through a follower: %v %v", i, res, err)
+		}
+	}
+	// Another client on another node has not seen the declaration's meta
+	// index: wait until that node's copy of the meta state has the queue.
+	eventually(t, 10*time.Second, "the consumer's node knows the queue", func() error {
+		if ok, err := queueExists(t, cons, "fw"); err != nil || !ok {
+			return fmt.Errorf("not listed yet (%v)", err)
+		}
+		return nil
+	})
+	// Consume re-subscribes if a leadership change ends the stream, so a
+	// message may come twice — but only as a redelivery.
+	var mu sync.Mutex
+	seen := map[int]int{}
+	consumeCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- cons.Consume(consumeCtx, "fw", func(_ context.Context, d *client.Delivery) error {
+			id, err := parseID(d.Body)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if seen[id] > 0 && !d.Redelivered {
+				t.Errorf("message %d delivered twice, the second time not as a redelivery", id)
+			}
+			seen[id]++
+			if len(seen) == total {
+				stop()
+			}
+			return nil
+		}, client.ConsumeOptions{Prefetch: 10})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("consume through a follower: %v", err)
+		}
+	case <-time.After(scaled(30 * time.Second)):
+		stop()
+		mu.Lock()
+		t.Fatalf("consumed %d of %d distinct messages through a follower", len(seen), total)
+	}
+	waitCounts(t, admin, "fw", 0, 0)
+	waitConsumers(t, admin, "fw", 0)
+
+	// A get through a follower, acked through it, and a redelivery after
+	// the follower's client closes without acking.
+	publishIDs(t, prod, "fw", "g", 1)
+	getter := newClient(t, followers[1].Addr)
+	if _, ok, err := getter.Get(ctx, "fw", client.GetOptions{}); err != nil || !ok {
+		t.Fatalf("get through a follower: ok=%t %v", ok, err)
+	}
+	waitCounts(t, admin, "fw", 0, 1)
+	if err := getter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, admin, "fw", 1, 0)
+	d, ok, err := admin.Get(context.Background(), "fw", client.GetOptions{})
+	if err != nil || !ok || !d.Redelivered {
+		t.Fatalf("after the follower's session ended: ok=%t redelivered=%v err=%v", ok, d != nil && d.Redelivered, err)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
