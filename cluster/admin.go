@@ -242,3 +242,12 @@ func (n *Node) WaitMetaIndex(ctx context.Context, index uint64) error {
 	}
 	return nil
 }
+
+// MetaIndex is the index of the last meta command this node has applied.
+// A node that proxies a request to another sends it along, so the other
+// node first reaches at least the state this one has.
+func (n *Node) MetaIndex() uint64 {
+	n.metaFSM.mu.RLock()
+	defer n.metaFSM.mu.RUnlock()
+	return n.metaFSM.applied
+}

@@ -182,3 +182,28 @@ func TestPublishAndConsumeThroughFollowers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadYourWritesThroughAFollower: a client of one node declares a
+// queue, publishes and gets at once, while the queue's leader may be a node
+// whose copy of the meta state lags (real processes, default Raft timings:
+// followers learn commits up to 50 ms late). The proxying node passes on the
+// meta index it has applied, so the leader waits for the declaration first.
+func TestReadYourWritesThroughAFollower(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	ctx := testCtx(t, 60*time.Second)
+	for round := 0; round < 12; round++ {
+		p := procs[round%len(procs)]
+		c := newClient(t, p.grpcAddr)
+		q := fmt.Sprintf("ryw-%d", round)
+		declareQueue(t, c, q, nil)
+		publish(t, c, "", q, client.Message{Body: []byte("x")}, client.Confirmed)
+		_ = c.Close()
+		// A fresh client (as a new CLI process is) has seen no meta index.
+		getter := newClient(t, p.grpcAddr)
+		d, ok, err := getter.Get(ctx, q, client.GetOptions{AutoAck: true})
+		if err != nil || !ok || string(d.Body) != "x" {
+			t.Fatalf("round %d via %s: declare, publish, get gave ok=%t err=%v", round, p.grpcAddr, ok, err)
+		}
+		_ = getter.Close()
+	}
+}

@@ -52,6 +52,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	var nle *cluster.NotLeaderError
 	if errors.As(err, &nle) {
 		sub.SessionId, sub.ConsumerTag = session, tag
+		sub.MinMetaIndex = max(sub.GetMinMetaIndex(), s.node.MetaIndex())
 		return s.proxyConsume(stream, first, nle.Group)
 	}
 	if err != nil {
@@ -189,6 +190,7 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 			return nil, cerr
 		}
 		r.SessionId = session
+		r.MinMetaIndex = max(r.GetMinMetaIndex(), s.node.MetaIndex())
 		return up.Get(ctx, r)
 	}
 	if err != nil {
