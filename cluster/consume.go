@@ -35,10 +35,29 @@ func (n *Node) Subscribe(ctx context.Context, o SubscribeOptions) (*dispatch.Con
 	if err != nil {
 		return nil, err
 	}
-	c, err := d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck)
+	// Register and look up what the state already has checked out to this
+	// consumer atomically with respect to Apply (which delivers under the
+	// write lock): a consumer that re-attaches — its stream ended with a
+	// leader that died — gets its unacked deliveries again, marked
+	// redelivered, instead of holding credit nobody can use.
+	var c *dispatch.Consumer
+	var resend []fsm.Delivery
+	qg.fsm.read(func(g *fsm.QueueGroup) {
+		c, err = d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck)
+		if err != nil {
+			return
+		}
+		for _, dv := range g.CheckedOut(o.Session) {
+			if dv.Queue == def.ID && dv.ConsumerTag == o.Tag && dv.Payload != nil {
+				dv.Redelivered = true
+				resend = append(resend, dv)
+			}
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
+	d.Deliver(resend)
 	res, err := qg.Propose(ctx, fsm.Command{Type: fsm.CmdCheckout, Body: &fsmpb.Checkout{
 		Queue: def.Spec, Session: o.Session, ConsumerTag: o.Tag, Prefetch: o.Prefetch, AutoAck: o.AutoAck, NowMs: nowMs(),
 	}})

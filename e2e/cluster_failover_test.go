@@ -1,0 +1,176 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/client"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// procQueueLeader returns the process that leads queue's group, asking via.
+func procQueueLeader(t *testing.T, procs []*nodeProc, via *nodeProc, queue string) *nodeProc {
+	t.Helper()
+	cc, err := grpc.NewClient(via.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	raw := pb.NewBrokerServiceClient(cc)
+	var leader *nodeProc
+	eventually(t, 20*time.Second, "the queue's group has a leader", func() error {
+		ctx := testCtx(t, 5*time.Second)
+		qs, err := raw.ListQueues(ctx, &pb.ListQueuesRequest{})
+		if err != nil {
+			return err
+		}
+		group := ""
+		for _, q := range qs.GetQueues() {
+			if q.GetName() == queue {
+				group = "q" + strconv.Itoa(int(q.GetGroup()))
+			}
+		}
+		st, err := raw.ClusterStatus(ctx, &pb.ClusterStatusRequest{})
+		if err != nil {
+			return err
+		}
+		for _, g := range st.GetGroups() {
+			if g.GetName() != group {
+				continue
+			}
+			for _, p := range procs {
+				if p.id == g.GetLeaderId() {
+					leader = p
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no leader known for %s (group %q)", queue, group)
+	})
+	return leader
+}
+
+// TestKillLeaderOfBusyQueue: three warren-node processes; a producer with
+// confirms and a consumer with manual acks, each connected to a follower of
+// the queue's group, run while the group's leader is killed with SIGKILL.
+// A new leader serves within seconds, every confirmed message is consumed
+// at least once, and nothing is consumed that was never published.
+func TestKillLeaderOfBusyQueue(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "busy", nil)
+	leader := procQueueLeader(t, procs, procs[0], "busy")
+	var followers []*nodeProc
+	for _, p := range procs {
+		if p != leader {
+			followers = append(followers, p)
+		}
+	}
+	// Each client lists both followers, so it can fail over between them.
+	addrs := []string{followers[0].grpcAddr, followers[1].grpcAddr}
+	prod := newClientAddrs(t, addrs)
+	cons := newClientAddrs(t, []string{addrs[1], addrs[0]})
+
+	// The consumer's client has not seen the declaration's meta index.
+	eventually(t, 10*time.Second, "the consumer's node knows the queue", func() error {
+		if ok, err := queueExists(t, cons, "busy"); err != nil || !ok {
+			return fmt.Errorf("not listed yet (%v)", err)
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	consumed := map[int]int{}
+	consumeCtx, stopConsume := context.WithCancel(context.Background())
+	defer stopConsume()
+	consumeDone := make(chan error, 1)
+	go func() {
+		consumeDone <- cons.Consume(consumeCtx, "busy", func(_ context.Context, d *client.Delivery) error {
+			id, err := parseID(d.Body)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			consumed[id]++
+			mu.Unlock()
+			return nil
+		}, client.ConsumeOptions{Prefetch: 20})
+	}()
+
+	const total = 300
+	confirmed := map[int]bool{}
+	var killedAt, firstAfterKill time.Time
+	ctx := testCtx(t, 120*time.Second)
+	for i := 0; i < total; i++ {
+		if i == total/3 {
+			leader.kill()
+			killedAt = time.Now()
+		}
+		pctx, cancel := context.WithTimeout(ctx, scaled(20*time.Second))
+		res, err := prod.Publish(pctx, "", "busy", client.Message{Body: []byte(strconv.Itoa(i))})
+		cancel()
+		if err != nil {
+			t.Logf("publish %d: outcome unknown (%v)", i, err)
+			continue
+		}
+		if res.Status != client.Confirmed {
+			t.Fatalf("publish %d: %v", i, res)
+		}
+		confirmed[i] = true
+		if !killedAt.IsZero() && firstAfterKill.IsZero() {
+			firstAfterKill = time.Now()
+		}
+	}
+	if firstAfterKill.IsZero() {
+		t.Fatal("no publish was confirmed after the leader was killed")
+	}
+	t.Logf("first confirmed publish %v after kill -9 of the leader; %d of %d confirmed",
+		firstAfterKill.Sub(killedAt).Round(time.Millisecond), len(confirmed), total)
+
+	eventually(t, 60*time.Second, "every confirmed message consumed", func() error {
+		select {
+		case err := <-consumeDone:
+			t.Fatalf("Consume ended early: %v", err)
+		default:
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		missing := 0
+		for id := range confirmed {
+			if consumed[id] == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d confirmed messages not consumed yet", missing)
+		}
+		return nil
+	})
+	stopConsume()
+	<-consumeDone
+	mu.Lock()
+	defer mu.Unlock()
+	for id := range consumed {
+		if id < 0 || id >= total {
+			t.Errorf("consumed message %d that was never published", id)
+		}
+	}
+}
+
+// newClientAddrs connects the SDK with several addresses.
+func newClientAddrs(t *testing.T, addrs []string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(10*time.Second))
+	defer cancel()
+	c, err := client.New(ctx, addrs)
+	if err != nil {
+		t.Fatalf("client.New(%v): %v", addrs, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
