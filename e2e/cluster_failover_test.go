@@ -22,38 +22,14 @@ func procQueueLeader(t *testing.T, procs []*nodeProc, via *nodeProc, queue strin
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	raw := pb.NewBrokerServiceClient(cc)
-	var leader *nodeProc
-	eventually(t, 20*time.Second, "the queue's group has a leader", func() error {
-		ctx := testCtx(t, 5*time.Second)
-		qs, err := raw.ListQueues(ctx, &pb.ListQueuesRequest{})
-		if err != nil {
-			return err
+	id := queueLeaderID(t, pb.NewBrokerServiceClient(cc), queue)
+	for _, p := range procs {
+		if p.id == id {
+			return p
 		}
-		group := ""
-		for _, q := range qs.GetQueues() {
-			if q.GetName() == queue {
-				group = "q" + strconv.Itoa(int(q.GetGroup()))
-			}
-		}
-		st, err := raw.ClusterStatus(ctx, &pb.ClusterStatusRequest{})
-		if err != nil {
-			return err
-		}
-		for _, g := range st.GetGroups() {
-			if g.GetName() != group {
-				continue
-			}
-			for _, p := range procs {
-				if p.id == g.GetLeaderId() {
-					leader = p
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("no leader known for %s (group %q)", queue, group)
-	})
-	return leader
+	}
+	t.Fatalf("leader %q of queue %s is none of the processes", id, queue)
+	return nil
 }
 
 // TestKillLeaderOfBusyQueue: three warren-node processes; a producer with

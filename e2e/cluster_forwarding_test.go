@@ -45,13 +45,12 @@ func waitLeadersSpread(t *testing.T, nodes []*transporttest.Node) {
 	})
 }
 
-// queueLeader returns the index in nodes of the node that leads queue's
-// group, as node 0 sees it.
-func queueLeader(t *testing.T, nodes []*transporttest.Node, queue string) int {
+// queueLeaderID returns the id of the node that leads queue's group, as
+// the node behind raw sees it.
+func queueLeaderID(t *testing.T, raw pb.BrokerServiceClient, queue string) string {
 	t.Helper()
-	raw := nodes[0].Dial(t)
-	var leader int
-	eventually(t, 15*time.Second, "the queue's group has a leader", func() error {
+	var leader string
+	eventually(t, 20*time.Second, "the queue's group has a leader", func() error {
 		ctx := testCtx(t, 5*time.Second)
 		qs, err := raw.ListQueues(ctx, &pb.ListQueuesRequest{})
 		if err != nil {
@@ -71,20 +70,28 @@ func queueLeader(t *testing.T, nodes []*transporttest.Node, queue string) int {
 			return err
 		}
 		for _, g := range st.GetGroups() {
-			if g.GetName() != group {
-				continue
+			if g.GetName() == group && g.GetLeaderId() != "" {
+				leader = g.GetLeaderId()
+				return nil
 			}
-			for i, n := range nodes {
-				if n.Node.NodeID() == g.GetLeaderId() {
-					leader = i
-					return nil
-				}
-			}
-			return fmt.Errorf("group %s has no known leader (%q)", group, g.GetLeaderId())
 		}
-		return fmt.Errorf("group %s not in cluster status", group)
+		return fmt.Errorf("group %s has no known leader", group)
 	})
 	return leader
+}
+
+// queueLeader returns the index in nodes of the node that leads queue's
+// group, as node 0 sees it.
+func queueLeader(t *testing.T, nodes []*transporttest.Node, queue string) int {
+	t.Helper()
+	id := queueLeaderID(t, nodes[0].Dial(t), queue)
+	for i, n := range nodes {
+		if n.Node.NodeID() == id {
+			return i
+		}
+	}
+	t.Fatalf("leader %q of queue %s is none of the nodes", id, queue)
+	return -1
 }
 
 // TestPublishAndConsumeThroughFollowers: in a 3-node cluster a client
