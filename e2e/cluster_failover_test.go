@@ -150,3 +150,61 @@ func newClientAddrs(t *testing.T, addrs []string) *client.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// TestKillNodeAConsumerUses: a consumer connected through a follower holds
+// unacked deliveries (the follower proxies its stream to the queue's
+// leader); kill -9 of that follower ends the proxied stream on the leader,
+// and the deliveries reach another consumer, redelivered.
+func TestKillNodeAConsumerUses(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "held", nil)
+	leader := procQueueLeader(t, procs, procs[0], "held")
+	var followers []*nodeProc
+	for _, p := range procs {
+		if p != leader {
+			followers = append(followers, p)
+		}
+	}
+	doomed, survivor := followers[0], followers[1]
+	holder := newClient(t, doomed.grpcAddr)
+	eventually(t, 10*time.Second, "the doomed node knows the queue", func() error {
+		if ok, err := queueExists(t, holder, "held"); err != nil || !ok {
+			return fmt.Errorf("not listed yet (%v)", err)
+		}
+		return nil
+	})
+	publishIDs(t, admin, "held", "h", 3)
+	sub := subscribe(t, holder, "held", client.ConsumeOptions{Prefetch: 3})
+	for i := 0; i < 3; i++ {
+		if d := recv(t, sub, 10*time.Second); d.Redelivered {
+			t.Fatalf("first delivery %s marked redelivered", d.Body)
+		}
+	}
+	waitCounts(t, admin, "held", 0, 3)
+
+	doomed.kill()
+
+	other := newClient(t, survivor.grpcAddr)
+	eventually(t, 10*time.Second, "the survivor knows the queue", func() error {
+		if ok, err := queueExists(t, other, "held"); err != nil || !ok {
+			return fmt.Errorf("not listed yet (%v)", err)
+		}
+		return nil
+	})
+	taker := subscribe(t, other, "held", client.ConsumeOptions{Prefetch: 3})
+	got := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		d := recv(t, taker, 30*time.Second)
+		if !d.Redelivered || d.DeliveryCount < 1 {
+			t.Errorf("message %s after its consumer's node died: redelivered=%t count=%d", d.Body, d.Redelivered, d.DeliveryCount)
+		}
+		got[string(d.Body)] = true
+		if err := d.Ack(testCtx(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %v, want the three held messages", got)
+	}
+}
