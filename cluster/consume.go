@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/warrenmq/warren/dispatch"
@@ -171,7 +172,7 @@ func (n *Node) SessionClosed(ctx context.Context, id string) {
 	for _, qg := range n.queues {
 		holds := gotFrom[uint32(qg.idx)]
 		if !holds {
-			qg.fsm.read(func(g *fsm.QueueGroup) { holds = hasString(g.Sessions(), id) })
+			qg.fsm.read(func(g *fsm.QueueGroup) { holds = slices.Contains(g.Sessions(), id) })
 		}
 		if !holds {
 			continue
@@ -187,7 +188,7 @@ func (n *Node) SessionClosed(ctx context.Context, id string) {
 		}
 	}
 	var owns bool
-	n.readMeta(func(m *fsm.Meta) { owns = hasString(m.ExclusiveOwners(), id) })
+	n.readMeta(func(m *fsm.Meta) { owns = slices.Contains(m.ExclusiveOwners(), id) })
 	if owns {
 		n.downMetaSessions(ctx, []string{id})
 	}
@@ -200,15 +201,6 @@ func (n *Node) downMetaSessions(ctx context.Context, sessions []string) {
 		return
 	}
 	n.dropQueues(ctx, res.DroppedQueues)
-}
-
-func hasString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // getOutstanding reports whether the group's state still has get tag of

@@ -54,12 +54,7 @@ func TestKillLeaderOfBusyQueue(t *testing.T) {
 	cons := newClientAddrs(t, []string{addrs[1], addrs[0]})
 
 	// The consumer's client has not seen the declaration's meta index.
-	eventually(t, 10*time.Second, "the consumer's node knows the queue", func() error {
-		if ok, err := queueExists(t, cons, "busy"); err != nil || !ok {
-			return fmt.Errorf("not listed yet (%v)", err)
-		}
-		return nil
-	})
+	waitQueueKnown(t, cons, "busy")
 	var mu sync.Mutex
 	consumed := map[int]int{}
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
@@ -168,12 +163,7 @@ func TestKillNodeAConsumerUses(t *testing.T) {
 	}
 	doomed, survivor := followers[0], followers[1]
 	holder := newClient(t, doomed.grpcAddr)
-	eventually(t, 10*time.Second, "the doomed node knows the queue", func() error {
-		if ok, err := queueExists(t, holder, "held"); err != nil || !ok {
-			return fmt.Errorf("not listed yet (%v)", err)
-		}
-		return nil
-	})
+	waitQueueKnown(t, holder, "held")
 	publishIDs(t, admin, "held", "h", 3)
 	sub := subscribe(t, holder, "held", client.ConsumeOptions{Prefetch: 3})
 	for i := 0; i < 3; i++ {
@@ -186,12 +176,7 @@ func TestKillNodeAConsumerUses(t *testing.T) {
 	doomed.kill()
 
 	other := newClient(t, survivor.grpcAddr)
-	eventually(t, 10*time.Second, "the survivor knows the queue", func() error {
-		if ok, err := queueExists(t, other, "held"); err != nil || !ok {
-			return fmt.Errorf("not listed yet (%v)", err)
-		}
-		return nil
-	})
+	waitQueueKnown(t, other, "held")
 	taker := subscribe(t, other, "held", client.ConsumeOptions{Prefetch: 3})
 	got := map[string]bool{}
 	for i := 0; i < 3; i++ {

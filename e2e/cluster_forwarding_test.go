@@ -126,12 +126,7 @@ func TestPublishAndConsumeThroughFollowers(t *testing.T) {
 	}
 	// Another client on another node has not seen the declaration's meta
 	// index: wait until that node's copy of the meta state has the queue.
-	eventually(t, 10*time.Second, "the consumer's node knows the queue", func() error {
-		if ok, err := queueExists(t, cons, "fw"); err != nil || !ok {
-			return fmt.Errorf("not listed yet (%v)", err)
-		}
-		return nil
-	})
+	waitQueueKnown(t, cons, "fw")
 	// Consume re-subscribes if a leadership change ends the stream, so a
 	// message may come twice — but only as a redelivery.
 	var mu sync.Mutex

@@ -23,6 +23,19 @@ func queueExists(t testing.TB, c *client.Client, name string) (bool, error) {
 	return false, nil
 }
 
+// waitQueueKnown waits until the node behind c lists queue: a client of
+// another node than the declaring one has not seen the declaration's meta
+// index, so that node may apply it a moment later.
+func waitQueueKnown(t testing.TB, c *client.Client, queue string) {
+	t.Helper()
+	eventually(t, 10*time.Second, "the node knows queue "+queue, func() error {
+		if ok, err := queueExists(t, c, queue); err != nil || !ok {
+			return fmt.Errorf("not listed yet (%v)", err)
+		}
+		return nil
+	})
+}
+
 // TestAutoDeleteQueue: an auto-delete queue goes when its last consumer
 // goes, not before (RabbitMQ's auto_delete).
 func TestAutoDeleteQueue(t *testing.T) {
