@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/warrenmq/warren/dispatch"
 	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
 )
 
 // queueFSM adapts fsm.QueueGroup to raft.FSM. On the leader it hands each
@@ -47,6 +48,9 @@ func (f *queueFSM) Apply(l *raft.Log) any {
 	res := f.state.Apply(l.Index, cmd)
 	d := f.disp.Load()
 	if d != nil {
+		if down, ok := cmd.Body.(*fsmpb.SessionDown); ok {
+			d.EndSessions(down.GetSessions())
+		}
 		d.Deliver(res.Deliveries)
 	}
 	f.mu.Unlock()

@@ -212,6 +212,29 @@ func (d *Dispatcher) SessionDown(ctx context.Context, sessions []string) error {
 	}
 }
 
+// EndSessions ends the live consumers of sessions whose consumers an
+// applied SessionDown just removed from the state: nothing will be assigned
+// to them any more, so their streams must end (clients re-subscribe) rather
+// than wait forever. No Cancel is proposed; the state already dropped them.
+// Called on the apply path; never blocks.
+func (d *Dispatcher) EndSessions(sessions []string) {
+	d.mu.Lock()
+	var ended []*Consumer
+	for key, c := range d.consumers {
+		for _, s := range sessions {
+			if key.Session == s {
+				delete(d.consumers, key)
+				ended = append(ended, c)
+				break
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range ended {
+		c.closeWith(ErrSessionEnded)
+	}
+}
+
 // Attached reports whether session has a live consumer here.
 func (d *Dispatcher) Attached(session string) bool {
 	d.mu.Lock()

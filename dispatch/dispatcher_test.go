@@ -203,3 +203,23 @@ func TestSessionDownAfterStopDoesNotWait(t *testing.T) {
 		t.Fatalf("SessionDown after Stop: %v, want the stop reason at once", err)
 	}
 }
+
+func TestEndSessionsEndsTheirStreams(t *testing.T) {
+	d := New(newRecorder(), nil)
+	defer d.Stop(ErrStopped)
+	gone, _ := d.Register(Key{Queue: 1, Session: "s1", Tag: "a"}, false)
+	kept, _ := d.Register(Key{Queue: 1, Session: "s2", Tag: "b"}, false)
+	d.EndSessions([]string{"s1"})
+	if _, err := gone.Next(context.Background()); !errors.Is(err, ErrSessionEnded) || !errors.Is(err, ErrConsumerClosed) {
+		t.Fatalf("consumer of an ended session: %v, want ErrSessionEnded", err)
+	}
+	if d.Attached("s1") || !d.Attached("s2") {
+		t.Fatalf("attached after EndSessions: s1=%t s2=%t, want false true", d.Attached("s1"), d.Attached("s2"))
+	}
+	d.Deliver(deliveries(kept.Key(), 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if got, err := kept.Next(ctx); err != nil || got.Tag != 1 {
+		t.Fatalf("other session's consumer: %v %v", got.Tag, err)
+	}
+}
