@@ -212,7 +212,6 @@ func (b *batcher) send(batch []*pending) {
 	defer stop()
 	bo := b.c.newBackoff()
 	var last error
-	var h hopper
 	for {
 		cn, err := b.c.conn(wctx, last)
 		if err != nil {
@@ -233,7 +232,7 @@ func (b *batcher) send(batch []*pending) {
 			return
 		}
 		f := b.c.classify(cn, err)
-		if f == failConn || h.hop(b.c, cn, f) {
+		if f == failConn || b.c.shouldHop(cn, f) {
 			b.c.connFailed(cn, err)
 		}
 		if last != nil && timedOut && cancelled(err) {
@@ -245,6 +244,9 @@ func (b *batcher) send(batch []*pending) {
 			return
 		}
 		last = connError(cn, f, err)
+		for _, p := range batch {
+			p.fut.noteFailure(last)
+		}
 		if wctx.Err() != nil {
 			failAll(batch, b.c.gaveUp(wctx, last))
 			return

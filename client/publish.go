@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -80,7 +81,13 @@ type PublishFuture struct {
 	done chan struct{}
 	res  PublishResult
 	err  error
+	// last is the latest failed attempt while the request is retried, so
+	// a caller whose ctx ends first learns why (e.g. NOT_LEADER).
+	last atomic.Pointer[error]
 }
+
+// noteFailure records a failed attempt of a request still being retried.
+func (f *PublishFuture) noteFailure(err error) { f.last.Store(&err) }
 
 func newFuture() *PublishFuture { return &PublishFuture{done: make(chan struct{})} }
 
@@ -106,7 +113,10 @@ func (f *PublishFuture) Wait(ctx context.Context) (PublishResult, error) {
 	case <-f.done:
 		return f.res, f.err
 	case <-ctx.Done():
-		return PublishResult{}, ctx.Err()
+		if last := f.last.Load(); last != nil {
+			return PublishResult{}, fmt.Errorf("client: %w; last error: %w", context.Cause(ctx), *last)
+		}
+		return PublishResult{}, context.Cause(ctx)
 	}
 }
 

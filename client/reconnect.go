@@ -29,6 +29,9 @@ type conn struct {
 	// ok is set once an RPC or stream succeeded on cc; a conn that fails
 	// before that makes the next reconnect back off first.
 	ok atomic.Bool
+	// unavailSince is when (Unix ns) calls on cc began to get only
+	// Unavailable answers; 0 after any other answer (see hopAfter).
+	unavailSince atomic.Int64
 }
 
 func newConn(cc *grpc.ClientConn, addrs []string, idx int) *conn {
@@ -74,6 +77,7 @@ func (c *Client) conn(ctx context.Context, last error) (*conn, error) {
 // proven notes that a call succeeded on cn: the next failover starts its
 // first round at once.
 func (c *Client) proven(cn *conn) {
+	cn.unavailSince.Store(0)
 	if cn.ok.Load() || !cn.ok.CompareAndSwap(false, true) {
 		return
 	}

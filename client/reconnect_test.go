@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -493,5 +494,53 @@ func TestPersistentNotLeaderMovesToAnotherNode(t *testing.T) {
 	fbA.mu.Unlock()
 	if c.Addr() != addrB {
 		t.Fatalf("at %s, want %s", c.Addr(), addrB)
+	}
+}
+
+// TestNotLeaderAcrossShortCallsMovesToAnotherNode: the time a node has
+// answered only NOT_LEADER counts across calls, so calls whose deadlines
+// are each shorter than hopAfter still leave a node cut off from its
+// cluster.
+func TestNotLeaderAcrossShortCallsMovesToAnotherNode(t *testing.T) {
+	defer func(d time.Duration) { hopAfter = d }(hopAfter)
+	hopAfter = 300 * time.Millisecond
+	fbA, fbB := newFakeBroker(), newFakeBroker()
+	addrA, _ := startStoppableFake(t, fbA)
+	addrB, _ := startStoppableFake(t, fbB)
+	c, err := New(testCtx(t), []string{addrA, addrB}, fastBackoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	errs := make([]error, 10000)
+	for i := range errs {
+		errs[i] = notLeader(t)
+	}
+	fbA.failWith("ListQueues", errs...)
+	calls, explained := 0, 0
+	for deadline := time.Now().Add(5 * time.Second); c.Addr() == addrA; calls++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("still at %s after %d calls of 50 ms", addrA, calls)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := c.ListQueues(ctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		// A call whose deadline ends during its first attempt has no
+		// earlier failure to report; the others name it.
+		if strings.Contains(err.Error(), "NOT_LEADER") {
+			explained++
+		}
+	}
+	if explained == 0 {
+		t.Fatal("no failed call said why it failed (NOT_LEADER)")
+	}
+	if c.Addr() != addrB {
+		t.Fatalf("at %s, want %s", c.Addr(), addrB)
+	}
+	if calls < 2 {
+		t.Fatalf("moved after %d calls; want several calls of less than hopAfter", calls)
 	}
 }

@@ -26,8 +26,8 @@ const (
 // flight fall that far behind (see seqWindow).
 const dedupWindow = 4096
 
-// hopAfter is how long one call keeps getting only Unavailable answers from
-// a node whose connection works before the client moves to another address
+// hopAfter is how long a node whose connection works may answer only
+// Unavailable (to every call) before the client moves to another address
 // (when it has more than one). It is longer than a leader election, so a
 // healthy cluster does not cause moves (a move ends the session: see the
 // package documentation), while a node cut off from the rest of its cluster,
@@ -204,7 +204,6 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
 func (c *Client) call(ctx context.Context, p retryPolicy, attempt func(ctx context.Context, cn *conn) error) error {
 	bo := c.newBackoff()
 	var last error
-	var h hopper
 	for {
 		cn, err := c.conn(ctx, last)
 		if err != nil {
@@ -216,7 +215,7 @@ func (c *Client) call(ctx context.Context, p retryPolicy, attempt func(ctx conte
 			return nil
 		}
 		f := c.classify(cn, err)
-		if f == failConn || h.hop(c, cn, f) {
+		if f == failConn || c.shouldHop(cn, f) {
 			c.connFailed(cn, err)
 		}
 		if last != nil && ctx.Err() != nil && cancelled(err) {
@@ -235,24 +234,21 @@ func (c *Client) call(ctx context.Context, p retryPolicy, attempt func(ctx conte
 	}
 }
 
-// hopper tracks since when one call has got only Unavailable answers from a
-// node over a working connection.
-type hopper struct {
-	cn    *conn
-	since time.Time
-}
-
-// hop records failure f on cn and reports whether the call should move to
-// another address (see hopAfter).
-func (h *hopper) hop(c *Client, cn *conn, f failure) bool {
+// shouldHop records failure f on cn and reports whether calls should move
+// to another address: cn's node has answered nothing but Unavailable, to
+// every call, for hopAfter. The time counts across calls, so a producer
+// whose every publish has a short deadline still leaves a node cut off
+// from its cluster.
+func (c *Client) shouldHop(cn *conn, f failure) bool {
 	if f != failNotLeader && f != failServer {
-		h.cn = nil
+		if f == failOther {
+			cn.unavailSince.Store(0)
+		}
 		return false
 	}
-	if h.cn != cn {
-		h.cn, h.since = cn, time.Now()
-	}
-	return time.Since(h.since) >= hopAfter && len(c.addrs) > 1
+	now := time.Now().UnixNano()
+	cn.unavailSince.CompareAndSwap(0, now)
+	return now-cn.unavailSince.Load() >= int64(hopAfter) && len(c.addrs) > 1
 }
 
 // connError turns the Canceled status of a call cut off by a failover (the

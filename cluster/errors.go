@@ -24,6 +24,11 @@ var ErrEntryTooLarge = errors.New("raft entry too large")
 // ErrOutcomeUnknown the entry had already been appended.
 var ErrGroupClosed = errors.New("raft group closed")
 
+// ErrMemberAlive is wrapped when a group's leader refuses to remove a node
+// that its gossip still shows alive (it would add it back). Retry after
+// gossip has converged.
+var ErrMemberAlive = errors.New("member still alive in the leader's view")
+
 // NotLeaderError is returned when an operation that needs the leader reaches
 // a node that is not the leader of Group. LeaderID and LeaderAddr name the
 // leader this node currently knows of; both are empty while no leader is

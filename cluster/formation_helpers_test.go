@@ -188,7 +188,7 @@ func waitReady(t testing.TB, n *testNode) {
 func checkGroups(nodes []*testNode, ids []string) (map[string]string, error) {
 	leaders := map[string]string{}
 	for _, n := range nodes {
-		for _, g := range n.node.GroupStatuses() {
+		for _, g := range n.node.GroupStatuses(context.Background()) {
 			var voters []string
 			for _, p := range g.Peers {
 				if p.Suffrage == "voter" {
@@ -226,7 +226,7 @@ func onMetaLeader(t testing.TB, nodes []*testNode, op func(*cluster.Node) error)
 	t.Helper()
 	waitUntil(t, 10*time.Second, "operation on the meta leader", func() error {
 		for _, n := range nodes {
-			for _, g := range n.node.GroupStatuses() {
+			for _, g := range n.node.GroupStatuses(context.Background()) {
 				if g.Name != "meta" || g.LeaderID != n.id {
 					continue
 				}

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -25,6 +27,7 @@ func (n *Node) reconcileLoop() {
 		case <-kick:
 		}
 		n.reconcileMembers()
+		n.removeDeadMembers()
 		n.rebalanceLeaders()
 	}
 }
@@ -65,15 +68,22 @@ func (n *Node) reconcileGroup(g *Group, alive []Member) {
 	if err != nil {
 		return
 	}
-	voters := 0
 	byID := make(map[raft.ServerID]raft.Server, len(servers))
 	for _, s := range servers {
 		byID[s.ID] = s
+	}
+	voters, zoneVoters := 0, map[string]int{}
+	for _, m := range alive {
+		if s, ok := byID[raft.ServerID(m.ID)]; ok && s.Suffrage == raft.Voter {
+			zoneVoters[m.Zone]++
+		}
+	}
+	for _, s := range servers {
 		if s.Suffrage == raft.Voter {
 			voters++
 		}
 	}
-	for _, m := range alive {
+	for _, m := range voterCandidates(alive, byID, zoneVoters) {
 		id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)
 		s, ok := byID[id]
 		isVoter := ok && s.Suffrage == raft.Voter
@@ -86,6 +96,7 @@ func (n *Node) reconcileGroup(g *Group, alive []Member) {
 			}
 			if !isVoter {
 				voters++
+				zoneVoters[m.Zone]++
 			}
 		case !ok || s.Address != addr:
 			if err := n.changeConfig(g, m, false); err != nil {
@@ -93,6 +104,36 @@ func (n *Node) reconcileGroup(g *Group, alive []Member) {
 			}
 		}
 	}
+}
+
+// voterCandidates orders the alive members for reconcileGroup: current
+// voters first, then the others by how many voters their zone already has
+// (fewest first), then by id. So when there are more nodes than voter
+// seats, the seats go to as many zones as possible and the loss of one
+// zone costs the fewest voters.
+func voterCandidates(alive []Member, byID map[raft.ServerID]raft.Server, zoneVoters map[string]int) []Member {
+	out := slices.Clone(alive)
+	isVoter := func(m Member) bool {
+		s, ok := byID[raft.ServerID(m.ID)]
+		return ok && s.Suffrage == raft.Voter
+	}
+	slices.SortStableFunc(out, func(a, b Member) int {
+		av, bv := isVoter(a), isVoter(b)
+		switch {
+		case av != bv:
+			if av {
+				return -1
+			}
+			return 1
+		case av:
+			return strings.Compare(a.ID, b.ID)
+		}
+		if c := zoneVoters[a.Zone] - zoneVoters[b.Zone]; c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
 }
 
 // changeConfig adds (or updates) member m as a voter or non-voter of g.

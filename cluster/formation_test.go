@@ -43,7 +43,7 @@ func waitQueueEverywhere(t *testing.T, nodes []*testNode, name string) {
 // leads.
 func leaderCounts(n *testNode) map[string]int {
 	counts := map[string]int{}
-	for _, g := range n.node.GroupStatuses() {
+	for _, g := range n.node.GroupStatuses(context.Background()) {
 		if g.Name != "meta" && g.LeaderID != "" {
 			counts[g.LeaderID]++
 		}
@@ -204,7 +204,7 @@ func TestClusterRestartRejoins(t *testing.T) {
 		if _, err := checkGroups(all, ids); err != nil {
 			return err
 		}
-		for _, g := range nodes[0].node.GroupStatuses() {
+		for _, g := range nodes[0].node.GroupStatuses(context.Background()) {
 			for _, p := range g.Peers {
 				if p.ID == "n3" && p.RaftAddr != n3.node.RaftAddr() {
 					return fmt.Errorf("group %s: n3 at %s, now listening on %s", g.Name, p.RaftAddr, n3.node.RaftAddr())
@@ -228,7 +228,7 @@ func TestClusterSixthNodeIsNonvoter(t *testing.T) {
 		if _, err := checkGroups(all, []string{"n1", "n2", "n3", "n4", "n5"}); err != nil {
 			return err
 		}
-		for _, g := range nodes[0].node.GroupStatuses() {
+		for _, g := range nodes[0].node.GroupStatuses(context.Background()) {
 			found := false
 			for _, p := range g.Peers {
 				found = found || p.ID == "n6" && p.Suffrage == "nonvoter"

@@ -48,8 +48,11 @@ func (f *queueFSM) Apply(l *raft.Log) any {
 	res := f.state.Apply(l.Index, cmd)
 	d := f.disp.Load()
 	if d != nil {
-		if down, ok := cmd.Body.(*fsmpb.SessionDown); ok {
-			d.EndSessions(down.GetSessions())
+		switch b := cmd.Body.(type) {
+		case *fsmpb.SessionDown:
+			d.EndSessions(b.GetSessions())
+		case *fsmpb.Cancel:
+			d.EndConsumer(dispatch.Key{Queue: b.GetQueue(), Session: b.GetSession(), Tag: b.GetConsumerTag()})
 		}
 		d.Deliver(res.Deliveries)
 	}

@@ -62,6 +62,11 @@ type GroupOptions struct {
 	// NoSync disables fsync of raft.db. Tests only: it loses acknowledged
 	// entries on power loss. Default false.
 	NoSync bool
+	// UnsafeUnsyncedLog acknowledges log entries before they are on disk:
+	// they are written back in the background every 100–300 ms, so a
+	// kill -9 loses the last ones, as a power loss loses unsynced page
+	// cache (see Config.UnsafeUnsyncedLog). Fault-injection tests only.
+	UnsafeUnsyncedLog bool
 }
 
 // validate checks the options that OpenGroup cannot default.

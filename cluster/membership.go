@@ -26,6 +26,10 @@ const FSMVersion = 1
 const (
 	// MemberAlive: the node answers gossip probes.
 	MemberAlive = "alive"
+	// MemberLeaving: the node is alive but announced that it is stopping
+	// or leaving: no leadership is moved to it and it is not added to
+	// groups.
+	MemberLeaving = "leaving"
 	// MemberSuspect: probes failed recently; the node is declared dead
 	// unless it refutes the suspicion. memberlist (v0.5) does not expose
 	// suspicion to its delegates, so Members reports such a node as
@@ -55,8 +59,12 @@ type Member struct {
 	GossipAddr string
 	// FSMVersion is the state-machine version the node applies.
 	FSMVersion uint32
-	// State is MemberAlive, MemberSuspect, MemberDead or MemberLeft.
+	// State is MemberAlive, MemberLeaving, MemberSuspect, MemberDead or
+	// MemberLeft.
 	State string
+	// Since is when this node saw the member enter State (zero when the
+	// state came from before this node started).
+	Since time.Time
 }
 
 // Gossip settings.
@@ -223,9 +231,12 @@ func (m *membership) NotifyMsg(buf []byte) {
 	m.leaving[id] = true
 	if mem, ok := m.members[id]; ok && mem.State == MemberDead {
 		// The leave itself arrived first.
-		mem.State = MemberLeft
+		mem.State, mem.Since = MemberLeft, time.Now()
 		m.members[id] = mem
 		m.logger.Info("member left", "node", id, "zone", mem.Zone)
+		m.notifyLocked()
+	} else if first && ok {
+		m.logger.Info("member is leaving", "node", id, "zone", mem.Zone)
 		m.notifyLocked()
 	}
 	m.mu.Unlock()
@@ -258,7 +269,7 @@ func (m *membership) NotifyLeave(node *memberlist.Node) {
 	if m.leaving[node.Name] {
 		state = MemberLeft
 	}
-	mem.State = state
+	mem.State, mem.Since = state, time.Now()
 	m.members[node.Name] = mem
 	m.logger.Info("member "+state, "node", node.Name, "zone", mem.Zone)
 	m.notifyLocked()
@@ -273,10 +284,13 @@ func (m *membership) update(node *memberlist.Node, join bool) {
 	mem := Member{
 		ID: meta.GetId(), Zone: meta.GetZone(), RaftAddr: meta.GetRaftAddr(), GRPCAddr: meta.GetGrpcAddr(),
 		GossipAddr: net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port))),
-		FSMVersion: meta.GetFsmVersion(), State: MemberAlive,
+		FSMVersion: meta.GetFsmVersion(), State: MemberAlive, Since: time.Now(),
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if old, ok := m.members[mem.ID]; ok && old.State == MemberAlive {
+		mem.Since = old.Since
+	}
 	m.members[mem.ID] = mem
 	delete(m.leaving, mem.ID)
 	if join && mem.ID != m.self {
@@ -290,6 +304,9 @@ func (m *membership) list() []Member {
 	m.mu.Lock()
 	out := make([]Member, 0, len(m.members))
 	for _, mem := range m.members {
+		if mem.State == MemberAlive && m.leaving[mem.ID] {
+			mem.State = MemberLeaving
+		}
 		out = append(out, mem)
 	}
 	m.mu.Unlock()
@@ -302,6 +319,9 @@ func (m *membership) get(id string) (Member, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mem, ok := m.members[id]
+	if ok && mem.State == MemberAlive && m.leaving[id] {
+		mem.State = MemberLeaving
+	}
 	return mem, ok
 }
 
@@ -322,29 +342,39 @@ func (m *membership) pushPull(addrs []string) int {
 	return k
 }
 
-// leave announces that this node leaves and stops gossip. It first
-// gossips its leave notice until memberlist has sent it as often as its
-// own broadcasts (so peers record "left", not "dead"), then leaves, each
-// step bounded by leaveTimeout.
+// announceLeaving tells peers that this node is stopping or leaving, so
+// they move no leadership to it and do not add it back to a group it is
+// removed from. It returns once memberlist has sent the notice as often
+// as its own broadcasts, or after leaveTimeout. Repeated calls announce
+// once.
+func (m *membership) announceLeaving() {
+	m.mu.Lock()
+	already := m.leaving[m.self]
+	m.leaving[m.self] = true
+	m.notifyLocked()
+	m.mu.Unlock()
+	if already || m.ml.NumMembers() <= 1 {
+		return
+	}
+	notice := &leaveNotice{
+		id:   m.self,
+		msg:  append([]byte{gossipStateVersion, gossipMsgLeaving}, m.self...),
+		done: make(chan struct{}),
+	}
+	m.broadcasts.QueueBroadcast(notice)
+	t := time.NewTimer(leaveTimeout)
+	defer t.Stop()
+	select {
+	case <-notice.done:
+	case <-t.C:
+	}
+}
+
+// leave announces that this node leaves (so peers record "left", not
+// "dead") and stops gossip, each step bounded by leaveTimeout.
 func (m *membership) leave() error {
 	var errs []error
-	m.mu.Lock()
-	m.leaving[m.self] = true
-	m.mu.Unlock()
-	if m.ml.NumMembers() > 1 {
-		notice := &leaveNotice{
-			id:   m.self,
-			msg:  append([]byte{gossipStateVersion, gossipMsgLeaving}, m.self...),
-			done: make(chan struct{}),
-		}
-		m.broadcasts.QueueBroadcast(notice)
-		t := time.NewTimer(leaveTimeout)
-		select {
-		case <-notice.done:
-		case <-t.C:
-		}
-		t.Stop()
-	}
+	m.announceLeaving()
 	if err := m.ml.Leave(leaveTimeout); err != nil {
 		errs = append(errs, fmt.Errorf("gossip leave: %w", err))
 	}

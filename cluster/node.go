@@ -45,6 +45,9 @@ type Node struct {
 	wg     sync.WaitGroup
 
 	closeOnce sync.Once
+	// left closes when Leave has removed the node from every group.
+	left     chan struct{}
+	leftOnce sync.Once
 }
 
 // Start opens (or creates) the node's groups under cfg.DataDir, starts
@@ -74,6 +77,7 @@ func Start(cfg Config) (*Node, error) {
 		sessions:   newSessionRegistry(),
 		peers:      newPeerConns(),
 		metaOpened: make(chan struct{}),
+		left:       make(chan struct{}),
 		ctx:        ctx,
 		cancel:     cancel,
 	}
@@ -103,7 +107,8 @@ func (n *Node) open() error {
 	meta, err := OpenGroup(GroupOptions{
 		Name: metaGroupName, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: n.metaFSM,
 		Layer: n.mux.Layer(metaGroupName), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
-		OnLeadership: n.onMetaLeadership,
+		OnLeadership:      n.onMetaLeadership,
+		UnsafeUnsyncedLog: n.cfg.UnsafeUnsyncedLog,
 	})
 	if err != nil {
 		return fmt.Errorf("meta group: %w", err)

@@ -53,13 +53,28 @@ type Config struct {
 	QueueGroups int
 	// Group holds per-group Raft timings.
 	Group GroupConfig
-	// SessionGrace is how long a new leader waits for sessions to re-attach
-	// before it returns their unacked deliveries. Until clients can
-	// re-attach (the cluster issue), the default is 0: consumers of a
-	// session that cannot come back would only keep taking assignments.
+	// SessionGrace is how long a new leader (or a restarted node) waits
+	// for sessions to re-attach before it returns the unacked deliveries
+	// of sessions no node serves. A consumer that re-attaches in time
+	// keeps its deliveries and can still ack them. Meanwhile an absent
+	// consumer can still be assigned up to its prefetch, which then waits
+	// out the grace; so keep it short. Default 5 s; 0 returns at once.
 	SessionGrace time.Duration
 	// DefaultGetLease bounds an unacked Get when the caller gives no lease.
 	DefaultGetLease time.Duration
+	// UnsafeUnsyncedLog makes every group acknowledge Raft log entries
+	// before they are fsynced (written back every 100–300 ms instead), so
+	// a crash or power loss of a majority loses messages that were
+	// confirmed to publishers. DANGEROUS: for fault-injection tests only
+	// (warren chaos run --unsafe-ack-before-fsync), to show that the
+	// checker sees the loss fsync-before-confirm prevents.
+	UnsafeUnsyncedLog bool
+	// DeadNodeRemoval is how long a node must have been dead (crashed,
+	// not stopped) before the group leaders remove it from their groups;
+	// a removal that would cost a group its quorum of alive voters is
+	// never made. 0 (the default) never removes a node automatically:
+	// operators use RemoveNode.
+	DeadNodeRemoval time.Duration
 	// Logger receives the node's logs; nil discards them.
 	Logger hclog.Logger
 }
@@ -76,7 +91,7 @@ func DefaultConfig() Config {
 		ReconcileInterval: 3 * time.Second,
 		QueueGroups:       4,
 		Group:             DefaultGroupConfig(),
-		SessionGrace:      0,
+		SessionGrace:      5 * time.Second,
 		DefaultGetLease:   5 * time.Minute,
 	}
 }
@@ -108,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionGrace < 0 {
 		errs = append(errs, errors.New("session grace is negative"))
+	}
+	if c.DeadNodeRemoval < 0 {
+		errs = append(errs, errors.New("dead node removal time is negative"))
 	}
 	if c.DefaultGetLease <= 0 {
 		errs = append(errs, errors.New("default get lease must be positive"))

@@ -43,7 +43,8 @@ func (n *Node) openQueueGroup(i int) (*queueGroup, error) {
 	g, err := OpenGroup(GroupOptions{
 		Name: name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: qg.fsm,
 		Layer: n.mux.Layer(name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
-		OnLeadership: qg.onLeadership,
+		OnLeadership:      qg.onLeadership,
+		UnsafeUnsyncedLog: n.cfg.UnsafeUnsyncedLog,
 	})
 	if err != nil {
 		return nil, err
@@ -122,6 +123,17 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 		return
 	}
 	d := dispatch.New(q, q.logger)
+	// Gets taken under the previous leader stay their sessions' until the
+	// sessions end: let their acks through here.
+	q.fsm.read(func(g *fsm.QueueGroup) {
+		for _, s := range g.Sessions() {
+			for _, dv := range g.CheckedOut(s) {
+				if dv.ConsumerTag == "" {
+					d.TrackGet(dv)
+				}
+			}
+		}
+	})
 	q.fsm.disp.Store(d)
 	defer func() {
 		q.fsm.disp.Store(nil)
@@ -130,6 +142,9 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	}()
 	q.readyOnce.Do(func() { close(q.ready) })
 
+	// absent holds the consumers the last round found in the state with
+	// no stream here.
+	var absent map[dispatch.Key]bool
 	grace := time.NewTimer(q.n.cfg.SessionGrace)
 	defer grace.Stop()
 	tick := time.NewTicker(tickEvery)
@@ -140,6 +155,8 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 			return
 		case <-grace.C:
 			q.downAbsentSessions(ctx, d)
+			absent = q.cancelAbsentConsumers(d, absent)
+			grace.Reset(sessionCheckEvery)
 		case now := <-tick.C:
 			if q.tickIfDue(ctx, now) {
 				q.forgetReturnedGets(d)
@@ -149,7 +166,10 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 }
 
 // downAbsentSessions returns the deliveries of sessions in the state that
-// have neither a stream here nor a live session on this node.
+// no node of the cluster serves any more: no stream attached here, no
+// Session stream here or on an alive peer. It runs once the grace period
+// after taking over has passed, then every sessionCheckEvery, which also
+// catches sessions whose node died while this leader stayed.
 func (q *queueGroup) downAbsentSessions(ctx context.Context, d *dispatch.Dispatcher) {
 	var sessions []string
 	q.fsm.read(func(g *fsm.QueueGroup) { sessions = g.Sessions() })
@@ -162,10 +182,48 @@ func (q *queueGroup) downAbsentSessions(ctx context.Context, d *dispatch.Dispatc
 	if len(absent) == 0 {
 		return
 	}
-	q.logger.Info("returning deliveries of sessions that did not re-attach", "sessions", len(absent))
+	absent, err := q.n.goneSessions(ctx, absent)
+	if err != nil {
+		q.logger.Debug("not returning deliveries of absent sessions yet", "error", err)
+		return
+	}
+	if len(absent) == 0 {
+		return
+	}
+	q.logger.Info("returning deliveries of sessions no node serves", "sessions", len(absent))
 	if err := d.SessionDown(ctx, absent); err != nil && !errors.Is(err, context.Canceled) {
 		q.logger.Warn("session down failed", "error", err)
 	}
+}
+
+// cancelAbsentConsumers cancels the consumers that the state has but no
+// stream here serves, in this round and the one before (a consumer stream
+// always attaches to the leader, so one absent that long is gone; two
+// rounds keep clear of a stream whose own Cancel is still queued). Their
+// checked-out messages return to their queues. This catches consumers a
+// stream left behind without a Cancel, e.g. one re-subscribed under
+// another tag while its node was changing leadership. It returns this
+// round's absent consumers.
+func (q *queueGroup) cancelAbsentConsumers(d *dispatch.Dispatcher, before map[dispatch.Key]bool) map[dispatch.Key]bool {
+	var consumers []fsm.ConsumerInfo
+	q.fsm.read(func(g *fsm.QueueGroup) { consumers = g.Consumers() })
+	now := map[dispatch.Key]bool{}
+	var cancel []dispatch.Key
+	for _, c := range consumers {
+		key := dispatch.Key{Queue: c.Queue, Session: c.Session, Tag: c.Tag}
+		if d.Registered(key) {
+			continue
+		}
+		now[key] = true
+		if before[key] {
+			cancel = append(cancel, key)
+		}
+	}
+	if len(cancel) > 0 {
+		q.logger.Info("cancelling consumers that have had no stream for a round", "consumers", len(cancel))
+		d.CancelAbsent(cancel)
+	}
+	return now
 }
 
 // tickIfDue proposes a Tick when a lease or TTL is due and reports

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"sort"
 	"strconv"
 
@@ -24,13 +25,18 @@ type PeerStatus struct {
 	ID       string
 	RaftAddr string
 	Suffrage string
-	// Lag is how many entries the server's log is behind this node's last
-	// index; known only for this node itself (-1 for others for now).
+	// Lag is how many entries the server's log is behind the leader's
+	// last index; -1 when the leader or the server did not answer.
 	Lag int64
+	// LastIndex and AppliedIndex are the server's own (0: unknown).
+	LastIndex, AppliedIndex uint64
 }
 
-// GroupStatuses describes the meta group and every queue group.
-func (n *Node) GroupStatuses() []GroupStatus {
+// GroupStatuses describes the meta group and every queue group. It asks
+// the alive peers for their indexes (each bounded by a second) to report
+// every server's lag behind its group's leader.
+func (n *Node) GroupStatuses(ctx context.Context) []GroupStatus {
+	indexes := n.collectIndexes(ctx)
 	groups := []*Group{n.meta}
 	for _, q := range n.queues {
 		groups = append(groups, q.group)
@@ -48,8 +54,13 @@ func (n *Node) GroupStatuses() []GroupStatus {
 		if err == nil {
 			for _, s := range servers {
 				p := PeerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: suffrage(s.Suffrage), Lag: -1}
-				if string(s.ID) == n.cfg.NodeID {
-					p.Lag = int64(st.LastIndex) - int64(st.AppliedIndex)
+				own, okOwn := indexes[p.ID][st.Name]
+				leader, okLeader := indexes[st.LeaderID][st.Name]
+				if okOwn {
+					p.LastIndex, p.AppliedIndex = own.LastIndex, own.AppliedIndex
+				}
+				if okOwn && okLeader {
+					p.Lag = max(0, int64(leader.LastIndex)-int64(own.LastIndex))
 				}
 				st.Peers = append(st.Peers, p)
 			}

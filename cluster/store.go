@@ -21,7 +21,11 @@ const (
 	snapshotsRetained = 2
 	// logCacheSize is how many recent entries are kept in memory, so
 	// replication to followers that are nearly current does not read bolt.
-	logCacheSize = 512
+	// An entry carries up to 256 KiB of messages (the committer's limit),
+	// and the cache holds them after their messages are consumed, so it
+	// is small: 64 entries are up to 16 MiB per group, which counts
+	// against the memory watermark.
+	logCacheSize = 64
 	// boltOpenTimeout bounds waiting for bolt's file lock: a second process
 	// on the same data dir fails fast instead of hanging.
 	boltOpenTimeout = time.Second
@@ -35,15 +39,17 @@ func GroupDir(dataDir, name string) string {
 // groupStores are the persistent stores of one group. bolt serves as both
 // the raft.LogStore (behind the cache) and the raft.StableStore.
 type groupStores struct {
-	bolt  *raftboltdb.BoltStore
-	logs  raft.LogStore
-	snaps raft.SnapshotStore
+	bolt     *raftboltdb.BoltStore
+	logs     raft.LogStore
+	snaps    raft.SnapshotStore
+	unsynced *unsyncedLogStore // nil unless GroupOptions.UnsafeUnsyncedLog
 }
 
 // openStores opens (creating if needed) the stores of a group in dir.
-// noSync turns off bolt's fsync; it is for tests only, because a power loss
-// then loses entries Raft has acknowledged.
-func openStores(dir string, noSync bool, logger hclog.Logger) (*groupStores, error) {
+// noSync turns off bolt's fsync; unsynced puts an unsyncedLogStore in front
+// of the log. Both are for tests only, because a power loss then loses
+// entries Raft has acknowledged.
+func openStores(dir string, noSync, unsynced bool, logger hclog.Logger) (*groupStores, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create group dir: %w", err)
 	}
@@ -63,17 +69,21 @@ func openStores(dir string, noSync bool, logger hclog.Logger) (*groupStores, err
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", raftDBFileName, err)
 	}
-	logs, err := raft.NewLogCache(logCacheSize, bolt)
-	if err != nil {
-		bolt.Close()
+	stores := &groupStores{bolt: bolt}
+	var under raft.LogStore = bolt
+	if unsynced {
+		stores.unsynced = newUnsyncedLogStore(bolt, logger.Named("unsynced"))
+		under = stores.unsynced
+	}
+	if stores.logs, err = raft.NewLogCache(logCacheSize, under); err != nil {
+		stores.close()
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, logger)
-	if err != nil {
-		bolt.Close()
+	if stores.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, logger.Named("snapshot")); err != nil {
+		stores.close()
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
-	return &groupStores{bolt: bolt, logs: logs, snaps: snaps}, nil
+	return stores, nil
 }
 
 // stable returns the StableStore (term, vote) of the group.
@@ -88,6 +98,12 @@ func (s *groupStores) hasState() (bool, error) {
 // close closes bolt. The snapshot store holds no open files between
 // operations, and Raft must be shut down first.
 func (s *groupStores) close() error {
+	if s.unsynced != nil {
+		if err := s.unsynced.Close(); err != nil {
+			s.bolt.Close()
+			return fmt.Errorf("write back unsynced log: %w", err)
+		}
+	}
 	if err := s.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", raftDBFileName, err)
 	}

@@ -235,6 +235,43 @@ func (d *Dispatcher) EndSessions(sessions []string) {
 	}
 }
 
+// EndConsumer ends the live stream registered under key, if any, after an
+// applied Cancel removed that consumer from the state. A client that
+// re-subscribed with the same tag before an older stream's Cancel was
+// applied would otherwise keep a stream to which nothing is ever assigned.
+// Called on the apply path; never blocks.
+func (d *Dispatcher) EndConsumer(key Key) {
+	d.mu.Lock()
+	c := d.consumers[key]
+	if c != nil {
+		delete(d.consumers, key)
+	}
+	d.mu.Unlock()
+	if c != nil {
+		c.closeWith(ErrSessionEnded)
+	}
+}
+
+// Registered reports whether a live stream is registered under key.
+func (d *Dispatcher) Registered(key Key) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.consumers[key] != nil
+}
+
+// CancelAbsent queues a Cancel, after the settlements already queued, for
+// consumers that the state has but no stream here serves (their stream
+// ended in a way that proposed no Cancel).
+func (d *Dispatcher) CancelAbsent(keys []Key) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped || len(keys) == 0 {
+		return
+	}
+	d.pend.cancels = append(d.pend.cancels, keys...)
+	d.signal()
+}
+
 // Attached reports whether session has a live consumer here.
 func (d *Dispatcher) Attached(session string) bool {
 	d.mu.Lock()
@@ -328,12 +365,34 @@ func (d *Dispatcher) flush(p pending) {
 		}
 		p.finish(kind, d.propose(cmd))
 	}
-	for _, key := range p.cancels {
-		d.propose(fsm.Command{Type: fsm.CmdCancel, Body: &fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag}})
-	}
+	d.proposeCancels(p.cancels)
 	for _, sd := range p.downs {
 		sd.done <- d.propose(fsm.Command{Type: fsm.CmdSessionDown, Body: &fsmpb.SessionDown{Sessions: sd.sessions}})
 	}
+}
+
+// cancelsInFlight bounds the Cancel proposals in flight at once. Raft
+// writes concurrent proposals in one batch, so a mass disconnect (a client
+// host with thousands of consumers dying) costs a few disk writes instead
+// of one per consumer, and acks queued behind it are not held up for long.
+const cancelsInFlight = 256
+
+// proposeCancels proposes one Cancel per key, concurrently, and returns
+// when all are done. Cancels of different consumers do not depend on each
+// other's order; they all follow the settlements flushed before them.
+func (d *Dispatcher) proposeCancels(keys []Key) {
+	sem := make(chan struct{}, cancelsInFlight)
+	var wg sync.WaitGroup
+	for _, key := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d.propose(fsm.Command{Type: fsm.CmdCancel, Body: &fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag}})
+		}()
+	}
+	wg.Wait()
 }
 
 func (d *Dispatcher) propose(cmd fsm.Command) error {

@@ -25,13 +25,10 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	if err != nil {
 		return err
 	}
-	sub := first.GetSubscribe()
-	if sub == nil {
-		return invalidf("the first message of a Consume stream must be a Subscribe")
-	}
-	if err := s.checkSubscribe(sub); err != nil {
+	if err := s.limits.validateSubscribe(first); err != nil {
 		return err
 	}
+	sub := first.GetSubscribe()
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	if err := s.waitMeta(ctx, sub.GetMinMetaIndex()); err != nil {
@@ -89,27 +86,6 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	}
 }
 
-func (s *Server) checkSubscribe(sub *pb.Subscribe) error {
-	if err := s.limits.checkName("queue", sub.GetQueue(), false); err != nil {
-		return err
-	}
-	if err := s.limits.checkName("consumer tag", sub.GetConsumerTag(), true); err != nil {
-		return err
-	}
-	if err := checkSession(sub.GetSessionId(), false); err != nil {
-		return err
-	}
-	if p := sub.GetPrefetch(); p < 0 || int(p) > s.limits.MaxPrefetch {
-		return invalidf("prefetch must be between 0 (unlimited) and %d, not %d", s.limits.MaxPrefetch, p)
-	}
-	switch sub.GetAckMode() {
-	case pb.AckMode_ACK_MODE_UNSPECIFIED, pb.AckMode_ACK_MODE_MANUAL, pb.AckMode_ACK_MODE_AUTO:
-	default:
-		return invalidf("unknown ack mode %d", sub.GetAckMode())
-	}
-	return nil
-}
-
 // recvSettles reads acks, nacks and rejects until the client ends its side
 // or sends something invalid; the returned error ends the stream (a client
 // that half-closes simply ends consuming).
@@ -122,10 +98,10 @@ func (s *Server) recvSettles(stream grpc.BidiStreamingServer[pb.ConsumeRequest, 
 		if err != nil {
 			return err
 		}
-		st := req.GetSettle()
-		if st == nil {
-			return invalidf("after Subscribe a Consume stream takes only Settle messages; prefetch cannot change mid-stream")
+		if err := s.limits.validateConsumeSettle(req); err != nil {
+			return err
 		}
+		st := req.GetSettle()
 		kind, err := settleKind(st)
 		if err != nil {
 			return err
@@ -162,14 +138,8 @@ func toDelivery(d fsm.Delivery) *pb.Delivery {
 
 // Get implements BrokerService.
 func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, error) {
-	if err := s.limits.checkName("queue", r.GetQueue(), false); err != nil {
+	if err := s.limits.validateGet(r); err != nil {
 		return nil, err
-	}
-	if err := checkSession(r.GetSessionId(), !r.GetAutoAck()); err != nil {
-		return nil, err
-	}
-	if r.GetLeaseMs() < 0 {
-		return nil, invalidf("lease_ms is negative")
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
@@ -205,14 +175,8 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 
 // Settle implements BrokerService for deliveries taken with Get.
 func (s *Server) Settle(ctx context.Context, r *pb.SettleRequest) (*pb.SettleResponse, error) {
-	if err := s.limits.checkName("queue", r.GetQueue(), false); err != nil {
+	if err := s.limits.validateSettle(r); err != nil {
 		return nil, err
-	}
-	if err := checkSession(r.GetSessionId(), true); err != nil {
-		return nil, err
-	}
-	if r.GetSettle() == nil {
-		return nil, invalidf("settle is missing")
 	}
 	kind, err := settleKind(r.GetSettle())
 	if err != nil {
@@ -242,10 +206,10 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 	if err != nil {
 		return err
 	}
-	id := first.GetSessionId()
-	if err := checkSession(id, true); err != nil {
+	if err := s.limits.validateSession(first); err != nil {
 		return err
 	}
+	id := first.GetSessionId()
 	s.node.SessionOpened(id)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), sessionCleanupTimeout)

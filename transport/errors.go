@@ -26,6 +26,11 @@ func tooBigf(format string, args ...any) error {
 	return status.Errorf(codes.ResourceExhausted, format, args...)
 }
 
+// resourceExhausted is implemented by errors that mean the node is short
+// of a resource and refuses new messages until it has drained (those of
+// internal/watermark, which this package does not import).
+type resourceExhausted interface{ ResourceExhausted() bool }
+
 // toStatus is the one place where domain errors become gRPC statuses.
 func toStatus(err error) error {
 	if err == nil {
@@ -35,7 +40,10 @@ func toStatus(err error) error {
 		return err
 	}
 	var nle *cluster.NotLeaderError
+	var low resourceExhausted
 	switch {
+	case errors.As(err, &low) && low.ResourceExhausted():
+		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
@@ -59,7 +67,8 @@ func toStatus(err error) error {
 	case errors.Is(err, dispatch.ErrConsumerExists):
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, dispatch.ErrStopped), errors.Is(err, dispatch.ErrConsumerClosed),
-		errors.Is(err, cluster.ErrGroupClosed), errors.Is(err, cluster.ErrShuttingDown):
+		errors.Is(err, cluster.ErrGroupClosed), errors.Is(err, cluster.ErrShuttingDown),
+		errors.Is(err, cluster.ErrMemberAlive):
 		return status.Error(codes.Unavailable, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())

@@ -11,7 +11,6 @@ import (
 	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
-	"github.com/warrenmq/warren/routing"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -24,6 +23,9 @@ type Server struct {
 	node   *cluster.Node
 	limits Limits
 	logger hclog.Logger
+	// guard refuses publishes while the node is short of memory or disk
+	// (SetResourceGuard); nil accepts them.
+	guard ResourceGuard
 
 	draining  chan struct{}
 	drainOnce sync.Once
@@ -84,10 +86,7 @@ func (s *Server) waitMeta(ctx context.Context, idx uint64) error {
 
 // DeclareExchange implements BrokerService.
 func (s *Server) DeclareExchange(ctx context.Context, r *pb.DeclareExchangeRequest) (*pb.DeclareExchangeResponse, error) {
-	if err := s.limits.checkName("exchange", r.GetName(), true); err != nil {
-		return nil, err
-	}
-	if err := s.limits.checkValues("arguments", r.GetArguments()); err != nil {
+	if err := s.limits.validateDeclareExchange(r); err != nil {
 		return nil, err
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
@@ -98,12 +97,6 @@ func (s *Server) DeclareExchange(ctx context.Context, r *pb.DeclareExchangeReque
 			return nil, toStatus(err)
 		}
 		return &pb.DeclareExchangeResponse{}, nil
-	}
-	if _, err := routing.ParseKind(r.GetKind()); err != nil {
-		return nil, invalidf("exchange %q: %v", r.GetName(), err)
-	}
-	if r.GetName() == "" {
-		return nil, invalidf("the default exchange cannot be declared; give the exchange a name")
 	}
 	idx, err := s.node.DeclareExchange(ctx, &fsmpb.DeclareExchange{
 		Name: r.GetName(), Kind: r.GetKind(), AutoDelete: r.GetAutoDelete(), Internal: r.GetInternal(), Arguments: toFSMValues(r.GetArguments()),
@@ -116,11 +109,8 @@ func (s *Server) DeclareExchange(ctx context.Context, r *pb.DeclareExchangeReque
 
 // DeleteExchange implements BrokerService.
 func (s *Server) DeleteExchange(ctx context.Context, r *pb.DeleteExchangeRequest) (*pb.DeleteExchangeResponse, error) {
-	if err := s.limits.checkName("exchange", r.GetName(), true); err != nil {
+	if err := s.limits.validateDeleteExchange(r); err != nil {
 		return nil, err
-	}
-	if r.GetName() == "" {
-		return nil, invalidf("the default exchange cannot be deleted")
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
@@ -134,6 +124,9 @@ func (s *Server) DeleteExchange(ctx context.Context, r *pb.DeleteExchangeRequest
 
 // ListExchanges implements BrokerService.
 func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) (*pb.ListExchangesResponse, error) {
+	if err := s.limits.validateListExchanges(r); err != nil {
+		return nil, err
+	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
@@ -149,13 +142,7 @@ func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) 
 
 // DeclareQueue implements BrokerService.
 func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*pb.DeclareQueueResponse, error) {
-	if err := s.limits.checkName("queue", r.GetName(), true); err != nil {
-		return nil, err
-	}
-	if err := s.limits.checkValues("arguments", r.GetArguments()); err != nil {
-		return nil, err
-	}
-	if err := checkSession(r.GetSessionId(), r.GetExclusive()); err != nil {
+	if err := s.limits.validateDeclareQueue(r); err != nil {
 		return nil, err
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
@@ -173,9 +160,6 @@ func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*
 		name = randomID(fsm.GeneratedQueuePrefix)
 	}
 	args := toFSMValues(r.GetArguments())
-	if _, err := fsm.QueueSpecFromArgs(0, name, args); err != nil {
-		return nil, toStatus(err)
-	}
 	info, idx, err := s.node.DeclareQueue(ctx, &fsmpb.DeclareQueue{
 		Name: name, Exclusive: r.GetExclusive(), AutoDelete: r.GetAutoDelete(), Arguments: args, OwnerSession: r.GetSessionId(),
 	})
@@ -187,7 +171,7 @@ func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*
 
 // DeleteQueue implements BrokerService.
 func (s *Server) DeleteQueue(ctx context.Context, r *pb.DeleteQueueRequest) (*pb.DeleteQueueResponse, error) {
-	if err := s.limits.checkName("queue", r.GetName(), false); err != nil {
+	if err := s.limits.validateDeleteQueue(r); err != nil {
 		return nil, err
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
@@ -202,7 +186,7 @@ func (s *Server) DeleteQueue(ctx context.Context, r *pb.DeleteQueueRequest) (*pb
 
 // PurgeQueue implements BrokerService.
 func (s *Server) PurgeQueue(ctx context.Context, r *pb.PurgeQueueRequest) (*pb.PurgeQueueResponse, error) {
-	if err := s.limits.checkName("queue", r.GetName(), false); err != nil {
+	if err := s.limits.validatePurgeQueue(r); err != nil {
 		return nil, err
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
@@ -217,6 +201,9 @@ func (s *Server) PurgeQueue(ctx context.Context, r *pb.PurgeQueueRequest) (*pb.P
 
 // ListQueues implements BrokerService.
 func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.ListQueuesResponse, error) {
+	if err := s.limits.validateListQueues(r); err != nil {
+		return nil, err
+	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
@@ -230,22 +217,9 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 	return resp, nil
 }
 
-func (s *Server) checkBinding(exchange, queue, key string, args map[string]*pb.Value) error {
-	if err := s.limits.checkName("exchange", exchange, true); err != nil {
-		return err
-	}
-	if err := s.limits.checkName("queue", queue, false); err != nil {
-		return err
-	}
-	if err := s.limits.checkRoutingKey("binding key", key); err != nil {
-		return err
-	}
-	return s.limits.checkValues("arguments", args)
-}
-
 // BindQueue implements BrokerService.
 func (s *Server) BindQueue(ctx context.Context, r *pb.BindQueueRequest) (*pb.BindQueueResponse, error) {
-	if err := s.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments()); err != nil {
+	if err := s.limits.validateBindQueue(r); err != nil {
 		return nil, err
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
@@ -260,7 +234,7 @@ func (s *Server) BindQueue(ctx context.Context, r *pb.BindQueueRequest) (*pb.Bin
 
 // UnbindQueue implements BrokerService.
 func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb.UnbindQueueResponse, error) {
-	if err := s.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments()); err != nil {
+	if err := s.limits.validateUnbindQueue(r); err != nil {
 		return nil, err
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
@@ -275,6 +249,9 @@ func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb
 
 // ListBindings implements BrokerService.
 func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*pb.ListBindingsResponse, error) {
+	if err := s.limits.validateListBindings(r); err != nil {
+		return nil, err
+	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
@@ -287,21 +264,15 @@ func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*
 
 // Publish implements BrokerService.
 func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.PublishResponse, error) {
+	if err := s.limits.validatePublish(r); err != nil {
+		return nil, err
+	}
+	if err := admit(s.guard); err != nil {
+		return nil, err
+	}
 	entries := r.GetEntries()
-	if len(entries) == 0 {
-		return nil, invalidf("publish has no entries")
-	}
-	if len(entries) > s.limits.MaxPublishBatch {
-		return nil, tooBigf("publish has %d entries; the limit is %d", len(entries), s.limits.MaxPublishBatch)
-	}
-	if len(r.GetPublisherId()) > maxSessionIDBytes {
-		return nil, invalidf("publisher_id is longer than %d bytes", maxSessionIDBytes)
-	}
 	items := make([]cluster.PublishItem, len(entries))
 	for i, e := range entries {
-		if err := s.limits.checkMessage(i, e); err != nil {
-			return nil, err
-		}
 		p := toPayload(e)
 		items[i] = cluster.PublishItem{
 			Exchange: e.GetExchange(), RoutingKey: e.GetRoutingKey(), Headers: fsm.RoutingArgs(p.Headers), Payload: p,

@@ -83,8 +83,26 @@ func (l Limits) checkMessage(i int, e *pb.PublishEntry) error {
 	if err := l.checkValues("headers", m.GetHeaders()); err != nil {
 		return err
 	}
-	if p := m.GetProperties(); p.GetExpirationMs() < 0 {
+	return checkProperties(l, i, m.GetProperties())
+}
+
+// checkProperties bounds each string property like a header value: the
+// body limit would mean little if a message id could take 60 MiB.
+func checkProperties(l Limits, i int, p *pb.Properties) error {
+	if p.GetExpirationMs() < 0 {
 		return invalidf("message %d: expiration_ms is negative", i)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"content_type", p.GetContentType()}, {"content_encoding", p.GetContentEncoding()},
+		{"message_id", p.GetMessageId()}, {"correlation_id", p.GetCorrelationId()}, {"reply_to", p.GetReplyTo()},
+		{"type", p.GetType()}, {"app_id", p.GetAppId()}, {"user_id", p.GetUserId()},
+	} {
+		if len(f.v) > l.MaxHeaderValueBytes {
+			return tooBigf("message %d: property %s is %d bytes; the limit is %d", i, f.name, len(f.v), l.MaxHeaderValueBytes)
+		}
+		if !utf8.ValidString(f.v) {
+			return invalidf("message %d: property %s is not valid UTF-8", i, f.name)
+		}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/internal/watermark"
 	"github.com/warrenmq/warren/transport"
 	"google.golang.org/grpc"
 )
@@ -35,6 +36,8 @@ type flags struct {
 	grpcAddr  string
 	logLevel  string
 	maxMsg    int
+	memHigh   watermark.Bytes // publishes are refused past these
+	diskLow   watermark.Bytes
 	readyWait time.Duration
 	pprofAddr string
 }
@@ -54,9 +57,15 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.cluster.QueueGroups, "queue-groups", f.cluster.QueueGroups, "number of queue Raft groups")
 	fs.DurationVar(&f.cluster.SessionGrace, "session-grace", f.cluster.SessionGrace, "how long a new leader waits for sessions to re-attach")
 	fs.DurationVar(&f.cluster.DefaultGetLease, "get-lease", f.cluster.DefaultGetLease, "default lease of an unacked get")
+	fs.DurationVar(&f.cluster.DeadNodeRemoval, "remove-dead-after", f.cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use `warren cluster remove-node`)")
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message body accepted")
+	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
+	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")
+	f.diskLow = watermark.DefaultDiskFreeLow
+	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
+	fs.BoolVar(&f.cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
 	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -82,6 +91,9 @@ func run(args []string) error {
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr})
 	f.cluster.Logger = logger
+	if f.cluster.UnsafeUnsyncedLog {
+		logger.Warn("--unsafe-ack-before-fsync: writes are confirmed before they are on disk; a crash loses confirmed messages (tests only)")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -119,15 +131,29 @@ func run(args []string) error {
 	limits.MaxMessageBytes = f.maxMsg
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
 	api := transport.NewServer(node, limits, logger.Named("api"))
+	nodeAPI := transport.NewNodeServer(node)
+	guard := watermark.New(watermark.Config{
+		MemoryHigh: uint64(f.memHigh), DiskFreeLow: uint64(f.diskLow), DataDir: f.cluster.DataDir, Logger: logger.Named("watermark"),
+	})
+	guard.Start()
+	defer guard.Close()
+	api.SetResourceGuard(guard)
+	nodeAPI.SetResourceGuard(guard)
+	logger.Info("watermarks", "memory_high", f.memHigh.String(), "disk_free_low", f.diskLow.String())
 	api.Register(gs)
-	transport.NewNodeServer(node).Register(gs)
+	nodeAPI.Register(gs)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(ln) }()
 	logger.Info("warren-node ready", "node", f.cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.cluster.DataDir)
 
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down")
+		logger.Info("shutting down: handing off leaderships, then ending client streams")
+		handOff, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		node.HandOff(handOff)
+		cancel()
+	case <-node.Left():
+		logger.Info("left the cluster; stopping")
 	case err := <-serveErr:
 		return err
 	}

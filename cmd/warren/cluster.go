@@ -12,7 +12,53 @@ import (
 )
 
 func newClusterCmd(a *app) *cobra.Command {
-	return group("cluster", "Inspect the cluster", newClusterStatusCmd(a))
+	return group("cluster", "Inspect the cluster, remove nodes", newClusterStatusCmd(a), newClusterLeaveCmd(a), newClusterRemoveNodeCmd(a))
+}
+
+func newClusterLeaveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "leave",
+		Short: "Make the node given by --server leave the cluster for good (it hands off its leaderships, is removed from every group, and stops)",
+		Long: "Make the node given by --server (a single address) leave the cluster for good: it hands its leaderships " +
+			"to other nodes, every Raft group removes it, and its process stops. Refused when a group would lose " +
+			"its quorum of alive voters. To stop a node for a while (a restart, an upgrade), send it SIGTERM instead: " +
+			"it stays a voter.",
+		Args: nArgs(0, 0),
+		RunE: a.action(func(ctx context.Context, c *client.Client, _ []string) error {
+			if strings.Contains(a.servers, ",") {
+				return usagef("leave acts on the node it is connected to: give exactly one --server address")
+			}
+			ctx, cancel := a.opCtx(ctx)
+			defer cancel()
+			groups, err := c.LeaveCluster(ctx)
+			if err != nil {
+				return err
+			}
+			return a.printer().emit(map[string]any{"node": c.Addr(), "removed_from": groups},
+				fmt.Sprintf("node at %s left the cluster (removed from %d groups: %s)", c.Addr(), len(groups), strings.Join(groups, ", ")))
+		}),
+	}
+}
+
+func newClusterRemoveNodeCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-node ID",
+		Short: "Remove a node that is not alive (crashed, or stopped for good) from every Raft group",
+		Long: "Remove a node that is not alive from every Raft group, so that the cluster stops counting it in its " +
+			"quorums. Refused for an alive node (use `warren cluster leave` against it) and when a group would lose " +
+			"its quorum of alive voters.",
+		Args: nArgs(1, 1),
+		RunE: a.action(func(ctx context.Context, c *client.Client, args []string) error {
+			ctx, cancel := a.opCtx(ctx)
+			defer cancel()
+			groups, err := c.RemoveNode(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return a.printer().emit(map[string]any{"node": args[0], "removed_from": groups},
+				fmt.Sprintf("removed %s from %d groups: %s", args[0], len(groups), strings.Join(groups, ", ")))
+		}),
+	}
 }
 
 func newClusterStatusCmd(a *app) *cobra.Command {

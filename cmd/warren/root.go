@@ -110,7 +110,7 @@ printed as "warren: <message> (<code>)"), 2 for a usage error.`,
 	root.AddCommand(
 		newExchangeCmd(a), newQueueCmd(a), newClusterCmd(a),
 		newBindCmd(a, "bind"), newBindCmd(a, "unbind"), newBindingCmd(a),
-		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a),
+		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a), newChaosCmd(a),
 	)
 	return root
 }

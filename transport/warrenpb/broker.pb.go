@@ -2971,8 +2971,10 @@ type ClusterMember struct {
 	Zone     string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
 	GrpcAddr string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
 	RaftAddr string                 `protobuf:"bytes,4,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
-	// "alive", "suspect", "dead" or "left" (memberlist's view).
-	State         string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// "alive", "leaving", "suspect", "dead" or "left" (memberlist's view).
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// Unix milliseconds of the last state change this node saw (0: unknown).
+	SinceMs       int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3042,15 +3044,26 @@ func (x *ClusterMember) GetState() string {
 	return ""
 }
 
+func (x *ClusterMember) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
 type GroupPeer struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	RaftAddr string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
 	// "voter" or "nonvoter".
 	Suffrage string `protobuf:"bytes,3,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
-	// Entries behind the leader's last index (known on the leader only; -1
-	// when unknown).
-	Lag           int64 `protobuf:"varint,4,opt,name=lag,proto3" json:"lag,omitempty"`
+	// Entries the server's log is behind the leader's last index, as the
+	// answering node collected them from the leader and the server (-1 when
+	// either did not answer).
+	Lag int64 `protobuf:"varint,4,opt,name=lag,proto3" json:"lag,omitempty"`
+	// The server's own last log index and applied index (0 when unknown).
+	LastIndex     uint64 `protobuf:"varint,5,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	AppliedIndex  uint64 `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3109,6 +3122,20 @@ func (x *GroupPeer) GetSuffrage() string {
 func (x *GroupPeer) GetLag() int64 {
 	if x != nil {
 		return x.Lag
+	}
+	return 0
+}
+
+func (x *GroupPeer) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *GroupPeer) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
 	}
 	return 0
 }
@@ -3267,6 +3294,176 @@ func (x *ClusterStatusResponse) GetMembers() []*ClusterMember {
 }
 
 func (x *ClusterStatusResponse) GetGroups() []*GroupStatus {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type LeaveClusterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveClusterRequest) Reset() {
+	*x = LeaveClusterRequest{}
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveClusterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveClusterRequest) ProtoMessage() {}
+
+func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
+func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+}
+
+type LeaveClusterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Groups the node was removed from.
+	Groups        []string `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveClusterResponse) Reset() {
+	*x = LeaveClusterResponse{}
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveClusterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveClusterResponse) ProtoMessage() {}
+
+func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
+func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *LeaveClusterResponse) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveNodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Groups the node was removed from (groups it was not in are skipped).
+	Groups        []string `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *RemoveNodeResponse) GetGroups() []string {
 	if x != nil {
 		return x.Groups
 	}
@@ -3518,18 +3715,22 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0fSessionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x16\n" +
-	"\x14ClusterStatusRequest\"\x83\x01\n" +
+	"\x14ClusterStatusRequest\"\x9e\x01\n" +
 	"\rClusterMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
 	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\x12\x1b\n" +
 	"\traft_addr\x18\x04 \x01(\tR\braftAddr\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\"f\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x19\n" +
+	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\"\xaa\x01\n" +
 	"\tGroupPeer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1a\n" +
 	"\bsuffrage\x18\x03 \x01(\tR\bsuffrage\x12\x10\n" +
-	"\x03lag\x18\x04 \x01(\x03R\x03lag\"\x86\x02\n" +
+	"\x03lag\x18\x04 \x01(\x03R\x03lag\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x05 \x01(\x04R\tlastIndex\x12#\n" +
+	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\"\x86\x02\n" +
 	"\vGroupStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12\x1f\n" +
@@ -3544,7 +3745,14 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x15ClusterStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
 	"\amembers\x18\x02 \x03(\v2\x18.warren.v1.ClusterMemberR\amembers\x12.\n" +
-	"\x06groups\x18\x03 \x03(\v2\x16.warren.v1.GroupStatusR\x06groups*\x89\x01\n" +
+	"\x06groups\x18\x03 \x03(\v2\x16.warren.v1.GroupStatusR\x06groups\"\x15\n" +
+	"\x13LeaveClusterRequest\".\n" +
+	"\x14LeaveClusterResponse\x12\x16\n" +
+	"\x06groups\x18\x01 \x03(\tR\x06groups\",\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\",\n" +
+	"\x12RemoveNodeResponse\x12\x16\n" +
+	"\x06groups\x18\x01 \x03(\tR\x06groups*\x89\x01\n" +
 	"\rPublishStatus\x12\x1e\n" +
 	"\x1aPUBLISH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PUBLISH_STATUS_CONFIRMED\x10\x01\x12\x1d\n" +
@@ -3559,7 +3767,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x17SETTLE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSETTLE_KIND_ACK\x10\x01\x12\x14\n" +
 	"\x10SETTLE_KIND_NACK\x10\x02\x12\x16\n" +
-	"\x12SETTLE_KIND_REJECT\x10\x032\xc7\t\n" +
+	"\x12SETTLE_KIND_REJECT\x10\x032\xe3\n" +
+	"\n" +
 	"\rBrokerService\x12X\n" +
 	"\x0fDeclareExchange\x12!.warren.v1.DeclareExchangeRequest\x1a\".warren.v1.DeclareExchangeResponse\x12U\n" +
 	"\x0eDeleteExchange\x12 .warren.v1.DeleteExchangeRequest\x1a!.warren.v1.DeleteExchangeResponse\x12R\n" +
@@ -3578,7 +3787,10 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x03Get\x12\x15.warren.v1.GetRequest\x1a\x16.warren.v1.GetResponse\x12=\n" +
 	"\x06Settle\x12\x18.warren.v1.SettleRequest\x1a\x19.warren.v1.SettleResponse\x12D\n" +
 	"\aSession\x12\x19.warren.v1.SessionRequest\x1a\x1a.warren.v1.SessionResponse(\x010\x01\x12R\n" +
-	"\rClusterStatus\x12\x1f.warren.v1.ClusterStatusRequest\x1a .warren.v1.ClusterStatusResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"\rClusterStatus\x12\x1f.warren.v1.ClusterStatusRequest\x1a .warren.v1.ClusterStatusResponse\x12O\n" +
+	"\fLeaveCluster\x12\x1e.warren.v1.LeaveClusterRequest\x1a\x1f.warren.v1.LeaveClusterResponse\x12I\n" +
+	"\n" +
+	"RemoveNode\x12\x1c.warren.v1.RemoveNodeRequest\x1a\x1d.warren.v1.RemoveNodeResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_broker_proto_rawDescOnce sync.Once
@@ -3593,7 +3805,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
 	(AckMode)(0),                    // 1: warren.v1.AckMode
@@ -3645,27 +3857,31 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*GroupPeer)(nil),               // 47: warren.v1.GroupPeer
 	(*GroupStatus)(nil),             // 48: warren.v1.GroupStatus
 	(*ClusterStatusResponse)(nil),   // 49: warren.v1.ClusterStatusResponse
-	nil,                             // 50: warren.v1.Message.HeadersEntry
-	nil,                             // 51: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 52: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 53: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 54: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 55: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 56: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 57: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(*LeaveClusterRequest)(nil),     // 50: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 51: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 52: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 53: warren.v1.RemoveNodeResponse
+	nil,                             // 54: warren.v1.Message.HeadersEntry
+	nil,                             // 55: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 56: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 57: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 58: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 59: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 60: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 61: warren.v1.UnbindQueueRequest.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	50, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	54, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	4,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	51, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	52, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	55, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	56, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	6,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	53, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	54, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	57, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	58, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
 	19, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	55, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	56, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	57, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	59, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	60, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	61, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
 	22, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
 	5,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
 	29, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
@@ -3707,24 +3923,28 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	41, // 49: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
 	43, // 50: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
 	45, // 51: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	8,  // 52: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	10, // 53: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	12, // 54: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	14, // 55: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	16, // 56: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	18, // 57: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	21, // 58: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	24, // 59: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	26, // 60: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	28, // 61: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	32, // 62: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	38, // 63: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	40, // 64: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	42, // 65: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	44, // 66: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	49, // 67: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	52, // [52:68] is the sub-list for method output_type
-	36, // [36:52] is the sub-list for method input_type
+	50, // 52: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	52, // 53: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	8,  // 54: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	10, // 55: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	12, // 56: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	14, // 57: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	16, // 58: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	18, // 59: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	21, // 60: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	24, // 61: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	26, // 62: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	28, // 63: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	32, // 64: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	38, // 65: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	40, // 66: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	42, // 67: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	44, // 68: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	49, // 69: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	51, // 70: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	53, // 71: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	54, // [54:72] is the sub-list for method output_type
+	36, // [36:54] is the sub-list for method input_type
 	36, // [36:36] is the sub-list for extension type_name
 	36, // [36:36] is the sub-list for extension extendee
 	0,  // [0:36] is the sub-list for field type_name
@@ -3756,7 +3976,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   55,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

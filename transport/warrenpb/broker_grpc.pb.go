@@ -37,6 +37,8 @@ const (
 	BrokerService_Settle_FullMethodName          = "/warren.v1.BrokerService/Settle"
 	BrokerService_Session_FullMethodName         = "/warren.v1.BrokerService/Session"
 	BrokerService_ClusterStatus_FullMethodName   = "/warren.v1.BrokerService/ClusterStatus"
+	BrokerService_LeaveCluster_FullMethodName    = "/warren.v1.BrokerService/LeaveCluster"
+	BrokerService_RemoveNode_FullMethodName      = "/warren.v1.BrokerService/RemoveNode"
 )
 
 // BrokerServiceClient is the client API for BrokerService service.
@@ -74,6 +76,15 @@ type BrokerServiceClient interface {
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SessionRequest, SessionResponse], error)
 	// ClusterStatus describes the cluster as the answering node sees it.
 	ClusterStatus(ctx context.Context, in *ClusterStatusRequest, opts ...grpc.CallOption) (*ClusterStatusResponse, error)
+	// LeaveCluster makes the answering node leave the cluster for good: it
+	// hands its leaderships to other nodes, is removed from every Raft group
+	// and stops. Refused (FAILED_PRECONDITION) when a group would lose its
+	// quorum of alive voters.
+	LeaveCluster(ctx context.Context, in *LeaveClusterRequest, opts ...grpc.CallOption) (*LeaveClusterResponse, error)
+	// RemoveNode removes a node that is not alive (crashed or stopped) from
+	// every Raft group. Refused for an alive node (use LeaveCluster on it)
+	// and when a group would lose its quorum of alive voters.
+	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
 }
 
 type brokerServiceClient struct {
@@ -250,6 +261,26 @@ func (c *brokerServiceClient) ClusterStatus(ctx context.Context, in *ClusterStat
 	return out, nil
 }
 
+func (c *brokerServiceClient) LeaveCluster(ctx context.Context, in *LeaveClusterRequest, opts ...grpc.CallOption) (*LeaveClusterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaveClusterResponse)
+	err := c.cc.Invoke(ctx, BrokerService_LeaveCluster_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *brokerServiceClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveNodeResponse)
+	err := c.cc.Invoke(ctx, BrokerService_RemoveNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokerServiceServer is the server API for BrokerService service.
 // All implementations must embed UnimplementedBrokerServiceServer
 // for forward compatibility.
@@ -285,6 +316,15 @@ type BrokerServiceServer interface {
 	Session(grpc.BidiStreamingServer[SessionRequest, SessionResponse]) error
 	// ClusterStatus describes the cluster as the answering node sees it.
 	ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error)
+	// LeaveCluster makes the answering node leave the cluster for good: it
+	// hands its leaderships to other nodes, is removed from every Raft group
+	// and stops. Refused (FAILED_PRECONDITION) when a group would lose its
+	// quorum of alive voters.
+	LeaveCluster(context.Context, *LeaveClusterRequest) (*LeaveClusterResponse, error)
+	// RemoveNode removes a node that is not alive (crashed or stopped) from
+	// every Raft group. Refused for an alive node (use LeaveCluster on it)
+	// and when a group would lose its quorum of alive voters.
+	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
 	mustEmbedUnimplementedBrokerServiceServer()
 }
 
@@ -342,6 +382,12 @@ func (UnimplementedBrokerServiceServer) Session(grpc.BidiStreamingServer[Session
 }
 func (UnimplementedBrokerServiceServer) ClusterStatus(context.Context, *ClusterStatusRequest) (*ClusterStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ClusterStatus not implemented")
+}
+func (UnimplementedBrokerServiceServer) LeaveCluster(context.Context, *LeaveClusterRequest) (*LeaveClusterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeaveCluster not implemented")
+}
+func (UnimplementedBrokerServiceServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
 }
 func (UnimplementedBrokerServiceServer) mustEmbedUnimplementedBrokerServiceServer() {}
 func (UnimplementedBrokerServiceServer) testEmbeddedByValue()                       {}
@@ -630,6 +676,42 @@ func _BrokerService_ClusterStatus_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BrokerService_LeaveCluster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveClusterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerServiceServer).LeaveCluster(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokerService_LeaveCluster_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerServiceServer).LeaveCluster(ctx, req.(*LeaveClusterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BrokerService_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerServiceServer).RemoveNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokerService_RemoveNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerServiceServer).RemoveNode(ctx, req.(*RemoveNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BrokerService_ServiceDesc is the grpc.ServiceDesc for BrokerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -692,6 +774,14 @@ var BrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ClusterStatus",
 			Handler:    _BrokerService_ClusterStatus_Handler,
+		},
+		{
+			MethodName: "LeaveCluster",
+			Handler:    _BrokerService_LeaveCluster_Handler,
+		},
+		{
+			MethodName: "RemoveNode",
+			Handler:    _BrokerService_RemoveNode_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

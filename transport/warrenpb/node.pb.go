@@ -557,6 +557,347 @@ func (*TransferLeadershipResponse) Descriptor() ([]byte, []int) {
 	return file_warren_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
+type RemoveMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	NodeId        string                 `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberRequest) Reset() {
+	*x = RemoveMemberRequest{}
+	mi := &file_warren_v1_node_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberRequest) ProtoMessage() {}
+
+func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RemoveMemberRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *RemoveMemberRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when the node was not in the group's configuration.
+	Removed       bool `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberResponse) Reset() {
+	*x = RemoveMemberResponse{}
+	mi := &file_warren_v1_node_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberResponse) ProtoMessage() {}
+
+func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RemoveMemberResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+type LocalStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalStatusRequest) Reset() {
+	*x = LocalStatusRequest{}
+	mi := &file_warren_v1_node_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalStatusRequest) ProtoMessage() {}
+
+func (x *LocalStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalStatusRequest.ProtoReflect.Descriptor instead.
+func (*LocalStatusRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{11}
+}
+
+type LocalGroupIndex struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	LastIndex     uint64                 `protobuf:"varint,2,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	AppliedIndex  uint64                 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	CommitIndex   uint64                 `protobuf:"varint,4,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalGroupIndex) Reset() {
+	*x = LocalGroupIndex{}
+	mi := &file_warren_v1_node_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalGroupIndex) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalGroupIndex) ProtoMessage() {}
+
+func (x *LocalGroupIndex) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalGroupIndex.ProtoReflect.Descriptor instead.
+func (*LocalGroupIndex) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LocalGroupIndex) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *LocalGroupIndex) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *LocalGroupIndex) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *LocalGroupIndex) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+type LocalStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Groups        []*LocalGroupIndex     `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalStatusResponse) Reset() {
+	*x = LocalStatusResponse{}
+	mi := &file_warren_v1_node_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalStatusResponse) ProtoMessage() {}
+
+func (x *LocalStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalStatusResponse.ProtoReflect.Descriptor instead.
+func (*LocalStatusResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LocalStatusResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *LocalStatusResponse) GetGroups() []*LocalGroupIndex {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+type LiveSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionIds    []string               `protobuf:"bytes,1,rep,name=session_ids,json=sessionIds,proto3" json:"session_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveSessionsRequest) Reset() {
+	*x = LiveSessionsRequest{}
+	mi := &file_warren_v1_node_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveSessionsRequest) ProtoMessage() {}
+
+func (x *LiveSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveSessionsRequest.ProtoReflect.Descriptor instead.
+func (*LiveSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LiveSessionsRequest) GetSessionIds() []string {
+	if x != nil {
+		return x.SessionIds
+	}
+	return nil
+}
+
+type LiveSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Live          []string               `protobuf:"bytes,1,rep,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveSessionsResponse) Reset() {
+	*x = LiveSessionsResponse{}
+	mi := &file_warren_v1_node_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveSessionsResponse) ProtoMessage() {}
+
+func (x *LiveSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveSessionsResponse.ProtoReflect.Descriptor instead.
+func (*LiveSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LiveSessionsResponse) GetLive() []string {
+	if x != nil {
+		return x.Live
+	}
+	return nil
+}
+
 var File_warren_v1_node_proto protoreflect.FileDescriptor
 
 const file_warren_v1_node_proto_rawDesc = "" +
@@ -598,11 +939,34 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\x19TransferLeadershipRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
 	"\ttarget_id\x18\x02 \x01(\tR\btargetId\"\x1c\n" +
-	"\x1aTransferLeadershipResponse2\xf4\x01\n" +
+	"\x1aTransferLeadershipResponse\"D\n" +
+	"\x13RemoveMemberRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"0\n" +
+	"\x14RemoveMemberResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\"\x14\n" +
+	"\x12LocalStatusRequest\"\x8e\x01\n" +
+	"\x0fLocalGroupIndex\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12#\n" +
+	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12!\n" +
+	"\fcommit_index\x18\x04 \x01(\x04R\vcommitIndex\"b\n" +
+	"\x13LocalStatusResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
+	"\x06groups\x18\x02 \x03(\v2\x1a.warren.v1.LocalGroupIndexR\x06groups\"6\n" +
+	"\x13LiveSessionsRequest\x12\x1f\n" +
+	"\vsession_ids\x18\x01 \x03(\tR\n" +
+	"sessionIds\"*\n" +
+	"\x14LiveSessionsResponse\x12\x12\n" +
+	"\x04live\x18\x01 \x03(\tR\x04live2\xe4\x03\n" +
 	"\vNodeService\x12@\n" +
 	"\aPropose\x12\x19.warren.v1.ProposeRequest\x1a\x1a.warren.v1.ProposeResponse\x12@\n" +
 	"\aEnqueue\x12\x19.warren.v1.EnqueueRequest\x1a\x1a.warren.v1.EnqueueResponse\x12a\n" +
-	"\x12TransferLeadership\x12$.warren.v1.TransferLeadershipRequest\x1a%.warren.v1.TransferLeadershipResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"\x12TransferLeadership\x12$.warren.v1.TransferLeadershipRequest\x1a%.warren.v1.TransferLeadershipResponse\x12O\n" +
+	"\fRemoveMember\x12\x1e.warren.v1.RemoveMemberRequest\x1a\x1f.warren.v1.RemoveMemberResponse\x12L\n" +
+	"\vLocalStatus\x12\x1d.warren.v1.LocalStatusRequest\x1a\x1e.warren.v1.LocalStatusResponse\x12O\n" +
+	"\fLiveSessions\x12\x1e.warren.v1.LiveSessionsRequest\x1a\x1f.warren.v1.LiveSessionsResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_node_proto_rawDescOnce sync.Once
@@ -616,7 +980,7 @@ func file_warren_v1_node_proto_rawDescGZIP() []byte {
 	return file_warren_v1_node_proto_rawDescData
 }
 
-var file_warren_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_warren_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_warren_v1_node_proto_goTypes = []any{
 	(*NodeMeta)(nil),                   // 0: warren.v1.NodeMeta
 	(*ProposeRequest)(nil),             // 1: warren.v1.ProposeRequest
@@ -627,21 +991,35 @@ var file_warren_v1_node_proto_goTypes = []any{
 	(*EnqueueResponse)(nil),            // 6: warren.v1.EnqueueResponse
 	(*TransferLeadershipRequest)(nil),  // 7: warren.v1.TransferLeadershipRequest
 	(*TransferLeadershipResponse)(nil), // 8: warren.v1.TransferLeadershipResponse
+	(*RemoveMemberRequest)(nil),        // 9: warren.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),       // 10: warren.v1.RemoveMemberResponse
+	(*LocalStatusRequest)(nil),         // 11: warren.v1.LocalStatusRequest
+	(*LocalGroupIndex)(nil),            // 12: warren.v1.LocalGroupIndex
+	(*LocalStatusResponse)(nil),        // 13: warren.v1.LocalStatusResponse
+	(*LiveSessionsRequest)(nil),        // 14: warren.v1.LiveSessionsRequest
+	(*LiveSessionsResponse)(nil),       // 15: warren.v1.LiveSessionsResponse
 }
 var file_warren_v1_node_proto_depIdxs = []int32{
-	3, // 0: warren.v1.ProposeResponse.dropped:type_name -> warren.v1.DroppedQueue
-	5, // 1: warren.v1.EnqueueResponse.outcomes:type_name -> warren.v1.EnqueueOutcome
-	1, // 2: warren.v1.NodeService.Propose:input_type -> warren.v1.ProposeRequest
-	4, // 3: warren.v1.NodeService.Enqueue:input_type -> warren.v1.EnqueueRequest
-	7, // 4: warren.v1.NodeService.TransferLeadership:input_type -> warren.v1.TransferLeadershipRequest
-	2, // 5: warren.v1.NodeService.Propose:output_type -> warren.v1.ProposeResponse
-	6, // 6: warren.v1.NodeService.Enqueue:output_type -> warren.v1.EnqueueResponse
-	8, // 7: warren.v1.NodeService.TransferLeadership:output_type -> warren.v1.TransferLeadershipResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3,  // 0: warren.v1.ProposeResponse.dropped:type_name -> warren.v1.DroppedQueue
+	5,  // 1: warren.v1.EnqueueResponse.outcomes:type_name -> warren.v1.EnqueueOutcome
+	12, // 2: warren.v1.LocalStatusResponse.groups:type_name -> warren.v1.LocalGroupIndex
+	1,  // 3: warren.v1.NodeService.Propose:input_type -> warren.v1.ProposeRequest
+	4,  // 4: warren.v1.NodeService.Enqueue:input_type -> warren.v1.EnqueueRequest
+	7,  // 5: warren.v1.NodeService.TransferLeadership:input_type -> warren.v1.TransferLeadershipRequest
+	9,  // 6: warren.v1.NodeService.RemoveMember:input_type -> warren.v1.RemoveMemberRequest
+	11, // 7: warren.v1.NodeService.LocalStatus:input_type -> warren.v1.LocalStatusRequest
+	14, // 8: warren.v1.NodeService.LiveSessions:input_type -> warren.v1.LiveSessionsRequest
+	2,  // 9: warren.v1.NodeService.Propose:output_type -> warren.v1.ProposeResponse
+	6,  // 10: warren.v1.NodeService.Enqueue:output_type -> warren.v1.EnqueueResponse
+	8,  // 11: warren.v1.NodeService.TransferLeadership:output_type -> warren.v1.TransferLeadershipResponse
+	10, // 12: warren.v1.NodeService.RemoveMember:output_type -> warren.v1.RemoveMemberResponse
+	13, // 13: warren.v1.NodeService.LocalStatus:output_type -> warren.v1.LocalStatusResponse
+	15, // 14: warren.v1.NodeService.LiveSessions:output_type -> warren.v1.LiveSessionsResponse
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_node_proto_init() }
@@ -655,7 +1033,7 @@ func file_warren_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_node_proto_rawDesc), len(file_warren_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,9 @@ const (
 	NodeService_Propose_FullMethodName            = "/warren.v1.NodeService/Propose"
 	NodeService_Enqueue_FullMethodName            = "/warren.v1.NodeService/Enqueue"
 	NodeService_TransferLeadership_FullMethodName = "/warren.v1.NodeService/TransferLeadership"
+	NodeService_RemoveMember_FullMethodName       = "/warren.v1.NodeService/RemoveMember"
+	NodeService_LocalStatus_FullMethodName        = "/warren.v1.NodeService/LocalStatus"
+	NodeService_LiveSessions_FullMethodName       = "/warren.v1.NodeService/LiveSessions"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -39,6 +42,15 @@ type NodeServiceClient interface {
 	Enqueue(ctx context.Context, in *EnqueueRequest, opts ...grpc.CallOption) (*EnqueueResponse, error)
 	// TransferLeadership asks a group's leader to hand leadership to a node.
 	TransferLeadership(ctx context.Context, in *TransferLeadershipRequest, opts ...grpc.CallOption) (*TransferLeadershipResponse, error)
+	// RemoveMember removes a node from a group's configuration on the
+	// group's leader, refusing when the voters left that gossip shows alive
+	// would not be a majority.
+	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
+	// LocalStatus reports the answering node's own indexes of every group.
+	LocalStatus(ctx context.Context, in *LocalStatusRequest, opts ...grpc.CallOption) (*LocalStatusResponse, error)
+	// LiveSessions returns which of the given sessions have a Session or
+	// consume stream open on the answering node.
+	LiveSessions(ctx context.Context, in *LiveSessionsRequest, opts ...grpc.CallOption) (*LiveSessionsResponse, error)
 }
 
 type nodeServiceClient struct {
@@ -79,6 +91,36 @@ func (c *nodeServiceClient) TransferLeadership(ctx context.Context, in *Transfer
 	return out, nil
 }
 
+func (c *nodeServiceClient) RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveMemberResponse)
+	err := c.cc.Invoke(ctx, NodeService_RemoveMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) LocalStatus(ctx context.Context, in *LocalStatusRequest, opts ...grpc.CallOption) (*LocalStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalStatusResponse)
+	err := c.cc.Invoke(ctx, NodeService_LocalStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeServiceClient) LiveSessions(ctx context.Context, in *LiveSessionsRequest, opts ...grpc.CallOption) (*LiveSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LiveSessionsResponse)
+	err := c.cc.Invoke(ctx, NodeService_LiveSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServiceServer is the server API for NodeService service.
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
@@ -92,6 +134,15 @@ type NodeServiceServer interface {
 	Enqueue(context.Context, *EnqueueRequest) (*EnqueueResponse, error)
 	// TransferLeadership asks a group's leader to hand leadership to a node.
 	TransferLeadership(context.Context, *TransferLeadershipRequest) (*TransferLeadershipResponse, error)
+	// RemoveMember removes a node from a group's configuration on the
+	// group's leader, refusing when the voters left that gossip shows alive
+	// would not be a majority.
+	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
+	// LocalStatus reports the answering node's own indexes of every group.
+	LocalStatus(context.Context, *LocalStatusRequest) (*LocalStatusResponse, error)
+	// LiveSessions returns which of the given sessions have a Session or
+	// consume stream open on the answering node.
+	LiveSessions(context.Context, *LiveSessionsRequest) (*LiveSessionsResponse, error)
 	mustEmbedUnimplementedNodeServiceServer()
 }
 
@@ -110,6 +161,15 @@ func (UnimplementedNodeServiceServer) Enqueue(context.Context, *EnqueueRequest) 
 }
 func (UnimplementedNodeServiceServer) TransferLeadership(context.Context, *TransferLeadershipRequest) (*TransferLeadershipResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TransferLeadership not implemented")
+}
+func (UnimplementedNodeServiceServer) RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveMember not implemented")
+}
+func (UnimplementedNodeServiceServer) LocalStatus(context.Context, *LocalStatusRequest) (*LocalStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LocalStatus not implemented")
+}
+func (UnimplementedNodeServiceServer) LiveSessions(context.Context, *LiveSessionsRequest) (*LiveSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LiveSessions not implemented")
 }
 func (UnimplementedNodeServiceServer) mustEmbedUnimplementedNodeServiceServer() {}
 func (UnimplementedNodeServiceServer) testEmbeddedByValue()                     {}
@@ -186,6 +246,60 @@ func _NodeService_TransferLeadership_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeService_RemoveMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).RemoveMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_RemoveMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).RemoveMember(ctx, req.(*RemoveMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_LocalStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).LocalStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_LocalStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).LocalStatus(ctx, req.(*LocalStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NodeService_LiveSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiveSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).LiveSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_LiveSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).LiveSessions(ctx, req.(*LiveSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeService_ServiceDesc is the grpc.ServiceDesc for NodeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -204,6 +318,18 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TransferLeadership",
 			Handler:    _NodeService_TransferLeadership_Handler,
+		},
+		{
+			MethodName: "RemoveMember",
+			Handler:    _NodeService_RemoveMember_Handler,
+		},
+		{
+			MethodName: "LocalStatus",
+			Handler:    _NodeService_LocalStatus_Handler,
+		},
+		{
+			MethodName: "LiveSessions",
+			Handler:    _NodeService_LiveSessions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,67 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+)
+
+// statusCallTimeout bounds asking one peer for its indexes.
+const statusCallTimeout = time.Second
+
+// GroupIndex is one node's own view of a group's log.
+type GroupIndex struct {
+	LastIndex, AppliedIndex, CommitIndex uint64
+}
+
+// LocalIndexes returns this node's indexes of every group, by group name.
+func (n *Node) LocalIndexes() map[string]GroupIndex {
+	out := map[string]GroupIndex{}
+	for _, g := range n.groups() {
+		st := g.Stats()
+		out[g.Name()] = GroupIndex{
+			LastIndex: parseStat(st, "last_log_index"), AppliedIndex: parseStat(st, "applied_index"),
+			CommitIndex: parseStat(st, "commit_index"),
+		}
+	}
+	return out
+}
+
+// collectIndexes asks every alive peer for its LocalIndexes, in parallel
+// and bounded by statusCallTimeout; peers that do not answer are missing
+// from the result. This node's own indexes are included.
+func (n *Node) collectIndexes(ctx context.Context) map[string]map[string]GroupIndex {
+	out := map[string]map[string]GroupIndex{n.cfg.NodeID: n.LocalIndexes()}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range n.Members() {
+		if m.ID == n.cfg.NodeID || m.GRPCAddr == "" || (m.State != MemberAlive && m.State != MemberLeaving) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := n.peers.conn(m.GRPCAddr)
+			if err != nil {
+				return
+			}
+			cctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
+			defer cancel()
+			r, err := pb.NewNodeServiceClient(conn).LocalStatus(cctx, &pb.LocalStatusRequest{})
+			if err != nil || r.GetNodeId() != m.ID {
+				return
+			}
+			idx := map[string]GroupIndex{}
+			for _, g := range r.GetGroups() {
+				idx[g.GetGroup()] = GroupIndex{LastIndex: g.GetLastIndex(), AppliedIndex: g.GetAppliedIndex(), CommitIndex: g.GetCommitIndex()}
+			}
+			mu.Lock()
+			out[m.ID] = idx
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}

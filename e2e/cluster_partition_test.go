@@ -1,0 +1,591 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/internal/netlab"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// A network partition with real warren-node processes on separate hosts:
+// three hosts of a netlab lab run one node each, on the host's address and
+// fixed ports, and a fourth host is the clients' machine. The test process
+// lives in the root namespace, which cannot reach the lab (netlab never
+// touches it), so every gRPC connection of the test is dialled from inside
+// the client host's namespace: the SDK and raw gRPC clients get a context
+// dialer that calls Host.DialContext (setns on a locked thread for the
+// duration of the dial; the socket stays in the namespace afterwards). That
+// keeps the workload in the test process (no helper processes to
+// coordinate), and gRPC's own goroutines never need to be in a namespace.
+//
+// The leader of the queue's group is cut off from the other two nodes with
+// two Lab.Cut calls, not Isolate: the client host still reaches every node,
+// as clients on the leader's side of a real partition would, so the test
+// can see what a client of the minority gets.
+
+// Fixed ports: each node has a host, and so a network stack, of its own.
+const (
+	labGRPCPort   = "5680"
+	labRaftPort   = "5681"
+	labGossipPort = "5682"
+)
+
+// labNode is a warren-node process on a lab host.
+type labNode struct {
+	id       string
+	host     *netlab.Host
+	grpcAddr string
+	logPath  string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	waitErr  error
+}
+
+func (n *labNode) log() string {
+	b, err := os.ReadFile(n.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// startLabCluster starts one node per host with --bootstrap-expect, each
+// joining all, and waits until each serves reads through client host ch.
+// The nodes are killed at cleanup (before the lab is closed).
+func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*labNode {
+	t.Helper()
+	var join []string
+	for _, h := range hosts {
+		join = append(join, net.JoinHostPort(h.IP, labGossipPort))
+	}
+	nodes := make([]*labNode, len(hosts))
+	for i, h := range hosts {
+		n := &labNode{
+			id: "n" + strconv.Itoa(i+1), host: h,
+			grpcAddr: net.JoinHostPort(h.IP, labGRPCPort),
+			logPath:  filepath.Join(t.TempDir(), "node.log"),
+		}
+		nodes[i] = n
+		logf, err := os.Create(n.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.cmd = h.Command(context.Background(), nodeBinary,
+			"--id", n.id,
+			"--data-dir", t.TempDir(),
+			"--grpc-addr", n.grpcAddr,
+			"--raft-addr", net.JoinHostPort(h.IP, labRaftPort),
+			"--gossip-addr", net.JoinHostPort(h.IP, labGossipPort),
+			"--queue-groups", "4",
+			"--session-grace", "500ms",
+			"--bootstrap-expect", strconv.Itoa(len(hosts)),
+			"--join", strings.Join(join, ","),
+			"--zone", "z"+strconv.Itoa(i+1),
+		)
+		n.cmd.Stdout, n.cmd.Stderr = logf, logf
+		err = n.cmd.Start()
+		logf.Close() // the child has its own copy
+		if err != nil {
+			t.Fatalf("start %s: %v", n.id, err)
+		}
+		n.exited = make(chan struct{})
+		go func() {
+			n.waitErr = n.cmd.Wait()
+			close(n.exited)
+		}()
+		t.Cleanup(func() {
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+			if t.Failed() {
+				t.Logf("%s (%s) log:\n%s", n.id, h.IP, n.log())
+			}
+		})
+	}
+	for _, n := range nodes {
+		eventually(t, 60*time.Second, n.id+" serving", func() error {
+			select {
+			case <-n.exited:
+				t.Fatalf("%s exited: %v", n.id, n.waitErr)
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
+			defer cancel()
+			c, err := client.New(ctx, []string{n.grpcAddr}, labDialer(ch), client.WithConnectTimeout(time.Second))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.ListQueues(ctx)
+			return err
+		})
+	}
+	return nodes
+}
+
+// labDialer makes the SDK dial from inside host h's namespace.
+func labDialer(h *netlab.Host) client.Option {
+	return client.WithDialOptions(grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return h.DialContext(ctx, "tcp", addr)
+	}))
+}
+
+// labClient connects the SDK from host h to addrs (tried in order); it is
+// closed at cleanup.
+func labClient(t *testing.T, h *netlab.Host, addrs ...string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(10*time.Second))
+	defer cancel()
+	c, err := client.New(ctx, addrs, labDialer(h), client.WithConnectTimeout(2*time.Second))
+	if err != nil {
+		t.Fatalf("client.New(%v) from %s: %v", addrs, h.Name, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// labRaw is a plain gRPC client of the broker API at addr, dialled from h:
+// no SDK retries, so the test sees exactly what one node answers.
+func labRaw(t *testing.T, h *netlab.Host, addr string) pb.BrokerServiceClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return h.DialContext(ctx, "tcp", addr)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return pb.NewBrokerServiceClient(cc)
+}
+
+// groupStatus returns the named group as the node behind c sees it.
+func groupStatus(ctx context.Context, c *client.Client, group string) (client.GroupStatus, error) {
+	st, err := c.ClusterStatus(ctx)
+	if err != nil {
+		return client.GroupStatus{}, err
+	}
+	for _, g := range st.Groups {
+		if g.Name == group {
+			return g, nil
+		}
+	}
+	return client.GroupStatus{}, fmt.Errorf("node %s lists no group %s", st.NodeID, group)
+}
+
+// labLeadersAtRest waits until every queue group has a leader and no node
+// leads two groups more than another: then the nodes' leader spreading
+// (cluster.rebalanceLeaders) moves no leadership by itself.
+func labLeadersAtRest(t *testing.T, c *client.Client, nodes []*labNode) {
+	t.Helper()
+	eventually(t, 30*time.Second, "queue-group leaders at rest", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
+		defer cancel()
+		st, err := c.ClusterStatus(ctx)
+		if err != nil {
+			return err
+		}
+		per := map[string]int{}
+		for _, n := range nodes {
+			per[n.id] = 0
+		}
+		for _, g := range st.Groups {
+			if g.Name == "meta" {
+				continue
+			}
+			if g.LeaderID == "" {
+				return fmt.Errorf("group %s has no leader", g.Name)
+			}
+			per[g.LeaderID]++
+		}
+		lo, hi := len(st.Groups), 0
+		for _, n := range per {
+			lo, hi = min(lo, n), max(hi, n)
+		}
+		if hi-lo > 1 {
+			return fmt.Errorf("groups led per node: %v", per)
+		}
+		return nil
+	})
+}
+
+// partitionProducer publishes "p-<i>" with confirms, one after another,
+// until stopped, and records which were confirmed and when. Each publish
+// may take producerPublishWait: longer than the SDK waits (10 s) before it
+// leaves a node that keeps answering NOT_LEADER, so a publish stuck on the
+// cut-off node moves to another node instead of giving up first.
+type partitionProducer struct {
+	mu        sync.Mutex
+	confirmed map[int]time.Time
+	attempted int
+	failures  []string // first few errors, for the log
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+// maxPartitionPublishes bounds the producer (it paces itself at about
+// 50 publishes a second, so a normal run stays well below).
+const (
+	maxPartitionPublishes = 3000
+	producerPublishWait   = 30 * time.Second
+)
+
+func startPartitionProducer(c *client.Client, queue string) *partitionProducer {
+	stopCtx, stop := context.WithCancel(context.Background())
+	p := &partitionProducer{confirmed: map[int]time.Time{}, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		pace := time.NewTicker(20 * time.Millisecond)
+		defer pace.Stop()
+		for i := 0; i < maxPartitionPublishes; i++ {
+			ctx, cancel := context.WithTimeout(stopCtx, scaled(producerPublishWait))
+			res, err := c.Publish(ctx, "", queue, client.Message{Body: []byte("p-" + strconv.Itoa(i))})
+			cancel()
+			p.mu.Lock()
+			p.attempted = i + 1
+			if err == nil && res.Status == client.Confirmed {
+				p.confirmed[i] = time.Now()
+			} else if len(p.failures) < 5 {
+				p.failures = append(p.failures, fmt.Sprintf("p-%d: %v %v", i, res.Status, err))
+			}
+			p.mu.Unlock()
+			select {
+			case <-stopCtx.Done():
+				return
+			case <-pace.C:
+			}
+		}
+	}()
+	return p
+}
+
+// confirmedSince counts the confirms at or after t.
+func (p *partitionProducer) confirmedSince(t time.Time) (n int, first time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, at := range p.confirmed {
+		if !at.Before(t) {
+			n++
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+		}
+	}
+	return n, first
+}
+
+// halt stops the producer, cancelling a publish in flight (its outcome
+// stays unknown), and waits for it.
+func (p *partitionProducer) halt() {
+	p.stop()
+	<-p.done
+}
+
+// TestClusterPartition: three warren-node processes on three hosts; the
+// leader of a busy queue's group is cut off from the other two. The
+// majority elects a new leader and confirms publishes; the cut-off node
+// refuses writes with Unavailable; once the network heals, the old leader
+// catches up, and every confirmed message is consumed from the queue
+// through it.
+func TestClusterPartition(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		t.Skip("the partition test runs nodes on hosts in network namespaces: " + err.Error())
+	}
+	lab, err := netlab.New("part", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	hosts := lab.Hosts()
+	ch := hosts[3] // the clients' host
+	nodes := startLabCluster(t, hosts[:3], ch)
+	t.Logf("lab %s: nodes on %s, %s, %s; clients on %s", lab.Subnet(), hosts[0].IP, hosts[1].IP, hosts[2].IP, ch.IP)
+
+	const q = "split"
+	var all []string
+	for _, n := range nodes {
+		all = append(all, n.grpcAddr)
+	}
+	admin := labClient(t, ch, all...)
+	declareQueue(t, admin, q, nil)
+	for _, n := range nodes {
+		waitQueueKnown(t, labClient(t, ch, n.grpcAddr), q)
+	}
+	group := queueGroupName(t, labRaw(t, ch, nodes[0].grpcAddr), q)
+	// Leaders move until they are spread over the nodes; the leader to cut
+	// off is picked once they rest, so it is still the leader at the cut.
+	labLeadersAtRest(t, admin, nodes)
+	leaderID := queueLeaderID(t, labRaw(t, ch, nodes[0].grpcAddr), q)
+	var leader *labNode
+	var majority []*labNode
+	for _, n := range nodes {
+		if n.id == leaderID {
+			leader = n
+		} else {
+			majority = append(majority, n)
+		}
+	}
+	if leader == nil {
+		t.Fatalf("leader %q of %s is none of the nodes", leaderID, group)
+	}
+	t.Logf("queue %s is in group %s, led by %s (%s)", q, group, leader.id, leader.host.IP)
+
+	// The producer knows every node but is connected to the leader (the
+	// first address): the node about to be cut off.
+	prod := labClient(t, ch, leader.grpcAddr, majority[0].grpcAddr, majority[1].grpcAddr)
+	producer := startPartitionProducer(prod, q)
+	defer producer.halt() // on failure; halting twice is harmless
+	eventually(t, 20*time.Second, "50 publishes confirmed before the partition", func() error {
+		if n, _ := producer.confirmedSince(time.Time{}); n < 50 {
+			return fmt.Errorf("%d confirmed", n)
+		}
+		return nil
+	})
+
+	cutAt := time.Now()
+	for _, m := range majority {
+		if err := lab.Cut(leader.host, m.host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("cut %s off from %s and %s", leader.id, majority[0].id, majority[1].id)
+
+	// The majority elects a new leader among itself and confirms writes.
+	majClient := labClient(t, ch, majority[0].grpcAddr)
+	var newLeader string
+	eventually(t, 30*time.Second, "a new leader of "+group+" on the majority side", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
+		defer cancel()
+		g, err := groupStatus(ctx, majClient, group)
+		if err != nil {
+			return err
+		}
+		if g.LeaderID == "" || g.LeaderID == leader.id {
+			return fmt.Errorf("%s sees leader %q", majority[0].id, g.LeaderID)
+		}
+		newLeader = g.LeaderID
+		return nil
+	})
+	electedAt := time.Now()
+	electedIn := electedAt.Sub(cutAt)
+	majConfirmed := map[int]bool{}
+	majAttempts := 0
+	eventually(t, 30*time.Second, "a publish through "+majority[0].id+" confirmed", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), scaled(3*time.Second))
+		defer cancel()
+		id := majAttempts
+		majAttempts++
+		res, err := majClient.Publish(ctx, "", q, client.Message{Body: []byte("m-" + strconv.Itoa(id))})
+		if err != nil {
+			return err
+		}
+		if res.Status != client.Confirmed {
+			return fmt.Errorf("status %v", res.Status)
+		}
+		majConfirmed[id] = true
+		return nil
+	})
+	t.Logf("majority: %s elected after %v, first publish through %s confirmed after %v",
+		newLeader, electedIn.Round(time.Millisecond), majority[0].id, time.Since(cutAt).Round(time.Millisecond))
+
+	// The minority refuses writes. One node's own answer (raw gRPC, no
+	// retries), then what an SDK user connected only to it gets.
+	raw := labRaw(t, ch, leader.grpcAddr)
+	minorityAttempts := 0
+	rawStart := time.Now()
+	rctx, rcancel := context.WithTimeout(context.Background(), scaled(5*time.Second))
+	_, rawErr := raw.Publish(rctx, &pb.PublishRequest{
+		PublisherId: "partition-raw",
+		Entries: []*pb.PublishEntry{{
+			RoutingKey: q, Sequence: 1,
+			Message: &pb.Message{Body: []byte("x-" + strconv.Itoa(minorityAttempts))},
+		}},
+	})
+	rcancel()
+	minorityAttempts++
+	rawTook := time.Since(rawStart)
+	t.Logf("minority %s, raw Publish: after %v: code %v: %v", leader.id, rawTook.Round(time.Millisecond), status.Code(rawErr), rawErr)
+	if rawErr == nil {
+		t.Fatalf("the cut-off node %s accepted a publish", leader.id)
+	}
+	// What clients rely on: Unavailable with the NOT_LEADER reason (so
+	// the SDK tries elsewhere), and at once, not after a stalled forward.
+	if got, reason := status.Code(rawErr), errorReason(rawErr); got != codes.Unavailable || reason != "NOT_LEADER" {
+		t.Errorf("cut-off node %s answers a publish with %v, reason %q (%v); want Unavailable, NOT_LEADER",
+			leader.id, got, reason, rawErr)
+	}
+	if rawTook > scaled(2*time.Second) {
+		t.Errorf("cut-off node %s took %v to refuse a publish; want an answer at once", leader.id, rawTook.Round(time.Millisecond))
+	}
+
+	minClient := labClient(t, ch, leader.grpcAddr)
+	sdkStart := time.Now()
+	sctx, scancel := context.WithTimeout(context.Background(), scaled(3*time.Second))
+	res, sdkErr := minClient.Publish(sctx, "", q, client.Message{Body: []byte("x-" + strconv.Itoa(minorityAttempts))})
+	scancel()
+	minorityAttempts++
+	// Today the SDK retries NOT_LEADER on its only address until the
+	// deadline and returns the bare ctx error; logged, not asserted.
+	t.Logf("minority %s, SDK Publish (%v deadline): after %v: status %v, code %v: %v",
+		leader.id, scaled(3*time.Second), time.Since(sdkStart).Round(time.Millisecond), res.Status, status.Code(sdkErr), sdkErr)
+	if sdkErr == nil || res.Status == client.Confirmed {
+		t.Fatalf("the cut-off node %s confirmed a publish (%v, %v)", leader.id, res.Status, sdkErr)
+	}
+
+	// The producer, connected to the cut-off node, moves to the majority
+	// by itself and is confirmed again. Only the majority can confirm
+	// once it has elected a new leader.
+	eventually(t, 45*time.Second, "the producer confirmed again after the new election", func() error {
+		if n, _ := producer.confirmedSince(electedAt); n == 0 {
+			return errors.New("no confirm since the new leader was seen")
+		}
+		return nil
+	})
+	_, first := producer.confirmedSince(electedAt)
+	t.Logf("producer (connected to %s): first confirm through the majority %v after the cut", leader.id, first.Sub(cutAt).Round(time.Millisecond))
+
+	// Heal; the old leader catches up with the group's log.
+	if err := lab.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	healAt := time.Now()
+	oldClient := labClient(t, ch, leader.grpcAddr)
+	eventually(t, 30*time.Second, leader.id+" caught up after the heal", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
+		defer cancel()
+		cur, err := groupStatus(ctx, majClient, group)
+		if err != nil {
+			return err
+		}
+		old, err := groupStatus(ctx, oldClient, group)
+		if err != nil {
+			return err
+		}
+		if old.LeaderID == "" || old.LeaderID != cur.LeaderID {
+			return fmt.Errorf("%s sees leader %q, %s sees %q", leader.id, old.LeaderID, majority[0].id, cur.LeaderID)
+		}
+		if old.AppliedIndex < cur.CommitIndex {
+			return fmt.Errorf("%s applied %d of %d", leader.id, old.AppliedIndex, cur.CommitIndex)
+		}
+		return nil
+	})
+	t.Logf("%s caught up %v after the heal", leader.id, time.Since(healAt).Round(time.Millisecond))
+	producer.halt()
+
+	// Drain through the old leader: every confirmed message is there.
+	producer.mu.Lock()
+	published := producer.attempted
+	confirmed := map[string]bool{}
+	for i := range producer.confirmed {
+		confirmed["p-"+strconv.Itoa(i)] = true
+	}
+	failures := producer.failures
+	producer.mu.Unlock()
+	for i := range majConfirmed {
+		confirmed["m-"+strconv.Itoa(i)] = true
+	}
+	t.Logf("producer: %d published, %d confirmed; first failures: %q", published, len(confirmed)-len(majConfirmed), failures)
+
+	var mu sync.Mutex
+	consumed := map[string]int{}
+	cctx, stopConsume := context.WithCancel(context.Background())
+	defer stopConsume()
+	consumeDone := make(chan error, 1)
+	go func() {
+		consumeDone <- oldClient.Consume(cctx, q, func(_ context.Context, d *client.Delivery) error {
+			mu.Lock()
+			consumed[string(d.Body)]++
+			mu.Unlock()
+			return nil
+		}, client.ConsumeOptions{Prefetch: 100})
+	}()
+	eventually(t, 60*time.Second, "every confirmed message consumed through "+leader.id, func() error {
+		select {
+		case err := <-consumeDone:
+			t.Fatalf("Consume through %s ended: %v", leader.id, err)
+		default:
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var missing []string
+		for id := range confirmed {
+			if consumed[id] == 0 {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			return fmt.Errorf("%d confirmed messages not consumed, e.g. %v", len(missing), missing[:min(len(missing), 10)])
+		}
+		return nil
+	})
+	stopConsume()
+	if err := <-consumeDone; err != nil {
+		t.Errorf("Consume: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dups, unconfirmed := 0, 0
+	for body, n := range consumed {
+		dups += n - 1
+		if !confirmed[body] {
+			unconfirmed++
+		}
+		if !wasPublished(body, published, majAttempts, minorityAttempts) {
+			t.Errorf("consumed %q, which was never published", body)
+		}
+	}
+	t.Logf("consumed %d distinct messages (%d confirmed, %d published without a confirm), %d duplicate deliveries",
+		len(consumed), len(confirmed), unconfirmed, dups)
+}
+
+// errorReason returns the ErrorInfo reason of a gRPC error, or "".
+func errorReason(err error) string {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// wasPublished reports whether body is one the test tried to publish.
+func wasPublished(body string, producer, majority, minority int) bool {
+	prefix, num, ok := strings.Cut(body, "-")
+	i, err := strconv.Atoi(num)
+	if !ok || err != nil || i < 0 {
+		return false
+	}
+	switch prefix {
+	case "p":
+		return i < producer
+	case "m":
+		return i < majority
+	case "x":
+		return i < minority
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+package transport
+
+import (
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/routing"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+)
+
+// Every request type of BrokerService has one validation function here. It
+// is pure — it reads only the request and the limits, never the node — and
+// its handler calls it before doing anything else, so bad input is refused
+// before it waits, proposes or enqueues. It returns nil or a status error:
+// INVALID_ARGUMENT for malformed input, RESOURCE_EXHAUSTED past a size
+// limit (README "Limits"). What depends on the node's state (does the queue
+// exist, is the tag outstanding) is decided later by the state machines.
+// validate_fuzz_test.go holds these functions to the documented limits.
+
+// validateDeclareExchange: a passive declare only names the exchange to
+// look up; an active one needs a known kind and a name ("" is the default
+// exchange, which exists already).
+func (l Limits) validateDeclareExchange(r *pb.DeclareExchangeRequest) error {
+	if err := l.checkName("exchange", r.GetName(), true); err != nil {
+		return err
+	}
+	if err := l.checkValues("arguments", r.GetArguments()); err != nil {
+		return err
+	}
+	if r.GetPassive() {
+		return nil
+	}
+	if _, err := routing.ParseKind(r.GetKind()); err != nil {
+		return invalidf("exchange %q: %v", r.GetName(), err)
+	}
+	if r.GetName() == "" {
+		return invalidf("the default exchange cannot be declared; give the exchange a name")
+	}
+	return nil
+}
+
+func (l Limits) validateDeleteExchange(r *pb.DeleteExchangeRequest) error {
+	if err := l.checkName("exchange", r.GetName(), true); err != nil {
+		return err
+	}
+	if r.GetName() == "" {
+		return invalidf("the default exchange cannot be deleted")
+	}
+	return nil
+}
+
+// validateListExchanges accepts every request: min_meta_index may be any
+// index (a future one waits, bounded by the caller's deadline).
+func (l Limits) validateListExchanges(*pb.ListExchangesRequest) error { return nil }
+
+// validateDeclareQueue: an empty name asks the server for one; an
+// exclusive queue needs the declaring session; the arguments of an active
+// declare must make a queue spec (types and ranges of x-max-length, …).
+func (l Limits) validateDeclareQueue(r *pb.DeclareQueueRequest) error {
+	if err := l.checkName("queue", r.GetName(), true); err != nil {
+		return err
+	}
+	if err := l.checkValues("arguments", r.GetArguments()); err != nil {
+		return err
+	}
+	if err := checkSession(r.GetSessionId(), r.GetExclusive()); err != nil {
+		return err
+	}
+	if r.GetPassive() {
+		return nil
+	}
+	// The spec does not depend on the name, so a generated one need not
+	// exist yet.
+	if _, err := fsm.QueueSpecFromArgs(0, r.GetName(), toFSMValues(r.GetArguments())); err != nil {
+		return toStatus(err)
+	}
+	return nil
+}
+
+func (l Limits) validateDeleteQueue(r *pb.DeleteQueueRequest) error {
+	return l.checkName("queue", r.GetName(), false)
+}
+
+func (l Limits) validatePurgeQueue(r *pb.PurgeQueueRequest) error {
+	return l.checkName("queue", r.GetName(), false)
+}
+
+// validateListQueues accepts every request (see validateListExchanges).
+func (l Limits) validateListQueues(*pb.ListQueuesRequest) error { return nil }
+
+func (l Limits) validateBindQueue(r *pb.BindQueueRequest) error {
+	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments())
+}
+
+func (l Limits) validateUnbindQueue(r *pb.UnbindQueueRequest) error {
+	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments())
+}
+
+// checkBinding validates the fields Bind and Unbind share.
+func (l Limits) checkBinding(exchange, queue, key string, args map[string]*pb.Value) error {
+	if err := l.checkName("exchange", exchange, true); err != nil {
+		return err
+	}
+	if err := l.checkName("queue", queue, false); err != nil {
+		return err
+	}
+	if err := l.checkRoutingKey("binding key", key); err != nil {
+		return err
+	}
+	return l.checkValues("arguments", args)
+}
+
+// validateListBindings: both filters are optional names.
+func (l Limits) validateListBindings(r *pb.ListBindingsRequest) error {
+	if err := l.checkName("exchange", r.GetExchange(), true); err != nil {
+		return err
+	}
+	return l.checkName("queue", r.GetQueue(), true)
+}
+
+// validatePublish checks the whole batch: one bad entry refuses the call,
+// so nothing of it is enqueued.
+func (l Limits) validatePublish(r *pb.PublishRequest) error {
+	entries := r.GetEntries()
+	if len(entries) == 0 {
+		return invalidf("publish has no entries")
+	}
+	if len(entries) > l.MaxPublishBatch {
+		return tooBigf("publish has %d entries; the limit is %d", len(entries), l.MaxPublishBatch)
+	}
+	if len(r.GetPublisherId()) > maxSessionIDBytes {
+		return invalidf("publisher_id is longer than %d bytes", maxSessionIDBytes)
+	}
+	for i, e := range entries {
+		if err := l.checkMessage(i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateSubscribe validates the first message of a Consume stream, which
+// must be a Subscribe.
+func (l Limits) validateSubscribe(r *pb.ConsumeRequest) error {
+	sub := r.GetSubscribe()
+	if sub == nil {
+		return invalidf("the first message of a Consume stream must be a Subscribe")
+	}
+	if err := l.checkName("queue", sub.GetQueue(), false); err != nil {
+		return err
+	}
+	if err := l.checkName("consumer tag", sub.GetConsumerTag(), true); err != nil {
+		return err
+	}
+	if err := checkSession(sub.GetSessionId(), false); err != nil {
+		return err
+	}
+	if p := sub.GetPrefetch(); p < 0 || int(p) > l.MaxPrefetch {
+		return invalidf("prefetch must be between 0 (unlimited) and %d, not %d", l.MaxPrefetch, p)
+	}
+	switch sub.GetAckMode() {
+	case pb.AckMode_ACK_MODE_UNSPECIFIED, pb.AckMode_ACK_MODE_MANUAL, pb.AckMode_ACK_MODE_AUTO:
+	default:
+		return invalidf("unknown ack mode %d", sub.GetAckMode())
+	}
+	return nil
+}
+
+// validateConsumeSettle validates a later message of a Consume stream,
+// which must be a Settle.
+func (l Limits) validateConsumeSettle(r *pb.ConsumeRequest) error {
+	st := r.GetSettle()
+	if st == nil {
+		return invalidf("after Subscribe a Consume stream takes only Settle messages; prefetch cannot change mid-stream")
+	}
+	_, err := settleKind(st)
+	return err
+}
+
+// validateGet: a get that is not auto-acked belongs to a session until
+// settled, so it needs one.
+func (l Limits) validateGet(r *pb.GetRequest) error {
+	if err := l.checkName("queue", r.GetQueue(), false); err != nil {
+		return err
+	}
+	if err := checkSession(r.GetSessionId(), !r.GetAutoAck()); err != nil {
+		return err
+	}
+	if r.GetLeaseMs() < 0 {
+		return invalidf("lease_ms is negative")
+	}
+	return nil
+}
+
+func (l Limits) validateSettle(r *pb.SettleRequest) error {
+	if err := l.checkName("queue", r.GetQueue(), false); err != nil {
+		return err
+	}
+	if err := checkSession(r.GetSessionId(), true); err != nil {
+		return err
+	}
+	if r.GetSettle() == nil {
+		return invalidf("settle is missing")
+	}
+	_, err := settleKind(r.GetSettle())
+	return err
+}
+
+// validateSession validates the first message of a Session stream, which
+// names the session; later ones are pings and carry nothing to check.
+func (l Limits) validateSession(r *pb.SessionRequest) error {
+	return checkSession(r.GetSessionId(), true)
+}
+
+// validateClusterStatus accepts every request: it has no fields.
+func (l Limits) validateClusterStatus(*pb.ClusterStatusRequest) error { return nil }
+
+// validateLeaveCluster accepts every request: it has no fields.
+func (l Limits) validateLeaveCluster(*pb.LeaveClusterRequest) error { return nil }
+
+func (l Limits) validateRemoveNode(r *pb.RemoveNodeRequest) error {
+	return l.checkName("node id", r.GetNodeId(), false)
+}
