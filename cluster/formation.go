@@ -87,7 +87,7 @@ func (n *Node) formed() bool {
 // startMembershipLoops starts gossip's background work: joining, forming
 // a new cluster, adding members to groups and spreading leaders.
 func (n *Node) startMembershipLoops() {
-	loops := []func(){n.reconcileLoop}
+	loops := []func(){n.reconcileLoop, n.reconnectLoop}
 	if len(n.cfg.Join) > 0 {
 		loops = append(loops, n.joinLoop)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/warrenmq/warren/fsm/fsmpb"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -43,7 +44,7 @@ func (n *Node) forwardPropose(ctx context.Context, g *Group, data []byte) (*fsm.
 	}
 	r, err := c.Propose(ctx, &pb.ProposeRequest{Group: g.Name(), Command: data})
 	if err != nil {
-		return nil, 0, fmt.Errorf("forward to leader of %s: %w", g.Name(), err)
+		return nil, 0, fromLeader(g.Name(), err)
 	}
 	res := &fsm.Result{QueueID: r.GetQueueId(), QueueName: r.GetQueueName(), Count: r.GetCount()}
 	for _, d := range r.GetDropped() {
@@ -110,7 +111,7 @@ func (n *Node) forwardEnqueue(ctx context.Context, q *queueGroup, specs []*fsmpb
 	}
 	r, err := c.Enqueue(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("forward enqueue to leader of %s: %w", q.group.Name(), err)
+		return nil, fromLeader(q.group.Name(), err)
 	}
 	if len(r.GetOutcomes()) != len(msgs) {
 		return nil, fmt.Errorf("forwarded enqueue: %d outcomes for %d messages", len(r.GetOutcomes()), len(msgs))
@@ -171,4 +172,18 @@ func (n *Node) TransferGroupLeadership(group, target string) error {
 		}
 	}
 	return fmt.Errorf("%w: %q is not a server of group %s", fsm.ErrNotFound, target, group)
+}
+
+// fromLeader is the error of a call forwarded to group's leader. A status
+// the leader answered keeps its code and details (e.g. NOT_LEADER, or
+// RESOURCE_EXHAUSTED from its watermark) and its message, which says where
+// it came from once instead of nesting "rpc error: code = …" texts.
+func fromLeader(group string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("forward to the leader of %s: %w", group, err)
+	}
+	p := st.Proto()
+	p.Message = fmt.Sprintf("%s (answered by the leader of %s)", p.GetMessage(), group)
+	return status.FromProto(p).Err()
 }
