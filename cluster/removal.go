@@ -102,7 +102,7 @@ func (n *Node) RemoveFromGroup(ctx context.Context, group, id string) (bool, err
 // leader is being elected. It returns the groups id was removed from.
 func (n *Node) removeEverywhere(ctx context.Context, id string) ([]string, error) {
 	var removed []string
-	for _, g := range append(n.queueGroups(), n.meta) {
+	for _, g := range n.groupsMetaLast() {
 		ok, err := n.removeFromGroupVia(ctx, g, id)
 		if err != nil {
 			return removed, fmt.Errorf("remove %s from group %s: %w", id, g.Name(), err)
@@ -146,13 +146,12 @@ func (n *Node) removeFromGroupOnce(ctx context.Context, g *Group, id string) (bo
 	return r.GetRemoved(), nil
 }
 
-// queueGroups returns the queue groups' Raft groups.
-func (n *Node) queueGroups() []*Group {
-	out := make([]*Group, 0, len(n.queues))
-	for _, q := range n.queues {
-		out = append(out, q.group)
-	}
-	return out
+// groupsMetaLast returns every group with the meta group last: a removal
+// changes the queue groups first, so the meta group keeps the node (and
+// its gossip view keeps mattering) until the node is out of all of them.
+func (n *Node) groupsMetaLast() []*Group {
+	gs := n.groups() // meta first
+	return append(gs[1:], gs[0])
 }
 
 // RemoveNode removes node id, which must not be alive, from every group.
@@ -176,7 +175,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) ([]string, error) {
 // so that an operation that would fail in one group changes none.
 func (n *Node) precheckRemoval(id string) error {
 	alive := n.aliveForQuorum()
-	for _, g := range append(n.queueGroups(), n.meta) {
+	for _, g := range n.groupsMetaLast() {
 		servers, err := g.Configuration()
 		if err != nil {
 			return err
