@@ -162,7 +162,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) ([]string, error) {
 		return nil, fmt.Errorf("%w: %s is the node answering; to remove it, use leave", fsm.ErrPrecondition, id)
 	}
 	if m, ok := n.gossip().get(id); ok && (m.State == MemberAlive || m.State == MemberLeaving) {
-		return nil, fmt.Errorf("%w: node %s is %s; stop it first, or make it leave (warren cluster leave --addr %s)",
+		return nil, fmt.Errorf("%w: node %s is %s; stop it first, or make it leave (warren --server %s cluster leave)",
 			fsm.ErrPrecondition, id, m.State, m.GRPCAddr)
 	}
 	if err := n.precheckRemoval(id); err != nil {
