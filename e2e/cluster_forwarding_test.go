@@ -110,8 +110,35 @@ func TestPublishAndConsumeThroughFollowers(t *testing.T) {
 			followers = append(followers, n)
 		}
 	}
-	prod := newClient(t, followers[0].Addr)
-	cons := newClient(t, followers[1].Addr)
+	publishConsumeGetThroughFollowers(t, admin, []string{followers[0].Addr, followers[1].Addr})
+}
+
+// TestProcessPublishAndConsumeThroughFollowers is
+// TestPublishAndConsumeThroughFollowers on three warren-node processes.
+func TestProcessPublishAndConsumeThroughFollowers(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "fw", nil)
+	leader := procQueueLeader(t, procs, procs[0], "fw")
+	var followers []string
+	for _, p := range procs {
+		if p != leader {
+			followers = append(followers, p.grpcAddr)
+		}
+	}
+	publishConsumeGetThroughFollowers(t, admin, followers)
+}
+
+// publishConsumeGetThroughFollowers publishes 200 messages to queue "fw"
+// through one follower of its group and consumes them through the other,
+// then takes a get through a follower and lets its session end.
+func publishConsumeGetThroughFollowers(t *testing.T, admin *client.Client, followers []string) {
+	t.Helper()
+	prod := newClient(t, followers[0])
+	cons := newClient(t, followers[1])
+	// A client of another node has not seen the declaration's meta index:
+	// a publish before that node applied it would be unroutable.
+	waitQueueKnown(t, prod, "fw")
 	const total = 200
 	ctx := testCtx(t, 60*time.Second)
 	futures := make([]*client.PublishFuture, total)
@@ -167,7 +194,7 @@ func TestPublishAndConsumeThroughFollowers(t *testing.T) {
 	// A get through a follower, acked through it, and a redelivery after
 	// the follower's client closes without acking.
 	publishIDs(t, prod, "fw", "g", 1)
-	getter := newClient(t, followers[1].Addr)
+	getter := newClient(t, followers[1])
 	if _, ok, err := getter.Get(ctx, "fw", client.GetOptions{}); err != nil || !ok {
 		t.Fatalf("get through a follower: ok=%t %v", ok, err)
 	}

@@ -4,7 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenmq/warren/client"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // TestPublishRetryIsEnqueuedOnce: a publish retried with the same publisher
@@ -12,9 +15,37 @@ import (
 // again but enqueued once; another sequence or another publisher is new.
 func TestPublishRetryIsEnqueuedOnce(t *testing.T) {
 	n := startNode(t)
-	raw := n.Dial(t)
 	c := newClient(t, n.Addr)
 	declareQueue(t, c, "once", nil)
+	checkRetryEnqueuedOnce(t, n.Dial(t), c)
+}
+
+// TestProcessPublishRetryIsEnqueuedOnce is TestPublishRetryIsEnqueuedOnce on
+// three warren-node processes, publishing through a follower of the
+// queue's group (the enqueue is forwarded to its leader).
+func TestProcessPublishRetryIsEnqueuedOnce(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "once", nil)
+	leader := procQueueLeader(t, procs, procs[0], "once")
+	via := procs[0]
+	if via == leader {
+		via = procs[1]
+	}
+	c := newClient(t, via.grpcAddr)
+	waitQueueKnown(t, c, "once")
+	cc, err := grpc.NewClient(via.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	checkRetryEnqueuedOnce(t, pb.NewBrokerServiceClient(cc), c)
+}
+
+// checkRetryEnqueuedOnce publishes to queue "once" with raw publisher ids
+// and sequences, and checks the queue's count (through c) after each.
+func checkRetryEnqueuedOnce(t *testing.T, raw pb.BrokerServiceClient, c *client.Client) {
+	t.Helper()
 	ctx := testCtx(t, 20*time.Second)
 	send := func(publisher string, seq uint64) {
 		t.Helper()
