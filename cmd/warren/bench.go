@@ -154,20 +154,14 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 			_ = c.Close()
 		}
 	}()
-	subs := make([]*client.Subscription, 0, fl.consumers)
+	consumers := make([]*client.Client, 0, fl.consumers)
 	for range fl.consumers {
 		c, err := a.dial(ctx)
 		if err != nil {
 			return err
 		}
 		clients = append(clients, c)
-		sctx, cancel := a.opCtx(ctx)
-		sub, err := c.Subscribe(sctx, queue, client.ConsumeOptions{Prefetch: fl.prefetch, AutoAck: !fl.manualAck})
-		cancel()
-		if err != nil {
-			return err
-		}
-		subs = append(subs, sub)
+		consumers = append(consumers, c)
 	}
 	producers := make([]*client.Client, 0, fl.producers)
 	for range fl.producers {
@@ -180,14 +174,14 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 	}
 
 	start := time.Now()
-	cstats := make([]workerStats, len(subs))
+	cstats := make([]workerStats, len(consumers))
 	var cwg sync.WaitGroup
-	for i, sub := range subs {
-		cstats[i].maxLat = maxLatencySamples / len(subs)
+	for i, c := range consumers {
+		cstats[i].maxLat = maxLatencySamples / len(consumers)
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			r.consume(sub, &cstats[i])
+			r.consume(c, queue, &cstats[i])
 		}()
 	}
 	pstats := r.produce(producers)
@@ -196,7 +190,7 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 	for _, s := range pstats {
 		published += s.n
 	}
-	if len(subs) > 0 {
+	if len(consumers) > 0 {
 		r.target.Store(published)
 		r.checkDone()
 		drain := time.NewTimer(fl.drain)
@@ -238,33 +232,25 @@ func benchQueue(ctx context.Context, a *app, c *client.Client, name string) (q s
 	return name, true, nil
 }
 
-// consume takes deliveries until the run ends.
-func (r *benchRun) consume(sub *client.Subscription, s *workerStats) {
-	settleCtx := context.WithoutCancel(r.ctx)
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case d, ok := <-sub.Deliveries():
-			if !ok {
-				r.fail(fmt.Errorf("consumer: %w", sub.Err()))
-				return
-			}
-			if len(d.Body) >= 8 {
-				sent := time.Unix(0, int64(binary.BigEndian.Uint64(d.Body)))
-				s.sample(time.Since(sent))
-			}
-			if r.fl.manualAck {
-				if err := d.Ack(settleCtx); err != nil {
-					r.fail(fmt.Errorf("consumer ack: %w", err))
-					return
-				}
-			}
-			s.n++
-			s.last = time.Now()
-			r.consumed.Add(1)
-			r.checkDone()
+// consume takes deliveries until the run ends. client.Consume subscribes
+// again when a stream ends (a leadership move in a cluster), so a
+// redelivered message may be counted twice; the run then ends a few
+// messages early.
+func (r *benchRun) consume(c *client.Client, queue string, s *workerStats) {
+	// Concurrency 1: the handler runs on one goroutine, so s needs no lock.
+	err := c.Consume(r.ctx, queue, func(_ context.Context, d *client.Delivery) error {
+		if len(d.Body) >= 8 {
+			sent := time.Unix(0, int64(binary.BigEndian.Uint64(d.Body)))
+			s.sample(time.Since(sent))
 		}
+		s.n++
+		s.last = time.Now()
+		r.consumed.Add(1)
+		r.checkDone()
+		return nil // acked by Consume when --manual-ack
+	}, client.ConsumeOptions{Prefetch: r.fl.prefetch, AutoAck: !r.fl.manualAck})
+	if err != nil && r.ctx.Err() == nil {
+		r.fail(fmt.Errorf("consumer: %w", err))
 	}
 }
 
