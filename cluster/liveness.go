@@ -58,12 +58,7 @@ func (n *Node) goneSessions(ctx context.Context, ids []string) ([]string, error)
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	var peers []Member
-	for _, m := range n.Members() {
-		if m.ID != n.cfg.NodeID && (m.State == MemberAlive || m.State == MemberLeaving) {
-			peers = append(peers, m)
-		}
-	}
+	peers := n.runningPeers()
 	ask := make([]string, 0, len(candidates))
 	for _, id := range ids {
 		if candidates[id] {
@@ -107,10 +102,7 @@ func (n *Node) goneSessions(ctx context.Context, ids []string) ([]string, error)
 }
 
 func (n *Node) askLiveSessions(ctx context.Context, p Member, ids []string) ([]string, error) {
-	if p.GRPCAddr == "" {
-		return nil, fmt.Errorf("node %s gossips no gRPC address", p.ID)
-	}
-	conn, err := n.peers.conn(p.GRPCAddr)
+	c, err := n.peerClient(p)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +111,7 @@ func (n *Node) askLiveSessions(ctx context.Context, p Member, ids []string) ([]s
 		chunk := ids[:min(len(ids), LiveSessionsChunk)]
 		ids = ids[len(chunk):]
 		cctx, cancel := context.WithTimeout(ctx, livenessCallTimeout)
-		r, err := pb.NewNodeServiceClient(conn).LiveSessions(cctx, &pb.LiveSessionsRequest{SessionIds: chunk})
+		r, err := c.LiveSessions(cctx, &pb.LiveSessionsRequest{SessionIds: chunk})
 		cancel()
 		if err != nil {
 			return nil, err

@@ -67,6 +67,33 @@ type Member struct {
 	Since time.Time
 }
 
+// Running reports whether the member's process is up: alive, or alive
+// and leaving (it still votes and serves until it is removed or stops).
+func (m Member) Running() bool { return m.State == MemberAlive || m.State == MemberLeaving }
+
+// runningPeers returns the other members whose process is up.
+func (n *Node) runningPeers() []Member {
+	var out []Member
+	for _, m := range n.Members() {
+		if m.ID != n.cfg.NodeID && m.Running() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// peerClient returns a NodeService client for member m.
+func (n *Node) peerClient(m Member) (pb.NodeServiceClient, error) {
+	if m.GRPCAddr == "" {
+		return nil, fmt.Errorf("node %s gossips no gRPC address", m.ID)
+	}
+	conn, err := n.peers.conn(m.GRPCAddr)
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewNodeServiceClient(conn), nil
+}
+
 // Gossip settings.
 const (
 	// leaveTimeout bounds how long Close waits for the leave message to

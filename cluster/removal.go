@@ -46,17 +46,11 @@ func checkRemoval(group string, servers []raft.Server, id string, alive func(str
 // aliveForQuorum reports whether gossip shows node id alive (leaving
 // nodes still vote until they are removed).
 func (n *Node) aliveForQuorum() func(string) bool {
-	state := map[string]string{}
-	for _, m := range n.Members() {
-		state[m.ID] = m.State
+	running := map[string]bool{n.cfg.NodeID: true}
+	for _, m := range n.runningPeers() {
+		running[m.ID] = true
 	}
-	return func(id string) bool {
-		if id == n.cfg.NodeID {
-			return true
-		}
-		s := state[id]
-		return s == MemberAlive || s == MemberLeaving
-	}
+	return func(id string) bool { return running[id] }
 }
 
 // RemoveFromGroup removes node id from the named group, which this node
@@ -161,7 +155,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) ([]string, error) {
 	if id == n.cfg.NodeID {
 		return nil, fmt.Errorf("%w: %s is the node answering; to remove it, use leave", fsm.ErrPrecondition, id)
 	}
-	if m, ok := n.gossip().get(id); ok && (m.State == MemberAlive || m.State == MemberLeaving) {
+	if m, ok := n.gossip().get(id); ok && m.Running() {
 		return nil, fmt.Errorf("%w: node %s is %s; stop it first, or make it leave (warren --server %s cluster leave)",
 			fsm.ErrPrecondition, id, m.State, m.GRPCAddr)
 	}

@@ -36,20 +36,17 @@ func (n *Node) collectIndexes(ctx context.Context) map[string]map[string]GroupIn
 	out := map[string]map[string]GroupIndex{n.cfg.NodeID: n.LocalIndexes()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, m := range n.Members() {
-		if m.ID == n.cfg.NodeID || m.GRPCAddr == "" || (m.State != MemberAlive && m.State != MemberLeaving) {
-			continue
-		}
+	for _, m := range n.runningPeers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := n.peers.conn(m.GRPCAddr)
+			c, err := n.peerClient(m)
 			if err != nil {
 				return
 			}
 			cctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
 			defer cancel()
-			r, err := pb.NewNodeServiceClient(conn).LocalStatus(cctx, &pb.LocalStatusRequest{})
+			r, err := c.LocalStatus(cctx, &pb.LocalStatusRequest{})
 			if err != nil || r.GetNodeId() != m.ID {
 				return
 			}
