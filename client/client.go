@@ -26,7 +26,9 @@ type Client struct {
 
 	pub  *batcher
 	sess sessionHolder
-	gets ledger // outstanding deliveries taken with Get (manual ack)
+	// direct holds connections to queue leaders for consume streams.
+	direct directConns
+	gets   ledger // outstanding deliveries taken with Get (manual ack)
 
 	mu     sync.Mutex // guards closed, subs and wg.Add
 	closed bool
@@ -192,6 +194,7 @@ func (c *Client) Close() error {
 		c.cancel() // ends the session stream, subscriptions and requests
 		c.wg.Wait()
 		c.pub.failQueued()
+		c.closeDirect()
 		c.closeErr = c.closeConn()
 	})
 	return c.closeErr

@@ -77,6 +77,15 @@
 // returns [ErrSubscriptionEnded] (the server has returned them). Subscribe
 // does not re-open it; Consume does (below).
 //
+// In a cluster a subscription's stream goes to the leader of its queue's
+// Raft group: the client asks the node it is connected to, which answers
+// with the leader's gRPC address when another node leads, and opens the
+// stream on a separate connection to that node, so deliveries and acks skip
+// a hop. When the leader cannot be dialled from here, or has just lost the
+// leadership, the stream goes through the connected node, which proxies it
+// (always so with [WithoutDirectConsume]). Losing the connected node does
+// not end a stream held at the leader; losing the leader does.
+//
 // # What the client expects of the server
 //
 // The server answers the first SessionRequest with a SessionResponse (the
@@ -105,8 +114,8 @@
 //
 // Unavailable answers from a node whose connection works are retried on the
 // same connection after the backoff delay: NOT_LEADER (the node did nothing;
-// nodes forward most requests to the leaders themselves, and its leader_addr
-// is a Raft address, which the client cannot dial), OUTCOME_UNKNOWN (the
+// nodes forward most requests to the leaders themselves; only a Subscribe
+// asks for the leader's gRPC address, see Consuming), OUTCOME_UNKNOWN (the
 // leader was lost while applying), and plain Unavailable (a node shutting
 // down, leadership moving). When one call has got nothing but such answers
 // from a node for 10s (longer than a leader election), the client moves to

@@ -61,6 +61,7 @@ type options struct {
 	backoffMin       time.Duration
 	backoffMax       time.Duration
 	onState          func(State)
+	directConsume    bool
 }
 
 func defaultOptions() options {
@@ -77,6 +78,7 @@ func defaultOptions() options {
 		connectTimeout:   DefaultConnectTimeout,
 		backoffMin:       DefaultReconnectBackoffMin,
 		backoffMax:       DefaultReconnectBackoffMax,
+		directConsume:    true,
 	}
 }
 
@@ -218,6 +220,19 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
 			return invalid("reconnect backoff min %v, max %v", minDelay, maxDelay)
 		}
 		o.backoffMin, o.backoffMax = minDelay, maxDelay
+		return nil
+	}
+}
+
+// WithoutDirectConsume makes consume streams always go through the node the
+// client is connected to, which proxies them to the queue's leader. By
+// default a stream subscribes at the leader itself when the connected node
+// names it (with its gRPC address) and the leader can be dialled from here,
+// which saves a hop per delivery and ack; use this option when the nodes'
+// advertised gRPC addresses are not reachable from the client.
+func WithoutDirectConsume() Option {
+	return func(o *options) error {
+		o.directConsume = false
 		return nil
 	}
 }

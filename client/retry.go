@@ -127,32 +127,46 @@ func warrenReason(st *status.Status) (string, bool) {
 // decodeErrorInfo reads fields 1 (reason) and 2 (domain) of an encoded
 // google.rpc.ErrorInfo and skips the rest (3 is the metadata map).
 func decodeErrorInfo(b []byte) (reason, domain string, ok bool) {
+	ok = eachBytesField(b, func(num protowire.Number, v []byte) {
+		switch num {
+		case 1:
+			reason = string(v)
+		case 2:
+			domain = string(v)
+		}
+	})
+	if !ok {
+		return "", "", false
+	}
+	return reason, domain, true
+}
+
+// eachBytesField calls f with every length-delimited field of the encoded
+// message b, skipping fields of other wire types; it reports false when b
+// is malformed.
+func eachBytesField(b []byte, f func(num protowire.Number, v []byte)) bool {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return "", "", false
+			return false
 		}
 		b = b[n:]
-		if typ == protowire.BytesType && (num == 1 || num == 2) {
+		if typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return "", "", false
+				return false
 			}
-			if num == 1 {
-				reason = string(v)
-			} else {
-				domain = string(v)
-			}
+			f(num, v)
 			b = b[n:]
 			continue
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return "", "", false
+			return false
 		}
 		b = b[n:]
 	}
-	return reason, domain, true
+	return true
 }
 
 // backoff is exponential backoff with jitter: each delay is drawn from

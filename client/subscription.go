@@ -72,7 +72,7 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 	}
 	var s *Subscription
 	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		s, err = c.subscribe(ctx, cn, queue, o)
+		s, err = c.subscribeAtLeader(ctx, cn, queue, o)
 		return err
 	})
 	if err != nil {
@@ -81,8 +81,9 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 	return s, nil
 }
 
-// subscribe is one attempt of Subscribe on cn.
-func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o ConsumeOptions) (*Subscription, error) {
+// subscribe is one attempt of Subscribe on cn; direct asks cn's node not
+// to proxy the stream (see subscribeAtLeader).
+func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o ConsumeOptions, direct bool) (*Subscription, error) {
 	prefetch, err := checkInt32("prefetch", o.Prefetch)
 	if err != nil {
 		return nil, err
@@ -104,6 +105,7 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 		ConsumerTag:  o.ConsumerTag,
 		SessionId:    c.opts.sessionID,
 		MinMetaIndex: c.MetaIndex(),
+		Direct:       direct,
 	}}})
 	var resp *warrenpb.ConsumeResponse
 	if err == nil {

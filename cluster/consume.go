@@ -25,7 +25,7 @@ type SubscribeOptions struct {
 // the queue's group. The caller reads deliveries with Consumer.Next and
 // must Close the consumer when its stream ends.
 func (n *Node) Subscribe(ctx context.Context, o SubscribeOptions) (*dispatch.Consumer, error) {
-	def, qg, err := n.lookupQueue(o.Queue)
+	def, qg, err := n.lookupQueueCaughtUp(ctx, o.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ type GetOptions struct {
 // Get takes one ready message, or returns nil when the queue is empty,
 // with the number of ready messages left.
 func (n *Node) Get(ctx context.Context, o GetOptions) (*fsm.Delivery, uint64, error) {
-	def, qg, err := n.lookupQueue(o.Queue)
+	def, qg, err := n.lookupQueueCaughtUp(ctx, o.Queue)
 	if err != nil {
 		return nil, 0, err
 	}

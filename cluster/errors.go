@@ -42,6 +42,14 @@ type NotLeaderError struct {
 	// LeaderAddr is the Raft address of the known leader, or "". It is the
 	// node's raft (mux) address, not its gRPC address.
 	LeaderAddr string
+	// LeaderGRPCAddr is the gRPC address (clients' and nodes' API) of the
+	// known leader, when membership knows it; "" otherwise.
+	LeaderGRPCAddr string
+	// MetaIndex, when not 0, is the meta index this node had applied when
+	// it answered: a client that goes to the leader asks it to have applied
+	// as much, so the leader knows what this node knew (a queue declared a
+	// moment ago).
+	MetaIndex uint64
 }
 
 // Error implements error.

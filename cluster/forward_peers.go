@@ -92,3 +92,24 @@ func (n *Node) leaderConn(g *Group) (*grpc.ClientConn, error) {
 	}
 	return n.peers.conn(grpcAddr)
 }
+
+// NotLeader returns the *NotLeaderError for the group named group ("q0",
+// …) as this node sees it now, with the leader's gRPC address when
+// membership knows it and this node's applied meta index, so a client can
+// go to the leader itself; nil when
+// this node leads the group or has no such group.
+func (n *Node) NotLeader(group string) *NotLeaderError {
+	g := n.groupByName(group)
+	if g == nil {
+		return nil
+	}
+	addr, id := g.Leader()
+	if string(id) == n.cfg.NodeID {
+		return nil
+	}
+	nle := &NotLeaderError{Group: g.Name(), LeaderID: string(id), LeaderAddr: string(addr), MetaIndex: n.MetaIndex()}
+	if id != "" {
+		nle.LeaderGRPCAddr, _ = n.peerGRPCAddr(string(id))
+	}
+	return nle
+}

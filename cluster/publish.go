@@ -48,12 +48,34 @@ type PublishOutcome struct {
 
 // Publish routes every item with the local meta state and enqueues the
 // copies, one Enqueue per queue group (coalesced with concurrent
-// publishes), and returns once all of them committed. An unknown exchange
-// fails the whole call before anything is enqueued; a target queue deleted
-// meanwhile fails it with ErrNotFound.
+// publishes), and returns once all of them committed. When an item routes
+// to no queue, or its exchange is unknown, the node first catches up with
+// the meta leader and routes again (catchUpMeta), so a queue, exchange or
+// binding committed before the publish arrived is never missed. An unknown
+// exchange fails the whole call before anything is enqueued; a target queue
+// deleted meanwhile fails it with ErrNotFound.
 func (n *Node) Publish(ctx context.Context, items []PublishItem) ([]PublishOutcome, error) {
+	outcomes, perGroup, unrouted, err := n.route(items)
+	if unrouted || errors.Is(err, fsm.ErrNotFound) {
+		// Maybe declared a moment ago through another node: catch up
+		// with the meta leader before dropping or refusing anything.
+		if moved, cerr := n.catchUpMeta(ctx); cerr == nil && moved {
+			outcomes, perGroup, _, err = n.route(items)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n.enqueueShares(ctx, outcomes, perGroup)
+}
+
+// route routes every item with the local meta state: the outcomes so far
+// (Confirmed, or Unroutable for mandatory items that found no queue), the
+// copies per queue group, and whether any item found no queue.
+func (n *Node) route(items []PublishItem) ([]PublishOutcome, map[uint32]*groupShare, bool, error) {
 	outcomes := make([]PublishOutcome, len(items))
 	perGroup := map[uint32]*groupShare{}
+	unrouted := false
 	var routeErr error
 	n.readMeta(func(m *fsm.Meta) {
 		for i, it := range items {
@@ -64,6 +86,7 @@ func (n *Node) Publish(ctx context.Context, items []PublishItem) ([]PublishOutco
 			}
 			outcomes[i].Status = PublishConfirmed
 			if len(queues) == 0 {
+				unrouted = true
 				if it.Mandatory {
 					outcomes[i].Status = PublishUnroutable
 				}
@@ -79,9 +102,12 @@ func (n *Node) Publish(ctx context.Context, items []PublishItem) ([]PublishOutco
 			}
 		}
 	})
-	if routeErr != nil {
-		return nil, routeErr
-	}
+	return outcomes, perGroup, unrouted, routeErr
+}
+
+// enqueueShares enqueues each group's share of a routed publish and
+// returns the outcomes once every group committed.
+func (n *Node) enqueueShares(ctx context.Context, outcomes []PublishOutcome, perGroup map[uint32]*groupShare) ([]PublishOutcome, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error

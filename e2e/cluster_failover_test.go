@@ -32,6 +32,17 @@ func procQueueLeader(t *testing.T, procs []*nodeProc, via *nodeProc, queue strin
 	return nil
 }
 
+// procFollowers returns the processes of procs other than leader.
+func procFollowers(procs []*nodeProc, leader *nodeProc) []*nodeProc {
+	var followers []*nodeProc
+	for _, p := range procs {
+		if p != leader {
+			followers = append(followers, p)
+		}
+	}
+	return followers
+}
+
 // TestKillLeaderOfBusyQueue: three warren-node processes; a producer with
 // confirms and a consumer with manual acks, each connected to a follower of
 // the queue's group, run while the group's leader is killed with SIGKILL.
@@ -42,12 +53,7 @@ func TestKillLeaderOfBusyQueue(t *testing.T) {
 	admin := newClient(t, procs[0].grpcAddr)
 	declareQueue(t, admin, "busy", nil)
 	leader := procQueueLeader(t, procs, procs[0], "busy")
-	var followers []*nodeProc
-	for _, p := range procs {
-		if p != leader {
-			followers = append(followers, p)
-		}
-	}
+	followers := procFollowers(procs, leader)
 	// Each client lists both followers, so it can fail over between them.
 	addrs := []string{followers[0].grpcAddr, followers[1].grpcAddr}
 	prod := newClientAddrs(t, addrs)
@@ -57,6 +63,7 @@ func TestKillLeaderOfBusyQueue(t *testing.T) {
 	waitQueueKnown(t, cons, "busy")
 	var mu sync.Mutex
 	consumed := map[int]int{}
+	var trail []string // every delivery, for the failure report
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
 	defer stopConsume()
 	consumeDone := make(chan error, 1)
@@ -68,6 +75,7 @@ func TestKillLeaderOfBusyQueue(t *testing.T) {
 			}
 			mu.Lock()
 			consumed[id]++
+			trail = append(trail, fmt.Sprintf("%d/%s/%d/r%t", id, d.ConsumerTag, d.DeliveryTag, d.Redelivered))
 			mu.Unlock()
 			return nil
 		}, client.ConsumeOptions{Prefetch: 20})
@@ -103,6 +111,28 @@ func TestKillLeaderOfBusyQueue(t *testing.T) {
 	t.Logf("first confirmed publish %v after kill -9 of the leader; %d of %d confirmed",
 		firstAfterKill.Sub(killedAt).Round(time.Millisecond), len(confirmed), total)
 
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// Where the missing messages are: ready (not dispatched), unacked
+		// (checked out to some consumer), or gone.
+		cctx, cancel := context.WithTimeout(context.Background(), scaled(5*time.Second))
+		defer cancel()
+		got, err := getCounts(cctx, prod, "busy")
+		mu.Lock()
+		var missing []int
+		for id := range confirmed {
+			if consumed[id] == 0 {
+				missing = append(missing, id)
+			}
+		}
+		mu.Unlock()
+		t.Logf("queue busy at the end: %v (err %v); missing %v", got, err, missing)
+		mu.Lock()
+		t.Logf("deliveries (id/consumer/tag/redelivered): %v", trail)
+		mu.Unlock()
+	})
 	eventually(t, 60*time.Second, "every confirmed message consumed", func() error {
 		select {
 		case err := <-consumeDone:
@@ -155,14 +185,12 @@ func TestKillNodeAConsumerUses(t *testing.T) {
 	admin := newClient(t, procs[0].grpcAddr)
 	declareQueue(t, admin, "held", nil)
 	leader := procQueueLeader(t, procs, procs[0], "held")
-	var followers []*nodeProc
-	for _, p := range procs {
-		if p != leader {
-			followers = append(followers, p)
-		}
-	}
+	followers := procFollowers(procs, leader)
 	doomed, survivor := followers[0], followers[1]
-	holder := newClient(t, doomed.grpcAddr)
+	// Without direct consume the stream goes through doomed, which proxies
+	// it to the leader (TestDirectConsumeOutlivesConnectedNode is the
+	// default case).
+	holder := newClient(t, doomed.grpcAddr, client.WithoutDirectConsume())
 	waitQueueKnown(t, holder, "held")
 	publishIDs(t, admin, "held", "h", 3)
 	sub := subscribe(t, holder, "held", client.ConsumeOptions{Prefetch: 3})
@@ -191,5 +219,53 @@ func TestKillNodeAConsumerUses(t *testing.T) {
 	}
 	if len(got) != 3 {
 		t.Fatalf("got %v, want the three held messages", got)
+	}
+}
+
+// TestDirectConsumeOutlivesConnectedNode: by default a consume stream of a
+// client connected to a follower subscribes at the queue's leader itself
+// (the follower answers NOT_LEADER with the leader's gRPC address), so
+// kill -9 of that follower leaves the stream alone: its unacked deliveries
+// stay with it, are not redelivered, and its acks still work; new messages
+// keep arriving on it.
+func TestDirectConsumeOutlivesConnectedNode(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "direct", nil)
+	leader := procQueueLeader(t, procs, procs[0], "direct")
+	followers := procFollowers(procs, leader)
+	doomed := followers[0]
+	holder := newClientAddrs(t, []string{doomed.grpcAddr, followers[1].grpcAddr})
+	waitQueueKnown(t, holder, "direct")
+	publishIDs(t, admin, "direct", "d", 3)
+	sub := subscribe(t, holder, "direct", client.ConsumeOptions{Prefetch: 10})
+	var held []*client.Delivery
+	for range 3 {
+		d := recv(t, sub, 10*time.Second)
+		if d.Redelivered {
+			t.Fatalf("first delivery %s marked redelivered", d.Body)
+		}
+		held = append(held, d)
+	}
+	waitCounts(t, admin, "direct", 0, 3)
+
+	doomed.kill()
+
+	for _, d := range held {
+		if err := d.Ack(testCtx(t, 10*time.Second)); err != nil {
+			t.Fatalf("ack of %s after the connected node died: %v (the stream was not at the leader)", d.Body, err)
+		}
+	}
+	other := newClient(t, leader.grpcAddr)
+	waitCounts(t, other, "direct", 0, 0)
+	publishIDs(t, other, "direct", "e", 2)
+	for range 2 {
+		d := recv(t, sub, 10*time.Second)
+		if d.Redelivered {
+			t.Errorf("new message %s marked redelivered", d.Body)
+		}
+		if err := d.Ack(testCtx(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

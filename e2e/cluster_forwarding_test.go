@@ -213,14 +213,16 @@ func publishConsumeGetThroughFollowers(t *testing.T, admin *client.Client, follo
 }
 
 // TestReadYourWritesThroughAFollower: a client of one node declares a
-// queue, publishes and gets at once, while the queue's leader may be a node
+// queue and publishes, and a fresh client of the same node gets (even
+// rounds) or subscribes (odd rounds) at once, while the queue's leader may be a node
 // whose copy of the meta state lags (real processes, default Raft timings:
 // followers learn commits up to 50 ms late). The proxying node passes on the
-// meta index it has applied, so the leader waits for the declaration first.
+// meta index it has applied, so the leader waits for the declaration first;
+// a consumer sent to the leader (direct consume) carries that index too.
 func TestReadYourWritesThroughAFollower(t *testing.T) {
 	procs := startProcCluster(t, 3)
 	ctx := testCtx(t, 60*time.Second)
-	for round := 0; round < 12; round++ {
+	for round := 0; round < 18; round++ {
 		p := procs[round%len(procs)]
 		c := newClient(t, p.grpcAddr)
 		q := fmt.Sprintf("ryw-%d", round)
@@ -228,11 +230,48 @@ func TestReadYourWritesThroughAFollower(t *testing.T) {
 		publish(t, c, "", q, client.Message{Body: []byte("x")}, client.Confirmed)
 		_ = c.Close()
 		// A fresh client (as a new CLI process is) has seen no meta index.
-		getter := newClient(t, p.grpcAddr)
-		d, ok, err := getter.Get(ctx, q, client.GetOptions{AutoAck: true})
-		if err != nil || !ok || string(d.Body) != "x" {
-			t.Fatalf("round %d via %s: declare, publish, get gave ok=%t err=%v", round, p.grpcAddr, ok, err)
+		fresh := newClient(t, p.grpcAddr)
+		if round%2 == 0 {
+			d, ok, err := fresh.Get(ctx, q, client.GetOptions{AutoAck: true})
+			if err != nil || !ok || string(d.Body) != "x" {
+				t.Fatalf("round %d via %s: declare, publish, get gave ok=%t err=%v", round, p.grpcAddr, ok, err)
+			}
+		} else {
+			sub, err := fresh.Subscribe(ctx, q, client.ConsumeOptions{AutoAck: true})
+			if err != nil {
+				t.Fatalf("round %d via %s: declare, publish, subscribe: %v", round, p.grpcAddr, err)
+			}
+			if d := recv(t, sub, 10*time.Second); string(d.Body) != "x" {
+				t.Fatalf("round %d: consumed %q, want x", round, d.Body)
+			}
 		}
-		_ = getter.Close()
+		_ = fresh.Close()
+	}
+}
+
+// TestDeclaredElsewhereIsRoutable: a queue, an exchange and a binding
+// declared through one node are routable at once by a fresh client of
+// another node, whose copy of the meta state may lag (followers learn of
+// commits up to a heartbeat late): a publish that finds no queue, or no
+// exchange, makes the node catch up with the meta leader first, so the
+// message is neither dropped as unroutable nor refused with NotFound.
+func TestDeclaredElsewhereIsRoutable(t *testing.T) {
+	procs := startProcCluster(t, 3)
+	ctx := testCtx(t, 60*time.Second)
+	for round := 0; round < 18; round++ {
+		declarer := newClient(t, procs[round%3].grpcAddr)
+		q, ex := fmt.Sprintf("elsewhere-%d", round), fmt.Sprintf("elsewhere-ex-%d", round)
+		declareQueue(t, declarer, q, nil)
+		if err := declarer.DeclareExchange(ctx, ex, "direct", client.ExchangeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := declarer.Bind(ctx, ex, q, "k", nil); err != nil {
+			t.Fatal(err)
+		}
+		_ = declarer.Close()
+		publisher := newClient(t, procs[(round+1)%3].grpcAddr)
+		publish(t, publisher, "", q, client.Message{Body: []byte("default")}, client.Confirmed, client.Mandatory())
+		publish(t, publisher, ex, "k", client.Message{Body: []byte("direct")}, client.Confirmed, client.Mandatory())
+		_ = publisher.Close()
 	}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Warren's test command (README "Run the tests"): format and vet checks,
+# Warren's test command (README "Run the tests"): gofmt, vet and staticcheck,
 # the whole test suite with the race detector, then a few seconds of every
 # fuzz target. Needs only Go; builds the binaries it tests.
 set -euo pipefail
@@ -10,6 +10,8 @@ if [ -n "$unformatted" ]; then
   echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# staticcheck at a pinned version, fetched through the module proxy.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 go test -race -count=1 -timeout 20m ./...
 

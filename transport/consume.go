@@ -48,6 +48,11 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	})
 	var nle *cluster.NotLeaderError
 	if errors.As(err, &nle) {
+		if sub.GetDirect() {
+			if here := s.node.NotLeader(nle.Group); here != nil && here.LeaderGRPCAddr != "" {
+				return toStatus(here)
+			}
+		}
 		sub.SessionId, sub.ConsumerTag = session, tag
 		sub.MinMetaIndex = max(sub.GetMinMetaIndex(), s.node.MetaIndex())
 		return s.proxyConsume(stream, first, nle.Group)

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/warrenmq/warren/cluster"
@@ -49,9 +50,14 @@ func toStatus(err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
 	case errors.As(err, &nle):
-		return withInfo(codes.Unavailable, err.Error(), "NOT_LEADER", map[string]string{
-			"group": nle.Group, "leader_id": nle.LeaderID, "leader_addr": nle.LeaderAddr,
-		})
+		md := map[string]string{"group": nle.Group, "leader_id": nle.LeaderID, "leader_addr": nle.LeaderAddr}
+		if nle.LeaderGRPCAddr != "" {
+			md["leader_grpc_addr"] = nle.LeaderGRPCAddr
+		}
+		if nle.MetaIndex != 0 {
+			md["meta_index"] = strconv.FormatUint(nle.MetaIndex, 10)
+		}
+		return withInfo(codes.Unavailable, err.Error(), "NOT_LEADER", md)
 	case errors.Is(err, cluster.ErrOutcomeUnknown):
 		return withInfo(codes.Unavailable, err.Error(), "OUTCOME_UNKNOWN", nil)
 	case errors.Is(err, fsm.ErrNotFound):

@@ -57,7 +57,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.cluster.QueueGroups, "queue-groups", f.cluster.QueueGroups, "number of queue Raft groups")
 	fs.DurationVar(&f.cluster.SessionGrace, "session-grace", f.cluster.SessionGrace, "how long a new leader waits for sessions to re-attach")
 	fs.DurationVar(&f.cluster.DefaultGetLease, "get-lease", f.cluster.DefaultGetLease, "default lease of an unacked get")
-	fs.DurationVar(&f.cluster.DeadNodeRemoval, "remove-dead-after", f.cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use `warren cluster remove-node`)")
+	fs.DurationVar(&f.cluster.DeadNodeRemoval, "remove-dead-after", f.cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message body accepted")
 	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
 	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")

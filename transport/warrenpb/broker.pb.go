@@ -2145,9 +2145,17 @@ type Subscribe struct {
 	Prefetch int32   `protobuf:"varint,2,opt,name=prefetch,proto3" json:"prefetch,omitempty"`
 	AckMode  AckMode `protobuf:"varint,3,opt,name=ack_mode,json=ackMode,proto3,enum=warren.v1.AckMode" json:"ack_mode,omitempty"`
 	// Empty: the server generates one ("ctag-…").
-	ConsumerTag   string `protobuf:"bytes,4,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
-	SessionId     string `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	MinMetaIndex  uint64 `protobuf:"varint,6,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	ConsumerTag  string `protobuf:"bytes,4,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	SessionId    string `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	MinMetaIndex uint64 `protobuf:"varint,6,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// Do not proxy: when this node does not lead the queue's Raft group and
+	// knows the leader's gRPC address, the stream ends at once with
+	// UNAVAILABLE, ErrorInfo reason NOT_LEADER and metadata
+	// leader_grpc_addr (and meta_index, the node's applied meta index, to
+	// send as min_meta_index to the leader), so the client can subscribe at
+	// the leader itself (one hop less for every delivery and ack). Without it, or when the
+	// leader's address is not known, a follower proxies the stream.
+	Direct        bool `protobuf:"varint,7,opt,name=direct,proto3" json:"direct,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2222,6 +2230,13 @@ func (x *Subscribe) GetMinMetaIndex() uint64 {
 		return x.MinMetaIndex
 	}
 	return 0
+}
+
+func (x *Subscribe) GetDirect() bool {
+	if x != nil {
+		return x.Direct
+	}
+	return false
 }
 
 type Settle struct {
@@ -3653,7 +3668,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.warren.v1.PublishStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
 	"\x0fPublishResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xd4\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xec\x01\n" +
 	"\tSubscribe\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x1a\n" +
 	"\bprefetch\x18\x02 \x01(\x05R\bprefetch\x12-\n" +
@@ -3661,7 +3676,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\fconsumer_tag\x18\x04 \x01(\tR\vconsumerTag\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x05 \x01(\tR\tsessionId\x12$\n" +
-	"\x0emin_meta_index\x18\x06 \x01(\x04R\fminMetaIndex\"\x8c\x01\n" +
+	"\x0emin_meta_index\x18\x06 \x01(\x04R\fminMetaIndex\x12\x16\n" +
+	"\x06direct\x18\a \x01(\bR\x06direct\"\x8c\x01\n" +
 	"\x06Settle\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.warren.v1.SettleKindR\x04kind\x12!\n" +
 	"\fdelivery_tag\x18\x02 \x01(\x04R\vdeliveryTag\x12\x1a\n" +
