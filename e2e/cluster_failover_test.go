@@ -32,15 +32,21 @@ func procQueueLeader(t *testing.T, procs []*nodeProc, via *nodeProc, queue strin
 	return nil
 }
 
-// procFollowers returns the processes of procs other than leader.
-func procFollowers(procs []*nodeProc, leader *nodeProc) []*nodeProc {
-	var followers []*nodeProc
+// clusterWithQueue starts three warren-node processes, declares queue
+// through the first, and returns a client of the first, the process that
+// leads the queue's group and the other two.
+func clusterWithQueue(t *testing.T, queue string) (admin *client.Client, leader *nodeProc, followers []*nodeProc) {
+	t.Helper()
+	procs := startProcCluster(t, 3)
+	admin = newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, queue, nil)
+	leader = procQueueLeader(t, procs, procs[0], queue)
 	for _, p := range procs {
 		if p != leader {
 			followers = append(followers, p)
 		}
 	}
-	return followers
+	return admin, leader, followers
 }
 
 // TestKillLeaderOfBusyQueue: three warren-node processes; a producer with
@@ -49,11 +55,7 @@ func procFollowers(procs []*nodeProc, leader *nodeProc) []*nodeProc {
 // A new leader serves within seconds, every confirmed message is consumed
 // at least once, and nothing is consumed that was never published.
 func TestKillLeaderOfBusyQueue(t *testing.T) {
-	procs := startProcCluster(t, 3)
-	admin := newClient(t, procs[0].grpcAddr)
-	declareQueue(t, admin, "busy", nil)
-	leader := procQueueLeader(t, procs, procs[0], "busy")
-	followers := procFollowers(procs, leader)
+	_, leader, followers := clusterWithQueue(t, "busy")
 	// Each client lists both followers, so it can fail over between them.
 	addrs := []string{followers[0].grpcAddr, followers[1].grpcAddr}
 	prod := newClientAddrs(t, addrs)
@@ -181,11 +183,7 @@ func newClientAddrs(t *testing.T, addrs []string) *client.Client {
 // leader); kill -9 of that follower ends the proxied stream on the leader,
 // and the deliveries reach another consumer, redelivered.
 func TestKillNodeAConsumerUses(t *testing.T) {
-	procs := startProcCluster(t, 3)
-	admin := newClient(t, procs[0].grpcAddr)
-	declareQueue(t, admin, "held", nil)
-	leader := procQueueLeader(t, procs, procs[0], "held")
-	followers := procFollowers(procs, leader)
+	admin, _, followers := clusterWithQueue(t, "held")
 	doomed, survivor := followers[0], followers[1]
 	// Without direct consume the stream goes through doomed, which proxies
 	// it to the leader (TestDirectConsumeOutlivesConnectedNode is the
@@ -229,11 +227,7 @@ func TestKillNodeAConsumerUses(t *testing.T) {
 // stay with it, are not redelivered, and its acks still work; new messages
 // keep arriving on it.
 func TestDirectConsumeOutlivesConnectedNode(t *testing.T) {
-	procs := startProcCluster(t, 3)
-	admin := newClient(t, procs[0].grpcAddr)
-	declareQueue(t, admin, "direct", nil)
-	leader := procQueueLeader(t, procs, procs[0], "direct")
-	followers := procFollowers(procs, leader)
+	admin, leader, followers := clusterWithQueue(t, "direct")
 	doomed := followers[0]
 	holder := newClientAddrs(t, []string{doomed.grpcAddr, followers[1].grpcAddr})
 	waitQueueKnown(t, holder, "direct")

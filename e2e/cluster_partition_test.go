@@ -446,12 +446,16 @@ func TestClusterPartition(t *testing.T) {
 	res, sdkErr := minClient.Publish(sctx, "", q, client.Message{Body: []byte("x-" + strconv.Itoa(minorityAttempts))})
 	scancel()
 	minorityAttempts++
-	// Today the SDK retries NOT_LEADER on its only address until the
-	// deadline and returns the bare ctx error; logged, not asserted.
+	// The SDK retries NOT_LEADER on its only address until the deadline;
+	// its error wraps the deadline and the node's last answer, so the
+	// code stays Unavailable and the text says "no leader known".
 	t.Logf("minority %s, SDK Publish (%v deadline): after %v: status %v, code %v: %v",
 		leader.id, scaled(3*time.Second), time.Since(sdkStart).Round(time.Millisecond), res.Status, status.Code(sdkErr), sdkErr)
 	if sdkErr == nil || res.Status == client.Confirmed {
 		t.Fatalf("the cut-off node %s confirmed a publish (%v, %v)", leader.id, res.Status, sdkErr)
+	}
+	if status.Code(sdkErr) != codes.Unavailable {
+		t.Errorf("an SDK publish through the cut-off node %s failed with code %v (%v); want Unavailable", leader.id, status.Code(sdkErr), sdkErr)
 	}
 
 	// The producer, connected to the cut-off node, moves to the majority
