@@ -1,8 +1,18 @@
 package cluster
 
 import (
+	"time"
+
 	"github.com/hashicorp/raft"
 )
+
+// transferRetryAfter is how long a node that a leadership-spread transfer
+// failed to reach is not chosen again. A node killed a moment ago still
+// looks alive to gossip for seconds, and every transfer to it stalls the
+// group's writes until the transfer times out (an election timeout), so
+// one failure must not be repeated every reconcile round. Gossip declares
+// a killed node dead within about that long.
+const transferRetryAfter = 10 * time.Second
 
 // rebalanceLeaders spreads the queue groups' leaders over the alive voters
 // (ARCHITECTURE §2), so that dispatch and apply work spreads over the
@@ -19,7 +29,7 @@ func (n *Node) rebalanceLeaders() {
 	}
 	alive := map[string]bool{}
 	for _, m := range n.Members() {
-		if m.State == MemberAlive {
+		if m.State == MemberAlive && time.Since(n.transferFailed[m.ID]) >= transferRetryAfter {
 			alive[m.ID] = true
 		}
 	}
@@ -73,7 +83,12 @@ func (n *Node) rebalanceLeaders() {
 		q.logger.Info("moving leadership to spread queue-group leaders", "group", q.group.Name(),
 			"to", target.ID, "leads", mine, "target_leads", best)
 		if err := q.group.TransferLeadershipTo(target.ID, target.Address); err != nil {
-			q.logger.Warn("leadership transfer failed", "group", q.group.Name(), "to", target.ID, "error", err)
+			q.logger.Warn("leadership transfer failed; not moving leadership there for a while", "group", q.group.Name(),
+				"to", target.ID, "retry_after", transferRetryAfter, "error", err)
+			if n.transferFailed == nil {
+				n.transferFailed = map[string]time.Time{}
+			}
+			n.transferFailed[string(target.ID)] = time.Now()
 		}
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/fsm"
@@ -39,6 +40,9 @@ type Node struct {
 	// members is the node's gossip membership; nil until Start has
 	// opened the groups (read it with gossip()).
 	members atomic.Pointer[membership]
+	// transferFailed is when a leadership-spread transfer to a node last
+	// failed (node id → time); owned by the reconcile loop.
+	transferFailed map[string]time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
