@@ -150,20 +150,16 @@ func leaderRedirect(err error) (to redirect, ok bool) {
 	if !isStatus || err == nil {
 		return redirect{}, false
 	}
-	for _, d := range st.Proto().GetDetails() {
-		if d.GetTypeUrl() != errorInfoTypeURL {
-			continue
-		}
-		reason, domain, valid := decodeErrorInfo(d.GetValue())
-		if !valid || domain != errorDomain || reason != reasonNotLeader {
-			continue
-		}
-		if addr := errorInfoMetadata(d.GetValue(), "leader_grpc_addr"); addr != "" {
-			idx, _ := strconv.ParseUint(errorInfoMetadata(d.GetValue(), "meta_index"), 10, 64)
-			return redirect{addr: addr, metaIndex: idx}, true
-		}
+	reason, info, found := warrenErrorInfo(st)
+	if !found || reason != reasonNotLeader {
+		return redirect{}, false
 	}
-	return redirect{}, false
+	addr := errorInfoMetadata(info, "leader_grpc_addr")
+	if addr == "" {
+		return redirect{}, false
+	}
+	idx, _ := strconv.ParseUint(errorInfoMetadata(info, "meta_index"), 10, 64)
+	return redirect{addr: addr, metaIndex: idx}, true
 }
 
 // errorInfoMetadata returns the value of key in the metadata map (field 3,

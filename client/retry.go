@@ -109,19 +109,27 @@ func (c *Client) classify(cn *conn, err error) failure {
 }
 
 // warrenReason returns the reason of the status's ErrorInfo detail in the
-// "warren" domain. The detail is decoded by hand so the client does not
-// depend on the genproto errdetails package.
+// "warren" domain.
 func warrenReason(st *status.Status) (string, bool) {
+	reason, _, ok := warrenErrorInfo(st)
+	return reason, ok
+}
+
+// warrenErrorInfo returns the reason and the encoded google.rpc.ErrorInfo
+// of the status's ErrorInfo detail in the "warren" domain. The detail is
+// decoded by hand so the client does not depend on the genproto errdetails
+// package.
+func warrenErrorInfo(st *status.Status) (reason string, info []byte, ok bool) {
 	for _, d := range st.Proto().GetDetails() {
 		if d.GetTypeUrl() != errorInfoTypeURL {
 			continue
 		}
 		reason, domain, ok := decodeErrorInfo(d.GetValue())
 		if ok && domain == errorDomain {
-			return reason, true
+			return reason, d.GetValue(), true
 		}
 	}
-	return "", false
+	return "", nil, false
 }
 
 // decodeErrorInfo reads fields 1 (reason) and 2 (domain) of an encoded

@@ -93,23 +93,19 @@ func (n *Node) leaderConn(g *Group) (*grpc.ClientConn, error) {
 	return n.peers.conn(grpcAddr)
 }
 
-// NotLeader returns the *NotLeaderError for the group named group ("q0",
-// …) as this node sees it now, with the leader's gRPC address when
-// membership knows it and this node's applied meta index, so a client can
-// go to the leader itself; nil when
-// this node leads the group or has no such group.
-func (n *Node) NotLeader(group string) *NotLeaderError {
-	g := n.groupByName(group)
-	if g == nil {
+// Redirect returns nle with the leader's gRPC address (when membership
+// knows it) and this node's applied meta index filled in, so a client can
+// go to the leader itself and ask it to know what this node knew; nil when
+// no leader is known or its gRPC address is not.
+func (n *Node) Redirect(nle *NotLeaderError) *NotLeaderError {
+	if nle.LeaderID == "" {
 		return nil
 	}
-	addr, id := g.Leader()
-	if string(id) == n.cfg.NodeID {
+	addr, ok := n.peerGRPCAddr(nle.LeaderID)
+	if !ok || addr == "" {
 		return nil
 	}
-	nle := &NotLeaderError{Group: g.Name(), LeaderID: string(id), LeaderAddr: string(addr), MetaIndex: n.MetaIndex()}
-	if id != "" {
-		nle.LeaderGRPCAddr, _ = n.peerGRPCAddr(string(id))
-	}
-	return nle
+	to := *nle
+	to.LeaderGRPCAddr, to.MetaIndex = addr, n.MetaIndex()
+	return &to
 }

@@ -129,9 +129,7 @@ func TestKillLeaderOfBusyQueue(t *testing.T) {
 				missing = append(missing, id)
 			}
 		}
-		mu.Unlock()
 		t.Logf("queue busy at the end: %v (err %v); missing %v", got, err, missing)
-		mu.Lock()
 		t.Logf("deliveries (id/consumer/tag/redelivered): %v", trail)
 		mu.Unlock()
 	})

@@ -49,8 +49,8 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	var nle *cluster.NotLeaderError
 	if errors.As(err, &nle) {
 		if sub.GetDirect() {
-			if here := s.node.NotLeader(nle.Group); here != nil && here.LeaderGRPCAddr != "" {
-				return toStatus(here)
+			if to := s.node.Redirect(nle); to != nil {
+				return toStatus(to)
 			}
 		}
 		sub.SessionId, sub.ConsumerTag = session, tag
