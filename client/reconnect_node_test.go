@@ -13,8 +13,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/client"
-	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/transport"
 	"github.com/warrenmq/warren/transport/transporttest"
 	"github.com/warrenmq/warren/transport/warrenpb"
@@ -109,7 +110,7 @@ func TestFailoverToAnotherNode(t *testing.T) {
 // fixedNode is a node serving gRPC on an address that survives a restart
 // (transporttest picks a new port each time).
 type fixedNode struct {
-	node   *cluster.Node
+	node   *broker.Broker
 	gs     *grpc.Server
 	served chan struct{}
 }
@@ -133,21 +134,22 @@ func freeAddr(t *testing.T) string {
 // is ready. The node stops at cleanup.
 func startFixedNode(t *testing.T, ctx context.Context, dir, addr, raftAddr string) *fixedNode {
 	t.Helper()
-	cfg := cluster.DefaultConfig()
-	cfg.NodeID = "restart-node"
-	cfg.DataDir = dir
-	cfg.RaftAddr = raftAddr
-	cfg.GossipAddr = "127.0.0.1:0"
-	cfg.GossipLocal = true
-	cfg.GRPCAddr = addr
-	cfg.ReconcileInterval = 200 * time.Millisecond
-	cfg.Group = cluster.FastGroupConfig()
-	cfg.Logger = hclog.NewNullLogger()
-	var node *cluster.Node
+	cfg := broker.DefaultConfig()
+	c := &cfg.Cluster
+	c.NodeID = "restart-node"
+	c.DataDir = dir
+	c.RaftAddr = raftAddr
+	c.GossipAddr = "127.0.0.1:0"
+	c.GossipLocal = true
+	c.GRPCAddr = addr
+	c.ReconcileInterval = 200 * time.Millisecond
+	c.Group = raftgroup.FastConfig()
+	c.Logger = hclog.NewNullLogger()
+	var node *broker.Broker
 	var err error
 	// The Raft port of the previous run may take a moment to be free.
 	poll(t, ctx, "the node to start", func() bool {
-		node, err = cluster.Start(cfg)
+		node, err = broker.Start(cfg)
 		return err == nil || !errors.Is(err, syscall.EADDRINUSE)
 	})
 	if err != nil {

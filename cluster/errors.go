@@ -2,60 +2,163 @@ package cluster
 
 import (
 	"errors"
-	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/fsm"
 )
 
-// ErrOutcomeUnknown is wrapped when a proposal reached the Raft log but this
-// node cannot tell whether it committed: leadership was lost, or the group
-// shut down, between appending the entry and applying it
-// (raft.ErrLeadershipLost is indeterminate, hashicorp/raft#561). The entry
-// may still be applied by the next leader, so callers must retry only with
-// an idempotent command (the publish id of ARCHITECTURE §5). The Raft cause
-// is wrapped too, so errors.Is(err, raft.ErrLeadershipLost) also holds.
-var ErrOutcomeUnknown = errors.New("outcome unknown")
-
-// ErrEntryTooLarge is wrapped when a proposal is larger than MaxEntrySize.
-// Nothing was appended; the caller must split the command (STYLE §2).
-var ErrEntryTooLarge = errors.New("raft entry too large")
-
-// ErrGroupClosed is wrapped when an operation reaches a Group after
-// Shutdown (or after Raft shut itself down, e.g. when this node was removed
-// from the group's configuration). When it is wrapped together with
-// ErrOutcomeUnknown the entry had already been appended.
-var ErrGroupClosed = errors.New("raft group closed")
+// ErrShuttingDown answers requests that arrive while the node stops.
+var ErrShuttingDown = errors.New("node is shutting down")
 
 // ErrMemberAlive is wrapped when a group's leader refuses to remove a node
 // that its gossip still shows alive (it would add it back). Retry after
 // gossip has converged.
 var ErrMemberAlive = errors.New("member still alive in the leader's view")
 
-// NotLeaderError is returned when an operation that needs the leader reaches
-// a node that is not the leader of Group. LeaderID and LeaderAddr name the
-// leader this node currently knows of; both are empty while no leader is
-// known (an election is under way, or a leadership transfer is in progress).
-// Nothing was appended, so retrying at the leader is always safe.
-type NotLeaderError struct {
-	// Group is the Raft group name ("meta", "q0", ...).
-	Group string
-	// LeaderID is the raft.ServerID (the node id) of the known leader, or "".
-	LeaderID string
-	// LeaderAddr is the Raft address of the known leader, or "". It is the
-	// node's raft (mux) address, not its gRPC address.
-	LeaderAddr string
-	// LeaderGRPCAddr is the gRPC address (clients' and nodes' API) of the
-	// known leader, when membership knows it; "" otherwise.
-	LeaderGRPCAddr string
-	// MetaIndex, when not 0, is the meta index this node had applied when
-	// it answered: a client that goes to the leader asks it to have applied
-	// as much, so the leader knows what this node knew (a queue declared a
-	// moment ago).
-	MetaIndex uint64
+// ErrorDomain is the ErrorInfo domain of Warren's errors.
+const ErrorDomain = "warren"
+
+// ReasonNotLeader is the ErrorInfo reason of a *raftgroup.NotLeaderError.
+// Its metadata: group, leader_id, leader_addr, and where the answering
+// node knows them leader_grpc_addr and meta_index (MetaIndexKey).
+const ReasonNotLeader = "NOT_LEADER"
+
+// Metadata keys of a NOT_LEADER ErrorInfo.
+const (
+	LeaderGRPCAddrKey = "leader_grpc_addr"
+	MetaIndexKey      = "meta_index"
+)
+
+// errorCode ties a sentinel error to the gRPC code and the ErrorInfo
+// reason it travels as.
+type errorCode struct {
+	err    error
+	code   codes.Code
+	reason string
 }
 
-// Error implements error.
-func (e *NotLeaderError) Error() string {
-	if e.LeaderID == "" && e.LeaderAddr == "" {
-		return fmt.Sprintf("raft group %s: not the leader, no leader known", e.Group)
-	}
-	return fmt.Sprintf("raft group %s: not the leader, leader is %s at %s", e.Group, e.LeaderID, e.LeaderAddr)
+// errorCodes is the one table between Go errors and gRPC statuses for the
+// errors that cross a node-to-node call: a node that forwards a call to a
+// group's leader gets back, through FromStatus, an error that errors.Is
+// matches against the same sentinel the leader had. The reason tells apart
+// sentinels that share a code. Order matters where an error wraps two
+// (an outcome-unknown shutdown is OUTCOME_UNKNOWN). Package transport maps
+// the errors of its own layers next to it (transport/errors.go).
+var errorCodes = []errorCode{
+	{raftgroup.ErrOutcomeUnknown, codes.Unavailable, "OUTCOME_UNKNOWN"},
+	{raftgroup.ErrGroupClosed, codes.Unavailable, "GROUP_CLOSED"},
+	{raftgroup.ErrEntryTooLarge, codes.ResourceExhausted, "ENTRY_TOO_LARGE"},
+	{ErrShuttingDown, codes.Unavailable, "SHUTTING_DOWN"},
+	{ErrMemberAlive, codes.Unavailable, "MEMBER_ALIVE"},
+	{fsm.ErrNotFound, codes.NotFound, "NOT_FOUND"},
+	{fsm.ErrExists, codes.FailedPrecondition, "EXISTS"},
+	{fsm.ErrInvalid, codes.InvalidArgument, "INVALID"},
+	{fsm.ErrPrecondition, codes.FailedPrecondition, "PRECONDITION"},
 }
+
+// Status returns the status err travels as when it is a
+// *raftgroup.NotLeaderError or wraps one of the table's sentinels, and
+// false otherwise. The message drops a leading "<sentinel>: ": the code
+// already says it.
+func Status(err error) (*status.Status, bool) {
+	var nle *raftgroup.NotLeaderError
+	if errors.As(err, &nle) {
+		return NotLeaderStatus(err, nle, nil), true
+	}
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			msg := strings.TrimPrefix(err.Error(), e.err.Error()+": ")
+			return withInfo(e.code, msg, e.reason, nil), true
+		}
+	}
+	return nil, false
+}
+
+// Reason returns the ErrorInfo reason err travels with ("" when none).
+func Reason(err error) string {
+	if st, ok := Status(err); ok {
+		return reasonOf(st)
+	}
+	return ""
+}
+
+// NotLeaderStatus is the UNAVAILABLE status of err, which wraps nle, with
+// nle's fields and extra in its metadata.
+func NotLeaderStatus(err error, nle *raftgroup.NotLeaderError, extra map[string]string) *status.Status {
+	md := map[string]string{"group": nle.Group, "leader_id": nle.LeaderID, "leader_addr": nle.LeaderAddr}
+	for k, v := range extra {
+		md[k] = v
+	}
+	return withInfo(codes.Unavailable, err.Error(), ReasonNotLeader, md)
+}
+
+// FromStatus turns the error of a call to a peer back into the error the
+// peer had, when its status carries one of the table's reasons (or
+// NOT_LEADER): errors.Is and errors.As then match as on the peer. Any other
+// status is returned as is, keeping its code and details; an error that
+// is no status (the call never reached the peer) too.
+func FromStatus(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() == codes.OK {
+		return err
+	}
+	reason, md := reasonOf(st), metadataOf(st)
+	if reason == ReasonNotLeader {
+		return &raftgroup.NotLeaderError{Group: md["group"], LeaderID: md["leader_id"], LeaderAddr: md["leader_addr"]}
+	}
+	return fromCode(st.Code(), reason, st.Message(), err)
+}
+
+// ErrorOf rebuilds the error a peer encoded as a code, reason and message
+// outside a status (a domain error inside a successful reply); nil for OK.
+func ErrorOf(code codes.Code, reason, msg string) error {
+	if code == codes.OK {
+		return nil
+	}
+	return fromCode(code, reason, msg, status.Error(code, msg))
+}
+
+func fromCode(code codes.Code, reason, msg string, otherwise error) error {
+	for _, e := range errorCodes {
+		if e.reason == reason && e.code == code {
+			return &remoteError{sentinel: e.err, msg: msg}
+		}
+	}
+	return otherwise
+}
+
+// remoteError is a peer's error rebuilt: its text, and its sentinel for
+// errors.Is.
+type remoteError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *remoteError) Error() string { return e.sentinel.Error() + ": " + e.msg }
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
+func withInfo(code codes.Code, msg, reason string, md map[string]string) *status.Status {
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: md}); err == nil {
+		return d
+	}
+	return st
+}
+
+func errorInfo(st *status.Status) *errdetails.ErrorInfo {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == ErrorDomain {
+			return info
+		}
+	}
+	return nil
+}
+
+func reasonOf(st *status.Status) string { return errorInfo(st).GetReason() }
+
+func metadataOf(st *status.Status) map[string]string { return errorInfo(st).GetMetadata() }

@@ -50,34 +50,10 @@ func (n *Node) bootstrapAlone() bool {
 	return n.cfg.BootstrapExpect <= 1 && len(n.cfg.Join) == 0
 }
 
-// groups returns the meta group and the queue groups.
-func (n *Node) groups() []*Group {
-	out := make([]*Group, 0, 1+len(n.queues))
-	if n.meta != nil {
-		out = append(out, n.meta)
-	}
-	for _, q := range n.queues {
-		if q.group != nil {
-			out = append(out, q.group)
-		}
-	}
-	return out
-}
-
-// hasRaftState reports whether the group has a log, a snapshot or a term:
-// it was bootstrapped, or a cluster's leader or candidate has contacted it.
-func (g *Group) hasRaftState() bool {
-	return g.raft.LastIndex() > 0 || g.raft.CurrentTerm() > 0
-}
-
 // formed reports whether every group of this node has Raft state.
 func (n *Node) formed() bool {
-	gs := n.groups()
-	if len(gs) != 1+n.cfg.QueueGroups {
-		return false // still opening
-	}
-	for _, g := range gs {
-		if !g.hasRaftState() {
+	for _, g := range n.groups() {
+		if !g.HasState() {
 			return false
 		}
 	}
@@ -234,13 +210,13 @@ func (n *Node) tryBootstrap(servers []raft.Server) bool {
 		return false
 	}
 	for _, g := range n.groups() {
-		if g.hasRaftState() {
+		if g.HasState() {
 			continue
 		}
-		err := g.Raft().BootstrapCluster(raft.Configuration{Servers: servers}).Error()
+		err := g.Bootstrap(servers)
 		switch {
 		case err == nil:
-			g.logger.Info("bootstrapped raft group", "servers", strings.Join(ids, ","))
+			g.Logger().Info("bootstrapped raft group", "servers", strings.Join(ids, ","))
 		case errors.Is(err, raft.ErrCantBootstrap):
 			// Contacted by a founder meanwhile; it is in the cluster.
 		default:

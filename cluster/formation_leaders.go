@@ -35,13 +35,13 @@ func (n *Node) rebalanceLeaders() {
 	}
 	counts := map[string]int{}
 	voters := make([][]raft.Server, len(n.queues))
-	for i, q := range n.queues {
-		_, leader := q.group.Leader()
+	for i, g := range n.queues {
+		_, leader := g.Leader()
 		if leader == "" {
 			return // an election is under way; look again next round
 		}
 		counts[string(leader)]++
-		servers, err := q.group.Configuration()
+		servers, err := g.Configuration()
 		if err != nil {
 			return
 		}
@@ -62,8 +62,8 @@ func (n *Node) rebalanceLeaders() {
 		// when that node does not run this loop itself (an older build).
 		return
 	}
-	for i, q := range n.queues {
-		if !q.group.IsLeader() {
+	for i, g := range n.queues {
+		if !g.IsLeader() {
 			continue
 		}
 		var target raft.Server
@@ -80,10 +80,10 @@ func (n *Node) rebalanceLeaders() {
 		if best < 0 {
 			continue
 		}
-		q.logger.Info("moving leadership to spread queue-group leaders", "group", q.group.Name(),
+		g.Logger().Info("moving leadership to spread queue-group leaders", "group", g.Name(),
 			"to", target.ID, "leads", mine, "target_leads", best)
-		if err := q.group.TransferLeadershipTo(target.ID, target.Address); err != nil {
-			q.logger.Warn("leadership transfer failed; not moving leadership there for a while", "group", q.group.Name(),
+		if err := g.TransferLeadershipTo(target.ID, target.Address); err != nil {
+			g.Logger().Warn("leadership transfer failed; not moving leadership there for a while", "group", g.Name(),
 				"to", target.ID, "retry_after", transferRetryAfter, "error", err)
 			if n.transferFailed == nil {
 				n.transferFailed = map[string]time.Time{}

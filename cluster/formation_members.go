@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/warrenmq/warren/cluster/raftgroup"
 )
 
 // configChangeTimeout bounds one AddVoter or AddNonvoter.
@@ -63,7 +65,7 @@ func (n *Node) reconcileMembers() {
 	}
 }
 
-func (n *Node) reconcileGroup(g *Group, alive []Member) {
+func (n *Node) reconcileGroup(g *raftgroup.Group, alive []Member) {
 	servers, err := g.Configuration()
 	if err != nil {
 		return
@@ -137,7 +139,7 @@ func voterCandidates(alive []Member, byID map[raft.ServerID]raft.Server, zoneVot
 }
 
 // changeConfig adds (or updates) member m as a voter or non-voter of g.
-func (n *Node) changeConfig(g *Group, m Member, voter bool) error {
+func (n *Node) changeConfig(g *raftgroup.Group, m Member, voter bool) error {
 	ctx, cancel := context.WithTimeout(n.ctx, configChangeTimeout)
 	defer cancel()
 	id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)
@@ -145,33 +147,19 @@ func (n *Node) changeConfig(g *Group, m Member, voter bool) error {
 	if voter {
 		err = g.AddVoter(ctx, id, addr)
 	} else {
-		err = g.addNonvoter(ctx, id, addr)
+		err = g.AddNonvoter(ctx, id, addr)
 	}
 	if err != nil {
-		var nle *NotLeaderError
+		var nle *raftgroup.NotLeaderError
 		if !errors.As(err, &nle) && !errors.Is(err, context.Canceled) {
-			g.logger.Warn("adding member failed", "member", m.ID, "voter", voter, "error", err)
+			g.Logger().Warn("adding member failed", "member", m.ID, "voter", voter, "error", err)
 		}
 		return err
 	}
 	if voter {
-		g.logger.Info("member is a voter", "member", m.ID, "zone", m.Zone, "raft_addr", m.RaftAddr)
+		g.Logger().Info("member is a voter", "member", m.ID, "zone", m.Zone, "raft_addr", m.RaftAddr)
 	} else {
-		g.logger.Info("member joined as non-voter: the group has enough voters", "member", m.ID, "zone", m.Zone, "voters", MaxVoters)
-	}
-	return nil
-}
-
-// addNonvoter adds (or updates the address of) server id as a non-voter of
-// the group and waits until the change commits. Must run on the leader;
-// errors are those of AddVoter. A voter is not demoted by it.
-func (g *Group) addNonvoter(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) error {
-	if err := g.precheck(ctx); err != nil {
-		return err
-	}
-	f := g.raft.AddNonvoter(id, addr, 0, enqueueTimeout(ctx))
-	if err := await(ctx, f, g.stopped); err != nil {
-		return g.mapErr(ctx, err, f.Index() != 0)
+		g.Logger().Info("member joined as non-voter: the group has enough voters", "member", m.ID, "zone", m.Zone, "voters", MaxVoters)
 	}
 	return nil
 }

@@ -2,9 +2,13 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/fsm"
 )
 
 // HandOff prepares this node to stop: it tells peers it is leaving (so no
@@ -44,7 +48,7 @@ func (n *Node) HandOff(ctx context.Context) {
 		}
 		target, ok := handOffTarget(g, alive, leads)
 		if !ok {
-			g.logger.Warn("no alive voter to hand leadership to; it stays here until the node stops")
+			g.Logger().Warn("no alive voter to hand leadership to; it stays here until the node stops")
 			continue
 		}
 		leads[string(target.ID)]++
@@ -52,10 +56,10 @@ func (n *Node) HandOff(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			if err := g.TransferLeadershipTo(target.ID, target.Address); err != nil {
-				g.logger.Warn("leadership hand-off failed", "to", target.ID, "error", err)
+				g.Logger().Warn("leadership hand-off failed", "to", target.ID, "error", err)
 				return
 			}
-			g.logger.Info("handed leadership off before stopping", "to", target.ID)
+			g.Logger().Info("handed leadership off before stopping", "to", target.ID)
 		}()
 	}
 	wg.Wait()
@@ -63,7 +67,7 @@ func (n *Node) HandOff(ctx context.Context) {
 
 // handOffTarget picks the alive voter of g (other than this node) that
 // leads the fewest groups; ties go to the lowest id.
-func handOffTarget(g *Group, alive map[string]bool, leads map[string]int) (raft.Server, bool) {
+func handOffTarget(g *raftgroup.Group, alive map[string]bool, leads map[string]int) (raft.Server, bool) {
 	servers, err := g.Configuration()
 	if err != nil {
 		return raft.Server{}, false
@@ -80,4 +84,23 @@ func handOffTarget(g *Group, alive map[string]bool, leads map[string]int) (raft.
 		}
 	}
 	return best, found
+}
+
+// TransferLeadership hands the leadership of the named group, which this
+// node must lead, to the server with id target.
+func (n *Node) TransferLeadership(group, target string) error {
+	g := n.Group(group)
+	if g == nil {
+		return fmt.Errorf("%w: no group %q on this node", fsm.ErrNotFound, group)
+	}
+	servers, err := g.Configuration()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if string(s.ID) == target {
+			return g.TransferLeadershipTo(s.ID, s.Address)
+		}
+	}
+	return fmt.Errorf("%w: %q is not a server of group %s", fsm.ErrNotFound, target, group)
 }

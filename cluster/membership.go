@@ -13,8 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
-	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/protobuf/proto"
+
+	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
 // FSMVersion is the state-machine version this build applies, gossiped as
@@ -70,29 +71,6 @@ type Member struct {
 // Running reports whether the member's process is up: alive, or alive
 // and leaving (it still votes and serves until it is removed or stops).
 func (m Member) Running() bool { return m.State == MemberAlive || m.State == MemberLeaving }
-
-// runningPeers returns the other members whose process is up.
-func (n *Node) runningPeers() []Member {
-	var out []Member
-	for _, m := range n.Members() {
-		if m.ID != n.cfg.NodeID && m.Running() {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// peerClient returns a NodeService client for member m.
-func (n *Node) peerClient(m Member) (pb.NodeServiceClient, error) {
-	if m.GRPCAddr == "" {
-		return nil, fmt.Errorf("node %s gossips no gRPC address", m.ID)
-	}
-	conn, err := n.peers.conn(m.GRPCAddr)
-	if err != nil {
-		return nil, err
-	}
-	return pb.NewNodeServiceClient(conn), nil
-}
 
 // Gossip settings.
 const (
@@ -435,9 +413,6 @@ func (n *Node) MemberGRPCAddr(id string) (string, bool) {
 	}
 	return mem.GRPCAddr, true
 }
-
-// NodeID returns this node's id (Config.NodeID).
-func (n *Node) NodeID() string { return n.cfg.NodeID }
 
 // GossipAddr returns the address memberlist is bound to (with the port the
 // OS picked when Config.GossipAddr had port 0): the address other nodes

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
-
-	"github.com/hashicorp/raft"
 )
 
 // Push/pull state. memberlist exchanges it on every join and every
@@ -86,30 +84,7 @@ func (n *Node) gossipState() gossipState {
 	if !n.formed() {
 		return gossipState{}
 	}
-	return gossipState{formed: true, voters: n.meta.bootstrapVoters()}
-}
-
-// bootstrapVoters returns the voters of the group's bootstrap
-// configuration (log entry 1), sorted, or nil when the log no longer holds
-// it (or this node was added later and never had it).
-func (g *Group) bootstrapVoters() []string {
-	var l raft.Log
-	if err := g.stores.logs.GetLog(1, &l); err != nil || l.Type != raft.LogConfiguration || l.Term != 1 {
-		return nil
-	}
-	return voterIDs(raft.DecodeConfiguration(l.Data).Servers)
-}
-
-// voterIDs returns the voters' ids, sorted.
-func voterIDs(servers []raft.Server) []string {
-	var ids []string
-	for _, s := range servers {
-		if s.Suffrage == raft.Voter {
-			ids = append(ids, string(s.ID))
-		}
-	}
-	slices.Sort(ids)
-	return ids
+	return gossipState{formed: true, voters: n.meta.BootstrapVoters()}
 }
 
 // LocalState implements memberlist.Delegate.

@@ -5,37 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/warrenmq/warren/fsm"
+	"github.com/hashicorp/raft"
+
+	"github.com/warrenmq/warren/cluster/raftgroup"
 )
 
-// metaGroupName is the meta group's id on the Raft mux and on disk.
-const metaGroupName = "meta"
+// GroupSpec is one Raft group the node runs: its name (the mux group id
+// and directory under <data-dir>/groups/), its state machine and its
+// owner's hooks.
+type GroupSpec struct {
+	Name string
+	FSM  raft.FSM
+	// OnLeadership is raftgroup.Options.OnLeadership.
+	OnLeadership func(isLeader bool)
+	// LeaderReady, when set, closes once the owner serves as the group's
+	// leader (its leader work runs after a Barrier); WaitReady waits for it
+	// on the leader. When nil, WaitReady runs a Barrier itself.
+	LeaderReady <-chan struct{}
+}
 
-// queueGroupName is queue group i's id on the Raft mux and on disk.
-func queueGroupName(i int) string { return "q" + strconv.Itoa(i) }
-
-// Node is one Warren server: the meta Raft group and K queue Raft groups
-// over one Raft port. Its methods are safe for concurrent use.
+// Node is one Warren server's place in the cluster: the Raft port, the
+// node's Raft groups, gossip membership, formation and growth, leader
+// spread, hand-off, removal and status. It runs the groups; what they hold
+// is their owner's (package broker). Its methods are safe for concurrent
+// use.
 type Node struct {
 	cfg    Config
 	logger hclog.Logger
-	mux    *Mux
+	mux    *raftgroup.Mux
 
-	meta    *Group
-	metaFSM *metaFSM
-	// metaOpened closes once meta is set: Raft may report the meta
-	// group's leadership before OpenGroup has returned it.
-	metaOpened chan struct{}
-	queues     []*queueGroup
+	// meta is the group that holds the cluster-wide definitions: its
+	// founders are gossiped, it is removed from last and its leadership
+	// is not spread. queues are the groups whose leaders are spread.
+	meta   *raftgroup.Group
+	queues []*raftgroup.Group
+	// specs[i] belongs to groups()[i].
+	specs []GroupSpec
 
-	sessions *sessionRegistry
-	// peers holds connections to other nodes for forwarding.
+	// peers holds connections to other nodes.
 	peers *peerConns
 	// members is the node's gossip membership; nil until Start has
 	// opened the groups (read it with gossip()).
@@ -54,14 +66,14 @@ type Node struct {
 	leftOnce sync.Once
 }
 
-// Start opens (or creates) the node's groups under cfg.DataDir, starts
-// Raft on cfg.RaftAddr and gossip on cfg.GossipAddr, and joins cfg.Join in
-// the background. A node with no existing state bootstraps itself as the
-// single voter of every group when cfg.BootstrapExpect is 1 and cfg.Join
-// is empty; otherwise it forms a cluster with its peers or waits to be
-// added to a running one (see formation.go). Start does not wait for
-// any of that: WaitReady does.
-func Start(cfg Config) (*Node, error) {
+// Start opens (or creates) the meta group and the queue groups under
+// cfg.DataDir, starts Raft on cfg.RaftAddr and gossip on cfg.GossipAddr,
+// and joins cfg.Join in the background. A node with no existing state
+// bootstraps itself as the single voter of every group when
+// cfg.BootstrapExpect is 1 and cfg.Join is empty; otherwise it forms a
+// cluster with its peers or waits to be added to a running one (see
+// formation.go). Start does not wait for any of that: WaitReady does.
+func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
@@ -75,15 +87,13 @@ func Start(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg:        cfg,
-		logger:     logger,
-		mux:        NewMux(ln, logger.Named("mux")),
-		sessions:   newSessionRegistry(),
-		peers:      newPeerConns(),
-		metaOpened: make(chan struct{}),
-		left:       make(chan struct{}),
-		ctx:        ctx,
-		cancel:     cancel,
+		cfg:    cfg,
+		logger: logger,
+		mux:    raftgroup.NewMux(ln, logger.Named("mux")),
+		peers:  newPeerConns(),
+		left:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
 	n.wg.Add(1)
 	go func() {
@@ -92,7 +102,7 @@ func Start(cfg Config) (*Node, error) {
 			logger.Error("raft port failed", "error", err)
 		}
 	}()
-	if err := n.open(); err != nil {
+	if err := n.open(meta, queues); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -106,67 +116,76 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) open() error {
-	n.metaFSM = newMetaFSM(n.cfg.QueueGroups, n.logger, n.fatal(metaGroupName))
-	meta, err := OpenGroup(GroupOptions{
-		Name: metaGroupName, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: n.metaFSM,
-		Layer: n.mux.Layer(metaGroupName), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
-		OnLeadership:      n.onMetaLeadership,
-		UnsafeUnsyncedLog: n.cfg.UnsafeUnsyncedLog,
-	})
+func (n *Node) open(meta GroupSpec, queues []GroupSpec) error {
+	g, err := n.openGroup(meta)
 	if err != nil {
 		return fmt.Errorf("meta group: %w", err)
 	}
-	n.meta = meta
-	close(n.metaOpened)
-	for i := 0; i < n.cfg.QueueGroups; i++ {
-		qg, err := n.openQueueGroup(i)
+	n.meta, n.specs = g, append(n.specs, meta)
+	for _, spec := range queues {
+		g, err := n.openGroup(spec)
 		if err != nil {
-			return fmt.Errorf("queue group %d: %w", i, err)
+			return fmt.Errorf("queue group %s: %w", spec.Name, err)
 		}
-		n.queues = append(n.queues, qg)
+		n.queues, n.specs = append(n.queues, g), append(n.specs, spec)
 	}
 	return nil
 }
 
-// fatal stops a group whose log holds an entry this build cannot apply:
-// skipping it would let replicas diverge.
-func (n *Node) fatal(group string) func(uint64, error) {
-	return func(index uint64, err error) {
-		n.logger.Error("cannot apply log entry; stopping the group", "group", group, "index", index, "error", err)
-		go func() {
-			if g := n.groupByName(group); g != nil {
-				_ = g.Shutdown()
-			}
-		}()
-	}
+func (n *Node) openGroup(spec GroupSpec) (*raftgroup.Group, error) {
+	return raftgroup.Open(raftgroup.Options{
+		Name: spec.Name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: spec.FSM,
+		Layer: n.mux.Layer(spec.Name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
+		OnLeadership:      spec.OnLeadership,
+		UnsafeUnsyncedLog: n.cfg.UnsafeUnsyncedLog,
+	})
 }
 
-func (n *Node) groupByName(name string) *Group {
-	if name == metaGroupName {
-		return n.meta
-	}
-	for _, q := range n.queues {
-		if q.group != nil && q.group.Name() == name {
-			return q.group
+// Group returns the group named name, or nil.
+func (n *Node) Group(name string) *raftgroup.Group {
+	for _, g := range n.groups() {
+		if g.Name() == name {
+			return g
 		}
 	}
 	return nil
+}
+
+// StopGroup shuts the named group down, in the background: its owner found
+// an entry in its log that this build cannot apply, and skipping it would
+// let the replicas diverge.
+func (n *Node) StopGroup(name string) {
+	g := n.Group(name)
+	if g == nil {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		_ = g.Shutdown()
+	}()
+}
+
+// groups returns the meta group and the queue groups, in that order.
+func (n *Node) groups() []*raftgroup.Group {
+	out := make([]*raftgroup.Group, 0, 1+len(n.queues))
+	if n.meta != nil {
+		out = append(out, n.meta)
+	}
+	return append(out, n.queues...)
 }
 
 // WaitReady blocks until every group (meta and queue) has a known leader
 // and this node's state is current, or ctx ends. A group this node leads
-// is ready once its leader work has started (after a Barrier); on a
-// follower, once this node has applied the commit index it learned when a
-// leader was first known. A node that waits to bootstrap or to be added
-// to a cluster is not ready until that has happened.
+// is ready once its leader work has started (GroupSpec.LeaderReady, else
+// a Barrier); on a follower, once this node has applied the commit index
+// it learned when a leader was first known. A node that waits to
+// bootstrap or to be added to a cluster is not ready until that has
+// happened.
 func (n *Node) WaitReady(ctx context.Context) error {
-	if err := n.waitGroupReady(ctx, n.meta, nil); err != nil {
-		return fmt.Errorf("meta group: %w", err)
-	}
-	for _, q := range n.queues {
-		if err := q.waitReady(ctx); err != nil {
-			return fmt.Errorf("queue group %s: %w", q.group.Name(), err)
+	for i, g := range n.groups() {
+		if err := n.waitGroupReady(ctx, g, n.specs[i].LeaderReady); err != nil {
+			return fmt.Errorf("group %s: %w", g.Name(), err)
 		}
 	}
 	return nil
@@ -175,10 +194,12 @@ func (n *Node) WaitReady(ctx context.Context) error {
 // RaftAddr is the address the Raft port listens on.
 func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
 
+// NodeID returns this node's id (Config.NodeID).
+func (n *Node) NodeID() string { return n.cfg.NodeID }
+
 // Close leaves gossip (peers see the node as left) and stops every group
 // and the Raft port. The node stays a voter of every group: a rolling
-// restart never shrinks the cluster. Unacked deliveries stay in the log;
-// they return to their queues when the node starts again.
+// restart never shrinks the cluster.
 func (n *Node) Close() error {
 	var errs []error
 	n.closeOnce.Do(func() {
@@ -187,7 +208,7 @@ func (n *Node) Close() error {
 			errs = append(errs, m.leave())
 		}
 		for i := len(n.queues) - 1; i >= 0; i-- {
-			errs = append(errs, n.queues[i].close())
+			errs = append(errs, n.queues[i].Shutdown())
 		}
 		if n.meta != nil {
 			errs = append(errs, n.meta.Shutdown())
@@ -197,26 +218,4 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 	})
 	return errors.Join(errs...)
-}
-
-// readMeta runs fn on the local meta state under its read lock.
-func (n *Node) readMeta(fn func(m *fsm.Meta)) { n.metaFSM.read(fn) }
-
-func (n *Node) queueGroup(i uint32) (*queueGroup, error) {
-	if int(i) >= len(n.queues) {
-		return nil, fmt.Errorf("%w: queue group %d does not exist on this node", fsm.ErrNotFound, i)
-	}
-	return n.queues[i], nil
-}
-
-// Drain ends every consume stream this node serves, with ErrShuttingDown
-// (UNAVAILABLE to clients), and refuses new ones, so that a graceful stop
-// of the gRPC server does not wait on streams that never end by
-// themselves. Publishes and other calls keep working until Close.
-func (n *Node) Drain() {
-	for _, q := range n.queues {
-		if d := q.fsm.disp.Load(); d != nil {
-			d.Stop(ErrShuttingDown)
-		}
-	}
 }

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/warrenmq/warren/fsm"
-	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/fsm"
 )
 
 // removeRetryFor bounds how long a removal keeps retrying a group whose
@@ -47,7 +48,7 @@ func checkRemoval(group string, servers []raft.Server, id string, alive func(str
 // nodes still vote until they are removed).
 func (n *Node) aliveForQuorum() func(string) bool {
 	running := map[string]bool{n.cfg.NodeID: true}
-	for _, m := range n.runningPeers() {
+	for _, m := range n.RunningPeers() {
 		running[m.ID] = true
 	}
 	return func(id string) bool { return running[id] }
@@ -57,12 +58,12 @@ func (n *Node) aliveForQuorum() func(string) bool {
 // must lead, after checkRemoval. It reports false when id was not a
 // server of the group.
 func (n *Node) RemoveFromGroup(ctx context.Context, group, id string) (bool, error) {
-	g := n.groupByName(group)
+	g := n.Group(group)
 	if g == nil {
 		return false, fmt.Errorf("%w: no group %q on this node", fsm.ErrNotFound, group)
 	}
-	if err := g.precheck(ctx); err != nil {
-		return false, err
+	if !g.IsLeader() {
+		return false, g.NotLeader()
 	}
 	servers, err := g.Configuration()
 	if err != nil {
@@ -87,7 +88,7 @@ func (n *Node) RemoveFromGroup(ctx context.Context, group, id string) (bool, err
 	if err := g.RemoveServer(ctx, raft.ServerID(id)); err != nil {
 		return false, err
 	}
-	g.logger.Info("removed member from group", "member", id)
+	g.Logger().Info("removed member from group", "member", id)
 	return true, nil
 }
 
@@ -108,13 +109,11 @@ func (n *Node) removeEverywhere(ctx context.Context, id string) ([]string, error
 	return removed, nil
 }
 
-func (n *Node) removeFromGroupVia(ctx context.Context, g *Group, id string) (bool, error) {
+func (n *Node) removeFromGroupVia(ctx context.Context, g *raftgroup.Group, id string) (bool, error) {
 	deadline := time.Now().Add(removeRetryFor)
 	for {
 		ok, err := n.removeFromGroupOnce(ctx, g, id)
-		var nle *NotLeaderError
-		retry := errors.As(err, &nle) || errors.Is(err, ErrMemberAlive)
-		if err == nil || !retry || time.Now().After(deadline) {
+		if err == nil || !retryRemoval(err) || time.Now().After(deadline) {
 			return ok, err
 		}
 		select {
@@ -125,25 +124,26 @@ func (n *Node) removeFromGroupVia(ctx context.Context, g *Group, id string) (boo
 	}
 }
 
-func (n *Node) removeFromGroupOnce(ctx context.Context, g *Group, id string) (bool, error) {
+func (n *Node) removeFromGroupOnce(ctx context.Context, g *raftgroup.Group, id string) (bool, error) {
 	if g.IsLeader() {
 		return n.RemoveFromGroup(ctx, g.Name(), id)
 	}
-	c, err := n.leaderClient(g)
-	if err != nil {
-		return false, err
-	}
-	r, err := c.RemoveMember(ctx, &pb.RemoveMemberRequest{Group: g.Name(), NodeId: id})
-	if err != nil {
-		return false, forwardedError(g, err)
-	}
-	return r.GetRemoved(), nil
+	return n.removeAtLeader(ctx, g, id)
+}
+
+// retryRemoval reports whether a removal that failed with err is worth
+// another try: the leader is moving or not reachable, or its gossip has
+// not yet seen the node go.
+func retryRemoval(err error) bool {
+	var nle *raftgroup.NotLeaderError
+	return errors.As(err, &nle) || errors.Is(err, ErrMemberAlive) || errors.Is(err, ErrShuttingDown) ||
+		errors.Is(err, raftgroup.ErrGroupClosed) || status.Code(err) == codes.Unavailable
 }
 
 // groupsMetaLast returns every group with the meta group last: a removal
 // changes the queue groups first, so the meta group keeps the node (and
 // its gossip view keeps mattering) until the node is out of all of them.
-func (n *Node) groupsMetaLast() []*Group {
+func (n *Node) groupsMetaLast() []*raftgroup.Group {
 	gs := n.groups() // meta first
 	return append(gs[1:], gs[0])
 }
@@ -200,26 +200,6 @@ func (n *Node) Leave(ctx context.Context) ([]string, error) {
 // Left closes once Leave has removed this node from every group.
 func (n *Node) Left() <-chan struct{} { return n.left }
 
-// forwardedError turns the status a group's leader answered a forwarded
-// call with back into this package's errors: domain errors keep their
-// sentinel, and an unavailable leader reads as "not the leader" so the
-// caller retries at the next one.
-func forwardedError(g *Group, err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return err
-	}
-	switch st.Code() {
-	case codes.Unavailable:
-		// Not the leader any more, shutting down, or ErrMemberAlive: all
-		// worth another try.
-		return &NotLeaderError{Group: g.Name()}
-	case codes.NotFound, codes.InvalidArgument, codes.FailedPrecondition:
-		return domainError(st.Code(), st.Message())
-	}
-	return fmt.Errorf("leader of %s: %w", g.Name(), err)
-}
-
 // removeDeadMembers removes, from every group this node leads, the servers
 // that gossip has shown dead (not left: a stopped node comes back) for
 // longer than Config.DeadNodeRemoval, unless that would cost the group its
@@ -255,10 +235,10 @@ func (n *Node) removeDeadMembers() {
 			_, err := n.RemoveFromGroup(ctx, g.Name(), string(s.ID))
 			cancel()
 			if err != nil {
-				g.logger.Warn("not removing dead member", "member", s.ID, "dead_for", after, "error", err)
+				g.Logger().Warn("not removing dead member", "member", s.ID, "dead_for", after, "error", err)
 				continue
 			}
-			g.logger.Info("removed member dead for longer than the configured time", "member", s.ID, "dead_for", after)
+			g.Logger().Info("removed member dead for longer than the configured time", "member", s.ID, "dead_for", after)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+
 	"github.com/warrenmq/warren/fsm"
 )
 

@@ -37,10 +37,7 @@ type PeerStatus struct {
 // every server's lag behind its group's leader.
 func (n *Node) GroupStatuses(ctx context.Context) []GroupStatus {
 	indexes := n.collectIndexes(ctx)
-	groups := []*Group{n.meta}
-	for _, q := range n.queues {
-		groups = append(groups, q.group)
-	}
+	groups := n.groups()
 	out := make([]GroupStatus, 0, len(groups))
 	for _, g := range groups {
 		stats := g.Stats()

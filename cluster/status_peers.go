@@ -3,13 +3,7 @@ package cluster
 import (
 	"context"
 	"sync"
-	"time"
-
-	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
-
-// statusCallTimeout bounds asking one peer for its indexes.
-const statusCallTimeout = time.Second
 
 // GroupIndex is one node's own view of a group's log.
 type GroupIndex struct {
@@ -36,23 +30,13 @@ func (n *Node) collectIndexes(ctx context.Context) map[string]map[string]GroupIn
 	out := map[string]map[string]GroupIndex{n.cfg.NodeID: n.LocalIndexes()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, m := range n.runningPeers() {
+	for _, m := range n.RunningPeers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := n.peerClient(m)
+			idx, err := n.peerIndexes(ctx, m)
 			if err != nil {
 				return
-			}
-			cctx, cancel := context.WithTimeout(ctx, statusCallTimeout)
-			defer cancel()
-			r, err := c.LocalStatus(cctx, &pb.LocalStatusRequest{})
-			if err != nil || r.GetNodeId() != m.ID {
-				return
-			}
-			idx := map[string]GroupIndex{}
-			for _, g := range r.GetGroups() {
-				idx[g.GetGroup()] = GroupIndex{LastIndex: g.GetLastIndex(), AppliedIndex: g.GetAppliedIndex(), CommitIndex: g.GetCommitIndex()}
 			}
 			mu.Lock()
 			out[m.ID] = idx

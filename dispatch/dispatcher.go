@@ -10,13 +10,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Proposer submits a command to the queue group's Raft log and returns the
 // state machine's result once applied on this node. The cluster layer
 // implements it.
 type Proposer interface {
-	Propose(ctx context.Context, cmd fsm.Command) (*fsm.Result, error)
+	Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error)
 }
 
 // proposeTimeout bounds one flush command; a leader that cannot commit in
@@ -354,20 +355,20 @@ func (d *Dispatcher) flush(p pending) {
 		if len(items) == 0 {
 			continue
 		}
-		var cmd fsm.Command
+		var cmd proto.Message
 		switch kind {
 		case Ack:
-			cmd = fsm.Command{Type: fsm.CmdSettle, Body: &fsmpb.Settle{Items: items}}
+			cmd = &fsmpb.Settle{Items: items}
 		case Return:
-			cmd = fsm.Command{Type: fsm.CmdReturn, Body: &fsmpb.Return{Items: items}}
+			cmd = &fsmpb.Return{Items: items}
 		case Discard:
-			cmd = fsm.Command{Type: fsm.CmdDiscard, Body: &fsmpb.Discard{Items: items}}
+			cmd = &fsmpb.Discard{Items: items}
 		}
 		p.finish(kind, d.propose(cmd))
 	}
 	d.proposeCancels(p.cancels)
 	for _, sd := range p.downs {
-		sd.done <- d.propose(fsm.Command{Type: fsm.CmdSessionDown, Body: &fsmpb.SessionDown{Sessions: sd.sessions}})
+		sd.done <- d.propose(&fsmpb.SessionDown{Sessions: sd.sessions})
 	}
 }
 
@@ -389,13 +390,13 @@ func (d *Dispatcher) proposeCancels(keys []Key) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.propose(fsm.Command{Type: fsm.CmdCancel, Body: &fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag}})
+			d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag})
 		}()
 	}
 	wg.Wait()
 }
 
-func (d *Dispatcher) propose(cmd fsm.Command) error {
+func (d *Dispatcher) propose(cmd proto.Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
 	defer cancel()
 	res, err := d.proposer.Propose(ctx, cmd)
@@ -403,7 +404,7 @@ func (d *Dispatcher) propose(cmd fsm.Command) error {
 		err = res.Err
 	}
 	if err != nil {
-		d.logger.Warn("settlement not committed", "type", cmd.Type, "error", err)
+		d.logger.Warn("settlement not committed", "command", fmt.Sprintf("%T", cmd), "error", err)
 	}
 	return err
 }

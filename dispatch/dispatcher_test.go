@@ -9,19 +9,20 @@ import (
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // recorder is a Proposer that records commands in order; a unit-test fake
 // standing in for the Raft group.
 type recorder struct {
 	mu   sync.Mutex
-	cmds []fsm.Command
+	cmds []proto.Message
 	seen chan struct{}
 }
 
 func newRecorder() *recorder { return &recorder{seen: make(chan struct{}, 100)} }
 
-func (r *recorder) Propose(_ context.Context, cmd fsm.Command) (*fsm.Result, error) {
+func (r *recorder) Propose(_ context.Context, cmd proto.Message) (*fsm.Result, error) {
 	r.mu.Lock()
 	r.cmds = append(r.cmds, cmd)
 	r.mu.Unlock()
@@ -29,13 +30,13 @@ func (r *recorder) Propose(_ context.Context, cmd fsm.Command) (*fsm.Result, err
 	return &fsm.Result{}, nil
 }
 
-func (r *recorder) waitFor(t *testing.T, n int) []fsm.Command {
+func (r *recorder) waitFor(t *testing.T, n int) []proto.Message {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		r.mu.Lock()
 		if len(r.cmds) >= n {
-			out := append([]fsm.Command(nil), r.cmds...)
+			out := append([]proto.Message(nil), r.cmds...)
 			r.mu.Unlock()
 			return out
 		}
@@ -99,11 +100,11 @@ func TestSettleValidatesTagsAndBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds := rec.waitFor(t, 2)
-	settle, ok := cmds[0].Body.(*fsmpb.Settle)
+	settle, ok := cmds[0].(*fsmpb.Settle)
 	if !ok || len(settle.Items) != 1 || len(settle.Items[0].Tags) != 3 {
 		t.Fatalf("first command %v, want one Settle of tags 1..3", cmds[0])
 	}
-	if ret, ok := cmds[1].Body.(*fsmpb.Return); !ok || ret.Items[0].Tags[0] != 5 {
+	if ret, ok := cmds[1].(*fsmpb.Return); !ok || ret.Items[0].Tags[0] != 5 {
 		t.Fatalf("second command %v, want Return of tag 5", cmds[1])
 	}
 	if c.Unacked() != 1 {
@@ -123,11 +124,11 @@ func TestCloseCancelsAfterEarlierAcks(t *testing.T) {
 	c.Close()
 	cmds := rec.waitFor(t, 2)
 	last := cmds[len(cmds)-1]
-	if _, ok := last.Body.(*fsmpb.Cancel); !ok {
-		t.Fatalf("last command %T, want Cancel after the ack", last.Body)
+	if _, ok := last.(*fsmpb.Cancel); !ok {
+		t.Fatalf("last command %T, want Cancel after the ack", last)
 	}
-	if _, ok := cmds[0].Body.(*fsmpb.Settle); !ok {
-		t.Fatalf("first command %T, want the Settle", cmds[0].Body)
+	if _, ok := cmds[0].(*fsmpb.Settle); !ok {
+		t.Fatalf("first command %T, want the Settle", cmds[0])
 	}
 	if _, err := c.Next(context.Background()); !errors.Is(err, ErrConsumerClosed) {
 		t.Fatalf("Next after Close: %v", err)
@@ -145,7 +146,7 @@ func TestAutoAckReleasesCreditOnSend(t *testing.T) {
 	}
 	c.Sent(1)
 	cmds := rec.waitFor(t, 1)
-	if s, ok := cmds[0].Body.(*fsmpb.Settle); !ok || s.Items[0].Tags[0] != 1 {
+	if s, ok := cmds[0].(*fsmpb.Settle); !ok || s.Items[0].Tags[0] != 1 {
 		t.Fatalf("got %v, want Settle of tag 1", cmds[0])
 	}
 }

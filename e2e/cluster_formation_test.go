@@ -195,14 +195,14 @@ func TestInProcessCluster(t *testing.T) {
 	nodes := transporttest.StartCluster(t, 3, transporttest.Options{})
 	procs := make([]*nodeProc, len(nodes))
 	for i, n := range nodes {
-		procs[i] = &nodeProc{id: n.Node.NodeID(), grpcAddr: n.Addr}
+		procs[i] = &nodeProc{id: n.Broker.Node().NodeID(), grpcAddr: n.Addr}
 	}
 	declareOnAny(t, procs, "in-process")
 	waitListedEverywhere(t, procs, "in-process")
 	eventually(t, 10*time.Second, "three members everywhere", func() error {
 		for _, n := range nodes {
-			if got := len(n.Node.Members()); got != 3 {
-				return fmt.Errorf("%s sees %d members", n.Node.NodeID(), got)
+			if got := len(n.Broker.Node().Members()); got != 3 {
+				return fmt.Errorf("%s sees %d members", n.Broker.Node().NodeID(), got)
 			}
 		}
 		return nil

@@ -86,7 +86,7 @@ func queueLeader(t *testing.T, nodes []*transporttest.Node, queue string) int {
 	t.Helper()
 	id := queueLeaderID(t, nodes[0].Dial(t), queue)
 	for i, n := range nodes {
-		if n.Node.NodeID() == id {
+		if n.Broker.Node().NodeID() == id {
 			return i
 		}
 	}

@@ -55,13 +55,13 @@ func TestSessionLivenessAcrossNodes(t *testing.T) {
 	}
 	waitCounts(t, admin, "held", 2, 1)
 
-	target := nodes[third].Node.NodeID()
+	target := nodes[third].Broker.Node().NodeID()
 	eventually(t, 30*time.Second, "leadership of "+group+" moved to "+target, func() error {
 		if id := queueLeaderID(t, nodes[0].Dial(t), "held"); id == target {
 			return nil
 		}
 		cur := queueLeader(t, nodes, "held")
-		return nodes[cur].Node.TransferGroupLeadership(group, target)
+		return nodes[cur].Broker.Node().TransferLeadership(group, target)
 	})
 	// The new leader's grace (300 ms) and first liveness check pass; the
 	// get must stay checked out all along.

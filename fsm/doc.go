@@ -1,9 +1,15 @@
 // Package fsm holds Warren's deterministic state machines: Meta (exchanges,
 // bindings, queues and their placement on queue groups) and QueueGroup (the
 // messages and consumers of every queue placed on one queue Raft group),
-// the typed commands of the Raft log and their encoding, the effects that
-// applying a command produces (deliveries, dead letters), and the snapshot
-// codecs.
+// the commands of the Raft log and their encoding, the effects that applying
+// a command produces (deliveries, dead letters), and the snapshot codecs.
+//
+// A command is its body, a protobuf message of package fsmpb: the body's Go
+// type fixes the CommandType, so there is no separate type to get wrong.
+// Encode derives the type from the body and writes [envelope version][type]
+// [deterministic proto]; Decode returns the body; IsMeta tells which machine
+// a body belongs to; Meta.Apply and QueueGroup.Apply take the body and
+// refuse, in Result.Err, a body of the other machine.
 //
 // Everything here is a pure function of the log: no clock (time arrives
 // inside commands), no randomness, no I/O but snapshot readers and writers,

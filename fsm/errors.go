@@ -3,11 +3,13 @@ package fsm
 import "errors"
 
 // ErrUnknownCommand means a log entry has a command type this build does not
-// know. Replicas must stop rather than skip it.
+// know (replicas must stop rather than skip it), or a body given to Encode or
+// Apply is no command (nil, or a message of no command type), or Apply got a
+// command of the other machine.
 var ErrUnknownCommand = errors.New("unknown command type")
 
 // ErrBadCommand means a log entry could not be decoded, or a command's body
-// does not fit its type.
+// is a typed nil pointer.
 var ErrBadCommand = errors.New("malformed command")
 
 // ErrNotFound is wrapped by results about a missing exchange, queue,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 	"github.com/warrenmq/warren/routing"
+	"google.golang.org/protobuf/proto"
 )
 
 // DefaultExchange is the name of the default exchange: it delivers to the
@@ -117,13 +118,19 @@ func newExchange(def ExchangeDef) *exchange {
 // LastIndex is the Raft index of the last command applied.
 func (m *Meta) LastIndex() uint64 { return m.lastIndex }
 
-// Apply applies one command at Raft index index. Domain errors are returned
-// in Result.Err; the state is unchanged by a failed command.
-func (m *Meta) Apply(index uint64, cmd Command) *Result {
+// Apply applies one command, given by its body (as Decode returns it), at
+// Raft index index. Domain errors are returned in Result.Err; the state is
+// unchanged by a failed command. A queue command, a nil body or a message
+// that is no command yields Err wrapping ErrUnknownCommand; a typed nil body
+// (say (*fsmpb.Bind)(nil)), Err wrapping ErrBadCommand.
+func (m *Meta) Apply(index uint64, cmd proto.Message) *Result {
 	if index > m.lastIndex {
 		m.lastIndex = index
 	}
-	switch body := cmd.Body.(type) {
+	if err := checkBody(cmd, true); err != nil {
+		return &Result{Err: err}
+	}
+	switch body := cmd.(type) {
 	case *fsmpb.DeclareExchange:
 		return m.applyDeclareExchange(body)
 	case *fsmpb.DeleteExchange:
@@ -139,7 +146,9 @@ func (m *Meta) Apply(index uint64, cmd Command) *Result {
 	case *fsmpb.MetaSessionDown:
 		return m.applySessionDown(body)
 	}
-	return &Result{Err: fmt.Errorf("%w: %d is not a meta command", ErrUnknownCommand, cmd.Type)}
+	// A meta command type that commandType knows and this switch does not:
+	// TestCodecRejectsUnknownAndMismatched catches it.
+	return &Result{Err: fmt.Errorf("%w: %T is not handled by the meta group", ErrUnknownCommand, cmd)}
 }
 
 func fail(format string, args ...any) *Result {

@@ -52,7 +52,7 @@ func FuzzMetaApply(f *testing.F) {
 				t.Fatalf("entry %d: replicas differ\n%+v\n%+v", idx, na, nb)
 			}
 			if err := checkMetaInvariants(a, true); err != nil {
-				t.Fatalf("after entry %d (%v, result %v): %v", idx, cmd.Type, ra.Err, err)
+				t.Fatalf("after entry %d (%T, result %v): %v", idx, cmd, ra.Err, err)
 			}
 		}
 		sa := metaSnapshotBytes(t, a)
@@ -67,8 +67,8 @@ func FuzzMetaApply(f *testing.F) {
 		// restored state (placement depends only on the state).
 		next := a.LastIndex() + 1
 		probe := &fsmpb.DeclareQueue{Name: "fuzz-probe-after-restore"}
-		pa := a.Apply(next, Command{Type: CmdDeclareQueue, Body: probe})
-		pr := r.Apply(next, Command{Type: CmdDeclareQueue, Body: proto.Clone(probe)})
+		pa := a.Apply(next, probe)
+		pr := r.Apply(next, proto.Clone(probe))
 		if !reflect.DeepEqual(normMeta(pa), normMeta(pr)) {
 			t.Fatalf("probe declare after restore differs: %+v vs %+v", normMeta(pa), normMeta(pr))
 		}
@@ -119,13 +119,13 @@ func exerciseRestoredMeta(t *testing.T, data []byte) {
 	// The restored state must take further commands without panicking.
 	idx := m.LastIndex() + 1
 	for _, q := range m.Queues() {
-		m.Apply(idx, Command{Type: CmdBind, Body: &fsmpb.Bind{Exchange: "amq.topic", Queue: q.Name, Key: "#"}})
-		m.Apply(idx+1, Command{Type: CmdMetaSessionDown, Body: &fsmpb.MetaSessionDown{Sessions: []string{q.OwnerSession}}})
+		m.Apply(idx, &fsmpb.Bind{Exchange: "amq.topic", Queue: q.Name, Key: "#"})
+		m.Apply(idx+1, &fsmpb.MetaSessionDown{Sessions: []string{q.OwnerSession}})
 		idx += 2
 	}
 	for _, ex := range m.Exchanges() {
 		_, _ = m.Route(ex.Name, "a.b", map[string]routing.Value{"a": {Type: routing.ValueString, Str: "x"}})
-		m.Apply(idx, Command{Type: CmdDeleteExchange, Body: &fsmpb.DeleteExchange{Name: ex.Name}})
+		m.Apply(idx, &fsmpb.DeleteExchange{Name: ex.Name})
 		idx++
 	}
 	if err := checkMetaInvariants(m, false); err != nil {
@@ -295,39 +295,39 @@ func frameMetaSnapshot(body []byte) []byte {
 
 // metaSeedLog is a log that touches every meta command, their error paths
 // and every exchange kind.
-func metaSeedLog() []Command {
+func metaSeedLog() []proto.Message {
 	args := map[string]*fsmpb.Value{"x-match": {Kind: &fsmpb.Value_StringValue{StringValue: "any"}}, "a": {Kind: &fsmpb.Value_IntValue{IntValue: 1}}, "b": {}}
-	return []Command{
-		{CmdDeclareExchange, &fsmpb.DeclareExchange{Name: "logs", Kind: "topic"}},
-		{CmdDeclareExchange, &fsmpb.DeclareExchange{Name: "hdr", Kind: "headers", AutoDelete: true}},
-		{CmdDeclareExchange, &fsmpb.DeclareExchange{Name: "fan", Kind: "fanout", Internal: true, Arguments: map[string]*fsmpb.Value{"note": {Kind: &fsmpb.Value_StringValue{StringValue: "x"}}}}},
-		{CmdDeclareExchange, &fsmpb.DeclareExchange{Name: "bad", Kind: "bogus"}},
-		{CmdDeclareQueue, &fsmpb.DeclareQueue{Name: "q1", Arguments: map[string]*fsmpb.Value{"x-max-length": {Kind: &fsmpb.Value_IntValue{IntValue: 10}}}}},
-		{CmdDeclareQueue, &fsmpb.DeclareQueue{Name: "q2", Exclusive: true, OwnerSession: "s1"}},
-		{CmdDeclareQueue, &fsmpb.DeclareQueue{Name: "amq.gen-x", AutoDelete: true}},
-		{CmdDeclareQueue, &fsmpb.DeclareQueue{Name: "q1"}},
-		{CmdBind, &fsmpb.Bind{Exchange: "logs", Queue: "q1", Key: "a.*"}},
-		{CmdBind, &fsmpb.Bind{Exchange: "logs", Queue: "q2", Key: "#"}},
-		{CmdBind, &fsmpb.Bind{Exchange: "hdr", Queue: "q1", Arguments: args}},
-		{CmdBind, &fsmpb.Bind{Exchange: "fan", Queue: "amq.gen-x"}},
-		{CmdBind, &fsmpb.Bind{Exchange: "", Queue: "q1", Key: "k"}},
-		{CmdBind, &fsmpb.Bind{Exchange: "logs", Queue: "ghost", Key: "k"}},
-		{CmdUnbind, &fsmpb.Unbind{Exchange: "hdr", Queue: "q1", Arguments: args}},
-		{CmdDeleteExchange, &fsmpb.DeleteExchange{Name: "logs", IfUnused: true}},
-		{CmdMetaSessionDown, &fsmpb.MetaSessionDown{Sessions: []string{"s1"}}},
-		{CmdDeleteQueue, &fsmpb.DeleteQueue{Name: "amq.gen-x"}},
-		{CmdDeleteExchange, &fsmpb.DeleteExchange{Name: "amq.topic"}},
-		{CmdEnqueue, &fsmpb.Enqueue{}}, // a queue command: Meta refuses it
+	return []proto.Message{
+		&fsmpb.DeclareExchange{Name: "logs", Kind: "topic"},
+		&fsmpb.DeclareExchange{Name: "hdr", Kind: "headers", AutoDelete: true},
+		&fsmpb.DeclareExchange{Name: "fan", Kind: "fanout", Internal: true, Arguments: map[string]*fsmpb.Value{"note": {Kind: &fsmpb.Value_StringValue{StringValue: "x"}}}},
+		&fsmpb.DeclareExchange{Name: "bad", Kind: "bogus"},
+		&fsmpb.DeclareQueue{Name: "q1", Arguments: map[string]*fsmpb.Value{"x-max-length": {Kind: &fsmpb.Value_IntValue{IntValue: 10}}}},
+		&fsmpb.DeclareQueue{Name: "q2", Exclusive: true, OwnerSession: "s1"},
+		&fsmpb.DeclareQueue{Name: "amq.gen-x", AutoDelete: true},
+		&fsmpb.DeclareQueue{Name: "q1"},
+		&fsmpb.Bind{Exchange: "logs", Queue: "q1", Key: "a.*"},
+		&fsmpb.Bind{Exchange: "logs", Queue: "q2", Key: "#"},
+		&fsmpb.Bind{Exchange: "hdr", Queue: "q1", Arguments: args},
+		&fsmpb.Bind{Exchange: "fan", Queue: "amq.gen-x"},
+		&fsmpb.Bind{Exchange: "", Queue: "q1", Key: "k"},
+		&fsmpb.Bind{Exchange: "logs", Queue: "ghost", Key: "k"},
+		&fsmpb.Unbind{Exchange: "hdr", Queue: "q1", Arguments: args},
+		&fsmpb.DeleteExchange{Name: "logs", IfUnused: true},
+		&fsmpb.MetaSessionDown{Sessions: []string{"s1"}},
+		&fsmpb.DeleteQueue{Name: "amq.gen-x"},
+		&fsmpb.DeleteExchange{Name: "amq.topic"},
+		&fsmpb.Enqueue{}, // a queue command: Meta refuses it
 	}
 }
 
-func encodeCommands(t testing.TB, cmds []Command) [][]byte {
+func encodeCommands(t testing.TB, cmds []proto.Message) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, c := range cmds {
 		b, err := Encode(c)
 		if err != nil {
-			t.Fatalf("encode %v: %v", c.Type, err)
+			t.Fatalf("encode %T: %v", c, err)
 		}
 		out = append(out, b)
 	}

@@ -19,11 +19,10 @@ func BenchmarkEnqueue1000x1KiB(b *testing.B) {
 			ProducerId: "p", Sequence: uint64(i + 1),
 		})
 	}
-	cmd := qcmd(e)
 	b.ReportAllocs()
 	for b.Loop() {
 		g := NewQueueGroup()
-		if res := g.Apply(1, cmd); res.Err != nil || len(res.Enqueued) != 1000 {
+		if res := g.Apply(1, e); res.Err != nil || len(res.Enqueued) != 1000 {
 			b.Fatal(res.Err)
 		}
 	}
@@ -35,7 +34,7 @@ func BenchmarkEnqueue1000x1KiB(b *testing.B) {
 func BenchmarkEnqueueAssignSettle(b *testing.B) {
 	spec := qspec(1, "jobs")
 	g := NewQueueGroup()
-	g.Apply(1, qcmd(checkout(spec, "s", "c", 10, false)))
+	g.Apply(1, checkout(spec, "s", "c", 10, false))
 	body := bytes.Repeat([]byte("x"), 1024)
 	idx := uint64(2)
 	b.ReportAllocs()
@@ -43,12 +42,12 @@ func BenchmarkEnqueueAssignSettle(b *testing.B) {
 		e := &fsmpb.Enqueue{Queues: []*fsmpb.QueueSpec{spec}, NowMs: 1, Messages: []*fsmpb.EnqueueMessage{
 			{QueueRefs: []uint32{0}, Payload: &fsmpb.Payload{Body: body}},
 		}}
-		res := g.Apply(idx, Command{Type: CmdEnqueue, Body: e})
+		res := g.Apply(idx, e)
 		if len(res.Deliveries) != 1 {
 			b.Fatalf("%d deliveries", len(res.Deliveries))
 		}
 		d := res.Deliveries[0]
-		g.Apply(idx+1, Command{Type: CmdSettle, Body: settle(ctags(1, "s", "c", d.Tag))})
+		g.Apply(idx+1, settle(ctags(1, "s", "c", d.Tag)))
 		idx += 2
 	}
 }

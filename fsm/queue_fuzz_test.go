@@ -48,18 +48,18 @@ func exerciseRestored(t *testing.T, data []byte) {
 		for _, d := range g.CheckedOut(s) {
 			items = append(items, ctags(d.Queue, d.Session, d.ConsumerTag, d.Tag))
 		}
-		g.Apply(idx, qcmd(retrn(items...)))
+		g.Apply(idx, retrn(items...))
 		idx++
 	}
 	for _, id := range g.sortedQueueIDs() {
 		spec := proto.Clone(g.queues[id].spec).(*fsmpb.QueueSpec)
-		g.Apply(idx, qcmd(enqueue1(g.lastNow+1, spec, "x")))
-		g.Apply(idx+1, qcmd(checkout(spec, "fuzz", "c", 1, false)))
-		g.Apply(idx+2, qcmd(get(spec, "fuzz", false, g.lastNow+5, 0)))
+		g.Apply(idx, enqueue1(g.lastNow+1, spec, "x"))
+		g.Apply(idx+1, checkout(spec, "fuzz", "c", 1, false))
+		g.Apply(idx+2, get(spec, "fuzz", false, g.lastNow+5, 0))
 		idx += 3
 	}
-	g.Apply(idx, qcmd(tick(g.NextDeadline())))
-	g.Apply(idx+1, qcmd(sessionDown(g.Sessions()...)))
+	g.Apply(idx, tick(g.NextDeadline()))
+	g.Apply(idx+1, sessionDown(g.Sessions()...))
 	g.Consumers()
 	snapshotBytes(t, g)
 }

@@ -24,10 +24,10 @@ import (
 //
 // Not safe for concurrent use: the caller serialises Apply with everything
 // else. The read methods (QueueStats, Sessions, CheckedOut, Consumers,
-// NextDeadline, WriteSnapshot) do not modify the state, so several may run
-// concurrently with each other, under a read lock, while no Apply runs. Payloads
-// of applied commands are kept and handed out in Results: neither the caller
-// nor the receivers of Results may mutate them.
+// NextDeadline, LastIndex, WriteSnapshot) do not modify the state, so several
+// may run concurrently with each other, under a read lock, while no Apply
+// runs. Payloads of applied commands are kept and handed out in Results:
+// neither the caller nor the receivers of Results may mutate them.
 type QueueGroup struct {
 	queues     map[uint64]*queueState
 	tombstones map[uint64]struct{} // dropped ids; ids are never reused
@@ -55,92 +55,48 @@ func NewQueueGroup() *QueueGroup {
 	}
 }
 
-// Apply applies one decoded command at Raft index index and returns its
-// result, never nil. After the command it assigns ready messages to consumers
-// with credit (queues in id order) and reports those assignments in
-// Result.Deliveries.
+// Apply applies one command, given by its body (as Decode returns it), at
+// Raft index index and returns its result, never nil. After the command it
+// assigns ready messages to consumers with credit (queues in id order) and
+// reports those assignments in Result.Deliveries.
 //
-// It never panics on any input: a malformed body (nil, wrong type, missing
-// fields) or a reference to an unknown id yields a Result with Err set, the
-// same on every replica, and leaves the state unchanged. A meta command, or
-// any command type this machine does not know, yields Err wrapping
-// ErrUnknownCommand.
-func (g *QueueGroup) Apply(index uint64, cmd Command) *Result {
+// It never panics on any input: a malformed body (a typed nil pointer,
+// missing fields) or a reference to an unknown id yields a Result with Err
+// set, the same on every replica, and leaves the state unchanged. A typed
+// nil body is ErrBadCommand; a meta command, a nil body or a message that is
+// no command yields Err wrapping ErrUnknownCommand.
+func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 	res := &Result{}
 	g.cur = index
 	g.lastIndex = max(g.lastIndex, index)
-	switch cmd.Type {
-	case CmdEnqueue:
-		if b, ok := cmd.Body.(*fsmpb.Enqueue); ok && b != nil {
+	if res.Err = checkBody(cmd, false); res.Err == nil {
+		switch b := cmd.(type) {
+		case *fsmpb.Enqueue:
 			g.applyEnqueue(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdCheckout:
-		if b, ok := cmd.Body.(*fsmpb.Checkout); ok && b != nil {
+		case *fsmpb.Checkout:
 			g.applyCheckout(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdCancel:
-		if b, ok := cmd.Body.(*fsmpb.Cancel); ok && b != nil {
+		case *fsmpb.Cancel:
 			g.applyCancel(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdSettle:
-		if b, ok := cmd.Body.(*fsmpb.Settle); ok && b != nil {
+		case *fsmpb.Settle:
 			g.applySettle(b.GetItems(), settleAck, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdReturn:
-		if b, ok := cmd.Body.(*fsmpb.Return); ok && b != nil {
+		case *fsmpb.Return:
 			g.applySettle(b.GetItems(), settleReturn, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdDiscard:
-		if b, ok := cmd.Body.(*fsmpb.Discard); ok && b != nil {
+		case *fsmpb.Discard:
 			g.applySettle(b.GetItems(), settleDiscard, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdSessionDown:
-		if b, ok := cmd.Body.(*fsmpb.SessionDown); ok && b != nil {
+		case *fsmpb.SessionDown:
 			g.applySessionDown(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdPurge:
-		if b, ok := cmd.Body.(*fsmpb.Purge); ok && b != nil {
+		case *fsmpb.Purge:
 			g.applyPurge(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdTick:
-		if b, ok := cmd.Body.(*fsmpb.Tick); ok && b != nil {
+		case *fsmpb.Tick:
 			g.applyTick(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdGet:
-		if b, ok := cmd.Body.(*fsmpb.Get); ok && b != nil {
+		case *fsmpb.Get:
 			g.applyGet(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	case CmdDropQueue:
-		if b, ok := cmd.Body.(*fsmpb.DropQueue); ok && b != nil {
+		case *fsmpb.DropQueue:
 			g.applyDropQueue(b, res)
-		} else {
-			res.Err = errQueueBody(cmd)
-		}
-	default:
-		if cmd.Type.IsMeta() {
-			res.Err = fmt.Errorf("%w: meta command type %d applied to a queue group", ErrUnknownCommand, cmd.Type)
-		} else {
-			res.Err = fmt.Errorf("%w: type %d", ErrUnknownCommand, cmd.Type)
+		default:
+			// A queue command type that commandType knows and this switch
+			// does not: TestQueueApplyHandlesEveryType catches it.
+			res.Err = fmt.Errorf("%w: %T is not handled by the queue group", ErrUnknownCommand, cmd)
 		}
 	}
 	g.assignDirty(res)
@@ -148,11 +104,8 @@ func (g *QueueGroup) Apply(index uint64, cmd Command) *Result {
 	return res
 }
 
-// errQueueBody is the error for a command whose body is missing or of the wrong
-// type.
-func errQueueBody(cmd Command) error {
-	return fmt.Errorf("%w: body of command type %d is %T", ErrBadCommand, cmd.Type, cmd.Body)
-}
+// LastIndex is the Raft index of the last command applied.
+func (g *QueueGroup) LastIndex() uint64 { return g.lastIndex }
 
 // advanceClock moves the machine's clock to nowMs if that is later, and
 // returns the clock. Commands without a time (0) use the clock as is; a

@@ -11,45 +11,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// qcmd wraps a queue command body in a Command of the matching type.
-func qcmd(body proto.Message) Command {
-	var t CommandType
-	switch body.(type) {
-	case *fsmpb.Enqueue:
-		t = CmdEnqueue
-	case *fsmpb.Checkout:
-		t = CmdCheckout
-	case *fsmpb.Cancel:
-		t = CmdCancel
-	case *fsmpb.Settle:
-		t = CmdSettle
-	case *fsmpb.Return:
-		t = CmdReturn
-	case *fsmpb.Discard:
-		t = CmdDiscard
-	case *fsmpb.SessionDown:
-		t = CmdSessionDown
-	case *fsmpb.Purge:
-		t = CmdPurge
-	case *fsmpb.Tick:
-		t = CmdTick
-	case *fsmpb.Get:
-		t = CmdGet
-	case *fsmpb.DropQueue:
-		t = CmdDropQueue
-	default:
-		panic(fmt.Sprintf("qcmd: %T is not a queue command", body))
-	}
-	return Command{Type: t, Body: body}
-}
-
 // makeQueueLog encodes command bodies as the Raft log entries the adapter
 // would see.
 func makeQueueLog(t testing.TB, bodies ...proto.Message) [][]byte {
 	t.Helper()
 	log := make([][]byte, 0, len(bodies))
 	for _, b := range bodies {
-		data, err := Encode(qcmd(b))
+		data, err := Encode(b)
 		if err != nil {
 			t.Fatalf("encode %T: %v", b, err)
 		}

@@ -107,7 +107,7 @@ var (
 
 // drawCommand draws a random command, often referring to real consumers and
 // tags of the current state, sometimes to bogus ones.
-func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64) Command {
+func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64) proto.Message {
 	spec := func() *fsmpb.QueueSpec { return rapid.SampledFrom(specs).Draw(t, "queue") }
 	session := func() string { return rapid.SampledFrom(propSessions).Draw(t, "session") }
 	clock := func() int64 {
@@ -157,42 +157,42 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 			}
 			e.Messages = append(e.Messages, m)
 		}
-		return qcmd(e)
+		return e
 	case 6, 7:
 		c := checkout(spec(), session(), rapid.SampledFrom(propConsumers).Draw(t, "consumer"),
 			rapid.Uint32Range(0, 3).Draw(t, "prefetch"), rapid.IntRange(0, 3).Draw(t, "autoAck") == 0)
 		c.NowMs = clock()
-		return qcmd(c)
+		return c
 	case 8:
-		return qcmd(cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer")))
+		return cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer"))
 	case 9, 10, 11:
-		return qcmd(settle(tagItems()...))
+		return settle(tagItems()...)
 	case 12, 13:
-		return qcmd(retrn(tagItems()...))
+		return retrn(tagItems()...)
 	case 14:
-		return qcmd(discard(tagItems()...))
+		return discard(tagItems()...)
 	case 15:
-		return qcmd(sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...))
+		return sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...)
 	case 16, 17:
 		n := clock()
-		return qcmd(get(spec(), session(), rapid.Bool().Draw(t, "getAutoAck"), *now+rapid.Int64Range(-5, 40).Draw(t, "lease"), n))
+		return get(spec(), session(), rapid.Bool().Draw(t, "getAutoAck"), *now+rapid.Int64Range(-5, 40).Draw(t, "lease"), n)
 	case 18, 5:
-		return qcmd(tick(clock()))
+		return tick(clock())
 	case 19:
-		return qcmd(&fsmpb.Purge{Queue: spec().GetId()})
+		return &fsmpb.Purge{Queue: spec().GetId()}
 	case 20:
 		if rapid.IntRange(0, 3).Draw(t, "reallyDrop") == 0 {
-			return qcmd(&fsmpb.DropQueue{Queue: spec().GetId()})
+			return &fsmpb.DropQueue{Queue: spec().GetId()}
 		}
-		return qcmd(tick(clock()))
+		return tick(clock())
 	default:
 		// Malformed input: must be refused without a change.
-		return rapid.SampledFrom([]Command{
-			qcmd(enqueue(0, specs, emsg("x", 9))),
-			qcmd(checkout(nil, "s1", "c1", 0, false)),
-			qcmd(get(qspec(0, ""), "s1", false, 0, 0)),
-			{Type: CmdSettle},
-			{Type: CmdDeclareQueue, Body: &fsmpb.DeclareQueue{}},
+		return rapid.SampledFrom([]proto.Message{
+			enqueue(0, specs, emsg("x", 9)),
+			checkout(nil, "s1", "c1", 0, false),
+			get(qspec(0, ""), "s1", false, 0, 0),
+			(*fsmpb.Settle)(nil),
+			&fsmpb.DeclareQueue{},
 		}).Draw(t, "malformed")
 	}
 }
@@ -228,7 +228,7 @@ func TestQueueGroupProperties(t *testing.T) {
 			for name, other := range map[string]*QueueGroup{"replica": replica, "restored": restored} {
 				o := other.Apply(idx, cmd)
 				if a, b := normalize(res), normalize(o); !reflect.DeepEqual(a, b) {
-					t.Fatalf("command %d (%v): %s result differs\n main %+v\n %s %+v", i, cmd.Type, name, a, name, b)
+					t.Fatalf("command %d (%T): %s result differs\n main %+v\n %s %+v", i, cmd, name, a, name, b)
 				}
 			}
 			m.check(t, g, cmd, res)
@@ -253,7 +253,7 @@ func propSnapshot(t *rapid.T, g *QueueGroup) []byte {
 
 // check verifies the invariants after cmd produced res, and updates the
 // model.
-func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd Command, res *Result) {
+func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Result) {
 	before := m.locs
 	locs := locate(t, g)
 	prevNext := maps.Clone(m.nextID)
@@ -344,7 +344,7 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd Command, res *Result) {
 		}
 	}
 
-	switch b := cmd.Body.(type) {
+	switch b := cmd.(type) {
 	case *fsmpb.Enqueue:
 		if res.Err == nil {
 			m.checkEnqueue(t, g, b, res, prevNext)

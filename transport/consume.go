@@ -6,9 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
-	"github.com/warrenmq/warren/dispatch"
-	"github.com/warrenmq/warren/fsm"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
 )
@@ -42,20 +41,19 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	if tag == "" {
 		tag = randomID("ctag-")
 	}
-	c, err := s.node.Subscribe(ctx, cluster.SubscribeOptions{
+	c, err := s.broker.Subscribe(ctx, broker.SubscribeOptions{
 		Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
 		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,
 	})
-	var nle *cluster.NotLeaderError
-	if errors.As(err, &nle) {
+	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
 		if sub.GetDirect() {
-			if to := s.node.Redirect(nle); to != nil {
+			if to := s.broker.Redirect(err); to != nil {
 				return toStatus(to)
 			}
 		}
 		sub.SessionId, sub.ConsumerTag = session, tag
-		sub.MinMetaIndex = max(sub.GetMinMetaIndex(), s.node.MetaIndex())
-		return s.proxyConsume(stream, first, nle.Group)
+		sub.MinMetaIndex = max(sub.GetMinMetaIndex(), s.broker.MetaIndex())
+		return s.proxyConsume(stream, first, group)
 	}
 	if err != nil {
 		return toStatus(err)
@@ -84,7 +82,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 			}
 			return toStatus(err)
 		}
-		if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: toDelivery(d)}}); err != nil {
+		if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: apiDelivery(d)}}); err != nil {
 			return err
 		}
 		c.Sent(d.Tag)
@@ -94,7 +92,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 // recvSettles reads acks, nacks and rejects until the client ends its side
 // or sends something invalid; the returned error ends the stream (a client
 // that half-closes simply ends consuming).
-func (s *Server) recvSettles(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], c *dispatch.Consumer) error {
+func (s *Server) recvSettles(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], c *broker.Consumer) error {
 	for {
 		req, err := stream.Recv()
 		if err == io.EOF {
@@ -111,34 +109,26 @@ func (s *Server) recvSettles(stream grpc.BidiStreamingServer[pb.ConsumeRequest, 
 		if err != nil {
 			return err
 		}
-		if _, err := c.Settle(kind, st.GetDeliveryTag(), st.GetMultiple()); err != nil {
+		if err := c.Settle(kind, st.GetDeliveryTag(), st.GetMultiple()); err != nil {
 			return toStatus(err)
 		}
 	}
 }
 
-func settleKind(st *pb.Settle) (dispatch.SettleKind, error) {
+func settleKind(st *pb.Settle) (broker.SettleKind, error) {
 	switch st.GetKind() {
 	case pb.SettleKind_SETTLE_KIND_ACK:
-		return dispatch.Ack, nil
+		return broker.Ack, nil
 	case pb.SettleKind_SETTLE_KIND_NACK, pb.SettleKind_SETTLE_KIND_REJECT:
 		if st.GetKind() == pb.SettleKind_SETTLE_KIND_REJECT && st.GetMultiple() {
 			return 0, invalidf("reject settles one delivery; use nack for multiple")
 		}
 		if st.GetRequeue() {
-			return dispatch.Return, nil
+			return broker.Return, nil
 		}
-		return dispatch.Discard, nil
+		return broker.Discard, nil
 	}
 	return 0, invalidf("settle kind must be ACK, NACK or REJECT")
-}
-
-func toDelivery(d fsm.Delivery) *pb.Delivery {
-	return &pb.Delivery{
-		DeliveryTag: d.Tag, Redelivered: d.Redelivered, DeliveryCount: d.DeliveryCount,
-		Exchange: d.Payload.GetExchange(), RoutingKey: d.Payload.GetRoutingKey(), Message: fromPayload(d.Payload),
-		Queue: d.QueueName, ConsumerTag: d.ConsumerTag,
-	}
 }
 
 // Get implements BrokerService.
@@ -155,17 +145,16 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 		// it leaves nothing behind, but the state machine wants a name.
 		session = randomID("get-")
 	}
-	d, left, err := s.node.Get(ctx, cluster.GetOptions{
+	d, left, err := s.broker.Get(ctx, broker.GetOptions{
 		Queue: r.GetQueue(), Session: session, AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
 	})
-	var nle *cluster.NotLeaderError
-	if errors.As(err, &nle) {
-		up, cerr := s.leaderBroker(nle.Group)
+	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
+		up, cerr := s.leaderBroker(group)
 		if cerr != nil {
 			return nil, cerr
 		}
 		r.SessionId = session
-		r.MinMetaIndex = max(r.GetMinMetaIndex(), s.node.MetaIndex())
+		r.MinMetaIndex = max(r.GetMinMetaIndex(), s.broker.MetaIndex())
 		return up.Get(ctx, r)
 	}
 	if err != nil {
@@ -173,7 +162,7 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 	}
 	resp := &pb.GetResponse{MessageCount: left}
 	if d != nil {
-		resp.Delivery = toDelivery(*d)
+		resp.Delivery = apiDelivery(*d)
 	}
 	return resp, nil
 }
@@ -187,12 +176,11 @@ func (s *Server) Settle(ctx context.Context, r *pb.SettleRequest) (*pb.SettleRes
 	if err != nil {
 		return nil, err
 	}
-	err = s.node.SettleGet(ctx, cluster.SettleGetOptions{
+	err = s.broker.SettleGet(ctx, broker.SettleGetOptions{
 		Queue: r.GetQueue(), Session: r.GetSessionId(), Kind: kind, Tag: r.GetSettle().GetDeliveryTag(), Multiple: r.GetSettle().GetMultiple(),
 	})
-	var nle *cluster.NotLeaderError
-	if errors.As(err, &nle) {
-		up, cerr := s.leaderBroker(nle.Group)
+	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
+		up, cerr := s.leaderBroker(group)
 		if cerr != nil {
 			return nil, cerr
 		}
@@ -215,11 +203,11 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 		return err
 	}
 	id := first.GetSessionId()
-	s.node.SessionOpened(id)
+	s.broker.SessionOpened(id)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), sessionCleanupTimeout)
 		defer cancel()
-		s.node.SessionClosed(ctx, id)
+		s.broker.SessionClosed(ctx, id)
 	}()
 	if err := stream.Send(&pb.SessionResponse{SessionId: id}); err != nil {
 		return err

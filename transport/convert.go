@@ -1,92 +1,96 @@
 package transport
 
 import (
-	"github.com/warrenmq/warren/fsm/fsmpb"
+	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
-// The API and the log format have twin Value and Properties messages but
-// never share types: the log format must not change when the API does.
+// The gRPC API's messages and the broker's types.
 
-func toFSMValue(v *pb.Value) *fsmpb.Value {
+func brokerValue(v *pb.Value) broker.Value {
 	switch k := v.GetKind().(type) {
 	case *pb.Value_StringValue:
-		return &fsmpb.Value{Kind: &fsmpb.Value_StringValue{StringValue: k.StringValue}}
+		return broker.Value{Type: broker.ValueString, Str: k.StringValue}
 	case *pb.Value_IntValue:
-		return &fsmpb.Value{Kind: &fsmpb.Value_IntValue{IntValue: k.IntValue}}
+		return broker.Value{Type: broker.ValueInt, Int: k.IntValue}
 	case *pb.Value_BoolValue:
-		return &fsmpb.Value{Kind: &fsmpb.Value_BoolValue{BoolValue: k.BoolValue}}
+		return broker.Value{Type: broker.ValueBool, Bool: k.BoolValue}
 	case *pb.Value_DoubleValue:
-		return &fsmpb.Value{Kind: &fsmpb.Value_DoubleValue{DoubleValue: k.DoubleValue}}
+		return broker.Value{Type: broker.ValueFloat, Float: k.DoubleValue}
 	case *pb.Value_BytesValue:
-		return &fsmpb.Value{Kind: &fsmpb.Value_BytesValue{BytesValue: k.BytesValue}}
+		return broker.Value{Type: broker.ValueBytes, Str: string(k.BytesValue)}
 	}
-	return &fsmpb.Value{}
+	return broker.Value{}
 }
 
-func fromFSMValue(v *fsmpb.Value) *pb.Value {
-	switch k := v.GetKind().(type) {
-	case *fsmpb.Value_StringValue:
-		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: k.StringValue}}
-	case *fsmpb.Value_IntValue:
-		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: k.IntValue}}
-	case *fsmpb.Value_BoolValue:
-		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: k.BoolValue}}
-	case *fsmpb.Value_DoubleValue:
-		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: k.DoubleValue}}
-	case *fsmpb.Value_BytesValue:
-		return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: k.BytesValue}}
+func apiValue(v broker.Value) *pb.Value {
+	switch v.Type {
+	case broker.ValueString:
+		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: v.Str}}
+	case broker.ValueInt:
+		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: v.Int}}
+	case broker.ValueBool:
+		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: v.Bool}}
+	case broker.ValueFloat:
+		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: v.Float}}
+	case broker.ValueBytes:
+		return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: []byte(v.Str)}}
 	}
 	return &pb.Value{}
 }
 
-func toFSMValues(m map[string]*pb.Value) map[string]*fsmpb.Value {
+func brokerValues(m map[string]*pb.Value) map[string]broker.Value {
 	if len(m) == 0 {
 		return nil
 	}
-	out := make(map[string]*fsmpb.Value, len(m))
+	out := make(map[string]broker.Value, len(m))
 	for k, v := range m {
-		out[k] = toFSMValue(v)
+		out[k] = brokerValue(v)
 	}
 	return out
 }
 
-func fromFSMValues(m map[string]*fsmpb.Value) map[string]*pb.Value {
+func apiValues(m map[string]broker.Value) map[string]*pb.Value {
 	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]*pb.Value, len(m))
 	for k, v := range m {
-		out[k] = fromFSMValue(v)
+		out[k] = apiValue(v)
 	}
 	return out
 }
 
-func toPayload(e *pb.PublishEntry) *fsmpb.Payload {
-	m := e.GetMessage()
+func brokerMessage(m *pb.Message) broker.Message {
 	p := m.GetProperties()
-	return &fsmpb.Payload{
+	return broker.Message{
 		Body:    m.GetBody(),
-		Headers: toFSMValues(m.GetHeaders()),
-		Properties: &fsmpb.Properties{
-			ContentType: p.GetContentType(), ContentEncoding: p.GetContentEncoding(), MessageId: p.GetMessageId(),
-			CorrelationId: p.GetCorrelationId(), ReplyTo: p.GetReplyTo(), ExpirationMs: p.GetExpirationMs(),
-			TimestampMs: p.GetTimestampMs(), Type: p.GetType(), AppId: p.GetAppId(), UserId: p.GetUserId(), Priority: p.GetPriority(),
+		Headers: brokerValues(m.GetHeaders()),
+		Properties: broker.Properties{
+			ContentType: p.GetContentType(), ContentEncoding: p.GetContentEncoding(), MessageID: p.GetMessageId(),
+			CorrelationID: p.GetCorrelationId(), ReplyTo: p.GetReplyTo(), ExpirationMs: p.GetExpirationMs(),
+			TimestampMs: p.GetTimestampMs(), Type: p.GetType(), AppID: p.GetAppId(), UserID: p.GetUserId(), Priority: p.GetPriority(),
 		},
-		Exchange:   e.GetExchange(),
-		RoutingKey: e.GetRoutingKey(),
 	}
 }
 
-func fromPayload(p *fsmpb.Payload) *pb.Message {
-	pr := p.GetProperties()
+func apiMessage(m broker.Message) *pb.Message {
+	p := &m.Properties
 	return &pb.Message{
-		Body:    p.GetBody(),
-		Headers: fromFSMValues(p.GetHeaders()),
+		Body:    m.Body,
+		Headers: apiValues(m.Headers),
 		Properties: &pb.Properties{
-			ContentType: pr.GetContentType(), ContentEncoding: pr.GetContentEncoding(), MessageId: pr.GetMessageId(),
-			CorrelationId: pr.GetCorrelationId(), ReplyTo: pr.GetReplyTo(), ExpirationMs: pr.GetExpirationMs(),
-			TimestampMs: pr.GetTimestampMs(), Type: pr.GetType(), AppId: pr.GetAppId(), UserId: pr.GetUserId(), Priority: pr.GetPriority(),
+			ContentType: p.ContentType, ContentEncoding: p.ContentEncoding, MessageId: p.MessageID,
+			CorrelationId: p.CorrelationID, ReplyTo: p.ReplyTo, ExpirationMs: p.ExpirationMs,
+			TimestampMs: p.TimestampMs, Type: p.Type, AppId: p.AppID, UserId: p.UserID, Priority: p.Priority,
 		},
+	}
+}
+
+func apiDelivery(d broker.Delivery) *pb.Delivery {
+	return &pb.Delivery{
+		DeliveryTag: d.Tag, Redelivered: d.Redelivered, DeliveryCount: d.DeliveryCount,
+		Exchange: d.Exchange, RoutingKey: d.RoutingKey, Message: apiMessage(d.Message),
+		Queue: d.Queue, ConsumerTag: d.ConsumerTag,
 	}
 }

@@ -3,19 +3,12 @@ package transport
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 
+	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
-	"github.com/warrenmq/warren/dispatch"
-	"github.com/warrenmq/warren/fsm"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-// errorDomain is the ErrorInfo domain of Warren's errors.
-const errorDomain = "warren"
 
 // invalidf reports bad client input.
 func invalidf(format string, args ...any) error {
@@ -32,7 +25,9 @@ func tooBigf(format string, args ...any) error {
 // internal/watermark, which this package does not import).
 type resourceExhausted interface{ ResourceExhausted() bool }
 
-// toStatus is the one place where domain errors become gRPC statuses.
+// toStatus is the one place where errors become gRPC statuses: the errors
+// that cross node-to-node calls by cluster's table (cluster.Status), next to
+// the errors of the broker's consumers and of resource limits here.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
@@ -40,7 +35,7 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	var nle *cluster.NotLeaderError
+	var redirect *broker.NotLeaderError
 	var low resourceExhausted
 	switch {
 	case errors.As(err, &low) && low.ResourceExhausted():
@@ -49,48 +44,19 @@ func toStatus(err error) error {
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
-	case errors.As(err, &nle):
-		md := map[string]string{"group": nle.Group, "leader_id": nle.LeaderID, "leader_addr": nle.LeaderAddr}
-		if nle.LeaderGRPCAddr != "" {
-			md["leader_grpc_addr"] = nle.LeaderGRPCAddr
-		}
-		if nle.MetaIndex != 0 {
-			md["meta_index"] = strconv.FormatUint(nle.MetaIndex, 10)
-		}
-		return withInfo(codes.Unavailable, err.Error(), "NOT_LEADER", md)
-	case errors.Is(err, cluster.ErrOutcomeUnknown):
-		return withInfo(codes.Unavailable, err.Error(), "OUTCOME_UNKNOWN", nil)
-	case errors.Is(err, fsm.ErrNotFound):
-		return status.Error(codes.NotFound, plain(err, fsm.ErrNotFound))
-	case errors.Is(err, fsm.ErrExists):
-		return status.Error(codes.FailedPrecondition, plain(err, fsm.ErrExists))
-	case errors.Is(err, fsm.ErrInvalid):
-		return status.Error(codes.InvalidArgument, plain(err, fsm.ErrInvalid))
-	case errors.Is(err, fsm.ErrPrecondition):
-		return status.Error(codes.FailedPrecondition, plain(err, fsm.ErrPrecondition))
-	case errors.Is(err, dispatch.ErrUnknownTag):
+	case errors.As(err, &redirect):
+		return cluster.NotLeaderStatus(err, &redirect.NotLeaderError, redirect.Metadata()).Err()
+	}
+	if st, ok := cluster.Status(err); ok {
+		return st.Err()
+	}
+	switch {
+	case errors.Is(err, broker.ErrUnknownTag):
 		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, dispatch.ErrConsumerExists):
+	case errors.Is(err, broker.ErrConsumerExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, dispatch.ErrStopped), errors.Is(err, dispatch.ErrConsumerClosed),
-		errors.Is(err, cluster.ErrGroupClosed), errors.Is(err, cluster.ErrShuttingDown),
-		errors.Is(err, cluster.ErrMemberAlive):
+	case errors.Is(err, broker.ErrStopped), errors.Is(err, broker.ErrConsumerClosed):
 		return status.Error(codes.Unavailable, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
-}
-
-// plain drops a leading "<sentinel>: " from err's text: the status code
-// already says it, and "not found: no queue \"q\"" reads worse than
-// "no queue \"q\"".
-func plain(err, sentinel error) string {
-	return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
-}
-
-func withInfo(code codes.Code, msg, reason string, md map[string]string) error {
-	st := status.New(code, msg)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain, Metadata: md}); err == nil {
-		return d.Err()
-	}
-	return st.Err()
 }

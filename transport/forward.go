@@ -14,7 +14,7 @@ import (
 
 // leaderBroker returns the public API of the node that leads group.
 func (s *Server) leaderBroker(group string) (pb.BrokerServiceClient, error) {
-	conn, err := s.node.LeaderConn(group)
+	conn, err := s.broker.LeaderConn(group)
 	if err != nil {
 		return nil, toStatus(err)
 	}

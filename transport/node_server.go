@@ -4,47 +4,35 @@ import (
 	"context"
 	"sort"
 
-	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 )
 
 // maxLiveSessionsQuery bounds the ids of one LiveSessions call (a leader
-// asks in chunks of cluster.LiveSessionsChunk).
-const maxLiveSessionsQuery = 4 * cluster.LiveSessionsChunk
+// asks in chunks of broker.LiveSessionsChunk).
+const maxLiveSessionsQuery = 4 * broker.LiveSessionsChunk
 
 // NodeServer implements the internal NodeService: the receiving end of
 // calls a peer forwards to this node as a group's leader.
 type NodeServer struct {
 	pb.UnimplementedNodeServiceServer
-	node *cluster.Node
+	broker *broker.Broker
 	// guard refuses forwarded enqueues while this node, the queue group's
 	// leader that would hold the messages, is short of memory or disk.
 	guard ResourceGuard
 }
 
-// NewNodeServer returns the internal service for node.
-func NewNodeServer(node *cluster.Node) *NodeServer { return &NodeServer{node: node} }
+// NewNodeServer returns the internal service for b.
+func NewNodeServer(b *broker.Broker) *NodeServer { return &NodeServer{broker: b} }
 
 // Register adds the service to a gRPC server.
 func (s *NodeServer) Register(gs *grpc.Server) { pb.RegisterNodeServiceServer(gs, s) }
 
 // Propose implements NodeService.
 func (s *NodeServer) Propose(ctx context.Context, r *pb.ProposeRequest) (*pb.ProposeResponse, error) {
-	res, index, err := s.node.ApplyForwarded(ctx, r.GetGroup(), r.GetCommand())
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	resp := &pb.ProposeResponse{Index: index, QueueId: res.QueueID, QueueName: res.QueueName, Count: res.Count}
-	for _, d := range res.DroppedQueues {
-		resp.Dropped = append(resp.Dropped, &pb.DroppedQueue{Id: d.ID, Name: d.Name, Group: d.Group})
-	}
-	if res.Err != nil {
-		st := status.Convert(toStatus(res.Err))
-		resp.ErrorCode, resp.ErrorMessage = uint32(st.Code()), st.Message()
-	}
-	return resp, nil
+	resp, err := s.broker.ServeProposal(ctx, r)
+	return resp, toStatus(err)
 }
 
 // Enqueue implements NodeService.
@@ -52,20 +40,13 @@ func (s *NodeServer) Enqueue(ctx context.Context, r *pb.EnqueueRequest) (*pb.Enq
 	if err := admit(s.guard); err != nil {
 		return nil, err
 	}
-	outcomes, err := s.node.EnqueueForwarded(ctx, r.GetGroup(), r.GetSpecs(), r.GetMessages())
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	resp := &pb.EnqueueResponse{Outcomes: make([]*pb.EnqueueOutcome, len(outcomes))}
-	for i, o := range outcomes {
-		resp.Outcomes[i] = &pb.EnqueueOutcome{Status: uint32(o.Status), Reason: o.Reason}
-	}
-	return resp, nil
+	resp, err := s.broker.ServeEnqueue(ctx, r)
+	return resp, toStatus(err)
 }
 
 // TransferLeadership implements NodeService.
 func (s *NodeServer) TransferLeadership(_ context.Context, r *pb.TransferLeadershipRequest) (*pb.TransferLeadershipResponse, error) {
-	if err := s.node.TransferGroupLeadership(r.GetGroup(), r.GetTargetId()); err != nil {
+	if err := s.broker.Node().TransferLeadership(r.GetGroup(), r.GetTargetId()); err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.TransferLeadershipResponse{}, nil
@@ -73,7 +54,7 @@ func (s *NodeServer) TransferLeadership(_ context.Context, r *pb.TransferLeaders
 
 // RemoveMember implements NodeService.
 func (s *NodeServer) RemoveMember(ctx context.Context, r *pb.RemoveMemberRequest) (*pb.RemoveMemberResponse, error) {
-	removed, err := s.node.RemoveFromGroup(ctx, r.GetGroup(), r.GetNodeId())
+	removed, err := s.broker.Node().RemoveFromGroup(ctx, r.GetGroup(), r.GetNodeId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -82,8 +63,9 @@ func (s *NodeServer) RemoveMember(ctx context.Context, r *pb.RemoveMemberRequest
 
 // LocalStatus implements NodeService.
 func (s *NodeServer) LocalStatus(context.Context, *pb.LocalStatusRequest) (*pb.LocalStatusResponse, error) {
-	resp := &pb.LocalStatusResponse{NodeId: s.node.NodeID()}
-	idx := s.node.LocalIndexes()
+	node := s.broker.Node()
+	resp := &pb.LocalStatusResponse{NodeId: node.NodeID()}
+	idx := node.LocalIndexes()
 	names := make([]string, 0, len(idx))
 	for name := range idx {
 		names = append(names, name)
@@ -101,5 +83,5 @@ func (s *NodeServer) LiveSessions(_ context.Context, r *pb.LiveSessionsRequest) 
 	if n := len(r.GetSessionIds()); n > maxLiveSessionsQuery {
 		return nil, invalidf("%d session ids in one query, at most %d", n, maxLiveSessionsQuery)
 	}
-	return &pb.LiveSessionsResponse{Live: s.node.LiveSessions(r.GetSessionIds())}, nil
+	return &pb.LiveSessionsResponse{Live: s.broker.LiveSessions(r.GetSessionIds())}, nil
 }

@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/warrenmq/warren/cluster"
-	"github.com/warrenmq/warren/fsm"
-	"github.com/warrenmq/warren/fsm/fsmpb"
+	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
@@ -20,7 +18,7 @@ import (
 // concurrent use by gRPC.
 type Server struct {
 	pb.UnimplementedBrokerServiceServer
-	node   *cluster.Node
+	broker *broker.Broker
 	limits Limits
 	logger hclog.Logger
 	// guard refuses publishes while the node is short of memory or disk
@@ -31,12 +29,12 @@ type Server struct {
 	drainOnce sync.Once
 }
 
-// NewServer returns the service for node with the given limits.
-func NewServer(node *cluster.Node, limits Limits, logger hclog.Logger) *Server {
+// NewServer returns the service for b with the given limits.
+func NewServer(b *broker.Broker, limits Limits, logger hclog.Logger) *Server {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Server{node: node, limits: limits, logger: logger, draining: make(chan struct{})}
+	return &Server{broker: b, limits: limits, logger: logger, draining: make(chan struct{})}
 }
 
 // Drain ends every stream (consume and session) with UNAVAILABLE and makes
@@ -46,7 +44,7 @@ func NewServer(node *cluster.Node, limits Limits, logger hclog.Logger) *Server {
 func (s *Server) Drain() {
 	s.drainOnce.Do(func() {
 		close(s.draining)
-		s.node.Drain()
+		s.broker.Drain()
 	})
 }
 
@@ -74,6 +72,7 @@ func GRPCOptions(l Limits) []grpc.ServerOption {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(gs *grpc.Server) { pb.RegisterBrokerServiceServer(gs, s) }
 
+// randomID names what the client left unnamed (sessions, consumer tags).
 func randomID(prefix string) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -81,7 +80,7 @@ func randomID(prefix string) string {
 }
 
 func (s *Server) waitMeta(ctx context.Context, idx uint64) error {
-	return toStatus(s.node.WaitMetaIndex(ctx, idx))
+	return toStatus(s.broker.WaitMetaIndex(ctx, idx))
 }
 
 // DeclareExchange implements BrokerService.
@@ -93,13 +92,13 @@ func (s *Server) DeclareExchange(ctx context.Context, r *pb.DeclareExchangeReque
 		return nil, err
 	}
 	if r.GetPassive() {
-		if _, err := s.node.Exchange(r.GetName()); err != nil {
+		if _, err := s.broker.Exchange(r.GetName()); err != nil {
 			return nil, toStatus(err)
 		}
 		return &pb.DeclareExchangeResponse{}, nil
 	}
-	idx, err := s.node.DeclareExchange(ctx, &fsmpb.DeclareExchange{
-		Name: r.GetName(), Kind: r.GetKind(), AutoDelete: r.GetAutoDelete(), Internal: r.GetInternal(), Arguments: toFSMValues(r.GetArguments()),
+	idx, err := s.broker.DeclareExchange(ctx, broker.ExchangeSpec{
+		Name: r.GetName(), Kind: r.GetKind(), AutoDelete: r.GetAutoDelete(), Internal: r.GetInternal(), Args: brokerValues(r.GetArguments()),
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -115,7 +114,7 @@ func (s *Server) DeleteExchange(ctx context.Context, r *pb.DeleteExchangeRequest
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	idx, err := s.node.DeleteExchange(ctx, &fsmpb.DeleteExchange{Name: r.GetName(), IfUnused: r.GetIfUnused()})
+	idx, err := s.broker.DeleteExchange(ctx, r.GetName(), r.GetIfUnused())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -131,10 +130,10 @@ func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) 
 		return nil, err
 	}
 	resp := &pb.ListExchangesResponse{}
-	for _, e := range s.node.Exchanges() {
+	for _, e := range s.broker.Exchanges() {
 		resp.Exchanges = append(resp.Exchanges, &pb.Exchange{
-			Name: e.Name, Kind: e.Kind.String(), AutoDelete: e.AutoDelete, Internal: e.Internal,
-			Arguments: fromFSMValues(e.Args), Builtin: e.Builtin,
+			Name: e.Name, Kind: e.Kind, AutoDelete: e.AutoDelete, Internal: e.Internal,
+			Arguments: apiValues(e.Args), Builtin: e.Builtin,
 		})
 	}
 	return resp, nil
@@ -149,24 +148,19 @@ func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*
 		return nil, err
 	}
 	if r.GetPassive() {
-		info, err := s.node.QueueInfo(r.GetName())
+		q, err := s.broker.Queue(r.GetName())
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		return &pb.DeclareQueueResponse{Name: info.Def.Name, MessageCount: info.Ready, ConsumerCount: info.Consumers}, nil
+		return &pb.DeclareQueueResponse{Name: q.Name, MessageCount: q.Ready, ConsumerCount: q.Consumers}, nil
 	}
-	name := r.GetName()
-	if name == "" {
-		name = randomID(fsm.GeneratedQueuePrefix)
-	}
-	args := toFSMValues(r.GetArguments())
-	info, idx, err := s.node.DeclareQueue(ctx, &fsmpb.DeclareQueue{
-		Name: name, Exclusive: r.GetExclusive(), AutoDelete: r.GetAutoDelete(), Arguments: args, OwnerSession: r.GetSessionId(),
+	q, idx, err := s.broker.DeclareQueue(ctx, broker.QueueSpec{
+		Name: r.GetName(), Exclusive: r.GetExclusive(), AutoDelete: r.GetAutoDelete(), Args: brokerValues(r.GetArguments()), OwnerSession: r.GetSessionId(),
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.DeclareQueueResponse{Name: info.Def.Name, MessageCount: info.Ready, ConsumerCount: info.Consumers, MetaIndex: idx}, nil
+	return &pb.DeclareQueueResponse{Name: q.Name, MessageCount: q.Ready, ConsumerCount: q.Consumers, MetaIndex: idx}, nil
 }
 
 // DeleteQueue implements BrokerService.
@@ -177,7 +171,7 @@ func (s *Server) DeleteQueue(ctx context.Context, r *pb.DeleteQueueRequest) (*pb
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	n, idx, err := s.node.DeleteQueue(ctx, r.GetName(), cluster.DeleteQueueOptions{IfUnused: r.GetIfUnused(), IfEmpty: r.GetIfEmpty()})
+	n, idx, err := s.broker.DeleteQueue(ctx, r.GetName(), broker.DeleteQueueOptions{IfUnused: r.GetIfUnused(), IfEmpty: r.GetIfEmpty()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -192,7 +186,7 @@ func (s *Server) PurgeQueue(ctx context.Context, r *pb.PurgeQueueRequest) (*pb.P
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	n, err := s.node.PurgeQueue(ctx, r.GetName())
+	n, err := s.broker.PurgeQueue(ctx, r.GetName())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -208,10 +202,10 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 		return nil, err
 	}
 	resp := &pb.ListQueuesResponse{}
-	for _, q := range s.node.Queues() {
+	for _, q := range s.broker.Queues() {
 		resp.Queues = append(resp.Queues, &pb.QueueInfo{
-			Name: q.Def.Name, Exclusive: q.Def.Exclusive, AutoDelete: q.Def.AutoDelete, Arguments: fromFSMValues(q.Def.Args),
-			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Def.Group, ReadyBytes: q.ReadyBytes,
+			Name: q.Name, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete, Arguments: apiValues(q.Args),
+			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Group, ReadyBytes: q.ReadyBytes,
 		})
 	}
 	return resp, nil
@@ -225,7 +219,7 @@ func (s *Server) BindQueue(ctx context.Context, r *pb.BindQueueRequest) (*pb.Bin
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	idx, err := s.node.Bind(ctx, &fsmpb.Bind{Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Arguments: toFSMValues(r.GetArguments())})
+	idx, err := s.broker.Bind(ctx, broker.Binding{Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -240,7 +234,7 @@ func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	idx, err := s.node.Unbind(ctx, &fsmpb.Unbind{Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Arguments: toFSMValues(r.GetArguments())})
+	idx, err := s.broker.Unbind(ctx, broker.Binding{Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -256,8 +250,8 @@ func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*
 		return nil, err
 	}
 	resp := &pb.ListBindingsResponse{}
-	for _, b := range s.node.Bindings(r.GetExchange(), r.GetQueue()) {
-		resp.Bindings = append(resp.Bindings, &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: fromFSMValues(b.Args)})
+	for _, b := range s.broker.Bindings(r.GetExchange(), r.GetQueue()) {
+		resp.Bindings = append(resp.Bindings, &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args)})
 	}
 	return resp, nil
 }
@@ -270,19 +264,17 @@ func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Publish
 	if err := admit(s.guard); err != nil {
 		return nil, err
 	}
-	entries := r.GetEntries()
-	items := make([]cluster.PublishItem, len(entries))
-	for i, e := range entries {
-		p := toPayload(e)
-		items[i] = cluster.PublishItem{
-			Exchange: e.GetExchange(), RoutingKey: e.GetRoutingKey(), Headers: fsm.RoutingArgs(p.Headers), Payload: p,
-			Mandatory: e.GetMandatory(), ProducerID: r.GetPublisherId(), Sequence: e.GetSequence(),
+	entries := make([]broker.PublishEntry, len(r.GetEntries()))
+	for i, e := range r.GetEntries() {
+		entries[i] = broker.PublishEntry{
+			Exchange: e.GetExchange(), RoutingKey: e.GetRoutingKey(), Message: brokerMessage(e.GetMessage()),
+			Mandatory: e.GetMandatory(), Sequence: e.GetSequence(),
 		}
 	}
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	outcomes, err := s.node.Publish(ctx, items)
+	outcomes, err := s.broker.Publish(ctx, r.GetPublisherId(), entries)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -290,11 +282,11 @@ func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Publish
 	for i, o := range outcomes {
 		res := &pb.PublishResult{Reason: o.Reason}
 		switch o.Status {
-		case cluster.PublishConfirmed:
+		case broker.PublishConfirmed:
 			res.Status = pb.PublishStatus_PUBLISH_STATUS_CONFIRMED
-		case cluster.PublishUnroutable:
+		case broker.PublishUnroutable:
 			res.Status = pb.PublishStatus_PUBLISH_STATUS_UNROUTABLE
-		case cluster.PublishRejected:
+		case broker.PublishRejected:
 			res.Status = pb.PublishStatus_PUBLISH_STATUS_REJECTED
 		}
 		resp.Results[i] = res

@@ -11,8 +11,9 @@ func (s *Server) ClusterStatus(ctx context.Context, r *pb.ClusterStatusRequest) 
 	if err := s.limits.validateClusterStatus(r); err != nil {
 		return nil, err
 	}
-	resp := &pb.ClusterStatusResponse{NodeId: s.node.NodeID(), Members: s.members()}
-	for _, g := range s.node.GroupStatuses(ctx) {
+	node := s.broker.Node()
+	resp := &pb.ClusterStatusResponse{NodeId: node.NodeID(), Members: s.members()}
+	for _, g := range node.GroupStatuses(ctx) {
 		gs := &pb.GroupStatus{
 			Name: g.Name, LeaderId: g.LeaderID, LeaderAddr: g.LeaderAddr, CommitIndex: g.CommitIndex,
 			AppliedIndex: g.AppliedIndex, LastIndex: g.LastIndex, Term: g.Term,
@@ -29,7 +30,7 @@ func (s *Server) ClusterStatus(ctx context.Context, r *pb.ClusterStatusRequest) 
 // members lists the cluster's members as this node's gossip sees them.
 func (s *Server) members() []*pb.ClusterMember {
 	var out []*pb.ClusterMember
-	for _, m := range s.node.Members() {
+	for _, m := range s.broker.Node().Members() {
 		cm := &pb.ClusterMember{Id: m.ID, Zone: m.Zone, GrpcAddr: m.GRPCAddr, RaftAddr: m.RaftAddr, State: m.State}
 		if !m.Since.IsZero() {
 			cm.SinceMs = m.Since.UnixMilli()
@@ -45,7 +46,7 @@ func (s *Server) LeaveCluster(ctx context.Context, r *pb.LeaveClusterRequest) (*
 	if err := s.limits.validateLeaveCluster(r); err != nil {
 		return nil, err
 	}
-	groups, err := s.node.Leave(ctx)
+	groups, err := s.broker.Node().Leave(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -57,7 +58,7 @@ func (s *Server) RemoveNode(ctx context.Context, r *pb.RemoveNodeRequest) (*pb.R
 	if err := s.limits.validateRemoveNode(r); err != nil {
 		return nil, err
 	}
-	groups, err := s.node.RemoveNode(ctx, r.GetNodeId())
+	groups, err := s.broker.Node().RemoveNode(ctx, r.GetNodeId())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -1,8 +1,7 @@
 package transport
 
 import (
-	"github.com/warrenmq/warren/fsm"
-	"github.com/warrenmq/warren/routing"
+	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
@@ -28,7 +27,7 @@ func (l Limits) validateDeclareExchange(r *pb.DeclareExchangeRequest) error {
 	if r.GetPassive() {
 		return nil
 	}
-	if _, err := routing.ParseKind(r.GetKind()); err != nil {
+	if err := broker.CheckExchangeKind(r.GetKind()); err != nil {
 		return invalidf("exchange %q: %v", r.GetName(), err)
 	}
 	if r.GetName() == "" {
@@ -69,7 +68,7 @@ func (l Limits) validateDeclareQueue(r *pb.DeclareQueueRequest) error {
 	}
 	// The spec does not depend on the name, so a generated one need not
 	// exist yet.
-	if _, err := fsm.QueueSpecFromArgs(0, r.GetName(), toFSMValues(r.GetArguments())); err != nil {
+	if err := broker.CheckQueueArgs(r.GetName(), brokerValues(r.GetArguments())); err != nil {
 		return toStatus(err)
 	}
 	return nil

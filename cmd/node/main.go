@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/internal/watermark"
 	"github.com/warrenmq/warren/transport"
 	"google.golang.org/grpc"
@@ -32,7 +32,7 @@ func main() {
 }
 
 type flags struct {
-	cluster   cluster.Config
+	broker    broker.Config
 	grpcAddr  string
 	logLevel  string
 	maxMsg    int
@@ -43,21 +43,21 @@ type flags struct {
 }
 
 func parseFlags(args []string) (flags, error) {
-	f := flags{cluster: cluster.DefaultConfig()}
+	f := flags{broker: broker.DefaultConfig()}
 	limits := transport.DefaultLimits()
 	fs := flag.NewFlagSet("warren-node", flag.ContinueOnError)
-	fs.StringVar(&f.cluster.NodeID, "id", f.cluster.NodeID, "node id, stable across restarts")
-	fs.StringVar(&f.cluster.DataDir, "data-dir", f.cluster.DataDir, "directory for Raft logs and snapshots")
+	fs.StringVar(&f.broker.Cluster.NodeID, "id", f.broker.Cluster.NodeID, "node id, stable across restarts")
+	fs.StringVar(&f.broker.Cluster.DataDir, "data-dir", f.broker.Cluster.DataDir, "directory for Raft logs and snapshots")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:5680", "address of the client gRPC API")
-	fs.StringVar(&f.cluster.RaftAddr, "raft-addr", f.cluster.RaftAddr, "address of the Raft port (shared by all groups)")
-	fs.StringVar(&f.cluster.Zone, "zone", "", "availability zone of this node (gossiped to peers)")
-	fs.StringVar(&f.cluster.GossipAddr, "gossip-addr", f.cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
+	fs.StringVar(&f.broker.Cluster.RaftAddr, "raft-addr", f.broker.Cluster.RaftAddr, "address of the Raft port (shared by all groups)")
+	fs.StringVar(&f.broker.Cluster.Zone, "zone", "", "availability zone of this node (gossiped to peers)")
+	fs.StringVar(&f.broker.Cluster.GossipAddr, "gossip-addr", f.broker.Cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
 	join := fs.String("join", "", "comma-separated gossip addresses (host:port) of cluster nodes to join")
-	fs.IntVar(&f.cluster.BootstrapExpect, "bootstrap-expect", f.cluster.BootstrapExpect, "number of nodes that form a new cluster (1: bootstrap alone unless --join is set)")
-	fs.IntVar(&f.cluster.QueueGroups, "queue-groups", f.cluster.QueueGroups, "number of queue Raft groups")
-	fs.DurationVar(&f.cluster.SessionGrace, "session-grace", f.cluster.SessionGrace, "how long a new leader waits for sessions to re-attach")
-	fs.DurationVar(&f.cluster.DefaultGetLease, "get-lease", f.cluster.DefaultGetLease, "default lease of an unacked get")
-	fs.DurationVar(&f.cluster.DeadNodeRemoval, "remove-dead-after", f.cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
+	fs.IntVar(&f.broker.Cluster.BootstrapExpect, "bootstrap-expect", f.broker.Cluster.BootstrapExpect, "number of nodes that form a new cluster (1: bootstrap alone unless --join is set)")
+	fs.IntVar(&f.broker.QueueGroups, "queue-groups", f.broker.QueueGroups, "number of queue Raft groups")
+	fs.DurationVar(&f.broker.SessionGrace, "session-grace", f.broker.SessionGrace, "how long a new leader waits for sessions to re-attach")
+	fs.DurationVar(&f.broker.DefaultGetLease, "get-lease", f.broker.DefaultGetLease, "default lease of an unacked get")
+	fs.DurationVar(&f.broker.Cluster.DeadNodeRemoval, "remove-dead-after", f.broker.Cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message body accepted")
 	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
 	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")
@@ -65,7 +65,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
-	fs.BoolVar(&f.cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
+	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
 	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -75,7 +75,7 @@ func parseFlags(args []string) (flags, error) {
 	}
 	for _, a := range strings.Split(*join, ",") {
 		if a = strings.TrimSpace(a); a != "" {
-			f.cluster.Join = append(f.cluster.Join, a)
+			f.broker.Cluster.Join = append(f.broker.Cluster.Join, a)
 		}
 	}
 	if f.maxMsg < 1 || f.maxMsg > 64<<20 {
@@ -90,8 +90,8 @@ func run(args []string) error {
 		return err
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr})
-	f.cluster.Logger = logger
-	if f.cluster.UnsafeUnsyncedLog {
+	f.broker.Cluster.Logger = logger
+	if f.broker.Cluster.UnsafeUnsyncedLog {
 		logger.Warn("--unsafe-ack-before-fsync: writes are confirmed before they are on disk; a crash loses confirmed messages (tests only)")
 	}
 
@@ -113,16 +113,17 @@ func run(args []string) error {
 		return fmt.Errorf("grpc listener: %w", err)
 	}
 	defer ln.Close()
-	f.cluster.GRPCAddr = advertised(f.grpcAddr, ln.Addr())
-	node, err := cluster.Start(f.cluster)
+	f.broker.Cluster.GRPCAddr = advertised(f.grpcAddr, ln.Addr())
+	b, err := broker.Start(f.broker)
 	if err != nil {
 		return err
 	}
-	defer node.Close()
-	logger.Info("waiting for the Raft groups", "node", f.cluster.NodeID, "gossip", node.GossipAddr(),
-		"bootstrap_expect", f.cluster.BootstrapExpect, "join", strings.Join(f.cluster.Join, ","))
+	defer b.Close()
+	node := b.Node()
+	logger.Info("waiting for the Raft groups", "node", f.broker.Cluster.NodeID, "gossip", node.GossipAddr(),
+		"bootstrap_expect", f.broker.Cluster.BootstrapExpect, "join", strings.Join(f.broker.Cluster.Join, ","))
 	readyCtx, cancel := context.WithTimeout(ctx, f.readyWait)
-	err = node.WaitReady(readyCtx)
+	err = b.WaitReady(readyCtx)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("groups not ready: %w", err)
@@ -130,10 +131,10 @@ func run(args []string) error {
 	limits := transport.DefaultLimits()
 	limits.MaxMessageBytes = f.maxMsg
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
-	api := transport.NewServer(node, limits, logger.Named("api"))
-	nodeAPI := transport.NewNodeServer(node)
+	api := transport.NewServer(b, limits, logger.Named("api"))
+	nodeAPI := transport.NewNodeServer(b)
 	guard := watermark.New(watermark.Config{
-		MemoryHigh: uint64(f.memHigh), DiskFreeLow: uint64(f.diskLow), DataDir: f.cluster.DataDir, Logger: logger.Named("watermark"),
+		MemoryHigh: uint64(f.memHigh), DiskFreeLow: uint64(f.diskLow), DataDir: f.broker.Cluster.DataDir, Logger: logger.Named("watermark"),
 	})
 	guard.Start()
 	defer guard.Close()
@@ -144,7 +145,7 @@ func run(args []string) error {
 	nodeAPI.Register(gs)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(ln) }()
-	logger.Info("warren-node ready", "node", f.cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.cluster.DataDir)
+	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.broker.Cluster.DataDir)
 
 	select {
 	case <-ctx.Done():
@@ -159,7 +160,7 @@ func run(args []string) error {
 	}
 	api.Drain()
 	shutdownGRPC(gs, 10*time.Second)
-	return node.Close()
+	return b.Close()
 }
 
 // advertised is the gRPC address to gossip: the flag's value, or the bound

@@ -4,6 +4,7 @@ package layering
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -11,20 +12,37 @@ import (
 const module = "github.com/warrenmq/warren"
 
 // allowed lists, per package, the Warren packages it may depend on
-// (directly or not). The generated API (transport/warrenpb) and log format
-// (fsm/fsmpb) are leaves anyone below cmd may use as the table says.
+// (directly or not): the direction of ARCHITECTURE §8,
+//
+//	cmd/node ─► transport ─► broker ─► dispatch ─► fsm ─► routing
+//	                           │  └──► cluster ─► cluster/raftgroup
+//
+// The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
+// leaves. cluster/raftgroup imports nothing of Warren; cluster does not
+// import broker (it uses fsm only for its error sentinels); nothing but
+// cmd and the in-process harness imports transport.
 var allowed = map[string][]string{
 	"routing":                 {},
 	"fsm/fsmpb":               {},
 	"transport/warrenpb":      {},
+	"cluster/raftgroup":       {},
 	"fsm":                     {"routing", "fsm/fsmpb"},
 	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
-	"cluster":                 {"dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
-	"transport":               {"cluster", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"transport":               {"broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
 	"client":                  {"transport/warrenpb"},
-	"transport/transporttest": {"transport", "cluster", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"transport/transporttest": {"transport", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
 	"chaos/check":             {}, // pure history checker: standard library only
 	"chaos":                   {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
+}
+
+// direct lists, for packages that adapt a lower layer, the only Warren
+// packages they may import themselves: transport speaks gRPC to the
+// broker's own types and never builds log records (fsm/fsmpb) or reaches
+// into the state machines, the dispatcher or a Raft group.
+var direct = map[string][]string{
+	"transport": {"broker", "cluster", "transport/warrenpb"},
 }
 
 func TestImportsPointDown(t *testing.T) {
@@ -37,6 +55,22 @@ func TestImportsPointDown(t *testing.T) {
 		for _, d := range deps {
 			if !permitted[d] {
 				t.Errorf("%s imports %s, against the direction of ARCHITECTURE §7", pkg, d)
+			}
+		}
+	}
+}
+
+// TestDirectImports holds the adapters to the layer right below them.
+func TestDirectImports(t *testing.T) {
+	for pkg, ok := range direct {
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, module+"/"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, imp := range strings.Fields(string(out)) {
+			rel, ours := strings.CutPrefix(imp, module+"/")
+			if ours && !slices.Contains(ok, rel) {
+				t.Errorf("%s imports %s directly; it may import only %v", pkg, rel, ok)
 			}
 		}
 	}

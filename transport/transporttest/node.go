@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/transport"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
@@ -26,9 +27,9 @@ import (
 type Node struct {
 	Addr    string
 	DataDir string
-	Node    *cluster.Node
+	Broker  *broker.Broker
 	grpc    *grpc.Server
-	cfg     cluster.Config
+	cfg     broker.Config
 }
 
 // Options tune a test node; the zero value is a 4-group single node.
@@ -81,7 +82,7 @@ func StartCluster(t testing.TB, size int, o Options) []*Node {
 		oi := o
 		oi.NodeID = "node" + strconv.Itoa(i+1)
 		if i > 0 {
-			oi.Join = []string{nodes[0].Node.GossipAddr()}
+			oi.Join = []string{nodes[0].Broker.Node().GossipAddr()}
 		}
 		nodes[i] = newNode(t, oi)
 		lns[i] = nodes[i].launch(t)
@@ -108,14 +109,14 @@ func newNode(t testing.TB, o Options) *Node {
 		o.BootstrapExpect = 1
 	}
 	cfg := testConfig(o.DataDir)
-	cfg.NodeID = o.NodeID
+	cfg.Cluster.NodeID = o.NodeID
 	cfg.QueueGroups = o.QueueGroups
 	cfg.SessionGrace = o.SessionGrace
-	cfg.Join = o.Join
-	cfg.BootstrapExpect = o.BootstrapExpect
+	cfg.Cluster.Join = o.Join
+	cfg.Cluster.BootstrapExpect = o.BootstrapExpect
 	w := &testWriter{t: t}
 	t.Cleanup(w.close) // registered first: runs after Stop
-	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: w})
+	cfg.Cluster.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: w})
 	n := &Node{DataDir: o.DataDir, cfg: cfg}
 	t.Cleanup(n.Stop)
 	return n
@@ -123,15 +124,16 @@ func newNode(t testing.TB, o Options) *Node {
 
 // testConfig is a loopback configuration with OS-picked ports and fast
 // Raft and gossip timings.
-func testConfig(dir string) cluster.Config {
-	cfg := cluster.DefaultConfig()
-	cfg.NodeID = "test-node"
-	cfg.DataDir = dir
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.GossipAddr = "127.0.0.1:0"
-	cfg.GossipLocal = true
-	cfg.ReconcileInterval = 200 * time.Millisecond
-	cfg.Group = cluster.FastGroupConfig()
+func testConfig(dir string) broker.Config {
+	cfg := broker.DefaultConfig()
+	c := &cfg.Cluster
+	c.NodeID = "test-node"
+	c.DataDir = dir
+	c.RaftAddr = "127.0.0.1:0"
+	c.GossipAddr = "127.0.0.1:0"
+	c.GossipLocal = true
+	c.ReconcileInterval = 200 * time.Millisecond
+	c.Group = raftgroup.FastConfig()
 	cfg.SessionGrace = 0
 	return cfg
 }
@@ -144,13 +146,13 @@ func (n *Node) launch(t testing.TB) net.Listener {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.cfg.GRPCAddr = ln.Addr().String()
-	node, err := cluster.Start(n.cfg)
+	n.cfg.Cluster.GRPCAddr = ln.Addr().String()
+	b, err := broker.Start(n.cfg)
 	if err != nil {
 		ln.Close()
-		t.Fatalf("start node %s: %v", n.cfg.NodeID, err)
+		t.Fatalf("start node %s: %v", n.cfg.Cluster.NodeID, err)
 	}
-	n.Node = node
+	n.Broker = b
 	return ln
 }
 
@@ -159,8 +161,8 @@ func (n *Node) ready(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*TimeoutScale())
 	defer cancel()
-	if err := n.Node.WaitReady(ctx); err != nil {
-		t.Fatalf("node %s not ready: %v", n.cfg.NodeID, err)
+	if err := n.Broker.WaitReady(ctx); err != nil {
+		t.Fatalf("node %s not ready: %v", n.cfg.Cluster.NodeID, err)
 	}
 }
 
@@ -171,8 +173,8 @@ func (n *Node) serve(ln net.Listener, o Options) {
 		limits = *o.Limits
 	}
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
-	transport.NewServer(n.Node, limits, nil).Register(gs)
-	transport.NewNodeServer(n.Node).Register(gs)
+	transport.NewServer(n.Broker, limits, nil).Register(gs)
+	transport.NewNodeServer(n.Broker).Register(gs)
 	go func() { _ = gs.Serve(ln) }()
 	n.grpc, n.Addr = gs, ln.Addr().String()
 }
@@ -183,9 +185,9 @@ func (n *Node) Stop() {
 		n.grpc.Stop()
 		n.grpc = nil
 	}
-	if n.Node != nil {
-		_ = n.Node.Close()
-		n.Node = nil
+	if n.Broker != nil {
+		_ = n.Broker.Close()
+		n.Broker = nil
 	}
 }
 
@@ -233,8 +235,8 @@ func StartMain(dir string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.GRPCAddr = ln.Addr().String()
-	node, err := cluster.Start(cfg)
+	cfg.Cluster.GRPCAddr = ln.Addr().String()
+	node, err := broker.Start(cfg)
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -246,7 +248,7 @@ func StartMain(dir string) (*Node, error) {
 		node.Close()
 		return nil, err
 	}
-	n := &Node{Node: node, DataDir: dir, cfg: cfg}
+	n := &Node{Broker: node, DataDir: dir, cfg: cfg}
 	n.serve(ln, Options{})
 	return n, nil
 }

@@ -167,7 +167,11 @@ type ProposeResponse struct {
 	// Encoded fsm.DroppedQueue list: queue ids and groups to drop.
 	Dropped []*DroppedQueue `protobuf:"bytes,6,rep,name=dropped,proto3" json:"dropped,omitempty"`
 	// fsm.Result.Count (e.g. messages removed by a Purge).
-	Count         uint64 `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	Count uint64 `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	// The ErrorInfo reason of the domain error (cluster's status table), so
+	// the forwarding node rebuilds the very error the state machine gave
+	// (EXISTS and PRECONDITION share a code).
+	ErrorReason   string `protobuf:"bytes,8,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +253,13 @@ func (x *ProposeResponse) GetCount() uint64 {
 		return x.Count
 	}
 	return 0
+}
+
+func (x *ProposeResponse) GetErrorReason() string {
+	if x != nil {
+		return x.ErrorReason
+	}
+	return ""
 }
 
 type DroppedQueue struct {
@@ -912,7 +923,7 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"fsmVersion\"@\n" +
 	"\x0eProposeRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
-	"\acommand\x18\x02 \x01(\fR\acommand\"\xee\x01\n" +
+	"\acommand\x18\x02 \x01(\fR\acommand\"\x91\x02\n" +
 	"\x0fProposeResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x1d\n" +
 	"\n" +
@@ -922,7 +933,8 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\n" +
 	"queue_name\x18\x05 \x01(\tR\tqueueName\x121\n" +
 	"\adropped\x18\x06 \x03(\v2\x17.warren.v1.DroppedQueueR\adropped\x12\x14\n" +
-	"\x05count\x18\a \x01(\x04R\x05count\"H\n" +
+	"\x05count\x18\a \x01(\x04R\x05count\x12!\n" +
+	"\ferror_reason\x18\b \x01(\tR\verrorReason\"H\n" +
 	"\fDroppedQueue\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +

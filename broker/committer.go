@@ -1,0 +1,210 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/warrenmq/warren/cluster"
+	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Group commit tuning: one Enqueue entry carries up to maxBatchBytes of
+// messages (half of raft's SuggestedMaxDataSize, so heartbeats are not
+// starved) and up to maxInFlight entries are pipelined; while they are in
+// flight new publishes pile up and go out together in the next entry.
+const (
+	maxBatchBytes = 256 << 10
+	maxInFlight   = 8
+)
+
+// enqueueReq is one publisher's share of an Enqueue: messages whose
+// queue_refs index into queues.
+type enqueueReq struct {
+	queues []*fsmpb.QueueSpec
+	msgs   []*fsmpb.EnqueueMessage
+	size   int
+	done   chan enqueueResp
+}
+
+type enqueueResp struct {
+	outcomes []fsm.EnqueueOutcome
+	err      error
+}
+
+// committer coalesces concurrent publishes to one queue group into single
+// Raft entries, keeping their arrival order in the log.
+type committer struct {
+	g    *raftgroup.Group
+	reqs chan *enqueueReq
+	sem  chan struct{}
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newCommitter(g *raftgroup.Group) *committer {
+	c := &committer{
+		g:    g,
+		reqs: make(chan *enqueueReq, 1024),
+		sem:  make(chan struct{}, maxInFlight),
+		quit: make(chan struct{}),
+	}
+	c.wg.Add(1)
+	go c.loop()
+	return c
+}
+
+// submit enqueues msgs (in order) and waits until their entry is applied.
+// The messages become part of the entry: the caller must not use them
+// again (their queue_refs are renumbered into the entry's queue list).
+func (c *committer) submit(ctx context.Context, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
+	size := 0
+	for _, m := range msgs {
+		size += proto.Size(m)
+	}
+	req := &enqueueReq{queues: queues, msgs: msgs, size: size, done: make(chan enqueueResp, 1)}
+	select {
+	case c.reqs <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.quit:
+		return nil, cluster.ErrShuttingDown
+	}
+	select {
+	case r := <-req.done:
+		return r.outcomes, r.err
+	case <-ctx.Done():
+		// The entry may still commit: the outcome is unknown to the caller.
+		return nil, ctx.Err()
+	}
+}
+
+func (c *committer) loop() {
+	defer c.wg.Done()
+	for {
+		var first *enqueueReq
+		select {
+		case first = <-c.reqs:
+		case <-c.quit:
+			return
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.quit:
+			first.done <- enqueueResp{err: cluster.ErrShuttingDown}
+			return
+		}
+		batch, size := []*enqueueReq{first}, first.size
+	drain:
+		for size < maxBatchBytes {
+			select {
+			case r := <-c.reqs:
+				if size+r.size > maxBatchBytes {
+					// Too big to join: it leads the next entry.
+					c.apply(batch)
+					batch, size = nil, 0
+					select {
+					case c.sem <- struct{}{}:
+					case <-c.quit:
+						r.done <- enqueueResp{err: cluster.ErrShuttingDown}
+						return
+					}
+				}
+				batch = append(batch, r)
+				size += r.size
+			default:
+				break drain
+			}
+		}
+		c.apply(batch)
+	}
+}
+
+// apply merges the batch into one Enqueue, hands it to Raft in order, and
+// waits for the outcome on another goroutine so the next entry can be
+// built meanwhile. The caller holds one sem slot, released here. The
+// messages go into the entry as they are; only their queue_refs are
+// renumbered from their request's queue list into the entry's.
+func (c *committer) apply(batch []*enqueueReq) {
+	cmd := &fsmpb.Enqueue{NowMs: nowMs()}
+	ids := map[uint64]uint32{}
+	for _, r := range batch {
+		remap := make([]uint32, len(r.queues))
+		for i, s := range r.queues {
+			ref, ok := ids[s.GetId()]
+			if !ok {
+				ref = uint32(len(cmd.Queues))
+				ids[s.GetId()] = ref
+				cmd.Queues = append(cmd.Queues, s)
+			}
+			remap[i] = ref
+		}
+		for _, m := range r.msgs {
+			for i, old := range m.QueueRefs {
+				m.QueueRefs[i] = remap[old]
+			}
+			cmd.Messages = append(cmd.Messages, m)
+		}
+	}
+	data, err := fsm.Encode(cmd)
+	if err != nil {
+		<-c.sem
+		failAll(batch, err)
+		return
+	}
+	p, err := raftgroup.Append[*fsm.Result](context.Background(), c.g, data)
+	if err != nil {
+		<-c.sem
+		failAll(batch, err)
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.sem }()
+		res, _, err := p.Wait(context.Background())
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			failAll(batch, err)
+			return
+		}
+		off := 0
+		for _, r := range batch {
+			end := off + len(r.msgs)
+			if end > len(res.Enqueued) {
+				r.done <- enqueueResp{err: fmt.Errorf("enqueue result has %d outcomes, want %d", len(res.Enqueued), end)}
+				continue
+			}
+			r.done <- enqueueResp{outcomes: res.Enqueued[off:end]}
+			off = end
+		}
+	}()
+}
+
+func failAll(batch []*enqueueReq, err error) {
+	for _, r := range batch {
+		r.done <- enqueueResp{err: err}
+	}
+}
+
+func (c *committer) close() {
+	select {
+	case <-c.quit:
+	default:
+		close(c.quit)
+	}
+	c.wg.Wait()
+	for {
+		select {
+		case r := <-c.reqs:
+			r.done <- enqueueResp{err: cluster.ErrShuttingDown}
+		default:
+			return
+		}
+	}
+}

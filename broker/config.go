@@ -1,0 +1,60 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/warrenmq/warren/cluster"
+)
+
+// Config is the configuration of a Warren node's broker and, in Cluster,
+// of its place in the cluster.
+type Config struct {
+	Cluster cluster.Config
+	// QueueGroups is the number of queue Raft groups (K).
+	QueueGroups int
+	// SessionGrace is how long a new leader (or a restarted node) waits
+	// for sessions to re-attach before it returns the unacked deliveries
+	// of sessions no node serves. A consumer that re-attaches in time
+	// keeps its deliveries and can still ack them. Meanwhile an absent
+	// consumer can still be assigned up to its prefetch, which then waits
+	// out the grace; so keep it short. Default 5 s; 0 returns at once.
+	SessionGrace time.Duration
+	// DefaultGetLease bounds an unacked Get when the caller gives no lease.
+	DefaultGetLease time.Duration
+}
+
+// DefaultConfig returns a single-node configuration with data in
+// ./warren-data, Raft on 127.0.0.1:5681 and gossip on 127.0.0.1:5682.
+func DefaultConfig() Config {
+	return Config{
+		Cluster:         cluster.DefaultConfig(),
+		QueueGroups:     4,
+		SessionGrace:    5 * time.Second,
+		DefaultGetLease: 5 * time.Minute,
+	}
+}
+
+// MaxQueueGroups bounds K: every group costs heartbeats, goroutines and a
+// bolt file.
+const MaxQueueGroups = 64
+
+// Validate checks every field, the cluster's included, and returns every
+// problem found, joined.
+func (c Config) Validate() error {
+	var errs []error
+	if c.QueueGroups < 1 || c.QueueGroups > MaxQueueGroups {
+		errs = append(errs, fmt.Errorf("queue groups must be 1..%d, not %d", MaxQueueGroups, c.QueueGroups))
+	}
+	if c.SessionGrace < 0 {
+		errs = append(errs, errors.New("session grace is negative"))
+	}
+	if c.DefaultGetLease <= 0 {
+		errs = append(errs, errors.New("default get lease must be positive"))
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/warrenmq/warren/dispatch"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// SubscribeOptions are the settings of one consumer.
+type SubscribeOptions struct {
+	Queue   string
+	Session string
+	Tag     string
+	// Prefetch is the most unacked deliveries out at once; 0 is unlimited.
+	Prefetch uint32
+	AutoAck  bool
+}
+
+// Subscribe attaches a consumer to a queue on this node, which must lead
+// the queue's group (else the error says where the leader is: see
+// LeaderElsewhere and Redirect). The caller reads deliveries with
+// Consumer.Next and must Close the consumer when its stream ends.
+func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, error) {
+	def, qg, err := b.lookupQueueCaughtUp(ctx, o.Queue)
+	if err != nil {
+		return nil, err
+	}
+	if def.Exclusive && def.OwnerSession != o.Session {
+		return nil, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
+	}
+	d, err := qg.dispatcher()
+	if err != nil {
+		return nil, err
+	}
+	// Register and look up what the state already has checked out to this
+	// consumer atomically with respect to Apply (which delivers under the
+	// write lock): a consumer that re-attaches — its stream ended with a
+	// leader that died — gets its unacked deliveries again, marked
+	// redelivered, instead of holding credit nobody can use.
+	var c *dispatch.Consumer
+	var resend []fsm.Delivery
+	qg.fsm.read(func(g *fsm.QueueGroup) {
+		c, err = d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck)
+		if err != nil {
+			return
+		}
+		for _, dv := range g.CheckedOut(o.Session) {
+			if dv.Queue == def.ID && dv.ConsumerTag == o.Tag && dv.Payload != nil {
+				dv.Redelivered = true
+				resend = append(resend, dv)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.Deliver(resend)
+	res, err := qg.Propose(ctx, &fsmpb.Checkout{
+		Queue: def.Spec, Session: o.Session, ConsumerTag: o.Tag, Prefetch: o.Prefetch, AutoAck: o.AutoAck, NowMs: nowMs(),
+	})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		d.Forget(c)
+		return nil, err
+	}
+	return &Consumer{c: c}, nil
+}
+
+// GetOptions are the settings of one Get.
+type GetOptions struct {
+	Queue   string
+	Session string
+	AutoAck bool
+	// Lease bounds how long an unacked get stays out; 0 = the node default.
+	Lease time.Duration
+}
+
+// Get takes one ready message, or returns nil when the queue is empty,
+// with the number of ready messages left. This node must lead the queue's
+// group.
+func (b *Broker) Get(ctx context.Context, o GetOptions) (*Delivery, uint64, error) {
+	def, qg, err := b.lookupQueueCaughtUp(ctx, o.Queue)
+	if err != nil {
+		return nil, 0, err
+	}
+	if def.Exclusive && def.OwnerSession != o.Session {
+		return nil, 0, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
+	}
+	if !o.AutoAck && b.sessions.live(o.Session) {
+		// The session's stream ends here; remember to release this group.
+		b.sessions.noteGet(o.Session, def.Group)
+	}
+	d, err := qg.dispatcher()
+	if err != nil {
+		return nil, 0, err
+	}
+	lease := o.Lease
+	if lease <= 0 {
+		lease = b.cfg.DefaultGetLease
+	}
+	now := time.Now()
+	res, err := qg.Propose(ctx, &fsmpb.Get{
+		Queue: def.Spec, Session: o.Session, AutoAck: o.AutoAck, LeaseUntilMs: now.Add(lease).UnixMilli(), NowMs: now.UnixMilli(),
+	})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if res.Got == nil {
+		return nil, res.Count, nil
+	}
+	if !o.AutoAck {
+		d.TrackGet(*res.Got)
+	}
+	got := delivery(*res.Got)
+	return &got, res.Count, nil
+}
+
+// SettleGetOptions names deliveries taken with Get and what to do with them.
+type SettleGetOptions struct {
+	Queue    string
+	Session  string
+	Kind     SettleKind
+	Tag      uint64
+	Multiple bool
+}
+
+// SettleGet acks, requeues or discards deliveries taken with Get and waits
+// until that is committed.
+func (b *Broker) SettleGet(ctx context.Context, o SettleGetOptions) error {
+	def, qg, err := b.lookupQueue(o.Queue)
+	if err != nil {
+		return err
+	}
+	d, err := qg.dispatcher()
+	if err != nil {
+		return err
+	}
+	// A get whose lease ran out was returned by a Tick the dispatcher does
+	// not see; settling its old tag would succeed and do nothing, while the
+	// message goes to someone else. Refuse it as RabbitMQ refuses an
+	// unknown tag.
+	if !o.Multiple && !getOutstanding(qg, def.ID, o.Session, o.Tag) {
+		return fmt.Errorf("%w %d: no unacked get with that tag on this queue in this session (its lease may have run out)", dispatch.ErrUnknownTag, o.Tag)
+	}
+	done, err := d.SettleGet(def.ID, o.Session, o.Kind, o.Tag, o.Multiple)
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// getOutstanding reports whether the group's state still has get tag of
+// session checked out on queue.
+func getOutstanding(qg *queueGroup, queue uint64, session string, tag uint64) bool {
+	var out bool
+	qg.fsm.read(func(g *fsm.QueueGroup) {
+		for _, dv := range g.CheckedOut(session) {
+			if dv.Queue == queue && dv.ConsumerTag == "" && dv.Tag == tag {
+				out = true
+				return
+			}
+		}
+	})
+	return out
+}

@@ -1,0 +1,64 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/warrenmq/warren/dispatch"
+)
+
+// SettleKind is what a consumer does with a delivery.
+type SettleKind = dispatch.SettleKind
+
+// Settle kinds.
+const (
+	// Ack: processed; the message goes.
+	Ack = dispatch.Ack
+	// Return: back to its queue, redelivered (nack or reject with requeue).
+	Return = dispatch.Return
+	// Discard: dropped, or dead-lettered (nack or reject without requeue).
+	Discard = dispatch.Discard
+)
+
+// Errors of consumers and settlements.
+var (
+	// ErrUnknownTag: no delivery with that tag is outstanding.
+	ErrUnknownTag = dispatch.ErrUnknownTag
+	// ErrConsumerExists: the session already has a consumer with that tag
+	// on the queue.
+	ErrConsumerExists = dispatch.ErrConsumerExists
+	// ErrStopped: the queue's leader stopped serving here (leadership
+	// moved, or the node stops); subscribe again.
+	ErrStopped = dispatch.ErrStopped
+	// ErrConsumerClosed: the consumer was closed or its session ended.
+	ErrConsumerClosed = dispatch.ErrConsumerClosed
+)
+
+// Consumer is one consumer attached to a queue on its group's leader.
+type Consumer struct {
+	c *dispatch.Consumer
+}
+
+// Next waits for the next delivery within the consumer's prefetch.
+func (c *Consumer) Next(ctx context.Context) (Delivery, error) {
+	d, err := c.c.Next(ctx)
+	if err != nil {
+		return Delivery{}, err
+	}
+	return delivery(d), nil
+}
+
+// Sent records that the delivery with tag reached the client (an
+// auto-ack delivery releases its prefetch credit then).
+func (c *Consumer) Sent(tag uint64) { c.c.Sent(tag) }
+
+// Settle acks, returns or discards the delivery with tag, or with multiple
+// every outstanding one up to it (all of them when tag is 0). Tags not
+// outstanding are refused with ErrUnknownTag. It returns once the
+// settlement is queued for the log, which commits it in the next flush.
+func (c *Consumer) Settle(kind SettleKind, tag uint64, multiple bool) error {
+	_, err := c.c.Settle(kind, tag, multiple)
+	return err
+}
+
+// Close detaches the consumer; its unacked deliveries return to the queue.
+func (c *Consumer) Close() { c.c.Close() }

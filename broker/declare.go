@@ -1,0 +1,156 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"github.com/warrenmq/warren/routing"
+	"google.golang.org/protobuf/proto"
+)
+
+// Declarations: exchanges, queues and bindings live in the meta group.
+// Every write returns the meta index it committed at, which a client
+// passes on so that any node it asks next has applied as much.
+
+// proposeMeta commits a meta command and returns its result and index. A
+// domain error of the state machine is returned as the error.
+func (b *Broker) proposeMeta(ctx context.Context, cmd proto.Message) (*fsm.Result, uint64, error) {
+	res, index, err := b.proposeOrForward(ctx, b.meta, cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	// When the leader was elsewhere, wait until this node's copy has the
+	// change, so the caller's next read here sees it.
+	if err := b.WaitMetaIndex(ctx, index); err != nil {
+		return nil, 0, err
+	}
+	if res.Err != nil {
+		return res, index, res.Err
+	}
+	return res, index, nil
+}
+
+// DeclareExchange creates an exchange, or checks that an identical one
+// exists.
+func (b *Broker) DeclareExchange(ctx context.Context, s ExchangeSpec) (uint64, error) {
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareExchange{
+		Name: s.Name, Kind: s.Kind, AutoDelete: s.AutoDelete, Internal: s.Internal, Arguments: logValues(s.Args),
+	})
+	return idx, err
+}
+
+// DeleteExchange deletes an exchange and its bindings; with ifUnused only
+// when it has none.
+func (b *Broker) DeleteExchange(ctx context.Context, name string, ifUnused bool) (uint64, error) {
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteExchange{Name: name, IfUnused: ifUnused})
+	return idx, err
+}
+
+// Bind adds a binding; binding twice is a no-op.
+func (b *Broker) Bind(ctx context.Context, bd Binding) (uint64, error) {
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.Bind{Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
+	return idx, err
+}
+
+// Unbind removes a binding; removing a missing one is a no-op.
+func (b *Broker) Unbind(ctx context.Context, bd Binding) (uint64, error) {
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.Unbind{Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
+	return idx, err
+}
+
+// DeclareQueue creates a queue (placing it on a queue group), or checks
+// that an identical one exists, and returns it with its counts. An empty
+// name gets a generated amq.gen-… one, as in RabbitMQ.
+func (b *Broker) DeclareQueue(ctx context.Context, s QueueSpec) (Queue, uint64, error) {
+	name := s.Name
+	if name == "" {
+		name = generatedName(fsm.GeneratedQueuePrefix)
+	}
+	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareQueue{
+		Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
+	})
+	if err != nil {
+		return Queue{}, 0, err
+	}
+	q, err := b.Queue(res.QueueName)
+	return q, idx, err
+}
+
+// generatedName is prefix and 24 random hex digits.
+func generatedName(prefix string) string {
+	var r [12]byte
+	_, _ = rand.Read(r[:])
+	return prefix + hex.EncodeToString(r[:])
+}
+
+// DeleteQueue deletes a queue, its bindings and its messages, and returns
+// how many ready messages it held.
+func (b *Broker) DeleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, uint64, error) {
+	q, err := b.Queue(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	if o.IfUnused && q.Consumers > 0 {
+		return 0, 0, fmt.Errorf("%w: queue %q has %d consumers (if-unused)", fsm.ErrPrecondition, name, q.Consumers)
+	}
+	if o.IfEmpty && q.Ready+q.Unacked > 0 {
+		return 0, 0, fmt.Errorf("%w: queue %q has %d messages (if-empty)", fsm.ErrPrecondition, name, q.Ready+q.Unacked)
+	}
+	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteQueue{Name: name})
+	if err != nil {
+		return 0, 0, err
+	}
+	b.dropQueues(ctx, res.DroppedQueues)
+	return q.Ready, idx, nil
+}
+
+// dropQueues tells each dropped queue's group to drop its state. A failure
+// leaves state that no one can reach (the meta group no longer routes to
+// it); it is logged.
+func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
+	for _, d := range dropped {
+		qg, err := b.queueGroup(d.Group)
+		if err == nil {
+			_, err = qg.Propose(ctx, &fsmpb.DropQueue{Queue: d.ID})
+		}
+		if err != nil {
+			b.logger.Warn("could not drop a deleted queue's state", "queue", d.Name, "group", d.Group, "error", err)
+		}
+	}
+}
+
+// PurgeQueue removes a queue's ready messages and returns how many.
+func (b *Broker) PurgeQueue(ctx context.Context, name string) (uint64, error) {
+	def, qg, err := b.lookupQueue(name)
+	if err != nil {
+		return 0, err
+	}
+	res, err := qg.Propose(ctx, &fsmpb.Purge{Queue: def.ID})
+	if err != nil {
+		return 0, err
+	}
+	if res.Err != nil {
+		// A queue never used has no state in its group yet: nothing to purge.
+		return 0, nil
+	}
+	return res.Count, nil
+}
+
+// CheckQueueArgs reports, as DeclareQueue would, an argument a queue
+// cannot be declared with (unknown x- argument, wrong type or range), so
+// that a front end refuses it before anything is proposed.
+func CheckQueueArgs(name string, args map[string]Value) error {
+	_, err := fsm.QueueSpecFromArgs(0, name, logValues(args))
+	return err
+}
+
+// CheckExchangeKind reports an exchange kind Warren does not have (it has
+// direct, fanout, topic and headers).
+func CheckExchangeKind(kind string) error {
+	_, err := routing.ParseKind(kind)
+	return err
+}

@@ -1,0 +1,60 @@
+package broker
+
+// ExchangeSpec declares an exchange.
+type ExchangeSpec struct {
+	Name string
+	// Kind is direct, fanout, topic or headers.
+	Kind       string
+	AutoDelete bool
+	Internal   bool
+	Args       map[string]Value
+}
+
+// Exchange is a declared exchange.
+type Exchange struct {
+	ExchangeSpec
+	// Builtin marks the default exchange and the amq.* ones.
+	Builtin bool
+}
+
+// QueueSpec declares a queue.
+type QueueSpec struct {
+	// Name "" asks the broker for a generated amq.gen-… name.
+	Name       string
+	Exclusive  bool
+	AutoDelete bool
+	Args       map[string]Value
+	// OwnerSession is the session an exclusive queue belongs to.
+	OwnerSession string
+}
+
+// Queue is a declared queue with its counts, as this node's replica of its
+// group sees them.
+type Queue struct {
+	Name       string
+	Exclusive  bool
+	AutoDelete bool
+	Args       map[string]Value
+	// Group is the queue group that holds it.
+	Group      uint32
+	Ready      uint64
+	ReadyBytes uint64
+	Unacked    uint64
+	Consumers  uint32
+}
+
+// Binding routes an exchange's messages to a queue.
+type Binding struct {
+	Exchange string
+	Queue    string
+	Key      string
+	Args     map[string]Value
+}
+
+// DeleteQueueOptions are RabbitMQ's queue.delete conditions.
+type DeleteQueueOptions struct {
+	// IfUnused refuses when the queue has consumers.
+	IfUnused bool
+	// IfEmpty refuses when the queue has ready messages.
+	IfEmpty bool
+}

@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// nowMs is the leader's clock as stamped into commands (Unix ms); the
+// state machines never read a clock themselves.
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// Publish routes every entry with the local meta state and enqueues the
+// copies, one Enqueue per queue group (coalesced with concurrent
+// publishes), and returns once all of them committed. A non-empty
+// publisherID with each entry's Sequence deduplicates retries. When an
+// entry routes to no queue, or its exchange is unknown, the node first
+// catches up with the meta leader and routes again (catchUpMeta), so a
+// queue, exchange or binding committed before the publish arrived is never
+// missed. An unknown exchange fails the whole call before anything is
+// enqueued; a target queue deleted meanwhile fails it with ErrNotFound.
+//
+// Each message is stored once: its body is not copied until it is encoded
+// into the Raft entry.
+func (b *Broker) Publish(ctx context.Context, publisherID string, entries []PublishEntry) ([]PublishOutcome, error) {
+	outcomes, shares, unrouted, err := b.route(publisherID, entries)
+	if unrouted || errors.Is(err, fsm.ErrNotFound) {
+		// Maybe declared a moment ago through another node: catch up
+		// with the meta leader before dropping or refusing anything.
+		if moved, cerr := b.catchUpMeta(ctx); cerr == nil && moved {
+			outcomes, shares, _, err = b.route(publisherID, entries)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.enqueueShares(ctx, outcomes, shares)
+}
+
+// route routes every entry with the local meta state: the outcomes so far
+// (Confirmed, or Unroutable for mandatory entries that found no queue),
+// the messages per queue group, and whether any entry found no queue.
+func (b *Broker) route(publisherID string, entries []PublishEntry) ([]PublishOutcome, map[uint32]*groupShare, bool, error) {
+	outcomes := make([]PublishOutcome, len(entries))
+	shares := map[uint32]*groupShare{}
+	unrouted := false
+	var routeErr error
+	b.readMeta(func(m *fsm.Meta) {
+		for i := range entries {
+			e := &entries[i]
+			queues, err := m.Route(e.Exchange, e.RoutingKey, e.Message.Headers)
+			if err != nil {
+				routeErr = err
+				return
+			}
+			outcomes[i].Status = PublishConfirmed
+			if len(queues) == 0 {
+				unrouted = true
+				if e.Mandatory {
+					outcomes[i].Status = PublishUnroutable
+				}
+				continue
+			}
+			payload := logPayload(e)
+			for _, q := range queues {
+				share := shares[q.Group]
+				if share == nil {
+					share = &groupShare{refs: map[uint64]uint32{}, msgOf: map[int]int{}}
+					shares[q.Group] = share
+				}
+				share.add(i, q, func() *fsmpb.EnqueueMessage {
+					return &fsmpb.EnqueueMessage{Payload: payload, ProducerId: publisherID, Sequence: e.Sequence}
+				})
+			}
+		}
+	})
+	return outcomes, shares, unrouted, routeErr
+}
+
+// enqueueShares enqueues each group's share of a routed publish and
+// returns the outcomes once every group committed.
+func (b *Broker) enqueueShares(ctx context.Context, outcomes []PublishOutcome, shares map[uint32]*groupShare) ([]PublishOutcome, error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for g, share := range shares {
+		qg, err := b.queueGroup(g)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := qg.enqueue(ctx, share)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			for j, entry := range share.entries {
+				merge(&outcomes[entry], res[j])
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for i := range outcomes {
+		if outcomes[i].Status == 0 {
+			return nil, fmt.Errorf("%w: %s", fsm.ErrNotFound, outcomes[i].Reason)
+		}
+	}
+	return outcomes, nil
+}
+
+// merge folds one group's outcome for a message into its overall outcome;
+// Status 0 marks a queue that vanished (reported as not found).
+func merge(o *PublishOutcome, e fsm.EnqueueOutcome) {
+	switch e.Status {
+	case fsm.EnqueueNoQueue:
+		o.Status, o.Reason = 0, e.Reason
+	case fsm.EnqueueRejected:
+		if o.Status != 0 {
+			o.Status, o.Reason = PublishRejected, e.Reason
+		}
+	}
+}
+
+// groupShare is the part of a publish that goes to one queue group: the
+// log's EnqueueMessages, whose queue_refs index into queues.
+type groupShare struct {
+	queues  []*fsmpb.QueueSpec
+	refs    map[uint64]uint32 // queue id → index in queues
+	msgs    []*fsmpb.EnqueueMessage
+	entries []int       // publish entry of each msg
+	msgOf   map[int]int // publish entry → msg index
+}
+
+// add routes entry to queue q: a second queue of the same group adds a
+// reference to the entry's message instead of a second copy.
+func (s *groupShare) add(entry int, q *fsm.QueueDef, newMsg func() *fsmpb.EnqueueMessage) {
+	ref, ok := s.refs[q.ID]
+	if !ok {
+		ref = uint32(len(s.queues))
+		s.refs[q.ID] = ref
+		s.queues = append(s.queues, q.Spec)
+	}
+	if j, ok := s.msgOf[entry]; ok {
+		s.msgs[j].QueueRefs = append(s.msgs[j].QueueRefs, ref)
+		return
+	}
+	m := newMsg()
+	m.QueueRefs = []uint32{ref}
+	s.msgOf[entry] = len(s.msgs)
+	s.entries = append(s.entries, entry)
+	s.msgs = append(s.msgs, m)
+}
+
+// enqueue commits a share, split into entries of at most maxBatchBytes,
+// and returns one outcome per message. On a follower the share goes to the
+// group's leader.
+func (q *queueGroup) enqueue(ctx context.Context, s *groupShare) ([]fsm.EnqueueOutcome, error) {
+	submit := q.commit.submit
+	if _, err := q.dispatcher(); err != nil {
+		if _, ok := LeaderElsewhere(err); !ok {
+			return nil, err
+		}
+		submit = func(ctx context.Context, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
+			return q.b.forwardEnqueue(ctx, q, queues, msgs)
+		}
+	}
+	var out []fsm.EnqueueOutcome
+	start, size := 0, 0
+	for i, m := range s.msgs {
+		sz := proto.Size(m)
+		if i > start && size+sz > maxBatchBytes {
+			res, err := submit(ctx, s.queues, s.msgs[start:i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, res...)
+			start, size = i, 0
+		}
+		size += sz
+	}
+	res, err := submit(ctx, s.queues, s.msgs[start:])
+	if err != nil {
+		return nil, err
+	}
+	return append(out, res...), nil
+}

@@ -1,0 +1,295 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/dispatch"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// tickEvery is how often a leader checks whether leases or TTLs are due.
+const tickEvery = 250 * time.Millisecond
+
+// queueGroup is one queue Raft group on this node, with its group-commit
+// loop and, while this node leads it, its dispatcher.
+type queueGroup struct {
+	b      *Broker
+	idx    int
+	name   string
+	group  *raftgroup.Group
+	fsm    *stateMachine[*fsm.QueueGroup]
+	commit *committer
+	logger hclog.Logger
+	// disp is the group's dispatcher while this node leads the group.
+	disp atomic.Pointer[dispatch.Dispatcher]
+
+	mu           sync.Mutex
+	leaderCancel context.CancelFunc
+	leaderDone   chan struct{}
+	// ready closes the first time this node serves as the group's leader.
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+func newQueueGroup(b *Broker, i int) *queueGroup {
+	name := queueGroupName(i)
+	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch." + name), ready: make(chan struct{})}
+	q.fsm = newQueueStateMachine(b.fatal(name))
+	q.fsm.applied = q.applied
+	return q
+}
+
+// open takes the group the node opened for it and starts group commit.
+func (q *queueGroup) open(g *raftgroup.Group) {
+	q.group = g
+	q.commit = newCommitter(g)
+}
+
+// applied hands a command's deliveries to the dispatcher, in log order
+// (it runs under the state machine's write lock), and ends the streams of
+// the consumers and sessions the command removed. On the leader, dead
+// letters are republished and idle auto-delete queues deleted once the
+// lock is released.
+func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
+	d := q.disp.Load()
+	if d == nil {
+		return nil
+	}
+	switch b := cmd.(type) {
+	case *fsmpb.SessionDown:
+		d.EndSessions(b.GetSessions())
+	case *fsmpb.Cancel:
+		d.EndConsumer(dispatch.Key{Queue: b.GetQueue(), Session: b.GetSession(), Tag: b.GetConsumerTag()})
+	}
+	d.Deliver(res.Deliveries)
+	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 {
+		return nil
+	}
+	return func() {
+		if len(res.DeadLetters) > 0 {
+			q.b.republishDeadLetters(res.DeadLetters)
+		}
+		if len(res.IdleQueues) > 0 {
+			q.b.autoDeleteIdle(res.IdleQueues)
+		}
+	}
+}
+
+// Propose implements dispatch.Proposer, and proposes the broker's own
+// commands (forwarded to the leader when this node is not it).
+func (q *queueGroup) Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error) {
+	// On a follower the command is forwarded; its result then carries no
+	// effects (deliveries), so commands that need them run on the leader.
+	res, _, err := q.b.proposeOrForward(ctx, q.group, cmd)
+	return res, err
+}
+
+// dispatcher returns the group's dispatcher, or a NotLeaderError when this
+// node does not lead the group (or has not finished taking over).
+func (q *queueGroup) dispatcher() (*dispatch.Dispatcher, error) {
+	if d := q.disp.Load(); d != nil {
+		return d, nil
+	}
+	return nil, q.group.NotLeader()
+}
+
+// onLeadership runs on the group's monitor goroutine, in order.
+func (q *queueGroup) onLeadership(isLeader bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.leaderCancel != nil {
+		q.leaderCancel()
+		<-q.leaderDone
+		q.leaderCancel, q.leaderDone = nil, nil
+	}
+	if !isLeader {
+		return
+	}
+	ctx, cancel := context.WithCancel(q.b.ctx)
+	done := make(chan struct{})
+	q.leaderCancel, q.leaderDone = cancel, done
+	q.b.wg.Add(1)
+	go func() {
+		defer q.b.wg.Done()
+		defer close(done)
+		q.leaderLoop(ctx)
+	}()
+}
+
+// leaderLoop runs while this node leads the group: it waits until the
+// state is current, starts a dispatcher, returns the deliveries of sessions
+// that did not come back within the grace period, and ticks leases and
+// TTLs.
+func (q *queueGroup) leaderLoop(ctx context.Context) {
+	select {
+	case <-q.b.opened:
+	case <-ctx.Done():
+		return
+	}
+	if err := q.group.Barrier(ctx); err != nil {
+		q.logger.Warn("barrier failed; not serving as leader", "error", err)
+		return
+	}
+	d := dispatch.New(q, q.logger)
+	// Gets taken under the previous leader stay their sessions' until the
+	// sessions end: let their acks through here.
+	q.fsm.read(func(g *fsm.QueueGroup) {
+		for _, s := range g.Sessions() {
+			for _, dv := range g.CheckedOut(s) {
+				if dv.ConsumerTag == "" {
+					d.TrackGet(dv)
+				}
+			}
+		}
+	})
+	q.disp.Store(d)
+	defer func() {
+		q.disp.Store(nil)
+		d.Stop(q.group.NotLeader())
+	}()
+	q.readyOnce.Do(func() { close(q.ready) })
+
+	// absent holds the consumers the last round found in the state with
+	// no stream here.
+	var absent map[dispatch.Key]bool
+	grace := time.NewTimer(q.b.cfg.SessionGrace)
+	defer grace.Stop()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-grace.C:
+			q.downAbsentSessions(ctx, d)
+			absent = q.cancelAbsentConsumers(d, absent)
+			grace.Reset(sessionCheckEvery)
+		case now := <-tick.C:
+			if q.tickIfDue(ctx, now) {
+				q.forgetReturnedGets(d)
+			}
+		}
+	}
+}
+
+// downAbsentSessions returns the deliveries of sessions in the state that
+// no node of the cluster serves any more: no stream attached here, no
+// Session stream here or on an alive peer. It runs once the grace period
+// after taking over has passed, then every sessionCheckEvery, which also
+// catches sessions whose node died while this leader stayed.
+func (q *queueGroup) downAbsentSessions(ctx context.Context, d *dispatch.Dispatcher) {
+	var sessions []string
+	q.fsm.read(func(g *fsm.QueueGroup) { sessions = g.Sessions() })
+	var absent []string
+	for _, s := range sessions {
+		if !d.Attached(s) && !q.b.sessions.live(s) {
+			absent = append(absent, s)
+		}
+	}
+	if len(absent) == 0 {
+		return
+	}
+	absent, err := q.b.goneSessions(ctx, absent)
+	if err != nil {
+		q.logger.Debug("not returning deliveries of absent sessions yet", "error", err)
+		return
+	}
+	if len(absent) == 0 {
+		return
+	}
+	q.logger.Info("returning deliveries of sessions no node serves", "sessions", len(absent))
+	if err := d.SessionDown(ctx, absent); err != nil && !errors.Is(err, context.Canceled) {
+		q.logger.Warn("session down failed", "error", err)
+	}
+}
+
+// cancelAbsentConsumers cancels the consumers that the state has but no
+// stream here serves, in this round and the one before (a consumer stream
+// always attaches to the leader, so one absent that long is gone; two
+// rounds keep clear of a stream whose own Cancel is still queued). Their
+// checked-out messages return to their queues. This catches consumers a
+// stream left behind without a Cancel, e.g. one re-subscribed under
+// another tag while its node was changing leadership. It returns this
+// round's absent consumers.
+func (q *queueGroup) cancelAbsentConsumers(d *dispatch.Dispatcher, before map[dispatch.Key]bool) map[dispatch.Key]bool {
+	var consumers []fsm.ConsumerInfo
+	q.fsm.read(func(g *fsm.QueueGroup) { consumers = g.Consumers() })
+	now := map[dispatch.Key]bool{}
+	var cancel []dispatch.Key
+	for _, c := range consumers {
+		key := dispatch.Key{Queue: c.Queue, Session: c.Session, Tag: c.Tag}
+		if d.Registered(key) {
+			continue
+		}
+		now[key] = true
+		if before[key] {
+			cancel = append(cancel, key)
+		}
+	}
+	if len(cancel) > 0 {
+		q.logger.Info("cancelling consumers that have had no stream for a round", "consumers", len(cancel))
+		d.CancelAbsent(cancel)
+	}
+	return now
+}
+
+// tickIfDue proposes a Tick when a lease or TTL is due and reports
+// whether one was applied.
+func (q *queueGroup) tickIfDue(ctx context.Context, now time.Time) bool {
+	var due int64
+	q.fsm.read(func(g *fsm.QueueGroup) { due = g.NextDeadline() })
+	ms := now.UnixMilli()
+	if due == 0 || due > ms {
+		return false
+	}
+	if _, err := q.Propose(ctx, &fsmpb.Tick{NowMs: ms}); err != nil {
+		q.logger.Debug("tick failed", "error", err)
+		return false
+	}
+	return true
+}
+
+// forgetReturnedGets drops the dispatcher's record of gets that a Tick
+// returned to their queues (lease expired).
+func (q *queueGroup) forgetReturnedGets(d *dispatch.Dispatcher) {
+	held := map[dispatch.Key]map[uint64]bool{}
+	q.fsm.read(func(g *fsm.QueueGroup) {
+		for _, s := range g.Sessions() {
+			for _, dv := range g.CheckedOut(s) {
+				if dv.ConsumerTag != "" {
+					continue
+				}
+				key := dispatch.Key{Queue: dv.Queue, Session: dv.Session}
+				if held[key] == nil {
+					held[key] = map[uint64]bool{}
+				}
+				held[key][dv.Tag] = true
+			}
+		}
+	})
+	d.RetainGets(func(key dispatch.Key, tag uint64) bool { return held[key][tag] })
+}
+
+// close stops the leader work and group commit; the node shuts the group
+// down.
+func (q *queueGroup) close() {
+	q.mu.Lock()
+	cancel, done := q.leaderCancel, q.leaderDone
+	q.leaderCancel, q.leaderDone = nil, nil
+	q.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	if q.commit != nil {
+		q.commit.close()
+	}
+}

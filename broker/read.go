@@ -1,0 +1,107 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/warrenmq/warren/fsm"
+)
+
+// Reads answer from this node's replicas: the meta state for definitions,
+// each queue group's state for counts. A client that passes the meta index
+// of its last write first waits for it (WaitMetaIndex).
+
+// lookupQueue finds a queue's definition and its group.
+func (b *Broker) lookupQueue(name string) (*fsm.QueueDef, *queueGroup, error) {
+	var def *fsm.QueueDef
+	b.readMeta(func(m *fsm.Meta) { def, _ = m.Queue(name) })
+	if def == nil {
+		return nil, nil, fmt.Errorf("%w: no queue %q", fsm.ErrNotFound, name)
+	}
+	qg, err := b.queueGroup(def.Group)
+	if err != nil {
+		return nil, nil, err
+	}
+	return def, qg, nil
+}
+
+// Queue returns one queue with its counts.
+func (b *Broker) Queue(name string) (Queue, error) {
+	def, qg, err := b.lookupQueue(name)
+	if err != nil {
+		return Queue{}, err
+	}
+	return qg.info(def), nil
+}
+
+func (q *queueGroup) info(def *fsm.QueueDef) Queue {
+	info := Queue{
+		Name: def.Name, Exclusive: def.Exclusive, AutoDelete: def.AutoDelete, Args: fsm.RoutingArgs(def.Args), Group: def.Group,
+	}
+	q.fsm.read(func(g *fsm.QueueGroup) {
+		if st, ok := g.QueueStats(def.ID); ok {
+			info.Ready, info.ReadyBytes, info.Unacked, info.Consumers = st.Ready, st.ReadyBytes, st.Unacked, st.Consumers
+		}
+	})
+	return info
+}
+
+// Queues lists every queue with its counts, sorted by name.
+func (b *Broker) Queues() []Queue {
+	var defs []*fsm.QueueDef
+	b.readMeta(func(m *fsm.Meta) { defs = m.Queues() })
+	out := make([]Queue, 0, len(defs))
+	for _, d := range defs {
+		if qg, err := b.queueGroup(d.Group); err == nil {
+			out = append(out, qg.info(d))
+		}
+	}
+	return out
+}
+
+// Exchanges lists every exchange sorted by name.
+func (b *Broker) Exchanges() []Exchange {
+	var defs []fsm.ExchangeDef
+	b.readMeta(func(m *fsm.Meta) { defs = m.Exchanges() })
+	out := make([]Exchange, len(defs))
+	for i, d := range defs {
+		out[i] = exchange(d)
+	}
+	return out
+}
+
+// Exchange returns one exchange.
+func (b *Broker) Exchange(name string) (Exchange, error) {
+	var def fsm.ExchangeDef
+	var ok bool
+	b.readMeta(func(m *fsm.Meta) { def, ok = m.Exchange(name) })
+	if !ok {
+		return Exchange{}, fmt.Errorf("%w: no exchange %q", fsm.ErrNotFound, name)
+	}
+	return exchange(def), nil
+}
+
+// Bindings lists bindings, optionally only of one exchange and/or queue.
+func (b *Broker) Bindings(exchange, queue string) []Binding {
+	var defs []fsm.BindingDef
+	b.readMeta(func(m *fsm.Meta) { defs = m.Bindings(exchange, queue) })
+	out := make([]Binding, len(defs))
+	for i, d := range defs {
+		out[i] = binding(d)
+	}
+	return out
+}
+
+// WaitMetaIndex blocks until the local meta state has applied index, so a
+// client never misses a change it has already seen committed.
+func (b *Broker) WaitMetaIndex(ctx context.Context, index uint64) error {
+	if err := b.metaFSM.waitApplied(ctx, index); err != nil {
+		return fmt.Errorf("meta %w", err)
+	}
+	return nil
+}
+
+// MetaIndex is the index of the last meta command this node has applied.
+// A node that proxies a request to another sends it along, so the other
+// node first reaches at least the state this one has.
+func (b *Broker) MetaIndex() uint64 { return b.metaFSM.appliedIndex() }

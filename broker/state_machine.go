@@ -1,0 +1,176 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/fsm"
+	"google.golang.org/protobuf/proto"
+)
+
+// replicated is what stateMachine needs of a group's state: fsm.Meta and
+// fsm.QueueGroup.
+type replicated interface {
+	Apply(index uint64, cmd proto.Message) *fsm.Result
+	WriteSnapshot(w io.Writer) error
+	LastIndex() uint64
+}
+
+// stateMachine adapts a group's state to raft.FSM, for the meta group and
+// the queue groups alike. Apply decodes each entry, applies it under the
+// write lock and answers the *fsm.Result; reads take the read lock. It
+// records the index applied last, so a reader can wait for its own writes
+// (waitApplied).
+type stateMachine[S replicated] struct {
+	// accepts says whether a command belongs to this kind of group; an
+	// entry of the other kind, or one that does not decode, stops the
+	// group through fatal.
+	accepts func(cmd proto.Message) bool
+	restore func(r io.Reader) (S, error)
+	fatal   func(index uint64, err error)
+	// applied, if set, runs after each command under the write lock, so
+	// in log order; the func it returns, if any, runs once the lock is
+	// released.
+	applied func(cmd proto.Message, res *fsm.Result) (after func())
+
+	mu    sync.RWMutex
+	state S
+	index uint64 // the last entry applied, or the restored snapshot's
+	cond  *sync.Cond
+}
+
+func newStateMachine[S replicated](state S, restore func(io.Reader) (S, error), accepts func(proto.Message) bool, fatal func(uint64, error)) *stateMachine[S] {
+	f := &stateMachine[S]{accepts: accepts, restore: restore, fatal: fatal, state: state}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+// newMetaStateMachine is the meta group's state machine.
+func newMetaStateMachine(queueGroups int, fatal func(uint64, error)) *stateMachine[*fsm.Meta] {
+	restore := func(r io.Reader) (*fsm.Meta, error) { return fsm.RestoreMeta(r, queueGroups) }
+	return newStateMachine(fsm.NewMeta(queueGroups), restore, fsm.IsMeta, fatal)
+}
+
+// newQueueStateMachine is a queue group's state machine.
+func newQueueStateMachine(fatal func(uint64, error)) *stateMachine[*fsm.QueueGroup] {
+	restore := func(r io.Reader) (*fsm.QueueGroup, error) { return fsm.RestoreQueueGroup(r) }
+	isQueue := func(cmd proto.Message) bool { return !fsm.IsMeta(cmd) }
+	return newStateMachine(fsm.NewQueueGroup(), restore, isQueue, fatal)
+}
+
+// Apply implements raft.FSM. Its answer is always an *fsm.Result.
+func (f *stateMachine[S]) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return (*fsm.Result)(nil)
+	}
+	cmd, err := fsm.Decode(l.Data)
+	if err == nil && !f.accepts(cmd) {
+		err = fmt.Errorf("%w: %T in the wrong kind of group", fsm.ErrUnknownCommand, cmd)
+	}
+	if err != nil {
+		f.fatal(l.Index, err)
+		return &fsm.Result{Err: err}
+	}
+	f.mu.Lock()
+	res := f.state.Apply(l.Index, cmd)
+	f.index = l.Index
+	f.cond.Broadcast()
+	var after func()
+	if f.applied != nil {
+		after = f.applied(cmd, res)
+	}
+	f.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return res
+}
+
+// read runs fn with the state under the read lock.
+func (f *stateMachine[S]) read(fn func(S)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
+}
+
+// appliedIndex is the index of the last entry applied.
+func (f *stateMachine[S]) appliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.index
+}
+
+// maxApplyWait bounds how long a request waits for the local state to
+// reach the index its client has already seen.
+const maxApplyWait = 10 * time.Second
+
+// waitApplied blocks until the state has applied index (at most
+// maxApplyWait), so a client never misses a change it has already seen
+// committed.
+func (f *stateMachine[S]) waitApplied(ctx context.Context, index uint64) error {
+	if index == 0 || f.appliedIndex() >= index {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, maxApplyWait)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		f.cond.Broadcast()
+		f.mu.Unlock()
+	})
+	defer stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.index < index {
+		if ctx.Err() != nil {
+			return fmt.Errorf("state has not reached index %d: %w", index, ctx.Err())
+		}
+		f.cond.Wait()
+	}
+	return nil
+}
+
+// Snapshot implements raft.FSM; the state is serialised under the read
+// lock so Persist needs no lock.
+func (f *stateMachine[S]) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var buf bytes.Buffer
+	if err := f.state.WriteSnapshot(&buf); err != nil {
+		return nil, err
+	}
+	return &byteSnapshot{data: buf.Bytes()}, nil
+}
+
+// Restore implements raft.FSM.
+func (f *stateMachine[S]) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s, err := f.restore(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.state = s
+	f.index = s.LastIndex()
+	f.cond.Broadcast()
+	f.mu.Unlock()
+	return nil
+}
+
+// byteSnapshot is a snapshot already serialised in memory.
+type byteSnapshot struct{ data []byte }
+
+func (s *byteSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s.data); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *byteSnapshot) Release() {}

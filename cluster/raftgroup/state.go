@@ -1,0 +1,76 @@
+package raftgroup
+
+import (
+	"slices"
+
+	"github.com/hashicorp/raft"
+)
+
+// maxCommandScan bounds how far lastCommandIndex looks back through
+// entries the FSM never sees (no-ops, configuration changes).
+const maxCommandScan = 1024
+
+// CommitIndex is the highest entry this node knows to be committed.
+func (g *Group) CommitIndex() uint64 { return g.raft.CommitIndex() }
+
+// HasState reports whether the group has a log, a snapshot or a term: it
+// was bootstrapped, or a cluster's leader or candidate has contacted it.
+func (g *Group) HasState() bool {
+	return g.raft.LastIndex() > 0 || g.raft.CurrentTerm() > 0
+}
+
+// BootstrapVoters returns the voters of the group's bootstrap
+// configuration (log entry 1), sorted, or nil when the log no longer holds
+// it (or this node was added later and never had it).
+func (g *Group) BootstrapVoters() []string {
+	var l raft.Log
+	if err := g.stores.logs.GetLog(1, &l); err != nil || l.Type != raft.LogConfiguration || l.Term != 1 {
+		return nil
+	}
+	return VoterIDs(raft.DecodeConfiguration(l.Data).Servers)
+}
+
+// VoterIDs returns the voters' ids, sorted.
+func VoterIDs(servers []raft.Server) []string {
+	var ids []string
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			ids = append(ids, string(s.ID))
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// CaughtUp reports whether this node's FSM has applied every entry up to
+// index. Raft's applied index runs ahead of the FSM (it counts entries
+// handed over, not applied), and the FSM's own index skips entries it
+// never sees, so compare the FSM's index with the last command at or
+// before index.
+func (g *Group) CaughtUp(index uint64) bool {
+	if g.raft.AppliedIndex() < index {
+		return false
+	}
+	return g.AppliedIndex() >= g.lastCommandIndex(index)
+}
+
+// lastCommandIndex returns the index of the last LogCommand entry at or
+// before index, or 0 when there is none in the log within maxCommandScan
+// entries (compacted into a snapshot, which Raft restores before it
+// counts the snapshot's index as applied).
+func (g *Group) lastCommandIndex(index uint64) uint64 {
+	first, err := g.stores.logs.FirstIndex()
+	if err != nil {
+		return 0
+	}
+	for i := index; i >= max(first, 1) && index-i < maxCommandScan; i-- {
+		var l raft.Log
+		if err := g.stores.logs.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
+}
