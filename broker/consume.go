@@ -59,13 +59,9 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 		return nil, err
 	}
 	d.Deliver(resend)
-	res, err := qg.Propose(ctx, &fsmpb.Checkout{
+	if _, err := qg.run(ctx, &fsmpb.Checkout{
 		Queue: def.Spec, Session: o.Session, ConsumerTag: o.Tag, Prefetch: o.Prefetch, AutoAck: o.AutoAck, NowMs: nowMs(),
-	})
-	if err == nil {
-		err = res.Err
-	}
-	if err != nil {
+	}); err != nil {
 		d.Forget(c)
 		return nil, err
 	}
@@ -105,12 +101,9 @@ func (b *Broker) Get(ctx context.Context, o GetOptions) (*Delivery, uint64, erro
 		lease = b.cfg.DefaultGetLease
 	}
 	now := time.Now()
-	res, err := qg.Propose(ctx, &fsmpb.Get{
+	res, err := qg.run(ctx, &fsmpb.Get{
 		Queue: def.Spec, Session: o.Session, AutoAck: o.AutoAck, LeaseUntilMs: now.Add(lease).UnixMilli(), NowMs: now.UnixMilli(),
 	})
-	if err == nil {
-		err = res.Err
-	}
 	if err != nil {
 		return nil, 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/warrenmq/warren/fsm"
@@ -115,7 +116,7 @@ func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
 	for _, d := range dropped {
 		qg, err := b.queueGroup(d.Group)
 		if err == nil {
-			_, err = qg.Propose(ctx, &fsmpb.DropQueue{Queue: d.ID})
+			_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID})
 		}
 		if err != nil {
 			b.logger.Warn("could not drop a deleted queue's state", "queue", d.Name, "group", d.Group, "error", err)
@@ -129,13 +130,13 @@ func (b *Broker) PurgeQueue(ctx context.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := qg.Propose(ctx, &fsmpb.Purge{Queue: def.ID})
-	if err != nil {
-		return 0, err
-	}
-	if res.Err != nil {
+	res, err := qg.run(ctx, &fsmpb.Purge{Queue: def.ID})
+	if errors.Is(err, fsm.ErrNotFound) {
 		// A queue never used has no state in its group yet: nothing to purge.
 		return 0, nil
+	}
+	if err != nil {
+		return 0, err
 	}
 	return res.Count, nil
 }

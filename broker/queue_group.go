@@ -83,12 +83,22 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	}
 }
 
-// Propose implements dispatch.Proposer, and proposes the broker's own
-// commands (forwarded to the leader when this node is not it).
+// Propose implements dispatch.Proposer (forwarded to the leader when this
+// node is not it). On a follower the command is forwarded; its result then
+// carries no effects (deliveries), so commands that need them run on the
+// leader.
 func (q *queueGroup) Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error) {
-	// On a follower the command is forwarded; its result then carries no
-	// effects (deliveries), so commands that need them run on the leader.
 	res, _, err := q.b.proposeOrForward(ctx, q.group, cmd)
+	return res, err
+}
+
+// run proposes one of the broker's own commands: Propose, with the state
+// machine's domain error (Result.Err) returned as the error.
+func (q *queueGroup) run(ctx context.Context, cmd proto.Message) (*fsm.Result, error) {
+	res, err := q.Propose(ctx, cmd)
+	if err == nil && res.Err != nil {
+		return nil, res.Err
+	}
 	return res, err
 }
 
@@ -250,7 +260,7 @@ func (q *queueGroup) tickIfDue(ctx context.Context, now time.Time) bool {
 	if due == 0 || due > ms {
 		return false
 	}
-	if _, err := q.Propose(ctx, &fsmpb.Tick{NowMs: ms}); err != nil {
+	if _, err := q.run(ctx, &fsmpb.Tick{NowMs: ms}); err != nil {
 		q.logger.Debug("tick failed", "error", err)
 		return false
 	}

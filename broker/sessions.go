@@ -90,7 +90,7 @@ func (b *Broker) SessionClosed(ctx context.Context, id string) {
 		if d, derr := qg.dispatcher(); derr == nil {
 			err = d.SessionDown(ctx, []string{id})
 		} else {
-			_, err = qg.Propose(ctx, &fsmpb.SessionDown{Sessions: []string{id}})
+			_, err = qg.run(ctx, &fsmpb.SessionDown{Sessions: []string{id}})
 		}
 		if err != nil {
 			b.logger.Warn("session down failed", "session", id, "error", err)

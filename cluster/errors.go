@@ -109,7 +109,7 @@ func FromStatus(err error) error {
 	}
 	reason, md := reasonOf(st), metadataOf(st)
 	if reason == ReasonNotLeader {
-		return &raftgroup.NotLeaderError{Group: md["group"], LeaderID: md["leader_id"], LeaderAddr: md["leader_addr"]}
+		return raftgroup.NewNotLeaderError(md["group"], md["leader_id"], md["leader_addr"])
 	}
 	return fromCode(st.Code(), reason, st.Message(), err)
 }

@@ -44,11 +44,15 @@ const (
 	joinRetryMax = 5 * time.Second
 )
 
-// bootstrapAlone reports whether OpenGroup should bootstrap a group with
-// this node as its single voter (when it has no state).
-func (n *Node) bootstrapAlone() bool {
-	return n.cfg.BootstrapExpect <= 1 && len(n.cfg.Join) == 0
+// bootstrapsAlone reports whether a node bootstraps each group with
+// itself as the single voter (when the group has no state).
+func (c Config) bootstrapsAlone() bool {
+	return c.BootstrapExpect <= 1 && len(c.Join) == 0
 }
+
+// formation is a node's way into a cluster: joining gossip, and
+// bootstrapping a new cluster with its founders.
+type formation struct{ n *Node }
 
 // formed reports whether every group of this node has Raft state.
 func (n *Node) formed() bool {
@@ -63,12 +67,13 @@ func (n *Node) formed() bool {
 // startMembershipLoops starts gossip's background work: joining, forming
 // a new cluster, adding members to groups and spreading leaders.
 func (n *Node) startMembershipLoops() {
-	loops := []func(){n.reconcileLoop, n.reconnectLoop}
+	f := &formation{n: n}
+	loops := []func(){(&reconciler{n: n}).reconcileLoop, n.reconnectLoop}
 	if len(n.cfg.Join) > 0 {
-		loops = append(loops, n.joinLoop)
+		loops = append(loops, f.joinLoop)
 	}
-	if !n.bootstrapAlone() {
-		loops = append(loops, n.formationLoop)
+	if !n.cfg.bootstrapsAlone() {
+		loops = append(loops, f.formationLoop)
 	}
 	for _, loop := range loops {
 		n.wg.Add(1)
@@ -81,8 +86,9 @@ func (n *Node) startMembershipLoops() {
 
 // joinLoop contacts the Join addresses until gossip knows another node,
 // backing off between attempts.
-func (n *Node) joinLoop() {
-	addrs := n.joinAddrs()
+func (f *formation) joinLoop() {
+	n := f.n
+	addrs := f.joinAddrs()
 	if len(addrs) == 0 {
 		return
 	}
@@ -121,7 +127,8 @@ func (n *Node) joinLoop() {
 
 // joinAddrs is Config.Join without this node's own gossip address (a
 // shared join list names every node).
-func (n *Node) joinAddrs() []string {
+func (f *formation) joinAddrs() []string {
+	n := f.n
 	self := map[string]bool{n.gossip().localAddr(): true, n.cfg.GossipAddr: true}
 	var out []string
 	for _, a := range n.cfg.Join {
@@ -138,7 +145,8 @@ func (n *Node) joinAddrs() []string {
 
 // formationLoop waits until this node belongs to a cluster: bootstrapped
 // with BootstrapExpect peers, or added by a running cluster's leaders.
-func (n *Node) formationLoop() {
+func (f *formation) formationLoop() {
+	n := f.n
 	m := n.gossip()
 	kick := m.subscribe()
 	t := time.NewTicker(formationPoll)
@@ -154,12 +162,12 @@ func (n *Node) formationLoop() {
 			return
 		}
 		if expect > 1 {
-			servers := n.aliveServers()
+			servers := f.aliveServers()
 			if len(servers) != seen {
 				seen = len(servers)
 				m.logger.Info("waiting for servers to bootstrap", "alive", seen, "expect", expect)
 			}
-			if len(servers) == expect && n.tryBootstrap(servers) {
+			if len(servers) == expect && f.tryBootstrap(servers) {
 				return
 			}
 			if m.peerFormed.Load() && !m.inPeerCluster(n.cfg.NodeID) {
@@ -177,7 +185,8 @@ func (n *Node) formationLoop() {
 }
 
 // aliveServers returns the alive members as Raft voters sorted by id.
-func (n *Node) aliveServers() []raft.Server {
+func (f *formation) aliveServers() []raft.Server {
+	n := f.n
 	var out []raft.Server
 	for _, m := range n.Members() {
 		if m.State == MemberAlive && m.RaftAddr != "" {
@@ -190,7 +199,8 @@ func (n *Node) aliveServers() []raft.Server {
 // tryBootstrap bootstraps every group that has no state with servers,
 // after a last push/pull with every peer, unless a peer reported Raft state
 // bootstrapped with other voters. It reports whether it bootstrapped.
-func (n *Node) tryBootstrap(servers []raft.Server) bool {
+func (f *formation) tryBootstrap(servers []raft.Server) bool {
+	n := f.n
 	m := n.gossip()
 	var peers []string
 	for _, mem := range n.Members() {
@@ -206,7 +216,7 @@ func (n *Node) tryBootstrap(servers []raft.Server) bool {
 	if !m.peersAgree(ids) {
 		return false
 	}
-	if again := n.aliveServers(); !slices.Equal(again, servers) {
+	if again := f.aliveServers(); !slices.Equal(again, servers) {
 		return false
 	}
 	for _, g := range n.groups() {

@@ -23,13 +23,14 @@ const transferRetryAfter = 10 * time.Second
 // ceil(K/N). One transfer per call, so every node sees the result before
 // the next move; concurrent moves by several nodes converge because each
 // only moves towards a node at least 2 below its own count.
-func (n *Node) rebalanceLeaders() {
+func (r *reconciler) rebalanceLeaders() {
+	n := r.n
 	if len(n.queues) == 0 || n.ctx.Err() != nil {
 		return
 	}
 	alive := map[string]bool{}
 	for _, m := range n.Members() {
-		if m.State == MemberAlive && time.Since(n.transferFailed[m.ID]) >= transferRetryAfter {
+		if m.State == MemberAlive && time.Since(r.transferFailed[m.ID]) >= transferRetryAfter {
 			alive[m.ID] = true
 		}
 	}
@@ -85,10 +86,10 @@ func (n *Node) rebalanceLeaders() {
 		if err := g.TransferLeadershipTo(target.ID, target.Address); err != nil {
 			g.Logger().Warn("leadership transfer failed; not moving leadership there for a while", "group", g.Name(),
 				"to", target.ID, "retry_after", transferRetryAfter, "error", err)
-			if n.transferFailed == nil {
-				n.transferFailed = map[string]time.Time{}
+			if r.transferFailed == nil {
+				r.transferFailed = map[string]time.Time{}
 			}
-			n.transferFailed[string(target.ID)] = time.Now()
+			r.transferFailed[string(target.ID)] = time.Now()
 		}
 		return
 	}

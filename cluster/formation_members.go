@@ -15,9 +15,21 @@ import (
 // configChangeTimeout bounds one AddVoter or AddNonvoter.
 const configChangeTimeout = 10 * time.Second
 
+// reconciler is the work every node does for the groups it leads, every
+// ReconcileInterval and after every membership change: it adds alive
+// members to the groups, removes long-dead ones when configured, and
+// spreads the queue groups' leaders.
+type reconciler struct {
+	n *Node
+	// transferFailed is when a leadership-spread transfer to a node last
+	// failed (node id → time).
+	transferFailed map[string]time.Time
+}
+
 // reconcileLoop runs reconcileMembers and rebalanceLeaders every
 // ReconcileInterval and after every membership change.
-func (n *Node) reconcileLoop() {
+func (r *reconciler) reconcileLoop() {
+	n := r.n
 	kick := n.gossip().subscribe()
 	t := time.NewTicker(n.cfg.ReconcileInterval)
 	defer t.Stop()
@@ -28,9 +40,9 @@ func (n *Node) reconcileLoop() {
 		case <-t.C:
 		case <-kick:
 		}
-		n.reconcileMembers()
-		n.removeDeadMembers()
-		n.rebalanceLeaders()
+		r.reconcileMembers()
+		r.removeDeadMembers()
+		r.rebalanceLeaders()
 	}
 }
 
@@ -45,7 +57,8 @@ func (n *Node) reconcileLoop() {
 // reach another group's leader. (ARCHITECTURE §6 gives the job to the meta
 // leader; with queue-group leaders spread over the nodes that would need
 // a forwarding call per change.)
-func (n *Node) reconcileMembers() {
+func (r *reconciler) reconcileMembers() {
+	n := r.n
 	var alive []Member
 	for _, m := range n.Members() {
 		if m.State == MemberAlive && m.RaftAddr != "" {
@@ -60,12 +73,12 @@ func (n *Node) reconcileMembers() {
 			return
 		}
 		if g.IsLeader() {
-			n.reconcileGroup(g, alive)
+			r.reconcileGroup(g, alive)
 		}
 	}
 }
 
-func (n *Node) reconcileGroup(g *raftgroup.Group, alive []Member) {
+func (r *reconciler) reconcileGroup(g *raftgroup.Group, alive []Member) {
 	servers, err := g.Configuration()
 	if err != nil {
 		return
@@ -93,7 +106,7 @@ func (n *Node) reconcileGroup(g *raftgroup.Group, alive []Member) {
 		case isVoter && s.Address == addr:
 			continue
 		case isVoter || voters < MaxVoters:
-			if err := n.changeConfig(g, m, true); err != nil {
+			if err := r.changeConfig(g, m, true); err != nil {
 				return
 			}
 			if !isVoter {
@@ -101,7 +114,7 @@ func (n *Node) reconcileGroup(g *raftgroup.Group, alive []Member) {
 				zoneVoters[m.Zone]++
 			}
 		case !ok || s.Address != addr:
-			if err := n.changeConfig(g, m, false); err != nil {
+			if err := r.changeConfig(g, m, false); err != nil {
 				return
 			}
 		}
@@ -139,7 +152,8 @@ func voterCandidates(alive []Member, byID map[raft.ServerID]raft.Server, zoneVot
 }
 
 // changeConfig adds (or updates) member m as a voter or non-voter of g.
-func (n *Node) changeConfig(g *raftgroup.Group, m Member, voter bool) error {
+func (r *reconciler) changeConfig(g *raftgroup.Group, m Member, voter bool) error {
+	n := r.n
 	ctx, cancel := context.WithTimeout(n.ctx, configChangeTimeout)
 	defer cancel()
 	id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)

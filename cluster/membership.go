@@ -421,7 +421,7 @@ func (n *Node) GossipAddr() string { return n.gossip().localAddr() }
 
 // gossip returns the node's membership, nil until Start has created it
 // (Raft callbacks may run before).
-func (n *Node) gossip() *membership { return n.members.Load() }
+func (n *Node) gossip() *membership { return n.membership.Load() }
 
 // leaveNotice is a memberlist.Broadcast of node id's leave notice. On the
 // leaving node, done closes once the queue has sent it as often as it

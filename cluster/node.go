@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -49,12 +48,9 @@ type Node struct {
 
 	// peers holds connections to other nodes.
 	peers *peerConns
-	// members is the node's gossip membership; nil until Start has
+	// membership is the node's gossip; nil until Start has
 	// opened the groups (read it with gossip()).
-	members atomic.Pointer[membership]
-	// transferFailed is when a leadership-spread transfer to a node last
-	// failed (node id → time); owned by the reconcile loop.
-	transferFailed map[string]time.Time
+	membership atomic.Pointer[membership]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -111,7 +107,7 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.members.Store(members)
+	n.membership.Store(members)
 	n.startMembershipLoops()
 	return n, nil
 }
@@ -135,7 +131,7 @@ func (n *Node) open(meta GroupSpec, queues []GroupSpec) error {
 func (n *Node) openGroup(spec GroupSpec) (*raftgroup.Group, error) {
 	return raftgroup.Open(raftgroup.Options{
 		Name: spec.Name, NodeID: n.cfg.NodeID, DataDir: n.cfg.DataDir, FSM: spec.FSM,
-		Layer: n.mux.Layer(spec.Name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.bootstrapAlone(),
+		Layer: n.mux.Layer(spec.Name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.cfg.bootstrapsAlone(),
 		OnLeadership:      spec.OnLeadership,
 		UnsafeUnsyncedLog: n.cfg.UnsafeUnsyncedLog,
 	})

@@ -204,7 +204,8 @@ func (n *Node) Left() <-chan struct{} { return n.left }
 // that gossip has shown dead (not left: a stopped node comes back) for
 // longer than Config.DeadNodeRemoval, unless that would cost the group its
 // quorum of alive voters. Off when DeadNodeRemoval is 0.
-func (n *Node) removeDeadMembers() {
+func (r *reconciler) removeDeadMembers() {
+	n := r.n
 	after := n.cfg.DeadNodeRemoval
 	if after <= 0 {
 		return

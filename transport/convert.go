@@ -39,24 +39,18 @@ func apiValue(v broker.Value) *pb.Value {
 	return &pb.Value{}
 }
 
-func brokerValues(m map[string]*pb.Value) map[string]broker.Value {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]broker.Value, len(m))
-	for k, v := range m {
-		out[k] = brokerValue(v)
-	}
-	return out
-}
+func brokerValues(m map[string]*pb.Value) map[string]broker.Value { return convertMap(m, brokerValue) }
 
-func apiValues(m map[string]broker.Value) map[string]*pb.Value {
+func apiValues(m map[string]broker.Value) map[string]*pb.Value { return convertMap(m, apiValue) }
+
+// convertMap converts every value of m; nil (or empty) stays nil.
+func convertMap[A, B any](m map[string]A, convert func(A) B) map[string]B {
 	if len(m) == 0 {
 		return nil
 	}
-	out := make(map[string]*pb.Value, len(m))
+	out := make(map[string]B, len(m))
 	for k, v := range m {
-		out[k] = apiValue(v)
+		out[k] = convert(v)
 	}
 	return out
 }

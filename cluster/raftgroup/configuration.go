@@ -3,6 +3,7 @@ package raftgroup
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -11,28 +12,39 @@ import (
 // its leadership. Each must run on the leader; errors are those of Propose.
 
 // AddVoter adds (or promotes) server id at addr as a voter of the group and
-// waits until the configuration change commits. Must run on the leader;
-// errors are those of Propose.
+// waits until the configuration change commits.
 func (g *Group) AddVoter(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) error {
-	if err := g.precheck(ctx); err != nil {
-		return err
-	}
-	f := g.raft.AddVoter(id, addr, 0, enqueueTimeout(ctx))
-	if err := await(ctx, f, g.stopped); err != nil {
-		return g.mapErr(ctx, err, f.Index() != 0)
-	}
-	return nil
+	return g.changeConfiguration(ctx, func(timeout time.Duration) raft.IndexFuture {
+		return g.raft.AddVoter(id, addr, 0, timeout)
+	})
+}
+
+// AddNonvoter adds (or updates the address of) server id as a non-voter of
+// the group and waits until the change commits. A voter is not demoted by
+// it.
+func (g *Group) AddNonvoter(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) error {
+	return g.changeConfiguration(ctx, func(timeout time.Duration) raft.IndexFuture {
+		return g.raft.AddNonvoter(id, addr, 0, timeout)
+	})
 }
 
 // RemoveServer removes server id from the group's configuration and waits
-// until the change commits. Must run on the leader; errors are those of
-// Propose. A node removed this way keeps running as a follower outside the
-// configuration (ShutdownOnRemove is off) until its owner calls Shutdown.
+// until the change commits. A node removed this way keeps running as a
+// follower outside the configuration (ShutdownOnRemove is off) until its
+// owner calls Shutdown.
 func (g *Group) RemoveServer(ctx context.Context, id raft.ServerID) error {
+	return g.changeConfiguration(ctx, func(timeout time.Duration) raft.IndexFuture {
+		return g.raft.RemoveServer(id, 0, timeout)
+	})
+}
+
+// changeConfiguration runs one configuration change, bounded in its
+// enqueueing by ctx's deadline, and waits until it commits.
+func (g *Group) changeConfiguration(ctx context.Context, change func(timeout time.Duration) raft.IndexFuture) error {
 	if err := g.precheck(ctx); err != nil {
 		return err
 	}
-	f := g.raft.RemoveServer(id, 0, enqueueTimeout(ctx))
+	f := change(enqueueTimeout(ctx))
 	if err := await(ctx, f, g.stopped); err != nil {
 		return g.mapErr(ctx, err, f.Index() != 0)
 	}
@@ -66,20 +78,6 @@ func (g *Group) Configuration() ([]raft.Server, error) {
 		return nil, g.mapErr(context.Background(), err, false)
 	}
 	return slices.Clone(f.Configuration().Servers), nil
-}
-
-// AddNonvoter adds (or updates the address of) server id as a non-voter of
-// the group and waits until the change commits. A voter is not demoted by
-// it.
-func (g *Group) AddNonvoter(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) error {
-	if err := g.precheck(ctx); err != nil {
-		return err
-	}
-	f := g.raft.AddNonvoter(id, addr, 0, enqueueTimeout(ctx))
-	if err := await(ctx, f, g.stopped); err != nil {
-		return g.mapErr(ctx, err, f.Index() != 0)
-	}
-	return nil
 }
 
 // Bootstrap writes servers as the group's first configuration, for a group

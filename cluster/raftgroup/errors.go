@@ -44,6 +44,12 @@ type NotLeaderError struct {
 	LeaderAddr string
 }
 
+// NewNotLeaderError is the one way to make a NotLeaderError: Group.NotLeader
+// for this node's view, or from the fields a peer sent.
+func NewNotLeaderError(group, leaderID, leaderAddr string) *NotLeaderError {
+	return &NotLeaderError{Group: group, LeaderID: leaderID, LeaderAddr: leaderAddr}
+}
+
 // Error implements error.
 func (e *NotLeaderError) Error() string {
 	if e.LeaderID == "" && e.LeaderAddr == "" {

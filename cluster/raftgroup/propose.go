@@ -119,7 +119,7 @@ func (g *Group) precheck(ctx context.Context) error {
 // is under way).
 func (g *Group) NotLeader() *NotLeaderError {
 	addr, id := g.raft.LeaderWithID()
-	return &NotLeaderError{Group: g.name, LeaderID: string(id), LeaderAddr: string(addr)}
+	return NewNotLeaderError(g.name, string(id), string(addr))
 }
 
 // mapErr turns Raft's future errors into the package's. appended says
@@ -134,7 +134,7 @@ func (g *Group) mapErr(ctx context.Context, err error, appended bool) error {
 	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		// Also before appending. This node still calls itself leader,
 		// but will not be for long: name no leader.
-		return &NotLeaderError{Group: g.name}
+		return NewNotLeaderError(g.name, "", "")
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return fmt.Errorf("raft group %s: %w: %w", g.name, ErrOutcomeUnknown, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
