@@ -80,6 +80,8 @@ func (b *Broker) ServeProposal(ctx context.Context, r *pb.ProposeRequest) (*pb.P
 		resp.Dropped = append(resp.Dropped, &pb.DroppedQueue{Id: d.ID, Name: d.Name, Group: d.Group})
 	}
 	if res.Err != nil {
+		// Every error of the state machines wraps a sentinel of cluster's
+		// table; one that did not would travel as UNKNOWN.
 		st, ok := cluster.Status(res.Err)
 		if !ok {
 			st = status.New(codes.Unknown, res.Err.Error())

@@ -1,26 +1,40 @@
-// Package cluster runs a Warren node: its Raft groups, the Raft port they
-// share, and the glue between Raft and the state machines of package fsm.
+// Package cluster is a node's place in the cluster: it runs the node's
+// Raft groups (package raftgroup) on one Raft port, and keeps the node in
+// the cluster with its peers. What the groups hold, and the work that runs
+// on them, belong to their owner, package broker.
 //
-// A node runs one meta group and K queue groups (ARCHITECTURE §2). Each is
-// a Group: an independent hashicorp/raft instance with its own stores under
-// <data-dir>/groups/<name>/ (raft-boltdb v2 raft.db behind a LogCache, and a
-// FileSnapshotStore keeping 2 snapshots), its own NetworkTransport and its
-// own FSM. hashicorp/raft has no multi-raft, so the groups share nothing
-// but the TCP port.
+// Start(cfg, meta, queues) opens the Raft port (a raftgroup.Mux), one
+// group per GroupSpec — the meta group and the K queue groups, each with
+// its owner's state machine, OnLeadership hook and LeaderReady channel —
+// and starts memberlist gossip; WaitReady waits until every group has a
+// leader and this node has caught up. A Node then does, in the background:
 //
-// The port is shared through a Mux: every connection opens with a short
-// header ('W', version 1, group id) that the Mux strips before handing the
-// connection to that group's raft.StreamLayer (Mux.Layer). Every group
-// therefore has the same ServerID (the node id) and ServerAddress (the node's
-// raft address); only the header differs.
+//   - membership: gossip carries each node's id, zone, Raft and gRPC
+//     addresses and FSM version (membership*.go), and reconnects to nodes
+//     declared dead after a short partition;
+//   - formation: a single node bootstraps itself; with BootstrapExpect N
+//     the founders bootstrap every group with the same voters once gossip
+//     shows all N; with Join a node waits to be added (formation.go);
+//   - the reconciler: each group's leader adds alive members (voters up to
+//     MaxVoters, seats spread over zones, then non-voters), removes nodes
+//     dead longer than Config.DeadNodeRemoval while quorum stays safe, and
+//     spreads the queue groups' leaders over the nodes.
 //
-// Group.Propose is the write path: it appends one command, waits for this
-// node's FSM to apply it and returns the FSM's response. Raft's errors are
-// translated into this package's: *NotLeaderError (retry at the leader),
-// ErrOutcomeUnknown (may or may not have committed; retry only
-// idempotently), ErrEntryTooLarge and ErrGroupClosed. Leadership changes
-// reach the node through GroupOptions.OnLeadership, in order and with
-// lost-and-regained leadership made explicit.
+// On request it hands its leaderships off before stopping (HandOff),
+// leaves the cluster for good or removes a dead node (Leave, RemoveNode,
+// RemoveFromGroup), and reports the groups' status with every server's
+// lag (GroupStatuses, LocalIndexes).
 //
-// STYLE §4, §5, §7 and §11 prescribe this wiring and explain the choices.
+// peer.go holds every connection to a peer (one gRPC connection per peer
+// address, found through gossip) and this package's own NodeService calls
+// over them: LocalStatus (LeaderCommitIndex, GroupStatuses) and
+// RemoveMember. broker makes its calls over the same connections
+// (LeaderConn, PeerConn, RunningPeers).
+// errors.go is the one table between Go errors and gRPC statuses for the
+// errors that cross a node-to-node call: Status encodes an error as a code
+// and an ErrorInfo reason, FromStatus and ErrorOf rebuild it on the other
+// side, so errors.Is finds the same sentinel there as on the node that
+// failed. cluster imports fsm only for its error sentinels.
+//
+// DESIGN.md says why the package is shaped this way.
 package cluster

@@ -59,6 +59,8 @@ var errorCodes = []errorCode{
 	{fsm.ErrExists, codes.FailedPrecondition, "EXISTS"},
 	{fsm.ErrInvalid, codes.InvalidArgument, "INVALID"},
 	{fsm.ErrPrecondition, codes.FailedPrecondition, "PRECONDITION"},
+	{fsm.ErrUnknownCommand, codes.InvalidArgument, "UNKNOWN_COMMAND"},
+	{fsm.ErrBadCommand, codes.InvalidArgument, "BAD_COMMAND"},
 }
 
 // Status returns the status err travels as when it is a

@@ -12,7 +12,7 @@ import (
 
 // Cluster formation (ARCHITECTURE §6), the Consul way:
 //
-//   - BootstrapExpect 1 and no Join: OpenGroup bootstraps every group with
+//   - BootstrapExpect 1 and no Join: raftgroup.Open bootstraps every group with
 //     this node as the single voter (a node with Raft state never
 //     bootstraps again).
 //   - BootstrapExpect N > 1: the groups open without a configuration and

@@ -14,8 +14,8 @@ import (
 )
 
 // Proposer submits a command to the queue group's Raft log and returns the
-// state machine's result once applied on this node. The cluster layer
-// implements it.
+// state machine's result once applied on this node. Package broker
+// implements it (its queueGroup), so dispatch never imports broker.
 type Proposer interface {
 	Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error)
 }

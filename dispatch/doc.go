@@ -7,5 +7,5 @@
 //
 // The state machine decides who gets what (a pure function of the log);
 // dispatch only moves bytes and feeds acks back. It knows fsm, never
-// cluster: the cluster layer gives it a Proposer.
+// broker or Raft: the broker gives it a Proposer.
 package dispatch

@@ -15,5 +15,5 @@
 // inside commands), no randomness, no I/O but snapshot readers and writers,
 // and no map iteration order in results or snapshots. Replicas that apply
 // the same log hold byte-identical state. The package knows nothing of
-// Raft, gRPC or networks; cluster adapts it to raft.FSM.
+// Raft, gRPC or networks; broker adapts it to raft.FSM.
 package fsm

@@ -1,5 +1,14 @@
-// Package transport adapts gRPC to a cluster.Node: the public
-// BrokerService, input validation against documented limits, conversion
-// between the API (warrenpb) and the log format (fsmpb), and the single
-// table that turns domain errors into gRPC status codes (errors.go).
+// Package transport adapts gRPC to a broker.Broker: the public
+// BrokerService (Server), the internal NodeService (NodeServer, whose
+// Propose and Enqueue are served by the broker's forwarding), input
+// validation against documented limits, conversion between the API's
+// messages (warrenpb) and the broker's own types (convert.go), proxying of
+// consume streams and gets to a queue's leader, and toStatus (errors.go),
+// which turns errors into gRPC statuses: those that cross node-to-node
+// calls by cluster's table (cluster.Status), the broker's consumer errors
+// and resource limits by its own cases.
+//
+// It imports only broker, cluster and warrenpb (internal/layering holds it
+// to that): log records, state machines, the dispatcher and Raft groups are
+// the broker's business.
 package transport

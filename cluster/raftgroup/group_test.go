@@ -232,7 +232,7 @@ func TestGroupProposeErrors(t *testing.T) {
 	}
 }
 
-func TestOpenGroupRejectsBadOptions(t *testing.T) {
+func TestOpenRejectsBadOptions(t *testing.T) {
 	m := newTestMux(t, raftTestLogger(t, "mux"))
 	good := func() Options {
 		return Options{Name: "q0", NodeID: "n1", DataDir: t.TempDir(), FSM: &listFSM{},

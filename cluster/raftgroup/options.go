@@ -65,7 +65,7 @@ type Options struct {
 	// UnsafeUnsyncedLog acknowledges log entries before they are on disk:
 	// they are written back in the background every 100–300 ms, so a
 	// kill -9 loses the last ones, as a power loss loses unsynced page
-	// cache (see Config.UnsafeUnsyncedLog). Fault-injection tests only.
+	// cache (cluster.Config.UnsafeUnsyncedLog says when). Fault-injection tests only.
 	UnsafeUnsyncedLog bool
 }
 

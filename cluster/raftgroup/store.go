@@ -31,7 +31,7 @@ const (
 	boltOpenTimeout = time.Second
 )
 
-// GroupDir returns the directory of group name under the node's dataDir.
+// Dir returns the directory of group name under the node's dataDir.
 func Dir(dataDir, name string) string {
 	return filepath.Join(dataDir, groupsDirName, name)
 }

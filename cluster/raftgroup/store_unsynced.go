@@ -20,7 +20,7 @@ const (
 )
 
 // unsyncedLogStore is a raft.LogStore for fault-injection tests only
-// (Config.UnsafeUnsyncedLog). It models an operating system's page cache in
+// (Options.UnsafeUnsyncedLog). It models an operating system's page cache in
 // front of a disk that is never fsynced on the write path: StoreLog and
 // StoreLogs return at once, keeping the entries in memory, where GetLog,
 // FirstIndex and LastIndex see them, so Raft behaves as usual; a background

@@ -12,7 +12,7 @@ import (
 const module = "github.com/warrenmq/warren"
 
 // allowed lists, per package, the Warren packages it may depend on
-// (directly or not): the direction of ARCHITECTURE §8,
+// (directly or not): the direction of ARCHITECTURE §7,
 //
 //	cmd/node ─► transport ─► broker ─► dispatch ─► fsm ─► routing
 //	                           │  └──► cluster ─► cluster/raftgroup

@@ -1,5 +1,5 @@
 // Package transporttest starts real Warren nodes in-process for tests: a
-// cluster.Node with its Raft groups on bolt files in a temp dir, gossip on
+// broker.Broker with its Raft groups on bolt files in a temp dir, gossip on
 // a loopback port, and the BrokerService and NodeService on a loopback
 // gRPC port the OS picks. Start runs one node (or one that joins a running
 // cluster), StartCluster a cluster of several.
@@ -41,7 +41,7 @@ type Options struct {
 	// NodeID defaults to "test-node" (StartCluster: "node1", "node2", …).
 	NodeID string
 	// Join lists gossip addresses to join; a node with Join waits until
-	// the cluster's leaders have added it (Node.Node.GossipAddr gives a
+	// the cluster's leaders have added it (Node.Broker.Node().GossipAddr gives a
 	// running node's address).
 	Join []string
 	// BootstrapExpect defaults to 1 (StartCluster: the cluster's size).
