@@ -164,16 +164,7 @@ func TestSessionReopensAfterFailover(t *testing.T) {
 // once a call has got only that for hopAfter; a single NOT_LEADER is retried
 // in place.
 func TestPersistentNotLeaderMovesToAnotherNode(t *testing.T) {
-	defer func(d time.Duration) { hopAfter = d }(hopAfter)
-	hopAfter = 100 * time.Millisecond
-	fbA, fbB := newFakeBroker(), newFakeBroker()
-	addrA, _ := startStoppableFake(t, fbA)
-	addrB, _ := startStoppableFake(t, fbB)
-	c, err := New(testCtx(t), []string{addrA, addrB}, fastBackoff)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	fbA, addrA, addrB, c := clientOfTwoFakes(t, 100*time.Millisecond)
 	ctx := testCtx(t)
 	fbA.failWith("ListQueues", notLeader(t))
 	if _, err := c.ListQueues(ctx); err != nil {
@@ -182,11 +173,7 @@ func TestPersistentNotLeaderMovesToAnotherNode(t *testing.T) {
 	if c.Addr() != addrA {
 		t.Fatalf("moved to %s after one NOT_LEADER", c.Addr())
 	}
-	errs := make([]error, 1000)
-	for i := range errs {
-		errs[i] = notLeader(t)
-	}
-	fbA.failWith("ListQueues", errs...)
+	fbA.failWith("ListQueues", notLeaders(t, 1000)...)
 	if _, err := c.ListQueues(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -203,21 +190,8 @@ func TestPersistentNotLeaderMovesToAnotherNode(t *testing.T) {
 // are each shorter than hopAfter still leave a node cut off from its
 // cluster.
 func TestNotLeaderAcrossShortCallsMovesToAnotherNode(t *testing.T) {
-	defer func(d time.Duration) { hopAfter = d }(hopAfter)
-	hopAfter = 300 * time.Millisecond
-	fbA, fbB := newFakeBroker(), newFakeBroker()
-	addrA, _ := startStoppableFake(t, fbA)
-	addrB, _ := startStoppableFake(t, fbB)
-	c, err := New(testCtx(t), []string{addrA, addrB}, fastBackoff)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	errs := make([]error, 10000)
-	for i := range errs {
-		errs[i] = notLeader(t)
-	}
-	fbA.failWith("ListQueues", errs...)
+	fbA, addrA, addrB, c := clientOfTwoFakes(t, 300*time.Millisecond)
+	fbA.failWith("ListQueues", notLeaders(t, 10000)...)
 	calls, explained := 0, 0
 	for deadline := time.Now().Add(5 * time.Second); c.Addr() == addrA; calls++ {
 		if time.Now().After(deadline) {
@@ -244,4 +218,32 @@ func TestNotLeaderAcrossShortCallsMovesToAnotherNode(t *testing.T) {
 	if calls < 2 {
 		t.Fatalf("moved after %d calls; want several calls of less than hopAfter", calls)
 	}
+}
+
+// clientOfTwoFakes starts two fake brokers A and B and a client of [A, B]
+// connected to A, with hopAfter set to hop for the test. It returns A, the
+// two addresses and the client, which is closed at cleanup.
+func clientOfTwoFakes(t *testing.T, hop time.Duration) (*fakeBroker, string, string, *Client) {
+	t.Helper()
+	old := hopAfter
+	hopAfter = hop
+	t.Cleanup(func() { hopAfter = old })
+	fbA := newFakeBroker()
+	addrA, _ := startStoppableFake(t, fbA)
+	addrB, _ := startStoppableFake(t, newFakeBroker())
+	c, err := New(testCtx(t), []string{addrA, addrB}, fastBackoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return fbA, addrA, addrB, c
+}
+
+// notLeaders is n NOT_LEADER answers.
+func notLeaders(t *testing.T, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = notLeader(t)
+	}
+	return errs
 }
