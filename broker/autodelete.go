@@ -31,7 +31,7 @@ func (b *Broker) autoDeleteIdle(ids []uint64) {
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		defer cancel()
 		for _, name := range names {
-			_, _, err := b.DeleteQueue(ctx, name, DeleteQueueOptions{IfUnused: true})
+			_, _, err := b.deleteQueue(ctx, name, DeleteQueueOptions{IfUnused: true})
 			if err != nil && !errors.Is(err, fsm.ErrNotFound) && !errors.Is(err, fsm.ErrPrecondition) {
 				b.logger.Warn("could not auto-delete queue", "queue", name, "error", err)
 			}

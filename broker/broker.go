@@ -34,7 +34,7 @@ type Broker struct {
 	metaFSM *stateMachine[*fsm.Meta]
 	queues  []*queueGroup
 	// opened closes once Start has the groups from the cluster: Raft may
-	// report leadership, or a replayed entry fail, before that.
+	// report leadership before that.
 	opened chan struct{}
 
 	sessions *sessionRegistry
@@ -61,7 +61,7 @@ func Start(cfg Config) (*Broker, error) {
 		cfg: cfg, logger: logger, opened: make(chan struct{}),
 		sessions: newSessionRegistry(), ctx: ctx, cancel: cancel,
 	}
-	b.metaFSM = newMetaStateMachine(cfg.QueueGroups, b.fatal(metaGroupName))
+	b.metaFSM = newMetaStateMachine(cfg.QueueGroups, b.refused(metaGroupName))
 	metaSpec := cluster.GroupSpec{Name: metaGroupName, FSM: b.metaFSM, OnLeadership: b.onMetaLeadership}
 	specs := make([]cluster.GroupSpec, cfg.QueueGroups)
 	for i := range specs {
@@ -84,20 +84,11 @@ func Start(cfg Config) (*Broker, error) {
 	return b, nil
 }
 
-// fatal stops a group whose log holds an entry this build cannot apply:
-// skipping it would let replicas diverge.
-func (b *Broker) fatal(group string) func(uint64, error) {
+// refused logs a log entry of group that was no command of it, which every
+// replica applied as an error result.
+func (b *Broker) refused(group string) func(uint64, error) {
 	return func(index uint64, err error) {
-		b.logger.Error("cannot apply log entry; stopping the group", "group", group, "index", index, "error", err)
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			select {
-			case <-b.opened:
-				b.node.StopGroup(group)
-			case <-b.ctx.Done():
-			}
-		}()
+		b.logger.Warn("log entry is no command of this group; applied as an error", "group", group, "index", index, "error", err)
 	}
 }
 

@@ -89,8 +89,31 @@ func generatedName(prefix string) string {
 }
 
 // DeleteQueue deletes a queue, its bindings and its messages, and returns
-// how many ready messages it held.
+// how many ready messages it held. An exclusive queue may be deleted only
+// by the session that declared it.
 func (b *Broker) DeleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, uint64, error) {
+	if err := b.checkExclusive(name, o.Session); err != nil {
+		return 0, 0, err
+	}
+	return b.deleteQueue(ctx, name, o)
+}
+
+// checkExclusive refuses a call on queue name from any session but its
+// owner's when the queue is exclusive (RabbitMQ's RESOURCE_LOCKED).
+func (b *Broker) checkExclusive(name, session string) error {
+	def, _, err := b.lookupQueue(name)
+	if err != nil {
+		return err
+	}
+	if def.Exclusive && def.OwnerSession != session {
+		return fmt.Errorf("%w: queue %q is exclusive to the session that declared it (resource locked)", fsm.ErrPrecondition, name)
+	}
+	return nil
+}
+
+// deleteQueue is DeleteQueue without the exclusivity check, for the
+// broker's own deletions (auto-delete).
+func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, uint64, error) {
 	q, err := b.Queue(name)
 	if err != nil {
 		return 0, 0, err
@@ -124,11 +147,15 @@ func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
 	}
 }
 
-// PurgeQueue removes a queue's ready messages and returns how many.
-func (b *Broker) PurgeQueue(ctx context.Context, name string) (uint64, error) {
+// PurgeQueue removes a queue's ready messages and returns how many. An
+// exclusive queue may be purged only by session, the one that declared it.
+func (b *Broker) PurgeQueue(ctx context.Context, name, session string) (uint64, error) {
 	def, qg, err := b.lookupQueue(name)
 	if err != nil {
 		return 0, err
+	}
+	if def.Exclusive && def.OwnerSession != session {
+		return 0, fmt.Errorf("%w: queue %q is exclusive to the session that declared it (resource locked)", fsm.ErrPrecondition, name)
 	}
 	res, err := qg.run(ctx, &fsmpb.Purge{Queue: def.ID})
 	if errors.Is(err, fsm.ErrNotFound) {

@@ -51,8 +51,11 @@ type Binding struct {
 	Args     map[string]Value
 }
 
-// DeleteQueueOptions are RabbitMQ's queue.delete conditions.
+// DeleteQueueOptions are RabbitMQ's queue.delete conditions, and who asks.
 type DeleteQueueOptions struct {
+	// Session is the caller's: an exclusive queue may be deleted only by
+	// the session that declared it.
+	Session string
 	// IfUnused refuses when the queue has consumers.
 	IfUnused bool
 	// IfEmpty refuses when the queue has ready messages.

@@ -6,8 +6,8 @@
 // (state_machine.go), the one raft.FSM adapter for fsm.Meta and
 // fsm.QueueGroup alike — and hands them to cluster.Start, which runs the
 // groups and keeps the node in the cluster (Broker.Node). An entry that
-// does not decode, or belongs to the other kind of group, stops that group
-// instead of being skipped.
+// does not decode, or belongs to the other kind of group, is applied as an
+// error result on every replica alike: no entry stops a group.
 //
 // On top of the groups:
 //

@@ -42,7 +42,7 @@ type queueGroup struct {
 func newQueueGroup(b *Broker, i int) *queueGroup {
 	name := queueGroupName(i)
 	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch." + name), ready: make(chan struct{})}
-	q.fsm = newQueueStateMachine(b.fatal(name))
+	q.fsm = newQueueStateMachine(b.refused(name))
 	q.fsm.applied = q.applied
 	return q
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -26,13 +27,20 @@ type replicated interface {
 // write lock and answers the *fsm.Result; reads take the read lock. It
 // records the index applied last, so a reader can wait for its own writes
 // (waitApplied).
+//
+// No entry stops the group. One that does not decode, or is a command of
+// the other kind of group, is applied as an error result, computed alike
+// on every replica and changing nothing: a group stopped by its log would
+// stop again at every replay, and a node restarted under systemd would
+// crash-loop with its data unusable. (A build meeting a command type of a
+// newer one would refuse it where newer replicas apply it; commands of a
+// new type are proposed only once every voter gossips an FSM version that
+// knows them, STYLE §2.)
 type stateMachine[S replicated] struct {
-	// accepts says whether a command belongs to this kind of group; an
-	// entry of the other kind, or one that does not decode, stops the
-	// group through fatal.
-	accepts func(cmd proto.Message) bool
 	restore func(r io.Reader) (S, error)
-	fatal   func(index uint64, err error)
+	// refused, if set, hears of each entry that was no command of this
+	// group, for the log.
+	refused func(index uint64, err error)
 	// applied, if set, runs after each command under the write lock, so
 	// in log order; the func it returns, if any, runs once the lock is
 	// released.
@@ -44,23 +52,22 @@ type stateMachine[S replicated] struct {
 	cond  *sync.Cond
 }
 
-func newStateMachine[S replicated](state S, restore func(io.Reader) (S, error), accepts func(proto.Message) bool, fatal func(uint64, error)) *stateMachine[S] {
-	f := &stateMachine[S]{accepts: accepts, restore: restore, fatal: fatal, state: state}
+func newStateMachine[S replicated](state S, restore func(io.Reader) (S, error), refused func(uint64, error)) *stateMachine[S] {
+	f := &stateMachine[S]{restore: restore, refused: refused, state: state}
 	f.cond = sync.NewCond(&f.mu)
 	return f
 }
 
 // newMetaStateMachine is the meta group's state machine.
-func newMetaStateMachine(queueGroups int, fatal func(uint64, error)) *stateMachine[*fsm.Meta] {
+func newMetaStateMachine(queueGroups int, refused func(uint64, error)) *stateMachine[*fsm.Meta] {
 	restore := func(r io.Reader) (*fsm.Meta, error) { return fsm.RestoreMeta(r, queueGroups) }
-	return newStateMachine(fsm.NewMeta(queueGroups), restore, fsm.IsMeta, fatal)
+	return newStateMachine(fsm.NewMeta(queueGroups), restore, refused)
 }
 
 // newQueueStateMachine is a queue group's state machine.
-func newQueueStateMachine(fatal func(uint64, error)) *stateMachine[*fsm.QueueGroup] {
+func newQueueStateMachine(refused func(uint64, error)) *stateMachine[*fsm.QueueGroup] {
 	restore := func(r io.Reader) (*fsm.QueueGroup, error) { return fsm.RestoreQueueGroup(r) }
-	isQueue := func(cmd proto.Message) bool { return !fsm.IsMeta(cmd) }
-	return newStateMachine(fsm.NewQueueGroup(), restore, isQueue, fatal)
+	return newStateMachine(fsm.NewQueueGroup(), restore, refused)
 }
 
 // Apply implements raft.FSM. Its answer is always an *fsm.Result.
@@ -68,16 +75,15 @@ func (f *stateMachine[S]) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return (*fsm.Result)(nil)
 	}
-	cmd, err := fsm.Decode(l.Data)
-	if err == nil && !f.accepts(cmd) {
-		err = fmt.Errorf("%w: %T in the wrong kind of group", fsm.ErrUnknownCommand, cmd)
-	}
-	if err != nil {
-		f.fatal(l.Index, err)
-		return &fsm.Result{Err: err}
-	}
+	// A body that does not decode is applied as no command (nil): the
+	// state refuses it, and a command of the other kind of group, without
+	// a change but for its applied index.
+	cmd, decodeErr := fsm.Decode(l.Data)
 	f.mu.Lock()
 	res := f.state.Apply(l.Index, cmd)
+	if decodeErr != nil {
+		res = &fsm.Result{Err: decodeErr}
+	}
 	f.index = l.Index
 	f.cond.Broadcast()
 	var after func()
@@ -87,6 +93,9 @@ func (f *stateMachine[S]) Apply(l *raft.Log) any {
 	f.mu.Unlock()
 	if after != nil {
 		after()
+	}
+	if f.refused != nil && (errors.Is(res.Err, fsm.ErrBadCommand) || errors.Is(res.Err, fsm.ErrUnknownCommand)) {
+		f.refused(l.Index, res.Err)
 	}
 	return res
 }

@@ -237,6 +237,7 @@ func (c *Client) DeleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 			IfUnused:     o.IfUnused,
 			IfEmpty:      o.IfEmpty,
 			MinMetaIndex: c.MetaIndex(),
+			SessionId:    c.opts.sessionID,
 		})
 		return err
 	})
@@ -254,7 +255,7 @@ func (c *Client) DeleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 func (c *Client) PurgeQueue(ctx context.Context, name string) (uint64, error) {
 	var resp *warrenpb.PurgeQueueResponse
 	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		resp, err = cn.api.PurgeQueue(ctx, &warrenpb.PurgeQueueRequest{Name: name, MinMetaIndex: c.MetaIndex()})
+		resp, err = cn.api.PurgeQueue(ctx, &warrenpb.PurgeQueueRequest{Name: name, MinMetaIndex: c.MetaIndex(), SessionId: c.opts.sessionID})
 		return err
 	})
 	if err != nil {

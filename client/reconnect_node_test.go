@@ -168,7 +168,6 @@ func startFixedNode(t *testing.T, ctx context.Context, dir, addr, raftAddr strin
 	limits := transport.DefaultLimits()
 	n.gs = grpc.NewServer(transport.GRPCOptions(limits)...)
 	transport.NewServer(node, limits, nil).Register(n.gs)
-	transport.NewNodeServer(node).Register(n.gs)
 	go func() {
 		defer close(n.served)
 		_ = n.gs.Serve(ln)

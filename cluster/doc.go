@@ -25,11 +25,13 @@
 // RemoveFromGroup), and reports the groups' status with every server's
 // lag (GroupStatuses, LocalIndexes).
 //
-// peer.go holds every connection to a peer (one gRPC connection per peer
-// address, found through gossip) and this package's own NodeService calls
-// over them: LocalStatus (LeaderCommitIndex, GroupStatuses) and
-// RemoveMember. broker makes its calls over the same connections
-// (LeaderConn, PeerConn, RunningPeers).
+// peer.go holds every connection to a peer — one gRPC connection per peer,
+// over the peer's cluster port (its Raft port, behind the mux header
+// node-api; PeerListener is this node's end) — and this package's own
+// NodeService calls over them: LocalStatus (LeaderCommitIndex,
+// GroupStatuses) and RemoveMember. broker makes its calls over the same
+// connections (LeaderConn, PeerConn, RunningPeers). The client port never
+// serves node-to-node calls.
 // errors.go is the one table between Go errors and gRPC statuses for the
 // errors that cross a node-to-node call: Status encodes an error as a code
 // and an ErrorInfo reason, FromStatus and ErrorOf rebuild it on the other

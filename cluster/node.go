@@ -46,7 +46,9 @@ type Node struct {
 	// specs[i] belongs to groups()[i].
 	specs []GroupSpec
 
-	// peers holds connections to other nodes.
+	// nodeAPI is the cluster port's channel for node-to-node gRPC.
+	nodeAPI raft.StreamLayer
+	// peers holds connections to other nodes, dialled through nodeAPI.
 	peers *peerConns
 	// membership is the node's gossip; nil until Start has
 	// opened the groups (read it with gossip()).
@@ -86,11 +88,12 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 		cfg:    cfg,
 		logger: logger,
 		mux:    raftgroup.NewMux(ln, logger.Named("mux")),
-		peers:  newPeerConns(),
 		left:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	n.nodeAPI = n.mux.Layer(nodeAPIChannel)
+	n.peers = newPeerConns(n.nodeAPI)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -145,21 +148,6 @@ func (n *Node) Group(name string) *raftgroup.Group {
 		}
 	}
 	return nil
-}
-
-// StopGroup shuts the named group down, in the background: its owner found
-// an entry in its log that this build cannot apply, and skipping it would
-// let the replicas diverge.
-func (n *Node) StopGroup(name string) {
-	g := n.Group(name)
-	if g == nil {
-		return
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		_ = g.Shutdown()
-	}()
 }
 
 // groups returns the meta group and the queue groups, in that order.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -10,14 +11,23 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/hashicorp/raft"
 	"github.com/warrenmq/warren/cluster/raftgroup"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
-// How a node reaches its peers: one gRPC connection per peer address,
-// found through membership (a node id resolves to the gRPC address it
-// gossips), and this package's calls over them. Package broker forwards
-// its own calls over the same connections (LeaderConn, PeerConn).
+// How a node reaches its peers: over the cluster port (the Raft port), on
+// the mux channel nodeAPIChannel, one gRPC connection per peer. The client
+// port never serves node-to-node calls: a client cannot reach an RPC that
+// appends raw bytes to a log. The owner serves NodeService (and the
+// BrokerService that followers proxy client calls to) on PeerListener.
+// This file holds the connections and this package's calls over them;
+// package broker makes its own calls over the same connections
+// (LeaderConn, PeerConn).
+
+// nodeAPIChannel is the mux header id of node-to-node gRPC on the cluster
+// port; it is not a Raft group (those are "meta", "q0", …).
+const nodeAPIChannel = "node-api"
 
 // peerKeepalive is the ping interval and timeout of node-to-node
 // connections; the servers permit pings every 2 s.
@@ -32,17 +42,22 @@ const (
 	leaderIndexTimeout = 2 * time.Second
 )
 
-// peerConns keeps one gRPC connection per peer address. Connections are
-// made lazily and closed with the node.
+// peerConns keeps one gRPC connection per peer cluster-port address.
+// Connections are made lazily, through the mux channel (dial), and closed
+// with the node.
 type peerConns struct {
+	dial   func(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error)
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
 	closed bool
 }
 
-func newPeerConns() *peerConns { return &peerConns{conns: map[string]*grpc.ClientConn{}} }
+func newPeerConns(channel raft.StreamLayer) *peerConns {
+	return &peerConns{dial: channel.Dial, conns: map[string]*grpc.ClientConn{}}
+}
 
-// conn returns the connection to addr, dialling it on first use.
+// conn returns the connection to the node whose cluster port is addr,
+// dialling it on first use.
 func (p *peerConns) conn(addr string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -52,7 +67,15 @@ func (p *peerConns) conn(addr string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	dialer := func(ctx context.Context, target string) (net.Conn, error) {
+		var timeout time.Duration
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = max(time.Until(dl), time.Millisecond)
+		}
+		return p.dial(raft.ServerAddress(target), timeout)
+	}
+	c, err := grpc.NewClient("passthrough:///"+addr, grpc.WithContextDialer(dialer),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
 		// A proxied consume stream to a leader that vanished must end within
 		// seconds, so its client moves on.
@@ -74,28 +97,30 @@ func (p *peerConns) close() {
 	p.conns = nil
 }
 
-// LeaderConn returns a gRPC connection to the node that leads g, for calls
-// that must run there. It fails with g's *raftgroup.NotLeaderError when no
-// leader is known, this node is the leader, or the leader's gRPC address
-// is not (yet) known to membership.
+// PeerListener is where peers' node-to-node gRPC arrives: the cluster
+// port's nodeAPIChannel. The owner serves NodeService, and the
+// BrokerService that followers proxy client calls to, on it; it closes
+// with the node.
+func (n *Node) PeerListener() net.Listener { return n.nodeAPI }
+
+// LeaderConn returns a gRPC connection to the cluster port of the node
+// that leads g, for calls that must run there. It fails with g's
+// *raftgroup.NotLeaderError when no leader is known or this node is the
+// leader.
 func (n *Node) LeaderConn(g *raftgroup.Group) (*grpc.ClientConn, error) {
-	_, id := g.Leader()
-	if id == "" || string(id) == n.cfg.NodeID {
+	addr, id := g.Leader()
+	if id == "" || addr == "" || string(id) == n.cfg.NodeID {
 		return nil, g.NotLeader()
 	}
-	addr, ok := n.MemberGRPCAddr(string(id))
-	if !ok {
-		return nil, g.NotLeader()
-	}
-	return n.peers.conn(addr)
+	return n.peers.conn(string(addr))
 }
 
-// PeerConn returns a gRPC connection to member m.
+// PeerConn returns a gRPC connection to the cluster port of member m.
 func (n *Node) PeerConn(m Member) (*grpc.ClientConn, error) {
-	if m.GRPCAddr == "" {
-		return nil, fmt.Errorf("node %s gossips no gRPC address", m.ID)
+	if m.RaftAddr == "" {
+		return nil, fmt.Errorf("node %s gossips no cluster address", m.ID)
 	}
-	return n.peers.conn(m.GRPCAddr)
+	return n.peers.conn(m.RaftAddr)
 }
 
 // RunningPeers returns the other members whose process is up.

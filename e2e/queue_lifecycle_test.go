@@ -85,6 +85,16 @@ func TestExclusiveQueue(t *testing.T) {
 	wantCode(t, "another session consuming an exclusive queue", err, codes.FailedPrecondition)
 	_, err = other.DeclareQueue(ctx, q.Name, client.QueueOptions{Exclusive: true})
 	wantCode(t, "another session re-declaring an exclusive queue", err, codes.FailedPrecondition)
+	if _, err := owner.Publish(ctx, "", q.Name, client.Message{Body: []byte("mine")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.PurgeQueue(ctx, q.Name)
+	wantCode(t, "another session purging an exclusive queue", err, codes.FailedPrecondition)
+	_, err = other.DeleteQueue(ctx, q.Name, client.DeleteQueueOptions{})
+	wantCode(t, "another session deleting an exclusive queue", err, codes.FailedPrecondition)
+	if n, err := owner.PurgeQueue(ctx, q.Name); err != nil || n != 1 {
+		t.Fatalf("the owner purging its exclusive queue: %d, %v (want the 1 message the others could not purge)", n, err)
+	}
 	sub := subscribe(t, owner, q.Name, client.ConsumeOptions{Prefetch: 1})
 	defer sub.Close()
 	if err := owner.Close(); err != nil {

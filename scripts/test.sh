@@ -18,7 +18,7 @@ go test -race -count=1 -timeout 20m ./...
 # Short fuzz runs; longer ones: FUZZTIME=10m scripts/test.sh (or run one target by hand).
 fuzztime="${FUZZTIME:-3s}"
 fuzzed=0
-for pkg in ./routing ./fsm ./transport; do
+for pkg in ./routing ./fsm ./broker ./transport; do
   targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
   for target in $targets; do
     echo "fuzz $pkg $target ($fuzztime)"

@@ -1,5 +1,6 @@
 // Package transport adapts gRPC to a broker.Broker: the public
-// BrokerService (Server), the internal NodeService (NodeServer, whose
+// BrokerService (Server; on the client port, and on the cluster port for
+// proxied calls), the internal NodeService (NodeServer, cluster port only, whose
 // Propose and Enqueue are served by the broker's forwarding), input
 // validation against documented limits, conversion between the API's
 // messages (warrenpb) and the broker's own types (convert.go), proxying of

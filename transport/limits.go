@@ -15,6 +15,9 @@ type Limits struct {
 	// MaxHeaderValueBytes bounds one string or bytes header/argument value.
 	// Default 64 KiB.
 	MaxHeaderValueBytes int
+	// MaxArgumentsBytes bounds the arguments of one declaration or binding
+	// in all (keys and values, encoded). Default 64 KiB.
+	MaxArgumentsBytes int
 	// MaxPrefetch bounds a consumer's prefetch (AMQP's is 16 bits).
 	// Default 65535.
 	MaxPrefetch int
@@ -31,6 +34,7 @@ func DefaultLimits() Limits {
 		MaxNameBytes:        255,
 		MaxHeaders:          128,
 		MaxHeaderValueBytes: 64 << 10,
+		MaxArgumentsBytes:   64 << 10,
 		MaxPrefetch:         65535,
 		MaxPublishBatch:     10000,
 		MaxRequestBytes:     64 << 20,

@@ -171,7 +171,7 @@ func (s *Server) DeleteQueue(ctx context.Context, r *pb.DeleteQueueRequest) (*pb
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	n, idx, err := s.broker.DeleteQueue(ctx, r.GetName(), broker.DeleteQueueOptions{IfUnused: r.GetIfUnused(), IfEmpty: r.GetIfEmpty()})
+	n, idx, err := s.broker.DeleteQueue(ctx, r.GetName(), broker.DeleteQueueOptions{IfUnused: r.GetIfUnused(), IfEmpty: r.GetIfEmpty(), Session: r.GetSessionId()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -186,7 +186,7 @@ func (s *Server) PurgeQueue(ctx context.Context, r *pb.PurgeQueueRequest) (*pb.P
 	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
-	n, err := s.broker.PurgeQueue(ctx, r.GetName())
+	n, err := s.broker.PurgeQueue(ctx, r.GetName(), r.GetSessionId())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // checkName validates an exchange, queue or consumer-tag name: UTF-8, at
@@ -68,6 +69,28 @@ func checkSession(id string, required bool) error {
 	return nil
 }
 
+// checkArguments validates the arguments of a declaration or binding: as
+// headers, and at most MaxArgumentsBytes in all, so that a declaration
+// stays far below a Raft entry's limit.
+func (l Limits) checkArguments(args map[string]*pb.Value) error {
+	if err := l.checkValues("arguments", args); err != nil {
+		return err
+	}
+	if n := argumentsSize(args); n > l.MaxArgumentsBytes {
+		return tooBigf("arguments take %d bytes in all; the limit is %d", n, l.MaxArgumentsBytes)
+	}
+	return nil
+}
+
+// argumentsSize is the encoded size of args' keys and values.
+func argumentsSize(args map[string]*pb.Value) int {
+	n := 0
+	for k, v := range args {
+		n += len(k) + proto.Size(v)
+	}
+	return n
+}
+
 // checkMessage validates one message to publish.
 func (l Limits) checkMessage(i int, e *pb.PublishEntry) error {
 	if err := l.checkName("exchange", e.GetExchange(), true); err != nil {
@@ -83,7 +106,15 @@ func (l Limits) checkMessage(i int, e *pb.PublishEntry) error {
 	if err := l.checkValues("headers", m.GetHeaders()); err != nil {
 		return err
 	}
-	return checkProperties(l, i, m.GetProperties())
+	if err := checkProperties(l, i, m.GetProperties()); err != nil {
+		return err
+	}
+	// Headers and properties are stored and delivered with the body, so
+	// they count toward the message limit too.
+	if n := proto.Size(m); n > l.MaxMessageBytes {
+		return tooBigf("message %d is %d bytes with its headers and properties; the limit is %d", i, n, l.MaxMessageBytes)
+	}
+	return nil
 }
 
 // checkProperties bounds each string property like a header value: the

@@ -21,7 +21,7 @@ func (l Limits) validateDeclareExchange(r *pb.DeclareExchangeRequest) error {
 	if err := l.checkName("exchange", r.GetName(), true); err != nil {
 		return err
 	}
-	if err := l.checkValues("arguments", r.GetArguments()); err != nil {
+	if err := l.checkArguments(r.GetArguments()); err != nil {
 		return err
 	}
 	if r.GetPassive() {
@@ -57,7 +57,7 @@ func (l Limits) validateDeclareQueue(r *pb.DeclareQueueRequest) error {
 	if err := l.checkName("queue", r.GetName(), true); err != nil {
 		return err
 	}
-	if err := l.checkValues("arguments", r.GetArguments()); err != nil {
+	if err := l.checkArguments(r.GetArguments()); err != nil {
 		return err
 	}
 	if err := checkSession(r.GetSessionId(), r.GetExclusive()); err != nil {
@@ -75,11 +75,17 @@ func (l Limits) validateDeclareQueue(r *pb.DeclareQueueRequest) error {
 }
 
 func (l Limits) validateDeleteQueue(r *pb.DeleteQueueRequest) error {
-	return l.checkName("queue", r.GetName(), false)
+	if err := l.checkName("queue", r.GetName(), false); err != nil {
+		return err
+	}
+	return checkSession(r.GetSessionId(), false)
 }
 
 func (l Limits) validatePurgeQueue(r *pb.PurgeQueueRequest) error {
-	return l.checkName("queue", r.GetName(), false)
+	if err := l.checkName("queue", r.GetName(), false); err != nil {
+		return err
+	}
+	return checkSession(r.GetSessionId(), false)
 }
 
 // validateListQueues accepts every request (see validateListExchanges).
@@ -104,7 +110,7 @@ func (l Limits) checkBinding(exchange, queue, key string, args map[string]*pb.Va
 	if err := l.checkRoutingKey("binding key", key); err != nil {
 		return err
 	}
-	return l.checkValues("arguments", args)
+	return l.checkArguments(args)
 }
 
 // validateListBindings: both filters are optional names.

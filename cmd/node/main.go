@@ -141,10 +141,16 @@ func run(args []string) error {
 	api.SetResourceGuard(guard)
 	nodeAPI.SetResourceGuard(guard)
 	logger.Info("watermarks", "memory_high", f.memHigh.String(), "disk_free_low", f.diskLow.String())
+	// Clients reach only the BrokerService, on the client port. Peers
+	// reach the NodeService, and the BrokerService they proxy client calls
+	// to, on the cluster port (node.PeerListener).
 	api.Register(gs)
-	nodeAPI.Register(gs)
-	serveErr := make(chan error, 1)
+	peerGS := grpc.NewServer(transport.GRPCOptions(limits)...)
+	api.Register(peerGS)
+	nodeAPI.Register(peerGS)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- gs.Serve(ln) }()
+	go func() { _ = peerGS.Serve(node.PeerListener()) }()
 	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.broker.Cluster.DataDir)
 
 	select {
@@ -160,6 +166,7 @@ func run(args []string) error {
 	}
 	api.Drain()
 	shutdownGRPC(gs, 10*time.Second)
+	shutdownGRPC(peerGS, 5*time.Second)
 	return b.Close()
 }
 

@@ -29,6 +29,7 @@ type Node struct {
 	DataDir string
 	Broker  *broker.Broker
 	grpc    *grpc.Server
+	peers   *grpc.Server // the cluster port's node-to-node gRPC
 	cfg     broker.Config
 }
 
@@ -173,10 +174,16 @@ func (n *Node) serve(ln net.Listener, o Options) {
 		limits = *o.Limits
 	}
 	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
-	transport.NewServer(n.Broker, limits, nil).Register(gs)
-	transport.NewNodeServer(n.Broker).Register(gs)
+	api := transport.NewServer(n.Broker, limits, nil)
+	api.Register(gs)
 	go func() { _ = gs.Serve(ln) }()
-	n.grpc, n.Addr = gs, ln.Addr().String()
+	// Peers call the NodeService, and the BrokerService they proxy to, on
+	// the cluster port, as cmd/node serves them.
+	peers := grpc.NewServer(transport.GRPCOptions(limits)...)
+	api.Register(peers)
+	transport.NewNodeServer(n.Broker).Register(peers)
+	go func() { _ = peers.Serve(n.Broker.Node().PeerListener()) }()
+	n.grpc, n.peers, n.Addr = gs, peers, ln.Addr().String()
 }
 
 // Stop stops serving and closes the node; idempotent.
@@ -184,6 +191,10 @@ func (n *Node) Stop() {
 	if n.grpc != nil {
 		n.grpc.Stop()
 		n.grpc = nil
+	}
+	if n.peers != nil {
+		n.peers.Stop()
+		n.peers = nil
 	}
 	if n.Broker != nil {
 		_ = n.Broker.Close()

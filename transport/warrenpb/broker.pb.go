@@ -1077,11 +1077,14 @@ func (x *DeclareQueueResponse) GetMetaIndex() uint64 {
 }
 
 type DeleteQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	IfUnused      bool                   `protobuf:"varint,2,opt,name=if_unused,json=ifUnused,proto3" json:"if_unused,omitempty"`
-	IfEmpty       bool                   `protobuf:"varint,3,opt,name=if_empty,json=ifEmpty,proto3" json:"if_empty,omitempty"`
-	MinMetaIndex  uint64                 `protobuf:"varint,4,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	IfUnused     bool                   `protobuf:"varint,2,opt,name=if_unused,json=ifUnused,proto3" json:"if_unused,omitempty"`
+	IfEmpty      bool                   `protobuf:"varint,3,opt,name=if_empty,json=ifEmpty,proto3" json:"if_empty,omitempty"`
+	MinMetaIndex uint64                 `protobuf:"varint,4,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// The caller's session: an exclusive queue may be deleted only by the
+	// session that declared it.
+	SessionId     string `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1144,6 +1147,13 @@ func (x *DeleteQueueRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *DeleteQueueRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
 type DeleteQueueResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageCount  uint64                 `protobuf:"varint,1,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
@@ -1197,9 +1207,12 @@ func (x *DeleteQueueResponse) GetMetaIndex() uint64 {
 }
 
 type PurgeQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	MinMetaIndex  uint64                 `protobuf:"varint,2,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	MinMetaIndex uint64                 `protobuf:"varint,2,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// The caller's session: an exclusive queue may be purged only by the
+	// session that declared it.
+	SessionId     string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1246,6 +1259,13 @@ func (x *PurgeQueueRequest) GetMinMetaIndex() uint64 {
 		return x.MinMetaIndex
 	}
 	return 0
+}
+
+func (x *PurgeQueueRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
 }
 
 type PurgeQueueResponse struct {
@@ -3578,19 +3598,23 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\rmessage_count\x18\x02 \x01(\x04R\fmessageCount\x12%\n" +
 	"\x0econsumer_count\x18\x03 \x01(\rR\rconsumerCount\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x04 \x01(\x04R\tmetaIndex\"\x86\x01\n" +
+	"meta_index\x18\x04 \x01(\x04R\tmetaIndex\"\xa5\x01\n" +
 	"\x12DeleteQueueRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_unused\x18\x02 \x01(\bR\bifUnused\x12\x19\n" +
 	"\bif_empty\x18\x03 \x01(\bR\aifEmpty\x12$\n" +
-	"\x0emin_meta_index\x18\x04 \x01(\x04R\fminMetaIndex\"Y\n" +
+	"\x0emin_meta_index\x18\x04 \x01(\x04R\fminMetaIndex\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x05 \x01(\tR\tsessionId\"Y\n" +
 	"\x13DeleteQueueResponse\x12#\n" +
 	"\rmessage_count\x18\x01 \x01(\x04R\fmessageCount\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x02 \x01(\x04R\tmetaIndex\"M\n" +
+	"meta_index\x18\x02 \x01(\x04R\tmetaIndex\"l\n" +
 	"\x11PurgeQueueRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
-	"\x0emin_meta_index\x18\x02 \x01(\x04R\fminMetaIndex\"9\n" +
+	"\x0emin_meta_index\x18\x02 \x01(\x04R\fminMetaIndex\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\"9\n" +
 	"\x12PurgeQueueResponse\x12#\n" +
 	"\rmessage_count\x18\x01 \x01(\x04R\fmessageCount\"\xf6\x02\n" +
 	"\tQueueInfo\x12\x12\n" +
