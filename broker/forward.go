@@ -143,12 +143,18 @@ func (b *Broker) ServeEnqueue(ctx context.Context, r *pb.EnqueueRequest) (*pb.En
 		if err := proto.Unmarshal(data, queues[i]); err != nil {
 			return nil, fmt.Errorf("%w: queue spec %d: %v", fsm.ErrInvalid, i, err)
 		}
+		if err := fsm.ValidQueueSpec(queues[i]); err != nil {
+			return nil, fmt.Errorf("queue spec %d: %w", i, err)
+		}
 	}
 	msgs := make([]*fsmpb.EnqueueMessage, len(r.GetMessages()))
 	for i, data := range r.GetMessages() {
 		msgs[i] = &fsmpb.EnqueueMessage{}
 		if err := proto.Unmarshal(data, msgs[i]); err != nil {
 			return nil, fmt.Errorf("%w: message %d: %v", fsm.ErrInvalid, i, err)
+		}
+		if err := fsm.ValidPayload(msgs[i].GetPayload()); err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
 		for _, ref := range msgs[i].GetQueueRefs() {
 			if int(ref) >= len(queues) {

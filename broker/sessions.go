@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"github.com/warrenmq/warren/fsm"
@@ -81,7 +80,7 @@ func (b *Broker) SessionClosed(ctx context.Context, id string) {
 	for _, qg := range b.queues {
 		holds := gotFrom[uint32(qg.idx)]
 		if !holds {
-			qg.fsm.read(func(g *fsm.QueueGroup) { holds = slices.Contains(g.Sessions(), id) })
+			qg.fsm.read(func(g *fsm.QueueGroup) { holds = g.HasSession(id) })
 		}
 		if !holds {
 			continue
@@ -97,7 +96,7 @@ func (b *Broker) SessionClosed(ctx context.Context, id string) {
 		}
 	}
 	var owns bool
-	b.readMeta(func(m *fsm.Meta) { owns = slices.Contains(m.ExclusiveOwners(), id) })
+	b.readMeta(func(m *fsm.Meta) { owns = m.HasExclusiveQueues(id) })
 	if owns {
 		b.downMetaSessions(ctx, []string{id})
 	}

@@ -52,6 +52,8 @@ func (n *node) args() []string {
 		"--grpc-addr", n.grpcAddr,
 		"--raft-addr", n.raftAddr,
 		"--gossip-addr", n.gossipAddr,
+		// Test hosts in network namespaces on this machine; no TLS.
+		"--insecure",
 	}, n.flags...)
 }
 

@@ -2,11 +2,13 @@ package client
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Defaults applied by New before the caller's options.
@@ -99,6 +101,30 @@ func invalid(format string, args ...any) error {
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) error {
 		o.dialOptions = append(o.dialOptions, opts...)
+		return nil
+	}
+}
+
+// WithTLS makes the client dial with TLS, configured by a clone of cfg, every
+// address it connects to: those given to New, in failover, and the leaders
+// it dials for direct consume streams. It replaces the default insecure
+// transport credentials (as WithDialOptions(grpc.WithTransportCredentials(…))
+// would; of several such options the last wins).
+//
+// Leave cfg.ServerName empty for a client of several nodes: each connection
+// then checks the server's certificate against the host of the address it
+// dials (a DNS name, or an IP address, which the certificate must list as
+// an IP SAN). A ServerName set in cfg is checked on every node instead, and
+// is sent as the :authority of every call. cfg.RootCAs nil means the system
+// roots; set cfg.Certificates or cfg.GetClientCertificate to present a client
+// certificate (a node started with --tls-client-ca requires one). gRPC adds
+// the "h2" protocol, and a MinVersion of TLS 1.2 when cfg sets none.
+func WithTLS(cfg *tls.Config) Option {
+	return func(o *options) error {
+		if cfg == nil {
+			return invalid("nil TLS config")
+		}
+		o.dialOptions = append(o.dialOptions, grpc.WithTransportCredentials(credentials.NewTLS(cfg.Clone())))
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,6 +49,16 @@ type Config struct {
 	// GossipLocal selects memberlist's DefaultLocalConfig with fast probes
 	// instead of DefaultLANConfig: for nodes on one host (tests).
 	GossipLocal bool
+	// GossipKey, when set, encrypts and authenticates gossip (memberlist's
+	// AES-GCM keyring; 16, 24 or 32 bytes): a node without the key can
+	// neither read the cluster's gossip nor join it. Every node needs the
+	// same key.
+	GossipKey []byte
+	// TLS, when set, is the mutual TLS of the cluster port (every Raft
+	// group and the node-to-node API): it accepts and dials with it, so
+	// only nodes with a certificate it trusts take part (see package
+	// internal/certs, MutualConfig).
+	TLS *tls.Config
 	// ReconcileInterval is how often each group leader adds alive members
 	// missing from its group and moves queue-group leaderships to nodes
 	// that lead fewer. Membership changes trigger a round at once.
@@ -126,6 +137,11 @@ func (c Config) validateMembership() []error {
 	}
 	if c.BootstrapExpect < 1 || c.BootstrapExpect > MaxVoters {
 		errs = append(errs, fmt.Errorf("bootstrap expect must be 1..%d, not %d", MaxVoters, c.BootstrapExpect))
+	}
+	switch len(c.GossipKey) {
+	case 0, 16, 24, 32:
+	default:
+		errs = append(errs, fmt.Errorf("gossip key is %d bytes; it must be 16, 24 or 32 (AES-128, -192 or -256)", len(c.GossipKey)))
 	}
 	if c.ReconcileInterval < 10*time.Millisecond || c.ReconcileInterval > time.Hour {
 		errs = append(errs, fmt.Errorf("reconcile interval %v out of range [10ms, 1h]", c.ReconcileInterval))

@@ -24,6 +24,24 @@ type reconciler struct {
 	// transferFailed is when a leadership-spread transfer to a node last
 	// failed (node id → time).
 	transferFailed map[string]time.Time
+	// refusedLogged is when the refusal of a member was last logged.
+	refusedLogged map[string]time.Time
+}
+
+// refusedLogEvery bounds how often one refused member is logged.
+const refusedLogEvery = time.Minute
+
+// logRefused logs, at most every refusedLogEvery per member, that m was
+// not added to g because its cluster port did not prove it is m.
+func (r *reconciler) logRefused(g *raftgroup.Group, m Member, err error) {
+	if time.Since(r.refusedLogged[m.ID]) < refusedLogEvery {
+		return
+	}
+	if r.refusedLogged == nil {
+		r.refusedLogged = map[string]time.Time{}
+	}
+	r.refusedLogged[m.ID] = time.Now()
+	g.Logger().Warn("not adding a member whose cluster port does not prove it is that node", "member", m.ID, "raft_addr", m.RaftAddr, "error", err)
 }
 
 // reconcileLoop runs reconcileMembers and rebalanceLeaders every
@@ -102,9 +120,14 @@ func (r *reconciler) reconcileGroup(g *raftgroup.Group, alive []Member) {
 		id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)
 		s, ok := byID[id]
 		isVoter := ok && s.Suffrage == raft.Voter
-		switch {
-		case isVoter && s.Address == addr:
+		if isVoter && s.Address == addr {
 			continue
+		}
+		if err := r.n.verifyMember(m); err != nil {
+			r.logRefused(g, m, err)
+			continue
+		}
+		switch {
 		case isVoter || voters < MaxVoters:
 			if err := r.changeConfig(g, m, true); err != nil {
 				return

@@ -191,6 +191,10 @@ func memberlistConfig(cfg Config, logger hclog.Logger) (*memberlist.Config, erro
 	conf.Name = cfg.NodeID
 	conf.BindAddr, conf.BindPort, conf.AdvertisePort = host, port, port
 	conf.DeadNodeReclaimTime = deadNodeReclaim
+	if len(cfg.GossipKey) > 0 {
+		conf.SecretKey = cfg.GossipKey
+		conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
+	}
 	conf.Logger = logger.ResetNamed("warren.memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	return conf, nil
 }

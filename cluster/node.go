@@ -87,7 +87,7 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 	n := &Node{
 		cfg:    cfg,
 		logger: logger,
-		mux:    raftgroup.NewMux(ln, logger.Named("mux")),
+		mux:    newMux(ln, cfg, logger),
 		left:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
@@ -113,6 +113,14 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 	n.membership.Store(members)
 	n.startMembershipLoops()
 	return n, nil
+}
+
+// newMux is the cluster port: its connections are in TLS when the config
+// says so, from the first byte.
+func newMux(ln net.Listener, cfg Config, logger hclog.Logger) *raftgroup.Mux {
+	m := raftgroup.NewMux(ln, logger.Named("mux"))
+	m.TLSConfig = cfg.TLS
+	return m
 }
 
 func (n *Node) open(meta GroupSpec, queues []GroupSpec) error {

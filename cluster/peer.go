@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/internal/certs"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
@@ -95,6 +97,38 @@ func (p *peerConns) close() {
 		_ = c.Close()
 	}
 	p.conns = nil
+}
+
+// memberProbeTimeout bounds verifyMember's dial and handshake.
+const memberProbeTimeout = 3 * time.Second
+
+// verifyMember checks, when the cluster port runs mutual TLS, that m's
+// cluster port answers with a node certificate of the cluster's CA that
+// names m.ID. Gossip alone — a node that has the gossip key but no
+// certificate, or another node's — never makes a member of a group, so it
+// can neither take a voter's seat nor, by dying, cost a group its quorum.
+// Without TLS there is nothing to check.
+func (n *Node) verifyMember(m Member) error {
+	if n.cfg.TLS == nil {
+		return nil
+	}
+	cfg := n.cfg.TLS.Clone()
+	if host, _, err := net.SplitHostPort(m.RaftAddr); err == nil && cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: memberProbeTimeout}, "tcp", m.RaftAddr, cfg)
+	if err != nil {
+		return fmt.Errorf("cluster port %s: %w", m.RaftAddr, err)
+	}
+	defer conn.Close()
+	peer := conn.ConnectionState().PeerCertificates
+	if len(peer) == 0 {
+		return fmt.Errorf("cluster port %s presented no certificate", m.RaftAddr)
+	}
+	if id, ok := certs.NodeID(peer[0]); !ok || id != m.ID {
+		return fmt.Errorf("cluster port %s presents the certificate of node %q, not of %q", m.RaftAddr, id, m.ID)
+	}
+	return nil
 }
 
 // PeerListener is where peers' node-to-node gRPC arrives: the cluster

@@ -31,9 +31,11 @@ type nodeProc struct {
 	// readOnlyProbe makes waitServing list queues instead of declaring
 	// one (a cluster follower may not accept writes).
 	readOnlyProbe bool
-	cmd           *exec.Cmd
-	exited        chan struct{}
-	waitErr       error
+	// clientOpts are the probe client's options (TLS for a TLS node).
+	clientOpts []client.Option
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	waitErr    error
 }
 
 // freeAddr returns a loopback address with a port the OS just handed out
@@ -166,7 +168,7 @@ func (p *nodeProc) waitServing() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
 		defer cancel()
-		c, err := client.New(ctx, []string{p.grpcAddr}, client.WithConnectTimeout(500*time.Millisecond))
+		c, err := client.New(ctx, []string{p.grpcAddr}, append([]client.Option{client.WithConnectTimeout(500 * time.Millisecond)}, p.clientOpts...)...)
 		if err != nil {
 			return err
 		}

@@ -81,6 +81,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*lab
 			"--bootstrap-expect", strconv.Itoa(len(hosts)),
 			"--join", strings.Join(join, ","),
 			"--zone", "z"+strconv.Itoa(i+1),
+			"--insecure", // namespace hosts on this machine; no TLS
 		)
 		n.cmd.Stdout, n.cmd.Stderr = logf, logf
 		err = n.cmd.Start()

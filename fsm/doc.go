@@ -11,6 +11,15 @@
 // a body belongs to; Meta.Apply and QueueGroup.Apply take the body and
 // refuse, in Result.Err, a body of the other machine.
 //
+// Every command is checked when it is applied against the fixed limits of
+// limits.go (names, sizes, kinds, references), as the API edge checks
+// requests, because a command can reach the log without passing the edge;
+// a command past a limit is refused in Result.Err (wrapping ErrInvalid)
+// and changes nothing. The checks are exported (ValidName, ValidArgs, …)
+// so that front ends apply the same rules. A command costs what it
+// touches, never the size of the whole state: Meta indexes exclusive queues
+// by owner session and bindings by queue, QueueGroup consumers by session.
+//
 // Everything here is a pure function of the log: no clock (time arrives
 // inside commands), no randomness, no I/O but snapshot readers and writers,
 // and no map iteration order in results or snapshots. Replicas that apply

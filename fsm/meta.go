@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -82,15 +83,34 @@ type bindingID struct {
 	queue, key, args string
 }
 
+// bindingRef names one binding: its exchange and its identity there.
+type bindingRef struct {
+	exchange string
+	id       bindingID
+}
+
 // Meta is the state of the meta group: exchanges, bindings, queues and the
 // placement of queues on queue groups. It is deterministic. Not safe for
 // concurrent use: the caller serialises Apply against reads.
+//
+// Two indexes, kept by every command and rebuilt on restore (they are not
+// in the snapshot), make a command cost what it touches rather than the
+// size of the state: owners (session → its exclusive queues) for ended
+// sessions, and queueBindings (queue → its bindings) for deleted queues.
 type Meta struct {
 	groups    uint32
 	exchanges map[string]*exchange
 	queues    map[string]*QueueDef
 	perGroup  []int
 	lastIndex uint64
+
+	// owners maps the owner session of exclusive queues to their names.
+	// Every exclusive queue is listed under its OwnerSession, and a session
+	// is listed only while it owns one.
+	owners map[string]map[string]struct{}
+	// queueBindings maps a queue to its bindings on every exchange; a queue
+	// is listed only while it has one.
+	queueBindings map[string]map[bindingRef]struct{}
 }
 
 // NewMeta returns the initial state, with the built-in exchanges. Queues
@@ -104,6 +124,9 @@ func NewMeta(groups int) *Meta {
 		exchanges: map[string]*exchange{},
 		queues:    map[string]*QueueDef{},
 		perGroup:  make([]int, groups),
+
+		owners:        map[string]map[string]struct{}{},
+		queueBindings: map[string]map[bindingRef]struct{}{},
 	}
 	for _, b := range builtinExchanges {
 		m.exchanges[b.name] = newExchange(ExchangeDef{Name: b.name, Kind: b.kind, Builtin: true})
@@ -120,9 +143,18 @@ func (m *Meta) LastIndex() uint64 { return m.lastIndex }
 
 // Apply applies one command, given by its body (as Decode returns it), at
 // Raft index index. Domain errors are returned in Result.Err; the state is
-// unchanged by a failed command. A queue command, a nil body or a message
-// that is no command yields Err wrapping ErrUnknownCommand; a typed nil body
-// (say (*fsmpb.Bind)(nil)), Err wrapping ErrBadCommand.
+// unchanged by a failed command (but for LastIndex). A queue command, a nil
+// body or a message that is no command yields Err wrapping
+// ErrUnknownCommand; a typed nil body (say (*fsmpb.Bind)(nil)), Err wrapping
+// ErrBadCommand.
+//
+// Every command is checked against the limits of limits.go (names, sizes,
+// kinds, references) before it changes anything, as the API edge checks
+// requests, because a command can reach the log without passing the edge: a
+// command past a limit is refused with Err wrapping ErrInvalid, the same on
+// every replica. A delete (DeleteExchange, DeleteQueue, MetaSessionDown)
+// that names an object that exists is applied whatever the name's form, so
+// that an object created before the log enforced the limits can still go.
 func (m *Meta) Apply(index uint64, cmd proto.Message) *Result {
 	if index > m.lastIndex {
 		m.lastIndex = index
@@ -155,10 +187,23 @@ func fail(format string, args ...any) *Result {
 	return &Result{Err: fmt.Errorf(format, args...)}
 }
 
+// refuse is the Result of a command that failed a check.
+func refuse(err error) *Result { return &Result{Err: err} }
+
 func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
+	// "" is the default exchange: declaring it as it is succeeds.
+	if err := ValidKey("exchange name", c.GetName()); err != nil {
+		return refuse(err)
+	}
+	if err := validText("exchange kind", c.GetKind(), MaxNameBytes, false); err != nil {
+		return refuse(err)
+	}
 	kind, err := routing.ParseKind(c.GetKind())
 	if err != nil {
 		return fail("%w: %v", ErrInvalid, err)
+	}
+	if err := ValidArgs("exchange arguments", c.GetArguments()); err != nil {
+		return refuse(err)
 	}
 	if ex, ok := m.exchanges[c.GetName()]; ok {
 		d := ex.def
@@ -180,6 +225,9 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 func (m *Meta) applyDeleteExchange(c *fsmpb.DeleteExchange) *Result {
 	ex, ok := m.exchanges[c.GetName()]
 	if !ok {
+		if err := ValidKey("exchange name", c.GetName()); err != nil {
+			return refuse(err)
+		}
 		return fail("%w: no exchange %q", ErrNotFound, c.GetName())
 	}
 	if ex.def.Builtin {
@@ -188,11 +236,51 @@ func (m *Meta) applyDeleteExchange(c *fsmpb.DeleteExchange) *Result {
 	if c.GetIfUnused() && len(ex.bindings) > 0 {
 		return fail("%w: exchange %q has %d bindings (if-unused)", ErrPrecondition, c.GetName(), len(ex.bindings))
 	}
+	for id := range ex.bindings {
+		m.unindexBinding(bindingRef{ex.def.Name, id})
+	}
 	delete(m.exchanges, c.GetName())
 	return &Result{}
 }
 
+// checkDeclareQueue checks what a DeclareQueue carries, whatever the state:
+// the queue's name, the owner session (required for an exclusive queue),
+// the arguments, and the dead-letter exchange and routing key among them.
+func checkDeclareQueue(c *fsmpb.DeclareQueue) error {
+	if c.GetName() == "" {
+		return fmt.Errorf("%w: a queue needs a name", ErrInvalid)
+	}
+	if err := ValidName("queue name", c.GetName()); err != nil {
+		return err
+	}
+	if c.GetExclusive() && c.GetOwnerSession() == "" {
+		return fmt.Errorf("%w: an exclusive queue needs a session", ErrInvalid)
+	}
+	if err := validText("owner session", c.GetOwnerSession(), MaxSessionIDBytes, true); err != nil {
+		return err
+	}
+	if err := ValidArgs("queue arguments", c.GetArguments()); err != nil {
+		return err
+	}
+	// The dead-letter arguments name an exchange and a routing key.
+	for _, a := range [...]struct{ arg, what string }{
+		{"dead-letter-exchange", "dead-letter exchange"}, {"dead-letter-routing-key", "dead-letter routing key"},
+	} {
+		for _, k := range [...]string{a.arg, "x-" + a.arg} {
+			if v, ok := c.GetArguments()[k].GetKind().(*fsmpb.Value_StringValue); ok {
+				if err := ValidKey(a.what, v.StringValue); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
+	if err := checkDeclareQueue(c); err != nil {
+		return refuse(err)
+	}
 	name := c.GetName()
 	if q, ok := m.queues[name]; ok {
 		if q.Exclusive && q.OwnerSession != c.GetOwnerSession() {
@@ -204,30 +292,38 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 		}
 		return &Result{QueueID: q.ID, QueueName: name}
 	}
-	if name == "" {
-		return fail("%w: a queue needs a name", ErrInvalid)
-	}
 	if strings.HasPrefix(name, "amq.") && !strings.HasPrefix(name, GeneratedQueuePrefix) {
 		return fail("%w: queue names starting with \"amq.\" are reserved", ErrInvalid)
-	}
-	if c.GetExclusive() && c.GetOwnerSession() == "" {
-		return fail("%w: an exclusive queue needs a session", ErrInvalid)
 	}
 	spec, err := QueueSpecFromArgs(index, name, c.GetArguments())
 	if err != nil {
 		return &Result{Err: err}
 	}
-	group := m.leastLoadedGroup()
 	q := &QueueDef{
-		ID: index, Name: name, Group: group, Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
+		ID: index, Name: name, Group: m.leastLoadedGroup(), Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
 		Args: cloneArgs(c.GetArguments()), Spec: spec,
 	}
 	if q.Exclusive {
 		q.OwnerSession = c.GetOwnerSession()
 	}
-	m.queues[name] = q
-	m.perGroup[group]++
+	m.addQueue(q)
 	return &Result{QueueID: q.ID, QueueName: name, Created: true}
+}
+
+// addQueue stores a new queue and indexes it (group count, owner).
+func (m *Meta) addQueue(q *QueueDef) {
+	m.queues[q.Name] = q
+	if int(q.Group) < len(m.perGroup) {
+		m.perGroup[q.Group]++
+	}
+	if q.Exclusive {
+		set := m.owners[q.OwnerSession]
+		if set == nil {
+			set = map[string]struct{}{}
+			m.owners[q.OwnerSession] = set
+		}
+		set[q.Name] = struct{}{}
+	}
 }
 
 // leastLoadedGroup places a new queue on the group with the fewest queues,
@@ -245,6 +341,9 @@ func (m *Meta) leastLoadedGroup() uint32 {
 func (m *Meta) applyDeleteQueue(c *fsmpb.DeleteQueue) *Result {
 	q, ok := m.queues[c.GetName()]
 	if !ok {
+		if err := ValidName("queue name", c.GetName()); err != nil {
+			return refuse(err)
+		}
 		return fail("%w: no queue %q", ErrNotFound, c.GetName())
 	}
 	m.removeQueue(q)
@@ -252,25 +351,56 @@ func (m *Meta) applyDeleteQueue(c *fsmpb.DeleteQueue) *Result {
 }
 
 // removeQueue deletes a queue and every binding to it, then any
-// auto-delete exchange left without bindings by that.
+// auto-delete exchange left without bindings by that. It costs the queue's
+// bindings, not the state's: queueBindings lists them.
 func (m *Meta) removeQueue(q *QueueDef) {
 	delete(m.queues, q.Name)
 	if int(q.Group) < len(m.perGroup) {
 		m.perGroup[q.Group]--
 	}
-	for _, name := range m.exchangeNames() {
-		ex := m.exchanges[name]
-		removed := false
-		for id := range ex.bindings {
-			if id.queue == q.Name {
-				delete(ex.bindings, id)
-				removed = true
+	if q.Exclusive {
+		if set := m.owners[q.OwnerSession]; set != nil {
+			delete(set, q.Name)
+			if len(set) == 0 {
+				delete(m.owners, q.OwnerSession)
 			}
 		}
-		if removed {
-			ex.table.UnbindQueue(q.Name)
-			m.autoDeleteIfUnused(ex)
-		}
+	}
+	refs := m.queueBindings[q.Name]
+	if len(refs) == 0 {
+		return
+	}
+	delete(m.queueBindings, q.Name)
+	exchanges := make([]string, 0, len(refs))
+	for r := range refs {
+		delete(m.exchanges[r.exchange].bindings, r.id)
+		exchanges = append(exchanges, r.exchange)
+	}
+	// Exchanges in name order, each once: the routing tables' layout and
+	// the auto-deletes must not depend on map order.
+	slices.Sort(exchanges)
+	for _, name := range slices.Compact(exchanges) {
+		ex := m.exchanges[name]
+		ex.table.UnbindQueue(q.Name)
+		m.autoDeleteIfUnused(ex)
+	}
+}
+
+// indexBinding and unindexBinding keep queueBindings.
+func (m *Meta) indexBinding(queue string, r bindingRef) {
+	set := m.queueBindings[queue]
+	if set == nil {
+		set = map[bindingRef]struct{}{}
+		m.queueBindings[queue] = set
+	}
+	set[r] = struct{}{}
+}
+
+func (m *Meta) unindexBinding(r bindingRef) {
+	set := m.queueBindings[r.id.queue]
+	delete(set, r)
+	if len(set) == 0 {
+		delete(m.queueBindings, r.id.queue)
 	}
 }
 
@@ -278,6 +408,21 @@ func (m *Meta) autoDeleteIfUnused(ex *exchange) {
 	if ex.def.AutoDelete && !ex.def.Builtin && len(ex.bindings) == 0 {
 		delete(m.exchanges, ex.def.Name)
 	}
+}
+
+// checkBinding checks the fields Bind and Unbind share.
+func checkBinding(exchange, queue, key string, args map[string]*fsmpb.Value) error {
+	// "" is the default exchange, refused by bindTarget with its own reason.
+	if err := ValidKey("exchange name", exchange); err != nil {
+		return err
+	}
+	if err := ValidName("queue name", queue); err != nil {
+		return err
+	}
+	if err := ValidKey("binding key", key); err != nil {
+		return err
+	}
+	return ValidArgs("binding arguments", args)
 }
 
 func (m *Meta) bindTarget(exName, queue string) (*exchange, *Result) {
@@ -295,6 +440,15 @@ func (m *Meta) bindTarget(exName, queue string) (*exchange, *Result) {
 }
 
 func (m *Meta) applyBind(c *fsmpb.Bind) *Result {
+	if err := checkBinding(c.GetExchange(), c.GetQueue(), c.GetKey(), c.GetArguments()); err != nil {
+		return refuse(err)
+	}
+	return m.bind(c)
+}
+
+// bind adds a binding without checking it against the limits: applyBind
+// has, and a restored snapshot holds what an earlier log accepted.
+func (m *Meta) bind(c *fsmpb.Bind) *Result {
 	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
 	if res != nil {
 		return res
@@ -308,10 +462,14 @@ func (m *Meta) applyBind(c *fsmpb.Bind) *Result {
 		return fail("%w: %v", ErrInvalid, err)
 	}
 	ex.bindings[id] = b
+	m.indexBinding(b.Queue, bindingRef{b.Exchange, id})
 	return &Result{Created: true}
 }
 
 func (m *Meta) applyUnbind(c *fsmpb.Unbind) *Result {
+	if err := checkBinding(c.GetExchange(), c.GetQueue(), c.GetKey(), c.GetArguments()); err != nil {
+		return refuse(err)
+	}
 	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
 	if res != nil {
 		return res
@@ -323,23 +481,43 @@ func (m *Meta) applyUnbind(c *fsmpb.Unbind) *Result {
 		return &Result{}
 	}
 	delete(ex.bindings, id)
+	m.unindexBinding(bindingRef{b.Exchange, id})
 	ex.table.Unbind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)})
 	m.autoDeleteIfUnused(ex)
 	return &Result{}
 }
 
+// applySessionDown deletes the exclusive queues of the ended sessions, in
+// name order. It costs the sessions listed and the queues they own (found
+// in owners), not the number of queues: a session that owns nothing costs
+// a map lookup. A session id is checked against the limits only when it
+// owns nothing (an owner's id is in the state already).
 func (m *Meta) applySessionDown(c *fsmpb.MetaSessionDown) *Result {
-	down := map[string]bool{}
-	for _, s := range c.GetSessions() {
-		down[s] = true
+	sessions := c.GetSessions()
+	if len(sessions) > MaxSessionsPerCommand {
+		return fail("%w: meta session down lists %d sessions; the limit is %d", ErrInvalid, len(sessions), MaxSessionsPerCommand)
 	}
-	res := &Result{}
-	for _, name := range m.queueNames() {
-		q := m.queues[name]
-		if q.Exclusive && down[q.OwnerSession] {
-			m.removeQueue(q)
-			res.DroppedQueues = append(res.DroppedQueues, DroppedQueue{ID: q.ID, Name: q.Name, Group: q.Group})
+	var names []string
+	for i, s := range sessions {
+		owned, ok := m.owners[s]
+		if !ok {
+			if p := textProblem(s, MaxSessionIDBytes, false); p != "" {
+				return fail("%w: meta session down: sessions[%d] %s", ErrInvalid, i, p)
+			}
+			continue
 		}
+		for name := range owned {
+			names = append(names, name)
+		}
+	}
+	// Sorted, and once each even if a session is listed twice.
+	slices.Sort(names)
+	names = slices.Compact(names)
+	res := &Result{}
+	for _, name := range names {
+		q := m.queues[name]
+		m.removeQueue(q)
+		res.DroppedQueues = append(res.DroppedQueues, DroppedQueue{ID: q.ID, Name: q.Name, Group: q.Group})
 	}
 	return res
 }

@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -15,17 +17,21 @@ import (
 //	overflow                         "drop-head" (default) or "reject-publish"
 //	message-ttl                      int ≥ 0, milliseconds
 //	delivery-limit                   int; ≤ 0 means unlimited
-//	dead-letter-exchange             string
-//	dead-letter-routing-key          string
+//	dead-letter-exchange             string (Meta.Apply: a ValidKey)
+//	dead-letter-routing-key          string (Meta.Apply: a ValidKey)
 //	queue-type                       "quorum" or "classic"; accepted, ignored
 //
 // Other arguments are kept (they count when comparing re-declarations) but
 // have no effect. A known argument of the wrong type or range is an error
-// wrapping ErrInvalid.
+// wrapping ErrInvalid. It does not check sizes: Meta.Apply checks the
+// arguments with ValidArgs first, and a restored snapshot is taken as is.
 func QueueSpecFromArgs(id uint64, name string, args map[string]*fsmpb.Value) (*fsmpb.QueueSpec, error) {
 	spec := &fsmpb.QueueSpec{Id: id, Name: name}
 	seen := map[string]string{}
-	for raw, v := range args {
+	// In key order, so that the error for several bad arguments is the same
+	// on every replica.
+	for _, raw := range slices.Sorted(maps.Keys(args)) {
+		v := args[raw]
 		key := strings.TrimPrefix(raw, "x-")
 		if prev, dup := seen[key]; dup && isKnownQueueArg(key) {
 			return nil, fmt.Errorf("%w: queue argument %q given twice (as %q and %q)", ErrInvalid, key, prev, raw)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,11 +25,14 @@ const fuzzMetaGroups = 3
 
 // FuzzMetaApply decodes arbitrary bytes as a log — entries framed as
 // [uvarint length][entry], each entry decoded with the fsm codec, as the
-// Raft adapter does — and applies what decodes to two replicas of Meta. It
-// must never panic; both replicas must give identical results; after every
-// command the state must hold its invariants (checkMetaInvariants); at the
-// end the snapshot must restore to a state that writes the same bytes and
-// places the next queue the same way.
+// Raft adapter does — and applies what decodes to two replicas of Meta. An
+// entry Decode refuses is decoded again without protobuf's UTF-8 check
+// (decodeLenient), as a body built in Go could be, and applied if that
+// parses. It must never panic; both replicas must give identical results;
+// a command refused (Result.Err) must leave the snapshot as it was; after
+// every command the state must hold its invariants (checkMetaInvariants,
+// the indexes included); at the end the snapshot must restore to a state
+// that writes the same bytes and places the next queue the same way.
 func FuzzMetaApply(f *testing.F) {
 	for _, s := range metaLogSeeds(f) {
 		f.Add(s)
@@ -41,15 +46,23 @@ func FuzzMetaApply(f *testing.F) {
 			}
 			entry := data[k : k+int(n)]
 			data = data[k+int(n):]
+			decode := Decode
 			cmd, err := Decode(entry)
 			if err != nil {
-				continue
+				decode = decodeLenient
+				if cmd, err = decodeLenient(entry); err != nil {
+					continue
+				}
 			}
+			before := metaSnapshotAt(t, a, idx)
 			ra := a.Apply(idx, cmd)
-			cmd2, _ := Decode(entry) // a fresh copy: replicas share nothing
+			cmd2, _ := decode(entry) // a fresh copy: replicas share nothing
 			rb := b.Apply(idx, cmd2)
 			if na, nb := normMeta(ra), normMeta(rb); !reflect.DeepEqual(na, nb) {
 				t.Fatalf("entry %d: replicas differ\n%+v\n%+v", idx, na, nb)
+			}
+			if ra.Err != nil && !bytes.Equal(before, metaSnapshotBytes(t, a)) {
+				t.Fatalf("entry %d (%T) was refused (%v) but changed the state", idx, cmd, ra.Err)
 			}
 			if err := checkMetaInvariants(a, true); err != nil {
 				t.Fatalf("after entry %d (%T, result %v): %v", idx, cmd, ra.Err, err)
@@ -136,7 +149,8 @@ func exerciseRestoredMeta(t *testing.T, data []byte) {
 // checkMetaInvariants checks what must hold of any Meta state: the
 // built-in exchanges exist; every binding refers to an existing exchange
 // and queue, is keyed by its own identity and routes; queue definitions are
-// consistent with their names and specs; an exclusive queue has an owner.
+// consistent with their names and specs; an exclusive queue has an owner;
+// the indexes equal their recomputation from the state (checkMetaIndexes).
 // With placement, every queue's group is in range and the per-group counts
 // match the queues (true of states built by commands).
 func checkMetaInvariants(m *Meta, placement bool) error {
@@ -193,6 +207,9 @@ func checkMetaInvariants(m *Meta, placement bool) error {
 			return fmt.Errorf("queue %q is in group %d of %d", name, q.Group, m.groups)
 		}
 	}
+	if err := checkMetaIndexes(m); err != nil {
+		return err
+	}
 	if placement && !reflect.DeepEqual(perGroup, m.perGroup) {
 		return fmt.Errorf("per-group queue counts %v, want %v", m.perGroup, perGroup)
 	}
@@ -206,6 +223,58 @@ func checkMetaInvariants(m *Meta, placement bool) error {
 		}
 	}
 	return nil
+}
+
+// checkMetaIndexes recomputes Meta's indexes from the queues and
+// bindings, by a full scan, and compares them with those the commands (or
+// the restore) kept.
+func checkMetaIndexes(m *Meta) error {
+	owners := map[string]map[string]struct{}{}
+	for name, q := range m.queues {
+		if !q.Exclusive {
+			continue
+		}
+		if owners[q.OwnerSession] == nil {
+			owners[q.OwnerSession] = map[string]struct{}{}
+		}
+		owners[q.OwnerSession][name] = struct{}{}
+	}
+	if !reflect.DeepEqual(owners, m.owners) {
+		return fmt.Errorf("owner index %v, recomputed %v", m.owners, owners)
+	}
+	byQueue := map[string]map[bindingRef]struct{}{}
+	for name, ex := range m.exchanges {
+		for id, b := range ex.bindings {
+			if byQueue[b.Queue] == nil {
+				byQueue[b.Queue] = map[bindingRef]struct{}{}
+			}
+			byQueue[b.Queue][bindingRef{name, id}] = struct{}{}
+		}
+	}
+	if !reflect.DeepEqual(byQueue, m.queueBindings) {
+		return fmt.Errorf("binding index %v, recomputed %v", m.queueBindings, byQueue)
+	}
+	want := slices.Sorted(maps.Keys(owners))
+	if got := m.ExclusiveOwners(); !slices.Equal(got, want) && (len(got) > 0 || len(want) > 0) {
+		return fmt.Errorf("ExclusiveOwners %q, recomputed %q", got, want)
+	}
+	for s := range owners {
+		if !m.HasExclusiveQueues(s) {
+			return fmt.Errorf("HasExclusiveQueues(%q) is false; it owns %v", s, owners[s])
+		}
+	}
+	return nil
+}
+
+// metaSnapshotAt is m's snapshot as it would be with LastIndex raised to
+// index, as Apply at index raises it before anything else: the snapshot a
+// command refused at index must leave.
+func metaSnapshotAt(t testing.TB, m *Meta, index uint64) []byte {
+	t.Helper()
+	saved := m.lastIndex
+	m.lastIndex = max(saved, index)
+	defer func() { m.lastIndex = saved }()
+	return metaSnapshotBytes(t, m)
 }
 
 // metaState is what a Meta exposes, for comparing two states.
@@ -340,6 +409,18 @@ func metaLogSeeds(t testing.TB) [][]byte {
 	for _, e := range log[:6] {
 		seeds = append(seeds, frameLog([][]byte{e}))
 	}
+	// The two commands of issue 9 between valid ones: a DeclareQueue named
+	// with invalid UTF-8 (which Decode refuses; the fuzz target applies it
+	// through decodeLenient), followed by a Bind and a DeleteQueue of that
+	// name, and one with a 204,800-byte name (alone: it is 200 KiB).
+	utf8 := invalidUTF8Declare().GetName()
+	seeds = append(seeds, frameLog([][]byte{
+		log[0], rawEntry(invalidUTF8Declare()),
+		rawEntry(&fsmpb.Bind{Exchange: "logs", Queue: utf8, Key: "#"}),
+		rawEntry(&fsmpb.DeleteQueue{Name: utf8}),
+		log[4],
+	}))
+	seeds = append(seeds, frameLog([][]byte{log[0], rawEntry(hugeNameDeclare()), log[4]}))
 	return seeds
 }
 

@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/warrenmq/warren/routing"
@@ -91,19 +93,15 @@ func (m *Meta) Bindings(exchange, queue string) []BindingDef {
 }
 
 // ExclusiveOwners returns the sessions that own exclusive queues, sorted.
+// It reads the owner index: O(owners · log owners), whatever the number
+// of queues.
 func (m *Meta) ExclusiveOwners() []string {
-	set := map[string]bool{}
-	for _, q := range m.queues {
-		if q.Exclusive {
-			set[q.OwnerSession] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m.owners))
+}
+
+// HasExclusiveQueues reports whether session owns an exclusive queue. O(1).
+func (m *Meta) HasExclusiveQueues(session string) bool {
+	return len(m.owners[session]) > 0
 }
 
 func lessBindingID(a, b bindingID) bool {

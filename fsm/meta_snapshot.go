@@ -57,7 +57,10 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 
 // RestoreMeta decodes a snapshot written by WriteSnapshot into a fresh
 // state spreading new queues over groups queue groups. Any defect is an
-// error wrapping ErrBadSnapshot; it never panics.
+// error wrapping ErrBadSnapshot; it never panics. The indexes of Meta
+// (owner sessions, bindings by queue) are rebuilt from the records: the
+// snapshot holds none. Names are not checked against the limits of
+// limits.go: a snapshot holds what its log accepted.
 func RestoreMeta(r io.Reader, groups int) (*Meta, error) {
 	br := bufio.NewReader(r)
 	var magic [4]byte
@@ -132,13 +135,12 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 			ID: rec.GetId(), Name: rec.GetName(), Group: rec.GetGroup(), Exclusive: rec.GetExclusive(),
 			AutoDelete: rec.GetAutoDelete(), OwnerSession: rec.GetOwnerSession(), Args: cloneArgs(rec.GetArguments()), Spec: spec,
 		}
-		m.queues[q.Name] = q
-		if int(q.Group) < len(m.perGroup) {
-			m.perGroup[q.Group]++
-		}
+		m.addQueue(q)
 	}
+	// Bindings go in through bind, which keeps the binding index but does
+	// not check the limits: a snapshot holds what its log accepted.
 	for _, b := range snap.GetBindings() {
-		res := m.applyBind(&fsmpb.Bind{Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments()})
+		res := m.bind(&fsmpb.Bind{Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments()})
 		if res.Err != nil {
 			return nil, fmt.Errorf("%w: binding: %v", ErrBadSnapshot, res.Err)
 		}

@@ -14,18 +14,23 @@ const reasonQueueDeleted = "queue was deleted"
 // applyEnqueue applies a batch of messages, each to its target queues, and
 // reports one outcome per message in res.Enqueued.
 //
-// A structurally bad command (a spec without id, a queue ref out of range, a
-// message without payload) is refused as a whole with ErrInvalid before
-// anything changes. Otherwise, per message: a duplicate (producer,
-// sequence) is answered EnqueueDuplicate and enqueued nowhere; else it is
-// enqueued once to each distinct target queue, whose own outcome is NoQueue
-// (dropped id), Rejected (full, reject-publish) or OK. The message's outcome
-// is the first non-OK one in the order NoQueue, Rejected. The (producer,
-// sequence) is recorded whatever the outcome, so a retry is a duplicate.
+// A structurally bad command (a spec that fails ValidQueueSpec, a message
+// without a payload or without a queue ref, a queue ref out of range) is
+// refused as a whole with ErrInvalid before anything changes. Otherwise,
+// per message: one whose payload or producer id fails the limits
+// (ValidPayload) is answered EnqueueRejected and changes nothing — one
+// Enqueue carries the messages of many publishers, so one bad message must
+// not refuse the others; a duplicate (producer, sequence) is answered
+// EnqueueDuplicate and enqueued nowhere; else it is enqueued once to each
+// distinct target queue, whose own outcome is NoQueue (dropped id),
+// Rejected (full, reject-publish) or OK. The message's outcome is the first
+// non-OK one in the order NoQueue, Rejected. The (producer, sequence) of a
+// valid message is recorded whatever the outcome, so a retry is a
+// duplicate.
 func (g *QueueGroup) applyEnqueue(b *fsmpb.Enqueue, res *Result) {
 	specs := b.GetQueues()
 	for i, s := range specs {
-		if err := checkQueueSpec(s); err != nil {
+		if err := ValidQueueSpec(s); err != nil {
 			res.Err = fmt.Errorf("enqueue: queues[%d]: %w", i, err)
 			return
 		}
@@ -34,6 +39,10 @@ func (g *QueueGroup) applyEnqueue(b *fsmpb.Enqueue, res *Result) {
 	for i, m := range msgs {
 		if m.GetPayload() == nil {
 			res.Err = fmt.Errorf("%w: enqueue: messages[%d] has no payload", ErrInvalid, i)
+			return
+		}
+		if len(m.GetQueueRefs()) == 0 {
+			res.Err = fmt.Errorf("%w: enqueue: messages[%d] has no queue ref", ErrInvalid, i)
 			return
 		}
 		for _, r := range m.GetQueueRefs() {
@@ -51,8 +60,20 @@ func (g *QueueGroup) applyEnqueue(b *fsmpb.Enqueue, res *Result) {
 	}
 }
 
+// checkMessage checks what one EnqueueMessage carries from its publisher:
+// the producer id and the payload. The error wraps ErrInvalid.
+func checkMessage(m *fsmpb.EnqueueMessage) error {
+	if err := validText("producer id", m.GetProducerId(), MaxSessionIDBytes, true); err != nil {
+		return err
+	}
+	return ValidPayload(m.GetPayload())
+}
+
 // enqueueMessage applies one message of an Enqueue.
 func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.QueueSpec, now int64, ids *[]uint64, res *Result) EnqueueOutcome {
+	if err := checkMessage(m); err != nil {
+		return EnqueueOutcome{Status: EnqueueRejected, Reason: "message refused: " + err.Error()}
+	}
 	producer, seq := m.GetProducerId(), m.GetSequence()
 	dedup := producer != "" && seq > 0
 	if dedup && g.dedup.seen(producer, seq) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -66,7 +67,11 @@ func exerciseRestored(t *testing.T, data []byte) {
 
 // FuzzQueueApply decodes arbitrary bytes as a log — entries framed as
 // [uvarint length][entry] — and applies what decodes to two replicas: no
-// panic, identical results, identical snapshots that round-trip.
+// panic, identical results, identical snapshots that round-trip. An entry
+// Decode refuses is decoded again without protobuf's UTF-8 check
+// (decodeLenient), as a body built in Go could be. A command refused
+// (Result.Err) must leave the snapshot as it was, and the session index
+// must equal its recomputation after every command.
 func FuzzQueueApply(f *testing.F) {
 	for _, s := range queueLogSeeds(f) {
 		f.Add(s)
@@ -80,15 +85,26 @@ func FuzzQueueApply(f *testing.F) {
 			}
 			entry := data[k : k+int(n)]
 			data = data[k+int(n):]
+			decode := Decode
 			cmd, err := Decode(entry)
 			if err != nil {
-				continue
+				decode = decodeLenient
+				if cmd, err = decodeLenient(entry); err != nil {
+					continue
+				}
 			}
+			before := queueSnapshotAt(t, a, idx)
 			ra := a.Apply(idx, cmd)
-			cmd2, _ := Decode(entry) // a fresh copy: replicas share nothing
+			cmd2, _ := decode(entry) // a fresh copy: replicas share nothing
 			rb := b.Apply(idx, cmd2)
 			if na, nb := normalize(ra), normalize(rb); !reflect.DeepEqual(na, nb) {
 				t.Fatalf("entry %d: replicas differ\n%+v\n%+v", idx, na, nb)
+			}
+			if ra.Err != nil && !bytes.Equal(before, snapshotBytes(t, a)) {
+				t.Fatalf("entry %d (%T) was refused (%v) but changed the state", idx, cmd, ra.Err)
+			}
+			if err := checkSessionIndex(a); err != nil {
+				t.Fatalf("after entry %d (%T): %v", idx, cmd, err)
 			}
 		}
 		sa := snapshotBytes(t, a)
@@ -102,7 +118,54 @@ func FuzzQueueApply(f *testing.F) {
 		if !bytes.Equal(sa, snapshotBytes(t, r)) {
 			t.Fatal("snapshot does not round-trip")
 		}
+		if err := checkSessionIndex(r); err != nil {
+			t.Fatalf("restored: %v", err)
+		}
 	})
+}
+
+// checkSessionIndex recomputes the session index from every queue's
+// consumers and get-holders and compares it with the one the commands (or
+// the restore) kept.
+func checkSessionIndex(g *QueueGroup) error {
+	want := map[string]map[uint64]map[string]struct{}{}
+	add := func(s string, q uint64, tag string) {
+		if want[s] == nil {
+			want[s] = map[uint64]map[string]struct{}{}
+		}
+		if want[s][q] == nil {
+			want[s][q] = map[string]struct{}{}
+		}
+		want[s][q][tag] = struct{}{}
+	}
+	for id, q := range g.queues {
+		for k := range q.consumers {
+			add(k.session, id, k.tag)
+		}
+		for s := range q.gets {
+			add(s, id, "")
+		}
+	}
+	if !reflect.DeepEqual(want, g.sessions) {
+		return fmt.Errorf("session index %v, recomputed %v", g.sessions, want)
+	}
+	for s := range want {
+		if !g.HasSession(s) {
+			return fmt.Errorf("HasSession(%q) is false", s)
+		}
+	}
+	return nil
+}
+
+// queueSnapshotAt is g's snapshot as it would be with LastIndex raised to
+// index, as Apply at index raises it first: the snapshot a command refused
+// at index must leave.
+func queueSnapshotAt(t testing.TB, g *QueueGroup, index uint64) []byte {
+	t.Helper()
+	saved := g.lastIndex
+	g.lastIndex = max(saved, index)
+	defer func() { g.lastIndex = saved }()
+	return snapshotBytes(t, g)
 }
 
 // frameLog frames encoded entries as FuzzQueueApply reads them.
@@ -135,6 +198,24 @@ func queueLogSeeds(t testing.TB) [][]byte {
 	seeds = append(seeds, frameLog(makeQueueLog(t,
 		checkout(jobs, "a", "c", 1, true), enqueue1(10, jobs, "m1", "m2", "m3"),
 		settle(ctags(1, "a", "c", 1)), sessionDown("a"), tick(20), &fsmpb.Purge{Queue: 1})))
+	// Past the limits (issue 9): a queue spec named with invalid UTF-8, a
+	// consumer tag one byte too long, a message with too many headers, a
+	// session id one byte too long — between valid commands, which must
+	// apply as if the refused ones were not there.
+	bad := qspec(2, "bad-\xff-name")
+	headers := map[string]*fsmpb.Value{}
+	for i := range MaxArgs + 1 {
+		headers[fmt.Sprintf("h%d", i)] = &fsmpb.Value{}
+	}
+	tooMany := emsg("h", 0)
+	tooMany.Payload.Headers = headers
+	seeds = append(seeds, frameLog([][]byte{
+		rawEntry(checkout(jobs, "a", "c", 0, false)),
+		rawEntry(enqueue1(10, bad, "m1")),
+		rawEntry(checkout(jobs, "a", strings.Repeat("t", MaxNameBytes+1), 0, false)),
+		rawEntry(enqueue(11, []*fsmpb.QueueSpec{jobs}, emsg("m2", 0), tooMany)),
+		rawEntry(sessionDown(strings.Repeat("s", MaxSessionIDBytes+1), "a")),
+	}))
 	return seeds
 }
 

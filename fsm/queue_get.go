@@ -20,13 +20,17 @@ import (
 // Result.Got is nil when the queue had nothing ready; Result.Count is the
 // ready count after the get.
 func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
-	if err := checkQueueSpec(b.GetQueue()); err != nil {
+	if err := ValidQueueSpec(b.GetQueue()); err != nil {
 		res.Err = fmt.Errorf("get: %w", err)
 		return
 	}
 	session := b.GetSession()
 	if session == "" {
 		res.Err = fmt.Errorf("%w: get without a session", ErrInvalid)
+		return
+	}
+	if err := ValidSessionID(session); err != nil {
+		res.Err = fmt.Errorf("get: %w", err)
 		return
 	}
 	q, err := g.queueFor(b.GetQueue())
@@ -43,7 +47,7 @@ func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
 			if h == nil {
 				h = &queueGetHolder{session: session, nextTag: 1, out: make(map[uint64]getEntry)}
 				q.gets[session] = h
-				g.addSessionRef(session, q.spec.GetId())
+				g.addSessionRef(session, q.spec.GetId(), "")
 			}
 			tag = h.nextTag
 			h.nextTag++
@@ -115,10 +119,10 @@ func (g *QueueGroup) applyDropQueue(b *fsmpb.DropQueue, res *Result) {
 	res.Count = uint64(q.readyLen()) + q.unacked
 	// Map order is harmless here: removing references commutes.
 	for _, c := range q.consumers {
-		g.dropSessionRef(c.session, id)
+		g.dropSessionRef(c.session, id, c.tag)
 	}
 	for s := range q.gets {
-		g.dropSessionRef(s, id)
+		g.dropSessionRef(s, id, "")
 	}
 	q.dropped = true
 	delete(g.queues, id)

@@ -33,9 +33,10 @@ type QueueGroup struct {
 	tombstones map[uint64]struct{} // dropped ids; ids are never reused
 	dedup      *dedupTable
 	// sessions maps a session to the queues where it has consumers or a
-	// get-holder, with how many, so SessionDown and Sessions need not scan
-	// every queue.
-	sessions map[string]map[uint64]uint32
+	// get-holder, and on each to their consumer tags ("" for the
+	// get-holder), so that SessionDown, CheckedOut and Sessions cost what
+	// the session holds, not the number of queues or of their consumers.
+	sessions map[string]map[uint64]map[string]struct{}
 
 	lastIndex uint64 // highest Raft index applied
 	lastNow   int64  // highest now_ms seen, Unix ms: the machine's clock
@@ -51,7 +52,7 @@ func NewQueueGroup() *QueueGroup {
 		queues:     make(map[uint64]*queueState),
 		tombstones: make(map[uint64]struct{}),
 		dedup:      newDedupTable(),
-		sessions:   make(map[string]map[uint64]uint32),
+		sessions:   make(map[string]map[uint64]map[string]struct{}),
 	}
 }
 
@@ -62,9 +63,19 @@ func NewQueueGroup() *QueueGroup {
 //
 // It never panics on any input: a malformed body (a typed nil pointer,
 // missing fields) or a reference to an unknown id yields a Result with Err
-// set, the same on every replica, and leaves the state unchanged. A typed
-// nil body is ErrBadCommand; a meta command, a nil body or a message that is
-// no command yields Err wrapping ErrUnknownCommand.
+// set, the same on every replica, and leaves the state unchanged (but for
+// LastIndex). A typed nil body is ErrBadCommand; a meta command, a nil body
+// or a message that is no command yields Err wrapping ErrUnknownCommand.
+//
+// Every command is checked against the limits of limits.go before it
+// changes anything, as the API edge checks requests: queue specs
+// (ValidQueueSpec), session ids, consumer tags, prefetch, the framing of an
+// Enqueue (queue refs in range, at least one, a payload). A command that
+// fails is refused with Err wrapping ErrInvalid. The payload of one
+// enqueued message (ValidPayload) is the exception: a bad one is refused
+// alone, as EnqueueRejected, because one Enqueue carries the messages of
+// many publishers. A SessionDown id that holds something in the group is
+// taken whatever its form, so that what an older log accepted can go.
 func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 	res := &Result{}
 	g.cur = index
@@ -139,24 +150,13 @@ func (g *QueueGroup) assignDirty(res *Result) {
 	g.dirty = g.dirty[:0]
 }
 
-// checkQueueSpec checks a queue spec carried by a command.
-func checkQueueSpec(spec *fsmpb.QueueSpec) error {
-	if spec == nil {
-		return fmt.Errorf("%w: missing queue spec", ErrInvalid)
-	}
-	if spec.GetId() == 0 {
-		return fmt.Errorf("%w: queue spec %q has id 0", ErrInvalid, spec.GetName())
-	}
-	return nil
-}
-
 // errQueueDeleted is the error for a command on a dropped queue id.
 func errQueueDeleted(id uint64) error {
 	return fmt.Errorf("%w: queue %d was deleted", ErrNotFound, id)
 }
 
 // queueFor returns the state of the queue spec describes, creating it on
-// first use. spec must be valid (checkQueueSpec). A dropped id is ErrNotFound.
+// first use. spec must be valid (ValidQueueSpec). A dropped id is ErrNotFound.
 // The spec of an existing queue is never changed: specs are immutable and
 // the meta group refuses a re-declaration with other properties.
 func (g *QueueGroup) queueFor(spec *fsmpb.QueueSpec) (*queueState, error) {
@@ -173,30 +173,33 @@ func (g *QueueGroup) queueFor(spec *fsmpb.QueueSpec) (*queueState, error) {
 	return q, nil
 }
 
-// addSessionRef records one more consumer or get-holder of session on queue.
-func (g *QueueGroup) addSessionRef(session string, queue uint64) {
-	m := g.sessions[session]
-	if m == nil {
-		m = make(map[uint64]uint32)
-		g.sessions[session] = m
+// addSessionRef records a consumer (tag) or the get-holder (tag "") of
+// session on queue.
+func (g *QueueGroup) addSessionRef(session string, queue uint64, tag string) {
+	qs := g.sessions[session]
+	if qs == nil {
+		qs = make(map[uint64]map[string]struct{})
+		g.sessions[session] = qs
 	}
-	m[queue]++
+	tags := qs[queue]
+	if tags == nil {
+		tags = make(map[string]struct{})
+		qs[queue] = tags
+	}
+	tags[tag] = struct{}{}
 }
 
 // dropSessionRef undoes addSessionRef.
-func (g *QueueGroup) dropSessionRef(session string, queue uint64) {
-	m := g.sessions[session]
-	if m == nil {
-		return
-	}
-	if m[queue] <= 1 {
-		delete(m, queue)
-		if len(m) == 0 {
+func (g *QueueGroup) dropSessionRef(session string, queue uint64, tag string) {
+	qs := g.sessions[session]
+	tags := qs[queue]
+	delete(tags, tag)
+	if len(tags) == 0 {
+		delete(qs, queue)
+		if len(qs) == 0 {
 			delete(g.sessions, session)
 		}
-		return
 	}
-	m[queue]--
 }
 
 // sortedQueueIDs returns the ids of the live queues in increasing order.

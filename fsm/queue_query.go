@@ -40,13 +40,20 @@ func (g *QueueGroup) Sessions() []string {
 	return slices.Sorted(maps.Keys(g.sessions))
 }
 
+// HasSession reports whether session holds a consumer or a get-holder on
+// some queue of the group. O(1).
+func (g *QueueGroup) HasSession(session string) bool {
+	return len(g.sessions[session]) > 0
+}
+
 // CheckedOut returns the outstanding deliveries of session, ordered by queue
 // id, then consumer tag (its gets, tag "", first), then delivery tag, for a
 // new leader to re-send when the session re-attaches.
 //
 // An auto-ack consumer's outstanding tags are included with a nil Payload:
 // their messages are gone (at most once), and the dispatcher should settle
-// those tags to give the consumer its credit back.
+// those tags to give the consumer its credit back. It costs what the
+// session holds: the session index lists its queues and consumer tags.
 func (g *QueueGroup) CheckedOut(session string) []Delivery {
 	qids := slices.Sorted(maps.Keys(g.sessions[session]))
 	var out []Delivery
@@ -55,23 +62,22 @@ func (g *QueueGroup) CheckedOut(session string) []Delivery {
 		if q == nil {
 			continue
 		}
-		if h := q.gets[session]; h != nil {
-			for _, t := range sortedTags(h.out) {
-				m := h.out[t].msg
-				out = append(out, q.delivery(&m, session, "", t))
+		// The session's tags on q, in order: its gets ("") first.
+		for _, tag := range g.sessionTags(session, qid) {
+			if tag == "" {
+				if h := q.gets[session]; h != nil {
+					for _, t := range sortedTags(h.out) {
+						m := h.out[t].msg
+						out = append(out, q.delivery(&m, session, "", t))
+					}
+				}
+				continue
 			}
-		}
-		var cs []*queueConsumer
-		for c := q.first; c != nil; c = c.next {
-			if c.session == session {
-				cs = append(cs, c)
-			}
-		}
-		slices.SortFunc(cs, func(a, b *queueConsumer) int { return cmp.Compare(a.tag, b.tag) })
-		for _, c := range cs {
-			for _, t := range sortedTags(c.out) {
-				m := c.out[t]
-				out = append(out, q.delivery(&m, session, c.tag, t))
+			if c := q.consumers[consumerKey{session, tag}]; c != nil {
+				for _, t := range sortedTags(c.out) {
+					m := c.out[t]
+					out = append(out, q.delivery(&m, session, c.tag, t))
+				}
 			}
 		}
 	}

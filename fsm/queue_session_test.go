@@ -41,7 +41,10 @@ func TestSessionDown(t *testing.T) {
 		}},
 		{"an empty or unknown session list is a no-op", []qstep{
 			{cmd: sessionDown()},
-			{cmd: sessionDown("", "x")},
+			{cmd: sessionDown("nobody", "x")},
+		}},
+		{"an empty session id is refused", []qstep{
+			{cmd: sessionDown("x", ""), err: ErrInvalid},
 		}},
 	}
 	for _, tt := range tests {

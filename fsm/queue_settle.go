@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -15,6 +17,19 @@ const (
 	settleDiscard settleKind = 3 // Discard: dead-letter ("rejected") or drop
 )
 
+// String names the command, for errors.
+func (k settleKind) String() string {
+	switch k {
+	case settleAck:
+		return "settle"
+	case settleReturn:
+		return "return"
+	case settleDiscard:
+		return "discard"
+	}
+	return "settle kind " + strconv.Itoa(int(k))
+}
+
 // applySettle settles, returns or discards the given tags of consumers (or,
 // with consumer tag "", of a session's gets). Each item's tags are taken in
 // increasing order, so returned messages join the returns list in tag order.
@@ -24,7 +39,17 @@ const (
 // command applies (its consumer was cancelled in between). For an auto-ack
 // consumer the message already left the queue; any of the three frees the
 // tag's credit.
+//
+// Every item's session id and consumer tag are checked first: one that
+// fails the limits refuses the whole command with ErrInvalid, before any
+// item is settled.
 func (g *QueueGroup) applySettle(items []*fsmpb.ConsumerTags, kind settleKind, res *Result) {
+	for i, it := range items {
+		if err := checkConsumer(it.GetSession(), it.GetConsumerTag(), true); err != nil {
+			res.Err = fmt.Errorf("%s: items[%d]: %w", kind, i, err)
+			return
+		}
+	}
 	var tags []uint64
 	for _, it := range items {
 		q := g.queues[it.GetQueue()]

@@ -74,7 +74,10 @@ func TestSettleReturnDiscard(t *testing.T) {
 		{"unknown queues, consumers and tags are ignored", []qstep{
 			{cmd: checkout(jobs, "a", "c", 0, false)},
 			{cmd: enqueue1(0, jobs, "m1"), deliv: []string{"a/c#1:m1"}},
-			{cmd: settle(ctags(1, "a", "c", 7), ctags(1, "a", "x", 1), ctags(1, "z", "c", 1), ctags(9, "a", "c", 1), nil)},
+			{cmd: settle(ctags(1, "a", "c", 7), ctags(1, "a", "x", 1), ctags(1, "z", "c", 1), ctags(9, "a", "c", 1))},
+			// An item without a session (nil, on the wire an empty item)
+			// is malformed: the whole command is refused, m1 stays out.
+			{cmd: settle(ctags(1, "a", "c", 1), nil), err: ErrInvalid, check: stats(1, QueueStats{Unacked: 1, Consumers: 1})},
 			{cmd: retrn(ctags(1, "a", "c", 0, 2))},
 			{cmd: discard(ctags(1, "a", "", 1)), check: stats(1, QueueStats{Unacked: 1, Consumers: 1})},
 		}},

@@ -137,10 +137,10 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 	}
 	g.queues[id] = q
 	for _, c := range q.serviceOrder() {
-		g.addSessionRef(c.session, id)
+		g.addSessionRef(c.session, id, c.tag)
 	}
 	for s := range q.gets {
-		g.addSessionRef(s, id)
+		g.addSessionRef(s, id, "")
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ type flags struct {
 	diskLow   watermark.Bytes
 	readyWait time.Duration
 	pprofAddr string
+	security  securityFlags
 }
 
 func parseFlags(args []string) (flags, error) {
@@ -58,7 +59,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.broker.SessionGrace, "session-grace", f.broker.SessionGrace, "how long a new leader waits for sessions to re-attach")
 	fs.DurationVar(&f.broker.DefaultGetLease, "get-lease", f.broker.DefaultGetLease, "default lease of an unacked get")
 	fs.DurationVar(&f.broker.Cluster.DeadNodeRemoval, "remove-dead-after", f.broker.Cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
-	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message body accepted")
+	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message accepted: body, headers and properties together")
 	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
 	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")
 	f.diskLow = watermark.DefaultDiskFreeLow
@@ -66,6 +67,7 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
+	f.security.register(fs)
 	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -91,6 +93,25 @@ func run(args []string) error {
 	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr})
 	f.broker.Cluster.Logger = logger
+	sec, err := f.security.load(&f)
+	if err != nil {
+		return err
+	}
+	if f.security.insecure {
+		logger.Warn("--insecure: ports beyond loopback may run without TLS or a gossip key")
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := sec.reload(); err != nil {
+				logger.Error("reloading certificates failed; the ones in use stay", "error", err)
+				continue
+			}
+			logger.Info("certificates reloaded")
+		}
+	}()
 	if f.broker.Cluster.UnsafeUnsyncedLog {
 		logger.Warn("--unsafe-ack-before-fsync: writes are confirmed before they are on disk; a crash loses confirmed messages (tests only)")
 	}
@@ -130,7 +151,11 @@ func run(args []string) error {
 	}
 	limits := transport.DefaultLimits()
 	limits.MaxMessageBytes = f.maxMsg
-	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
+	clientOpts := transport.GRPCOptions(limits)
+	if sec.grpcCreds != nil {
+		clientOpts = append(clientOpts, sec.grpcCreds)
+	}
+	gs := grpc.NewServer(clientOpts...)
 	api := transport.NewServer(b, limits, logger.Named("api"))
 	nodeAPI := transport.NewNodeServer(b)
 	guard := watermark.New(watermark.Config{

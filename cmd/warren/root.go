@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/internal/certs"
 )
 
 // defaultServer is the node address used without --server or WARREN_SERVER.
@@ -22,6 +24,10 @@ type app struct {
 	servers string
 	output  string
 	timeout time.Duration
+
+	tlsCA, tlsCert, tlsKey string
+	tlsServerName          string
+	tlsConfig              *tls.Config // loaded at the first dial
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -84,6 +90,9 @@ func newRootCmd(a *app, getenv func(string) string) *cobra.Command {
 		Short: "Command-line client of the Warren message-queue service",
 		Long: `warren talks to a Warren cluster over gRPC.
 
+With --tls-ca or --tls-cert (or $WARREN_TLS_CA, $WARREN_TLS_CERT) it connects
+with TLS; "warren tls" makes a CA and certificates.
+
 Exit status: 0 on success, 1 when the operation failed (the server's error is
 printed as "warren: <message> (<code>)"), 2 for a usage error.`,
 		SilenceUsage:  true,
@@ -106,11 +115,16 @@ printed as "warren: <message> (<code>)"), 2 for a usage error.`,
 	pf.StringVar(&a.servers, "server", server, "node address host:port, or a comma-separated list tried in order (env WARREN_SERVER)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "bound on connecting and on each request (0: none); consume and bench run until done")
+	pf.StringVar(&a.tlsCA, "tls-ca", getenv("WARREN_TLS_CA"), "connect with TLS, checking the nodes' certificates against the CA certificates in `FILE` (PEM) (env WARREN_TLS_CA)")
+	pf.StringVar(&a.tlsCert, "tls-cert", getenv("WARREN_TLS_CERT"), "connect with TLS, presenting the client certificate in `FILE` (PEM) to nodes that require one; the nodes are checked against the system's CAs unless --tls-ca is given (env WARREN_TLS_CERT)")
+	pf.StringVar(&a.tlsKey, "tls-key", getenv("WARREN_TLS_KEY"), "the private key of --tls-cert, in `FILE` (PEM) (env WARREN_TLS_KEY)")
+	pf.StringVar(&a.tlsServerName, "tls-server-name", "", "with TLS, check every node's certificate for `NAME` instead of the host of the address dialled")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newExchangeCmd(a), newQueueCmd(a), newClusterCmd(a),
 		newBindCmd(a, "bind"), newBindCmd(a, "unbind"), newBindingCmd(a),
 		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a), newChaosCmd(a),
+		newTLSCmd(a),
 	)
 	return root
 }
@@ -177,10 +191,42 @@ func (a *app) dial(ctx context.Context) (*client.Client, error) {
 	if len(addrs) == 0 {
 		return nil, usagef("no server address (--server or WARREN_SERVER)")
 	}
+	opts, err := a.clientOptions()
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := a.opCtx(ctx)
 	defer cancel()
-	c, err := client.New(ctx, addrs)
+	c, err := client.New(ctx, addrs, opts...)
 	return c, asRunError(err)
+}
+
+// clientOptions returns the options of every client the CLI makes: TLS when
+// --tls-ca or --tls-cert is given, plaintext otherwise. The files are loaded
+// once, at the first call.
+func (a *app) clientOptions() ([]client.Option, error) {
+	if a.tlsCA == "" && a.tlsCert == "" {
+		switch {
+		case a.tlsKey != "":
+			return nil, usagef("--tls-key (or WARREN_TLS_KEY) needs --tls-cert")
+		case a.tlsServerName != "":
+			return nil, usagef("--tls-server-name needs TLS: give --tls-ca or --tls-cert")
+		}
+		return nil, nil
+	}
+	if a.tlsCert != "" && a.tlsKey == "" {
+		return nil, usagef("--tls-cert (or WARREN_TLS_CERT) needs --tls-key")
+	}
+	if a.tlsConfig == nil {
+		id, err := certs.Load(certs.Files{CA: a.tlsCA, Cert: a.tlsCert, Key: a.tlsKey})
+		if err != nil {
+			return nil, runError{err}
+		}
+		cfg := id.ClientConfig()
+		cfg.ServerName = a.tlsServerName
+		a.tlsConfig = cfg
+	}
+	return []client.Option{client.WithTLS(a.tlsConfig)}, nil
 }
 
 // opCtx bounds one request by --timeout.

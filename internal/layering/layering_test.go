@@ -19,7 +19,8 @@ const module = "github.com/warrenmq/warren"
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
 // leaves. cluster/raftgroup imports nothing of Warren; cluster does not
-// import broker (it uses fsm only for its error sentinels); nothing but
+// import broker (it uses fsm only for its error sentinels, and
+// internal/certs to read a peer's node id); nothing but
 // cmd and the in-process harness imports transport.
 var allowed = map[string][]string{
 	"routing":                 {},
@@ -28,11 +29,11 @@ var allowed = map[string][]string{
 	"cluster/raftgroup":       {},
 	"fsm":                     {"routing", "fsm/fsmpb"},
 	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
-	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
-	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
-	"transport":               {"broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
+	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
+	"transport":               {"broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
 	"client":                  {"transport/warrenpb"},
-	"transport/transporttest": {"transport", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb"},
+	"transport/transporttest": {"transport", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
 	"chaos/check":             {}, // pure history checker: standard library only
 	"chaos":                   {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/warrenmq/warren/internal/certs"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// securityFlags are the node's TLS and gossip-encryption flags.
+type securityFlags struct {
+	clientCert, clientKey, clientCA    string // the client API
+	clusterCA, clusterCert, clusterKey string // the cluster port, mutual
+	gossipKeyFile                      string
+	insecure                           bool
+}
+
+func (s *securityFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.clientCert, "tls-cert", "", "PEM certificate of the client API (TLS on the client port; with --tls-key)")
+	fs.StringVar(&s.clientKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&s.clientCA, "tls-client-ca", "", "PEM CA that client certificates must be signed by: makes client certificates required (mutual TLS)")
+	fs.StringVar(&s.clusterCA, "cluster-ca", "", "PEM CA of the cluster: the cluster port (Raft and node-to-node calls) runs mutual TLS and admits only node certificates it signed")
+	fs.StringVar(&s.clusterCert, "cluster-cert", "", "PEM node certificate for the cluster port (warren tls cert create --node ID)")
+	fs.StringVar(&s.clusterKey, "cluster-key", "", "PEM private key of --cluster-cert")
+	fs.StringVar(&s.gossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes; e.g. head -c 32 /dev/urandom | base64)")
+	fs.BoolVar(&s.insecure, "insecure", false, "allow listening on a non-loopback address without TLS on the client API and the cluster port and without a gossip key (anyone who reaches the ports can use them)")
+}
+
+// security is what the flags loaded: the identities to reload on SIGHUP
+// and what the node's listeners use.
+type security struct {
+	identities []*certs.Identity
+	// grpcCreds is the client port's server option; nil: plaintext.
+	grpcCreds  grpc.ServerOption
+	clusterTLS bool
+}
+
+// load reads the files the flags name and fills the cluster config's TLS
+// and gossip key. It refuses half-given pairs, and a node that would listen
+// beyond loopback unprotected unless --insecure.
+func (s *securityFlags) load(f *flags) (*security, error) {
+	sec := &security{}
+	c := &f.broker.Cluster
+	if (s.clientCert == "") != (s.clientKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if s.clientCA != "" && s.clientCert == "" {
+		return nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key (client certificates are checked over TLS)")
+	}
+	if s.clientCert != "" {
+		id, err := certs.Load(certs.Files{CA: s.clientCA, Cert: s.clientCert, Key: s.clientKey})
+		if err != nil {
+			return nil, fmt.Errorf("client API TLS: %w", err)
+		}
+		sec.identities = append(sec.identities, id)
+		sec.grpcCreds = grpc.Creds(credentials.NewTLS(id.ServerConfig(s.clientCA != "")))
+	}
+	given := 0
+	for _, v := range []string{s.clusterCA, s.clusterCert, s.clusterKey} {
+		if v != "" {
+			given++
+		}
+	}
+	switch given {
+	case 0:
+	case 3:
+		id, err := certs.Load(certs.Files{CA: s.clusterCA, Cert: s.clusterCert, Key: s.clusterKey})
+		if err != nil {
+			return nil, fmt.Errorf("cluster TLS: %w", err)
+		}
+		sec.identities = append(sec.identities, id)
+		c.TLS = id.MutualConfig()
+		sec.clusterTLS = true
+	default:
+		return nil, errors.New("--cluster-ca, --cluster-cert and --cluster-key go together")
+	}
+	if s.gossipKeyFile != "" {
+		raw, err := os.ReadFile(s.gossipKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--gossip-key-file: %w", err)
+		}
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil {
+			return nil, fmt.Errorf("--gossip-key-file %s: not base64: %w", s.gossipKeyFile, err)
+		}
+		c.GossipKey = key
+	}
+	if s.insecure {
+		return sec, nil
+	}
+	var missing []string
+	if sec.grpcCreds == nil && !loopback(f.grpcAddr) {
+		missing = append(missing, fmt.Sprintf("the client API on %s has no TLS (--tls-cert, --tls-key)", f.grpcAddr))
+	}
+	if !sec.clusterTLS && !loopback(c.RaftAddr) {
+		missing = append(missing, fmt.Sprintf("the cluster port on %s has no mutual TLS (--cluster-ca, --cluster-cert, --cluster-key)", c.RaftAddr))
+	}
+	if len(c.GossipKey) == 0 && !loopback(c.GossipAddr) {
+		missing = append(missing, fmt.Sprintf("gossip on %s is not encrypted (--gossip-key-file)", c.GossipAddr))
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("refusing to listen beyond loopback unprotected: %s; give those flags, or --insecure to run open anyway", strings.Join(missing, "; "))
+	}
+	return sec, nil
+}
+
+// reload re-reads every certificate and key from disk (SIGHUP); a file that
+// fails keeps the pair in use.
+func (sec *security) reload() error {
+	var errs []error
+	for _, id := range sec.identities {
+		errs = append(errs, id.Reload())
+	}
+	return errors.Join(errs...)
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
