@@ -46,10 +46,18 @@ func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 	return info
 }
 
-// Queues lists every queue with its counts, sorted by name.
-func (b *Broker) Queues() []Queue {
+// queueDefs lists every queue's definition, sorted by name.
+func (b *Broker) queueDefs() []*fsm.QueueDef {
 	var defs []*fsm.QueueDef
 	b.readMeta(func(m *fsm.Meta) { defs = m.Queues() })
+	return defs
+}
+
+func queueDefName(d *fsm.QueueDef) string { return d.Name }
+
+// Queues lists every queue with its counts, sorted by name.
+func (b *Broker) Queues() []Queue {
+	defs := b.queueDefs()
 	out := make([]Queue, 0, len(defs))
 	for _, d := range defs {
 		if qg, err := b.queueGroup(d.Group); err == nil {

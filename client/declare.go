@@ -168,16 +168,15 @@ func (c *Client) DeleteExchange(ctx context.Context, name string, o DeleteExchan
 // ListExchanges returns every exchange. It is retried on Unavailable until
 // ctx ends. Safe for concurrent use.
 func (c *Client) ListExchanges(ctx context.Context) ([]ExchangeInfo, error) {
-	var resp *warrenpb.ListExchangesResponse
-	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		resp, err = cn.api.ListExchanges(ctx, &warrenpb.ListExchangesRequest{MinMetaIndex: c.MetaIndex()})
-		return err
+	exchanges, err := allPages(ctx, c, func(ctx context.Context, cn *conn, token string) ([]*warrenpb.Exchange, string, error) {
+		resp, err := cn.api.ListExchanges(ctx, &warrenpb.ListExchangesRequest{MinMetaIndex: c.MetaIndex(), PageToken: token})
+		return resp.GetExchanges(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ExchangeInfo, 0, len(resp.GetExchanges()))
-	for _, e := range resp.GetExchanges() {
+	out := make([]ExchangeInfo, 0, len(exchanges))
+	for _, e := range exchanges {
 		out = append(out, ExchangeInfo{
 			Name:       e.GetName(),
 			Kind:       e.GetKind(),
@@ -267,16 +266,15 @@ func (c *Client) PurgeQueue(ctx context.Context, name string) (uint64, error) {
 // ListQueues returns every queue with its counts. It is retried on
 // Unavailable until ctx ends. Safe for concurrent use.
 func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
-	var resp *warrenpb.ListQueuesResponse
-	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		resp, err = cn.api.ListQueues(ctx, &warrenpb.ListQueuesRequest{MinMetaIndex: c.MetaIndex()})
-		return err
+	queues, err := allPages(ctx, c, func(ctx context.Context, cn *conn, token string) ([]*warrenpb.QueueInfo, string, error) {
+		resp, err := cn.api.ListQueues(ctx, &warrenpb.ListQueuesRequest{MinMetaIndex: c.MetaIndex(), PageToken: token})
+		return resp.GetQueues(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]QueueInfo, 0, len(resp.GetQueues()))
-	for _, q := range resp.GetQueues() {
+	out := make([]QueueInfo, 0, len(queues))
+	for _, q := range queues {
 		out = append(out, QueueInfo{
 			Name:       q.GetName(),
 			Exclusive:  q.GetExclusive(),
@@ -347,20 +345,17 @@ func (c *Client) Unbind(ctx context.Context, exchange, queue, key string, args m
 // ListBindings returns the bindings that match f. It is retried on
 // Unavailable until ctx ends. Safe for concurrent use.
 func (c *Client) ListBindings(ctx context.Context, f BindingFilter) ([]Binding, error) {
-	var resp *warrenpb.ListBindingsResponse
-	err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		resp, err = cn.api.ListBindings(ctx, &warrenpb.ListBindingsRequest{
-			Exchange:     f.Exchange,
-			Queue:        f.Queue,
-			MinMetaIndex: c.MetaIndex(),
+	bindings, err := allPages(ctx, c, func(ctx context.Context, cn *conn, token string) ([]*warrenpb.Binding, string, error) {
+		resp, err := cn.api.ListBindings(ctx, &warrenpb.ListBindingsRequest{
+			Exchange: f.Exchange, Queue: f.Queue, MinMetaIndex: c.MetaIndex(), PageToken: token,
 		})
-		return err
+		return resp.GetBindings(), resp.GetNextPageToken(), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Binding, 0, len(resp.GetBindings()))
-	for _, b := range resp.GetBindings() {
+	out := make([]Binding, 0, len(bindings))
+	for _, b := range bindings {
 		out = append(out, Binding{
 			Exchange: b.GetExchange(),
 			Queue:    b.GetQueue(),
@@ -369,4 +364,28 @@ func (c *Client) ListBindings(ctx context.Context, f BindingFilter) ([]Binding, 
 		})
 	}
 	return out, nil
+}
+
+// allPages fetches a paged listing from its first page to its last, each
+// page retried on Unavailable like any idempotent call, and returns every
+// item. The server pages listings so no answer outgrows a gRPC message.
+func allPages[T any](ctx context.Context, c *Client, page func(ctx context.Context, cn *conn, token string) ([]T, string, error)) ([]T, error) {
+	var all []T
+	token := ""
+	for {
+		var items []T
+		var next string
+		err := c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
+			items, next, err = page(ctx, cn, token)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, nil
+		}
+		token = next
+	}
 }

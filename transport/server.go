@@ -121,24 +121,6 @@ func (s *Server) DeleteExchange(ctx context.Context, r *pb.DeleteExchangeRequest
 	return &pb.DeleteExchangeResponse{MetaIndex: idx}, nil
 }
 
-// ListExchanges implements BrokerService.
-func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) (*pb.ListExchangesResponse, error) {
-	if err := s.limits.validateListExchanges(r); err != nil {
-		return nil, err
-	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
-		return nil, err
-	}
-	resp := &pb.ListExchangesResponse{}
-	for _, e := range s.broker.Exchanges() {
-		resp.Exchanges = append(resp.Exchanges, &pb.Exchange{
-			Name: e.Name, Kind: e.Kind, AutoDelete: e.AutoDelete, Internal: e.Internal,
-			Arguments: apiValues(e.Args), Builtin: e.Builtin,
-		})
-	}
-	return resp, nil
-}
-
 // DeclareQueue implements BrokerService.
 func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*pb.DeclareQueueResponse, error) {
 	if err := s.limits.validateDeclareQueue(r); err != nil {
@@ -193,24 +175,6 @@ func (s *Server) PurgeQueue(ctx context.Context, r *pb.PurgeQueueRequest) (*pb.P
 	return &pb.PurgeQueueResponse{MessageCount: n}, nil
 }
 
-// ListQueues implements BrokerService.
-func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.ListQueuesResponse, error) {
-	if err := s.limits.validateListQueues(r); err != nil {
-		return nil, err
-	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
-		return nil, err
-	}
-	resp := &pb.ListQueuesResponse{}
-	for _, q := range s.broker.Queues() {
-		resp.Queues = append(resp.Queues, &pb.QueueInfo{
-			Name: q.Name, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete, Arguments: apiValues(q.Args),
-			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Group, ReadyBytes: q.ReadyBytes,
-		})
-	}
-	return resp, nil
-}
-
 // BindQueue implements BrokerService.
 func (s *Server) BindQueue(ctx context.Context, r *pb.BindQueueRequest) (*pb.BindQueueResponse, error) {
 	if err := s.limits.validateBindQueue(r); err != nil {
@@ -239,21 +203,6 @@ func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb
 		return nil, toStatus(err)
 	}
 	return &pb.UnbindQueueResponse{MetaIndex: idx}, nil
-}
-
-// ListBindings implements BrokerService.
-func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*pb.ListBindingsResponse, error) {
-	if err := s.limits.validateListBindings(r); err != nil {
-		return nil, err
-	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
-		return nil, err
-	}
-	resp := &pb.ListBindingsResponse{}
-	for _, b := range s.broker.Bindings(r.GetExchange(), r.GetQueue()) {
-		resp.Bindings = append(resp.Bindings, &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args)})
-	}
-	return resp, nil
 }
 
 // Publish implements BrokerService.

@@ -827,8 +827,14 @@ func (x *DeleteExchangeResponse) GetMetaIndex() uint64 {
 }
 
 type ListExchangesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MinMetaIndex  uint64                 `protobuf:"varint,1,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	MinMetaIndex uint64                 `protobuf:"varint,1,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// Pagination: at most page_size items (0: the server's default, 1,000;
+	// at most 10,000), and never more than 3 MiB of them (under gRPC's default
+	// 4 MiB receive limit); page_token is the
+	// previous response's next_page_token ("" for the first page).
+	PageSize      uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -870,9 +876,25 @@ func (x *ListExchangesRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *ListExchangesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListExchangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListExchangesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchanges     []*Exchange            `protobuf:"bytes,1,rep,name=exchanges,proto3" json:"exchanges,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Exchanges []*Exchange            `protobuf:"bytes,1,rep,name=exchanges,proto3" json:"exchanges,omitempty"`
+	// "" on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,6 +934,13 @@ func (x *ListExchangesResponse) GetExchanges() []*Exchange {
 		return x.Exchanges
 	}
 	return nil
+}
+
+func (x *ListExchangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type DeclareQueueRequest struct {
@@ -1421,8 +1450,14 @@ func (x *QueueInfo) GetReadyBytes() uint64 {
 }
 
 type ListQueuesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MinMetaIndex  uint64                 `protobuf:"varint,1,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	MinMetaIndex uint64                 `protobuf:"varint,1,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// Pagination: at most page_size items (0: the server's default, 1,000;
+	// at most 10,000), and never more than 3 MiB of them (under gRPC's default
+	// 4 MiB receive limit); page_token is the
+	// previous response's next_page_token ("" for the first page).
+	PageSize      uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1464,9 +1499,25 @@ func (x *ListQueuesRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *ListQueuesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListQueuesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListQueuesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Queues        []*QueueInfo           `protobuf:"bytes,1,rep,name=queues,proto3" json:"queues,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Queues []*QueueInfo           `protobuf:"bytes,1,rep,name=queues,proto3" json:"queues,omitempty"`
+	// "" on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1506,6 +1557,13 @@ func (x *ListQueuesResponse) GetQueues() []*QueueInfo {
 		return x.Queues
 	}
 	return nil
+}
+
+func (x *ListQueuesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type Binding struct {
@@ -1819,9 +1877,15 @@ func (x *UnbindQueueResponse) GetMetaIndex() uint64 {
 type ListBindingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional filters.
-	Exchange      string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	MinMetaIndex  uint64 `protobuf:"varint,3,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	Exchange     string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue        string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	MinMetaIndex uint64 `protobuf:"varint,3,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// Pagination: at most page_size items (0: the server's default, 1,000;
+	// at most 10,000), and never more than 3 MiB of them (under gRPC's default
+	// 4 MiB receive limit); page_token is the
+	// previous response's next_page_token ("" for the first page).
+	PageSize      uint32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1877,9 +1941,25 @@ func (x *ListBindingsRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *ListBindingsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBindingsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListBindingsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Bindings      []*Binding             `protobuf:"bytes,1,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Bindings []*Binding             `protobuf:"bytes,1,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	// "" on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1919,6 +1999,13 @@ func (x *ListBindingsResponse) GetBindings() []*Binding {
 		return x.Bindings
 	}
 	return nil
+}
+
+func (x *ListBindingsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type PublishEntry struct {
@@ -3575,11 +3662,15 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0emin_meta_index\x18\x03 \x01(\x04R\fminMetaIndex\"7\n" +
 	"\x16DeleteExchangeResponse\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"<\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"x\n" +
 	"\x14ListExchangesRequest\x12$\n" +
-	"\x0emin_meta_index\x18\x01 \x01(\x04R\fminMetaIndex\"J\n" +
+	"\x0emin_meta_index\x18\x01 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"r\n" +
 	"\x15ListExchangesResponse\x121\n" +
-	"\texchanges\x18\x01 \x03(\v2\x13.warren.v1.ExchangeR\texchanges\"\xe4\x02\n" +
+	"\texchanges\x18\x01 \x03(\v2\x13.warren.v1.ExchangeR\texchanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe4\x02\n" +
 	"\x13DeclareQueueRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\texclusive\x18\x02 \x01(\bR\texclusive\x12\x1f\n" +
@@ -3631,11 +3722,15 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"readyBytes\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"9\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"u\n" +
 	"\x11ListQueuesRequest\x12$\n" +
-	"\x0emin_meta_index\x18\x01 \x01(\x04R\fminMetaIndex\"B\n" +
+	"\x0emin_meta_index\x18\x01 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"j\n" +
 	"\x12ListQueuesResponse\x12,\n" +
-	"\x06queues\x18\x01 \x03(\v2\x14.warren.v1.QueueInfoR\x06queues\"\xed\x01\n" +
+	"\x06queues\x18\x01 \x03(\v2\x14.warren.v1.QueueInfoR\x06queues\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
 	"\aBinding\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
@@ -3670,13 +3765,17 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"4\n" +
 	"\x13UnbindQueueResponse\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"m\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xa9\x01\n" +
 	"\x13ListBindingsRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12$\n" +
-	"\x0emin_meta_index\x18\x03 \x01(\x04R\fminMetaIndex\"F\n" +
+	"\x0emin_meta_index\x18\x03 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"n\n" +
 	"\x14ListBindingsResponse\x12.\n" +
-	"\bbindings\x18\x01 \x03(\v2\x12.warren.v1.BindingR\bbindings\"\xb3\x01\n" +
+	"\bbindings\x18\x01 \x03(\v2\x12.warren.v1.BindingR\bbindings\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb3\x01\n" +
 	"\fPublishEntry\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x1f\n" +
 	"\vrouting_key\x18\x02 \x01(\tR\n" +

@@ -1,0 +1,123 @@
+package transport
+
+import (
+	"context"
+	"encoding/base64"
+
+	"github.com/warrenmq/warren/broker"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Listings are paged, so no listing can outgrow a gRPC message, whatever
+// the state holds: at most page_size items and at most maxPageBytes of
+// them (under the 4 MiB a gRPC client accepts by default), the rest behind
+// next_page_token. The token is the key of the last item sent, opaque to
+// clients.
+const (
+	defaultPageSize = 1000
+	maxPageSize     = 10000
+	maxPageBytes    = 3 << 20
+)
+
+// pageRequest reads a request's page size and token.
+func pageRequest(size uint32, token string) (limit int, cursor string, err error) {
+	if size > maxPageSize {
+		return 0, "", invalidf("page_size %d; the limit is %d", size, maxPageSize)
+	}
+	limit = int(size)
+	if limit == 0 {
+		limit = defaultPageSize
+	}
+	raw, derr := base64.RawURLEncoding.DecodeString(token)
+	if derr != nil {
+		return 0, "", invalidf("page_token is not one this server gave")
+	}
+	return limit, string(raw), nil
+}
+
+// fillPage converts items into the response until maxPageBytes (at least
+// one item), and returns them with the next page's token ("" when none
+// follows).
+func fillPage[T any, P proto.Message](items []T, more bool, convert func(T) P, key func(T) string) ([]P, string) {
+	out := make([]P, 0, len(items))
+	size := 0
+	for i, it := range items {
+		p := convert(it)
+		size += proto.Size(p)
+		if i > 0 && size > maxPageBytes {
+			return out, base64.RawURLEncoding.EncodeToString([]byte(key(items[i-1])))
+		}
+		out = append(out, p)
+	}
+	if more && len(items) > 0 {
+		return out, base64.RawURLEncoding.EncodeToString([]byte(key(items[len(items)-1])))
+	}
+	return out, ""
+}
+
+// ListExchanges implements BrokerService.
+func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) (*pb.ListExchangesResponse, error) {
+	if err := s.limits.validateListExchanges(r); err != nil {
+		return nil, err
+	}
+	limit, cursor, err := pageRequest(r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+		return nil, err
+	}
+	items, more := s.broker.ExchangesAfter(cursor, limit)
+	resp := &pb.ListExchangesResponse{}
+	resp.Exchanges, resp.NextPageToken = fillPage(items, more, func(e broker.Exchange) *pb.Exchange {
+		return &pb.Exchange{
+			Name: e.Name, Kind: e.Kind, AutoDelete: e.AutoDelete, Internal: e.Internal,
+			Arguments: apiValues(e.Args), Builtin: e.Builtin,
+		}
+	}, func(e broker.Exchange) string { return e.Name })
+	return resp, nil
+}
+
+// ListQueues implements BrokerService.
+func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.ListQueuesResponse, error) {
+	if err := s.limits.validateListQueues(r); err != nil {
+		return nil, err
+	}
+	limit, cursor, err := pageRequest(r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+		return nil, err
+	}
+	items, more := s.broker.QueuesAfter(cursor, limit)
+	resp := &pb.ListQueuesResponse{}
+	resp.Queues, resp.NextPageToken = fillPage(items, more, func(q broker.Queue) *pb.QueueInfo {
+		return &pb.QueueInfo{
+			Name: q.Name, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete, Arguments: apiValues(q.Args),
+			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Group, ReadyBytes: q.ReadyBytes,
+		}
+	}, func(q broker.Queue) string { return q.Name })
+	return resp, nil
+}
+
+// ListBindings implements BrokerService.
+func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*pb.ListBindingsResponse, error) {
+	if err := s.limits.validateListBindings(r); err != nil {
+		return nil, err
+	}
+	limit, cursor, err := pageRequest(r.GetPageSize(), r.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+		return nil, err
+	}
+	items, more := s.broker.BindingsAfter(r.GetExchange(), r.GetQueue(), cursor, limit)
+	resp := &pb.ListBindingsResponse{}
+	resp.Bindings, resp.NextPageToken = fillPage(items, more, func(b broker.Binding) *pb.Binding {
+		return &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args)}
+	}, broker.BindingCursor)
+	return resp, nil
+}
