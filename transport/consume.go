@@ -41,6 +41,10 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	if tag == "" {
 		tag = randomID("ctag-")
 	}
+	if !s.consumers.open(session, s.limits.MaxConsumersPerSession) {
+		return tooBigf("session %s has %d consume streams on this node; the limit is %d", session, s.limits.MaxConsumersPerSession, s.limits.MaxConsumersPerSession)
+	}
+	defer s.consumers.close(session)
 	c, err := s.broker.Subscribe(ctx, broker.SubscribeOptions{
 		Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
 		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,

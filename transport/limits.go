@@ -25,19 +25,31 @@ type Limits struct {
 	MaxPublishBatch int
 	// MaxRequestBytes bounds one gRPC message. Default 64 MiB.
 	MaxRequestBytes int
+	// MaxConnections bounds the client connections open at once; more are
+	// closed as they arrive. Default 10,000.
+	MaxConnections int
+	// MaxStreamsPerConnection bounds the streams (consume and session
+	// streams, calls in flight) of one client connection. Default 1,000.
+	MaxStreamsPerConnection int
+	// MaxConsumersPerSession bounds the consume streams one session has
+	// open on a node. Default 1,000.
+	MaxConsumersPerSession int
 }
 
 // DefaultLimits returns the documented defaults.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxMessageBytes:     4 << 20,
-		MaxNameBytes:        255,
-		MaxHeaders:          128,
-		MaxHeaderValueBytes: 64 << 10,
-		MaxArgumentsBytes:   64 << 10,
-		MaxPrefetch:         65535,
-		MaxPublishBatch:     10000,
-		MaxRequestBytes:     64 << 20,
+		MaxMessageBytes:         4 << 20,
+		MaxNameBytes:            255,
+		MaxHeaders:              128,
+		MaxHeaderValueBytes:     64 << 10,
+		MaxArgumentsBytes:       64 << 10,
+		MaxPrefetch:             65535,
+		MaxPublishBatch:         10000,
+		MaxRequestBytes:         64 << 20,
+		MaxConnections:          10000,
+		MaxStreamsPerConnection: 1000,
+		MaxConsumersPerSession:  1000,
 	}
 }
 

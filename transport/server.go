@@ -27,6 +27,8 @@ type Server struct {
 
 	draining  chan struct{}
 	drainOnce sync.Once
+	// consumers counts each session's consume streams here.
+	consumers sessionStreams
 }
 
 // NewServer returns the service for b with the given limits.

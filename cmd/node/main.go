@@ -36,6 +36,7 @@ type flags struct {
 	grpcAddr  string
 	logLevel  string
 	maxMsg    int
+	caps      transport.Limits // the connection, stream and consumer caps
 	memHigh   watermark.Bytes // publishes are refused past these
 	diskLow   watermark.Bytes
 	readyWait time.Duration
@@ -59,6 +60,10 @@ func parseFlags(args []string) (flags, error) {
 	fs.DurationVar(&f.broker.SessionGrace, "session-grace", f.broker.SessionGrace, "how long a new leader waits for sessions to re-attach")
 	fs.DurationVar(&f.broker.DefaultGetLease, "get-lease", f.broker.DefaultGetLease, "default lease of an unacked get")
 	fs.DurationVar(&f.broker.Cluster.DeadNodeRemoval, "remove-dead-after", f.broker.Cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
+	f.caps = limits
+	fs.IntVar(&f.caps.MaxConnections, "max-connections", limits.MaxConnections, "client connections open at once; more are closed as they arrive (0: no limit)")
+	fs.IntVar(&f.caps.MaxStreamsPerConnection, "max-streams-per-connection", limits.MaxStreamsPerConnection, "streams (consume, session, calls in flight) of one client connection")
+	fs.IntVar(&f.caps.MaxConsumersPerSession, "max-consumers-per-session", limits.MaxConsumersPerSession, "consume streams one session may have open on this node")
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message accepted: body, headers and properties together")
 	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
 	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")
@@ -79,6 +84,9 @@ func parseFlags(args []string) (flags, error) {
 		if a = strings.TrimSpace(a); a != "" {
 			f.broker.Cluster.Join = append(f.broker.Cluster.Join, a)
 		}
+	}
+	if f.caps.MaxConnections < 0 || f.caps.MaxStreamsPerConnection < 1 || f.caps.MaxConsumersPerSession < 1 {
+		return f, fmt.Errorf("--max-connections must be ≥ 0, --max-streams-per-connection and --max-consumers-per-session ≥ 1")
 	}
 	if f.maxMsg < 1 || f.maxMsg > 64<<20 {
 		return f, fmt.Errorf("--max-message-bytes must be 1..%d", 64<<20)
@@ -149,9 +157,9 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("groups not ready: %w", err)
 	}
-	limits := transport.DefaultLimits()
+	limits := f.caps
 	limits.MaxMessageBytes = f.maxMsg
-	clientOpts := transport.GRPCOptions(limits)
+	clientOpts := append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...)
 	if sec.grpcCreds != nil {
 		clientOpts = append(clientOpts, sec.grpcCreds)
 	}
@@ -174,7 +182,7 @@ func run(args []string) error {
 	api.Register(peerGS)
 	nodeAPI.Register(peerGS)
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- gs.Serve(ln) }()
+	go func() { serveErr <- gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api"))) }()
 	go func() { _ = peerGS.Serve(node.PeerListener()) }()
 	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.broker.Cluster.DataDir)
 

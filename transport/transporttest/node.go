@@ -173,10 +173,10 @@ func (n *Node) serve(ln net.Listener, o Options) {
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
-	gs := grpc.NewServer(transport.GRPCOptions(limits)...)
+	gs := grpc.NewServer(append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...)...)
 	api := transport.NewServer(n.Broker, limits, nil)
 	api.Register(gs)
-	go func() { _ = gs.Serve(ln) }()
+	go func() { _ = gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, nil)) }()
 	// Peers call the NodeService, and the BrokerService they proxy to, on
 	// the cluster port, as cmd/node serves them.
 	peers := grpc.NewServer(transport.GRPCOptions(limits)...)
