@@ -37,7 +37,7 @@ type flags struct {
 	logLevel  string
 	maxMsg    int
 	caps      transport.Limits // the connection, stream and consumer caps
-	memHigh   watermark.Bytes // publishes are refused past these
+	memHigh   watermark.Bytes  // publishes are refused past these
 	diskLow   watermark.Bytes
 	readyWait time.Duration
 	pprofAddr string
@@ -182,7 +182,9 @@ func run(args []string) error {
 	api.Register(peerGS)
 	nodeAPI.Register(peerGS)
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api"))) }()
+	go func() {
+		serveErr <- gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api")))
+	}()
 	go func() { _ = peerGS.Serve(node.PeerListener()) }()
 	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.broker.Cluster.DataDir)
 
