@@ -20,20 +20,44 @@ const (
 	maxPageBytes    = 3 << 20
 )
 
-// pageRequest reads a request's page size and token.
-func pageRequest(size uint32, token string) (limit int, cursor string, err error) {
+// checkPage validates a listing's page size and token: at most
+// maxPageSize items, and a token this server could have given.
+func checkPage(size uint32, token string) error {
 	if size > maxPageSize {
-		return 0, "", invalidf("page_size %d; the limit is %d", size, maxPageSize)
+		return invalidf("page_size %d; the limit is %d", size, maxPageSize)
 	}
+	if _, err := base64.RawURLEncoding.DecodeString(token); err != nil {
+		return invalidf("page_token is not one this server gave")
+	}
+	return nil
+}
+
+// pageRequest reads a validated request's page size and token.
+func pageRequest(size uint32, token string) (limit int, cursor string) {
 	limit = int(size)
 	if limit == 0 {
 		limit = defaultPageSize
 	}
-	raw, derr := base64.RawURLEncoding.DecodeString(token)
-	if derr != nil {
-		return 0, "", invalidf("page_token is not one this server gave")
+	raw, _ := base64.RawURLEncoding.DecodeString(token) // checkPage refused anything else
+	return limit, string(raw)
+}
+
+// listRequest is what every listing request has.
+type listRequest interface {
+	GetPageSize() uint32
+	GetPageToken() string
+	GetMinMetaIndex() uint64
+}
+
+// startList checks a listing request (invalid: the request's own
+// validation error) and its page, waits for the meta index the client has
+// seen, and returns the page's size and cursor.
+func (s *Server) startList(ctx context.Context, invalid error, r listRequest) (int, string, error) {
+	if invalid != nil {
+		return 0, "", invalid
 	}
-	return limit, string(raw), nil
+	limit, cursor := pageRequest(r.GetPageSize(), r.GetPageToken())
+	return limit, cursor, s.waitMeta(ctx, r.GetMinMetaIndex())
 }
 
 // fillPage converts items into the response until maxPageBytes (at least
@@ -58,14 +82,8 @@ func fillPage[T any, P proto.Message](items []T, more bool, convert func(T) P, k
 
 // ListExchanges implements BrokerService.
 func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) (*pb.ListExchangesResponse, error) {
-	if err := s.limits.validateListExchanges(r); err != nil {
-		return nil, err
-	}
-	limit, cursor, err := pageRequest(r.GetPageSize(), r.GetPageToken())
+	limit, cursor, err := s.startList(ctx, s.limits.validateListExchanges(r), r)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
 	items, more := s.broker.ExchangesAfter(cursor, limit)
@@ -81,14 +99,8 @@ func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) 
 
 // ListQueues implements BrokerService.
 func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.ListQueuesResponse, error) {
-	if err := s.limits.validateListQueues(r); err != nil {
-		return nil, err
-	}
-	limit, cursor, err := pageRequest(r.GetPageSize(), r.GetPageToken())
+	limit, cursor, err := s.startList(ctx, s.limits.validateListQueues(r), r)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
 	items, more := s.broker.QueuesAfter(cursor, limit)
@@ -104,14 +116,8 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 
 // ListBindings implements BrokerService.
 func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*pb.ListBindingsResponse, error) {
-	if err := s.limits.validateListBindings(r); err != nil {
-		return nil, err
-	}
-	limit, cursor, err := pageRequest(r.GetPageSize(), r.GetPageToken())
+	limit, cursor, err := s.startList(ctx, s.limits.validateListBindings(r), r)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
 		return nil, err
 	}
 	items, more := s.broker.BindingsAfter(r.GetExchange(), r.GetQueue(), cursor, limit)

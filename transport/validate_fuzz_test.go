@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"os"
@@ -231,6 +232,16 @@ func fieldLimits(l Limits, fd protoreflect.FieldDescriptor, v protoreflect.Value
 	case fd.Kind() == protoreflect.MessageKind:
 		return walkLimits(l, v.Message())
 	case unlimited[name]:
+		return nil
+	case name == "page_size":
+		if v.Uint() > maxPageSize {
+			return fmt.Errorf("page_size %d > %d", v.Uint(), maxPageSize)
+		}
+		return nil
+	case name == "page_token":
+		if _, err := base64.RawURLEncoding.DecodeString(v.String()); err != nil {
+			return fmt.Errorf("page_token %q is no token the server gives", v.String())
+		}
 		return nil
 	}
 	parent := string(fd.ContainingMessage().Name())

@@ -48,7 +48,9 @@ func (l Limits) validateDeleteExchange(r *pb.DeleteExchangeRequest) error {
 
 // validateListExchanges accepts every request: min_meta_index may be any
 // index (a future one waits, bounded by the caller's deadline).
-func (l Limits) validateListExchanges(*pb.ListExchangesRequest) error { return nil }
+func (l Limits) validateListExchanges(r *pb.ListExchangesRequest) error {
+	return checkPage(r.GetPageSize(), r.GetPageToken())
+}
 
 // validateDeclareQueue: an empty name asks the server for one; an
 // exclusive queue needs the declaring session; the arguments of an active
@@ -89,7 +91,9 @@ func (l Limits) validatePurgeQueue(r *pb.PurgeQueueRequest) error {
 }
 
 // validateListQueues accepts every request (see validateListExchanges).
-func (l Limits) validateListQueues(*pb.ListQueuesRequest) error { return nil }
+func (l Limits) validateListQueues(r *pb.ListQueuesRequest) error {
+	return checkPage(r.GetPageSize(), r.GetPageToken())
+}
 
 func (l Limits) validateBindQueue(r *pb.BindQueueRequest) error {
 	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments())
@@ -118,7 +122,10 @@ func (l Limits) validateListBindings(r *pb.ListBindingsRequest) error {
 	if err := l.checkName("exchange", r.GetExchange(), true); err != nil {
 		return err
 	}
-	return l.checkName("queue", r.GetQueue(), true)
+	if err := l.checkName("queue", r.GetQueue(), true); err != nil {
+		return err
+	}
+	return checkPage(r.GetPageSize(), r.GetPageToken())
 }
 
 // validatePublish checks the whole batch: one bad entry refuses the call,

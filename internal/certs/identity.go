@@ -69,7 +69,15 @@ func (id *Identity) ServerConfig(requireClientCert bool) *tls.Config {
 	}
 	cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	cfg.SessionTicketsDisabled = true
-	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	cfg.GetConfigForClient = id.acceptWith(cfg, nil)
+	return cfg
+}
+
+// acceptWith returns a GetConfigForClient that accepts with a copy of cfg
+// whose ClientCAs is the CA pool current at this handshake, changed further
+// by adjust when set.
+func (id *Identity) acceptWith(cfg *tls.Config, adjust func(*tls.Config)) func(*tls.ClientHelloInfo) (*tls.Config, error) {
+	return func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		m := id.cur.Load()
 		if m.pool == nil {
 			return nil, errNoCA
@@ -77,9 +85,11 @@ func (id *Identity) ServerConfig(requireClientCert bool) *tls.Config {
 		c := cfg.Clone()
 		c.GetConfigForClient = nil
 		c.ClientCAs = m.pool
+		if adjust != nil {
+			adjust(c)
+		}
 		return c, nil
 	}
-	return cfg
 }
 
 // ClientConfig returns a config for the client side: RootCAs is the CA pool
@@ -123,18 +133,10 @@ func (id *Identity) MutualConfig() *tls.Config {
 		InsecureSkipVerify: true, // replaced by VerifyConnection: chain against the current CA, node id
 		VerifyConnection:   id.verifyNodeServer,
 	}
-	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		m := id.cur.Load()
-		if m.pool == nil {
-			return nil, errNoCA
-		}
-		c := cfg.Clone()
-		c.GetConfigForClient = nil
-		c.ClientCAs = m.pool
+	cfg.GetConfigForClient = id.acceptWith(cfg, func(c *tls.Config) {
 		c.InsecureSkipVerify = false
 		c.VerifyConnection = requireNodeCert // crypto/tls verified the chain against ClientCAs
-		return c, nil
-	}
+	})
 	return cfg
 }
 
