@@ -152,7 +152,22 @@ func ValidQueueSpec(spec *fsmpb.QueueSpec) error {
 	if spec.GetId() == 0 {
 		return fmt.Errorf("%w: queue spec %.40q has id 0", ErrInvalid, spec.GetName())
 	}
-	return ValidName("queue name", spec.GetName())
+	if err := ValidName("queue name", spec.GetName()); err != nil {
+		return err
+	}
+	// Every string of a spec is stored in the snapshot, which protobuf
+	// refuses to write with invalid UTF-8: a spec that passed here must
+	// never make a snapshot fail. Their lengths are the meta group's to
+	// check, at the declaration.
+	for _, f := range []struct{ what, s string }{
+		{"dead-letter exchange", spec.GetDeadLetterExchange()},
+		{"dead-letter routing key", spec.GetDeadLetterRoutingKey()},
+	} {
+		if !utf8.ValidString(f.s) {
+			return fmt.Errorf("%w: queue spec %.40q: %s is not valid UTF-8", ErrInvalid, spec.GetName(), f.what)
+		}
+	}
+	return nil
 }
 
 // validText checks s against the limit max (in bytes) and for UTF-8, and,

@@ -138,6 +138,9 @@ func TestValidPayloadAndSpec(t *testing.T) {
 		{"invalid UTF-8 spec name", ValidQueueSpec(spec(func(s *fsmpb.QueueSpec) { s.Name = "q\xff" })), []string{"queue name", "UTF-8"}},
 		// Checked by the meta group at the declaration, not here.
 		{"dead-letter exchange of 256 bytes", ValidQueueSpec(spec(func(s *fsmpb.QueueSpec) { s.DeadLetterExchange = repeat(256) })), nil},
+		// But no string a snapshot could not hold (found by FuzzQueueApply).
+		{"invalid UTF-8 dead-letter exchange", ValidQueueSpec(spec(func(s *fsmpb.QueueSpec) { s.DeadLetterExchange = "00\x800" })), []string{"dead-letter exchange", "UTF-8"}},
+		{"invalid UTF-8 dead-letter routing key", ValidQueueSpec(spec(func(s *fsmpb.QueueSpec) { s.DeadLetterRoutingKey = "\xff" })), []string{"dead-letter routing key", "UTF-8"}},
 	})
 }
 
