@@ -54,16 +54,44 @@ func startProcCluster(t *testing.T, size int) []*nodeProc {
 			"--join", strings.Join(join, ","),
 			"--zone", string(rune('a' + i%3)),
 		}
+	}
+	launchCluster(t, procs)
+	return procs
+}
+
+// launchCluster launches procs and waits until every one serves. A
+// process that exits because one of its OS-picked ports was taken in the
+// meantime gets new ports and is launched again: its peers' join lists
+// still name its old gossip address, but its own list names them, which
+// is enough for gossip to meet.
+func launchCluster(t *testing.T, procs []*nodeProc) {
+	t.Helper()
+	for _, p := range procs {
 		if err := p.launch(); err != nil {
 			t.Fatalf("launch %s: %v", p.id, err)
 		}
 	}
-	for _, p := range procs {
-		if err := p.waitServing(); err != nil {
-			t.Fatalf("%s not serving: %v", p.id, err)
+	serving := make([]bool, len(procs))
+	relaunches := 0
+	eventually(t, 90*time.Second, "every node serving", func() error {
+		for i, p := range procs {
+			if serving[i] {
+				continue
+			}
+			if p.bindFailed() && relaunches < 5 {
+				relaunches++
+				p.grpcAddr, p.raftAddr, p.gossipAddr = freeAddr(t), freeAddr(t), freeGossipAddr(t)
+				if err := p.launch(); err != nil {
+					return fmt.Errorf("relaunch %s: %w", p.id, err)
+				}
+			}
+			if err := p.probe(); err != nil {
+				return fmt.Errorf("%s: %w", p.id, err)
+			}
+			serving[i] = true
 		}
-	}
-	return procs
+		return nil
+	})
 }
 
 // declareOnAny declares queue name through whichever node accepts it (the

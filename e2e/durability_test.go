@@ -159,27 +159,29 @@ func (p *nodeProc) launch() error {
 
 // waitServing polls until a client can declare a queue, or the process
 // exits.
-func (p *nodeProc) waitServing() error {
-	return poll(30*time.Second, func() error {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%w: warren-node exited: %v", errExited, p.waitErr)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
-		defer cancel()
-		c, err := client.New(ctx, []string{p.grpcAddr}, append([]client.Option{client.WithConnectTimeout(500 * time.Millisecond)}, p.clientOpts...)...)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if p.readOnlyProbe {
-			_, err = c.ListQueues(ctx)
-			return err
-		}
-		_, err = c.DeclareQueue(ctx, "probe", client.QueueOptions{})
+func (p *nodeProc) waitServing() error { return poll(30*time.Second, p.probe) }
+
+// probe reports whether a client can declare a queue (or list queues)
+// now, or that the process exited.
+func (p *nodeProc) probe() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("%w: warren-node exited: %v", errExited, p.waitErr)
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
+	defer cancel()
+	c, err := client.New(ctx, []string{p.grpcAddr}, append([]client.Option{client.WithConnectTimeout(500 * time.Millisecond)}, p.clientOpts...)...)
+	if err != nil {
 		return err
-	})
+	}
+	defer c.Close()
+	if p.readOnlyProbe {
+		_, err = c.ListQueues(ctx)
+		return err
+	}
+	_, err = c.DeclareQueue(ctx, "probe", client.QueueOptions{})
+	return err
 }
 
 var errExited = errors.New("process exited")

@@ -85,15 +85,8 @@ func TestProcessClusterOverTLS(t *testing.T) {
 	}
 	for i, p := range procs {
 		p.extra = append([]string{"--bootstrap-expect", "3", "--join", strings.Join(join, ","), "--zone", strconv.Itoa(i)}, tlsFlags(dir, p.id)...)
-		if err := p.launch(); err != nil {
-			t.Fatalf("launch %s: %v", p.id, err)
-		}
 	}
-	for _, p := range procs {
-		if err := p.waitServing(); err != nil {
-			t.Fatalf("%s not serving over TLS: %v\n%s", p.id, err, p.log())
-		}
-	}
+	launchCluster(t, procs)
 
 	producer := newClient(t, procs[1].grpcAddr, withTLS)
 	consumer := newClient(t, procs[2].grpcAddr, withTLS)
