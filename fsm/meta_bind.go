@@ -1,0 +1,152 @@
+package fsm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
+	"github.com/warrenmq/warren/routing"
+)
+
+// Bindings: binding and unbinding, the queue → bindings index, and the
+// canonical identity of a binding.
+
+// indexBinding and unindexBinding keep queueBindings.
+func (m *Meta) indexBinding(queue string, r bindingRef) {
+	set := m.queueBindings[queue]
+	if set == nil {
+		set = map[bindingRef]struct{}{}
+		m.queueBindings[queue] = set
+	}
+	set[r] = struct{}{}
+}
+
+func (m *Meta) unindexBinding(r bindingRef) {
+	set := m.queueBindings[r.id.queue]
+	delete(set, r)
+	if len(set) == 0 {
+		delete(m.queueBindings, r.id.queue)
+	}
+}
+
+func (m *Meta) autoDeleteIfUnused(ex *exchange) {
+	if ex.def.AutoDelete && !ex.def.Builtin && len(ex.bindings) == 0 {
+		delete(m.exchanges, ex.def.Name)
+	}
+}
+
+// checkBinding checks the fields Bind and Unbind share.
+func checkBinding(exchange, queue, key string, args map[string]*fsmpb.Value) error {
+	// "" is the default exchange, refused by bindTarget with its own reason.
+	if err := ValidKey("exchange name", exchange); err != nil {
+		return err
+	}
+	if err := ValidName("queue name", queue); err != nil {
+		return err
+	}
+	if err := ValidKey("binding key", key); err != nil {
+		return err
+	}
+	return ValidArgs("binding arguments", args)
+}
+
+func (m *Meta) bindTarget(exName, queue string) (*exchange, *Result) {
+	if exName == DefaultExchange {
+		return nil, fail("%w: the default exchange cannot be bound or unbound", ErrInvalid)
+	}
+	ex, ok := m.exchanges[exName]
+	if !ok {
+		return nil, fail("%w: no exchange %q", ErrNotFound, exName)
+	}
+	if _, ok := m.queues[queue]; !ok {
+		return nil, fail("%w: no queue %q", ErrNotFound, queue)
+	}
+	return ex, nil
+}
+
+func (m *Meta) applyBind(c *fsmpb.Bind) *Result {
+	if err := checkBinding(c.GetExchange(), c.GetQueue(), c.GetKey(), c.GetArguments()); err != nil {
+		return refuse(err)
+	}
+	return m.bind(c)
+}
+
+// bind adds a binding without checking it against the limits: applyBind
+// has, and a restored snapshot holds what an earlier log accepted.
+func (m *Meta) bind(c *fsmpb.Bind) *Result {
+	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
+	if res != nil {
+		return res
+	}
+	b := BindingDef{Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: cloneArgs(c.GetArguments())}
+	id := newBindingID(b)
+	if _, ok := ex.bindings[id]; ok {
+		return &Result{}
+	}
+	if _, err := ex.table.Bind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)}); err != nil {
+		return fail("%w: %v", ErrInvalid, err)
+	}
+	ex.bindings[id] = b
+	m.indexBinding(b.Queue, bindingRef{b.Exchange, id})
+	return &Result{Created: true}
+}
+
+func (m *Meta) applyUnbind(c *fsmpb.Unbind) *Result {
+	if err := checkBinding(c.GetExchange(), c.GetQueue(), c.GetKey(), c.GetArguments()); err != nil {
+		return refuse(err)
+	}
+	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
+	if res != nil {
+		return res
+	}
+	b := BindingDef{Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: c.GetArguments()}
+	id := newBindingID(b)
+	if _, ok := ex.bindings[id]; !ok {
+		// RabbitMQ treats unbinding a missing binding as success.
+		return &Result{}
+	}
+	delete(ex.bindings, id)
+	m.unindexBinding(bindingRef{b.Exchange, id})
+	ex.table.Unbind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)})
+	m.autoDeleteIfUnused(ex)
+	return &Result{}
+}
+
+func newBindingID(b BindingDef) bindingID {
+	return bindingID{queue: b.Queue, key: b.Key, args: canonicalArgs(b.Args)}
+}
+
+// canonicalArgs encodes args deterministically (sorted keys) for identity
+// and ordering.
+func canonicalArgs(args map[string]*fsmpb.Value) string {
+	if len(args) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%q=%s;", k, valueString(args[k]))
+	}
+	return sb.String()
+}
+
+func valueString(v *fsmpb.Value) string {
+	switch k := v.GetKind().(type) {
+	case *fsmpb.Value_StringValue:
+		return fmt.Sprintf("s%q", k.StringValue)
+	case *fsmpb.Value_IntValue:
+		return fmt.Sprintf("i%d", k.IntValue)
+	case *fsmpb.Value_BoolValue:
+		return fmt.Sprintf("b%t", k.BoolValue)
+	case *fsmpb.Value_DoubleValue:
+		return fmt.Sprintf("d%x", k.DoubleValue)
+	case *fsmpb.Value_BytesValue:
+		return fmt.Sprintf("y%x", k.BytesValue)
+	}
+	return "-"
+}
