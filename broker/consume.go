@@ -29,8 +29,8 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 	if err != nil {
 		return nil, err
 	}
-	if def.Exclusive && def.OwnerSession != o.Session {
-		return nil, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
+	if err := exclusiveTo(def, o.Session); err != nil {
+		return nil, err
 	}
 	d, err := qg.dispatcher()
 	if err != nil {
@@ -85,8 +85,8 @@ func (b *Broker) Get(ctx context.Context, o GetOptions) (*Delivery, uint64, erro
 	if err != nil {
 		return nil, 0, err
 	}
-	if def.Exclusive && def.OwnerSession != o.Session {
-		return nil, 0, fmt.Errorf("%w: queue %q is exclusive to another session", fsm.ErrPrecondition, o.Queue)
+	if err := exclusiveTo(def, o.Session); err != nil {
+		return nil, 0, err
 	}
 	if !o.AutoAck && b.sessions.live(o.Session) {
 		// The session's stream ends here; remember to release this group.

@@ -98,15 +98,21 @@ func (b *Broker) DeleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 	return b.deleteQueue(ctx, name, o)
 }
 
-// checkExclusive refuses a call on queue name from any session but its
-// owner's when the queue is exclusive (RabbitMQ's RESOURCE_LOCKED).
+// checkExclusive is exclusiveTo for the queue named name.
 func (b *Broker) checkExclusive(name, session string) error {
 	def, _, err := b.lookupQueue(name)
 	if err != nil {
 		return err
 	}
+	return exclusiveTo(def, session)
+}
+
+// exclusiveTo refuses a call on queue def from any session but its
+// owner's when the queue is exclusive (RabbitMQ's RESOURCE_LOCKED): the
+// one check of consume, get, purge and delete.
+func exclusiveTo(def *fsm.QueueDef, session string) error {
 	if def.Exclusive && def.OwnerSession != session {
-		return fmt.Errorf("%w: queue %q is exclusive to the session that declared it (resource locked)", fsm.ErrPrecondition, name)
+		return fmt.Errorf("%w: queue %q is exclusive to the session that declared it (resource locked)", fsm.ErrPrecondition, def.Name)
 	}
 	return nil
 }
@@ -154,8 +160,8 @@ func (b *Broker) PurgeQueue(ctx context.Context, name, session string) (uint64, 
 	if err != nil {
 		return 0, err
 	}
-	if def.Exclusive && def.OwnerSession != session {
-		return 0, fmt.Errorf("%w: queue %q is exclusive to the session that declared it (resource locked)", fsm.ErrPrecondition, name)
+	if err := exclusiveTo(def, session); err != nil {
+		return 0, err
 	}
 	res, err := qg.run(ctx, &fsmpb.Purge{Queue: def.ID})
 	if errors.Is(err, fsm.ErrNotFound) {

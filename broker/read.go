@@ -55,18 +55,6 @@ func (b *Broker) queueDefs() []*fsm.QueueDef {
 
 func queueDefName(d *fsm.QueueDef) string { return d.Name }
 
-// Queues lists every queue with its counts, sorted by name.
-func (b *Broker) Queues() []Queue {
-	defs := b.queueDefs()
-	out := make([]Queue, 0, len(defs))
-	for _, d := range defs {
-		if qg, err := b.queueGroup(d.Group); err == nil {
-			out = append(out, qg.info(d))
-		}
-	}
-	return out
-}
-
 // Exchanges lists every exchange sorted by name.
 func (b *Broker) Exchanges() []Exchange {
 	var defs []fsm.ExchangeDef

@@ -27,11 +27,11 @@ func (g *Group) BootstrapVoters() []string {
 	if err := g.stores.logs.GetLog(1, &l); err != nil || l.Type != raft.LogConfiguration || l.Term != 1 {
 		return nil
 	}
-	return VoterIDs(raft.DecodeConfiguration(l.Data).Servers)
+	return voterIDs(raft.DecodeConfiguration(l.Data).Servers)
 }
 
-// VoterIDs returns the voters' ids, sorted.
-func VoterIDs(servers []raft.Server) []string {
+// voterIDs returns the voters' ids, sorted.
+func voterIDs(servers []raft.Server) []string {
 	var ids []string
 	for _, s := range servers {
 		if s.Suffrage == raft.Voter {
