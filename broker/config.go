@@ -23,6 +23,10 @@ type Config struct {
 	SessionGrace time.Duration
 	// DefaultGetLease bounds an unacked Get when the caller gives no lease.
 	DefaultGetLease time.Duration
+	// Bootstrap is the first user of a fresh cluster, an administrator
+	// with every permission in the default virtual host; empty means
+	// guest/guest (whom access lets in from loopback only).
+	Bootstrap BootstrapUser
 }
 
 // DefaultConfig returns a single-node configuration with data in
@@ -52,6 +56,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultGetLease <= 0 {
 		errs = append(errs, errors.New("default get lease must be positive"))
+	}
+	if (c.Bootstrap.Name == "") != (c.Bootstrap.Password == "") {
+		errs = append(errs, errors.New("a bootstrap user needs both a name and a password"))
 	}
 	if err := c.Cluster.Validate(); err != nil {
 		errs = append(errs, err)

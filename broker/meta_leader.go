@@ -24,6 +24,7 @@ func (b *Broker) onMetaLeadership(isLeader bool) {
 			return
 		case <-b.opened:
 		}
+		b.bootstrapWhileLeader()
 		t := time.NewTimer(b.cfg.SessionGrace)
 		defer t.Stop()
 		for {
@@ -39,6 +40,25 @@ func (b *Broker) onMetaLeadership(isLeader bool) {
 			t.Reset(sessionCheckEvery)
 		}
 	}()
+}
+
+// bootstrapWhileLeader creates the first user of a fresh cluster, trying
+// again while this node leads and it is not done (a proposal can fail
+// while the leadership settles).
+func (b *Broker) bootstrapWhileLeader() {
+	for b.meta.IsLeader() {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		done := b.bootstrapUsers(ctx)
+		cancel()
+		if done {
+			return
+		}
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // deleteOrphanExclusiveQueues deletes the exclusive queues whose owning

@@ -42,6 +42,9 @@ func dialAddr(ctx context.Context, addr string, o *options) (*grpc.ClientConn, e
 			PermitWithoutStream: true,
 		}),
 	}, o.dialOptions...)
+	if creds := newCallCredentials(o); creds != nil {
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(creds))
+	}
 	conn, err := grpc.NewClient(addr, dialOpts...)
 	if err != nil {
 		return nil, err

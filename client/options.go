@@ -64,6 +64,12 @@ type options struct {
 	backoffMax       time.Duration
 	onState          func(State)
 	directConsume    bool
+	// user and password, when credentialsSet, are sent with every call;
+	// otherwise guest/guest is, unless a client certificate names the user.
+	user, password string
+	credentialsSet bool
+	clientCert     bool
+	vhost          string
 }
 
 func defaultOptions() options {
@@ -125,6 +131,35 @@ func WithTLS(cfg *tls.Config) Option {
 			return invalid("nil TLS config")
 		}
 		o.dialOptions = append(o.dialOptions, grpc.WithTransportCredentials(credentials.NewTLS(cfg.Clone())))
+		o.clientCert = len(cfg.Certificates) > 0 || cfg.GetClientCertificate != nil
+		return nil
+	}
+}
+
+// WithCredentials logs in as user with password on every node the client
+// reaches. Without it the client logs in as guest/guest (which a node lets
+// in from loopback only, as RabbitMQ does), unless WithTLS presents a
+// client certificate, whose common name then names the user. The password
+// is sent with every call, so use it over TLS beyond loopback; the node
+// verifies it once and remembers the result, not per call.
+func WithCredentials(user, password string) Option {
+	return func(o *options) error {
+		if user == "" {
+			return invalid("empty user name")
+		}
+		o.user, o.password, o.credentialsSet = user, password, true
+		return nil
+	}
+}
+
+// WithVHost picks the virtual host every call of the client works in
+// (default "/").
+func WithVHost(vhost string) Option {
+	return func(o *options) error {
+		if vhost == "" {
+			return invalid("empty virtual host")
+		}
+		o.vhost = vhost
 		return nil
 	}
 }

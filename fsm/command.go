@@ -22,6 +22,15 @@ const (
 	CmdBind            CommandType = 5
 	CmdUnbind          CommandType = 6
 	CmdMetaSessionDown CommandType = 7
+	CmdAddUser         CommandType = 8
+	CmdDeleteUser      CommandType = 9
+	CmdChangePassword  CommandType = 10
+	CmdSetUserTags     CommandType = 11
+	CmdSetPermissions  CommandType = 12
+	CmdClearPerms      CommandType = 13
+	CmdBootstrapUser   CommandType = 14
+	CmdAddVHost        CommandType = 15
+	CmdDeleteVHost     CommandType = 16
 )
 
 // Queue group commands.
@@ -59,6 +68,24 @@ func newBody(t CommandType) proto.Message {
 		return &fsmpb.Unbind{}
 	case CmdMetaSessionDown:
 		return &fsmpb.MetaSessionDown{}
+	case CmdAddUser:
+		return &fsmpb.AddUser{}
+	case CmdDeleteUser:
+		return &fsmpb.DeleteUser{}
+	case CmdChangePassword:
+		return &fsmpb.ChangePassword{}
+	case CmdSetUserTags:
+		return &fsmpb.SetUserTags{}
+	case CmdSetPermissions:
+		return &fsmpb.SetPermissions{}
+	case CmdClearPerms:
+		return &fsmpb.ClearPermissions{}
+	case CmdBootstrapUser:
+		return &fsmpb.BootstrapUser{}
+	case CmdAddVHost:
+		return &fsmpb.AddVHost{}
+	case CmdDeleteVHost:
+		return &fsmpb.DeleteVHost{}
 	case CmdEnqueue:
 		return &fsmpb.Enqueue{}
 	case CmdCheckout:
@@ -90,6 +117,8 @@ func AllCommandTypes() []CommandType {
 	return []CommandType{
 		CmdDeclareExchange, CmdDeleteExchange, CmdDeclareQueue, CmdDeleteQueue,
 		CmdBind, CmdUnbind, CmdMetaSessionDown,
+		CmdAddUser, CmdDeleteUser, CmdChangePassword, CmdSetUserTags, CmdSetPermissions, CmdClearPerms,
+		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost,
 		CmdEnqueue, CmdCheckout, CmdCancel, CmdSettle, CmdReturn, CmdDiscard,
 		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue,
 	}
@@ -117,6 +146,24 @@ func commandType(body proto.Message) (t CommandType, ok bool) {
 		return CmdUnbind, true
 	case *fsmpb.MetaSessionDown:
 		return CmdMetaSessionDown, true
+	case *fsmpb.AddUser:
+		return CmdAddUser, true
+	case *fsmpb.DeleteUser:
+		return CmdDeleteUser, true
+	case *fsmpb.ChangePassword:
+		return CmdChangePassword, true
+	case *fsmpb.SetUserTags:
+		return CmdSetUserTags, true
+	case *fsmpb.SetPermissions:
+		return CmdSetPermissions, true
+	case *fsmpb.ClearPermissions:
+		return CmdClearPerms, true
+	case *fsmpb.BootstrapUser:
+		return CmdBootstrapUser, true
+	case *fsmpb.AddVHost:
+		return CmdAddVHost, true
+	case *fsmpb.DeleteVHost:
+		return CmdDeleteVHost, true
 	case *fsmpb.Enqueue:
 		return CmdEnqueue, true
 	case *fsmpb.Checkout:

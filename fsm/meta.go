@@ -110,6 +110,9 @@ type Meta struct {
 	// queueBindings maps a queue to its bindings on every exchange; a queue
 	// is listed only while it has one.
 	queueBindings map[string]map[bindingRef]struct{}
+
+	// access holds users, permissions and virtual hosts.
+	access access
 }
 
 // NewMeta returns the initial state, with the built-in exchanges. Queues
@@ -126,6 +129,7 @@ func NewMeta(groups int) *Meta {
 
 		owners:        map[string]map[string]struct{}{},
 		queueBindings: map[string]map[bindingRef]struct{}{},
+		access:        newAccess(),
 	}
 	for _, b := range builtinExchanges {
 		m.exchanges[b.name] = newExchange(ExchangeDef{Name: b.name, Kind: b.kind, Builtin: true})
@@ -176,6 +180,9 @@ func (m *Meta) Apply(index uint64, cmd proto.Message) *Result {
 		return m.applyUnbind(body)
 	case *fsmpb.MetaSessionDown:
 		return m.applySessionDown(body)
+	}
+	if res, ok := m.access.apply(index, cmd); ok {
+		return res
 	}
 	// A meta command type that commandType knows and this switch does not:
 	// TestCodecRejectsUnknownAndMismatched catches it.

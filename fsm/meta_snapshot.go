@@ -43,6 +43,7 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 			Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args,
 		})
 	}
+	snap.Access = m.access.record()
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(snap)
 	if err != nil {
 		return err
@@ -144,6 +145,9 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 		if res.Err != nil {
 			return nil, fmt.Errorf("%w: binding: %v", ErrBadSnapshot, res.Err)
 		}
+	}
+	if err := m.access.restore(snap.GetAccess()); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
 	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
 	"google.golang.org/grpc/codes"
@@ -18,6 +19,11 @@ func invalidf(format string, args ...any) error {
 // tooBigf reports input past a size limit.
 func tooBigf(format string, args ...any) error {
 	return status.Errorf(codes.ResourceExhausted, format, args...)
+}
+
+// unimplementedf reports a feature this version does not have.
+func unimplementedf(format string, args ...any) error {
+	return status.Errorf(codes.Unimplemented, format, args...)
 }
 
 // resourceExhausted is implemented by errors that mean the node is short
@@ -51,6 +57,16 @@ func toStatus(err error) error {
 		return st.Err()
 	}
 	switch {
+	case errors.Is(err, access.ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, access.ErrThrottled):
+		return status.Error(codes.ResourceExhausted, err.Error())
+	case errors.Is(err, access.ErrNotReady):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, access.ErrDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, access.ErrNoVHost):
+		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, broker.ErrUnknownTag):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, broker.ErrConsumerExists):

@@ -29,6 +29,9 @@ type Server struct {
 	drainOnce sync.Once
 	// consumers counts each session's consume streams here.
 	consumers sessionStreams
+	// access authenticates and authorizes calls; nil lets every call
+	// through (SetAccess).
+	access *Access
 }
 
 // NewServer returns the service for b with the given limits.

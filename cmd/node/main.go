@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/internal/watermark"
 	"github.com/warrenmq/warren/transport"
@@ -157,14 +158,29 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("groups not ready: %w", err)
 	}
+	readyCtx, cancel = context.WithTimeout(ctx, f.readyWait)
+	err = b.WaitBootstrapped(readyCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
 	limits := f.caps
 	limits.MaxMessageBytes = f.maxMsg
 	clientOpts := append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...)
 	if sec.grpcCreds != nil {
 		clientOpts = append(clientOpts, sec.grpcCreds)
 	}
-	gs := grpc.NewServer(clientOpts...)
 	api := transport.NewServer(b, limits, logger.Named("api"))
+	if f.security.noAuth {
+		logger.Warn("--no-auth: every client may do everything")
+	} else {
+		authn, err := access.NewAuthenticator(b, f.security.accessOptions())
+		if err != nil {
+			return err
+		}
+		api.SetAccess(transport.Access{Authenticator: authn, Authorizer: access.NewAuthorizer(b)})
+	}
+	gs := grpc.NewServer(append(clientOpts, api.Interceptors()...)...)
 	nodeAPI := transport.NewNodeServer(b)
 	guard := watermark.New(watermark.Config{
 		MemoryHigh: uint64(f.memHigh), DiskFreeLow: uint64(f.diskLow), DataDir: f.broker.Cluster.DataDir, Logger: logger.Named("watermark"),
@@ -178,6 +194,7 @@ func run(args []string) error {
 	// reach the NodeService, and the BrokerService they proxy client calls
 	// to, on the cluster port (node.PeerListener).
 	api.Register(gs)
+	api.AccessServer().Register(gs)
 	peerGS := grpc.NewServer(transport.GRPCOptions(limits)...)
 	api.Register(peerGS)
 	nodeAPI.Register(peerGS)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/warrenmq/warren/access"
+	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/internal/certs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -20,6 +22,12 @@ type securityFlags struct {
 	clusterCA, clusterCert, clusterKey string // the cluster port, mutual
 	gossipKeyFile                      string
 	insecure                           bool
+
+	// Authentication.
+	noAuth                bool
+	bootstrapUser         string
+	bootstrapPasswordFile string
+	loopbackUsers         string
 }
 
 func (s *securityFlags) register(fs *flag.FlagSet) {
@@ -30,6 +38,10 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.clusterCert, "cluster-cert", "", "PEM node certificate for the cluster port (warren tls cert create --node ID)")
 	fs.StringVar(&s.clusterKey, "cluster-key", "", "PEM private key of --cluster-cert")
 	fs.StringVar(&s.gossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes; e.g. head -c 32 /dev/urandom | base64)")
+	fs.BoolVar(&s.noAuth, "no-auth", false, "serve clients without authentication or permissions (benchmarks and tests; refused beyond loopback without --insecure)")
+	fs.StringVar(&s.bootstrapUser, "bootstrap-user", "", "name of the first administrator of a new cluster, instead of guest/guest (with --bootstrap-password-file; ignored by a cluster that has users)")
+	fs.StringVar(&s.bootstrapPasswordFile, "bootstrap-password-file", "", "file holding --bootstrap-user's password")
+	fs.StringVar(&s.loopbackUsers, "loopback-users", "guest", "comma-separated users who may connect only from loopback (RabbitMQ's loopback_users; \"\" for none)")
 	fs.BoolVar(&s.insecure, "insecure", false, "allow listening on a non-loopback address without TLS on the client API and the cluster port and without a gossip key (anyone who reaches the ports can use them)")
 }
 
@@ -92,10 +104,27 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 		}
 		c.GossipKey = key
 	}
+	if (s.bootstrapUser == "") != (s.bootstrapPasswordFile == "") {
+		return nil, errors.New("--bootstrap-user and --bootstrap-password-file go together")
+	}
+	if s.bootstrapUser != "" {
+		raw, err := os.ReadFile(s.bootstrapPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--bootstrap-password-file: %w", err)
+		}
+		pw := strings.TrimRight(string(raw), "\r\n")
+		if pw == "" {
+			return nil, fmt.Errorf("--bootstrap-password-file %s is empty", s.bootstrapPasswordFile)
+		}
+		f.broker.Bootstrap = broker.BootstrapUser{Name: s.bootstrapUser, Password: pw}
+	}
 	if s.insecure {
 		return sec, nil
 	}
 	var missing []string
+	if s.noAuth && !loopback(f.grpcAddr) {
+		missing = append(missing, fmt.Sprintf("the client API on %s has no authentication (--no-auth)", f.grpcAddr))
+	}
 	if sec.grpcCreds == nil && !loopback(f.grpcAddr) {
 		missing = append(missing, fmt.Sprintf("the client API on %s has no TLS (--tls-cert, --tls-key)", f.grpcAddr))
 	}
@@ -109,6 +138,17 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 		return nil, fmt.Errorf("refusing to listen beyond loopback unprotected: %s; give those flags, or --insecure to run open anyway", strings.Join(missing, "; "))
 	}
 	return sec, nil
+}
+
+// accessOptions are the authenticator's options the flags give.
+func (s *securityFlags) accessOptions() access.Options {
+	users := []string{}
+	for _, u := range strings.Split(s.loopbackUsers, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			users = append(users, u)
+		}
+	}
+	return access.Options{LoopbackUsers: users}
 }
 
 // reload re-reads every certificate and key from disk (SIGHUP); a file that

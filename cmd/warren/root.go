@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ type app struct {
 	tlsCA, tlsCert, tlsKey string
 	tlsServerName          string
 	tlsConfig              *tls.Config // loaded at the first dial
+
+	user, passwordFile, vhost string
+	password                  string // $WARREN_PASSWORD
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -119,12 +123,16 @@ printed as "warren: <message> (<code>)"), 2 for a usage error.`,
 	pf.StringVar(&a.tlsCert, "tls-cert", getenv("WARREN_TLS_CERT"), "connect with TLS, presenting the client certificate in `FILE` (PEM) to nodes that require one; the nodes are checked against the system's CAs unless --tls-ca is given (env WARREN_TLS_CERT)")
 	pf.StringVar(&a.tlsKey, "tls-key", getenv("WARREN_TLS_KEY"), "the private key of --tls-cert, in `FILE` (PEM) (env WARREN_TLS_KEY)")
 	pf.StringVar(&a.tlsServerName, "tls-server-name", "", "with TLS, check every node's certificate for `NAME` instead of the host of the address dialled")
+	pf.StringVar(&a.user, "user", getenv("WARREN_USER"), "log in as `NAME` (env WARREN_USER; default guest/guest, which nodes admit from loopback only, or the client certificate's name)")
+	pf.StringVar(&a.passwordFile, "password-file", "", "read --user's password from `FILE` (else env WARREN_PASSWORD)")
+	pf.StringVar(&a.vhost, "vhost", getenv("WARREN_VHOST"), "virtual host to work in (env WARREN_VHOST; default /)")
+	a.password = getenv("WARREN_PASSWORD")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newExchangeCmd(a), newQueueCmd(a), newClusterCmd(a),
 		newBindCmd(a, "bind"), newBindCmd(a, "unbind"), newBindingCmd(a),
 		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a), newChaosCmd(a),
-		newTLSCmd(a),
+		newTLSCmd(a), newWhoAmICmd(a), newUserCmd(a), newPermissionCmd(a), newVHostCmd(a),
 	)
 	return root
 }
@@ -201,10 +209,33 @@ func (a *app) dial(ctx context.Context) (*client.Client, error) {
 	return c, asRunError(err)
 }
 
-// clientOptions returns the options of every client the CLI makes: TLS when
-// --tls-ca or --tls-cert is given, plaintext otherwise. The files are loaded
-// once, at the first call.
+// clientOptions returns the options of every client the CLI makes: the
+// login and virtual host, and TLS when --tls-ca or --tls-cert is given.
 func (a *app) clientOptions() ([]client.Option, error) {
+	var opts []client.Option
+	if a.user != "" {
+		pw := a.password
+		if a.passwordFile != "" {
+			raw, err := os.ReadFile(a.passwordFile)
+			if err != nil {
+				return nil, runError{fmt.Errorf("--password-file: %w", err)}
+			}
+			pw = strings.TrimRight(string(raw), "\r\n")
+		}
+		opts = append(opts, client.WithCredentials(a.user, pw))
+	} else if a.passwordFile != "" {
+		return nil, usagef("--password-file needs --user (or WARREN_USER)")
+	}
+	if a.vhost != "" {
+		opts = append(opts, client.WithVHost(a.vhost))
+	}
+	tlsOpts, err := a.tlsOptions()
+	return append(opts, tlsOpts...), err
+}
+
+// tlsOptions returns TLS when --tls-ca or --tls-cert is given, nothing
+// otherwise. The files are loaded once, at the first call.
+func (a *app) tlsOptions() ([]client.Option, error) {
 	if a.tlsCA == "" && a.tlsCert == "" {
 		switch {
 		case a.tlsKey != "":

@@ -1677,6 +1677,532 @@ func (x *DropQueue) GetQueue() uint64 {
 	return 0
 }
 
+// A user with a password hash made at the API edge (PHC string, argon2id);
+// the log never holds a password.
+type AddUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	Tags          []string               `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddUser) Reset() {
+	*x = AddUser{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddUser) ProtoMessage() {}
+
+func (x *AddUser) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
+func (*AddUser) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AddUser) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddUser) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *AddUser) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+type DeleteUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUser) Reset() {
+	*x = DeleteUser{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUser) ProtoMessage() {}
+
+func (x *DeleteUser) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
+func (*DeleteUser) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteUser) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ChangePassword struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePassword) Reset() {
+	*x = ChangePassword{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePassword) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePassword) ProtoMessage() {}
+
+func (x *ChangePassword) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePassword.ProtoReflect.Descriptor instead.
+func (*ChangePassword) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ChangePassword) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ChangePassword) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+type SetUserTags struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Tags          []string               `protobuf:"bytes,2,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUserTags) Reset() {
+	*x = SetUserTags{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserTags) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserTags) ProtoMessage() {}
+
+func (x *SetUserTags) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserTags.ProtoReflect.Descriptor instead.
+func (*SetUserTags) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetUserTags) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetUserTags) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+// RabbitMQ's permissions of one user in one virtual host: regular
+// expressions (RE2 syntax) over resource names; "" permits nothing.
+type Permission struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Vhost         string                 `protobuf:"bytes,2,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	Configure     string                 `protobuf:"bytes,3,opt,name=configure,proto3" json:"configure,omitempty"`
+	Write         string                 `protobuf:"bytes,4,opt,name=write,proto3" json:"write,omitempty"`
+	Read          string                 `protobuf:"bytes,5,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Permission) Reset() {
+	*x = Permission{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Permission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Permission) ProtoMessage() {}
+
+func (x *Permission) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Permission.ProtoReflect.Descriptor instead.
+func (*Permission) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Permission) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Permission) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
+func (x *Permission) GetConfigure() string {
+	if x != nil {
+		return x.Configure
+	}
+	return ""
+}
+
+func (x *Permission) GetWrite() string {
+	if x != nil {
+		return x.Write
+	}
+	return ""
+}
+
+func (x *Permission) GetRead() string {
+	if x != nil {
+		return x.Read
+	}
+	return ""
+}
+
+type SetPermissions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Permission    *Permission            `protobuf:"bytes,1,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPermissions) Reset() {
+	*x = SetPermissions{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPermissions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPermissions) ProtoMessage() {}
+
+func (x *SetPermissions) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPermissions.ProtoReflect.Descriptor instead.
+func (*SetPermissions) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetPermissions) GetPermission() *Permission {
+	if x != nil {
+		return x.Permission
+	}
+	return nil
+}
+
+type ClearPermissions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Vhost         string                 `protobuf:"bytes,2,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearPermissions) Reset() {
+	*x = ClearPermissions{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearPermissions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearPermissions) ProtoMessage() {}
+
+func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearPermissions.ProtoReflect.Descriptor instead.
+func (*ClearPermissions) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ClearPermissions) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ClearPermissions) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
+// The first user of a fresh cluster and its permissions; applied only while
+// no bootstrap has been applied, so every later one is a no-op.
+type BootstrapUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *AddUser               `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Permission    *Permission            `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BootstrapUser) Reset() {
+	*x = BootstrapUser{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BootstrapUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BootstrapUser) ProtoMessage() {}
+
+func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BootstrapUser.ProtoReflect.Descriptor instead.
+func (*BootstrapUser) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BootstrapUser) GetUser() *AddUser {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *BootstrapUser) GetPermission() *Permission {
+	if x != nil {
+		return x.Permission
+	}
+	return nil
+}
+
+type AddVHost struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddVHost) Reset() {
+	*x = AddVHost{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddVHost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddVHost) ProtoMessage() {}
+
+func (x *AddVHost) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddVHost.ProtoReflect.Descriptor instead.
+func (*AddVHost) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AddVHost) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteVHost struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVHost) Reset() {
+	*x = DeleteVHost{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVHost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVHost) ProtoMessage() {}
+
+func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVHost.ProtoReflect.Descriptor instead.
+func (*DeleteVHost) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteVHost) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_warren_fsm_v1_fsm_proto protoreflect.FileDescriptor
 
 const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
@@ -1821,7 +2347,43 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x0elease_until_ms\x18\x04 \x01(\x03R\fleaseUntilMs\x12\x15\n" +
 	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"!\n" +
 	"\tDropQueue\x12\x14\n" +
-	"\x05queue\x18\x01 \x01(\x04R\x05queue*?\n" +
+	"\x05queue\x18\x01 \x01(\x04R\x05queue\"V\n" +
+	"\aAddUser\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\" \n" +
+	"\n" +
+	"DeleteUser\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
+	"\x0eChangePassword\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"5\n" +
+	"\vSetUserTags\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04tags\x18\x02 \x03(\tR\x04tags\"~\n" +
+	"\n" +
+	"Permission\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
+	"\x05vhost\x18\x02 \x01(\tR\x05vhost\x12\x1c\n" +
+	"\tconfigure\x18\x03 \x01(\tR\tconfigure\x12\x14\n" +
+	"\x05write\x18\x04 \x01(\tR\x05write\x12\x12\n" +
+	"\x04read\x18\x05 \x01(\tR\x04read\"K\n" +
+	"\x0eSetPermissions\x129\n" +
+	"\n" +
+	"permission\x18\x01 \x01(\v2\x19.warren.fsm.v1.PermissionR\n" +
+	"permission\"<\n" +
+	"\x10ClearPermissions\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x14\n" +
+	"\x05vhost\x18\x02 \x01(\tR\x05vhost\"v\n" +
+	"\rBootstrapUser\x12*\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.warren.fsm.v1.AddUserR\x04user\x129\n" +
+	"\n" +
+	"permission\x18\x02 \x01(\v2\x19.warren.fsm.v1.PermissionR\n" +
+	"permission\"\x1e\n" +
+	"\bAddVHost\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"!\n" +
+	"\vDeleteVHost\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*?\n" +
 	"\bOverflow\x12\x16\n" +
 	"\x12OVERFLOW_DROP_HEAD\x10\x00\x12\x1b\n" +
 	"\x17OVERFLOW_REJECT_PUBLISH\x10\x01B,Z*github.com/warrenmq/warren/fsm/fsmpb;fsmpbb\x06proto3"
@@ -1839,46 +2401,56 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
-	(Overflow)(0),           // 0: warren.fsm.v1.Overflow
-	(*Value)(nil),           // 1: warren.fsm.v1.Value
-	(*DeclareExchange)(nil), // 2: warren.fsm.v1.DeclareExchange
-	(*DeleteExchange)(nil),  // 3: warren.fsm.v1.DeleteExchange
-	(*DeclareQueue)(nil),    // 4: warren.fsm.v1.DeclareQueue
-	(*DeleteQueue)(nil),     // 5: warren.fsm.v1.DeleteQueue
-	(*Bind)(nil),            // 6: warren.fsm.v1.Bind
-	(*Unbind)(nil),          // 7: warren.fsm.v1.Unbind
-	(*MetaSessionDown)(nil), // 8: warren.fsm.v1.MetaSessionDown
-	(*QueueSpec)(nil),       // 9: warren.fsm.v1.QueueSpec
-	(*Properties)(nil),      // 10: warren.fsm.v1.Properties
-	(*Payload)(nil),         // 11: warren.fsm.v1.Payload
-	(*EnqueueMessage)(nil),  // 12: warren.fsm.v1.EnqueueMessage
-	(*Enqueue)(nil),         // 13: warren.fsm.v1.Enqueue
-	(*Checkout)(nil),        // 14: warren.fsm.v1.Checkout
-	(*Cancel)(nil),          // 15: warren.fsm.v1.Cancel
-	(*ConsumerTags)(nil),    // 16: warren.fsm.v1.ConsumerTags
-	(*Settle)(nil),          // 17: warren.fsm.v1.Settle
-	(*Return)(nil),          // 18: warren.fsm.v1.Return
-	(*Discard)(nil),         // 19: warren.fsm.v1.Discard
-	(*SessionDown)(nil),     // 20: warren.fsm.v1.SessionDown
-	(*Purge)(nil),           // 21: warren.fsm.v1.Purge
-	(*Tick)(nil),            // 22: warren.fsm.v1.Tick
-	(*Get)(nil),             // 23: warren.fsm.v1.Get
-	(*DropQueue)(nil),       // 24: warren.fsm.v1.DropQueue
-	nil,                     // 25: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                     // 26: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                     // 27: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                     // 28: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                     // 29: warren.fsm.v1.Payload.HeadersEntry
+	(Overflow)(0),            // 0: warren.fsm.v1.Overflow
+	(*Value)(nil),            // 1: warren.fsm.v1.Value
+	(*DeclareExchange)(nil),  // 2: warren.fsm.v1.DeclareExchange
+	(*DeleteExchange)(nil),   // 3: warren.fsm.v1.DeleteExchange
+	(*DeclareQueue)(nil),     // 4: warren.fsm.v1.DeclareQueue
+	(*DeleteQueue)(nil),      // 5: warren.fsm.v1.DeleteQueue
+	(*Bind)(nil),             // 6: warren.fsm.v1.Bind
+	(*Unbind)(nil),           // 7: warren.fsm.v1.Unbind
+	(*MetaSessionDown)(nil),  // 8: warren.fsm.v1.MetaSessionDown
+	(*QueueSpec)(nil),        // 9: warren.fsm.v1.QueueSpec
+	(*Properties)(nil),       // 10: warren.fsm.v1.Properties
+	(*Payload)(nil),          // 11: warren.fsm.v1.Payload
+	(*EnqueueMessage)(nil),   // 12: warren.fsm.v1.EnqueueMessage
+	(*Enqueue)(nil),          // 13: warren.fsm.v1.Enqueue
+	(*Checkout)(nil),         // 14: warren.fsm.v1.Checkout
+	(*Cancel)(nil),           // 15: warren.fsm.v1.Cancel
+	(*ConsumerTags)(nil),     // 16: warren.fsm.v1.ConsumerTags
+	(*Settle)(nil),           // 17: warren.fsm.v1.Settle
+	(*Return)(nil),           // 18: warren.fsm.v1.Return
+	(*Discard)(nil),          // 19: warren.fsm.v1.Discard
+	(*SessionDown)(nil),      // 20: warren.fsm.v1.SessionDown
+	(*Purge)(nil),            // 21: warren.fsm.v1.Purge
+	(*Tick)(nil),             // 22: warren.fsm.v1.Tick
+	(*Get)(nil),              // 23: warren.fsm.v1.Get
+	(*DropQueue)(nil),        // 24: warren.fsm.v1.DropQueue
+	(*AddUser)(nil),          // 25: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),       // 26: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),   // 27: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),      // 28: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),       // 29: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),   // 30: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil), // 31: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),    // 32: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),         // 33: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),      // 34: warren.fsm.v1.DeleteVHost
+	nil,                      // 35: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                      // 36: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                      // 37: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                      // 38: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                      // 39: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
-	25, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	26, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	27, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
-	28, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	35, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	36, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	37, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	38, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
 	0,  // 4: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
-	29, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	39, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
 	10, // 6: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
 	11, // 7: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
 	9,  // 8: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
@@ -1888,16 +2460,19 @@ var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
 	16, // 12: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
 	16, // 13: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
 	9,  // 14: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	1,  // 15: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 16: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 17: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 18: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 19: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	29, // 15: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	25, // 16: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	29, // 17: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	1,  // 18: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 19: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 20: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 21: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 22: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -1919,7 +2494,7 @@ func file_warren_fsm_v1_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -268,6 +268,7 @@ type MetaSnapshot struct {
 	Exchanges     []*MetaExchangeRecord  `protobuf:"bytes,3,rep,name=exchanges,proto3" json:"exchanges,omitempty"`
 	Queues        []*MetaQueueRecord     `protobuf:"bytes,4,rep,name=queues,proto3" json:"queues,omitempty"`
 	Bindings      []*MetaBindingRecord   `protobuf:"bytes,5,rep,name=bindings,proto3" json:"bindings,omitempty"`
+	Access        *MetaAccess            `protobuf:"bytes,6,opt,name=access,proto3" json:"access,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -337,6 +338,198 @@ func (x *MetaSnapshot) GetBindings() []*MetaBindingRecord {
 	return nil
 }
 
+func (x *MetaSnapshot) GetAccess() *MetaAccess {
+	if x != nil {
+		return x.Access
+	}
+	return nil
+}
+
+type MetaUserRecord struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PasswordHash string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	Tags         []string               `protobuf:"bytes,3,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Meta index of the last change of the password: an authentication
+	// cached before it is stale.
+	CredentialIndex uint64 `protobuf:"varint,4,opt,name=credential_index,json=credentialIndex,proto3" json:"credential_index,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *MetaUserRecord) Reset() {
+	*x = MetaUserRecord{}
+	mi := &file_warren_fsm_v1_meta_snapshot_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaUserRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaUserRecord) ProtoMessage() {}
+
+func (x *MetaUserRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_meta_snapshot_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaUserRecord.ProtoReflect.Descriptor instead.
+func (*MetaUserRecord) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_meta_snapshot_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MetaUserRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetaUserRecord) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *MetaUserRecord) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *MetaUserRecord) GetCredentialIndex() uint64 {
+	if x != nil {
+		return x.CredentialIndex
+	}
+	return 0
+}
+
+type MetaVHostRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetaVHostRecord) Reset() {
+	*x = MetaVHostRecord{}
+	mi := &file_warren_fsm_v1_meta_snapshot_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaVHostRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaVHostRecord) ProtoMessage() {}
+
+func (x *MetaVHostRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_meta_snapshot_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaVHostRecord.ProtoReflect.Descriptor instead.
+func (*MetaVHostRecord) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_meta_snapshot_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MetaVHostRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// The access state: users, permissions, virtual hosts (beside the default
+// "/", which always exists and is not listed).
+type MetaAccess struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Bootstrapped bool                   `protobuf:"varint,1,opt,name=bootstrapped,proto3" json:"bootstrapped,omitempty"`
+	Users        []*MetaUserRecord      `protobuf:"bytes,2,rep,name=users,proto3" json:"users,omitempty"`
+	// Sorted by user, then vhost.
+	Permissions   []*Permission      `protobuf:"bytes,3,rep,name=permissions,proto3" json:"permissions,omitempty"`
+	Vhosts        []*MetaVHostRecord `protobuf:"bytes,4,rep,name=vhosts,proto3" json:"vhosts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetaAccess) Reset() {
+	*x = MetaAccess{}
+	mi := &file_warren_fsm_v1_meta_snapshot_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetaAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetaAccess) ProtoMessage() {}
+
+func (x *MetaAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_meta_snapshot_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetaAccess.ProtoReflect.Descriptor instead.
+func (*MetaAccess) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_meta_snapshot_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MetaAccess) GetBootstrapped() bool {
+	if x != nil {
+		return x.Bootstrapped
+	}
+	return false
+}
+
+func (x *MetaAccess) GetUsers() []*MetaUserRecord {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *MetaAccess) GetPermissions() []*Permission {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
+func (x *MetaAccess) GetVhosts() []*MetaVHostRecord {
+	if x != nil {
+		return x.Vhosts
+	}
+	return nil
+}
+
 var File_warren_fsm_v1_meta_snapshot_proto protoreflect.FileDescriptor
 
 const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
@@ -371,14 +564,28 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\targuments\x18\x04 \x03(\v2/.warren.fsm.v1.MetaBindingRecord.ArgumentsEntryR\targuments\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xfe\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xb1\x02\n" +
 	"\fMetaSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1d\n" +
 	"\n" +
 	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12?\n" +
 	"\texchanges\x18\x03 \x03(\v2!.warren.fsm.v1.MetaExchangeRecordR\texchanges\x126\n" +
 	"\x06queues\x18\x04 \x03(\v2\x1e.warren.fsm.v1.MetaQueueRecordR\x06queues\x12<\n" +
-	"\bbindings\x18\x05 \x03(\v2 .warren.fsm.v1.MetaBindingRecordR\bbindingsB,Z*github.com/warrenmq/warren/fsm/fsmpb;fsmpbb\x06proto3"
+	"\bbindings\x18\x05 \x03(\v2 .warren.fsm.v1.MetaBindingRecordR\bbindings\x121\n" +
+	"\x06access\x18\x06 \x01(\v2\x19.warren.fsm.v1.MetaAccessR\x06access\"\x88\x01\n" +
+	"\x0eMetaUserRecord\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
+	"\x04tags\x18\x03 \x03(\tR\x04tags\x12)\n" +
+	"\x10credential_index\x18\x04 \x01(\x04R\x0fcredentialIndex\"%\n" +
+	"\x0fMetaVHostRecord\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xda\x01\n" +
+	"\n" +
+	"MetaAccess\x12\"\n" +
+	"\fbootstrapped\x18\x01 \x01(\bR\fbootstrapped\x123\n" +
+	"\x05users\x18\x02 \x03(\v2\x1d.warren.fsm.v1.MetaUserRecordR\x05users\x12;\n" +
+	"\vpermissions\x18\x03 \x03(\v2\x19.warren.fsm.v1.PermissionR\vpermissions\x126\n" +
+	"\x06vhosts\x18\x04 \x03(\v2\x1e.warren.fsm.v1.MetaVHostRecordR\x06vhostsB,Z*github.com/warrenmq/warren/fsm/fsmpb;fsmpbb\x06proto3"
 
 var (
 	file_warren_fsm_v1_meta_snapshot_proto_rawDescOnce sync.Once
@@ -392,32 +599,40 @@ func file_warren_fsm_v1_meta_snapshot_proto_rawDescGZIP() []byte {
 	return file_warren_fsm_v1_meta_snapshot_proto_rawDescData
 }
 
-var file_warren_fsm_v1_meta_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_warren_fsm_v1_meta_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_warren_fsm_v1_meta_snapshot_proto_goTypes = []any{
 	(*MetaExchangeRecord)(nil), // 0: warren.fsm.v1.MetaExchangeRecord
 	(*MetaQueueRecord)(nil),    // 1: warren.fsm.v1.MetaQueueRecord
 	(*MetaBindingRecord)(nil),  // 2: warren.fsm.v1.MetaBindingRecord
 	(*MetaSnapshot)(nil),       // 3: warren.fsm.v1.MetaSnapshot
-	nil,                        // 4: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
-	nil,                        // 5: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
-	nil,                        // 6: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	(*Value)(nil),              // 7: warren.fsm.v1.Value
+	(*MetaUserRecord)(nil),     // 4: warren.fsm.v1.MetaUserRecord
+	(*MetaVHostRecord)(nil),    // 5: warren.fsm.v1.MetaVHostRecord
+	(*MetaAccess)(nil),         // 6: warren.fsm.v1.MetaAccess
+	nil,                        // 7: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
+	nil,                        // 8: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
+	nil,                        // 9: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
+	(*Permission)(nil),         // 10: warren.fsm.v1.Permission
+	(*Value)(nil),              // 11: warren.fsm.v1.Value
 }
 var file_warren_fsm_v1_meta_snapshot_proto_depIdxs = []int32{
-	4, // 0: warren.fsm.v1.MetaExchangeRecord.arguments:type_name -> warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
-	5, // 1: warren.fsm.v1.MetaQueueRecord.arguments:type_name -> warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
-	6, // 2: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	0, // 3: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
-	1, // 4: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
-	2, // 5: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
-	7, // 6: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	7, // 7: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	7, // 8: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	7,  // 0: warren.fsm.v1.MetaExchangeRecord.arguments:type_name -> warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
+	8,  // 1: warren.fsm.v1.MetaQueueRecord.arguments:type_name -> warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
+	9,  // 2: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
+	0,  // 3: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
+	1,  // 4: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
+	2,  // 5: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
+	6,  // 6: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
+	4,  // 7: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
+	10, // 8: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
+	5,  // 9: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
+	11, // 10: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	11, // 11: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	11, // 12: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_meta_snapshot_proto_init() }
@@ -432,7 +647,7 @@ func file_warren_fsm_v1_meta_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_meta_snapshot_proto_rawDesc), len(file_warren_fsm_v1_meta_snapshot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

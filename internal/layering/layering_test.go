@@ -15,7 +15,8 @@ const module = "github.com/warrenmq/warren"
 // (directly or not): the direction of ARCHITECTURE §7,
 //
 //	cmd/node ─► transport ─► broker ─► dispatch ─► fsm ─► routing
-//	                           │  └──► cluster ─► cluster/raftgroup
+//	               │           │  └──► cluster ─► cluster/raftgroup
+//	               └──► access ┴─────────────────► fsm
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
 // leaves. cluster/raftgroup imports nothing of Warren; cluster does not
@@ -30,10 +31,12 @@ var allowed = map[string][]string{
 	"fsm":                     {"routing", "fsm/fsmpb"},
 	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
 	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
-	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
-	"transport":               {"broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
+	"internal/password":       {},
+	"access":                  {"fsm", "routing", "fsm/fsmpb", "internal/password"},
+	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
+	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
 	"client":                  {"transport/warrenpb"},
-	"transport/transporttest": {"transport", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
+	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
 	"chaos/check":             {}, // pure history checker: standard library only
 	"chaos":                   {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }
@@ -43,7 +46,7 @@ var allowed = map[string][]string{
 // broker's own types and never builds log records (fsm/fsmpb) or reaches
 // into the state machines, the dispatcher or a Raft group.
 var direct = map[string][]string{
-	"transport": {"broker", "cluster", "transport/warrenpb"},
+	"transport": {"access", "broker", "cluster", "transport/warrenpb"},
 }
 
 func TestImportsPointDown(t *testing.T) {
