@@ -51,9 +51,9 @@ type Need struct {
 	Tag string
 	// OrVHostAccess lets access to the virtual host stand in for Tag.
 	OrVHostAccess bool
-	Perm Perm
-	Kind string // "queue" or "exchange"
-	Name string
+	Perm          Perm
+	Kind          string // "queue" or "exchange"
+	Name          string
 }
 
 // Tag is the Need of a user tag.

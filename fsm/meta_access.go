@@ -45,7 +45,7 @@ func (u User) HasTag(tag string) bool {
 // regular expressions over resource names (RE2 syntax, unanchored as
 // RabbitMQ's; "" permits nothing).
 type Permission struct {
-	User, VHost             string
+	User, VHost            string
 	Configure, Write, Read string
 }
 
