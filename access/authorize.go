@@ -98,6 +98,9 @@ func NewAuthorizer(dir Directory) *Authorizer {
 func (z *Authorizer) Authorize(u fsm.User, vhost string, needs ...Need) error {
 	var perm *fsm.Permission
 	for _, n := range needs {
+		if (n.Tag == "" || n.OrVHostAccess) && !z.dir.HasVHost(vhost) {
+			return fmt.Errorf("%w: %q", ErrNoVHost, vhost)
+		}
 		if n.Tag != "" {
 			if n.OrVHostAccess && !u.HasTag(n.Tag) && !u.HasTag(TagAdministrator) {
 				if _, err := z.vhostPermission(u, vhost); err != nil {

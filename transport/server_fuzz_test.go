@@ -2,17 +2,21 @@ package transport_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"testing"
 	"time"
 
+	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/transport"
 	"github.com/warrenmq/warren/transport/transporttest"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -21,14 +25,14 @@ import (
 // documentedCodes are the status codes README "Errors" lets a node answer
 // with. Anything else (INTERNAL, UNKNOWN — which is what a recovered panic
 // or an unmapped error becomes — or a deadline the node let pass) fails.
-var documentedCodes = map[codes.Code]bool{
-	codes.OK:                 true,
-	codes.InvalidArgument:    true,
-	codes.NotFound:           true,
-	codes.AlreadyExists:      true, // a consumer tag in use on the queue
-	codes.FailedPrecondition: true,
-	codes.ResourceExhausted:  true,
-	codes.Unavailable:        true,
+var documentedCodes = map[grpccodes.Code]bool{
+	grpccodes.OK:                 true,
+	grpccodes.InvalidArgument:    true,
+	grpccodes.NotFound:           true,
+	grpccodes.AlreadyExists:      true, // a consumer tag in use on the queue
+	grpccodes.FailedPrecondition: true,
+	grpccodes.ResourceExhausted:  true,
+	grpccodes.Unavailable:        true,
 }
 
 // maxStreamRecv bounds the messages read from one Consume stream.
@@ -45,11 +49,40 @@ const maxStreamRecv = 10000
 // by design. min_meta_index is cleared: a future index waits (bounded by
 // the caller's deadline) by design, which would only slow the fuzzer.
 func FuzzServerRequests(f *testing.F) {
+	n := transporttest.Start(f, transporttest.Options{QueueGroups: 2})
+	fuzzServer(f, n.Dial(f), nil)
+}
+
+// FuzzServerRequestsWithAuth is FuzzServerRequests against a node with
+// authentication and authorization on, as warren-node runs: each input is
+// sent as the administrator guest or as a user whose permissions cover only
+// some of the names the seeds use, so refusals (PERMISSION_DENIED) are
+// fuzzed too. A refused request must change nothing an allowed one could
+// not, and the node must still answer.
+func FuzzServerRequestsWithAuth(f *testing.F) {
+	n := transporttest.Start(f, transporttest.Options{QueueGroups: 2, Access: &access.Options{}})
+	admin := dialAs(f, n.Addr, "guest", "guest")
+	setup, cancel := context.WithTimeout(context.Background(), 30*time.Second*transporttest.TimeoutScale())
+	defer cancel()
+	acl := pb.NewAccessServiceClient(admin.cc)
+	if _, err := acl.AddUser(setup, &pb.AddUserRequest{Name: "worker", Password: "pw"}); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := acl.SetPermissions(setup, &pb.SetPermissionsRequest{Permission: &pb.Permission{
+		User: "worker", Vhost: "/", Configure: "^tmp", Write: "^(jobs|amq.default)$", Read: "^jobs$",
+	}}); err != nil {
+		f.Fatal(err)
+	}
+	worker := dialAs(f, n.Addr, "worker", "pw")
+	fuzzServer(f, admin.api, worker.api)
+}
+
+// fuzzServer runs the fuzz body against api (and, for odd kinds, against
+// alt when it is not nil).
+func fuzzServer(f *testing.F, api, alt pb.BrokerServiceClient) {
 	for _, s := range transport.RequestSeeds(f) {
 		f.Add(s.Kind, s.Data)
 	}
-	n := transporttest.Start(f, transporttest.Options{QueueGroups: 2})
-	api := n.Dial(f)
 	setup, cancel := context.WithTimeout(context.Background(), 30*time.Second*transporttest.TimeoutScale())
 	defer cancel()
 	// The names the seeds use, so valid seeds reach the state machines.
@@ -58,6 +91,11 @@ func FuzzServerRequests(f *testing.F) {
 	}
 	if _, err := api.DeclareExchange(setup, &pb.DeclareExchangeRequest{Name: "logs", Kind: "topic"}); err != nil {
 		f.Fatal(err)
+	}
+	codes := documentedCodes
+	if alt != nil {
+		codes = maps.Clone(documentedCodes)
+		codes[grpccodes.PermissionDenied] = true
 	}
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
 		rt := transport.RequestTypes[int(kind)%len(transport.RequestTypes)]
@@ -75,14 +113,43 @@ func FuzzServerRequests(f *testing.F) {
 		clearMinMetaIndex(req.ProtoReflect())
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second*transporttest.TimeoutScale())
 		defer cancel()
-		err := call(ctx, api, req)
-		if code := status.Code(err); !documentedCodes[code] {
+		as := api
+		if alt != nil && kind&0x80 != 0 {
+			as = alt
+		}
+		err := call(ctx, as, req)
+		if code := status.Code(err); !codes[code] {
 			t.Fatalf("%s %v: answered %v, which is not a documented code", rt.Name, req, err)
 		}
 		if _, err := api.ClusterStatus(ctx, &pb.ClusterStatusRequest{}); err != nil {
 			t.Fatalf("after %s %v: the node no longer answers ClusterStatus: %v", rt.Name, req, err)
 		}
 	})
+}
+
+// authedConn is a connection that logs in with HTTP Basic credentials, as
+// the SDK's WithCredentials does.
+type authedConn struct {
+	cc  *grpc.ClientConn
+	api pb.BrokerServiceClient
+}
+
+type basicAuth string
+
+func (b basicAuth) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": string(b)}, nil
+}
+func (basicAuth) RequireTransportSecurity() bool { return false }
+
+func dialAs(t testing.TB, addr, user, password string) authedConn {
+	t.Helper()
+	creds := basicAuth("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password)))
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return authedConn{cc: cc, api: pb.NewBrokerServiceClient(cc)}
 }
 
 type serverCall func(ctx context.Context, api pb.BrokerServiceClient, req proto.Message) error

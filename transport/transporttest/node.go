@@ -7,6 +7,8 @@ package transporttest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/transport"
@@ -47,6 +50,9 @@ type Options struct {
 	Join []string
 	// BootstrapExpect defaults to 1 (StartCluster: the cluster's size).
 	BootstrapExpect int
+	// Access, when set, turns on authentication and authorization as
+	// warren-node does by default (the first user: guest/guest).
+	Access *access.Options
 }
 
 // TimeoutScale multiplies test deadlines (WARREN_TEST_TIMEOUT_SCALE).
@@ -65,7 +71,9 @@ func Start(t testing.TB, o Options) *Node {
 	n := newNode(t, o)
 	ln := n.launch(t)
 	n.ready(t)
-	n.serve(ln, o)
+	if err := n.serve(ln, o); err != nil {
+		t.Fatal(err)
+	}
 	return n
 }
 
@@ -90,7 +98,9 @@ func StartCluster(t testing.TB, size int, o Options) []*Node {
 	}
 	for i, n := range nodes {
 		n.ready(t)
-		n.serve(lns[i], o)
+		if err := n.serve(lns[i], o); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return nodes
 }
@@ -168,14 +178,25 @@ func (n *Node) ready(t testing.TB) {
 }
 
 // serve serves the broker and node services on ln.
-func (n *Node) serve(ln net.Listener, o Options) {
+func (n *Node) serve(ln net.Listener, o Options) error {
 	limits := transport.DefaultLimits()
 	if o.Limits != nil {
 		limits = *o.Limits
 	}
-	gs := grpc.NewServer(append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...)...)
 	api := transport.NewServer(n.Broker, limits, nil)
+	if o.Access != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second*TimeoutScale())
+		err := n.Broker.WaitBootstrapped(ctx)
+		cancel()
+		authn, err2 := access.NewAuthenticator(n.Broker, *o.Access)
+		if err != nil || err2 != nil {
+			return fmt.Errorf("access on node %s: %w", n.cfg.Cluster.NodeID, errors.Join(err, err2))
+		}
+		api.SetAccess(transport.Access{Authenticator: authn, Authorizer: access.NewAuthorizer(n.Broker)})
+	}
+	gs := grpc.NewServer(append(append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...), api.Interceptors()...)...)
 	api.Register(gs)
+	api.AccessServer().Register(gs)
 	go func() { _ = gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, nil)) }()
 	// Peers call the NodeService, and the BrokerService they proxy to, on
 	// the cluster port, as cmd/node serves them.
@@ -184,6 +205,7 @@ func (n *Node) serve(ln net.Listener, o Options) {
 	transport.NewNodeServer(n.Broker).Register(peers)
 	go func() { _ = peers.Serve(n.Broker.Node().PeerListener()) }()
 	n.grpc, n.peers, n.Addr = gs, peers, ln.Addr().String()
+	return nil
 }
 
 // Stop stops serving and closes the node; idempotent.
@@ -260,6 +282,5 @@ func StartMain(dir string) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{Broker: node, DataDir: dir, cfg: cfg}
-	n.serve(ln, Options{})
-	return n, nil
+	return n, n.serve(ln, Options{})
 }
