@@ -158,6 +158,11 @@ func (b *Broker) Permissions(user, vhost string) []Permission {
 // It reports whether the bootstrap is done.
 func (b *Broker) bootstrapUsers(ctx context.Context) bool {
 	if b.UsersBootstrapped() {
+		if name := b.cfg.Bootstrap.Name; name != "" {
+			if _, ok := b.UserRecord(name); !ok {
+				b.logger.Warn("bootstrap user not created: this cluster's first user was created before; add users with `warren user add`", "user", name)
+			}
+		}
 		return true
 	}
 	u := b.cfg.Bootstrap
