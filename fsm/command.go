@@ -31,6 +31,7 @@ const (
 	CmdBootstrapUser   CommandType = 14
 	CmdAddVHost        CommandType = 15
 	CmdDeleteVHost     CommandType = 16
+	CmdSetVHostLimits  CommandType = 17
 )
 
 // Queue group commands.
@@ -86,6 +87,8 @@ func newBody(t CommandType) proto.Message {
 		return &fsmpb.AddVHost{}
 	case CmdDeleteVHost:
 		return &fsmpb.DeleteVHost{}
+	case CmdSetVHostLimits:
+		return &fsmpb.SetVHostLimits{}
 	case CmdEnqueue:
 		return &fsmpb.Enqueue{}
 	case CmdCheckout:
@@ -118,7 +121,7 @@ func AllCommandTypes() []CommandType {
 		CmdDeclareExchange, CmdDeleteExchange, CmdDeclareQueue, CmdDeleteQueue,
 		CmdBind, CmdUnbind, CmdMetaSessionDown,
 		CmdAddUser, CmdDeleteUser, CmdChangePassword, CmdSetUserTags, CmdSetPermissions, CmdClearPerms,
-		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost,
+		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost, CmdSetVHostLimits,
 		CmdEnqueue, CmdCheckout, CmdCancel, CmdSettle, CmdReturn, CmdDiscard,
 		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue,
 	}
@@ -164,6 +167,8 @@ func commandType(body proto.Message) (t CommandType, ok bool) {
 		return CmdAddVHost, true
 	case *fsmpb.DeleteVHost:
 		return CmdDeleteVHost, true
+	case *fsmpb.SetVHostLimits:
+		return CmdSetVHostLimits, true
 	case *fsmpb.Enqueue:
 		return CmdEnqueue, true
 	case *fsmpb.Checkout:

@@ -31,3 +31,7 @@ var ErrPrecondition = errors.New("precondition failed")
 
 // ErrBadSnapshot is wrapped when a snapshot cannot be decoded.
 var ErrBadSnapshot = errors.New("bad snapshot")
+
+// ErrLimit is wrapped when a command would take a virtual host past one of
+// its limits (max-queues, max-exchanges, max-bindings).
+var ErrLimit = errors.New("limit reached")

@@ -33,6 +33,7 @@ const GeneratedQueuePrefix = "amq.gen-"
 
 // ExchangeDef describes an exchange.
 type ExchangeDef struct {
+	VHost      string
 	Name       string
 	Kind       routing.Kind
 	AutoDelete bool
@@ -45,6 +46,7 @@ type ExchangeDef struct {
 // group needs to create the queue's state.
 type QueueDef struct {
 	ID           uint64
+	VHost        string
 	Name         string
 	Group        uint32
 	Exclusive    bool
@@ -56,6 +58,7 @@ type QueueDef struct {
 
 // BindingDef describes one binding of an exchange to a queue.
 type BindingDef struct {
+	VHost    string
 	Exchange string
 	Queue    string
 	Key      string
@@ -66,6 +69,7 @@ type BindingDef struct {
 // can drop the queue's state.
 type DroppedQueue struct {
 	ID    uint64
+	VHost string
 	Name  string
 	Group uint32
 }
@@ -82,11 +86,40 @@ type bindingID struct {
 	queue, key, args string
 }
 
-// bindingRef names one binding: its exchange and its identity there.
+// bindingRef names one binding: its exchange (by key) and its identity
+// there.
 type bindingRef struct {
 	exchange string
 	id       bindingID
 }
+
+// queueKey is the key of the queue a binding targets: in the exchange's
+// virtual host.
+func (r bindingRef) queueKey() string { return objectKey(vhostOfKey(r.exchange), r.id.queue) }
+
+// objectKey is the key of the exchange or queue name in vhost in the
+// state's maps: the vhost, a NUL, the name. A virtual host name cannot hold
+// a NUL (validVHost), so a key splits at its first NUL; "" is the default
+// vhost.
+func objectKey(vhost, name string) string { return vhostName(vhost) + "\x00" + name }
+
+// vhostOfKey is the virtual host of an object key.
+func vhostOfKey(key string) string {
+	v, _, _ := strings.Cut(key, "\x00")
+	return v
+}
+
+// vhostName is the virtual host a command's vhost field names: "" is the
+// default one (commands written before virtual hosts existed).
+func vhostName(v string) string {
+	if v == "" {
+		return DefaultVHost
+	}
+	return v
+}
+
+func (d ExchangeDef) key() string { return objectKey(d.VHost, d.Name) }
+func (q *QueueDef) key() string   { return objectKey(q.VHost, q.Name) }
 
 // Meta is the state of the meta group: exchanges, bindings, queues and the
 // placement of queues on queue groups. It is deterministic. Not safe for
@@ -113,6 +146,9 @@ type Meta struct {
 
 	// access holds users, permissions and virtual hosts.
 	access access
+	// objects indexes each virtual host's exchanges and queues (by name)
+	// and counts its bindings, for its listings, limits and deletion.
+	objects map[string]*vhostObjects
 }
 
 // NewMeta returns the initial state, with the built-in exchanges. Queues
@@ -130,11 +166,17 @@ func NewMeta(groups int) *Meta {
 		owners:        map[string]map[string]struct{}{},
 		queueBindings: map[string]map[bindingRef]struct{}{},
 		access:        newAccess(),
+		objects:       map[string]*vhostObjects{},
 	}
-	for _, b := range builtinExchanges {
-		m.exchanges[b.name] = newExchange(ExchangeDef{Name: b.name, Kind: b.kind, Builtin: true})
-	}
+	m.addBuiltins(DefaultVHost)
 	return m
+}
+
+// addBuiltins creates the built-in exchanges of a virtual host.
+func (m *Meta) addBuiltins(vhost string) {
+	for _, b := range builtinExchanges {
+		m.addExchange(newExchange(ExchangeDef{VHost: vhost, Name: b.name, Kind: b.kind, Builtin: true}))
+	}
 }
 
 func newExchange(def ExchangeDef) *exchange {
@@ -181,6 +223,14 @@ func (m *Meta) Apply(index uint64, cmd proto.Message) *Result {
 	case *fsmpb.MetaSessionDown:
 		return m.applySessionDown(body)
 	}
+	switch body := cmd.(type) {
+	case *fsmpb.AddVHost:
+		return m.applyAddVHost(body)
+	case *fsmpb.DeleteVHost:
+		return m.applyDeleteVHost(body)
+	case *fsmpb.SetVHostLimits:
+		return m.applySetVHostLimits(body)
+	}
 	if res, ok := m.access.apply(index, cmd); ok {
 		return res
 	}
@@ -211,7 +261,11 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 	if err := ValidArgs("exchange arguments", c.GetArguments()); err != nil {
 		return refuse(err)
 	}
-	if ex, ok := m.exchanges[c.GetName()]; ok {
+	vhost := vhostName(c.GetVhost())
+	if res := m.checkVHost(vhost); res != nil {
+		return res
+	}
+	if ex, ok := m.exchanges[objectKey(vhost, c.GetName())]; ok {
 		d := ex.def
 		if d.Kind != kind || d.AutoDelete != c.GetAutoDelete() || d.Internal != c.GetInternal() || !argsEqual(d.Args, c.GetArguments()) {
 			return fail("%w: exchange %q exists as %s (auto_delete=%t, internal=%t) with other properties than declared",
@@ -222,14 +276,19 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 	if c.GetName() == DefaultExchange || strings.HasPrefix(c.GetName(), "amq.") {
 		return fail("%w: exchange names starting with \"amq.\" are reserved", ErrInvalid)
 	}
-	m.exchanges[c.GetName()] = newExchange(ExchangeDef{
-		Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()),
-	})
+	// The built-in exchanges do not count against max-exchanges.
+	declared := len(m.vhostObjects(vhost).exchanges) - len(builtinExchanges)
+	if res := m.checkLimit(vhost, "exchanges", declared, m.access.limits(vhost).MaxExchanges); res != nil {
+		return res
+	}
+	m.addExchange(newExchange(ExchangeDef{
+		VHost: vhost, Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()),
+	}))
 	return &Result{Created: true}
 }
 
 func (m *Meta) applyDeleteExchange(c *fsmpb.DeleteExchange) *Result {
-	ex, ok := m.exchanges[c.GetName()]
+	ex, ok := m.exchanges[objectKey(c.GetVhost(), c.GetName())]
 	if !ok {
 		if err := ValidKey("exchange name", c.GetName()); err != nil {
 			return refuse(err)
@@ -242,10 +301,7 @@ func (m *Meta) applyDeleteExchange(c *fsmpb.DeleteExchange) *Result {
 	if c.GetIfUnused() && len(ex.bindings) > 0 {
 		return fail("%w: exchange %q has %d bindings (if-unused)", ErrPrecondition, c.GetName(), len(ex.bindings))
 	}
-	for id := range ex.bindings {
-		m.unindexBinding(bindingRef{ex.def.Name, id})
-	}
-	delete(m.exchanges, c.GetName())
+	m.removeExchange(ex)
 	return &Result{}
 }
 
@@ -287,8 +343,11 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 	if err := checkDeclareQueue(c); err != nil {
 		return refuse(err)
 	}
-	name := c.GetName()
-	if q, ok := m.queues[name]; ok {
+	name, vhost := c.GetName(), vhostName(c.GetVhost())
+	if res := m.checkVHost(vhost); res != nil {
+		return res
+	}
+	if q, ok := m.queues[objectKey(vhost, name)]; ok {
 		if q.Exclusive && q.OwnerSession != c.GetOwnerSession() {
 			return fail("%w: queue %q is exclusive to another session", ErrPrecondition, name)
 		}
@@ -301,12 +360,16 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 	if strings.HasPrefix(name, "amq.") && !strings.HasPrefix(name, GeneratedQueuePrefix) {
 		return fail("%w: queue names starting with \"amq.\" are reserved", ErrInvalid)
 	}
+	if res := m.checkLimit(vhost, "queues", len(m.vhostObjects(vhost).queues), m.access.limits(vhost).MaxQueues); res != nil {
+		return res
+	}
 	spec, err := QueueSpecFromArgs(index, name, c.GetArguments())
 	if err != nil {
 		return &Result{Err: err}
 	}
+	spec.Vhost = recordVHost(vhost)
 	q := &QueueDef{
-		ID: index, Name: name, Group: m.leastLoadedGroup(), Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
+		ID: index, VHost: vhost, Name: name, Group: m.leastLoadedGroup(), Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
 		Args: cloneArgs(c.GetArguments()), Spec: spec,
 	}
 	if q.Exclusive {
@@ -318,7 +381,8 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 
 // addQueue stores a new queue and indexes it (group count, owner).
 func (m *Meta) addQueue(q *QueueDef) {
-	m.queues[q.Name] = q
+	m.queues[q.key()] = q
+	m.vhostObjects(q.VHost).queues[q.Name] = struct{}{}
 	if int(q.Group) < len(m.perGroup) {
 		m.perGroup[q.Group]++
 	}
@@ -328,7 +392,7 @@ func (m *Meta) addQueue(q *QueueDef) {
 			set = map[string]struct{}{}
 			m.owners[q.OwnerSession] = set
 		}
-		set[q.Name] = struct{}{}
+		set[q.key()] = struct{}{}
 	}
 }
 
@@ -345,7 +409,7 @@ func (m *Meta) leastLoadedGroup() uint32 {
 }
 
 func (m *Meta) applyDeleteQueue(c *fsmpb.DeleteQueue) *Result {
-	q, ok := m.queues[c.GetName()]
+	q, ok := m.queues[objectKey(c.GetVhost(), c.GetName())]
 	if !ok {
 		if err := ValidName("queue name", c.GetName()); err != nil {
 			return refuse(err)
@@ -353,35 +417,38 @@ func (m *Meta) applyDeleteQueue(c *fsmpb.DeleteQueue) *Result {
 		return fail("%w: no queue %q", ErrNotFound, c.GetName())
 	}
 	m.removeQueue(q)
-	return &Result{QueueID: q.ID, QueueName: q.Name, DroppedQueues: []DroppedQueue{{ID: q.ID, Name: q.Name, Group: q.Group}}}
+	return &Result{QueueID: q.ID, QueueName: q.Name, DroppedQueues: []DroppedQueue{q.dropped()}}
 }
 
 // removeQueue deletes a queue and every binding to it, then any
 // auto-delete exchange left without bindings by that. It costs the queue's
 // bindings, not the state's: queueBindings lists them.
 func (m *Meta) removeQueue(q *QueueDef) {
-	delete(m.queues, q.Name)
+	key := q.key()
+	delete(m.queues, key)
+	m.unindexObject(q.VHost, func(o *vhostObjects) { delete(o.queues, q.Name) })
 	if int(q.Group) < len(m.perGroup) {
 		m.perGroup[q.Group]--
 	}
 	if q.Exclusive {
 		if set := m.owners[q.OwnerSession]; set != nil {
-			delete(set, q.Name)
+			delete(set, key)
 			if len(set) == 0 {
 				delete(m.owners, q.OwnerSession)
 			}
 		}
 	}
-	refs := m.queueBindings[q.Name]
+	refs := m.queueBindings[key]
 	if len(refs) == 0 {
 		return
 	}
-	delete(m.queueBindings, q.Name)
+	delete(m.queueBindings, key)
 	exchanges := make([]string, 0, len(refs))
 	for r := range refs {
 		delete(m.exchanges[r.exchange].bindings, r.id)
 		exchanges = append(exchanges, r.exchange)
 	}
+	m.countBindings(q.VHost, -len(refs))
 	// Exchanges in name order, each once: the routing tables' layout and
 	// the auto-deletes must not depend on map order.
 	slices.Sort(exchanges)
@@ -419,10 +486,10 @@ func (m *Meta) applySessionDown(c *fsmpb.MetaSessionDown) *Result {
 	slices.Sort(names)
 	names = slices.Compact(names)
 	res := &Result{}
-	for _, name := range names {
-		q := m.queues[name]
+	for _, key := range names {
+		q := m.queues[key]
 		m.removeQueue(q)
-		res.DroppedQueues = append(res.DroppedQueues, DroppedQueue{ID: q.ID, Name: q.Name, Group: q.Group})
+		res.DroppedQueues = append(res.DroppedQueues, q.dropped())
 	}
 	return res
 }

@@ -59,8 +59,9 @@ type access struct {
 	// perms maps user → vhost → permission; byVHost is its transpose.
 	perms   map[string]map[string]Permission
 	byVHost map[string]map[string]struct{}
-	// vhosts holds every virtual host, DefaultVHost included.
-	vhosts map[string]struct{}
+	// vhosts holds every virtual host, DefaultVHost included, with its
+	// limits (nil: none).
+	vhosts map[string]*fsmpb.VHostLimits
 }
 
 func newAccess() access {
@@ -68,7 +69,7 @@ func newAccess() access {
 		users:   map[string]*User{},
 		perms:   map[string]map[string]Permission{},
 		byVHost: map[string]map[string]struct{}{},
-		vhosts:  map[string]struct{}{DefaultVHost: {}},
+		vhosts:  map[string]*fsmpb.VHostLimits{DefaultVHost: nil},
 	}
 }
 
@@ -89,10 +90,6 @@ func (a *access) apply(index uint64, cmd proto.Message) (res *Result, ok bool) {
 		return a.applyClearPermissions(c), true
 	case *fsmpb.BootstrapUser:
 		return a.applyBootstrap(index, c), true
-	case *fsmpb.AddVHost:
-		return a.applyAddVHost(c), true
-	case *fsmpb.DeleteVHost:
-		return a.applyDeleteVHost(c), true
 	}
 	return nil, false
 }
@@ -301,29 +298,18 @@ func (a *access) applyBootstrap(index uint64, c *fsmpb.BootstrapUser) *Result {
 	return &Result{Created: true}
 }
 
-func (a *access) applyAddVHost(c *fsmpb.AddVHost) *Result {
-	if err := ValidName("virtual host", c.GetName()); err != nil {
-		return refuse(err)
+// addVHost records a new virtual host (Meta adds its exchanges).
+func (a *access) addVHost(name string) *Result {
+	if _, ok := a.vhosts[name]; ok {
+		return fail("%w: virtual host %q exists", ErrExists, name)
 	}
-	if _, ok := a.vhosts[c.GetName()]; ok {
-		return fail("%w: virtual host %q exists", ErrExists, c.GetName())
-	}
-	a.vhosts[c.GetName()] = struct{}{}
+	a.vhosts[name] = nil
 	return &Result{Created: true}
 }
 
-// applyDeleteVHost deletes a virtual host and every permission in it.
-func (a *access) applyDeleteVHost(c *fsmpb.DeleteVHost) *Result {
-	name := c.GetName()
-	if name == DefaultVHost {
-		return fail("%w: virtual host %q is the default and cannot be deleted", ErrInvalid, name)
-	}
-	if _, ok := a.vhosts[name]; !ok {
-		if err := ValidName("virtual host", name); err != nil {
-			return refuse(err)
-		}
-		return fail("%w: no virtual host %q", ErrNotFound, name)
-	}
+// deleteVHost forgets a virtual host and every permission in it (Meta
+// deletes its objects).
+func (a *access) deleteVHost(name string) {
 	for user := range a.byVHost[name] {
 		delete(a.perms[user], name)
 		if len(a.perms[user]) == 0 {
@@ -332,7 +318,14 @@ func (a *access) applyDeleteVHost(c *fsmpb.DeleteVHost) *Result {
 	}
 	delete(a.byVHost, name)
 	delete(a.vhosts, name)
-	return &Result{}
+}
+
+// limits returns vhost's limits, never nil.
+func (a *access) limits(vhost string) *fsmpb.VHostLimits {
+	if l := a.vhosts[vhost]; l != nil {
+		return l
+	}
+	return &fsmpb.VHostLimits{}
 }
 
 // User returns the named user.

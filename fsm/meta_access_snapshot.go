@@ -8,7 +8,7 @@ import (
 
 // record is the access state as the snapshot holds it, in a deterministic
 // order (users by name, permissions by user then vhost, vhosts by name; the
-// default vhost, which always exists, is not listed).
+// default vhost, which always exists, is listed only with limits).
 func (a *access) record() *fsmpb.MetaAccess {
 	m := &Meta{access: *a}
 	rec := &fsmpb.MetaAccess{Bootstrapped: a.bootstrapped}
@@ -23,8 +23,8 @@ func (a *access) record() *fsmpb.MetaAccess {
 		})
 	}
 	for _, v := range m.VHosts() {
-		if v != DefaultVHost {
-			rec.Vhosts = append(rec.Vhosts, &fsmpb.MetaVHostRecord{Name: v})
+		if v != DefaultVHost || a.vhosts[v] != nil {
+			rec.Vhosts = append(rec.Vhosts, &fsmpb.MetaVHostRecord{Name: v, Limits: a.vhosts[v]})
 		}
 	}
 	return rec
@@ -37,7 +37,7 @@ func (a *access) record() *fsmpb.MetaAccess {
 func (a *access) restore(rec *fsmpb.MetaAccess) error {
 	a.bootstrapped = rec.GetBootstrapped()
 	for _, v := range rec.GetVhosts() {
-		a.vhosts[v.GetName()] = struct{}{}
+		a.vhosts[v.GetName()] = v.GetLimits()
 	}
 	for _, u := range rec.GetUsers() {
 		if _, dup := a.users[u.GetName()]; dup {

@@ -3,6 +3,8 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -153,5 +155,30 @@ func TestAccessSnapshotRoundTrip(t *testing.T) {
 	// rebuilt index.
 	if res := restored.Apply(l.index+1, &fsmpb.DeleteVHost{Name: "a"}); res.Err != nil || len(restored.Permissions("kim", "")) != 1 {
 		t.Errorf("delete vhost after restore: %v, kim has %+v", res.Err, restored.Permissions("kim", ""))
+	}
+}
+
+// BenchmarkUsersMemory reports what 10,000 users with argon2id PHC hashes,
+// each with a permission in the default vhost, cost the meta state's heap.
+func BenchmarkUsersMemory(b *testing.B) {
+	const users = 10_000
+	hash := "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U"
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m := NewMeta(1)
+		for i := range users {
+			name := fmt.Sprintf("user-%05d", i)
+			m.Apply(uint64(2*i+1), &fsmpb.AddUser{Name: name, PasswordHash: hash, Tags: []string{"monitoring"}})
+			m.Apply(uint64(2*i+2), &fsmpb.SetPermissions{Permission: allPerm(name, DefaultVHost)})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if len(m.Users()) != users {
+			b.Fatalf("%d users", len(m.Users()))
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/users, "heap-B/user")
+		runtime.KeepAlive(m)
 	}
 }

@@ -23,16 +23,17 @@ func (m *Meta) indexBinding(queue string, r bindingRef) {
 }
 
 func (m *Meta) unindexBinding(r bindingRef) {
-	set := m.queueBindings[r.id.queue]
+	key := r.queueKey()
+	set := m.queueBindings[key]
 	delete(set, r)
 	if len(set) == 0 {
-		delete(m.queueBindings, r.id.queue)
+		delete(m.queueBindings, key)
 	}
 }
 
 func (m *Meta) autoDeleteIfUnused(ex *exchange) {
 	if ex.def.AutoDelete && !ex.def.Builtin && len(ex.bindings) == 0 {
-		delete(m.exchanges, ex.def.Name)
+		m.removeExchange(ex)
 	}
 }
 
@@ -51,15 +52,15 @@ func checkBinding(exchange, queue, key string, args map[string]*fsmpb.Value) err
 	return ValidArgs("binding arguments", args)
 }
 
-func (m *Meta) bindTarget(exName, queue string) (*exchange, *Result) {
+func (m *Meta) bindTarget(vhost, exName, queue string) (*exchange, *Result) {
 	if exName == DefaultExchange {
 		return nil, fail("%w: the default exchange cannot be bound or unbound", ErrInvalid)
 	}
-	ex, ok := m.exchanges[exName]
+	ex, ok := m.exchanges[objectKey(vhost, exName)]
 	if !ok {
 		return nil, fail("%w: no exchange %q", ErrNotFound, exName)
 	}
-	if _, ok := m.queues[queue]; !ok {
+	if _, ok := m.queues[objectKey(vhost, queue)]; !ok {
 		return nil, fail("%w: no queue %q", ErrNotFound, queue)
 	}
 	return ex, nil
@@ -75,20 +76,25 @@ func (m *Meta) applyBind(c *fsmpb.Bind) *Result {
 // bind adds a binding without checking it against the limits: applyBind
 // has, and a restored snapshot holds what an earlier log accepted.
 func (m *Meta) bind(c *fsmpb.Bind) *Result {
-	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
+	vhost := vhostName(c.GetVhost())
+	ex, res := m.bindTarget(vhost, c.GetExchange(), c.GetQueue())
 	if res != nil {
 		return res
 	}
-	b := BindingDef{Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: cloneArgs(c.GetArguments())}
+	b := BindingDef{VHost: vhost, Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: cloneArgs(c.GetArguments())}
 	id := newBindingID(b)
 	if _, ok := ex.bindings[id]; ok {
 		return &Result{}
+	}
+	if res := m.checkLimit(vhost, "bindings", m.vhostObjects(vhost).bindings, m.access.limits(vhost).MaxBindings); res != nil {
+		return res
 	}
 	if _, err := ex.table.Bind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)}); err != nil {
 		return fail("%w: %v", ErrInvalid, err)
 	}
 	ex.bindings[id] = b
-	m.indexBinding(b.Queue, bindingRef{b.Exchange, id})
+	m.indexBinding(objectKey(vhost, b.Queue), bindingRef{ex.def.key(), id})
+	m.countBindings(vhost, 1)
 	return &Result{Created: true}
 }
 
@@ -96,18 +102,20 @@ func (m *Meta) applyUnbind(c *fsmpb.Unbind) *Result {
 	if err := checkBinding(c.GetExchange(), c.GetQueue(), c.GetKey(), c.GetArguments()); err != nil {
 		return refuse(err)
 	}
-	ex, res := m.bindTarget(c.GetExchange(), c.GetQueue())
+	vhost := vhostName(c.GetVhost())
+	ex, res := m.bindTarget(vhost, c.GetExchange(), c.GetQueue())
 	if res != nil {
 		return res
 	}
-	b := BindingDef{Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: c.GetArguments()}
+	b := BindingDef{VHost: vhost, Exchange: c.GetExchange(), Queue: c.GetQueue(), Key: c.GetKey(), Args: c.GetArguments()}
 	id := newBindingID(b)
 	if _, ok := ex.bindings[id]; !ok {
 		// RabbitMQ treats unbinding a missing binding as success.
 		return &Result{}
 	}
 	delete(ex.bindings, id)
-	m.unindexBinding(bindingRef{b.Exchange, id})
+	m.unindexBinding(bindingRef{ex.def.key(), id})
+	m.countBindings(vhost, -1)
 	ex.table.Unbind(routing.Binding{Queue: b.Queue, Key: b.Key, Args: RoutingArgs(b.Args)})
 	m.autoDeleteIfUnused(ex)
 	return &Result{}

@@ -85,8 +85,8 @@ func FuzzMetaApply(f *testing.F) {
 		if !reflect.DeepEqual(normMeta(pa), normMeta(pr)) {
 			t.Fatalf("probe declare after restore differs: %+v vs %+v", normMeta(pa), normMeta(pr))
 		}
-		if qa, ok := a.Queue(probe.Name); ok {
-			if qr, _ := r.Queue(probe.Name); qr == nil || qa.Group != qr.Group {
+		if qa, ok := a.Queue("", probe.Name); ok {
+			if qr, _ := r.Queue("", probe.Name); qr == nil || qa.Group != qr.Group {
 				t.Fatalf("probe queue placed in group %d live, %v restored", qa.Group, qr)
 			}
 		}
@@ -137,7 +137,7 @@ func exerciseRestoredMeta(t *testing.T, data []byte) {
 		idx += 2
 	}
 	for _, ex := range m.Exchanges() {
-		_, _ = m.Route(ex.Name, "a.b", map[string]routing.Value{"a": {Type: routing.ValueString, Str: "x"}})
+		_, _ = m.Route("", ex.Name, "a.b", map[string]routing.Value{"a": {Type: routing.ValueString, Str: "x"}})
 		m.Apply(idx, &fsmpb.DeleteExchange{Name: ex.Name})
 		idx++
 	}
@@ -154,24 +154,30 @@ func exerciseRestoredMeta(t *testing.T, data []byte) {
 // With placement, every queue's group is in range and the per-group counts
 // match the queues (true of states built by commands).
 func checkMetaInvariants(m *Meta, placement bool) error {
-	for _, b := range builtinExchanges {
-		ex, ok := m.exchanges[b.name]
-		if !ok || !ex.def.Builtin || ex.def.Kind != b.kind {
-			return fmt.Errorf("built-in exchange %q missing or changed", b.name)
+	for v := range m.access.vhosts {
+		for _, b := range builtinExchanges {
+			ex, ok := m.exchanges[objectKey(v, b.name)]
+			if !ok || !ex.def.Builtin || ex.def.Kind != b.kind {
+				return fmt.Errorf("built-in exchange %q of vhost %q missing or changed", b.name, v)
+			}
 		}
 	}
-	for name, ex := range m.exchanges {
-		if ex.def.Name != name {
-			return fmt.Errorf("exchange %q is stored under %q", ex.def.Name, name)
+	for key, ex := range m.exchanges {
+		if ex.def.key() != key {
+			return fmt.Errorf("exchange %q is stored under %q", ex.def.Name, key)
 		}
+		if _, ok := m.access.vhosts[ex.def.VHost]; !ok {
+			return fmt.Errorf("exchange %q is in missing vhost %q", ex.def.Name, ex.def.VHost)
+		}
+		name := ex.def.Name
 		if !ex.def.Builtin && (name == DefaultExchange || strings.HasPrefix(name, "amq.")) && placement {
 			return fmt.Errorf("non-built-in exchange with reserved name %q", name)
 		}
 		for id, b := range ex.bindings {
-			if b.Exchange != name {
+			if b.Exchange != name || b.VHost != ex.def.VHost {
 				return fmt.Errorf("binding %+v is stored on exchange %q", b, name)
 			}
-			if _, ok := m.queues[b.Queue]; !ok {
+			if _, ok := m.queues[objectKey(b.VHost, b.Queue)]; !ok {
 				return fmt.Errorf("binding %q→%q (%q) refers to a missing queue", name, b.Queue, b.Key)
 			}
 			if newBindingID(b) != id {
@@ -182,15 +188,16 @@ func checkMetaInvariants(m *Meta, placement bool) error {
 			return fmt.Errorf("the default exchange has %d bindings", len(ex.bindings))
 		}
 	}
-	for _, b := range m.Bindings("", "") {
-		if _, ok := m.exchanges[b.Exchange]; !ok {
+	for _, b := range m.Bindings("", "", "") {
+		if _, ok := m.exchanges[objectKey(b.VHost, b.Exchange)]; !ok {
 			return fmt.Errorf("binding refers to missing exchange %q", b.Exchange)
 		}
 	}
 	perGroup := make([]int, len(m.perGroup))
-	for name, q := range m.queues {
-		if q.Name != name || name == "" {
-			return fmt.Errorf("queue %q is stored under %q", q.Name, name)
+	for key, q := range m.queues {
+		name := q.Name
+		if q.key() != key || name == "" {
+			return fmt.Errorf("queue %q is stored under %q", q.Name, key)
 		}
 		if q.Spec == nil || q.Spec.GetName() != name || q.Spec.GetId() != q.ID {
 			return fmt.Errorf("queue %q has spec %v (id %d)", name, q.Spec, q.ID)
@@ -230,6 +237,23 @@ func checkMetaInvariants(m *Meta, placement bool) error {
 // the restore) kept.
 func checkMetaIndexes(m *Meta) error {
 	owners := map[string]map[string]struct{}{}
+	objects := map[string]*vhostObjects{}
+	object := func(v string) *vhostObjects {
+		if objects[v] == nil {
+			objects[v] = &vhostObjects{exchanges: map[string]struct{}{}, queues: map[string]struct{}{}}
+		}
+		return objects[v]
+	}
+	for _, q := range m.queues {
+		object(q.VHost).queues[q.Name] = struct{}{}
+	}
+	for _, ex := range m.exchanges {
+		object(ex.def.VHost).exchanges[ex.def.Name] = struct{}{}
+		object(ex.def.VHost).bindings += len(ex.bindings)
+	}
+	if !reflect.DeepEqual(objects, m.objects) {
+		return fmt.Errorf("vhost object index %v, recomputed %v", m.objects, objects)
+	}
 	for name, q := range m.queues {
 		if !q.Exclusive {
 			continue
@@ -245,10 +269,11 @@ func checkMetaIndexes(m *Meta) error {
 	byQueue := map[string]map[bindingRef]struct{}{}
 	for name, ex := range m.exchanges {
 		for id, b := range ex.bindings {
-			if byQueue[b.Queue] == nil {
-				byQueue[b.Queue] = map[bindingRef]struct{}{}
+			qk := objectKey(b.VHost, b.Queue)
+			if byQueue[qk] == nil {
+				byQueue[qk] = map[bindingRef]struct{}{}
 			}
-			byQueue[b.Queue][bindingRef{name, id}] = struct{}{}
+			byQueue[qk][bindingRef{name, id}] = struct{}{}
 		}
 	}
 	if !reflect.DeepEqual(byQueue, m.queueBindings) {
@@ -287,7 +312,7 @@ type metaState struct {
 }
 
 func metaView(m *Meta) metaState {
-	v := metaState{Exchanges: m.Exchanges(), Bindings: m.Bindings("", ""), PerGroup: m.perGroup, LastIndex: m.LastIndex()}
+	v := metaState{Exchanges: m.Exchanges(), Bindings: m.Bindings("", "", ""), PerGroup: m.perGroup, LastIndex: m.LastIndex()}
 	for _, q := range m.Queues() {
 		v.Queues = append(v.Queues, *q)
 	}

@@ -209,7 +209,7 @@ func TestMetaSessionIndex(t *testing.T) {
 	wantOwners("s1", "s2", "s3")
 	l.must(&fsmpb.DeleteQueue{Name: "b3"})
 	wantOwners("s1", "s2")
-	if n := len(l.m.queueBindings["y1"]); n != 3 {
+	if n := len(l.m.queueBindings[objectKey("", "y1")]); n != 3 {
 		t.Fatalf("y1 has %d indexed bindings, want 3", n)
 	}
 
@@ -229,11 +229,11 @@ func TestMetaSessionIndex(t *testing.T) {
 		if res.Err != nil || !slices.Equal(names, []string{"a2", "m2", "y1", "z1"}) {
 			t.Fatalf("session down dropped %q (%v), want [a2 m2 y1 z1]", names, res.Err)
 		}
-		if _, ok := m.Exchange("tmp"); ok {
+		if _, ok := m.Exchange("", "tmp"); ok {
 			t.Fatal("auto-delete exchange tmp survived losing its last binding with y1")
 		}
-		if len(m.ExclusiveOwners()) != 0 || len(m.queueBindings) != 0 || len(m.Bindings("", "")) != 0 {
-			t.Fatalf("left owners %q, bindings %v", m.ExclusiveOwners(), m.Bindings("", ""))
+		if len(m.ExclusiveOwners()) != 0 || len(m.queueBindings) != 0 || len(m.Bindings("", "", "")) != 0 {
+			t.Fatalf("left owners %q, bindings %v", m.ExclusiveOwners(), m.Bindings("", "", ""))
 		}
 		if err := checkMetaInvariants(m, true); err != nil {
 			t.Fatal(err)

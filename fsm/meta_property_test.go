@@ -183,7 +183,7 @@ func TestMetaProperties(t *testing.T) {
 					}
 				}
 				for _, dq := range res.DroppedQueues {
-					if _, ok := m.Queue(dq.Name); ok {
+					if _, ok := m.Queue("", dq.Name); ok {
 						t.Fatalf("dropped queue %q is still there", dq.Name)
 					}
 				}

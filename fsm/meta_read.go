@@ -9,17 +9,18 @@ import (
 	"github.com/warrenmq/warren/routing"
 )
 
-// Route returns the queues a message published to exchange with routing key
-// and headers goes to, sorted by name, each once. An unknown exchange is an
-// error wrapping ErrNotFound; an internal one, ErrPrecondition.
-func (m *Meta) Route(exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
+// Route returns the queues a message published to exchange of vhost ("" is
+// the default) with routing key and headers goes to, sorted by name, each
+// once. An unknown exchange is an error wrapping ErrNotFound; an internal
+// one, ErrPrecondition.
+func (m *Meta) Route(vhost, exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
 	if exchange == DefaultExchange {
-		if q, ok := m.queues[key]; ok {
+		if q, ok := m.queues[objectKey(vhost, key)]; ok {
 			return []*QueueDef{q}, nil
 		}
 		return nil, nil
 	}
-	ex, ok := m.exchanges[exchange]
+	ex, ok := m.exchanges[objectKey(vhost, exchange)]
 	if !ok {
 		return nil, fmt.Errorf("%w: no exchange %q", ErrNotFound, exchange)
 	}
@@ -29,29 +30,30 @@ func (m *Meta) Route(exchange, key string, headers map[string]routing.Value) ([]
 	names := ex.table.Route(key, headers, nil)
 	out := make([]*QueueDef, 0, len(names))
 	for _, n := range names {
-		if q, ok := m.queues[n]; ok {
+		if q, ok := m.queues[objectKey(vhost, n)]; ok {
 			out = append(out, q)
 		}
 	}
 	return out, nil
 }
 
-// Queue returns the named queue's definition.
-func (m *Meta) Queue(name string) (*QueueDef, bool) {
-	q, ok := m.queues[name]
+// Queue returns the definition of the queue name in vhost ("" is the
+// default).
+func (m *Meta) Queue(vhost, name string) (*QueueDef, bool) {
+	q, ok := m.queues[objectKey(vhost, name)]
 	return q, ok
 }
 
-// Exchange returns the named exchange's definition.
-func (m *Meta) Exchange(name string) (ExchangeDef, bool) {
-	ex, ok := m.exchanges[name]
+// Exchange returns the definition of the exchange name in vhost.
+func (m *Meta) Exchange(vhost, name string) (ExchangeDef, bool) {
+	ex, ok := m.exchanges[objectKey(vhost, name)]
 	if !ok {
 		return ExchangeDef{}, false
 	}
 	return ex.def, true
 }
 
-// Exchanges lists every exchange sorted by name.
+// Exchanges lists every exchange of every vhost, sorted by vhost and name.
 func (m *Meta) Exchanges() []ExchangeDef {
 	out := make([]ExchangeDef, 0, len(m.exchanges))
 	for _, n := range m.exchangeNames() {
@@ -60,7 +62,7 @@ func (m *Meta) Exchanges() []ExchangeDef {
 	return out
 }
 
-// Queues lists every queue sorted by name.
+// Queues lists every queue of every vhost, sorted by vhost and name.
 func (m *Meta) Queues() []*QueueDef {
 	out := make([]*QueueDef, 0, len(m.queues))
 	for _, n := range m.queueNames() {
@@ -69,15 +71,27 @@ func (m *Meta) Queues() []*QueueDef {
 	return out
 }
 
-// Bindings lists bindings sorted by exchange, queue, key and arguments; an
-// empty filter field matches everything.
-func (m *Meta) Bindings(exchange, queue string) []BindingDef {
+// Bindings lists the bindings of vhost ("" for every vhost) sorted by
+// vhost, exchange, queue, key and arguments; an empty exchange or queue
+// matches everything.
+func (m *Meta) Bindings(vhost, exchange, queue string) []BindingDef {
+	var keys []string
+	switch {
+	case vhost != "" && exchange != "":
+		keys = []string{objectKey(vhost, exchange)}
+	case vhost != "":
+		for _, n := range m.ExchangeNamesIn(vhost) {
+			keys = append(keys, objectKey(vhost, n))
+		}
+	default:
+		keys = m.exchangeNames()
+	}
 	var out []BindingDef
-	for _, n := range m.exchangeNames() {
-		if exchange != "" && n != exchange {
+	for _, k := range keys {
+		ex, ok := m.exchanges[k]
+		if !ok || (exchange != "" && ex.def.Name != exchange) {
 			continue
 		}
-		ex := m.exchanges[n]
 		ids := make([]bindingID, 0, len(ex.bindings))
 		for id := range ex.bindings {
 			if queue == "" || id.queue == queue {

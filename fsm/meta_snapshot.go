@@ -29,18 +29,18 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 			continue
 		}
 		snap.Exchanges = append(snap.Exchanges, &fsmpb.MetaExchangeRecord{
-			Name: ex.Name, Kind: ex.Kind.String(), AutoDelete: ex.AutoDelete, Internal: ex.Internal, Arguments: ex.Args,
+			Vhost: recordVHost(ex.VHost), Name: ex.Name, Kind: ex.Kind.String(), AutoDelete: ex.AutoDelete, Internal: ex.Internal, Arguments: ex.Args,
 		})
 	}
 	for _, q := range m.Queues() {
 		snap.Queues = append(snap.Queues, &fsmpb.MetaQueueRecord{
-			Id: q.ID, Name: q.Name, Group: q.Group, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
+			Vhost: recordVHost(q.VHost), Id: q.ID, Name: q.Name, Group: q.Group, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
 			OwnerSession: q.OwnerSession, Arguments: q.Args,
 		})
 	}
-	for _, b := range m.Bindings("", "") {
+	for _, b := range m.Bindings("", "", "") {
 		snap.Bindings = append(snap.Bindings, &fsmpb.MetaBindingRecord{
-			Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args,
+			Vhost: recordVHost(b.VHost), Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args,
 		})
 	}
 	snap.Access = m.access.record()
@@ -112,28 +112,46 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 	}
 	m := NewMeta(groups)
 	m.lastIndex = snap.GetLastIndex()
+	// Virtual hosts first: objects refer to them.
+	if err := m.access.restore(snap.GetAccess()); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+	}
+	for _, v := range m.VHosts() {
+		if v != DefaultVHost {
+			m.addBuiltins(v)
+		}
+	}
 	for _, e := range snap.GetExchanges() {
 		kind, err := routing.ParseKind(e.GetKind())
 		if err != nil {
 			return nil, fmt.Errorf("%w: exchange %q: %v", ErrBadSnapshot, e.GetName(), err)
 		}
-		if _, dup := m.exchanges[e.GetName()]; dup {
+		vhost := vhostName(e.GetVhost())
+		if _, ok := m.access.vhosts[vhost]; !ok {
+			return nil, fmt.Errorf("%w: exchange %q in unknown virtual host %q", ErrBadSnapshot, e.GetName(), vhost)
+		}
+		if _, dup := m.exchanges[objectKey(vhost, e.GetName())]; dup {
 			return nil, fmt.Errorf("%w: exchange %q twice", ErrBadSnapshot, e.GetName())
 		}
-		m.exchanges[e.GetName()] = newExchange(ExchangeDef{
-			Name: e.GetName(), Kind: kind, AutoDelete: e.GetAutoDelete(), Internal: e.GetInternal(), Args: cloneArgs(e.GetArguments()),
-		})
+		m.addExchange(newExchange(ExchangeDef{
+			VHost: vhost, Name: e.GetName(), Kind: kind, AutoDelete: e.GetAutoDelete(), Internal: e.GetInternal(), Args: cloneArgs(e.GetArguments()),
+		}))
 	}
 	for _, rec := range snap.GetQueues() {
-		if _, dup := m.queues[rec.GetName()]; dup || rec.GetName() == "" {
+		vhost := vhostName(rec.GetVhost())
+		if _, ok := m.access.vhosts[vhost]; !ok {
+			return nil, fmt.Errorf("%w: queue %q in unknown virtual host %q", ErrBadSnapshot, rec.GetName(), vhost)
+		}
+		if _, dup := m.queues[objectKey(vhost, rec.GetName())]; dup || rec.GetName() == "" {
 			return nil, fmt.Errorf("%w: queue %q twice or unnamed", ErrBadSnapshot, rec.GetName())
 		}
 		spec, err := QueueSpecFromArgs(rec.GetId(), rec.GetName(), rec.GetArguments())
 		if err != nil {
 			return nil, fmt.Errorf("%w: queue %q: %v", ErrBadSnapshot, rec.GetName(), err)
 		}
+		spec.Vhost = recordVHost(vhost)
 		q := &QueueDef{
-			ID: rec.GetId(), Name: rec.GetName(), Group: rec.GetGroup(), Exclusive: rec.GetExclusive(),
+			ID: rec.GetId(), VHost: vhost, Name: rec.GetName(), Group: rec.GetGroup(), Exclusive: rec.GetExclusive(),
 			AutoDelete: rec.GetAutoDelete(), OwnerSession: rec.GetOwnerSession(), Args: cloneArgs(rec.GetArguments()), Spec: spec,
 		}
 		m.addQueue(q)
@@ -141,13 +159,19 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 	// Bindings go in through bind, which keeps the binding index but does
 	// not check the limits: a snapshot holds what its log accepted.
 	for _, b := range snap.GetBindings() {
-		res := m.bind(&fsmpb.Bind{Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments()})
+		res := m.bind(&fsmpb.Bind{Vhost: b.GetVhost(), Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments()})
 		if res.Err != nil {
 			return nil, fmt.Errorf("%w: binding: %v", ErrBadSnapshot, res.Err)
 		}
 	}
-	if err := m.access.restore(snap.GetAccess()); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
-	}
 	return m, nil
+}
+
+// recordVHost is a vhost as records hold it: "" for the default, so that
+// the records of the default vhost are as they were before vhosts.
+func recordVHost(v string) string {
+	if v == DefaultVHost {
+		return ""
+	}
+	return v
 }

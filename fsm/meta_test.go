@@ -52,7 +52,7 @@ func num(n int64) *fsmpb.Value  { return &fsmpb.Value{Kind: &fsmpb.Value_IntValu
 
 func routeNames(t *testing.T, m *Meta, ex, key string, headers map[string]routing.Value) []string {
 	t.Helper()
-	qs, err := m.Route(ex, key, headers)
+	qs, err := m.Route("", ex, key, headers)
 	if err != nil {
 		t.Fatalf("route %q %q: %v", ex, key, err)
 	}
@@ -66,7 +66,7 @@ func routeNames(t *testing.T, m *Meta, ex, key string, headers map[string]routin
 func TestMetaBuiltinExchanges(t *testing.T) {
 	m := NewMeta(4)
 	for _, name := range []string{"", "amq.direct", "amq.topic", "amq.fanout", "amq.headers", "amq.match"} {
-		ex, ok := m.Exchange(name)
+		ex, ok := m.Exchange("", name)
 		if !ok || !ex.Builtin {
 			t.Errorf("built-in exchange %q missing", name)
 		}
@@ -125,7 +125,7 @@ func TestMetaPlacementSpreadsQueues(t *testing.T) {
 	count := make([]int, 4)
 	for _, name := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 		l.must(&fsmpb.DeclareQueue{Name: name})
-		q, _ := l.m.Queue(name)
+		q, _ := l.m.Queue("", name)
 		count[q.Group]++
 	}
 	for g, n := range count {
@@ -154,7 +154,7 @@ func TestMetaBindAndRoute(t *testing.T) {
 	if got := routeNames(t, l.m, "", "nope", nil); len(got) != 0 {
 		t.Errorf("default exchange routed unknown key to %v", got)
 	}
-	if _, err := l.m.Route("missing", "k", nil); !errors.Is(err, ErrNotFound) {
+	if _, err := l.m.Route("", "missing", "k", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("route via missing exchange: %v, want ErrNotFound", err)
 	}
 	if res := l.apply(&fsmpb.Bind{Exchange: "", Queue: "q1", Key: "x"}); !errors.Is(res.Err, ErrInvalid) {
@@ -168,7 +168,7 @@ func TestMetaBindAndRoute(t *testing.T) {
 	}
 
 	l.must(&fsmpb.DeleteQueue{Name: "q1"})
-	if got := l.m.Bindings("events", ""); len(got) != 1 || got[0].Queue != "q2" {
+	if got := l.m.Bindings("", "events", ""); len(got) != 1 || got[0].Queue != "q2" {
 		t.Errorf("bindings after deleting q1: %v, want only q2's", got)
 	}
 	if got := routeNames(t, l.m, "events", "a.b", nil); len(got) != 1 || got[0] != "q2" {
@@ -185,7 +185,7 @@ func TestMetaAutoDeleteExchange(t *testing.T) {
 	l.must(&fsmpb.DeclareExchange{Name: "tmp", Kind: "direct", AutoDelete: true})
 	l.must(&fsmpb.Bind{Exchange: "tmp", Queue: "q", Key: "k"})
 	l.must(&fsmpb.Unbind{Exchange: "tmp", Queue: "q", Key: "k"})
-	if _, ok := l.m.Exchange("tmp"); ok {
+	if _, ok := l.m.Exchange("", "tmp"); ok {
 		t.Error("auto-delete exchange survived losing its last binding")
 	}
 }
@@ -200,7 +200,7 @@ func TestMetaExclusiveQueues(t *testing.T) {
 	if len(res.DroppedQueues) != 1 || res.DroppedQueues[0].Name != "mine" {
 		t.Fatalf("dropped %v, want [mine]", res.DroppedQueues)
 	}
-	if _, ok := l.m.Queue("mine"); ok {
+	if _, ok := l.m.Queue("", "mine"); ok {
 		t.Error("exclusive queue survived its session")
 	}
 }
@@ -236,8 +236,8 @@ func TestMetaSnapshotRoundTrip(t *testing.T) {
 	next := &fsmpb.DeclareQueue{Name: "q3"}
 	a := l.must(next)
 	b := restored.Apply(l.index, next)
-	qa, _ := l.m.Queue("q3")
-	qb, _ := restored.Queue("q3")
+	qa, _ := l.m.Queue("", "q3")
+	qb, _ := restored.Queue("", "q3")
 	if b.Err != nil || a.QueueID != b.QueueID || qa.Group != qb.Group {
 		t.Errorf("after restore, q3 placed differently: %v/%v group %d vs %d", a, b, qa.Group, qb.Group)
 	}

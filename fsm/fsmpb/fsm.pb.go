@@ -201,12 +201,14 @@ func (*Value_DoubleValue) isValue_Kind() {}
 func (*Value_BytesValue) isValue_Kind() {}
 
 type DeclareExchange struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	AutoDelete    bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
-	Internal      bool                   `protobuf:"varint,4,opt,name=internal,proto3" json:"internal,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,5,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind       string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	AutoDelete bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
+	Internal   bool                   `protobuf:"varint,4,opt,name=internal,proto3" json:"internal,omitempty"`
+	Arguments  map[string]*Value      `protobuf:"bytes,5,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The virtual host; "" is the default, "/".
+	Vhost         string `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -276,10 +278,18 @@ func (x *DeclareExchange) GetArguments() map[string]*Value {
 	return nil
 }
 
+func (x *DeclareExchange) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type DeleteExchange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	IfUnused      bool                   `protobuf:"varint,2,opt,name=if_unused,json=ifUnused,proto3" json:"if_unused,omitempty"`
+	Vhost         string                 `protobuf:"bytes,3,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +338,13 @@ func (x *DeleteExchange) GetIfUnused() bool {
 	return false
 }
 
+func (x *DeleteExchange) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type DeclareQueue struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -336,6 +353,7 @@ type DeclareQueue struct {
 	Arguments  map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Owning session of an exclusive queue.
 	OwnerSession  string `protobuf:"bytes,5,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
+	Vhost         string `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -405,9 +423,17 @@ func (x *DeclareQueue) GetOwnerSession() string {
 	return ""
 }
 
+func (x *DeclareQueue) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type DeleteQueue struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Vhost         string                 `protobuf:"bytes,2,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -449,12 +475,20 @@ func (x *DeleteQueue) GetName() string {
 	return ""
 }
 
+func (x *DeleteQueue) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type Bind struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
 	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
 	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,12 +551,20 @@ func (x *Bind) GetArguments() map[string]*Value {
 	return nil
 }
 
+func (x *Bind) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type Unbind struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
 	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
 	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -583,6 +625,13 @@ func (x *Unbind) GetArguments() map[string]*Value {
 		return x.Arguments
 	}
 	return nil
+}
+
+func (x *Unbind) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
 }
 
 // Sessions that ended: their exclusive queues are deleted.
@@ -646,8 +695,11 @@ type QueueSpec struct {
 	DeliveryLimit        uint32 `protobuf:"varint,7,opt,name=delivery_limit,json=deliveryLimit,proto3" json:"delivery_limit,omitempty"`
 	DeadLetterExchange   string `protobuf:"bytes,8,opt,name=dead_letter_exchange,json=deadLetterExchange,proto3" json:"dead_letter_exchange,omitempty"`
 	DeadLetterRoutingKey string `protobuf:"bytes,9,opt,name=dead_letter_routing_key,json=deadLetterRoutingKey,proto3" json:"dead_letter_routing_key,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The queue's virtual host ("" is "/"): its dead-letter exchange is
+	// there.
+	Vhost         string `protobuf:"bytes,10,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueueSpec) Reset() {
@@ -739,6 +791,13 @@ func (x *QueueSpec) GetDeadLetterExchange() string {
 func (x *QueueSpec) GetDeadLetterRoutingKey() string {
 	if x != nil {
 		return x.DeadLetterRoutingKey
+	}
+	return ""
+}
+
+func (x *QueueSpec) GetVhost() string {
+	if x != nil {
+		return x.Vhost
 	}
 	return ""
 }
@@ -2203,6 +2262,119 @@ func (x *DeleteVHost) GetName() string {
 	return ""
 }
 
+// RabbitMQ's per-vhost limits; an absent field is no limit.
+type VHostLimits struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaxQueues     *int64                 `protobuf:"varint,1,opt,name=max_queues,json=maxQueues,proto3,oneof" json:"max_queues,omitempty"`
+	MaxExchanges  *int64                 `protobuf:"varint,2,opt,name=max_exchanges,json=maxExchanges,proto3,oneof" json:"max_exchanges,omitempty"`
+	MaxBindings   *int64                 `protobuf:"varint,3,opt,name=max_bindings,json=maxBindings,proto3,oneof" json:"max_bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VHostLimits) Reset() {
+	*x = VHostLimits{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VHostLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VHostLimits) ProtoMessage() {}
+
+func (x *VHostLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
+func (*VHostLimits) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *VHostLimits) GetMaxQueues() int64 {
+	if x != nil && x.MaxQueues != nil {
+		return *x.MaxQueues
+	}
+	return 0
+}
+
+func (x *VHostLimits) GetMaxExchanges() int64 {
+	if x != nil && x.MaxExchanges != nil {
+		return *x.MaxExchanges
+	}
+	return 0
+}
+
+func (x *VHostLimits) GetMaxBindings() int64 {
+	if x != nil && x.MaxBindings != nil {
+		return *x.MaxBindings
+	}
+	return 0
+}
+
+type SetVHostLimits struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Limits        *VHostLimits           `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVHostLimits) Reset() {
+	*x = SetVHostLimits{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVHostLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVHostLimits) ProtoMessage() {}
+
+func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVHostLimits.ProtoReflect.Descriptor instead.
+func (*SetVHostLimits) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SetVHostLimits) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetVHostLimits) GetLimits() *VHostLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
 var File_warren_fsm_v1_fsm_proto protoreflect.FileDescriptor
 
 const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
@@ -2216,50 +2388,56 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12!\n" +
 	"\vbytes_value\x18\x05 \x01(\fH\x00R\n" +
 	"bytesValueB\x06\n" +
-	"\x04kind\"\x97\x02\n" +
+	"\x04kind\"\xad\x02\n" +
 	"\x0fDeclareExchange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vauto_delete\x18\x03 \x01(\bR\n" +
 	"autoDelete\x12\x1a\n" +
 	"\binternal\x18\x04 \x01(\bR\binternal\x12K\n" +
-	"\targuments\x18\x05 \x03(\v2-.warren.fsm.v1.DeclareExchange.ArgumentsEntryR\targuments\x1aR\n" +
+	"\targuments\x18\x05 \x03(\v2-.warren.fsm.v1.DeclareExchange.ArgumentsEntryR\targuments\x12\x14\n" +
+	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"A\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"W\n" +
 	"\x0eDeleteExchange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
-	"\tif_unused\x18\x02 \x01(\bR\bifUnused\"\xa4\x02\n" +
+	"\tif_unused\x18\x02 \x01(\bR\bifUnused\x12\x14\n" +
+	"\x05vhost\x18\x03 \x01(\tR\x05vhost\"\xba\x02\n" +
 	"\fDeclareQueue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\texclusive\x18\x02 \x01(\bR\texclusive\x12\x1f\n" +
 	"\vauto_delete\x18\x03 \x01(\bR\n" +
 	"autoDelete\x12H\n" +
 	"\targuments\x18\x04 \x03(\v2*.warren.fsm.v1.DeclareQueue.ArgumentsEntryR\targuments\x12#\n" +
-	"\rowner_session\x18\x05 \x01(\tR\fownerSession\x1aR\n" +
+	"\rowner_session\x18\x05 \x01(\tR\fownerSession\x12\x14\n" +
+	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"!\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"7\n" +
 	"\vDeleteQueue\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xe0\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05vhost\x18\x02 \x01(\tR\x05vhost\"\xf6\x01\n" +
 	"\x04Bind\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12@\n" +
-	"\targuments\x18\x04 \x03(\v2\".warren.fsm.v1.Bind.ArgumentsEntryR\targuments\x1aR\n" +
+	"\targuments\x18\x04 \x03(\v2\".warren.fsm.v1.Bind.ArgumentsEntryR\targuments\x12\x14\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xe4\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xfa\x01\n" +
 	"\x06Unbind\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12B\n" +
-	"\targuments\x18\x04 \x03(\v2$.warren.fsm.v1.Unbind.ArgumentsEntryR\targuments\x1aR\n" +
+	"\targuments\x18\x04 \x03(\v2$.warren.fsm.v1.Unbind.ArgumentsEntryR\targuments\x12\x14\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"-\n" +
 	"\x0fMetaSessionDown\x12\x1a\n" +
-	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xa9\x03\n" +
+	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xbf\x03\n" +
 	"\tQueueSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
@@ -2270,7 +2448,9 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x0emessage_ttl_ms\x18\x06 \x01(\x03H\x02R\fmessageTtlMs\x88\x01\x01\x12%\n" +
 	"\x0edelivery_limit\x18\a \x01(\rR\rdeliveryLimit\x120\n" +
 	"\x14dead_letter_exchange\x18\b \x01(\tR\x12deadLetterExchange\x125\n" +
-	"\x17dead_letter_routing_key\x18\t \x01(\tR\x14deadLetterRoutingKeyB\r\n" +
+	"\x17dead_letter_routing_key\x18\t \x01(\tR\x14deadLetterRoutingKey\x12\x14\n" +
+	"\x05vhost\x18\n" +
+	" \x01(\tR\x05vhostB\r\n" +
 	"\v_max_lengthB\x13\n" +
 	"\x11_max_length_bytesB\x11\n" +
 	"\x0f_message_ttl_ms\"\xe3\x02\n" +
@@ -2383,7 +2563,18 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\bAddVHost\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"!\n" +
 	"\vDeleteVHost\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*?\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xb5\x01\n" +
+	"\vVHostLimits\x12\"\n" +
+	"\n" +
+	"max_queues\x18\x01 \x01(\x03H\x00R\tmaxQueues\x88\x01\x01\x12(\n" +
+	"\rmax_exchanges\x18\x02 \x01(\x03H\x01R\fmaxExchanges\x88\x01\x01\x12&\n" +
+	"\fmax_bindings\x18\x03 \x01(\x03H\x02R\vmaxBindings\x88\x01\x01B\r\n" +
+	"\v_max_queuesB\x10\n" +
+	"\x0e_max_exchangesB\x0f\n" +
+	"\r_max_bindings\"X\n" +
+	"\x0eSetVHostLimits\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits*?\n" +
 	"\bOverflow\x12\x16\n" +
 	"\x12OVERFLOW_DROP_HEAD\x10\x00\x12\x1b\n" +
 	"\x17OVERFLOW_REJECT_PUBLISH\x10\x01B,Z*github.com/warrenmq/warren/fsm/fsmpb;fsmpbb\x06proto3"
@@ -2401,7 +2592,7 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(Overflow)(0),            // 0: warren.fsm.v1.Overflow
 	(*Value)(nil),            // 1: warren.fsm.v1.Value
@@ -2438,19 +2629,21 @@ var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(*BootstrapUser)(nil),    // 32: warren.fsm.v1.BootstrapUser
 	(*AddVHost)(nil),         // 33: warren.fsm.v1.AddVHost
 	(*DeleteVHost)(nil),      // 34: warren.fsm.v1.DeleteVHost
-	nil,                      // 35: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                      // 36: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                      // 37: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                      // 38: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                      // 39: warren.fsm.v1.Payload.HeadersEntry
+	(*VHostLimits)(nil),      // 35: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),   // 36: warren.fsm.v1.SetVHostLimits
+	nil,                      // 37: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                      // 38: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                      // 39: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                      // 40: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                      // 41: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
-	35, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	36, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	37, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
-	38, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	37, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	38, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	39, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	40, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
 	0,  // 4: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
-	39, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	41, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
 	10, // 6: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
 	11, // 7: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
 	9,  // 8: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
@@ -2463,16 +2656,17 @@ var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
 	29, // 15: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
 	25, // 16: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
 	29, // 17: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	1,  // 18: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 19: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 20: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 21: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	1,  // 22: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	35, // 18: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	1,  // 19: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 20: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 21: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 22: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	1,  // 23: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -2488,13 +2682,14 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		(*Value_BytesValue)(nil),
 	}
 	file_warren_fsm_v1_fsm_proto_msgTypes[8].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

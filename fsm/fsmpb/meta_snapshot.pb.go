@@ -30,6 +30,7 @@ type MetaExchangeRecord struct {
 	AutoDelete    bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
 	Internal      bool                   `protobuf:"varint,4,opt,name=internal,proto3" json:"internal,omitempty"`
 	Arguments     map[string]*Value      `protobuf:"bytes,5,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost         string                 `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,6 +100,13 @@ func (x *MetaExchangeRecord) GetArguments() map[string]*Value {
 	return nil
 }
 
+func (x *MetaExchangeRecord) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type MetaQueueRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -108,6 +116,7 @@ type MetaQueueRecord struct {
 	AutoDelete    bool                   `protobuf:"varint,5,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
 	OwnerSession  string                 `protobuf:"bytes,6,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
 	Arguments     map[string]*Value      `protobuf:"bytes,7,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost         string                 `protobuf:"bytes,8,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -191,12 +200,20 @@ func (x *MetaQueueRecord) GetArguments() map[string]*Value {
 	return nil
 }
 
+func (x *MetaQueueRecord) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
 type MetaBindingRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
 	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
 	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,6 +274,13 @@ func (x *MetaBindingRecord) GetArguments() map[string]*Value {
 		return x.Arguments
 	}
 	return nil
+}
+
+func (x *MetaBindingRecord) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
 }
 
 // MetaSnapshot is the whole meta state; lists are sorted (exchanges and
@@ -418,6 +442,7 @@ func (x *MetaUserRecord) GetCredentialIndex() uint64 {
 type MetaVHostRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Limits        *VHostLimits           `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -457,6 +482,13 @@ func (x *MetaVHostRecord) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *MetaVHostRecord) GetLimits() *VHostLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
 }
 
 // The access state: users, permissions, virtual hosts (beside the default
@@ -534,17 +566,18 @@ var File_warren_fsm_v1_meta_snapshot_proto protoreflect.FileDescriptor
 
 const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\n" +
-	"!warren/fsm/v1/meta_snapshot.proto\x12\rwarren.fsm.v1\x1a\x17warren/fsm/v1/fsm.proto\"\x9d\x02\n" +
+	"!warren/fsm/v1/meta_snapshot.proto\x12\rwarren.fsm.v1\x1a\x17warren/fsm/v1/fsm.proto\"\xb3\x02\n" +
 	"\x12MetaExchangeRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1f\n" +
 	"\vauto_delete\x18\x03 \x01(\bR\n" +
 	"autoDelete\x12\x1a\n" +
 	"\binternal\x18\x04 \x01(\bR\binternal\x12N\n" +
-	"\targuments\x18\x05 \x03(\v20.warren.fsm.v1.MetaExchangeRecord.ArgumentsEntryR\targuments\x1aR\n" +
+	"\targuments\x18\x05 \x03(\v20.warren.fsm.v1.MetaExchangeRecord.ArgumentsEntryR\targuments\x12\x14\n" +
+	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xd0\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xe6\x02\n" +
 	"\x0fMetaQueueRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -553,15 +586,17 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\vauto_delete\x18\x05 \x01(\bR\n" +
 	"autoDelete\x12#\n" +
 	"\rowner_session\x18\x06 \x01(\tR\fownerSession\x12K\n" +
-	"\targuments\x18\a \x03(\v2-.warren.fsm.v1.MetaQueueRecord.ArgumentsEntryR\targuments\x1aR\n" +
+	"\targuments\x18\a \x03(\v2-.warren.fsm.v1.MetaQueueRecord.ArgumentsEntryR\targuments\x12\x14\n" +
+	"\x05vhost\x18\b \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xfa\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x90\x02\n" +
 	"\x11MetaBindingRecord\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12M\n" +
-	"\targuments\x18\x04 \x03(\v2/.warren.fsm.v1.MetaBindingRecord.ArgumentsEntryR\targuments\x1aR\n" +
+	"\targuments\x18\x04 \x03(\v2/.warren.fsm.v1.MetaBindingRecord.ArgumentsEntryR\targuments\x12\x14\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xb1\x02\n" +
@@ -577,9 +612,10 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
 	"\x04tags\x18\x03 \x03(\tR\x04tags\x12)\n" +
-	"\x10credential_index\x18\x04 \x01(\x04R\x0fcredentialIndex\"%\n" +
+	"\x10credential_index\x18\x04 \x01(\x04R\x0fcredentialIndex\"Y\n" +
 	"\x0fMetaVHostRecord\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xda\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits\"\xda\x01\n" +
 	"\n" +
 	"MetaAccess\x12\"\n" +
 	"\fbootstrapped\x18\x01 \x01(\bR\fbootstrapped\x123\n" +
@@ -611,8 +647,9 @@ var file_warren_fsm_v1_meta_snapshot_proto_goTypes = []any{
 	nil,                        // 7: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	nil,                        // 8: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
 	nil,                        // 9: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	(*Permission)(nil),         // 10: warren.fsm.v1.Permission
-	(*Value)(nil),              // 11: warren.fsm.v1.Value
+	(*VHostLimits)(nil),        // 10: warren.fsm.v1.VHostLimits
+	(*Permission)(nil),         // 11: warren.fsm.v1.Permission
+	(*Value)(nil),              // 12: warren.fsm.v1.Value
 }
 var file_warren_fsm_v1_meta_snapshot_proto_depIdxs = []int32{
 	7,  // 0: warren.fsm.v1.MetaExchangeRecord.arguments:type_name -> warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
@@ -622,17 +659,18 @@ var file_warren_fsm_v1_meta_snapshot_proto_depIdxs = []int32{
 	1,  // 4: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
 	2,  // 5: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
 	6,  // 6: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
-	4,  // 7: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
-	10, // 8: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
-	5,  // 9: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
-	11, // 10: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	11, // 11: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	11, // 12: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	10, // 7: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 8: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
+	11, // 9: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
+	5,  // 10: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
+	12, // 11: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	12, // 12: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	12, // 13: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_meta_snapshot_proto_init() }
