@@ -94,10 +94,40 @@ func (b *Broker) AddVHost(ctx context.Context, name string) (uint64, error) {
 	return idx, err
 }
 
-// DeleteVHost deletes a virtual host and the permissions in it.
+// DeleteVHost deletes a virtual host with its queues (and their messages),
+// exchanges, bindings and permissions.
 func (b *Broker) DeleteVHost(ctx context.Context, name string) (uint64, error) {
-	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteVHost{Name: name})
+	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteVHost{Name: name})
+	if err != nil {
+		return 0, err
+	}
+	b.dropQueues(ctx, res.DroppedQueues)
+	return idx, nil
+}
+
+// VHostLimits are RabbitMQ's per-vhost limits; nil is no limit.
+type VHostLimits struct {
+	MaxQueues, MaxExchanges, MaxBindings *int64
+}
+
+// SetVHostLimits replaces a virtual host's limits.
+func (b *Broker) SetVHostLimits(ctx context.Context, name string, l VHostLimits) (uint64, error) {
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.SetVHostLimits{Name: name, Limits: &fsmpb.VHostLimits{
+		MaxQueues: l.MaxQueues, MaxExchanges: l.MaxExchanges, MaxBindings: l.MaxBindings,
+	}})
 	return idx, err
+}
+
+// VHostLimitsOf returns a virtual host's limits.
+func (b *Broker) VHostLimitsOf(name string) (VHostLimits, bool) {
+	var l *fsmpb.VHostLimits
+	var ok bool
+	b.readMeta(func(m *fsm.Meta) {
+		if ok = m.HasVHost(name); ok {
+			l = m.VHostLimits(name)
+		}
+	})
+	return VHostLimits{MaxQueues: l.MaxQueues, MaxExchanges: l.MaxExchanges, MaxBindings: l.MaxBindings}, ok
 }
 
 // UserRecord returns a user as the meta state holds it, hash included, for

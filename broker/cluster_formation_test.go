@@ -31,7 +31,7 @@ func waitQueueEverywhere(t *testing.T, nodes []*testNode, name string) {
 	t.Helper()
 	waitUntil(t, 10*time.Second, "queue "+name+" applied on every node", func() error {
 		for _, n := range nodes {
-			if _, err := n.b.Queue(name); err != nil {
+			if _, err := n.b.Queue("", name); err != nil {
 				return fmt.Errorf("%s: %w", n.id, err)
 			}
 		}

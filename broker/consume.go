@@ -12,6 +12,7 @@ import (
 
 // SubscribeOptions are the settings of one consumer.
 type SubscribeOptions struct {
+	VHost   string
 	Queue   string
 	Session string
 	Tag     string
@@ -25,7 +26,7 @@ type SubscribeOptions struct {
 // LeaderElsewhere and Redirect). The caller reads deliveries with
 // Consumer.Next and must Close the consumer when its stream ends.
 func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, error) {
-	def, qg, err := b.lookupQueueCaughtUp(ctx, o.Queue)
+	def, qg, err := b.lookupQueueCaughtUp(ctx, o.VHost, o.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +71,7 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 
 // GetOptions are the settings of one Get.
 type GetOptions struct {
+	VHost   string
 	Queue   string
 	Session string
 	AutoAck bool
@@ -81,7 +83,7 @@ type GetOptions struct {
 // with the number of ready messages left. This node must lead the queue's
 // group.
 func (b *Broker) Get(ctx context.Context, o GetOptions) (*Delivery, uint64, error) {
-	def, qg, err := b.lookupQueueCaughtUp(ctx, o.Queue)
+	def, qg, err := b.lookupQueueCaughtUp(ctx, o.VHost, o.Queue)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -119,6 +121,7 @@ func (b *Broker) Get(ctx context.Context, o GetOptions) (*Delivery, uint64, erro
 
 // SettleGetOptions names deliveries taken with Get and what to do with them.
 type SettleGetOptions struct {
+	VHost    string
 	Queue    string
 	Session  string
 	Kind     SettleKind
@@ -129,7 +132,7 @@ type SettleGetOptions struct {
 // SettleGet acks, requeues or discards deliveries taken with Get and waits
 // until that is committed.
 func (b *Broker) SettleGet(ctx context.Context, o SettleGetOptions) error {
-	def, qg, err := b.lookupQueue(o.Queue)
+	def, qg, err := b.lookupQueue(o.VHost, o.Queue)
 	if err != nil {
 		return err
 	}

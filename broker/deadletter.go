@@ -13,7 +13,9 @@ import (
 // original, which was already discarded by the log).
 func (b *Broker) republishDeadLetters(dls []fsm.DeadLetter) {
 	entries := make([]PublishEntry, 0, len(dls))
+	vhosts := make([]string, 0, len(dls))
 	for _, dl := range dls {
+		vhosts = append(vhosts, dl.VHost)
 		m := message(dl.Payload)
 		if m.Headers == nil {
 			m.Headers = map[string]Value{}
@@ -29,8 +31,8 @@ func (b *Broker) republishDeadLetters(dls []fsm.DeadLetter) {
 		defer b.wg.Done()
 		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 		defer cancel()
-		for _, e := range entries {
-			if _, err := b.Publish(ctx, "", []PublishEntry{e}); err != nil {
+		for i, e := range entries {
+			if _, err := b.Publish(ctx, vhosts[i], "", []PublishEntry{e}); err != nil {
 				b.logger.Warn("dead letter dropped", "exchange", e.Exchange, "error", err)
 			}
 		}

@@ -39,27 +39,27 @@ func (b *Broker) proposeMeta(ctx context.Context, cmd proto.Message) (*fsm.Resul
 // exists.
 func (b *Broker) DeclareExchange(ctx context.Context, s ExchangeSpec) (uint64, error) {
 	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareExchange{
-		Name: s.Name, Kind: s.Kind, AutoDelete: s.AutoDelete, Internal: s.Internal, Arguments: logValues(s.Args),
+		Vhost: logVHost(s.VHost), Name: s.Name, Kind: s.Kind, AutoDelete: s.AutoDelete, Internal: s.Internal, Arguments: logValues(s.Args),
 	})
 	return idx, err
 }
 
 // DeleteExchange deletes an exchange and its bindings; with ifUnused only
 // when it has none.
-func (b *Broker) DeleteExchange(ctx context.Context, name string, ifUnused bool) (uint64, error) {
-	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteExchange{Name: name, IfUnused: ifUnused})
+func (b *Broker) DeleteExchange(ctx context.Context, vhost, name string, ifUnused bool) (uint64, error) {
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteExchange{Vhost: logVHost(vhost), Name: name, IfUnused: ifUnused})
 	return idx, err
 }
 
 // Bind adds a binding; binding twice is a no-op.
 func (b *Broker) Bind(ctx context.Context, bd Binding) (uint64, error) {
-	_, idx, err := b.proposeMeta(ctx, &fsmpb.Bind{Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.Bind{Vhost: logVHost(bd.VHost), Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
 	return idx, err
 }
 
 // Unbind removes a binding; removing a missing one is a no-op.
 func (b *Broker) Unbind(ctx context.Context, bd Binding) (uint64, error) {
-	_, idx, err := b.proposeMeta(ctx, &fsmpb.Unbind{Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.Unbind{Vhost: logVHost(bd.VHost), Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
 	return idx, err
 }
 
@@ -72,12 +72,12 @@ func (b *Broker) DeclareQueue(ctx context.Context, s QueueSpec) (Queue, uint64, 
 		name = generatedName(fsm.GeneratedQueuePrefix)
 	}
 	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareQueue{
-		Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
+		Vhost: logVHost(s.VHost), Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
 	})
 	if err != nil {
 		return Queue{}, 0, err
 	}
-	q, err := b.Queue(res.QueueName)
+	q, err := b.Queue(s.VHost, res.QueueName)
 	return q, idx, err
 }
 
@@ -92,15 +92,15 @@ func generatedName(prefix string) string {
 // how many ready messages it held. An exclusive queue may be deleted only
 // by the session that declared it.
 func (b *Broker) DeleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, uint64, error) {
-	if err := b.checkExclusive(name, o.Session); err != nil {
+	if err := b.checkExclusive(o.VHost, name, o.Session); err != nil {
 		return 0, 0, err
 	}
 	return b.deleteQueue(ctx, name, o)
 }
 
 // checkExclusive is exclusiveTo for the queue named name.
-func (b *Broker) checkExclusive(name, session string) error {
-	def, _, err := b.lookupQueue(name)
+func (b *Broker) checkExclusive(vhost, name, session string) error {
+	def, _, err := b.lookupQueue(vhost, name)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func exclusiveTo(def *fsm.QueueDef, session string) error {
 // deleteQueue is DeleteQueue without the exclusivity check, for the
 // broker's own deletions (auto-delete).
 func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOptions) (uint64, uint64, error) {
-	q, err := b.Queue(name)
+	q, err := b.Queue(o.VHost, name)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -130,7 +130,7 @@ func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 	if o.IfEmpty && q.Ready+q.Unacked > 0 {
 		return 0, 0, fmt.Errorf("%w: queue %q has %d messages (if-empty)", fsm.ErrPrecondition, name, q.Ready+q.Unacked)
 	}
-	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteQueue{Name: name})
+	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeleteQueue{Vhost: logVHost(o.VHost), Name: name})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -155,8 +155,8 @@ func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
 
 // PurgeQueue removes a queue's ready messages and returns how many. An
 // exclusive queue may be purged only by session, the one that declared it.
-func (b *Broker) PurgeQueue(ctx context.Context, name, session string) (uint64, error) {
-	def, qg, err := b.lookupQueue(name)
+func (b *Broker) PurgeQueue(ctx context.Context, vhost, name, session string) (uint64, error) {
+	def, qg, err := b.lookupQueue(vhost, name)
 	if err != nil {
 		return 0, err
 	}
@@ -187,4 +187,13 @@ func CheckQueueArgs(name string, args map[string]Value) error {
 func CheckExchangeKind(kind string) error {
 	_, err := routing.ParseKind(kind)
 	return err
+}
+
+// logVHost is a vhost as log commands carry it: "" for the default, so
+// that the commands of the default vhost are as they were before vhosts.
+func logVHost(v string) string {
+	if v == fsm.DefaultVHost {
+		return ""
+	}
+	return v
 }

@@ -2,7 +2,9 @@ package broker
 
 // ExchangeSpec declares an exchange.
 type ExchangeSpec struct {
-	Name string
+	// VHost is the virtual host ("" is the default, "/").
+	VHost string
+	Name  string
 	// Kind is direct, fanout, topic or headers.
 	Kind       string
 	AutoDelete bool
@@ -19,6 +21,7 @@ type Exchange struct {
 
 // QueueSpec declares a queue.
 type QueueSpec struct {
+	VHost string
 	// Name "" asks the broker for a generated amq.gen-… name.
 	Name       string
 	Exclusive  bool
@@ -31,6 +34,7 @@ type QueueSpec struct {
 // Queue is a declared queue with its counts, as this node's replica of its
 // group sees them.
 type Queue struct {
+	VHost      string
 	Name       string
 	Exclusive  bool
 	AutoDelete bool
@@ -45,6 +49,7 @@ type Queue struct {
 
 // Binding routes an exchange's messages to a queue.
 type Binding struct {
+	VHost    string
 	Exchange string
 	Queue    string
 	Key      string
@@ -53,6 +58,7 @@ type Binding struct {
 
 // DeleteQueueOptions are RabbitMQ's queue.delete conditions, and who asks.
 type DeleteQueueOptions struct {
+	VHost string
 	// Session is the caller's: an exclusive queue may be deleted only by
 	// the session that declared it.
 	Session string

@@ -25,9 +25,9 @@ func pageAfter[T any](items []T, key func(T) string, cursor string, limit int) (
 
 // QueuesAfter is one page of Queues: the queues whose name sorts after
 // cursor, at most limit, and whether more follow.
-func (b *Broker) QueuesAfter(cursor string, limit int) ([]Queue, bool) {
+func (b *Broker) QueuesAfter(vhost, cursor string, limit int) ([]Queue, bool) {
 	// Counts are read only for the page.
-	defs, more := pageAfter(b.queueDefs(), queueDefName, cursor, limit)
+	defs, more := pageAfter(b.queueDefs(vhost), queueDefName, cursor, limit)
 	out := make([]Queue, 0, len(defs))
 	for _, d := range defs {
 		if qg, err := b.queueGroup(d.Group); err == nil {
@@ -38,14 +38,14 @@ func (b *Broker) QueuesAfter(cursor string, limit int) ([]Queue, bool) {
 }
 
 // ExchangesAfter is one page of Exchanges, by name after cursor.
-func (b *Broker) ExchangesAfter(cursor string, limit int) ([]Exchange, bool) {
-	return pageAfter(b.Exchanges(), func(e Exchange) string { return e.Name }, cursor, limit)
+func (b *Broker) ExchangesAfter(vhost, cursor string, limit int) ([]Exchange, bool) {
+	return pageAfter(b.Exchanges(vhost), func(e Exchange) string { return e.Name }, cursor, limit)
 }
 
 // BindingsAfter is one page of Bindings(exchange, queue), after the
 // binding whose BindingCursor is cursor.
-func (b *Broker) BindingsAfter(exchange, queue, cursor string, limit int) ([]Binding, bool) {
-	all := b.Bindings(exchange, queue)
+func (b *Broker) BindingsAfter(vhost, exchange, queue, cursor string, limit int) ([]Binding, bool) {
+	all := b.Bindings(vhost, exchange, queue)
 	sort.SliceStable(all, func(i, j int) bool { return BindingCursor(all[i]) < BindingCursor(all[j]) })
 	return pageAfter(all, BindingCursor, cursor, limit)
 }

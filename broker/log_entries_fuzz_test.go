@@ -91,7 +91,7 @@ func (lt *logTarget) checkServing(t testing.TB) {
 		t.Fatalf("declare %s: %v", name, err)
 	}
 	body := []byte("still serving " + name)
-	out, err := b.Publish(ctx, "", []broker.PublishEntry{{RoutingKey: name, Message: broker.Message{Body: body}, Mandatory: true}})
+	out, err := b.Publish(ctx, "", "", []broker.PublishEntry{{RoutingKey: name, Message: broker.Message{Body: body}, Mandatory: true}})
 	if err != nil || out[0].Status != broker.PublishConfirmed {
 		t.Fatalf("publish to %s: %v %v", name, out, err)
 	}
@@ -131,7 +131,7 @@ func TestBadLogEntriesSurviveRestart(t *testing.T) {
 	if _, _, err := lt.n.b.DeclareQueue(ctx, broker.QueueSpec{Name: "kept"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lt.n.b.Publish(ctx, "", []broker.PublishEntry{{RoutingKey: "kept", Message: broker.Message{Body: []byte("kept")}}}); err != nil {
+	if _, err := lt.n.b.Publish(ctx, "", "", []broker.PublishEntry{{RoutingKey: "kept", Message: broker.Message{Body: []byte("kept")}}}); err != nil {
 		t.Fatal(err)
 	}
 	lt.n.stop(t)
@@ -139,11 +139,11 @@ func TestBadLogEntriesSurviveRestart(t *testing.T) {
 	again := startLogTarget(t, dir)
 	again.probes.Store(lt.probes.Load())
 	again.checkServing(t)
-	q, err := again.n.b.Queue("kept")
+	q, err := again.n.b.Queue("", "kept")
 	if err != nil || q.Ready != 1 {
 		t.Fatalf("queue kept after the restart: %+v, %v", q, err)
 	}
-	if _, err := again.n.b.Queue(strings.Repeat("n", 204800)); !errors.Is(err, fsm.ErrNotFound) {
+	if _, err := again.n.b.Queue("", strings.Repeat("n", 204800)); !errors.Is(err, fsm.ErrNotFound) {
 		t.Fatalf("the 204,800-byte queue name: %v, want not found", err)
 	}
 }

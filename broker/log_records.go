@@ -79,11 +79,11 @@ func delivery(d fsm.Delivery) Delivery {
 
 func exchange(d fsm.ExchangeDef) Exchange {
 	return Exchange{
-		ExchangeSpec: ExchangeSpec{Name: d.Name, Kind: d.Kind.String(), AutoDelete: d.AutoDelete, Internal: d.Internal, Args: fsm.RoutingArgs(d.Args)},
+		ExchangeSpec: ExchangeSpec{VHost: d.VHost, Name: d.Name, Kind: d.Kind.String(), AutoDelete: d.AutoDelete, Internal: d.Internal, Args: fsm.RoutingArgs(d.Args)},
 		Builtin:      d.Builtin,
 	}
 }
 
 func binding(d fsm.BindingDef) Binding {
-	return Binding{Exchange: d.Exchange, Queue: d.Queue, Key: d.Key, Args: fsm.RoutingArgs(d.Args)}
+	return Binding{VHost: d.VHost, Exchange: d.Exchange, Queue: d.Queue, Key: d.Key, Args: fsm.RoutingArgs(d.Args)}
 }

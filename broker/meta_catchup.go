@@ -33,13 +33,13 @@ func (b *Broker) catchUpMeta(ctx context.Context) (bool, error) {
 // lookupQueueCaughtUp is lookupQueue for calls that act on the queue
 // (consume, get): when this node does not know the queue, it catches up
 // with the meta leader and looks again.
-func (b *Broker) lookupQueueCaughtUp(ctx context.Context, name string) (*fsm.QueueDef, *queueGroup, error) {
-	def, qg, err := b.lookupQueue(name)
+func (b *Broker) lookupQueueCaughtUp(ctx context.Context, vhost, name string) (*fsm.QueueDef, *queueGroup, error) {
+	def, qg, err := b.lookupQueue(vhost, name)
 	if !errors.Is(err, fsm.ErrNotFound) {
 		return def, qg, err
 	}
 	if moved, cerr := b.catchUpMeta(ctx); cerr != nil || !moved {
 		return nil, nil, err
 	}
-	return b.lookupQueue(name)
+	return b.lookupQueue(vhost, name)
 }

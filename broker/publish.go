@@ -28,13 +28,13 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 //
 // Each message is stored once: its body is not copied until it is encoded
 // into the Raft entry.
-func (b *Broker) Publish(ctx context.Context, publisherID string, entries []PublishEntry) ([]PublishOutcome, error) {
-	outcomes, shares, unrouted, err := b.route(publisherID, entries)
+func (b *Broker) Publish(ctx context.Context, vhost, publisherID string, entries []PublishEntry) ([]PublishOutcome, error) {
+	outcomes, shares, unrouted, err := b.route(vhost, publisherID, entries)
 	if unrouted || errors.Is(err, fsm.ErrNotFound) {
 		// Maybe declared a moment ago through another node: catch up
 		// with the meta leader before dropping or refusing anything.
 		if moved, cerr := b.catchUpMeta(ctx); cerr == nil && moved {
-			outcomes, shares, _, err = b.route(publisherID, entries)
+			outcomes, shares, _, err = b.route(vhost, publisherID, entries)
 		}
 	}
 	if err != nil {
@@ -46,7 +46,7 @@ func (b *Broker) Publish(ctx context.Context, publisherID string, entries []Publ
 // route routes every entry with the local meta state: the outcomes so far
 // (Confirmed, or Unroutable for mandatory entries that found no queue),
 // the messages per queue group, and whether any entry found no queue.
-func (b *Broker) route(publisherID string, entries []PublishEntry) ([]PublishOutcome, map[uint32]*groupShare, bool, error) {
+func (b *Broker) route(vhost, publisherID string, entries []PublishEntry) ([]PublishOutcome, map[uint32]*groupShare, bool, error) {
 	outcomes := make([]PublishOutcome, len(entries))
 	shares := map[uint32]*groupShare{}
 	unrouted := false
@@ -54,7 +54,7 @@ func (b *Broker) route(publisherID string, entries []PublishEntry) ([]PublishOut
 	b.readMeta(func(m *fsm.Meta) {
 		for i := range entries {
 			e := &entries[i]
-			queues, err := m.Route(e.Exchange, e.RoutingKey, e.Message.Headers)
+			queues, err := m.Route(vhost, e.Exchange, e.RoutingKey, e.Message.Headers)
 			if err != nil {
 				routeErr = err
 				return

@@ -12,9 +12,9 @@ import (
 // of its last write first waits for it (WaitMetaIndex).
 
 // lookupQueue finds a queue's definition and its group.
-func (b *Broker) lookupQueue(name string) (*fsm.QueueDef, *queueGroup, error) {
+func (b *Broker) lookupQueue(vhost, name string) (*fsm.QueueDef, *queueGroup, error) {
 	var def *fsm.QueueDef
-	b.readMeta(func(m *fsm.Meta) { def, _ = m.Queue(name) })
+	b.readMeta(func(m *fsm.Meta) { def, _ = m.Queue(vhost, name) })
 	if def == nil {
 		return nil, nil, fmt.Errorf("%w: no queue %q", fsm.ErrNotFound, name)
 	}
@@ -25,9 +25,9 @@ func (b *Broker) lookupQueue(name string) (*fsm.QueueDef, *queueGroup, error) {
 	return def, qg, nil
 }
 
-// Queue returns one queue with its counts.
-func (b *Broker) Queue(name string) (Queue, error) {
-	def, qg, err := b.lookupQueue(name)
+// Queue returns one queue of vhost ("" is the default) with its counts.
+func (b *Broker) Queue(vhost, name string) (Queue, error) {
+	def, qg, err := b.lookupQueue(vhost, name)
 	if err != nil {
 		return Queue{}, err
 	}
@@ -36,7 +36,7 @@ func (b *Broker) Queue(name string) (Queue, error) {
 
 func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 	info := Queue{
-		Name: def.Name, Exclusive: def.Exclusive, AutoDelete: def.AutoDelete, Args: fsm.RoutingArgs(def.Args), Group: def.Group,
+		VHost: def.VHost, Name: def.Name, Exclusive: def.Exclusive, AutoDelete: def.AutoDelete, Args: fsm.RoutingArgs(def.Args), Group: def.Group,
 	}
 	q.fsm.read(func(g *fsm.QueueGroup) {
 		if st, ok := g.QueueStats(def.ID); ok {
@@ -46,19 +46,27 @@ func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 	return info
 }
 
-// queueDefs lists every queue's definition, sorted by name.
-func (b *Broker) queueDefs() []*fsm.QueueDef {
+// queueDefs lists the definitions of vhost's queues, sorted by name.
+func (b *Broker) queueDefs(vhost string) []*fsm.QueueDef {
 	var defs []*fsm.QueueDef
-	b.readMeta(func(m *fsm.Meta) { defs = m.Queues() })
+	b.readMeta(func(m *fsm.Meta) { defs = m.QueuesIn(vhostName(vhost)) })
 	return defs
+}
+
+// vhostName is the virtual host a caller's vhost names: "" is the default.
+func vhostName(v string) string {
+	if v == "" {
+		return fsm.DefaultVHost
+	}
+	return v
 }
 
 func queueDefName(d *fsm.QueueDef) string { return d.Name }
 
-// Exchanges lists every exchange sorted by name.
-func (b *Broker) Exchanges() []Exchange {
+// Exchanges lists vhost's exchanges sorted by name.
+func (b *Broker) Exchanges(vhost string) []Exchange {
 	var defs []fsm.ExchangeDef
-	b.readMeta(func(m *fsm.Meta) { defs = m.Exchanges() })
+	b.readMeta(func(m *fsm.Meta) { defs = m.ExchangesIn(vhostName(vhost)) })
 	out := make([]Exchange, len(defs))
 	for i, d := range defs {
 		out[i] = exchange(d)
@@ -66,21 +74,22 @@ func (b *Broker) Exchanges() []Exchange {
 	return out
 }
 
-// Exchange returns one exchange.
-func (b *Broker) Exchange(name string) (Exchange, error) {
+// Exchange returns one exchange of vhost.
+func (b *Broker) Exchange(vhost, name string) (Exchange, error) {
 	var def fsm.ExchangeDef
 	var ok bool
-	b.readMeta(func(m *fsm.Meta) { def, ok = m.Exchange(name) })
+	b.readMeta(func(m *fsm.Meta) { def, ok = m.Exchange(vhost, name) })
 	if !ok {
 		return Exchange{}, fmt.Errorf("%w: no exchange %q", fsm.ErrNotFound, name)
 	}
 	return exchange(def), nil
 }
 
-// Bindings lists bindings, optionally only of one exchange and/or queue.
-func (b *Broker) Bindings(exchange, queue string) []Binding {
+// Bindings lists vhost's bindings, optionally only of one exchange and/or
+// queue.
+func (b *Broker) Bindings(vhost, exchange, queue string) []Binding {
 	var defs []fsm.BindingDef
-	b.readMeta(func(m *fsm.Meta) { defs = m.Bindings(exchange, queue) })
+	b.readMeta(func(m *fsm.Meta) { defs = m.Bindings(vhostName(vhost), exchange, queue) })
 	out := make([]Binding, len(defs))
 	for i, d := range defs {
 		out[i] = binding(d)

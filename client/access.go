@@ -158,3 +158,19 @@ func (c *Client) ListVHosts(ctx context.Context) ([]string, error) {
 		return resp.GetVhosts(), resp.GetNextPageToken(), err
 	})
 }
+
+// VHostLimits are a virtual host's limits; nil is no limit.
+type VHostLimits struct {
+	MaxQueues, MaxExchanges, MaxBindings *int64
+}
+
+// SetVHostLimits replaces a virtual host's limits (RabbitMQ's max-queues,
+// and max-exchanges and max-bindings). A declaration past one fails with
+// ResourceExhausted naming it.
+func (c *Client) SetVHostLimits(ctx context.Context, vhost string, l VHostLimits) error {
+	return c.metaWrite(ctx, func(ctx context.Context, a warrenpb.AccessServiceClient) (interface{ GetMetaIndex() uint64 }, error) {
+		return a.SetVHostLimits(ctx, &warrenpb.SetVHostLimitsRequest{Name: vhost, Limits: &warrenpb.VHostLimits{
+			MaxQueues: l.MaxQueues, MaxExchanges: l.MaxExchanges, MaxBindings: l.MaxBindings,
+		}})
+	})
+}

@@ -59,6 +59,7 @@ var errorCodes = []errorCode{
 	{fsm.ErrExists, codes.FailedPrecondition, "EXISTS"},
 	{fsm.ErrInvalid, codes.InvalidArgument, "INVALID"},
 	{fsm.ErrPrecondition, codes.FailedPrecondition, "PRECONDITION"},
+	{fsm.ErrLimit, codes.ResourceExhausted, "LIMIT"},
 	{fsm.ErrUnknownCommand, codes.InvalidArgument, "UNKNOWN_COMMAND"},
 	{fsm.ErrBadCommand, codes.InvalidArgument, "BAD_COMMAND"},
 }

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +162,7 @@ func TestAccessPermissions(t *testing.T) {
 
 func TestAccessVHosts(t *testing.T) {
 	n := startSecureNode(t)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t, 60*time.Second)
 	admin := newClient(t, n.Addr)
 	if err := admin.AddVHost(ctx, "staging"); err != nil {
 		t.Fatal(err)
@@ -171,18 +173,125 @@ func TestAccessVHosts(t *testing.T) {
 	none := newClient(t, n.Addr, client.WithVHost("nope"))
 	_, err := none.ListQueues(ctx)
 	wantCode(t, "unknown vhost", err, codes.NotFound)
-	// Objects live in "/" only so far: another vhost is refused, named,
-	// rather than silently sharing "/"'s objects.
-	staging := newClient(t, n.Addr, client.WithVHost("staging"))
-	_, err = staging.ListQueues(ctx)
-	wantCode(t, "objects in another vhost", err, codes.Unimplemented)
+
+	// A user with permissions in staging only works there.
 	if err := admin.AddUser(ctx, "dev", "pw", nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := admin.SetPermissions(ctx, client.Permission{User: "dev", VHost: "staging", Configure: ".*", Write: ".*", Read: ".*"}); err != nil {
+		t.Fatal(err)
+	}
+	devRoot := newClient(t, n.Addr, client.WithCredentials("dev", "pw"))
+	_, err = devRoot.ListQueues(ctx)
+	wantDenied(t, "dev in /", err, `"dev"`, `virtual host "/"`)
 	dev := newClient(t, n.Addr, client.WithVHost("staging"), client.WithCredentials("dev", "pw"))
-	_, err = dev.ListQueues(ctx)
-	wantDenied(t, "vhost without permissions", err, `"dev"`, `virtual host "staging"`)
+
+	// Two vhosts, two queues of the same name, each with its own messages,
+	// routed by each vhost's own default and amq.* exchanges.
+	declareQueue(t, admin, "jobs", nil)
+	declareQueue(t, dev, "jobs", nil)
+	bind(t, dev, "amq.direct", "jobs", "k", nil)
+	publish(t, admin, "", "jobs", client.Message{Body: []byte("root")}, client.Confirmed)
+	publish(t, dev, "", "jobs", client.Message{Body: []byte("staging-1")}, client.Confirmed)
+	publish(t, dev, "amq.direct", "k", client.Message{Body: []byte("staging-2")}, client.Confirmed)
+	publish(t, admin, "amq.direct", "k", client.Message{Body: []byte("nowhere")}, client.Confirmed) // no binding in /
+	if got := drainGets(t, admin, "jobs"); len(got) != 1 || got[0] != "root" {
+		t.Errorf("/ jobs holds %q", got)
+	}
+	if got := drainGets(t, dev, "jobs"); len(got) != 2 || got[0] != "staging-1" || got[1] != "staging-2" {
+		t.Errorf("staging jobs holds %q", got)
+	}
+	qs, err := dev.ListQueues(ctx)
+	if err != nil || len(qs) != 1 || qs[0].Name != "jobs" {
+		t.Errorf("staging lists %v, %v", qs, err)
+	}
+
+	// Per-vhost limits hold, and name the limit.
+	one := int64(1)
+	if err := admin.SetVHostLimits(ctx, "staging", client.VHostLimits{MaxQueues: &one}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = dev.DeclareQueue(ctx, "more", client.QueueOptions{})
+	wantCode(t, "queue past max-queues", err, codes.ResourceExhausted)
+	if err != nil && !strings.Contains(status.Convert(err).Message(), "max-queues") {
+		t.Errorf("limit refusal does not name max-queues: %v", err)
+	}
+
+	// Deleting the vhost deletes its objects and permissions, not /'s.
 	if err := admin.DeleteVHost(ctx, "staging"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := queueInfo(ctx, admin, "jobs"); err != nil {
+		t.Errorf("/ jobs after deleting staging: %v", err)
+	}
+	if err := admin.AddVHost(ctx, "staging"); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.SetPermissions(ctx, client.Permission{User: "guest", VHost: "staging", Configure: ".*", Write: ".*", Read: ".*"}); err != nil {
+		t.Fatal(err)
+	}
+	again := newClient(t, n.Addr, client.WithVHost("staging"))
+	if qs, err := again.ListQueues(ctx); err != nil || len(qs) != 0 {
+		t.Errorf("a re-created staging holds %v, %v", qs, err)
+	}
+	if ps, err := admin.ListPermissions(ctx, "dev", ""); err != nil || len(ps) != 0 {
+		t.Errorf("dev's permissions in the deleted vhost survived: %v %v", ps, err)
+	}
+}
+
+// TestVHostThroughFollowers: in a 3-node cluster with access on, a client
+// of a follower publishes to, gets from and consumes a queue of another
+// vhost whose group another node leads: the proxied calls keep the vhost.
+func TestVHostThroughFollowers(t *testing.T) {
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1, Access: &access.Options{}})
+	ctx := testCtx(t, 60*time.Second)
+	admin := newClient(t, nodes[0].Addr)
+	if err := admin.AddVHost(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.SetPermissions(ctx, client.Permission{User: "guest", VHost: "v", Configure: ".*", Write: ".*", Read: ".*"}); err != nil {
+		t.Fatal(err)
+	}
+	var leader string
+	eventually(t, 20*time.Second, "q0 has a leader", func() error {
+		st, err := admin.ClusterStatus(ctx)
+		if err != nil {
+			return err
+		}
+		for _, g := range st.Groups {
+			if g.Name == "q0" && g.LeaderID != "" {
+				leader = g.LeaderID
+				return nil
+			}
+		}
+		return fmt.Errorf("no leader of q0 yet")
+	})
+	var followers []string
+	for i, n := range nodes {
+		if fmt.Sprintf("node%d", i+1) != leader {
+			followers = append(followers, n.Addr)
+		}
+	}
+	prod := newClient(t, followers[0], client.WithVHost("v"))
+	cons := newClient(t, followers[1], client.WithVHost("v"), client.WithoutDirectConsume())
+	declareQueue(t, prod, "fw", nil)
+	declareQueue(t, admin, "fw", nil) // the same name in /, which must stay empty
+	waitQueueKnown(t, cons, "fw")
+	for i := 0; i < 3; i++ {
+		publish(t, prod, "", "fw", client.Message{Body: []byte(strconv.Itoa(i))}, client.Confirmed)
+	}
+	d, ok, err := cons.Get(ctx, "fw", client.GetOptions{})
+	if err != nil || !ok || string(d.Body) != "0" {
+		t.Fatalf("get through a follower in vhost v: %v %v %v", d, ok, err)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatalf("ack of a get through a follower: %v", err)
+	}
+	sub := subscribe(t, cons, "fw", client.ConsumeOptions{Prefetch: 10})
+	for _, want := range []string{"1", "2"} {
+		if d := recv(t, sub, scaled(10*time.Second)); string(d.Body) != want {
+			t.Fatalf("consumed %q, want %q", d.Body, want)
+		}
+	}
+	waitCounts(t, admin, "fw", 0, 0)
 }

@@ -72,6 +72,9 @@ type Delivery struct {
 
 // DeadLetter is a discarded message to be republished to an exchange.
 type DeadLetter struct {
+	// VHost is the dead-lettering queue's virtual host ("" is the default):
+	// the exchange is there.
+	VHost      string
 	Exchange   string
 	RoutingKey string
 	// Reason is "rejected", "expired", "maxlen" or "delivery_limit".

@@ -116,10 +116,22 @@ func (s *Server) authorize(ctx context.Context, method string, req any) (context
 	if err := s.access.Authorizer.Authorize(u, vhost, rule(req)...); err != nil {
 		return nil, toStatus(err)
 	}
-	if vhost != defaultVHost && strings.HasPrefix(method, "/warren.v1.BrokerService/") {
-		return nil, unimplementedf("virtual host %q: queues, exchanges and bindings live only in the default virtual host %q in this version", vhost, defaultVHost)
-	}
 	return context.WithValue(ctx, callerKey{}, caller{user: u, vhost: vhost}), nil
+}
+
+// callVHost is the virtual host of a call: the one the interceptors
+// authorized or, with access off, the one the client named.
+func (s *Server) callVHost(ctx context.Context) (string, error) {
+	if c, ok := callerOf(ctx); ok {
+		return c.vhost, nil
+	}
+	return s.vhostOf(ctx)
+}
+
+// withVHost carries vhost to a call this node makes for its client (a
+// proxied consume or get).
+func withVHost(ctx context.Context, vhost string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, vhostHeader, vhost)
 }
 
 // vhostOf reads the virtual host the client chose.

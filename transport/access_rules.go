@@ -79,6 +79,7 @@ var rules = map[string]rule{
 	pb.AccessService_AddVHost_FullMethodName:         admin,
 	pb.AccessService_DeleteVHost_FullMethodName:      admin,
 	pb.AccessService_ListVHosts_FullMethodName:       admin,
+	pb.AccessService_SetVHostLimits_FullMethodName:   admin,
 }
 
 // declareQueueNeeds: configure on the queue; with a dead-letter exchange

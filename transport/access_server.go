@@ -73,11 +73,11 @@ func (a *AccessServer) SetUserTags(ctx context.Context, r *pb.SetUserTagsRequest
 
 // ListUsers implements AccessService.
 func (a *AccessServer) ListUsers(ctx context.Context, r *pb.ListUsersRequest) (*pb.ListUsersResponse, error) {
-	limit, cursor, err := a.s.startList(ctx, checkPage(r.GetPageSize(), r.GetPageToken()), r)
+	p, err := a.s.startList(ctx, checkPage(r.GetPageSize(), r.GetPageToken()), r)
 	if err != nil {
 		return nil, err
 	}
-	items, more := a.broker().UsersAfter(cursor, limit)
+	items, more := a.broker().UsersAfter(p.cursor, p.limit)
 	resp := &pb.ListUsersResponse{}
 	resp.Users, resp.NextPageToken = fillPage(items, more, func(u broker.User) *pb.User {
 		return &pb.User{Name: u.Name, Tags: u.Tags}
@@ -118,11 +118,11 @@ func (a *AccessServer) ListPermissions(ctx context.Context, r *pb.ListPermission
 	if invalid == nil {
 		invalid = a.s.limits.checkName("virtual host", r.GetVhost(), true)
 	}
-	limit, cursor, err := a.s.startList(ctx, invalid, r)
+	p, err := a.s.startList(ctx, invalid, r)
 	if err != nil {
 		return nil, err
 	}
-	items, more := a.broker().PermissionsAfter(r.GetUser(), r.GetVhost(), cursor, limit)
+	items, more := a.broker().PermissionsAfter(r.GetUser(), r.GetVhost(), p.cursor, p.limit)
 	resp := &pb.ListPermissionsResponse{}
 	resp.Permissions, resp.NextPageToken = fillPage(items, more, func(p broker.Permission) *pb.Permission {
 		return &pb.Permission{User: p.User, Vhost: p.VHost, Configure: p.Configure, Write: p.Write, Read: p.Read}
@@ -150,19 +150,44 @@ func (a *AccessServer) DeleteVHost(ctx context.Context, r *pb.DeleteVHostRequest
 
 // ListVHosts implements AccessService.
 func (a *AccessServer) ListVHosts(ctx context.Context, r *pb.ListVHostsRequest) (*pb.ListVHostsResponse, error) {
-	limit, cursor, err := a.s.startList(ctx, checkPage(r.GetPageSize(), r.GetPageToken()), r)
+	p, err := a.s.startList(ctx, checkPage(r.GetPageSize(), r.GetPageToken()), r)
 	if err != nil {
 		return nil, err
 	}
-	items, more := a.broker().VHostsAfter(cursor, limit)
+	items, more := a.broker().VHostsAfter(p.cursor, p.limit)
 	resp := &pb.ListVHostsResponse{}
-	// fillPage bounds the page's bytes; a vhost travels as a User for it.
-	names, next := fillPage(items, more, func(v string) *pb.User { return &pb.User{Name: v} }, func(v string) string { return v })
-	for _, n := range names {
-		resp.Vhosts = append(resp.Vhosts, n.GetName())
+	// fillPage bounds the page's bytes; a vhost travels as a
+	// SetVHostLimitsRequest (its name and limits) for it.
+	entries, next := fillPage(items, more, func(v string) *pb.SetVHostLimitsRequest {
+		l, _ := a.broker().VHostLimitsOf(v)
+		return &pb.SetVHostLimitsRequest{Name: v, Limits: &pb.VHostLimits{MaxQueues: l.MaxQueues, MaxExchanges: l.MaxExchanges, MaxBindings: l.MaxBindings}}
+	}, func(v string) string { return v })
+	for _, e := range entries {
+		resp.Vhosts = append(resp.Vhosts, e.GetName())
+		resp.Limits = append(resp.Limits, e.GetLimits())
 	}
 	resp.NextPageToken = next
 	return resp, nil
+}
+
+// SetVHostLimits implements AccessService.
+func (a *AccessServer) SetVHostLimits(ctx context.Context, r *pb.SetVHostLimitsRequest) (*pb.SetVHostLimitsResponse, error) {
+	if err := a.s.limits.checkName("virtual host", r.GetName(), false); err != nil {
+		return nil, err
+	}
+	l := r.GetLimits()
+	for _, f := range []struct {
+		what string
+		v    *int64
+	}{{"max_queues", l.MaxQueues}, {"max_exchanges", l.MaxExchanges}, {"max_bindings", l.MaxBindings}} {
+		if f.v != nil && *f.v < 0 {
+			return nil, invalidf("%s is %d; give 0 or more, or leave it out for no limit", f.what, *f.v)
+		}
+	}
+	idx, err := a.broker().SetVHostLimits(ctx, r.GetName(), broker.VHostLimits{
+		MaxQueues: l.MaxQueues, MaxExchanges: l.MaxExchanges, MaxBindings: l.MaxBindings,
+	})
+	return &pb.SetVHostLimitsResponse{MetaIndex: idx}, toStatus(err)
 }
 
 // validateUser checks a user's name, password (when given) and tags.

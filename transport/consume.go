@@ -30,7 +30,8 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	sub := first.GetSubscribe()
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	if err := s.waitMeta(ctx, sub.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, sub.GetMinMetaIndex())
+	if err != nil {
 		return err
 	}
 	session := sub.GetSessionId()
@@ -46,7 +47,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	}
 	defer s.consumers.close(session)
 	c, err := s.broker.Subscribe(ctx, broker.SubscribeOptions{
-		Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
+		VHost: vh, Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
 		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,
 	})
 	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
@@ -57,7 +58,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		}
 		sub.SessionId, sub.ConsumerTag = session, tag
 		sub.MinMetaIndex = max(sub.GetMinMetaIndex(), s.broker.MetaIndex())
-		return s.proxyConsume(stream, first, group)
+		return s.proxyConsume(stream, vh, first, group)
 	}
 	if err != nil {
 		return toStatus(err)
@@ -140,7 +141,8 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 	if err := s.limits.validateGet(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
 	session := r.GetSessionId()
@@ -150,7 +152,7 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 		session = randomID("get-")
 	}
 	d, left, err := s.broker.Get(ctx, broker.GetOptions{
-		Queue: r.GetQueue(), Session: session, AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
+		VHost: vh, Queue: r.GetQueue(), Session: session, AutoAck: r.GetAutoAck(), Lease: time.Duration(r.GetLeaseMs()) * time.Millisecond,
 	})
 	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
 		up, cerr := s.leaderBroker(group)
@@ -159,7 +161,7 @@ func (s *Server) Get(ctx context.Context, r *pb.GetRequest) (*pb.GetResponse, er
 		}
 		r.SessionId = session
 		r.MinMetaIndex = max(r.GetMinMetaIndex(), s.broker.MetaIndex())
-		return up.Get(ctx, r)
+		return up.Get(withVHost(ctx, vh), r)
 	}
 	if err != nil {
 		return nil, toStatus(err)
@@ -180,15 +182,19 @@ func (s *Server) Settle(ctx context.Context, r *pb.SettleRequest) (*pb.SettleRes
 	if err != nil {
 		return nil, err
 	}
+	vh, err := s.callVHost(ctx)
+	if err != nil {
+		return nil, err
+	}
 	err = s.broker.SettleGet(ctx, broker.SettleGetOptions{
-		Queue: r.GetQueue(), Session: r.GetSessionId(), Kind: kind, Tag: r.GetSettle().GetDeliveryTag(), Multiple: r.GetSettle().GetMultiple(),
+		VHost: vh, Queue: r.GetQueue(), Session: r.GetSessionId(), Kind: kind, Tag: r.GetSettle().GetDeliveryTag(), Multiple: r.GetSettle().GetMultiple(),
 	})
 	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
 		up, cerr := s.leaderBroker(group)
 		if cerr != nil {
 			return nil, cerr
 		}
-		return up.Settle(ctx, r)
+		return up.Settle(withVHost(ctx, vh), r)
 	}
 	if err != nil {
 		return nil, toStatus(err)

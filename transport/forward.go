@@ -23,12 +23,12 @@ func (s *Server) leaderBroker(group string) (pb.BrokerServiceClient, error) {
 
 // proxyConsume relays a consume stream to the leader of group, first
 // (the Subscribe, with session and consumer tag filled in) included.
-func (s *Server) proxyConsume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], first *pb.ConsumeRequest, group string) error {
+func (s *Server) proxyConsume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], vhost string, first *pb.ConsumeRequest, group string) error {
 	leader, err := s.leaderBroker(group)
 	if err != nil {
 		return err
 	}
-	up, err := leader.Consume(stream.Context())
+	up, err := leader.Consume(withVHost(stream.Context(), vhost))
 	if err != nil {
 		return err
 	}

@@ -52,12 +52,20 @@ type listRequest interface {
 // startList checks a listing request (invalid: the request's own
 // validation error) and its page, waits for the meta index the client has
 // seen, and returns the page's size and cursor.
-func (s *Server) startList(ctx context.Context, invalid error, r listRequest) (int, string, error) {
+func (s *Server) startList(ctx context.Context, invalid error, r listRequest) (page, error) {
 	if invalid != nil {
-		return 0, "", invalid
+		return page{}, invalid
 	}
 	limit, cursor := pageRequest(r.GetPageSize(), r.GetPageToken())
-	return limit, cursor, s.waitMeta(ctx, r.GetMinMetaIndex())
+	vhost, err := s.begin(ctx, r.GetMinMetaIndex())
+	return page{limit: limit, cursor: cursor, vhost: vhost}, err
+}
+
+// page is what a listing call asks for: up to limit items after cursor, in
+// the call's virtual host.
+type page struct {
+	limit         int
+	cursor, vhost string
 }
 
 // fillPage converts items into the response until maxPageBytes (at least
@@ -82,11 +90,11 @@ func fillPage[T any, P proto.Message](items []T, more bool, convert func(T) P, k
 
 // ListExchanges implements BrokerService.
 func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) (*pb.ListExchangesResponse, error) {
-	limit, cursor, err := s.startList(ctx, s.limits.validateListExchanges(r), r)
+	p, err := s.startList(ctx, s.limits.validateListExchanges(r), r)
 	if err != nil {
 		return nil, err
 	}
-	items, more := s.broker.ExchangesAfter(cursor, limit)
+	items, more := s.broker.ExchangesAfter(p.vhost, p.cursor, p.limit)
 	resp := &pb.ListExchangesResponse{}
 	resp.Exchanges, resp.NextPageToken = fillPage(items, more, func(e broker.Exchange) *pb.Exchange {
 		return &pb.Exchange{
@@ -99,11 +107,11 @@ func (s *Server) ListExchanges(ctx context.Context, r *pb.ListExchangesRequest) 
 
 // ListQueues implements BrokerService.
 func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.ListQueuesResponse, error) {
-	limit, cursor, err := s.startList(ctx, s.limits.validateListQueues(r), r)
+	p, err := s.startList(ctx, s.limits.validateListQueues(r), r)
 	if err != nil {
 		return nil, err
 	}
-	items, more := s.broker.QueuesAfter(cursor, limit)
+	items, more := s.broker.QueuesAfter(p.vhost, p.cursor, p.limit)
 	resp := &pb.ListQueuesResponse{}
 	resp.Queues, resp.NextPageToken = fillPage(items, more, func(q broker.Queue) *pb.QueueInfo {
 		return &pb.QueueInfo{
@@ -116,11 +124,11 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 
 // ListBindings implements BrokerService.
 func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*pb.ListBindingsResponse, error) {
-	limit, cursor, err := s.startList(ctx, s.limits.validateListBindings(r), r)
+	p, err := s.startList(ctx, s.limits.validateListBindings(r), r)
 	if err != nil {
 		return nil, err
 	}
-	items, more := s.broker.BindingsAfter(r.GetExchange(), r.GetQueue(), cursor, limit)
+	items, more := s.broker.BindingsAfter(p.vhost, r.GetExchange(), r.GetQueue(), p.cursor, p.limit)
 	resp := &pb.ListBindingsResponse{}
 	resp.Bindings, resp.NextPageToken = fillPage(items, more, func(b broker.Binding) *pb.Binding {
 		return &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args)}

@@ -84,8 +84,14 @@ func randomID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func (s *Server) waitMeta(ctx context.Context, idx uint64) error {
-	return toStatus(s.broker.WaitMetaIndex(ctx, idx))
+// begin starts a call: it waits until this node has applied the meta index
+// the client has seen, and returns the call's virtual host.
+func (s *Server) begin(ctx context.Context, idx uint64) (string, error) {
+	vhost, err := s.callVHost(ctx)
+	if err != nil {
+		return "", err
+	}
+	return vhost, toStatus(s.broker.WaitMetaIndex(ctx, idx))
 }
 
 // DeclareExchange implements BrokerService.
@@ -93,17 +99,18 @@ func (s *Server) DeclareExchange(ctx context.Context, r *pb.DeclareExchangeReque
 	if err := s.limits.validateDeclareExchange(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
 	if r.GetPassive() {
-		if _, err := s.broker.Exchange(r.GetName()); err != nil {
+		if _, err := s.broker.Exchange(vh, r.GetName()); err != nil {
 			return nil, toStatus(err)
 		}
 		return &pb.DeclareExchangeResponse{}, nil
 	}
 	idx, err := s.broker.DeclareExchange(ctx, broker.ExchangeSpec{
-		Name: r.GetName(), Kind: r.GetKind(), AutoDelete: r.GetAutoDelete(), Internal: r.GetInternal(), Args: brokerValues(r.GetArguments()),
+		VHost: vh, Name: r.GetName(), Kind: r.GetKind(), AutoDelete: r.GetAutoDelete(), Internal: r.GetInternal(), Args: brokerValues(r.GetArguments()),
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -116,10 +123,11 @@ func (s *Server) DeleteExchange(ctx context.Context, r *pb.DeleteExchangeRequest
 	if err := s.limits.validateDeleteExchange(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
-	idx, err := s.broker.DeleteExchange(ctx, r.GetName(), r.GetIfUnused())
+	idx, err := s.broker.DeleteExchange(ctx, vh, r.GetName(), r.GetIfUnused())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -131,18 +139,19 @@ func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*
 	if err := s.limits.validateDeclareQueue(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
 	if r.GetPassive() {
-		q, err := s.broker.Queue(r.GetName())
+		q, err := s.broker.Queue(vh, r.GetName())
 		if err != nil {
 			return nil, toStatus(err)
 		}
 		return &pb.DeclareQueueResponse{Name: q.Name, MessageCount: q.Ready, ConsumerCount: q.Consumers}, nil
 	}
 	q, idx, err := s.broker.DeclareQueue(ctx, broker.QueueSpec{
-		Name: r.GetName(), Exclusive: r.GetExclusive(), AutoDelete: r.GetAutoDelete(), Args: brokerValues(r.GetArguments()), OwnerSession: r.GetSessionId(),
+		VHost: vh, Name: r.GetName(), Exclusive: r.GetExclusive(), AutoDelete: r.GetAutoDelete(), Args: brokerValues(r.GetArguments()), OwnerSession: r.GetSessionId(),
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -155,10 +164,11 @@ func (s *Server) DeleteQueue(ctx context.Context, r *pb.DeleteQueueRequest) (*pb
 	if err := s.limits.validateDeleteQueue(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
-	n, idx, err := s.broker.DeleteQueue(ctx, r.GetName(), broker.DeleteQueueOptions{IfUnused: r.GetIfUnused(), IfEmpty: r.GetIfEmpty(), Session: r.GetSessionId()})
+	n, idx, err := s.broker.DeleteQueue(ctx, r.GetName(), broker.DeleteQueueOptions{VHost: vh, IfUnused: r.GetIfUnused(), IfEmpty: r.GetIfEmpty(), Session: r.GetSessionId()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -170,10 +180,11 @@ func (s *Server) PurgeQueue(ctx context.Context, r *pb.PurgeQueueRequest) (*pb.P
 	if err := s.limits.validatePurgeQueue(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
-	n, err := s.broker.PurgeQueue(ctx, r.GetName(), r.GetSessionId())
+	n, err := s.broker.PurgeQueue(ctx, vh, r.GetName(), r.GetSessionId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -185,10 +196,11 @@ func (s *Server) BindQueue(ctx context.Context, r *pb.BindQueueRequest) (*pb.Bin
 	if err := s.limits.validateBindQueue(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
-	idx, err := s.broker.Bind(ctx, broker.Binding{Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
+	idx, err := s.broker.Bind(ctx, broker.Binding{VHost: vh, Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -200,10 +212,11 @@ func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb
 	if err := s.limits.validateUnbindQueue(r); err != nil {
 		return nil, err
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
-	idx, err := s.broker.Unbind(ctx, broker.Binding{Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
+	idx, err := s.broker.Unbind(ctx, broker.Binding{VHost: vh, Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -225,10 +238,11 @@ func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Publish
 			Mandatory: e.GetMandatory(), Sequence: e.GetSequence(),
 		}
 	}
-	if err := s.waitMeta(ctx, r.GetMinMetaIndex()); err != nil {
+	vh, err := s.begin(ctx, r.GetMinMetaIndex())
+	if err != nil {
 		return nil, err
 	}
-	outcomes, err := s.broker.Publish(ctx, r.GetPublisherId(), entries)
+	outcomes, err := s.broker.Publish(ctx, vh, r.GetPublisherId(), entries)
 	if err != nil {
 		return nil, toStatus(err)
 	}

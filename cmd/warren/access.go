@@ -261,8 +261,46 @@ func newVHostCmd(a *app) *cobra.Command {
 			return a.printer().table(vs, []string{"NAME"}, rows)
 		}),
 	}
+	var maxQueues, maxExchanges, maxBindings int64
+	var limits *cobra.Command
+	limits = &cobra.Command{
+		Use:   "limits NAME",
+		Short: "Set a virtual host's limits: --max-queues, --max-exchanges (the built-in ones not counted), --max-bindings; a limit not given is removed",
+		Args:  nArgs(1, 1),
+		RunE: a.action(func(ctx context.Context, c *client.Client, args []string) error {
+			ctx, cancel := a.opCtx(ctx)
+			defer cancel()
+			l := client.VHostLimits{}
+			set := func(name string, v *int64, into **int64) error {
+				if limits.Flags().Changed(name) {
+					if *v < 0 {
+						return usagef("--%s must be 0 or more", name)
+					}
+					*into = v
+				}
+				return nil
+			}
+			for _, f := range []struct {
+				name string
+				v    *int64
+				into **int64
+			}{{"max-queues", &maxQueues, &l.MaxQueues}, {"max-exchanges", &maxExchanges, &l.MaxExchanges}, {"max-bindings", &maxBindings, &l.MaxBindings}} {
+				if err := set(f.name, f.v, f.into); err != nil {
+					return err
+				}
+			}
+			if err := c.SetVHostLimits(ctx, args[0], l); err != nil {
+				return err
+			}
+			return a.printer().emit(map[string]any{"vhost": args[0], "max_queues": l.MaxQueues, "max_exchanges": l.MaxExchanges, "max_bindings": l.MaxBindings},
+				"set the limits of virtual host "+args[0])
+		}),
+	}
+	limits.Flags().Int64Var(&maxQueues, "max-queues", 0, "most queues in the virtual host")
+	limits.Flags().Int64Var(&maxExchanges, "max-exchanges", 0, "most exchanges declared in the virtual host")
+	limits.Flags().Int64Var(&maxBindings, "max-bindings", 0, "most bindings in the virtual host")
 	return group("vhost", "Manage virtual hosts (administrators)",
 		one("add", "Create a virtual host", "added", (*client.Client).AddVHost),
-		one("delete", "Delete a virtual host and the permissions in it", "deleted", (*client.Client).DeleteVHost),
-		list)
+		one("delete", "Delete a virtual host with its queues, exchanges, bindings and permissions", "deleted", (*client.Client).DeleteVHost),
+		list, limits)
 }

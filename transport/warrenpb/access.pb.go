@@ -1304,6 +1304,8 @@ type ListVHostsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Vhosts        []string               `protobuf:"bytes,1,rep,name=vhosts,proto3" json:"vhosts,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Each vhost's limits, in the order of vhosts.
+	Limits        []*VHostLimits `protobuf:"bytes,3,rep,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1350,6 +1352,172 @@ func (x *ListVHostsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListVHostsResponse) GetLimits() []*VHostLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// RabbitMQ's per-vhost limits (its max-queues; also max-exchanges, not
+// counting the built-in ones, and max-bindings). An absent field is no
+// limit; a declaration past a limit is RESOURCE_EXHAUSTED naming it.
+type VHostLimits struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaxQueues     *int64                 `protobuf:"varint,1,opt,name=max_queues,json=maxQueues,proto3,oneof" json:"max_queues,omitempty"`
+	MaxExchanges  *int64                 `protobuf:"varint,2,opt,name=max_exchanges,json=maxExchanges,proto3,oneof" json:"max_exchanges,omitempty"`
+	MaxBindings   *int64                 `protobuf:"varint,3,opt,name=max_bindings,json=maxBindings,proto3,oneof" json:"max_bindings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VHostLimits) Reset() {
+	*x = VHostLimits{}
+	mi := &file_warren_v1_access_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VHostLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VHostLimits) ProtoMessage() {}
+
+func (x *VHostLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_access_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
+func (*VHostLimits) Descriptor() ([]byte, []int) {
+	return file_warren_v1_access_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *VHostLimits) GetMaxQueues() int64 {
+	if x != nil && x.MaxQueues != nil {
+		return *x.MaxQueues
+	}
+	return 0
+}
+
+func (x *VHostLimits) GetMaxExchanges() int64 {
+	if x != nil && x.MaxExchanges != nil {
+		return *x.MaxExchanges
+	}
+	return 0
+}
+
+func (x *VHostLimits) GetMaxBindings() int64 {
+	if x != nil && x.MaxBindings != nil {
+		return *x.MaxBindings
+	}
+	return 0
+}
+
+type SetVHostLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Limits        *VHostLimits           `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVHostLimitsRequest) Reset() {
+	*x = SetVHostLimitsRequest{}
+	mi := &file_warren_v1_access_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVHostLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVHostLimitsRequest) ProtoMessage() {}
+
+func (x *SetVHostLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_access_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVHostLimitsRequest.ProtoReflect.Descriptor instead.
+func (*SetVHostLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_access_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetVHostLimitsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetVHostLimitsRequest) GetLimits() *VHostLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type SetVHostLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MetaIndex     uint64                 `protobuf:"varint,1,opt,name=meta_index,json=metaIndex,proto3" json:"meta_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVHostLimitsResponse) Reset() {
+	*x = SetVHostLimitsResponse{}
+	mi := &file_warren_v1_access_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVHostLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVHostLimitsResponse) ProtoMessage() {}
+
+func (x *SetVHostLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_access_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVHostLimitsResponse.ProtoReflect.Descriptor instead.
+func (*SetVHostLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_access_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetVHostLimitsResponse) GetMetaIndex() uint64 {
+	if x != nil {
+		return x.MetaIndex
+	}
+	return 0
 }
 
 var File_warren_v1_access_proto protoreflect.FileDescriptor
@@ -1441,10 +1609,25 @@ const file_warren_v1_access_proto_rawDesc = "" +
 	"\x0emin_meta_index\x18\x01 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"T\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x84\x01\n" +
 	"\x12ListVHostsResponse\x12\x16\n" +
 	"\x06vhosts\x18\x01 \x03(\tR\x06vhosts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xb4\a\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12.\n" +
+	"\x06limits\x18\x03 \x03(\v2\x16.warren.v1.VHostLimitsR\x06limits\"\xb5\x01\n" +
+	"\vVHostLimits\x12\"\n" +
+	"\n" +
+	"max_queues\x18\x01 \x01(\x03H\x00R\tmaxQueues\x88\x01\x01\x12(\n" +
+	"\rmax_exchanges\x18\x02 \x01(\x03H\x01R\fmaxExchanges\x88\x01\x01\x12&\n" +
+	"\fmax_bindings\x18\x03 \x01(\x03H\x02R\vmaxBindings\x88\x01\x01B\r\n" +
+	"\v_max_queuesB\x10\n" +
+	"\x0e_max_exchangesB\x0f\n" +
+	"\r_max_bindings\"[\n" +
+	"\x15SetVHostLimitsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x06limits\x18\x02 \x01(\v2\x16.warren.v1.VHostLimitsR\x06limits\"7\n" +
+	"\x16SetVHostLimitsResponse\x12\x1d\n" +
+	"\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex2\x8b\b\n" +
 	"\rAccessService\x12=\n" +
 	"\x06WhoAmI\x12\x18.warren.v1.WhoAmIRequest\x1a\x19.warren.v1.WhoAmIResponse\x12@\n" +
 	"\aAddUser\x12\x19.warren.v1.AddUserRequest\x1a\x1a.warren.v1.AddUserResponse\x12I\n" +
@@ -1459,7 +1642,8 @@ const file_warren_v1_access_proto_rawDesc = "" +
 	"\bAddVHost\x12\x1a.warren.v1.AddVHostRequest\x1a\x1b.warren.v1.AddVHostResponse\x12L\n" +
 	"\vDeleteVHost\x12\x1d.warren.v1.DeleteVHostRequest\x1a\x1e.warren.v1.DeleteVHostResponse\x12I\n" +
 	"\n" +
-	"ListVHosts\x12\x1c.warren.v1.ListVHostsRequest\x1a\x1d.warren.v1.ListVHostsResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"ListVHosts\x12\x1c.warren.v1.ListVHostsRequest\x1a\x1d.warren.v1.ListVHostsResponse\x12U\n" +
+	"\x0eSetVHostLimits\x12 .warren.v1.SetVHostLimitsRequest\x1a!.warren.v1.SetVHostLimitsResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_access_proto_rawDescOnce sync.Once
@@ -1473,7 +1657,7 @@ func file_warren_v1_access_proto_rawDescGZIP() []byte {
 	return file_warren_v1_access_proto_rawDescData
 }
 
-var file_warren_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_warren_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_warren_v1_access_proto_goTypes = []any{
 	(*WhoAmIRequest)(nil),            // 0: warren.v1.WhoAmIRequest
 	(*WhoAmIResponse)(nil),           // 1: warren.v1.WhoAmIResponse
@@ -1501,40 +1685,47 @@ var file_warren_v1_access_proto_goTypes = []any{
 	(*DeleteVHostResponse)(nil),      // 23: warren.v1.DeleteVHostResponse
 	(*ListVHostsRequest)(nil),        // 24: warren.v1.ListVHostsRequest
 	(*ListVHostsResponse)(nil),       // 25: warren.v1.ListVHostsResponse
+	(*VHostLimits)(nil),              // 26: warren.v1.VHostLimits
+	(*SetVHostLimitsRequest)(nil),    // 27: warren.v1.SetVHostLimitsRequest
+	(*SetVHostLimitsResponse)(nil),   // 28: warren.v1.SetVHostLimitsResponse
 }
 var file_warren_v1_access_proto_depIdxs = []int32{
 	2,  // 0: warren.v1.ListUsersResponse.users:type_name -> warren.v1.User
 	13, // 1: warren.v1.SetPermissionsRequest.permission:type_name -> warren.v1.Permission
 	13, // 2: warren.v1.ListPermissionsResponse.permissions:type_name -> warren.v1.Permission
-	0,  // 3: warren.v1.AccessService.WhoAmI:input_type -> warren.v1.WhoAmIRequest
-	3,  // 4: warren.v1.AccessService.AddUser:input_type -> warren.v1.AddUserRequest
-	5,  // 5: warren.v1.AccessService.DeleteUser:input_type -> warren.v1.DeleteUserRequest
-	7,  // 6: warren.v1.AccessService.ChangePassword:input_type -> warren.v1.ChangePasswordRequest
-	9,  // 7: warren.v1.AccessService.SetUserTags:input_type -> warren.v1.SetUserTagsRequest
-	11, // 8: warren.v1.AccessService.ListUsers:input_type -> warren.v1.ListUsersRequest
-	14, // 9: warren.v1.AccessService.SetPermissions:input_type -> warren.v1.SetPermissionsRequest
-	16, // 10: warren.v1.AccessService.ClearPermissions:input_type -> warren.v1.ClearPermissionsRequest
-	18, // 11: warren.v1.AccessService.ListPermissions:input_type -> warren.v1.ListPermissionsRequest
-	20, // 12: warren.v1.AccessService.AddVHost:input_type -> warren.v1.AddVHostRequest
-	22, // 13: warren.v1.AccessService.DeleteVHost:input_type -> warren.v1.DeleteVHostRequest
-	24, // 14: warren.v1.AccessService.ListVHosts:input_type -> warren.v1.ListVHostsRequest
-	1,  // 15: warren.v1.AccessService.WhoAmI:output_type -> warren.v1.WhoAmIResponse
-	4,  // 16: warren.v1.AccessService.AddUser:output_type -> warren.v1.AddUserResponse
-	6,  // 17: warren.v1.AccessService.DeleteUser:output_type -> warren.v1.DeleteUserResponse
-	8,  // 18: warren.v1.AccessService.ChangePassword:output_type -> warren.v1.ChangePasswordResponse
-	10, // 19: warren.v1.AccessService.SetUserTags:output_type -> warren.v1.SetUserTagsResponse
-	12, // 20: warren.v1.AccessService.ListUsers:output_type -> warren.v1.ListUsersResponse
-	15, // 21: warren.v1.AccessService.SetPermissions:output_type -> warren.v1.SetPermissionsResponse
-	17, // 22: warren.v1.AccessService.ClearPermissions:output_type -> warren.v1.ClearPermissionsResponse
-	19, // 23: warren.v1.AccessService.ListPermissions:output_type -> warren.v1.ListPermissionsResponse
-	21, // 24: warren.v1.AccessService.AddVHost:output_type -> warren.v1.AddVHostResponse
-	23, // 25: warren.v1.AccessService.DeleteVHost:output_type -> warren.v1.DeleteVHostResponse
-	25, // 26: warren.v1.AccessService.ListVHosts:output_type -> warren.v1.ListVHostsResponse
-	15, // [15:27] is the sub-list for method output_type
-	3,  // [3:15] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	26, // 3: warren.v1.ListVHostsResponse.limits:type_name -> warren.v1.VHostLimits
+	26, // 4: warren.v1.SetVHostLimitsRequest.limits:type_name -> warren.v1.VHostLimits
+	0,  // 5: warren.v1.AccessService.WhoAmI:input_type -> warren.v1.WhoAmIRequest
+	3,  // 6: warren.v1.AccessService.AddUser:input_type -> warren.v1.AddUserRequest
+	5,  // 7: warren.v1.AccessService.DeleteUser:input_type -> warren.v1.DeleteUserRequest
+	7,  // 8: warren.v1.AccessService.ChangePassword:input_type -> warren.v1.ChangePasswordRequest
+	9,  // 9: warren.v1.AccessService.SetUserTags:input_type -> warren.v1.SetUserTagsRequest
+	11, // 10: warren.v1.AccessService.ListUsers:input_type -> warren.v1.ListUsersRequest
+	14, // 11: warren.v1.AccessService.SetPermissions:input_type -> warren.v1.SetPermissionsRequest
+	16, // 12: warren.v1.AccessService.ClearPermissions:input_type -> warren.v1.ClearPermissionsRequest
+	18, // 13: warren.v1.AccessService.ListPermissions:input_type -> warren.v1.ListPermissionsRequest
+	20, // 14: warren.v1.AccessService.AddVHost:input_type -> warren.v1.AddVHostRequest
+	22, // 15: warren.v1.AccessService.DeleteVHost:input_type -> warren.v1.DeleteVHostRequest
+	24, // 16: warren.v1.AccessService.ListVHosts:input_type -> warren.v1.ListVHostsRequest
+	27, // 17: warren.v1.AccessService.SetVHostLimits:input_type -> warren.v1.SetVHostLimitsRequest
+	1,  // 18: warren.v1.AccessService.WhoAmI:output_type -> warren.v1.WhoAmIResponse
+	4,  // 19: warren.v1.AccessService.AddUser:output_type -> warren.v1.AddUserResponse
+	6,  // 20: warren.v1.AccessService.DeleteUser:output_type -> warren.v1.DeleteUserResponse
+	8,  // 21: warren.v1.AccessService.ChangePassword:output_type -> warren.v1.ChangePasswordResponse
+	10, // 22: warren.v1.AccessService.SetUserTags:output_type -> warren.v1.SetUserTagsResponse
+	12, // 23: warren.v1.AccessService.ListUsers:output_type -> warren.v1.ListUsersResponse
+	15, // 24: warren.v1.AccessService.SetPermissions:output_type -> warren.v1.SetPermissionsResponse
+	17, // 25: warren.v1.AccessService.ClearPermissions:output_type -> warren.v1.ClearPermissionsResponse
+	19, // 26: warren.v1.AccessService.ListPermissions:output_type -> warren.v1.ListPermissionsResponse
+	21, // 27: warren.v1.AccessService.AddVHost:output_type -> warren.v1.AddVHostResponse
+	23, // 28: warren.v1.AccessService.DeleteVHost:output_type -> warren.v1.DeleteVHostResponse
+	25, // 29: warren.v1.AccessService.ListVHosts:output_type -> warren.v1.ListVHostsResponse
+	28, // 30: warren.v1.AccessService.SetVHostLimits:output_type -> warren.v1.SetVHostLimitsResponse
+	18, // [18:31] is the sub-list for method output_type
+	5,  // [5:18] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_access_proto_init() }
@@ -1542,13 +1733,14 @@ func file_warren_v1_access_proto_init() {
 	if File_warren_v1_access_proto != nil {
 		return
 	}
+	file_warren_v1_access_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_access_proto_rawDesc), len(file_warren_v1_access_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,7 @@ const (
 	AccessService_AddVHost_FullMethodName         = "/warren.v1.AccessService/AddVHost"
 	AccessService_DeleteVHost_FullMethodName      = "/warren.v1.AccessService/DeleteVHost"
 	AccessService_ListVHosts_FullMethodName       = "/warren.v1.AccessService/ListVHosts"
+	AccessService_SetVHostLimits_FullMethodName   = "/warren.v1.AccessService/SetVHostLimits"
 )
 
 // AccessServiceClient is the client API for AccessService service.
@@ -54,6 +55,7 @@ type AccessServiceClient interface {
 	AddVHost(ctx context.Context, in *AddVHostRequest, opts ...grpc.CallOption) (*AddVHostResponse, error)
 	DeleteVHost(ctx context.Context, in *DeleteVHostRequest, opts ...grpc.CallOption) (*DeleteVHostResponse, error)
 	ListVHosts(ctx context.Context, in *ListVHostsRequest, opts ...grpc.CallOption) (*ListVHostsResponse, error)
+	SetVHostLimits(ctx context.Context, in *SetVHostLimitsRequest, opts ...grpc.CallOption) (*SetVHostLimitsResponse, error)
 }
 
 type accessServiceClient struct {
@@ -184,6 +186,16 @@ func (c *accessServiceClient) ListVHosts(ctx context.Context, in *ListVHostsRequ
 	return out, nil
 }
 
+func (c *accessServiceClient) SetVHostLimits(ctx context.Context, in *SetVHostLimitsRequest, opts ...grpc.CallOption) (*SetVHostLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetVHostLimitsResponse)
+	err := c.cc.Invoke(ctx, AccessService_SetVHostLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccessServiceServer is the server API for AccessService service.
 // All implementations must embed UnimplementedAccessServiceServer
 // for forward compatibility.
@@ -201,6 +213,7 @@ type AccessServiceServer interface {
 	AddVHost(context.Context, *AddVHostRequest) (*AddVHostResponse, error)
 	DeleteVHost(context.Context, *DeleteVHostRequest) (*DeleteVHostResponse, error)
 	ListVHosts(context.Context, *ListVHostsRequest) (*ListVHostsResponse, error)
+	SetVHostLimits(context.Context, *SetVHostLimitsRequest) (*SetVHostLimitsResponse, error)
 	mustEmbedUnimplementedAccessServiceServer()
 }
 
@@ -246,6 +259,9 @@ func (UnimplementedAccessServiceServer) DeleteVHost(context.Context, *DeleteVHos
 }
 func (UnimplementedAccessServiceServer) ListVHosts(context.Context, *ListVHostsRequest) (*ListVHostsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListVHosts not implemented")
+}
+func (UnimplementedAccessServiceServer) SetVHostLimits(context.Context, *SetVHostLimitsRequest) (*SetVHostLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetVHostLimits not implemented")
 }
 func (UnimplementedAccessServiceServer) mustEmbedUnimplementedAccessServiceServer() {}
 func (UnimplementedAccessServiceServer) testEmbeddedByValue()                       {}
@@ -484,6 +500,24 @@ func _AccessService_ListVHosts_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccessService_SetVHostLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetVHostLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServiceServer).SetVHostLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccessService_SetVHostLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServiceServer).SetVHostLimits(ctx, req.(*SetVHostLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccessService_ServiceDesc is the grpc.ServiceDesc for AccessService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -538,6 +572,10 @@ var AccessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListVHosts",
 			Handler:    _AccessService_ListVHosts_Handler,
+		},
+		{
+			MethodName: "SetVHostLimits",
+			Handler:    _AccessService_SetVHostLimits_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
