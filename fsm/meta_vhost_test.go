@@ -115,4 +115,3 @@ func TestVHostLimits(t *testing.T) {
 		t.Errorf("restored vhosts %v", restored.VHosts())
 	}
 }
-
