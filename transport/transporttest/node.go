@@ -47,6 +47,9 @@ type Options struct {
 	Join []string
 	// BootstrapExpect defaults to 1 (StartCluster: the cluster's size).
 	BootstrapExpect int
+	// GossipKey, when set, encrypts gossip (cluster.Config.GossipKey: it
+	// seeds the keyring persisted in the node's data dir).
+	GossipKey []byte
 }
 
 // TimeoutScale multiplies test deadlines (WARREN_TEST_TIMEOUT_SCALE).
@@ -115,6 +118,7 @@ func newNode(t testing.TB, o Options) *Node {
 	cfg.SessionGrace = o.SessionGrace
 	cfg.Cluster.Join = o.Join
 	cfg.Cluster.BootstrapExpect = o.BootstrapExpect
+	cfg.Cluster.GossipKey = o.GossipKey
 	w := &testWriter{t: t}
 	t.Cleanup(w.close) // registered first: runs after Stop
 	cfg.Cluster.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: w})
