@@ -122,3 +122,76 @@ func (c *Client) RemoveNode(ctx context.Context, nodeID string) ([]string, error
 	}
 	return resp.GetGroups(), nil
 }
+
+// GossipKeyring is the cluster's gossip keyring as its running members
+// reported it, after a keyring operation.
+type GossipKeyring struct {
+	// Keys lists every key a member holds: the most used primary first,
+	// then by how many members hold it.
+	Keys []GossipKey `json:"keys"`
+	// Primary is the key every member encrypts gossip with, in base64
+	// ("" when the members differ).
+	Primary string `json:"primary"`
+	// Members is how many running members answered.
+	Members int `json:"members"`
+}
+
+// GossipKey is one gossip encryption key and how many members hold it.
+type GossipKey struct {
+	// Key is the key in standard base64, as in a --gossip-key-file.
+	Key string `json:"key"`
+	// Members is how many members hold the key; PrimaryMembers how many
+	// of them encrypt with it.
+	Members        int `json:"members"`
+	PrimaryMembers int `json:"primary_members"`
+}
+
+// ListGossipKeys asks every running member of the cluster, through the
+// connected node, for its gossip keys. FailedPrecondition when gossip is
+// not encrypted.
+//
+// The keyring calls act on every running member and fail unless every one
+// of them carried the operation out; the error names the members that did
+// not. They are not retried (the error would come only once ctx ends), but
+// every one is idempotent: run it again once those members are back, or
+// gone from gossip. Keys are in standard base64 (16, 24 or 32 bytes).
+func (c *Client) ListGossipKeys(ctx context.Context) (GossipKeyring, error) {
+	return c.gossipKey(ctx, warrenpb.GossipKeyOp_GOSSIP_KEY_OP_LIST, "")
+}
+
+// InstallGossipKey adds key to the keyring of every running member: they
+// then decrypt gossip with it as well. The first step of a key rotation
+// (install, use, remove); see ListGossipKeys.
+func (c *Client) InstallGossipKey(ctx context.Context, key string) (GossipKeyring, error) {
+	return c.gossipKey(ctx, warrenpb.GossipKeyOp_GOSSIP_KEY_OP_INSTALL, key)
+}
+
+// UseGossipKey makes key the primary key of every running member: they
+// then encrypt gossip with it. Refused (FailedPrecondition), with nothing
+// changed, unless every member has the key installed; see ListGossipKeys.
+func (c *Client) UseGossipKey(ctx context.Context, key string) (GossipKeyring, error) {
+	return c.gossipKey(ctx, warrenpb.GossipKeyOp_GOSSIP_KEY_OP_USE, key)
+}
+
+// RemoveGossipKey removes key from the keyring of every running member.
+// Refused (FailedPrecondition), with nothing changed, while a member uses it
+// as its primary key; see ListGossipKeys.
+func (c *Client) RemoveGossipKey(ctx context.Context, key string) (GossipKeyring, error) {
+	return c.gossipKey(ctx, warrenpb.GossipKeyOp_GOSSIP_KEY_OP_REMOVE, key)
+}
+
+func (c *Client) gossipKey(ctx context.Context, op warrenpb.GossipKeyOp, key string) (GossipKeyring, error) {
+	var resp *warrenpb.GossipKeyResponse
+	err := c.call(ctx, retryUnsent, func(ctx context.Context, cn *conn) (err error) {
+		resp, err = cn.api.GossipKey(ctx, &warrenpb.GossipKeyRequest{Op: op, Key: key})
+		return err
+	})
+	if err != nil {
+		return GossipKeyring{}, err
+	}
+	out := GossipKeyring{Primary: resp.GetPrimary(), Members: int(resp.GetMembers())}
+	for _, k := range resp.GetKeys() {
+		out.Keys = append(out.Keys, GossipKey{Key: k.GetKey(), Members: int(k.GetMembers()), PrimaryMembers: int(k.GetPrimaryMembers())})
+	}
+	return out, nil
+}

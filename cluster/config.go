@@ -19,7 +19,8 @@ import (
 type Config struct {
 	// NodeID names the node in every Raft group; stable across restarts.
 	NodeID string
-	// DataDir holds groups/<group>/ for every Raft group.
+	// DataDir holds groups/<group>/ for every Raft group, and the gossip
+	// keyring (GossipKeyringFile).
 	DataDir string
 	// RaftAddr is the TCP address of the Raft port shared by all groups.
 	// Peers dial the bound address, so it must not be a wildcard address
@@ -50,9 +51,13 @@ type Config struct {
 	// instead of DefaultLANConfig: for nodes on one host (tests).
 	GossipLocal bool
 	// GossipKey, when set, encrypts and authenticates gossip (memberlist's
-	// AES-GCM keyring; 16, 24 or 32 bytes): a node without the key can
-	// neither read the cluster's gossip nor join it. Every node needs the
-	// same key.
+	// AES-GCM keyring; 16, 24 or 32 bytes): a node without a key of the
+	// cluster can neither read its gossip nor join it. It only seeds the
+	// node's keyring: the keyring is persisted in DataDir
+	// (GossipKeyringFile) and from then on takes precedence over
+	// GossipKey, so keys rotated while the node ran (Node.GossipKeys)
+	// survive a restart with the old key. A persisted keyring encrypts
+	// gossip even when GossipKey is empty.
 	GossipKey []byte
 	// TLS, when set, is the mutual TLS of the cluster port (every Raft
 	// group and the node-to-node API): it accepts and dials with it, so

@@ -22,14 +22,17 @@
 //
 // On request it hands its leaderships off before stopping (HandOff),
 // leaves the cluster for good or removes a dead node (Leave, RemoveNode,
-// RemoveFromGroup), and reports the groups' status with every server's
-// lag (GroupStatuses, LocalIndexes).
+// RemoveFromGroup), reports the groups' status with every server's
+// lag (GroupStatuses, LocalIndexes), and rotates the gossip encryption key
+// on every running member (GossipKeys: the node's keyring, persisted in the
+// data directory; gossip_keyring*.go).
 //
 // peer.go holds every connection to a peer — one gRPC connection per peer,
 // over the peer's cluster port (its Raft port, behind the mux header
 // node-api; PeerListener is this node's end) — and this package's own
 // NodeService calls over them: LocalStatus (LeaderCommitIndex,
-// GroupStatuses) and RemoveMember. broker makes its calls over the same
+// GroupStatuses) and RemoveMember; LocalGossipKey is called from
+// gossip_keyring_cluster.go. broker makes its calls over the same
 // connections (LeaderConn, PeerConn, RunningPeers). The client port never
 // serves node-to-node calls.
 // errors.go is the one table between Go errors and gRPC statuses for the

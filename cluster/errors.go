@@ -20,6 +20,24 @@ var ErrShuttingDown = errors.New("node is shutting down")
 // gossip has converged.
 var ErrMemberAlive = errors.New("member still alive in the leader's view")
 
+// ErrGossipKeyInvalid is wrapped when a gossip key is not 16, 24 or 32
+// bytes (or not base64 where it is given as text), or a keyring operation
+// is unknown.
+var ErrGossipKeyInvalid = errors.New("invalid gossip key")
+
+// ErrGossipNotEncrypted is wrapped when a keyring operation reaches a node
+// whose gossip is not encrypted: it was started without a gossip key and
+// has no persisted keyring, so it has no keyring to change.
+var ErrGossipNotEncrypted = errors.New("gossip is not encrypted")
+
+// ErrGossipKeyNotInstalled is wrapped when a key that is not installed is
+// to become the primary.
+var ErrGossipKeyNotInstalled = errors.New("gossip key not installed")
+
+// ErrGossipKeyPrimary is wrapped when the primary key (the one gossip is
+// encrypted with) is to be removed.
+var ErrGossipKeyPrimary = errors.New("gossip key is the primary key")
+
 // ErrorDomain is the ErrorInfo domain of Warren's errors.
 const ErrorDomain = "warren"
 
@@ -27,6 +45,10 @@ const ErrorDomain = "warren"
 // Its metadata: group, leader_id, leader_addr, and where the answering
 // node knows them leader_grpc_addr and meta_index (MetaIndexKey).
 const ReasonNotLeader = "NOT_LEADER"
+
+// ReasonGossipKeyNotApplied is the ErrorInfo reason of a *GossipKeyError.
+// Its metadata: op, and failed_members (the node ids, comma-separated).
+const ReasonGossipKeyNotApplied = "GOSSIP_KEY_NOT_APPLIED"
 
 // Metadata keys of a NOT_LEADER ErrorInfo.
 const (
@@ -62,16 +84,25 @@ var errorCodes = []errorCode{
 	{fsm.ErrLimit, codes.ResourceExhausted, "LIMIT"},
 	{fsm.ErrUnknownCommand, codes.InvalidArgument, "UNKNOWN_COMMAND"},
 	{fsm.ErrBadCommand, codes.InvalidArgument, "BAD_COMMAND"},
+	{ErrGossipKeyInvalid, codes.InvalidArgument, "GOSSIP_KEY_INVALID"},
+	{ErrGossipNotEncrypted, codes.FailedPrecondition, "GOSSIP_NOT_ENCRYPTED"},
+	{ErrGossipKeyNotInstalled, codes.FailedPrecondition, "GOSSIP_KEY_NOT_INSTALLED"},
+	{ErrGossipKeyPrimary, codes.FailedPrecondition, "GOSSIP_KEY_PRIMARY"},
 }
 
 // Status returns the status err travels as when it is a
-// *raftgroup.NotLeaderError or wraps one of the table's sentinels, and
-// false otherwise. The message drops a leading "<sentinel>: ": the code
-// already says it.
+// *raftgroup.NotLeaderError, a *GossipKeyError or wraps one of the table's
+// sentinels, and false otherwise. The message drops a leading
+// "<sentinel>: ": the code already says it.
 func Status(err error) (*status.Status, bool) {
 	var nle *raftgroup.NotLeaderError
 	if errors.As(err, &nle) {
 		return NotLeaderStatus(err, nle, nil), true
+	}
+	var gke *GossipKeyError
+	if errors.As(err, &gke) {
+		md := map[string]string{"op": gke.Op.String(), "failed_members": strings.Join(gke.FailedIDs(), ",")}
+		return withInfo(gke.code(), err.Error(), ReasonGossipKeyNotApplied, md), true
 	}
 	for _, e := range errorCodes {
 		if errors.Is(err, e.err) {

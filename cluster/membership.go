@@ -128,8 +128,9 @@ func encodeNodeMeta(id, zone, raftAddr, grpcAddr string) ([]byte, error) {
 }
 
 // startMembership creates the memberlist on cfg.GossipAddr, gossiping
-// raftAddr as this node's Raft address.
-func startMembership(cfg Config, raftAddr string, logger hclog.Logger, state func() gossipState) (*membership, error) {
+// raftAddr as this node's Raft address, encrypted with keyring (nil: not
+// encrypted).
+func startMembership(cfg Config, keyring *memberlist.Keyring, raftAddr string, logger hclog.Logger, state func() gossipState) (*membership, error) {
 	meta, err := encodeNodeMeta(cfg.NodeID, cfg.Zone, raftAddr, cfg.GRPCAddr)
 	if err != nil {
 		return nil, err
@@ -141,7 +142,7 @@ func startMembership(cfg Config, raftAddr string, logger hclog.Logger, state fun
 		logger: logger.Named("membership"), self: cfg.NodeID, meta: meta, state: state,
 		members: map[string]Member{}, leaving: map[string]bool{}, peerVoters: map[string][]string{},
 	}
-	conf, err := memberlistConfig(cfg, logger)
+	conf, err := memberlistConfig(cfg, keyring, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +159,9 @@ func startMembership(cfg Config, raftAddr string, logger hclog.Logger, state fun
 	return m, nil
 }
 
-// memberlistConfig maps Config onto memberlist's LAN (or local) profile.
-func memberlistConfig(cfg Config, logger hclog.Logger) (*memberlist.Config, error) {
+// memberlistConfig maps Config onto memberlist's LAN (or local) profile,
+// encrypting gossip with keyring when it is not nil.
+func memberlistConfig(cfg Config, keyring *memberlist.Keyring, logger hclog.Logger) (*memberlist.Config, error) {
 	conf := memberlist.DefaultLANConfig()
 	if cfg.GossipLocal {
 		conf = memberlist.DefaultLocalConfig()
@@ -191,8 +193,11 @@ func memberlistConfig(cfg Config, logger hclog.Logger) (*memberlist.Config, erro
 	conf.Name = cfg.NodeID
 	conf.BindAddr, conf.BindPort, conf.AdvertisePort = host, port, port
 	conf.DeadNodeReclaimTime = deadNodeReclaim
-	if len(cfg.GossipKey) > 0 {
-		conf.SecretKey = cfg.GossipKey
+	if keyring != nil {
+		// The keyring, not SecretKey: it is changed while gossip runs
+		// (gossip_keyring.go), and the persisted keyring, not the
+		// configured key, is what it starts from.
+		conf.Keyring = keyring
 		conf.GossipVerifyIncoming, conf.GossipVerifyOutgoing = true, true
 	}
 	conf.Logger = logger.ResetNamed("warren.memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})

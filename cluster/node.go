@@ -53,6 +53,8 @@ type Node struct {
 	// membership is the node's gossip; nil until Start has
 	// opened the groups (read it with gossip()).
 	membership atomic.Pointer[membership]
+	// keys is gossip's keyring (GossipKeys).
+	keys *GossipKeyring
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -79,6 +81,12 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	// First, so that a keyring that does not load stops the node before
+	// it opens anything.
+	keys, err := openGossipKeyring(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
 		return nil, fmt.Errorf("raft listener: %w", err)
@@ -88,10 +96,12 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 		cfg:    cfg,
 		logger: logger,
 		mux:    newMux(ln, cfg, logger),
+		keys:   keys,
 		left:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	keys.node = n
 	n.nodeAPI = n.mux.Layer(nodeAPIChannel)
 	n.peers = newPeerConns(n.nodeAPI)
 	n.wg.Add(1)
@@ -105,7 +115,7 @@ func Start(cfg Config, meta GroupSpec, queues []GroupSpec) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	members, err := startMembership(cfg, n.RaftAddr(), logger, n.gossipState)
+	members, err := startMembership(cfg, keys.memberlistKeyring(), n.RaftAddr(), logger, n.gossipState)
 	if err != nil {
 		n.Close()
 		return nil, err
@@ -185,6 +195,10 @@ func (n *Node) WaitReady(ctx context.Context) error {
 
 // RaftAddr is the address the Raft port listens on.
 func (n *Node) RaftAddr() string { return n.mux.Addr().String() }
+
+// GossipKeys returns gossip's keyring: its operations on this node and on
+// every running member.
+func (n *Node) GossipKeys() *GossipKeyring { return n.keys }
 
 // NodeID returns this node's id (Config.NodeID).
 func (n *Node) NodeID() string { return n.cfg.NodeID }

@@ -66,6 +66,8 @@ var rules = map[string]rule{
 	pb.BrokerService_ClusterStatus_FullMethodName: monitoring,
 	pb.BrokerService_LeaveCluster_FullMethodName:  admin,
 	pb.BrokerService_RemoveNode_FullMethodName:    admin,
+	// Listing shows the keys themselves: administrators only.
+	pb.BrokerService_GossipKey_FullMethodName: admin,
 
 	pb.AccessService_WhoAmI_FullMethodName:           anyUser,
 	pb.AccessService_AddUser_FullMethodName:          admin,

@@ -4,7 +4,8 @@
 // Propose and Enqueue are served by the broker's forwarding), input
 // validation against documented limits, conversion between the API's
 // messages (warrenpb) and the broker's own types (convert.go), proxying of
-// consume streams and gets to a queue's leader, and toStatus (errors.go),
+// consume streams and gets to a queue's leader, gossip key rotation
+// (gossip_key.go: cluster's keyring on every member), and toStatus (errors.go),
 // which turns errors into gRPC statuses: those that cross node-to-node
 // calls by cluster's table (cluster.Status), the broker's consumer errors
 // and resource limits by its own cases.

@@ -172,6 +172,7 @@ var serverCalls = map[string]serverCall{
 	"Settle":          unary(pb.BrokerServiceClient.Settle),
 	"ClusterStatus":   unary(pb.BrokerServiceClient.ClusterStatus),
 	"RemoveNode":      unary(pb.BrokerServiceClient.RemoveNode),
+	"GossipKey":       unary(pb.BrokerServiceClient.GossipKey),
 	"ConsumeSubscribe": func(ctx context.Context, api pb.BrokerServiceClient, req proto.Message) error {
 		return consume(ctx, api, nil, req.(*pb.ConsumeRequest))
 	},

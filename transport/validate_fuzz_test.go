@@ -64,6 +64,7 @@ var RequestTypes = []RequestType{
 	requestType("ClusterStatus", Limits.validateClusterStatus),
 	requestType("LeaveCluster", Limits.validateLeaveCluster),
 	requestType("RemoveNode", Limits.validateRemoveNode),
+	requestType("GossipKey", Limits.validateGossipKey),
 }
 
 // RequestKind returns the fuzz kind byte of the named request type.
@@ -192,7 +193,7 @@ var unlimited = map[string]bool{
 	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true,
 	"int_value": true, "bool_value": true, "double_value": true,
 	// Checked by requiredFields against the request as a whole.
-	"kind": true, "ack_mode": true,
+	"kind": true, "ack_mode": true, "op": true,
 }
 
 func fieldLimits(l Limits, fd protoreflect.FieldDescriptor, v protoreflect.Value) error {
@@ -272,6 +273,12 @@ func fieldLimits(l Limits, fd protoreflect.FieldDescriptor, v protoreflect.Value
 		if p := v.Int(); p < 0 || p > int64(l.MaxPrefetch) {
 			return fmt.Errorf("prefetch %d is outside 0..%d", p, l.MaxPrefetch)
 		}
+	case name == "key" && parent == "GossipKeyRequest":
+		// README: the standard base64 of a 16, 24 or 32-byte key.
+		raw, err := base64.StdEncoding.DecodeString(v.String())
+		if n := len(raw); err != nil || (n != 16 && n != 24 && n != 32) {
+			return fmt.Errorf("gossip key is not the base64 of 16, 24 or 32 bytes (%d bytes, %v)", n, err)
+		}
 	case name == "expiration_ms" || name == "lease_ms":
 		if v.Int() < 0 {
 			return fmt.Errorf("%s is negative", fd.FullName())
@@ -338,6 +345,14 @@ func requiredFields(typeName string, m proto.Message) error {
 		return need(r.GetSessionId() != "", "a session id")
 	case *pb.RemoveNodeRequest:
 		return need(r.GetNodeId() != "", "a node id")
+	case *pb.GossipKeyRequest:
+		switch r.GetOp() {
+		case pb.GossipKeyOp_GOSSIP_KEY_OP_LIST:
+			return need(r.GetKey() == "", "no key for LIST")
+		case pb.GossipKeyOp_GOSSIP_KEY_OP_INSTALL, pb.GossipKeyOp_GOSSIP_KEY_OP_USE, pb.GossipKeyOp_GOSSIP_KEY_OP_REMOVE:
+			return need(r.GetKey() != "", "a key")
+		}
+		return fmt.Errorf("gossip keyring operation %v is not LIST, INSTALL, USE or REMOVE", r.GetOp())
 	case *pb.ListExchangesRequest, *pb.ListQueuesRequest, *pb.ListBindingsRequest, *pb.ClusterStatusRequest, *pb.LeaveClusterRequest:
 		return nil
 	}
@@ -418,6 +433,15 @@ func RequestSeeds(t testing.TB) []RequestSeed {
 		{"ok-cluster-status", "ClusterStatus", &pb.ClusterStatusRequest{}},
 		{"ok-remove-node", "RemoveNode", &pb.RemoveNodeRequest{NodeId: "no-such-node"}},
 		{"bad-remove-node-unnamed", "RemoveNode", &pb.RemoveNodeRequest{}},
+		// The node the server fuzzer runs has no gossip key: these are
+		// refused with FAILED_PRECONDITION there.
+		{"ok-gossip-key-list", "GossipKey", &pb.GossipKeyRequest{Op: pb.GossipKeyOp_GOSSIP_KEY_OP_LIST}},
+		{"ok-gossip-key-install", "GossipKey", &pb.GossipKeyRequest{Op: pb.GossipKeyOp_GOSSIP_KEY_OP_INSTALL, Key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}},
+		{"ok-gossip-key-use", "GossipKey", &pb.GossipKeyRequest{Op: pb.GossipKeyOp_GOSSIP_KEY_OP_USE, Key: "AAECAwQFBgcICQoLDA0ODw=="}},
+		{"bad-gossip-key-short", "GossipKey", &pb.GossipKeyRequest{Op: pb.GossipKeyOp_GOSSIP_KEY_OP_REMOVE, Key: "AAECAwQFBgcICQoL"}},
+		{"bad-gossip-key-not-base64", "GossipKey", &pb.GossipKeyRequest{Op: pb.GossipKeyOp_GOSSIP_KEY_OP_INSTALL, Key: "not a key"}},
+		{"bad-gossip-key-no-op", "GossipKey", &pb.GossipKeyRequest{Key: "AAECAwQFBgcICQoLDA0ODw=="}},
+		{"bad-gossip-key-list-with-key", "GossipKey", &pb.GossipKeyRequest{Op: pb.GossipKeyOp_GOSSIP_KEY_OP_LIST, Key: "AAECAwQFBgcICQoLDA0ODw=="}},
 	}
 	out := make([]RequestSeed, 0, len(seeds))
 	for _, s := range seeds {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/cluster"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
@@ -230,4 +231,40 @@ func (l Limits) validateLeaveCluster(*pb.LeaveClusterRequest) error { return nil
 
 func (l Limits) validateRemoveNode(r *pb.RemoveNodeRequest) error {
 	return l.checkName("node id", r.GetNodeId(), false)
+}
+
+// validateGossipKey: a known operation; LIST takes no key, the others the
+// standard base64 of a 16, 24 or 32-byte key. The message never repeats
+// the key.
+func (l Limits) validateGossipKey(r *pb.GossipKeyRequest) error {
+	_, err := gossipKeyArgs(r.GetOp(), r.GetKey())
+	return err
+}
+
+// gossipKeyArgs checks a client's keyring operation and decodes its key
+// (nil for LIST).
+func gossipKeyArgs(op pb.GossipKeyOp, key string) ([]byte, error) {
+	switch {
+	case !knownGossipKeyOp(op):
+		return nil, invalidf("op: give LIST, INSTALL, USE or REMOVE, not %v", op)
+	case op == pb.GossipKeyOp_GOSSIP_KEY_OP_LIST:
+		if key != "" {
+			return nil, invalidf("key: LIST takes no key")
+		}
+		return nil, nil
+	}
+	raw, err := cluster.ParseGossipKey(key)
+	if err != nil {
+		return nil, invalidf("key: %v", err)
+	}
+	return raw, nil
+}
+
+func knownGossipKeyOp(op pb.GossipKeyOp) bool {
+	switch op {
+	case pb.GossipKeyOp_GOSSIP_KEY_OP_LIST, pb.GossipKeyOp_GOSSIP_KEY_OP_INSTALL,
+		pb.GossipKeyOp_GOSSIP_KEY_OP_USE, pb.GossipKeyOp_GOSSIP_KEY_OP_REMOVE:
+		return true
+	}
+	return false
 }

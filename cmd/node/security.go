@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/internal/certs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -37,7 +37,7 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.clusterCA, "cluster-ca", "", "PEM CA of the cluster: the cluster port (Raft and node-to-node calls) runs mutual TLS and admits only node certificates it signed")
 	fs.StringVar(&s.clusterCert, "cluster-cert", "", "PEM node certificate for the cluster port (warren tls cert create --node ID)")
 	fs.StringVar(&s.clusterKey, "cluster-key", "", "PEM private key of --cluster-cert")
-	fs.StringVar(&s.gossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes; e.g. head -c 32 /dev/urandom | base64)")
+	fs.StringVar(&s.gossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes; warren cluster gossip-key generate). It seeds the node's gossip keyring on the first start only: the keyring is persisted in --data-dir and takes precedence from then on (warren cluster gossip-key rotates it)")
 	fs.BoolVar(&s.noAuth, "no-auth", false, "serve clients without authentication or permissions (benchmarks and tests; refused beyond loopback without --insecure)")
 	fs.StringVar(&s.bootstrapUser, "bootstrap-user", "", "name of the first administrator of a new cluster, instead of guest/guest (with --bootstrap-password-file; ignored by a cluster that has users)")
 	fs.StringVar(&s.bootstrapPasswordFile, "bootstrap-password-file", "", "file holding --bootstrap-user's password")
@@ -98,9 +98,9 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--gossip-key-file: %w", err)
 		}
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+		key, err := cluster.ParseGossipKey(strings.TrimSpace(string(raw)))
 		if err != nil {
-			return nil, fmt.Errorf("--gossip-key-file %s: not base64: %w", s.gossipKeyFile, err)
+			return nil, fmt.Errorf("--gossip-key-file %s: %w", s.gossipKeyFile, err)
 		}
 		c.GossipKey = key
 	}
@@ -131,7 +131,9 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 	if !sec.clusterTLS && !loopback(c.RaftAddr) {
 		missing = append(missing, fmt.Sprintf("the cluster port on %s has no mutual TLS (--cluster-ca, --cluster-cert, --cluster-key)", c.RaftAddr))
 	}
-	if len(c.GossipKey) == 0 && !loopback(c.GossipAddr) {
+	// A keyring persisted by an earlier start encrypts gossip without the
+	// flag.
+	if len(c.GossipKey) == 0 && !cluster.HasGossipKeyring(c.DataDir) && !loopback(c.GossipAddr) {
 		missing = append(missing, fmt.Sprintf("gossip on %s is not encrypted (--gossip-key-file)", c.GossipAddr))
 	}
 	if len(missing) > 0 {

@@ -1,14 +1,32 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/warrenmq/warren/cluster"
 )
 
 // TestRefusesToListenBeyondLoopbackUnprotected: a node whose ports are
 // beyond loopback starts only with TLS, cluster TLS and a gossip key, or
 // with --insecure; on loopback (the README's first command) it needs none.
 func TestRefusesToListenBeyondLoopbackUnprotected(t *testing.T) {
+	dir := t.TempDir()
+	shortKey := filepath.Join(dir, "short.key")
+	if err := os.WriteFile(shortKey, []byte("c2hvcnQ=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A data dir that an earlier start, or a rotation, left a keyring in.
+	keyringDir := filepath.Join(dir, "data")
+	if err := os.MkdirAll(keyringDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keyring := `{"version": 1, "keys": ["AAECAwQFBgcICQoLDA0ODw=="]}`
+	if err := os.WriteFile(filepath.Join(keyringDir, cluster.GossipKeyringFile), []byte(keyring), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -23,6 +41,8 @@ func TestRefusesToListenBeyondLoopbackUnprotected(t *testing.T) {
 		{"client CA without TLS", []string{"--tls-client-ca", "ca.pem"}, "--tls-client-ca needs --tls-cert"},
 		{"part of the cluster trio", []string{"--cluster-ca", "ca.pem", "--cluster-cert", "n.pem"}, "--cluster-ca, --cluster-cert and --cluster-key go together"},
 		{"missing gossip key file", []string{"--gossip-key-file", "/nonexistent/gossip.key"}, "--gossip-key-file"},
+		{"short gossip key", []string{"--gossip-key-file", shortKey}, "invalid gossip key: 5 bytes"},
+		{"open gossip with a persisted keyring", []string{"--gossip-addr", "10.0.0.1:5682", "--data-dir", keyringDir}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,7 +12,8 @@ import (
 )
 
 func newClusterCmd(a *app) *cobra.Command {
-	return group("cluster", "Inspect the cluster, remove nodes", newClusterStatusCmd(a), newClusterLeaveCmd(a), newClusterRemoveNodeCmd(a))
+	return group("cluster", "Inspect the cluster, remove nodes, rotate the gossip key", newClusterStatusCmd(a), newClusterLeaveCmd(a),
+		newClusterRemoveNodeCmd(a), newClusterGossipKeyCmd(a))
 }
 
 func newClusterLeaveCmd(a *app) *cobra.Command {

@@ -53,6 +53,9 @@ type Options struct {
 	// Access, when set, turns on authentication and authorization as
 	// warren-node does by default (the first user: guest/guest).
 	Access *access.Options
+	// GossipKey, when set, encrypts gossip (cluster.Config.GossipKey: it
+	// seeds the keyring persisted in the node's data dir).
+	GossipKey []byte
 }
 
 // TimeoutScale multiplies test deadlines (WARREN_TEST_TIMEOUT_SCALE).
@@ -125,6 +128,7 @@ func newNode(t testing.TB, o Options) *Node {
 	cfg.SessionGrace = o.SessionGrace
 	cfg.Cluster.Join = o.Join
 	cfg.Cluster.BootstrapExpect = o.BootstrapExpect
+	cfg.Cluster.GossipKey = o.GossipKey
 	w := &testWriter{t: t}
 	t.Cleanup(w.close) // registered first: runs after Stop
 	cfg.Cluster.Logger = hclog.New(&hclog.LoggerOptions{Name: o.NodeID, Level: hclog.Warn, Output: w})

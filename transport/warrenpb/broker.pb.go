@@ -181,6 +181,66 @@ func (SettleKind) EnumDescriptor() ([]byte, []int) {
 	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
 }
 
+// GossipKeyOp is an operation on the gossip keyring.
+type GossipKeyOp int32
+
+const (
+	GossipKeyOp_GOSSIP_KEY_OP_UNSPECIFIED GossipKeyOp = 0
+	// LIST reports the keys every member holds; it changes nothing.
+	GossipKeyOp_GOSSIP_KEY_OP_LIST GossipKeyOp = 1
+	// INSTALL adds a key: members then also decrypt gossip with it.
+	GossipKeyOp_GOSSIP_KEY_OP_INSTALL GossipKeyOp = 2
+	// USE makes an installed key the primary: members encrypt with it.
+	GossipKeyOp_GOSSIP_KEY_OP_USE GossipKeyOp = 3
+	// REMOVE drops a key; refused while a member uses it as its primary.
+	GossipKeyOp_GOSSIP_KEY_OP_REMOVE GossipKeyOp = 4
+)
+
+// Enum value maps for GossipKeyOp.
+var (
+	GossipKeyOp_name = map[int32]string{
+		0: "GOSSIP_KEY_OP_UNSPECIFIED",
+		1: "GOSSIP_KEY_OP_LIST",
+		2: "GOSSIP_KEY_OP_INSTALL",
+		3: "GOSSIP_KEY_OP_USE",
+		4: "GOSSIP_KEY_OP_REMOVE",
+	}
+	GossipKeyOp_value = map[string]int32{
+		"GOSSIP_KEY_OP_UNSPECIFIED": 0,
+		"GOSSIP_KEY_OP_LIST":        1,
+		"GOSSIP_KEY_OP_INSTALL":     2,
+		"GOSSIP_KEY_OP_USE":         3,
+		"GOSSIP_KEY_OP_REMOVE":      4,
+	}
+)
+
+func (x GossipKeyOp) Enum() *GossipKeyOp {
+	p := new(GossipKeyOp)
+	*p = x
+	return p
+}
+
+func (x GossipKeyOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GossipKeyOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_warren_v1_broker_proto_enumTypes[3].Descriptor()
+}
+
+func (GossipKeyOp) Type() protoreflect.EnumType {
+	return &file_warren_v1_broker_proto_enumTypes[3]
+}
+
+func (x GossipKeyOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GossipKeyOp.Descriptor instead.
+func (GossipKeyOp) EnumDescriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
+}
+
 // Value is a typed header or argument value. An unset kind means "no value"
 // (in a headers binding: match on key presence only).
 type Value struct {
@@ -3592,6 +3652,189 @@ func (x *RemoveNodeResponse) GetGroups() []string {
 	return nil
 }
 
+type GossipKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Op    GossipKeyOp            `protobuf:"varint,1,opt,name=op,proto3,enum=warren.v1.GossipKeyOp" json:"op,omitempty"`
+	// The key in standard base64, as in a --gossip-key-file: 16, 24 or 32
+	// bytes (AES-128, -192 or -256), so at most 44 characters. Empty for
+	// LIST.
+	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GossipKeyRequest) Reset() {
+	*x = GossipKeyRequest{}
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GossipKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GossipKeyRequest) ProtoMessage() {}
+
+func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
+func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *GossipKeyRequest) GetOp() GossipKeyOp {
+	if x != nil {
+		return x.Op
+	}
+	return GossipKeyOp_GOSSIP_KEY_OP_UNSPECIFIED
+}
+
+func (x *GossipKeyRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// GossipKeyHolders is one key and how many members hold it.
+type GossipKeyHolders struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key in standard base64.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Members that hold the key.
+	Members uint32 `protobuf:"varint,2,opt,name=members,proto3" json:"members,omitempty"`
+	// Members that encrypt with it (their primary key).
+	PrimaryMembers uint32 `protobuf:"varint,3,opt,name=primary_members,json=primaryMembers,proto3" json:"primary_members,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GossipKeyHolders) Reset() {
+	*x = GossipKeyHolders{}
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GossipKeyHolders) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GossipKeyHolders) ProtoMessage() {}
+
+func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
+func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GossipKeyHolders) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GossipKeyHolders) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
+func (x *GossipKeyHolders) GetPrimaryMembers() uint32 {
+	if x != nil {
+		return x.PrimaryMembers
+	}
+	return 0
+}
+
+type GossipKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every key a member holds after the operation: the most used primary
+	// first, then by how many members hold it.
+	Keys []*GossipKeyHolders `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	// The primary key of every member, base64; empty when members differ.
+	Primary string `protobuf:"bytes,2,opt,name=primary,proto3" json:"primary,omitempty"`
+	// The running members that answered, the answering node included.
+	Members       uint32 `protobuf:"varint,3,opt,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GossipKeyResponse) Reset() {
+	*x = GossipKeyResponse{}
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GossipKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GossipKeyResponse) ProtoMessage() {}
+
+func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
+func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *GossipKeyResponse) GetPrimary() string {
+	if x != nil {
+		return x.Primary
+	}
+	return ""
+}
+
+func (x *GossipKeyResponse) GetMembers() uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return 0
+}
+
 var File_warren_v1_broker_proto protoreflect.FileDescriptor
 
 const file_warren_v1_broker_proto_rawDesc = "" +
@@ -3891,7 +4134,18 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x11RemoveNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\",\n" +
 	"\x12RemoveNodeResponse\x12\x16\n" +
-	"\x06groups\x18\x01 \x03(\tR\x06groups*\x89\x01\n" +
+	"\x06groups\x18\x01 \x03(\tR\x06groups\"L\n" +
+	"\x10GossipKeyRequest\x12&\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x16.warren.v1.GossipKeyOpR\x02op\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"g\n" +
+	"\x10GossipKeyHolders\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\amembers\x18\x02 \x01(\rR\amembers\x12'\n" +
+	"\x0fprimary_members\x18\x03 \x01(\rR\x0eprimaryMembers\"x\n" +
+	"\x11GossipKeyResponse\x12/\n" +
+	"\x04keys\x18\x01 \x03(\v2\x1b.warren.v1.GossipKeyHoldersR\x04keys\x12\x18\n" +
+	"\aprimary\x18\x02 \x01(\tR\aprimary\x12\x18\n" +
+	"\amembers\x18\x03 \x01(\rR\amembers*\x89\x01\n" +
 	"\rPublishStatus\x12\x1e\n" +
 	"\x1aPUBLISH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PUBLISH_STATUS_CONFIRMED\x10\x01\x12\x1d\n" +
@@ -3906,8 +4160,13 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x17SETTLE_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSETTLE_KIND_ACK\x10\x01\x12\x14\n" +
 	"\x10SETTLE_KIND_NACK\x10\x02\x12\x16\n" +
-	"\x12SETTLE_KIND_REJECT\x10\x032\xe3\n" +
-	"\n" +
+	"\x12SETTLE_KIND_REJECT\x10\x03*\x90\x01\n" +
+	"\vGossipKeyOp\x12\x1d\n" +
+	"\x19GOSSIP_KEY_OP_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12GOSSIP_KEY_OP_LIST\x10\x01\x12\x19\n" +
+	"\x15GOSSIP_KEY_OP_INSTALL\x10\x02\x12\x15\n" +
+	"\x11GOSSIP_KEY_OP_USE\x10\x03\x12\x18\n" +
+	"\x14GOSSIP_KEY_OP_REMOVE\x10\x042\xab\v\n" +
 	"\rBrokerService\x12X\n" +
 	"\x0fDeclareExchange\x12!.warren.v1.DeclareExchangeRequest\x1a\".warren.v1.DeclareExchangeResponse\x12U\n" +
 	"\x0eDeleteExchange\x12 .warren.v1.DeleteExchangeRequest\x1a!.warren.v1.DeleteExchangeResponse\x12R\n" +
@@ -3929,7 +4188,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\rClusterStatus\x12\x1f.warren.v1.ClusterStatusRequest\x1a .warren.v1.ClusterStatusResponse\x12O\n" +
 	"\fLeaveCluster\x12\x1e.warren.v1.LeaveClusterRequest\x1a\x1f.warren.v1.LeaveClusterResponse\x12I\n" +
 	"\n" +
-	"RemoveNode\x12\x1c.warren.v1.RemoveNodeRequest\x1a\x1d.warren.v1.RemoveNodeResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"RemoveNode\x12\x1c.warren.v1.RemoveNodeRequest\x1a\x1d.warren.v1.RemoveNodeResponse\x12F\n" +
+	"\tGossipKey\x12\x1b.warren.v1.GossipKeyRequest\x1a\x1c.warren.v1.GossipKeyResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_broker_proto_rawDescOnce sync.Once
@@ -3943,150 +4203,158 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 	return file_warren_v1_broker_proto_rawDescData
 }
 
-var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
 	(AckMode)(0),                    // 1: warren.v1.AckMode
 	(SettleKind)(0),                 // 2: warren.v1.SettleKind
-	(*Value)(nil),                   // 3: warren.v1.Value
-	(*Properties)(nil),              // 4: warren.v1.Properties
-	(*Message)(nil),                 // 5: warren.v1.Message
-	(*Exchange)(nil),                // 6: warren.v1.Exchange
-	(*DeclareExchangeRequest)(nil),  // 7: warren.v1.DeclareExchangeRequest
-	(*DeclareExchangeResponse)(nil), // 8: warren.v1.DeclareExchangeResponse
-	(*DeleteExchangeRequest)(nil),   // 9: warren.v1.DeleteExchangeRequest
-	(*DeleteExchangeResponse)(nil),  // 10: warren.v1.DeleteExchangeResponse
-	(*ListExchangesRequest)(nil),    // 11: warren.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),   // 12: warren.v1.ListExchangesResponse
-	(*DeclareQueueRequest)(nil),     // 13: warren.v1.DeclareQueueRequest
-	(*DeclareQueueResponse)(nil),    // 14: warren.v1.DeclareQueueResponse
-	(*DeleteQueueRequest)(nil),      // 15: warren.v1.DeleteQueueRequest
-	(*DeleteQueueResponse)(nil),     // 16: warren.v1.DeleteQueueResponse
-	(*PurgeQueueRequest)(nil),       // 17: warren.v1.PurgeQueueRequest
-	(*PurgeQueueResponse)(nil),      // 18: warren.v1.PurgeQueueResponse
-	(*QueueInfo)(nil),               // 19: warren.v1.QueueInfo
-	(*ListQueuesRequest)(nil),       // 20: warren.v1.ListQueuesRequest
-	(*ListQueuesResponse)(nil),      // 21: warren.v1.ListQueuesResponse
-	(*Binding)(nil),                 // 22: warren.v1.Binding
-	(*BindQueueRequest)(nil),        // 23: warren.v1.BindQueueRequest
-	(*BindQueueResponse)(nil),       // 24: warren.v1.BindQueueResponse
-	(*UnbindQueueRequest)(nil),      // 25: warren.v1.UnbindQueueRequest
-	(*UnbindQueueResponse)(nil),     // 26: warren.v1.UnbindQueueResponse
-	(*ListBindingsRequest)(nil),     // 27: warren.v1.ListBindingsRequest
-	(*ListBindingsResponse)(nil),    // 28: warren.v1.ListBindingsResponse
-	(*PublishEntry)(nil),            // 29: warren.v1.PublishEntry
-	(*PublishRequest)(nil),          // 30: warren.v1.PublishRequest
-	(*PublishResult)(nil),           // 31: warren.v1.PublishResult
-	(*PublishResponse)(nil),         // 32: warren.v1.PublishResponse
-	(*Subscribe)(nil),               // 33: warren.v1.Subscribe
-	(*Settle)(nil),                  // 34: warren.v1.Settle
-	(*ConsumeRequest)(nil),          // 35: warren.v1.ConsumeRequest
-	(*Subscribed)(nil),              // 36: warren.v1.Subscribed
-	(*Delivery)(nil),                // 37: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 38: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 39: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 40: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 41: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 42: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 43: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 44: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 45: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 46: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 47: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 48: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 49: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 50: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 51: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 52: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 53: warren.v1.RemoveNodeResponse
-	nil,                             // 54: warren.v1.Message.HeadersEntry
-	nil,                             // 55: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 56: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 57: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 58: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 59: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 60: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 61: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(GossipKeyOp)(0),                // 3: warren.v1.GossipKeyOp
+	(*Value)(nil),                   // 4: warren.v1.Value
+	(*Properties)(nil),              // 5: warren.v1.Properties
+	(*Message)(nil),                 // 6: warren.v1.Message
+	(*Exchange)(nil),                // 7: warren.v1.Exchange
+	(*DeclareExchangeRequest)(nil),  // 8: warren.v1.DeclareExchangeRequest
+	(*DeclareExchangeResponse)(nil), // 9: warren.v1.DeclareExchangeResponse
+	(*DeleteExchangeRequest)(nil),   // 10: warren.v1.DeleteExchangeRequest
+	(*DeleteExchangeResponse)(nil),  // 11: warren.v1.DeleteExchangeResponse
+	(*ListExchangesRequest)(nil),    // 12: warren.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),   // 13: warren.v1.ListExchangesResponse
+	(*DeclareQueueRequest)(nil),     // 14: warren.v1.DeclareQueueRequest
+	(*DeclareQueueResponse)(nil),    // 15: warren.v1.DeclareQueueResponse
+	(*DeleteQueueRequest)(nil),      // 16: warren.v1.DeleteQueueRequest
+	(*DeleteQueueResponse)(nil),     // 17: warren.v1.DeleteQueueResponse
+	(*PurgeQueueRequest)(nil),       // 18: warren.v1.PurgeQueueRequest
+	(*PurgeQueueResponse)(nil),      // 19: warren.v1.PurgeQueueResponse
+	(*QueueInfo)(nil),               // 20: warren.v1.QueueInfo
+	(*ListQueuesRequest)(nil),       // 21: warren.v1.ListQueuesRequest
+	(*ListQueuesResponse)(nil),      // 22: warren.v1.ListQueuesResponse
+	(*Binding)(nil),                 // 23: warren.v1.Binding
+	(*BindQueueRequest)(nil),        // 24: warren.v1.BindQueueRequest
+	(*BindQueueResponse)(nil),       // 25: warren.v1.BindQueueResponse
+	(*UnbindQueueRequest)(nil),      // 26: warren.v1.UnbindQueueRequest
+	(*UnbindQueueResponse)(nil),     // 27: warren.v1.UnbindQueueResponse
+	(*ListBindingsRequest)(nil),     // 28: warren.v1.ListBindingsRequest
+	(*ListBindingsResponse)(nil),    // 29: warren.v1.ListBindingsResponse
+	(*PublishEntry)(nil),            // 30: warren.v1.PublishEntry
+	(*PublishRequest)(nil),          // 31: warren.v1.PublishRequest
+	(*PublishResult)(nil),           // 32: warren.v1.PublishResult
+	(*PublishResponse)(nil),         // 33: warren.v1.PublishResponse
+	(*Subscribe)(nil),               // 34: warren.v1.Subscribe
+	(*Settle)(nil),                  // 35: warren.v1.Settle
+	(*ConsumeRequest)(nil),          // 36: warren.v1.ConsumeRequest
+	(*Subscribed)(nil),              // 37: warren.v1.Subscribed
+	(*Delivery)(nil),                // 38: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 39: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 40: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 41: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 42: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 43: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 44: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 45: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 46: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 47: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 48: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 49: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 50: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 51: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 52: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 53: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 54: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 55: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 56: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 57: warren.v1.GossipKeyResponse
+	nil,                             // 58: warren.v1.Message.HeadersEntry
+	nil,                             // 59: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 60: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 61: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 62: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 63: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 64: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 65: warren.v1.UnbindQueueRequest.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	54, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
-	4,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	55, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	56, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	6,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	57, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	58, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
-	19, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	59, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	60, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	61, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
-	22, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
-	5,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
-	29, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
+	58, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	5,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
+	59, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	60, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	7,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
+	61, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	62, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	20, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
+	63, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	64, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	65, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	23, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
+	6,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
+	30, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
 	0,  // 14: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
-	31, // 15: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
+	32, // 15: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
 	1,  // 16: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
 	2,  // 17: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
-	33, // 18: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
-	34, // 19: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
-	5,  // 20: warren.v1.Delivery.message:type_name -> warren.v1.Message
-	36, // 21: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	37, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	37, // 23: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	34, // 24: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	47, // 25: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	46, // 26: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	48, // 27: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	3,  // 28: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	3,  // 29: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 30: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 31: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 32: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 33: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 34: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	3,  // 35: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	7,  // 36: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	9,  // 37: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	11, // 38: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	13, // 39: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	15, // 40: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	17, // 41: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	20, // 42: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	23, // 43: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	25, // 44: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	27, // 45: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	30, // 46: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	35, // 47: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	39, // 48: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	41, // 49: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	43, // 50: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	45, // 51: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	50, // 52: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	52, // 53: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	8,  // 54: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	10, // 55: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	12, // 56: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	14, // 57: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	16, // 58: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	18, // 59: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	21, // 60: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	24, // 61: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	26, // 62: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	28, // 63: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	32, // 64: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	38, // 65: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	40, // 66: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	42, // 67: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	44, // 68: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	49, // 69: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	51, // 70: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	53, // 71: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	54, // [54:72] is the sub-list for method output_type
-	36, // [36:54] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	34, // 18: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
+	35, // 19: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
+	6,  // 20: warren.v1.Delivery.message:type_name -> warren.v1.Message
+	37, // 21: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
+	38, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	38, // 23: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	35, // 24: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	48, // 25: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	47, // 26: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	49, // 27: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	3,  // 28: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	56, // 29: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	4,  // 30: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	4,  // 31: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 32: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 33: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 34: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 35: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 36: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 37: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	8,  // 38: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	10, // 39: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	12, // 40: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	14, // 41: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	16, // 42: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	18, // 43: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	21, // 44: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	24, // 45: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	26, // 46: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	28, // 47: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	31, // 48: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	36, // 49: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	40, // 50: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	42, // 51: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	44, // 52: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	46, // 53: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	51, // 54: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	53, // 55: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	55, // 56: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	9,  // 57: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	11, // 58: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	13, // 59: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	15, // 60: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	17, // 61: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	19, // 62: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	22, // 63: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	25, // 64: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	27, // 65: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	29, // 66: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	33, // 67: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	39, // 68: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	41, // 69: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	43, // 70: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	45, // 71: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	50, // 72: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	52, // 73: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	54, // 74: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	57, // 75: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	57, // [57:76] is the sub-list for method output_type
+	38, // [38:57] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4114,8 +4382,8 @@ func file_warren_v1_broker_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   59,
+			NumEnums:      4,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,7 @@ const (
 	BrokerService_ClusterStatus_FullMethodName   = "/warren.v1.BrokerService/ClusterStatus"
 	BrokerService_LeaveCluster_FullMethodName    = "/warren.v1.BrokerService/LeaveCluster"
 	BrokerService_RemoveNode_FullMethodName      = "/warren.v1.BrokerService/RemoveNode"
+	BrokerService_GossipKey_FullMethodName       = "/warren.v1.BrokerService/GossipKey"
 )
 
 // BrokerServiceClient is the client API for BrokerService service.
@@ -85,6 +86,15 @@ type BrokerServiceClient interface {
 	// every Raft group. Refused for an alive node (use LeaveCluster on it)
 	// and when a group would lose its quorum of alive voters.
 	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
+	// GossipKey lists, installs, uses (makes primary) or removes a gossip
+	// encryption key on every running member of the cluster, through the
+	// answering node. It succeeds only when every running member applied it;
+	// otherwise the status names the members that did not (ErrorInfo reason
+	// GOSSIP_KEY_NOT_APPLIED, metadata "failed_members"). USE and REMOVE are
+	// checked on every member first (the key installed everywhere; not the
+	// primary anywhere), and a refused check changes nothing. Every operation
+	// is idempotent. Each member persists its keyring in its data directory.
+	GossipKey(ctx context.Context, in *GossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyResponse, error)
 }
 
 type brokerServiceClient struct {
@@ -281,6 +291,16 @@ func (c *brokerServiceClient) RemoveNode(ctx context.Context, in *RemoveNodeRequ
 	return out, nil
 }
 
+func (c *brokerServiceClient) GossipKey(ctx context.Context, in *GossipKeyRequest, opts ...grpc.CallOption) (*GossipKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GossipKeyResponse)
+	err := c.cc.Invoke(ctx, BrokerService_GossipKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokerServiceServer is the server API for BrokerService service.
 // All implementations must embed UnimplementedBrokerServiceServer
 // for forward compatibility.
@@ -325,6 +345,15 @@ type BrokerServiceServer interface {
 	// every Raft group. Refused for an alive node (use LeaveCluster on it)
 	// and when a group would lose its quorum of alive voters.
 	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
+	// GossipKey lists, installs, uses (makes primary) or removes a gossip
+	// encryption key on every running member of the cluster, through the
+	// answering node. It succeeds only when every running member applied it;
+	// otherwise the status names the members that did not (ErrorInfo reason
+	// GOSSIP_KEY_NOT_APPLIED, metadata "failed_members"). USE and REMOVE are
+	// checked on every member first (the key installed everywhere; not the
+	// primary anywhere), and a refused check changes nothing. Every operation
+	// is idempotent. Each member persists its keyring in its data directory.
+	GossipKey(context.Context, *GossipKeyRequest) (*GossipKeyResponse, error)
 	mustEmbedUnimplementedBrokerServiceServer()
 }
 
@@ -388,6 +417,9 @@ func (UnimplementedBrokerServiceServer) LeaveCluster(context.Context, *LeaveClus
 }
 func (UnimplementedBrokerServiceServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
+}
+func (UnimplementedBrokerServiceServer) GossipKey(context.Context, *GossipKeyRequest) (*GossipKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GossipKey not implemented")
 }
 func (UnimplementedBrokerServiceServer) mustEmbedUnimplementedBrokerServiceServer() {}
 func (UnimplementedBrokerServiceServer) testEmbeddedByValue()                       {}
@@ -712,6 +744,24 @@ func _BrokerService_RemoveNode_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BrokerService_GossipKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GossipKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerServiceServer).GossipKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokerService_GossipKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerServiceServer).GossipKey(ctx, req.(*GossipKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BrokerService_ServiceDesc is the grpc.ServiceDesc for BrokerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -782,6 +832,10 @@ var BrokerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveNode",
 			Handler:    _BrokerService_RemoveNode_Handler,
+		},
+		{
+			MethodName: "GossipKey",
+			Handler:    _BrokerService_GossipKey_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

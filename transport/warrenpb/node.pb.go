@@ -909,11 +909,117 @@ func (x *LiveSessionsResponse) GetLive() []string {
 	return nil
 }
 
+type LocalGossipKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Op    GossipKeyOp            `protobuf:"varint,1,opt,name=op,proto3,enum=warren.v1.GossipKeyOp" json:"op,omitempty"`
+	// The raw key (16, 24 or 32 bytes); empty for LIST.
+	Key           []byte `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalGossipKeyRequest) Reset() {
+	*x = LocalGossipKeyRequest{}
+	mi := &file_warren_v1_node_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalGossipKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalGossipKeyRequest) ProtoMessage() {}
+
+func (x *LocalGossipKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalGossipKeyRequest.ProtoReflect.Descriptor instead.
+func (*LocalGossipKeyRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LocalGossipKeyRequest) GetOp() GossipKeyOp {
+	if x != nil {
+		return x.Op
+	}
+	return GossipKeyOp_GOSSIP_KEY_OP_UNSPECIFIED
+}
+
+func (x *LocalGossipKeyRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type LocalGossipKeyResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node's keys, its primary key first.
+	Keys          [][]byte `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalGossipKeyResponse) Reset() {
+	*x = LocalGossipKeyResponse{}
+	mi := &file_warren_v1_node_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalGossipKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalGossipKeyResponse) ProtoMessage() {}
+
+func (x *LocalGossipKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalGossipKeyResponse.ProtoReflect.Descriptor instead.
+func (*LocalGossipKeyResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *LocalGossipKeyResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *LocalGossipKeyResponse) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 var File_warren_v1_node_proto protoreflect.FileDescriptor
 
 const file_warren_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x14warren/v1/node.proto\x12\twarren.v1\"\x89\x01\n" +
+	"\x14warren/v1/node.proto\x12\twarren.v1\x1a\x16warren/v1/broker.proto\"\x89\x01\n" +
 	"\bNodeMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
@@ -971,14 +1077,21 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\vsession_ids\x18\x01 \x03(\tR\n" +
 	"sessionIds\"*\n" +
 	"\x14LiveSessionsResponse\x12\x12\n" +
-	"\x04live\x18\x01 \x03(\tR\x04live2\xe4\x03\n" +
+	"\x04live\x18\x01 \x03(\tR\x04live\"Q\n" +
+	"\x15LocalGossipKeyRequest\x12&\n" +
+	"\x02op\x18\x01 \x01(\x0e2\x16.warren.v1.GossipKeyOpR\x02op\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\"E\n" +
+	"\x16LocalGossipKeyResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\fR\x04keys2\xbb\x04\n" +
 	"\vNodeService\x12@\n" +
 	"\aPropose\x12\x19.warren.v1.ProposeRequest\x1a\x1a.warren.v1.ProposeResponse\x12@\n" +
 	"\aEnqueue\x12\x19.warren.v1.EnqueueRequest\x1a\x1a.warren.v1.EnqueueResponse\x12a\n" +
 	"\x12TransferLeadership\x12$.warren.v1.TransferLeadershipRequest\x1a%.warren.v1.TransferLeadershipResponse\x12O\n" +
 	"\fRemoveMember\x12\x1e.warren.v1.RemoveMemberRequest\x1a\x1f.warren.v1.RemoveMemberResponse\x12L\n" +
 	"\vLocalStatus\x12\x1d.warren.v1.LocalStatusRequest\x1a\x1e.warren.v1.LocalStatusResponse\x12O\n" +
-	"\fLiveSessions\x12\x1e.warren.v1.LiveSessionsRequest\x1a\x1f.warren.v1.LiveSessionsResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"\fLiveSessions\x12\x1e.warren.v1.LiveSessionsRequest\x1a\x1f.warren.v1.LiveSessionsResponse\x12U\n" +
+	"\x0eLocalGossipKey\x12 .warren.v1.LocalGossipKeyRequest\x1a!.warren.v1.LocalGossipKeyResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_node_proto_rawDescOnce sync.Once
@@ -992,7 +1105,7 @@ func file_warren_v1_node_proto_rawDescGZIP() []byte {
 	return file_warren_v1_node_proto_rawDescData
 }
 
-var file_warren_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_warren_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_warren_v1_node_proto_goTypes = []any{
 	(*NodeMeta)(nil),                   // 0: warren.v1.NodeMeta
 	(*ProposeRequest)(nil),             // 1: warren.v1.ProposeRequest
@@ -1010,28 +1123,34 @@ var file_warren_v1_node_proto_goTypes = []any{
 	(*LocalStatusResponse)(nil),        // 13: warren.v1.LocalStatusResponse
 	(*LiveSessionsRequest)(nil),        // 14: warren.v1.LiveSessionsRequest
 	(*LiveSessionsResponse)(nil),       // 15: warren.v1.LiveSessionsResponse
+	(*LocalGossipKeyRequest)(nil),      // 16: warren.v1.LocalGossipKeyRequest
+	(*LocalGossipKeyResponse)(nil),     // 17: warren.v1.LocalGossipKeyResponse
+	(GossipKeyOp)(0),                   // 18: warren.v1.GossipKeyOp
 }
 var file_warren_v1_node_proto_depIdxs = []int32{
 	3,  // 0: warren.v1.ProposeResponse.dropped:type_name -> warren.v1.DroppedQueue
 	5,  // 1: warren.v1.EnqueueResponse.outcomes:type_name -> warren.v1.EnqueueOutcome
 	12, // 2: warren.v1.LocalStatusResponse.groups:type_name -> warren.v1.LocalGroupIndex
-	1,  // 3: warren.v1.NodeService.Propose:input_type -> warren.v1.ProposeRequest
-	4,  // 4: warren.v1.NodeService.Enqueue:input_type -> warren.v1.EnqueueRequest
-	7,  // 5: warren.v1.NodeService.TransferLeadership:input_type -> warren.v1.TransferLeadershipRequest
-	9,  // 6: warren.v1.NodeService.RemoveMember:input_type -> warren.v1.RemoveMemberRequest
-	11, // 7: warren.v1.NodeService.LocalStatus:input_type -> warren.v1.LocalStatusRequest
-	14, // 8: warren.v1.NodeService.LiveSessions:input_type -> warren.v1.LiveSessionsRequest
-	2,  // 9: warren.v1.NodeService.Propose:output_type -> warren.v1.ProposeResponse
-	6,  // 10: warren.v1.NodeService.Enqueue:output_type -> warren.v1.EnqueueResponse
-	8,  // 11: warren.v1.NodeService.TransferLeadership:output_type -> warren.v1.TransferLeadershipResponse
-	10, // 12: warren.v1.NodeService.RemoveMember:output_type -> warren.v1.RemoveMemberResponse
-	13, // 13: warren.v1.NodeService.LocalStatus:output_type -> warren.v1.LocalStatusResponse
-	15, // 14: warren.v1.NodeService.LiveSessions:output_type -> warren.v1.LiveSessionsResponse
-	9,  // [9:15] is the sub-list for method output_type
-	3,  // [3:9] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	18, // 3: warren.v1.LocalGossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	1,  // 4: warren.v1.NodeService.Propose:input_type -> warren.v1.ProposeRequest
+	4,  // 5: warren.v1.NodeService.Enqueue:input_type -> warren.v1.EnqueueRequest
+	7,  // 6: warren.v1.NodeService.TransferLeadership:input_type -> warren.v1.TransferLeadershipRequest
+	9,  // 7: warren.v1.NodeService.RemoveMember:input_type -> warren.v1.RemoveMemberRequest
+	11, // 8: warren.v1.NodeService.LocalStatus:input_type -> warren.v1.LocalStatusRequest
+	14, // 9: warren.v1.NodeService.LiveSessions:input_type -> warren.v1.LiveSessionsRequest
+	16, // 10: warren.v1.NodeService.LocalGossipKey:input_type -> warren.v1.LocalGossipKeyRequest
+	2,  // 11: warren.v1.NodeService.Propose:output_type -> warren.v1.ProposeResponse
+	6,  // 12: warren.v1.NodeService.Enqueue:output_type -> warren.v1.EnqueueResponse
+	8,  // 13: warren.v1.NodeService.TransferLeadership:output_type -> warren.v1.TransferLeadershipResponse
+	10, // 14: warren.v1.NodeService.RemoveMember:output_type -> warren.v1.RemoveMemberResponse
+	13, // 15: warren.v1.NodeService.LocalStatus:output_type -> warren.v1.LocalStatusResponse
+	15, // 16: warren.v1.NodeService.LiveSessions:output_type -> warren.v1.LiveSessionsResponse
+	17, // 17: warren.v1.NodeService.LocalGossipKey:output_type -> warren.v1.LocalGossipKeyResponse
+	11, // [11:18] is the sub-list for method output_type
+	4,  // [4:11] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_node_proto_init() }
@@ -1039,13 +1158,14 @@ func file_warren_v1_node_proto_init() {
 	if File_warren_v1_node_proto != nil {
 		return
 	}
+	file_warren_v1_broker_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_node_proto_rawDesc), len(file_warren_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

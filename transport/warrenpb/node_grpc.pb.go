@@ -27,6 +27,7 @@ const (
 	NodeService_RemoveMember_FullMethodName       = "/warren.v1.NodeService/RemoveMember"
 	NodeService_LocalStatus_FullMethodName        = "/warren.v1.NodeService/LocalStatus"
 	NodeService_LiveSessions_FullMethodName       = "/warren.v1.NodeService/LiveSessions"
+	NodeService_LocalGossipKey_FullMethodName     = "/warren.v1.NodeService/LocalGossipKey"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -51,6 +52,10 @@ type NodeServiceClient interface {
 	// LiveSessions returns which of the given sessions have a Session or
 	// consume stream open on the answering node.
 	LiveSessions(ctx context.Context, in *LiveSessionsRequest, opts ...grpc.CallOption) (*LiveSessionsResponse, error)
+	// LocalGossipKey applies a gossip keyring operation on the answering node
+	// only (the node a client asked calls it on every running member) and
+	// returns that node's keyring afterwards.
+	LocalGossipKey(ctx context.Context, in *LocalGossipKeyRequest, opts ...grpc.CallOption) (*LocalGossipKeyResponse, error)
 }
 
 type nodeServiceClient struct {
@@ -121,6 +126,16 @@ func (c *nodeServiceClient) LiveSessions(ctx context.Context, in *LiveSessionsRe
 	return out, nil
 }
 
+func (c *nodeServiceClient) LocalGossipKey(ctx context.Context, in *LocalGossipKeyRequest, opts ...grpc.CallOption) (*LocalGossipKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalGossipKeyResponse)
+	err := c.cc.Invoke(ctx, NodeService_LocalGossipKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServiceServer is the server API for NodeService service.
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
@@ -143,6 +158,10 @@ type NodeServiceServer interface {
 	// LiveSessions returns which of the given sessions have a Session or
 	// consume stream open on the answering node.
 	LiveSessions(context.Context, *LiveSessionsRequest) (*LiveSessionsResponse, error)
+	// LocalGossipKey applies a gossip keyring operation on the answering node
+	// only (the node a client asked calls it on every running member) and
+	// returns that node's keyring afterwards.
+	LocalGossipKey(context.Context, *LocalGossipKeyRequest) (*LocalGossipKeyResponse, error)
 	mustEmbedUnimplementedNodeServiceServer()
 }
 
@@ -170,6 +189,9 @@ func (UnimplementedNodeServiceServer) LocalStatus(context.Context, *LocalStatusR
 }
 func (UnimplementedNodeServiceServer) LiveSessions(context.Context, *LiveSessionsRequest) (*LiveSessionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LiveSessions not implemented")
+}
+func (UnimplementedNodeServiceServer) LocalGossipKey(context.Context, *LocalGossipKeyRequest) (*LocalGossipKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LocalGossipKey not implemented")
 }
 func (UnimplementedNodeServiceServer) mustEmbedUnimplementedNodeServiceServer() {}
 func (UnimplementedNodeServiceServer) testEmbeddedByValue()                     {}
@@ -300,6 +322,24 @@ func _NodeService_LiveSessions_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeService_LocalGossipKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalGossipKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).LocalGossipKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_LocalGossipKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).LocalGossipKey(ctx, req.(*LocalGossipKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeService_ServiceDesc is the grpc.ServiceDesc for NodeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -330,6 +370,10 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LiveSessions",
 			Handler:    _NodeService_LiveSessions_Handler,
+		},
+		{
+			MethodName: "LocalGossipKey",
+			Handler:    _NodeService_LocalGossipKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
