@@ -24,6 +24,11 @@ var (
 // the prefix of the name the server will generate.
 const generatedQueueName = "amq.gen-"
 
+// publicMethods need no login at all: probes (gRPC health) and service
+// discovery (reflection) that load balancers and tools call without
+// credentials. They reveal nothing of the broker's state.
+var publicMethods = map[string]bool{}
+
 var rules = map[string]rule{
 	pb.BrokerService_DeclareExchange_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.DeclareExchangeRequest)
