@@ -2,7 +2,10 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +13,10 @@ import (
 
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/internal/certs"
+	"github.com/warrenmq/warren/internal/netlab"
 	"github.com/warrenmq/warren/transport/transporttest"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -294,4 +300,110 @@ func TestVHostThroughFollowers(t *testing.T) {
 		}
 	}
 	waitCounts(t, admin, "fw", 0, 0)
+}
+
+// TestGuestRefusedBeyondLoopback: on warren-node processes on hosts of
+// their own (network namespaces), guest/guest from another host is refused, naming
+// the loopback rule, while the administrator the node bootstrapped works
+// from there.
+func TestGuestRefusedBeyondLoopback(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		t.Skip("this test runs a node on a host in a network namespace: " + err.Error())
+	}
+	lab, err := netlab.New("guest", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	hosts := lab.Hosts()
+	ch := hosts[3]
+	nodes := startLabCluster(t, hosts[:3], ch) // --join never bootstraps one node alone
+	ctx := testCtx(t, 30*time.Second)
+
+	c, err := client.New(ctx, []string{nodes[0].grpcAddr}, labDialer(ch), client.WithConnectTimeout(2*time.Second))
+	if err == nil {
+		t.Cleanup(func() { _ = c.Close() })
+		_, err = c.ListQueues(ctx)
+	}
+	wantCode(t, "guest from "+ch.IP, err, codes.Unauthenticated)
+	if err != nil && !strings.Contains(status.Convert(err).Message(), "loopback") {
+		t.Errorf("refusal of guest does not name the loopback rule: %v", err)
+	}
+	raw := labRaw(t, ch, nodes[0].grpcAddr) // the bootstrapped administrator
+	if _, err := raw.DeclareQueue(ctx, &pb.DeclareQueueRequest{Name: "jobs"}); err != nil {
+		t.Fatalf("administrator from %s: %v", ch.IP, err)
+	}
+}
+
+// TestClientCertificateNamesTheUser: a warren-node process with
+// --tls-client-ca authenticates a client by its certificate's common name
+// (no password), holds it to that user's permissions, and lets a
+// password login override the certificate's name.
+func TestClientCertificateNamesTheUser(t *testing.T) {
+	if nodeBinary == "" {
+		t.Skip("no warren-node binary")
+	}
+	dir := t.TempDir()
+	serverTLS := tlsFiles(t, dir, "n1")
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS := func(user string) *tls.Config {
+		certPEM, keyPEM, err := certs.NewCert(caPEM, caKey, certs.CertOptions{CommonName: user, Client: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := serverTLS.Clone()
+		cfg.Certificates = []tls.Certificate{pair}
+		return cfg
+	}
+	p := newClusterProc(t, "n1")
+	p.clientOpts = []client.Option{client.WithTLS(clientTLS("guest"))}
+	f := func(name string) string { return filepath.Join(dir, name) }
+	p.extra = []string{"--tls-cert", f("n1.pem"), "--tls-key", f("n1-key.pem"), "--tls-client-ca", f("ca.pem")}
+	launchCluster(t, []*nodeProc{p})
+
+	ctx := testCtx(t, 30*time.Second)
+	admin := newClient(t, p.grpcAddr, client.WithTLS(clientTLS("guest")))
+	if id, err := admin.WhoAmI(ctx); err != nil || id.User != "guest" {
+		t.Fatalf("certificate login as guest: %+v %v", id, err)
+	}
+	if err := admin.AddUser(ctx, "reader", "", nil); err != nil { // no password: certificate only
+		t.Fatal(err)
+	}
+	if err := admin.SetPermissions(ctx, client.Permission{User: "reader", VHost: "/", Read: ".*"}); err != nil {
+		t.Fatal(err)
+	}
+	declareQueue(t, admin, "reports", nil)
+	reader := newClient(t, p.grpcAddr, client.WithTLS(clientTLS("reader")))
+	if id, err := reader.WhoAmI(ctx); err != nil || id.User != "reader" {
+		t.Fatalf("certificate login as reader: %+v %v", id, err)
+	}
+	if _, _, err := reader.Get(ctx, "reports", client.GetOptions{}); err != nil {
+		t.Errorf("reader get: %v", err)
+	}
+	_, err = reader.DeclareQueue(ctx, "mine", client.QueueOptions{})
+	wantDenied(t, "reader declare", err, `"reader"`, "configure")
+	// A certificate of a user that does not exist logs in as no one.
+	ghost := newClient(t, p.grpcAddr, client.WithTLS(clientTLS("ghost")))
+	_, err = ghost.WhoAmI(ctx)
+	wantCode(t, "certificate of an unknown user", err, codes.Unauthenticated)
+	// A password login on top of a certificate is the password's user.
+	both := newClient(t, p.grpcAddr, client.WithTLS(clientTLS("reader")), client.WithCredentials("guest", "guest"))
+	if id, err := both.WhoAmI(ctx); err != nil || id.User != "guest" {
+		t.Errorf("password over a certificate: %+v %v", id, err)
+	}
 }

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/warrenmq/warren/client"
 	"github.com/warrenmq/warren/transport/transporttest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -293,3 +295,17 @@ func drainGets(t testing.TB, c *client.Client, queue string) []string {
 	t.Fatalf("queue %q did not drain", queue)
 	return nil
 }
+
+// basicLogin sends user and password with every call of a raw gRPC client,
+// as the SDK's WithCredentials does.
+type basicLogin struct{ user, password string }
+
+func (b basicLogin) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(b.user+":"+b.password))}, nil
+}
+
+func (basicLogin) RequireTransportSecurity() bool { return false }
+
+// guestLogin logs a raw gRPC client of a warren-node process in as the
+// default guest user (admitted from loopback).
+func guestLogin() grpc.DialOption { return grpc.WithPerRPCCredentials(basicLogin{"guest", "guest"}) }

@@ -30,6 +30,20 @@ const (
 	labGossipPort = "5682"
 )
 
+// The lab's administrator: lab clients are not on loopback, where guest
+// is admitted, so the nodes bootstrap this user instead.
+const labUser, labPassword = "lab", "lab-secret"
+
+// labPasswordFile writes labPassword to a file for --bootstrap-password-file.
+func labPasswordFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(p, []byte(labPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // labNode is a warren-node process on a lab host.
 type labNode struct {
 	id       string
@@ -59,6 +73,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*lab
 		join = append(join, net.JoinHostPort(h.IP, labGossipPort))
 	}
 	nodes := make([]*labNode, len(hosts))
+	pwFile := labPasswordFile(t)
 	for i, h := range hosts {
 		n := &labNode{
 			id: "n" + strconv.Itoa(i+1), host: h,
@@ -82,6 +97,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*lab
 			"--join", strings.Join(join, ","),
 			"--zone", "z"+strconv.Itoa(i+1),
 			"--insecure", // namespace hosts on this machine; no TLS
+			"--bootstrap-user", labUser, "--bootstrap-password-file", pwFile,
 		)
 		n.cmd.Stdout, n.cmd.Stderr = logf, logf
 		err = n.cmd.Start()
@@ -111,7 +127,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*lab
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
 			defer cancel()
-			c, err := client.New(ctx, []string{n.grpcAddr}, labDialer(ch), client.WithConnectTimeout(time.Second))
+			c, err := client.New(ctx, []string{n.grpcAddr}, labDialer(ch), labLogin(), client.WithConnectTimeout(time.Second))
 			if err != nil {
 				return err
 			}
@@ -130,13 +146,16 @@ func labDialer(h *netlab.Host) client.Option {
 	}))
 }
 
+// labLogin logs an SDK client in as the lab's administrator.
+func labLogin() client.Option { return client.WithCredentials(labUser, labPassword) }
+
 // labClient connects the SDK from host h to addrs (tried in order); it is
 // closed at cleanup.
 func labClient(t *testing.T, h *netlab.Host, addrs ...string) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), scaled(10*time.Second))
 	defer cancel()
-	c, err := client.New(ctx, addrs, labDialer(h), client.WithConnectTimeout(2*time.Second))
+	c, err := client.New(ctx, addrs, labDialer(h), labLogin(), client.WithConnectTimeout(2*time.Second))
 	if err != nil {
 		t.Fatalf("client.New(%v) from %s: %v", addrs, h.Name, err)
 	}
@@ -150,6 +169,7 @@ func labRaw(t *testing.T, h *netlab.Host, addr string) pb.BrokerServiceClient {
 	t.Helper()
 	cc, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(basicLogin{labUser, labPassword}),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return h.DialContext(ctx, "tcp", addr)
 		}))
