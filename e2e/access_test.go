@@ -14,7 +14,6 @@ import (
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/client"
 	"github.com/warrenmq/warren/internal/certs"
-	"github.com/warrenmq/warren/internal/netlab"
 	"github.com/warrenmq/warren/transport/transporttest"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc/codes"
@@ -307,19 +306,7 @@ func TestVHostThroughFollowers(t *testing.T) {
 // the loopback rule, while the administrator the node bootstrapped works
 // from there.
 func TestGuestRefusedBeyondLoopback(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		t.Skip("this test runs a node on a host in a network namespace: " + err.Error())
-	}
-	lab, err := netlab.New("guest", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("close lab: %v", err)
-		}
-	})
-	hosts := lab.Hosts()
+	hosts := newLab(t, "guest", 4).Hosts()
 	ch := hosts[3]
 	nodes := startLabCluster(t, hosts[:3], ch) // --join never bootstraps one node alone
 	ctx := testCtx(t, 30*time.Second)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/client"
-	"github.com/warrenmq/warren/internal/netlab"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -42,22 +41,11 @@ import (
 // catches up, and every confirmed message is consumed from the queue
 // through it.
 func TestClusterPartition(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		t.Skip("the partition test runs nodes on hosts in network namespaces: " + err.Error())
-	}
-	lab, err := netlab.New("part", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("close lab: %v", err)
-		}
-	})
+	lab := newLab(t, "part", 4)
 	hosts := lab.Hosts()
 	ch := hosts[3] // the clients' host
 	nodes := startLabCluster(t, hosts[:3], ch)
-	t.Logf("lab %s: nodes on %s, %s, %s; clients on %s", lab.Subnet(), hosts[0].IP, hosts[1].IP, hosts[2].IP, ch.IP)
+	t.Logf("nodes on %s, %s, %s; clients on %s", hosts[0].IP, hosts[1].IP, hosts[2].IP, ch.IP)
 
 	const q = "split"
 	var all []string

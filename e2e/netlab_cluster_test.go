@@ -44,6 +44,26 @@ func labPasswordFile(t *testing.T) string {
 	return p
 }
 
+// newLab makes a lab of n hosts for the test (skipping it where network
+// namespaces are not available) and closes it at cleanup.
+func newLab(t *testing.T, name string, n int) *netlab.Lab {
+	t.Helper()
+	if err := netlab.Available(); err != nil {
+		t.Skip("this test runs nodes on hosts in network namespaces: " + err.Error())
+	}
+	lab, err := netlab.New(name, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	t.Logf("lab %s on %s", name, lab.Subnet())
+	return lab
+}
+
 // labNode is a warren-node process on a lab host.
 type labNode struct {
 	id       string

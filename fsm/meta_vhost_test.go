@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -12,7 +11,7 @@ import (
 func i64(v int64) *int64 { return &v }
 
 func TestVHostsSeparateObjects(t *testing.T) {
-	l := newMetaLog(t, 2)
+	l := newMetaLog(t, fuzzMetaGroups)
 	if res := l.apply(&fsmpb.DeclareQueue{Vhost: "b", Name: "jobs"}); !errors.Is(res.Err, ErrNotFound) {
 		t.Fatalf("declare in a missing vhost: %v, want ErrNotFound", res.Err)
 	}
@@ -47,14 +46,7 @@ func TestVHostsSeparateObjects(t *testing.T) {
 	l.must(&fsmpb.AddUser{Name: "u"})
 	l.must(&fsmpb.SetPermissions{Permission: allPerm("u", "b")})
 
-	var snap bytes.Buffer
-	if err := l.m.WriteSnapshot(&snap); err != nil {
-		t.Fatal(err)
-	}
-	restored, err := RestoreMeta(bytes.NewReader(snap.Bytes()), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	restored := restoreMetaRoundTrip(t, metaSnapshotBytes(t, l.m))
 	if err := checkMetaInvariants(restored, true); err != nil {
 		t.Fatalf("restored: %v", err)
 	}
@@ -76,7 +68,7 @@ func TestVHostsSeparateObjects(t *testing.T) {
 }
 
 func TestVHostLimits(t *testing.T) {
-	l := newMetaLog(t, 1)
+	l := newMetaLog(t, fuzzMetaGroups)
 	l.must(&fsmpb.AddVHost{Name: "v"})
 	l.must(&fsmpb.SetVHostLimits{Name: "v", Limits: &fsmpb.VHostLimits{MaxQueues: i64(2), MaxExchanges: i64(1), MaxBindings: i64(1)}})
 	l.must(&fsmpb.DeclareQueue{Vhost: "v", Name: "q1"})
@@ -100,14 +92,7 @@ func TestVHostLimits(t *testing.T) {
 	if res := l.apply(&fsmpb.SetVHostLimits{Name: "v", Limits: &fsmpb.VHostLimits{MaxQueues: i64(-1)}}); !errors.Is(res.Err, ErrInvalid) {
 		t.Errorf("negative limit: %v", res.Err)
 	}
-	var snap bytes.Buffer
-	if err := l.m.WriteSnapshot(&snap); err != nil {
-		t.Fatal(err)
-	}
-	restored, err := RestoreMeta(bytes.NewReader(snap.Bytes()), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	restored := restoreMetaRoundTrip(t, metaSnapshotBytes(t, l.m))
 	if got := restored.VHostLimits("v"); got.GetMaxQueues() != 2 || got.GetMaxBindings() != 1 {
 		t.Errorf("restored limits %v", got)
 	}
