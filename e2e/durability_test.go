@@ -33,6 +33,9 @@ type nodeProc struct {
 	readOnlyProbe bool
 	// clientOpts are the probe client's options (TLS for a TLS node).
 	clientOpts []client.Option
+	// binary is the warren-node executable to run; "" is the one TestMain
+	// built.
+	binary string
 	cmd        *exec.Cmd
 	exited     chan struct{}
 	waitErr    error
@@ -136,7 +139,11 @@ func (p *nodeProc) launch() error {
 		"--queue-groups", "4",
 		"--session-grace", "500ms",
 	}
-	p.cmd = exec.Command(nodeBinary, append(args, p.extra...)...)
+	bin := p.binary
+	if bin == "" {
+		bin = nodeBinary
+	}
+	p.cmd = exec.Command(bin, append(args, p.extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()

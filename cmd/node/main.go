@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/internal/version"
 	"github.com/warrenmq/warren/internal/watermark"
 	"github.com/warrenmq/warren/transport"
 	"google.golang.org/grpc"
@@ -36,6 +37,8 @@ type flags struct {
 	broker    broker.Config
 	grpcAddr  string
 	logLevel  string
+	logFormat string
+	version   bool // --version: print the build and exit
 	maxMsg    int
 	caps      transport.Limits // the connection, stream and consumer caps
 	memHigh   watermark.Bytes  // publishes are refused past these
@@ -71,6 +74,8 @@ func parseFlags(args []string) (flags, error) {
 	f.diskLow = watermark.DefaultDiskFreeLow
 	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text (one line per record, fields as key=value) or json (one JSON object per line)")
+	fs.BoolVar(&f.version, "version", false, "print the version of this binary (module version, commit, Go version) and exit")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
 	f.security.register(fs)
@@ -80,6 +85,9 @@ func parseFlags(args []string) (flags, error) {
 	}
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return f, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
 	}
 	for _, a := range strings.Split(*join, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -100,7 +108,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr})
+	if f.version {
+		fmt.Println("warren-node " + version.Get().String())
+		return nil
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr, JSONFormat: f.logFormat == "json",
+	})
 	f.broker.Cluster.Logger = logger
 	sec, err := f.security.load(&f)
 	if err != nil {

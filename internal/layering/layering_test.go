@@ -20,8 +20,9 @@ const module = "github.com/warrenmq/warren"
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
 // leaves. cluster/raftgroup imports nothing of Warren; cluster does not
-// import broker (it uses fsm only for its error sentinels, and
-// internal/certs to read a peer's node id); nothing but
+// import broker (it uses fsm only for its error sentinels,
+// internal/certs to read a peer's node id, and internal/version to gossip
+// the build it runs); nothing but
 // cmd and the in-process harness imports transport.
 var allowed = map[string][]string{
 	"routing":                 {},
@@ -30,13 +31,13 @@ var allowed = map[string][]string{
 	"cluster/raftgroup":       {},
 	"fsm":                     {"routing", "fsm/fsmpb"},
 	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
-	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
+	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
 	"internal/password":       {},
 	"access":                  {"fsm", "routing", "fsm/fsmpb", "internal/password"},
-	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
-	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
+	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"client":                  {"transport/warrenpb"},
-	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
+	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":             {}, // pure history checker: standard library only
 	"chaos":                   {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }
