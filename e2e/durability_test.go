@@ -35,10 +35,10 @@ type nodeProc struct {
 	clientOpts []client.Option
 	// binary is the warren-node executable to run; "" is the one TestMain
 	// built.
-	binary string
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	waitErr    error
+	binary  string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
 }
 
 // freeAddr returns a loopback address with a port the OS just handed out
