@@ -209,6 +209,7 @@ func run(args []string) error {
 	// to, on the cluster port (node.PeerListener).
 	api.Register(gs)
 	api.AccessServer().Register(gs)
+	probes := api.RegisterProbes(gs) // grpc.health.v1 and reflection
 	peerGS := grpc.NewServer(transport.GRPCOptions(limits)...)
 	api.Register(peerGS)
 	nodeAPI.Register(peerGS)
@@ -217,15 +218,21 @@ func run(args []string) error {
 		serveErr <- gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api")))
 	}()
 	go func() { _ = peerGS.Serve(node.PeerListener()) }()
-	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.broker.Cluster.DataDir)
+	probes.Serving()
+	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(),
+		"data", f.broker.Cluster.DataDir, "version", version.Get().Short())
 
 	select {
 	case <-ctx.Done():
+		// Health checks say NOT_SERVING from the start of the hand-off,
+		// so load balancers stop sending new clients here.
+		probes.NotServing()
 		logger.Info("shutting down: handing off leaderships, then ending client streams")
 		handOff, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		node.HandOff(handOff)
 		cancel()
 	case <-node.Left():
+		probes.NotServing()
 		logger.Info("left the cluster; stopping")
 	case err := <-serveErr:
 		return err

@@ -31,9 +31,14 @@ type Node struct {
 	Addr    string
 	DataDir string
 	Broker  *broker.Broker
-	grpc    *grpc.Server
-	peers   *grpc.Server // the cluster port's node-to-node gRPC
-	cfg     broker.Config
+	// API is the client port's BrokerService (its Drain, its Stats).
+	API *transport.Server
+	// Probes is the client port's health service, SERVING once the node
+	// serves.
+	Probes *transport.Probes
+	grpc   *grpc.Server
+	peers  *grpc.Server // the cluster port's node-to-node gRPC
+	cfg    broker.Config
 }
 
 // Options tune a test node; the zero value is a 4-group single node.
@@ -201,6 +206,8 @@ func (n *Node) serve(ln net.Listener, o Options) error {
 	gs := grpc.NewServer(append(append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...), api.Interceptors()...)...)
 	api.Register(gs)
 	api.AccessServer().Register(gs)
+	n.API, n.Probes = api, api.RegisterProbes(gs)
+	n.Probes.Serving()
 	go func() { _ = gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, nil)) }()
 	// Peers call the NodeService, and the BrokerService they proxy to, on
 	// the cluster port, as cmd/node serves them.
