@@ -30,6 +30,8 @@ type queueGroup struct {
 	logger hclog.Logger
 	// disp is the group's dispatcher while this node leads the group.
 	disp atomic.Pointer[dispatch.Dispatcher]
+	// counters count message events while this node leads the group.
+	counters groupCounters
 
 	mu           sync.Mutex
 	leaderCancel context.CancelFunc
@@ -63,6 +65,7 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	if d == nil {
 		return nil
 	}
+	q.counters.count(cmd, res)
 	switch b := cmd.(type) {
 	case *fsmpb.SessionDown:
 		d.EndSessions(b.GetSessions())
@@ -163,6 +166,7 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	q.disp.Store(d)
 	defer func() {
 		q.disp.Store(nil)
+		q.counters.forget()
 		d.Stop(q.group.NotLeader())
 	}()
 	q.readyOnce.Do(func() { close(q.ready) })

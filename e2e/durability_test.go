@@ -136,6 +136,7 @@ func (p *nodeProc) launch() error {
 		"--grpc-addr", p.grpcAddr,
 		"--raft-addr", p.raftAddr,
 		"--gossip-addr", p.gossipAddr,
+		"--http-addr", "127.0.0.1:0", // the node logs the port it got (httpAddr)
 		"--queue-groups", "4",
 		"--session-grace", "500ms",
 	}

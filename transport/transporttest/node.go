@@ -36,9 +36,11 @@ type Node struct {
 	// Probes is the client port's health service, SERVING once the node
 	// serves.
 	Probes *transport.Probes
-	grpc   *grpc.Server
-	peers  *grpc.Server // the cluster port's node-to-node gRPC
-	cfg    broker.Config
+	// Conns is the client port's listener (its open connections).
+	Conns *transport.ConnListener
+	grpc  *grpc.Server
+	peers *grpc.Server // the cluster port's node-to-node gRPC
+	cfg   broker.Config
 }
 
 // Options tune a test node; the zero value is a 4-group single node.
@@ -208,7 +210,8 @@ func (n *Node) serve(ln net.Listener, o Options) error {
 	api.AccessServer().Register(gs)
 	n.API, n.Probes = api, api.RegisterProbes(gs)
 	n.Probes.Serving()
-	go func() { _ = gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, nil)) }()
+	n.Conns = transport.LimitConnections(ln, limits.MaxConnections, nil)
+	go func() { _ = gs.Serve(n.Conns) }()
 	// Peers call the NodeService, and the BrokerService they proxy to, on
 	// the cluster port, as cmd/node serves them.
 	peers := grpc.NewServer(transport.GRPCOptions(limits)...)
