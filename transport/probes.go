@@ -7,7 +7,6 @@ import (
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
-	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -26,7 +25,7 @@ var probedServices = []string{pb.BrokerService_ServiceDesc.ServiceName, pb.Acces
 
 // publicServices are the services whose every method needs no login.
 var publicServices = []grpc.ServiceDesc{
-	healthgrpc.Health_ServiceDesc,
+	healthpb.Health_ServiceDesc,
 	reflectionv1.ServerReflection_ServiceDesc,
 	reflectionv1alpha.ServerReflection_ServiceDesc,
 }
@@ -49,7 +48,7 @@ type Probes struct {
 func (s *Server) RegisterProbes(gs *grpc.Server) *Probes {
 	p := &Probes{health: health.NewServer()}
 	p.set(healthpb.HealthCheckResponse_NOT_SERVING)
-	healthgrpc.RegisterHealthServer(gs, &drainingHealth{Server: p.health, draining: s.draining})
+	healthpb.RegisterHealthServer(gs, &drainingHealth{Server: p.health, draining: s.draining})
 	reflection.Register(gs)
 	return p
 }
@@ -76,7 +75,7 @@ type drainingHealth struct {
 	draining <-chan struct{}
 }
 
-func (h *drainingHealth) Watch(in *healthpb.HealthCheckRequest, stream healthgrpc.Health_WatchServer) error {
+func (h *drainingHealth) Watch(in *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	ws := &watchStream{Health_WatchServer: stream, ctx: ctx, notServing: make(chan struct{})}
@@ -101,7 +100,7 @@ func (h *drainingHealth) Watch(in *healthpb.HealthCheckRequest, stream healthgrp
 // watchStream is a Watch stream whose context ends on drain; it notes when
 // it has sent NOT_SERVING.
 type watchStream struct {
-	healthgrpc.Health_WatchServer
+	healthpb.Health_WatchServer
 	ctx        context.Context
 	notServing chan struct{}
 	sent       bool // notServing is closed; only Send (Watch's goroutine) touches it
