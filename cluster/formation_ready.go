@@ -70,8 +70,12 @@ const readyMaxLag = 1024
 // else an error that names each group that is not, and why. Unlike
 // WaitReady it can turn false again (an election, a partition).
 func (n *Node) Ready() error {
+	groups := n.groups()
+	if len(groups) == 0 {
+		return errors.New("no Raft groups open")
+	}
 	var errs []error
-	for i, g := range n.groups() {
+	for i, g := range groups {
 		if err := n.groupReady(g, n.specs[i].LeaderReady); err != nil {
 			errs = append(errs, fmt.Errorf("group %s: %w", g.Name(), err))
 		}

@@ -247,6 +247,9 @@ func TestMetricsOfALiveNode(t *testing.T) {
 		{"warren_memory_alarm", nil, 0},
 		{"warren_publish_confirm_duration_seconds", nil, 5},
 	}
+	positive := []string{ // Raft's own timings, through go-metrics
+		"warren_raft_commit_duration_seconds", "warren_raft_store_logs_duration_seconds", "warren_raft_fsm_apply_duration_seconds",
+	}
 	var body string
 	eventually(t, 10*time.Second, "metrics of the node", func() error {
 		var mfs map[string]*dto.MetricFamily
@@ -264,6 +267,11 @@ func TestMetricsOfALiveNode(t *testing.T) {
 		} {
 			if mfs[name] == nil {
 				return fmt.Errorf("no %s", name)
+			}
+		}
+		for _, name := range positive {
+			if n, _ := value(mfs, name); n == 0 {
+				return fmt.Errorf("%s observed nothing", name)
 			}
 		}
 		return nil
@@ -354,14 +362,49 @@ func TestEndpointAuthentication(t *testing.T) {
 	}
 }
 
-// TestReadyz: ready on a serving node; 503 with the reason while it drains
-// and, in a cluster, once the groups have no leader.
-func TestReadyz(t *testing.T) {
+// TestClusterMetricsAndReadyz: in a cluster each queue is reported by one
+// node (its group's leader), each group's leader reports its peers' lag;
+// /readyz is ready, then 503 with the reason once the groups have no
+// leader, and "shutting down" while the node drains.
+func TestClusterMetricsAndReadyz(t *testing.T) {
 	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 2})
-	e := startEndpoint(t, nodes[0], false, true)
+	eps := make([]*endpoint, len(nodes))
+	for i, n := range nodes {
+		eps[i] = startEndpoint(t, n, false, true)
+	}
+	e := eps[0]
 	eventually(t, 10*time.Second, "ready", func() error {
 		if code, body := e.get(t, "/readyz", "", ""); code != http.StatusOK {
 			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	if _, _, err := nodes[0].Broker.DeclareQueue(testCtx(t), broker.QueueSpec{VHost: "/", Name: "jobs"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the queue on one node, every group's lag from its leader", func() error {
+		reporters := 0
+		lagged := map[string]int{}
+		for _, ep := range eps {
+			_, mfs := ep.scrape(t)
+			if _, ok := value(mfs, "warren_queue_messages_ready", "queue", "jobs"); ok {
+				reporters++
+			}
+			for _, m := range mfs["warren_raft_peer_lag_entries"].GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "group" {
+						lagged[lp.GetValue()]++
+					}
+				}
+			}
+		}
+		if reporters != 1 {
+			return fmt.Errorf("queue jobs reported by %d nodes, want 1", reporters)
+		}
+		for _, g := range []string{"meta", "q0", "q1"} {
+			if lagged[g] != 3 {
+				return fmt.Errorf("group %s: lag of %d servers reported, want 3 (by its leader)", g, lagged[g])
+			}
 		}
 		return nil
 	})
