@@ -33,7 +33,7 @@ func (b *Broker) republishDeadLetters(dls []fsm.DeadLetter) {
 		defer cancel()
 		for i, e := range entries {
 			if _, err := b.Publish(ctx, vhosts[i], "", []PublishEntry{e}); err != nil {
-				b.logger.Warn("dead letter dropped", "exchange", e.Exchange, "error", err)
+				b.logger.Warn("dead letter dropped", "queue", dls[i].Queue, "vhost", vhostName(vhosts[i]), "exchange", e.Exchange, "error", err)
 			}
 		}
 	}()

@@ -73,7 +73,7 @@ func (b *Broker) deleteOrphanExclusiveQueues() {
 	defer cancel()
 	gone, err := b.goneSessions(ctx, owners)
 	if err != nil {
-		b.logger.Debug("not deleting exclusive queues of absent sessions yet", "error", err)
+		b.logger.Debug("not deleting exclusive queues of absent sessions yet", "group", metaGroupName, "sessions", owners, "error", err)
 		return
 	}
 	if len(gone) > 0 {

@@ -30,6 +30,8 @@ type queueGroup struct {
 	logger hclog.Logger
 	// disp is the group's dispatcher while this node leads the group.
 	disp atomic.Pointer[dispatch.Dispatcher]
+	// counters count message events while this node leads the group.
+	counters groupCounters
 
 	mu           sync.Mutex
 	leaderCancel context.CancelFunc
@@ -41,7 +43,7 @@ type queueGroup struct {
 
 func newQueueGroup(b *Broker, i int) *queueGroup {
 	name := queueGroupName(i)
-	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch." + name), ready: make(chan struct{})}
+	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch."+name).With("group", name), ready: make(chan struct{})}
 	q.fsm = newQueueStateMachine(b.refused(name))
 	q.fsm.applied = q.applied
 	return q
@@ -63,6 +65,7 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	if d == nil {
 		return nil
 	}
+	q.counters.count(cmd, res)
 	switch b := cmd.(type) {
 	case *fsmpb.SessionDown:
 		d.EndSessions(b.GetSessions())
@@ -163,6 +166,7 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	q.disp.Store(d)
 	defer func() {
 		q.disp.Store(nil)
+		q.counters.forget()
 		d.Stop(q.group.NotLeader())
 	}()
 	q.readyOnce.Do(func() { close(q.ready) })
@@ -215,9 +219,9 @@ func (q *queueGroup) downAbsentSessions(ctx context.Context, d *dispatch.Dispatc
 	if len(absent) == 0 {
 		return
 	}
-	q.logger.Info("returning deliveries of sessions no node serves", "sessions", len(absent))
+	q.logger.Info("returning deliveries of sessions no node serves", "sessions", absent)
 	if err := d.SessionDown(ctx, absent); err != nil && !errors.Is(err, context.Canceled) {
-		q.logger.Warn("session down failed", "error", err)
+		q.logger.Warn("session down failed", "sessions", absent, "error", err)
 	}
 }
 
@@ -245,7 +249,11 @@ func (q *queueGroup) cancelAbsentConsumers(d *dispatch.Dispatcher, before map[di
 		}
 	}
 	if len(cancel) > 0 {
-		q.logger.Info("cancelling consumers that have had no stream for a round", "consumers", len(cancel))
+		names := make([]string, len(cancel))
+		for i, k := range cancel {
+			names[i] = k.Session + "/" + k.Tag
+		}
+		q.logger.Info("cancelling consumers that have had no stream for a round", "consumers", names)
 		d.CancelAbsent(cancel)
 	}
 	return now

@@ -106,7 +106,7 @@ func (b *Broker) SessionClosed(ctx context.Context, id string) {
 func (b *Broker) downMetaSessions(ctx context.Context, sessions []string) {
 	res, _, err := b.proposeMeta(ctx, &fsmpb.MetaSessionDown{Sessions: sessions})
 	if err != nil {
-		b.logger.Warn("could not delete exclusive queues of ended sessions", "error", err)
+		b.logger.Warn("could not delete exclusive queues of ended sessions", "group", metaGroupName, "sessions", sessions, "error", err)
 		return
 	}
 	b.dropQueues(ctx, res.DroppedQueues)

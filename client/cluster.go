@@ -25,6 +25,9 @@ type ClusterMember struct {
 	// Since is when the answering node saw the member enter State (zero:
 	// before that node started).
 	Since time.Time `json:"since,omitzero"`
+	// Version is the build the member runs ("v1.2.3",
+	// "devel+4dac8f030d15.dirty"), as it gossips it; "" when unknown.
+	Version string `json:"version,omitempty"`
 }
 
 // GroupStatus is one Raft group: its leader, servers and indexes.
@@ -68,6 +71,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (ClusterStatus, error) {
 	for _, m := range resp.GetMembers() {
 		cm := ClusterMember{
 			ID: m.GetId(), Zone: m.GetZone(), GRPCAddr: m.GetGrpcAddr(), RaftAddr: m.GetRaftAddr(), State: m.GetState(),
+			Version: m.GetVersion(),
 		}
 		if ms := m.GetSinceMs(); ms > 0 {
 			cm.Since = time.UnixMilli(ms).UTC()

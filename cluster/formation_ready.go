@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/warrenmq/warren/cluster/raftgroup"
@@ -54,4 +55,55 @@ func (n *Node) waitGroupReady(ctx context.Context, g *raftgroup.Group, leaderRea
 		case <-t.C:
 		}
 	}
+}
+
+// readyMaxLag is how many committed entries a follower may still have to
+// apply and count as ready: a follower keeping up with a busy leader is
+// always a few entries behind, and one that is catching up after a
+// restart is thousands behind.
+const readyMaxLag = 1024
+
+// Ready reports, without waiting, whether this node is ready to serve:
+// nil when every group has a known leader and this node is current in it
+// (in a group it leads, its leader work has started; in the others, it
+// has applied all but readyMaxLag of the entries it knows are committed),
+// else an error that names each group that is not, and why. Unlike
+// WaitReady it can turn false again (an election, a partition).
+func (n *Node) Ready() error {
+	groups := n.groups()
+	if len(groups) == 0 {
+		return errors.New("no Raft groups open")
+	}
+	var errs []error
+	for i, g := range groups {
+		if err := n.groupReady(g, n.specs[i].LeaderReady); err != nil {
+			errs = append(errs, fmt.Errorf("group %s: %w", g.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) groupReady(g *raftgroup.Group, leaderReady <-chan struct{}) error {
+	_, id := g.Leader()
+	switch {
+	case id == "":
+		return errors.New("no leader")
+	case string(id) == n.cfg.NodeID:
+		if !g.IsLeader() {
+			return errors.New("leadership changing")
+		}
+		if leaderReady != nil {
+			select {
+			case <-leaderReady:
+			default:
+				return errors.New("leader, not serving yet")
+			}
+		}
+		return nil
+	}
+	commit, applied := g.CommitIndex(), g.AppliedIndex()
+	if commit > applied+readyMaxLag {
+		return fmt.Errorf("%d committed entries not applied yet (leader %s)", commit-applied, id)
+	}
+	return nil
 }

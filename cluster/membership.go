@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/warrenmq/warren/internal/version"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
@@ -60,6 +61,9 @@ type Member struct {
 	GossipAddr string
 	// FSMVersion is the state-machine version the node applies.
 	FSMVersion uint32
+	// Version is the build the node runs (internal/version Short), ""
+	// from a node that does not gossip one.
+	Version string
 	// State is MemberAlive, MemberLeaving, MemberSuspect, MemberDead or
 	// MemberLeft.
 	State string
@@ -120,6 +124,7 @@ type membership struct {
 func encodeNodeMeta(id, zone, raftAddr, grpcAddr string) ([]byte, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.NodeMeta{
 		Id: id, Zone: zone, RaftAddr: raftAddr, GrpcAddr: grpcAddr, FsmVersion: FSMVersion,
+		Version: version.Get().Short(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode node meta: %w", err)
@@ -298,7 +303,7 @@ func (m *membership) update(node *memberlist.Node, join bool) {
 	mem := Member{
 		ID: meta.GetId(), Zone: meta.GetZone(), RaftAddr: meta.GetRaftAddr(), GRPCAddr: meta.GetGrpcAddr(),
 		GossipAddr: net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port))),
-		FSMVersion: meta.GetFsmVersion(), State: MemberAlive, Since: time.Now(),
+		FSMVersion: meta.GetFsmVersion(), Version: meta.GetVersion(), State: MemberAlive, Since: time.Now(),
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -308,7 +313,7 @@ func (m *membership) update(node *memberlist.Node, join bool) {
 	m.members[mem.ID] = mem
 	delete(m.leaving, mem.ID)
 	if join && mem.ID != m.self {
-		m.logger.Info("member joined", "node", mem.ID, "zone", mem.Zone, "raft_addr", mem.RaftAddr, "grpc_addr", mem.GRPCAddr)
+		m.logger.Info("member joined", "node", mem.ID, "zone", mem.Zone, "raft_addr", mem.RaftAddr, "grpc_addr", mem.GRPCAddr, "version", mem.Version)
 	}
 	m.notifyLocked()
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/cluster/raftgroup"
 )
 
 // GroupStatus is one Raft group as this node sees it.
@@ -78,4 +79,39 @@ func suffrage(s raft.ServerSuffrage) string {
 func parseStat(stats map[string]string, key string) uint64 {
 	v, _ := strconv.ParseUint(stats[key], 10, 64)
 	return v
+}
+
+// LocalGroup is one group as this node alone sees it: no calls to peers.
+type LocalGroup struct {
+	Name string
+	// IsLeader: this node leads the group now. LeaderID is the leader it
+	// knows ("" when none).
+	IsLeader bool
+	LeaderID string
+	// Term, CommitIndex, AppliedIndex and LastIndex are Raft's on this
+	// node.
+	Term, CommitIndex, AppliedIndex, LastIndex uint64
+	// Snapshot is the newest snapshot kept; HasSnapshot is false when there
+	// is none.
+	Snapshot    raftgroup.SnapshotInfo
+	HasSnapshot bool
+}
+
+// LocalGroups describes the meta group and every queue group from this
+// node's Raft state only (cheap: for metrics at every scrape).
+func (n *Node) LocalGroups() []LocalGroup {
+	groups := n.groups()
+	out := make([]LocalGroup, 0, len(groups))
+	for _, g := range groups {
+		st := g.Stats()
+		_, id := g.Leader()
+		lg := LocalGroup{
+			Name: g.Name(), IsLeader: g.IsLeader(), LeaderID: string(id),
+			Term: parseStat(st, "term"), CommitIndex: parseStat(st, "commit_index"),
+			AppliedIndex: parseStat(st, "applied_index"), LastIndex: parseStat(st, "last_log_index"),
+		}
+		lg.Snapshot, lg.HasSnapshot = g.LastSnapshot()
+		out = append(out, lg)
+	}
+	return out
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # local-cluster.sh start|stop|status — a 3-node Warren cluster on loopback.
 #
-#   node   zone  gRPC   Raft   gossip
-#   node-a a     5680   5681   5682
-#   node-b b     5690   5691   5692
-#   node-c c     5700   5701   5702
+#   node   zone  gRPC   Raft   gossip  HTTP (/metrics, /livez, /readyz)
+#   node-a a     5680   5681   5682    5683
+#   node-b b     5690   5691   5692    5693
+#   node-c c     5700   5701   5702    5703
 #
 # Data, logs and pid files live under ./local-cluster/<node>/ (relative to
 # the directory you run the script from; override with WARREN_LOCAL_DIR).
@@ -64,10 +64,11 @@ start() {
 			--grpc-addr "127.0.0.1:$p" \
 			--raft-addr "127.0.0.1:$((p + 1))" \
 			--gossip-addr "127.0.0.1:$((p + 2))" \
+			--http-addr "127.0.0.1:$((p + 3))" \
 			--join "$join" --bootstrap-expect 3 \
 			>>"$dir/node-$n/node.log" 2>&1 </dev/null &
 		echo $! >"$pidfile"
-		echo "node-$n started (pid $!, gRPC 127.0.0.1:$p, log $dir/node-$n/node.log)"
+		echo "node-$n started (pid $!, gRPC 127.0.0.1:$p, HTTP 127.0.0.1:$((p + 3)), log $dir/node-$n/node.log)"
 	done
 	echo "clients: warren --server 127.0.0.1:5680,127.0.0.1:5690,127.0.0.1:5700 …"
 }

@@ -33,9 +33,12 @@ type nodeProc struct {
 	readOnlyProbe bool
 	// clientOpts are the probe client's options (TLS for a TLS node).
 	clientOpts []client.Option
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	waitErr    error
+	// binary is the warren-node executable to run; "" is the one TestMain
+	// built.
+	binary  string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
 }
 
 // freeAddr returns a loopback address with a port the OS just handed out
@@ -133,10 +136,15 @@ func (p *nodeProc) launch() error {
 		"--grpc-addr", p.grpcAddr,
 		"--raft-addr", p.raftAddr,
 		"--gossip-addr", p.gossipAddr,
+		"--http-addr", "127.0.0.1:0", // the node logs the port it got (httpAddr)
 		"--queue-groups", "4",
 		"--session-grace", "500ms",
 	}
-	p.cmd = exec.Command(nodeBinary, append(args, p.extra...)...)
+	bin := p.binary
+	if bin == "" {
+		bin = nodeBinary
+	}
+	p.cmd = exec.Command(bin, append(args, p.extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()

@@ -39,8 +39,9 @@ func run(m *testing.M) int {
 }
 
 // buildNode builds ./cmd/node of the module this package belongs to into
-// dir and returns the binary's path.
-func buildNode(dir string) (string, error) {
+// dir and returns the binary's path; extra go build arguments (-ldflags)
+// go before the package.
+func buildNode(dir string, extra ...string) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -50,7 +51,7 @@ func buildNode(dir string) (string, error) {
 		return "", fmt.Errorf("not inside a Go module (GOMOD=%q)", gomod)
 	}
 	bin := filepath.Join(dir, "warren-node")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/node")
+	cmd := exec.Command("go", append(append([]string{"build", "-o", bin}, extra...), "./cmd/node")...)
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/node: %w\n%s", err, out)

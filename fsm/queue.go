@@ -221,7 +221,7 @@ func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
 		key = p.GetRoutingKey()
 	}
 	res.DeadLetters = append(res.DeadLetters, DeadLetter{
-		VHost: q.spec.GetVhost(), Exchange: dlx, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(), Payload: p,
+		VHost: q.spec.GetVhost(), Exchange: dlx, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(), QueueID: q.spec.GetId(), Payload: p,
 	})
 }
 

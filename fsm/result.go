@@ -78,7 +78,9 @@ type DeadLetter struct {
 	Exchange   string
 	RoutingKey string
 	// Reason is "rejected", "expired", "maxlen" or "delivery_limit".
-	Reason  string
-	Queue   string
+	Reason string
+	Queue  string
+	// QueueID is the dead-lettering queue's id.
+	QueueID uint64
 	Payload *fsmpb.Payload
 }

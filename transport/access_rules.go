@@ -26,8 +26,10 @@ const generatedQueueName = "amq.gen-"
 
 // publicMethods need no login at all: probes (gRPC health) and service
 // discovery (reflection) that load balancers and tools call without
-// credentials. They reveal nothing of the broker's state.
-var publicMethods = map[string]bool{}
+// credentials. They reveal nothing of the broker's state. They are every
+// method of publicServices (probes.go), and no BrokerService or
+// AccessService method (TestEveryMethodHasARule).
+var publicMethods = methodsOf(publicServices...)
 
 var rules = map[string]rule{
 	pb.BrokerService_DeclareExchange_FullMethodName: func(r any) []access.Need {

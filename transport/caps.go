@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -24,20 +25,28 @@ func ClientCaps(l Limits) []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.MaxConcurrentStreams(uint32(l.MaxStreamsPerConnection))}
 }
 
-// LimitConnections returns a listener that closes, as soon as it accepts
-// it, every connection beyond max open ones, and logs that (at most every
-// 10 s). max ≤ 0 means no limit.
-func LimitConnections(ln net.Listener, max int, logger hclog.Logger) net.Listener {
-	if max <= 0 {
-		return ln
-	}
+// LimitConnections returns a listener that counts the open connections
+// and closes, as soon as it accepts it, every connection beyond max open
+// ones, and logs that (at most every 10 s). max ≤ 0 means no limit.
+func LimitConnections(ln net.Listener, max int, logger hclog.Logger) *ConnListener {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &cappedListener{Listener: ln, max: int64(max), logger: logger}
+	if max <= 0 {
+		max = math.MaxInt64
+	}
+	return &ConnListener{Listener: ln, max: int64(max), logger: logger}
 }
 
-type cappedListener struct {
+// Open is the number of connections open now.
+func (l *ConnListener) Open() int64 { return l.open.Load() }
+
+// Refused is the number of connections closed for being past the limit
+// since the listener was made.
+func (l *ConnListener) Refused() int64 { return l.refused.Load() }
+
+// ConnListener is the client port's listener (LimitConnections).
+type ConnListener struct {
 	net.Listener
 	max     int64
 	open    atomic.Int64
@@ -46,7 +55,7 @@ type cappedListener struct {
 	logged  atomic.Int64 // unix nanos of the last refusal logged
 }
 
-func (l *cappedListener) Accept() (net.Conn, error) {
+func (l *ConnListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -68,7 +77,7 @@ func (l *cappedListener) Accept() (net.Conn, error) {
 
 type cappedConn struct {
 	net.Conn
-	l    *cappedListener
+	l    *ConnListener
 	once sync.Once
 }
 

@@ -46,6 +46,8 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		return tooBigf("session %s has %d consume streams on this node; the limit is %d", session, s.limits.MaxConsumersPerSession, s.limits.MaxConsumersPerSession)
 	}
 	defer s.consumers.close(session)
+	s.streams.consumes.Add(1)
+	defer s.streams.consumes.Add(-1)
 	c, err := s.broker.Subscribe(ctx, broker.SubscribeOptions{
 		VHost: vh, Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
 		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,
@@ -214,6 +216,8 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 	}
 	id := first.GetSessionId()
 	s.broker.SessionOpened(id)
+	s.streams.sessions.Add(1)
+	defer s.streams.sessions.Add(-1)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), sessionCleanupTimeout)
 		defer cancel()

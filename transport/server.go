@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -32,6 +33,9 @@ type Server struct {
 	// access authenticates and authorizes calls; nil lets every call
 	// through (SetAccess).
 	access *Access
+	// observer hears of finished calls (SetObserver); nil: none.
+	observer atomic.Pointer[observerRef]
+	streams  streamCounts
 }
 
 // NewServer returns the service for b with the given limits.
@@ -225,6 +229,7 @@ func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb
 
 // Publish implements BrokerService.
 func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.PublishResponse, error) {
+	start := time.Now()
 	if err := s.limits.validatePublish(r); err != nil {
 		return nil, err
 	}
@@ -258,6 +263,9 @@ func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Publish
 			res.Status = pb.PublishStatus_PUBLISH_STATUS_REJECTED
 		}
 		resp.Results[i] = res
+	}
+	if o := s.observerOf(); o != nil {
+		o.PublishAnswered(time.Since(start), len(outcomes))
 	}
 	return resp, nil
 }

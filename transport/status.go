@@ -31,7 +31,7 @@ func (s *Server) ClusterStatus(ctx context.Context, r *pb.ClusterStatusRequest) 
 func (s *Server) members() []*pb.ClusterMember {
 	var out []*pb.ClusterMember
 	for _, m := range s.broker.Node().Members() {
-		cm := &pb.ClusterMember{Id: m.ID, Zone: m.Zone, GrpcAddr: m.GRPCAddr, RaftAddr: m.RaftAddr, State: m.State}
+		cm := &pb.ClusterMember{Id: m.ID, Zone: m.Zone, GrpcAddr: m.GRPCAddr, RaftAddr: m.RaftAddr, State: m.State, Version: m.Version}
 		if !m.Since.IsZero() {
 			cm.SinceMs = m.Since.UnixMilli()
 		}

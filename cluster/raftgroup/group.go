@@ -157,6 +157,9 @@ func raftConfig(o Options, logger hclog.Logger, notifyCh chan bool) *raft.Config
 	c.BatchApplyCh = o.Config.BatchApplyCh
 	c.NotifyCh = notifyCh
 	c.Logger = logger
+	// Per-peer timings only as labels, not also as keys named after the
+	// peer (hashicorp/raft's legacy telemetry).
+	c.NoLegacyTelemetry = true
 	c.NoSnapshotRestoreOnStart = false // restart = restore snapshot + replay
 	// A node removed from the configuration stays a (silent) follower
 	// instead of shutting Raft down by itself: Raft's self-shutdown can be

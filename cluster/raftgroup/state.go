@@ -74,3 +74,23 @@ func (g *Group) lastCommandIndex(index uint64) uint64 {
 	}
 	return 0
 }
+
+// SnapshotInfo describes a snapshot the group keeps on disk.
+type SnapshotInfo struct {
+	// Index and Term are those of the last entry the snapshot covers.
+	Index, Term uint64
+	// Size is the snapshot's size in bytes.
+	Size int64
+}
+
+// LastSnapshot returns the newest snapshot the group keeps, and false when
+// it has none (or the snapshot directory cannot be read). It reads the
+// snapshot directory's metadata files.
+func (g *Group) LastSnapshot() (SnapshotInfo, bool) {
+	metas, err := g.stores.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return SnapshotInfo{}, false
+	}
+	m := metas[0] // newest first
+	return SnapshotInfo{Index: m.Index, Term: m.Term, Size: m.Size}, true
+}

@@ -20,7 +20,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/internal/version"
 	"github.com/warrenmq/warren/internal/watermark"
+	"github.com/warrenmq/warren/observe"
 	"github.com/warrenmq/warren/transport"
 	"google.golang.org/grpc"
 )
@@ -35,7 +37,11 @@ func main() {
 type flags struct {
 	broker    broker.Config
 	grpcAddr  string
+	httpAddr  string // "" turns the HTTP endpoint off
+	perQueue  bool   // per-queue series on /metrics
 	logLevel  string
+	logFormat string
+	version   bool // --version: print the build and exit
 	maxMsg    int
 	caps      transport.Limits // the connection, stream and consumer caps
 	memHigh   watermark.Bytes  // publishes are refused past these
@@ -52,6 +58,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.broker.Cluster.NodeID, "id", f.broker.Cluster.NodeID, "node id, stable across restarts")
 	fs.StringVar(&f.broker.Cluster.DataDir, "data-dir", f.broker.Cluster.DataDir, "directory for Raft logs and snapshots")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:5680", "address of the client gRPC API")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:5683", "address of the HTTP endpoint: /metrics (Prometheus), /livez, /readyz; TLS with --tls-cert, and /metrics and /readyz need a monitoring or administrator user; \"\" turns it off")
+	fs.BoolVar(&f.perQueue, "per-queue-metrics", true, "export 9 series per queue on /metrics (labels vhost, queue) besides the node's totals; turn off on nodes with very many queues")
 	fs.StringVar(&f.broker.Cluster.RaftAddr, "raft-addr", f.broker.Cluster.RaftAddr, "address of the Raft port (shared by all groups)")
 	fs.StringVar(&f.broker.Cluster.Zone, "zone", "", "availability zone of this node (gossiped to peers)")
 	fs.StringVar(&f.broker.Cluster.GossipAddr, "gossip-addr", f.broker.Cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
@@ -71,6 +79,8 @@ func parseFlags(args []string) (flags, error) {
 	f.diskLow = watermark.DefaultDiskFreeLow
 	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text (one line per record, fields as key=value) or json (one JSON object per line)")
+	fs.BoolVar(&f.version, "version", false, "print the version of this binary (module version, commit, Go version) and exit")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
 	f.security.register(fs)
@@ -80,6 +90,9 @@ func parseFlags(args []string) (flags, error) {
 	}
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return f, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
 	}
 	for _, a := range strings.Split(*join, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -100,7 +113,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr})
+	if f.version {
+		fmt.Println("warren-node " + version.Get().String())
+		return nil
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr, JSONFormat: f.logFormat == "json",
+	})
 	f.broker.Cluster.Logger = logger
 	sec, err := f.security.load(&f)
 	if err != nil {
@@ -143,6 +162,9 @@ func run(args []string) error {
 		return fmt.Errorf("grpc listener: %w", err)
 	}
 	defer ln.Close()
+	limits := f.caps
+	limits.MaxMessageBytes = f.maxMsg
+	conns := transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api"))
 	f.broker.Cluster.GRPCAddr = advertised(f.grpcAddr, ln.Addr())
 	b, err := broker.Start(f.broker)
 	if err != nil {
@@ -150,6 +172,38 @@ func run(args []string) error {
 	}
 	defer b.Close()
 	node := b.Node()
+	api := transport.NewServer(b, limits, logger.Named("api"))
+	var acc *transport.Access
+	if f.security.noAuth {
+		logger.Warn("--no-auth: every client may do everything")
+	} else {
+		authn, err := access.NewAuthenticator(b, f.security.accessOptions())
+		if err != nil {
+			return err
+		}
+		acc = &transport.Access{Authenticator: authn, Authorizer: access.NewAuthorizer(b)}
+		api.SetAccess(*acc)
+	}
+	guard := watermark.New(watermark.Config{
+		MemoryHigh: uint64(f.memHigh), DiskFreeLow: uint64(f.diskLow), DataDir: f.broker.Cluster.DataDir, Logger: logger.Named("watermark"),
+	})
+	guard.Start()
+	defer guard.Close()
+	logger.Info("watermarks", "memory_high", f.memHigh.String(), "disk_free_low", f.diskLow.String())
+	// The HTTP endpoint serves from now on: /livez at once, /readyz says
+	// what the node waits for.
+	web, err := startHTTP(f, sec, b, acc, guard, func() observe.Clients {
+		st := api.Stats()
+		return observe.Clients{Connections: conns.Open(), ConnectionsRefused: conns.Refused(), Sessions: st.Sessions, ConsumeStreams: st.ConsumeStreams}
+	}, logger)
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		api.SetObserver(web)
+		defer stopHTTP(web)
+	}
+
 	logger.Info("waiting for the Raft groups", "node", f.broker.Cluster.NodeID, "gossip", node.GossipAddr(),
 		"bootstrap_expect", f.broker.Cluster.BootstrapExpect, "join", strings.Join(f.broker.Cluster.Join, ","))
 	readyCtx, cancel := context.WithTimeout(ctx, f.readyWait)
@@ -164,54 +218,47 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	limits := f.caps
-	limits.MaxMessageBytes = f.maxMsg
 	clientOpts := append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...)
 	if sec.grpcCreds != nil {
 		clientOpts = append(clientOpts, sec.grpcCreds)
 	}
-	api := transport.NewServer(b, limits, logger.Named("api"))
-	if f.security.noAuth {
-		logger.Warn("--no-auth: every client may do everything")
-	} else {
-		authn, err := access.NewAuthenticator(b, f.security.accessOptions())
-		if err != nil {
-			return err
-		}
-		api.SetAccess(transport.Access{Authenticator: authn, Authorizer: access.NewAuthorizer(b)})
-	}
 	gs := grpc.NewServer(append(clientOpts, api.Interceptors()...)...)
 	nodeAPI := transport.NewNodeServer(b)
-	guard := watermark.New(watermark.Config{
-		MemoryHigh: uint64(f.memHigh), DiskFreeLow: uint64(f.diskLow), DataDir: f.broker.Cluster.DataDir, Logger: logger.Named("watermark"),
-	})
-	guard.Start()
-	defer guard.Close()
 	api.SetResourceGuard(guard)
 	nodeAPI.SetResourceGuard(guard)
-	logger.Info("watermarks", "memory_high", f.memHigh.String(), "disk_free_low", f.diskLow.String())
 	// Clients reach only the BrokerService, on the client port. Peers
 	// reach the NodeService, and the BrokerService they proxy client calls
 	// to, on the cluster port (node.PeerListener).
 	api.Register(gs)
 	api.AccessServer().Register(gs)
+	probes := api.RegisterProbes(gs) // grpc.health.v1 and reflection
 	peerGS := grpc.NewServer(transport.GRPCOptions(limits)...)
 	api.Register(peerGS)
 	nodeAPI.Register(peerGS)
 	serveErr := make(chan error, 2)
-	go func() {
-		serveErr <- gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api")))
-	}()
+	go func() { serveErr <- gs.Serve(conns) }()
 	go func() { _ = peerGS.Serve(node.PeerListener()) }()
-	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(), "data", f.broker.Cluster.DataDir)
+	probes.Serving()
+	logger.Info("warren-node ready", "node", f.broker.Cluster.NodeID, "grpc", ln.Addr().String(), "raft", node.RaftAddr(),
+		"data", f.broker.Cluster.DataDir, "version", version.Get().Short())
 
 	select {
 	case <-ctx.Done():
+		// Health checks and /readyz say not serving from the start of
+		// the hand-off, so load balancers stop sending new clients here.
+		probes.NotServing()
+		if web != nil {
+			web.Drain()
+		}
 		logger.Info("shutting down: handing off leaderships, then ending client streams")
 		handOff, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		node.HandOff(handOff)
 		cancel()
 	case <-node.Left():
+		probes.NotServing()
+		if web != nil {
+			web.Drain()
+		}
 		logger.Info("left the cluster; stopping")
 	case err := <-serveErr:
 		return err

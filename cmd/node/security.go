@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,7 +51,11 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 type security struct {
 	identities []*certs.Identity
 	// grpcCreds is the client port's server option; nil: plaintext.
-	grpcCreds  grpc.ServerOption
+	grpcCreds grpc.ServerOption
+	// httpTLS is the HTTP endpoint's: the client API's certificate, and
+	// its client CA checking certificates that are presented (a probe
+	// presents none); nil: plain HTTP.
+	httpTLS    *tls.Config
 	clusterTLS bool
 }
 
@@ -73,6 +78,7 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 		}
 		sec.identities = append(sec.identities, id)
 		sec.grpcCreds = grpc.Creds(credentials.NewTLS(id.ServerConfig(s.clientCA != "")))
+		sec.httpTLS = id.OptionalClientCertConfig(s.clientCA != "")
 	}
 	given := 0
 	for _, v := range []string{s.clusterCA, s.clusterCert, s.clusterKey} {
@@ -124,6 +130,12 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 	var missing []string
 	if s.noAuth && !loopback(f.grpcAddr) {
 		missing = append(missing, fmt.Sprintf("the client API on %s has no authentication (--no-auth)", f.grpcAddr))
+	}
+	if s.noAuth && f.httpAddr != "" && !loopback(f.httpAddr) {
+		missing = append(missing, fmt.Sprintf("the HTTP endpoint on %s has no authentication (--no-auth)", f.httpAddr))
+	}
+	if sec.httpTLS == nil && f.httpAddr != "" && !loopback(f.httpAddr) {
+		missing = append(missing, fmt.Sprintf("the HTTP endpoint on %s has no TLS (--tls-cert, --tls-key)", f.httpAddr))
 	}
 	if sec.grpcCreds == nil && !loopback(f.grpcAddr) {
 		missing = append(missing, fmt.Sprintf("the client API on %s has no TLS (--tls-cert, --tls-key)", f.grpcAddr))

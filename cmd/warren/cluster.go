@@ -81,9 +81,13 @@ func newClusterStatusCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stdout, "answered by %s\n\n", st.NodeID)
 			var rows [][]string
 			for _, m := range st.Members {
-				rows = append(rows, []string{m.ID, m.Zone, m.State, m.GRPCAddr, m.RaftAddr})
+				v := m.Version
+				if v == "" {
+					v = "-"
+				}
+				rows = append(rows, []string{m.ID, m.Zone, m.State, m.GRPCAddr, m.RaftAddr, v})
 			}
-			if err := p.table(st, []string{"MEMBER", "ZONE", "STATE", "GRPC", "RAFT"}, rows); err != nil {
+			if err := p.table(st, []string{"MEMBER", "ZONE", "STATE", "GRPC", "RAFT", "VERSION"}, rows); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout)

@@ -133,6 +133,7 @@ printed as "warren: <message> (<code>)"), 2 for a usage error.`,
 		newBindCmd(a, "bind"), newBindCmd(a, "unbind"), newBindingCmd(a),
 		newPublishCmd(a), newGetCmd(a), newConsumeCmd(a), newBenchCmd(a), newChaosCmd(a),
 		newTLSCmd(a), newWhoAmICmd(a), newUserCmd(a), newPermissionCmd(a), newVHostCmd(a),
+		newVersionCmd(a),
 	)
 	return root
 }

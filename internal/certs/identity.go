@@ -190,3 +190,22 @@ func requireNodeCert(cs tls.ConnectionState) error {
 	}
 	return nil
 }
+
+// OptionalClientCertConfig is the server side of a port where a client
+// certificate is checked against the CA when one is presented but not
+// required (the HTTP endpoint: a probe presents none, while a monitoring
+// user may log in with one). With verify false, or no CA in Files, no
+// client certificate is asked for.
+func (id *Identity) OptionalClientCertConfig(verify bool) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: id.getCertificate,
+	}
+	if !verify || id.cur.Load().pool == nil {
+		return cfg
+	}
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	cfg.SessionTicketsDisabled = true
+	cfg.GetConfigForClient = id.acceptWith(cfg, nil)
+	return cfg
+}

@@ -15,13 +15,15 @@ const module = "github.com/warrenmq/warren"
 // (directly or not): the direction of ARCHITECTURE §7,
 //
 //	cmd/node ─► transport ─► broker ─► dispatch ─► fsm ─► routing
-//	               │           │  └──► cluster ─► cluster/raftgroup
-//	               └──► access ┴─────────────────► fsm
+//	   │           │           │  └──► cluster ─► cluster/raftgroup
+//	   │           └──► access ┴─────────────────► fsm
+//	   └──► observe ─► broker, cluster, access (beside transport, never importing it)
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
 // leaves. cluster/raftgroup imports nothing of Warren; cluster does not
-// import broker (it uses fsm only for its error sentinels, and
-// internal/certs to read a peer's node id); nothing but
+// import broker (it uses fsm only for its error sentinels,
+// internal/certs to read a peer's node id, and internal/version to gossip
+// the build it runs); nothing but
 // cmd and the in-process harness imports transport.
 var allowed = map[string][]string{
 	"routing":                 {},
@@ -30,13 +32,14 @@ var allowed = map[string][]string{
 	"cluster/raftgroup":       {},
 	"fsm":                     {"routing", "fsm/fsmpb"},
 	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
-	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs"},
+	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
 	"internal/password":       {},
 	"access":                  {"fsm", "routing", "fsm/fsmpb", "internal/password"},
-	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
-	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
+	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"observe":                 {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark"},
 	"client":                  {"transport/warrenpb"},
-	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password"},
+	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":             {}, // pure history checker: standard library only
 	"chaos":                   {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }
@@ -47,6 +50,11 @@ var allowed = map[string][]string{
 // into the state machines, the dispatcher or a Raft group.
 var direct = map[string][]string{
 	"transport": {"access", "broker", "cluster", "transport/warrenpb"},
+	// observe reads the broker, the cluster and the watermark monitor,
+	// and authenticates with access; it sees the client port only
+	// through what cmd/node hands it (Config.Clients, transport.Observer
+	// met by its Server), never transport itself.
+	"observe": {"access", "broker", "cluster", "internal/version", "internal/watermark"},
 }
 
 func TestImportsPointDown(t *testing.T) {

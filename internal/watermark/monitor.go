@@ -77,6 +77,8 @@ type Monitor struct {
 
 	memErr  atomic.Pointer[error]
 	diskErr atomic.Pointer[error]
+	// The last samples, for Status.
+	heapSample, diskSample atomic.Uint64
 
 	// State of the sampling goroutine.
 	memTripped  bool
@@ -168,6 +170,30 @@ func (m *Monitor) Check() error {
 	return nil
 }
 
+// Status is a Monitor's state, for metrics.
+type Status struct {
+	// MemoryAlarm and DiskAlarm: publishes are refused for that resource.
+	MemoryAlarm, DiskAlarm bool
+	// MemoryHigh and DiskFreeLow are the watermarks in bytes (0: off).
+	MemoryHigh, DiskFreeLow uint64
+	// HeapBytes and DiskFreeBytes are the last samples (0 while that
+	// watermark is off, or before the first sample).
+	HeapBytes, DiskFreeBytes uint64
+}
+
+// Status returns the alarms, the watermarks and the last samples. Safe
+// for concurrent use; a nil Monitor reports nothing tripped.
+func (m *Monitor) Status() Status {
+	if m == nil {
+		return Status{}
+	}
+	return Status{
+		MemoryAlarm: m.memErr.Load() != nil, DiskAlarm: m.diskErr.Load() != nil,
+		MemoryHigh: m.cfg.MemoryHigh, DiskFreeLow: m.cfg.DiskFreeLow,
+		HeapBytes: m.heapSample.Load(), DiskFreeBytes: m.diskSample.Load(),
+	}
+}
+
 func (m *Monitor) readHeap() uint64 {
 	metrics.Read(m.sample)
 	if m.sample[0].Value.Kind() != metrics.KindUint64 {
@@ -210,6 +236,7 @@ func (m *Monitor) sampleMemory() {
 		m.logger.Info("memory below the high watermark again: accepting publishes",
 			"heap", FormatBytes(v), "watermark", FormatBytes(high))
 	}
+	m.heapSample.Store(v)
 	if m.memTripped {
 		err := fmt.Errorf("%w (heap %s, watermark %s): publishes are refused until consumers drain queues",
 			ErrMemoryHigh, FormatBytes(v), FormatBytes(high))
@@ -234,6 +261,7 @@ func (m *Monitor) sampleDisk() {
 		return
 	}
 	m.diskFailing = false
+	m.diskSample.Store(free)
 	clearAbove := uint64(float64(low) * diskClear)
 	switch {
 	case !m.diskTripped && free < low:

@@ -248,3 +248,26 @@ func TestDefaultMemoryHigh(t *testing.T) {
 		}
 	}
 }
+
+// Status reports the alarms, the watermarks and the last samples.
+func TestStatus(t *testing.T) {
+	m, f := fakeMonitor(Config{MemoryHigh: 100, DiskFreeLow: 100})
+	f.heap, f.free = 50, 500
+	m.sampleMemory()
+	m.sampleDisk()
+	want := Status{MemoryHigh: 100, DiskFreeLow: 100, HeapBytes: 50, DiskFreeBytes: 500}
+	if got := m.Status(); got != want {
+		t.Fatalf("Status() = %+v, want %+v", got, want)
+	}
+	f.heap, f.free = 500, 5
+	m.sampleMemory()
+	m.sampleDisk()
+	want = Status{MemoryAlarm: true, DiskAlarm: true, MemoryHigh: 100, DiskFreeLow: 100, HeapBytes: 500, DiskFreeBytes: 5}
+	if got := m.Status(); got != want {
+		t.Fatalf("Status() = %+v, want %+v", got, want)
+	}
+	var none *Monitor
+	if got := none.Status(); got != (Status{}) {
+		t.Fatalf("nil Status() = %+v", got)
+	}
+}

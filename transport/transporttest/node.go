@@ -31,9 +31,16 @@ type Node struct {
 	Addr    string
 	DataDir string
 	Broker  *broker.Broker
-	grpc    *grpc.Server
-	peers   *grpc.Server // the cluster port's node-to-node gRPC
-	cfg     broker.Config
+	// API is the client port's BrokerService (its Drain, its Stats).
+	API *transport.Server
+	// Probes is the client port's health service, SERVING once the node
+	// serves.
+	Probes *transport.Probes
+	// Conns is the client port's listener (its open connections).
+	Conns *transport.ConnListener
+	grpc  *grpc.Server
+	peers *grpc.Server // the cluster port's node-to-node gRPC
+	cfg   broker.Config
 }
 
 // Options tune a test node; the zero value is a 4-group single node.
@@ -201,7 +208,10 @@ func (n *Node) serve(ln net.Listener, o Options) error {
 	gs := grpc.NewServer(append(append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...), api.Interceptors()...)...)
 	api.Register(gs)
 	api.AccessServer().Register(gs)
-	go func() { _ = gs.Serve(transport.LimitConnections(ln, limits.MaxConnections, nil)) }()
+	n.API, n.Probes = api, api.RegisterProbes(gs)
+	n.Probes.Serving()
+	n.Conns = transport.LimitConnections(ln, limits.MaxConnections, nil)
+	go func() { _ = gs.Serve(n.Conns) }()
 	// Peers call the NodeService, and the BrokerService they proxy to, on
 	// the cluster port, as cmd/node serves them.
 	peers := grpc.NewServer(transport.GRPCOptions(limits)...)

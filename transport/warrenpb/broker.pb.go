@@ -3156,7 +3156,10 @@ type ClusterMember struct {
 	// "alive", "leaving", "suspect", "dead" or "left" (memberlist's view).
 	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
 	// Unix milliseconds of the last state change this node saw (0: unknown).
-	SinceMs       int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	SinceMs int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	// The build the member runs, as it gossips it ("v1.2.3",
+	// "devel+4dac8f030d15.dirty"; "" from a node that does not gossip one).
+	Version       string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3231,6 +3234,13 @@ func (x *ClusterMember) GetSinceMs() int64 {
 		return x.SinceMs
 	}
 	return 0
+}
+
+func (x *ClusterMember) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 type GroupPeer struct {
@@ -4097,14 +4107,15 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0fSessionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\"\x16\n" +
-	"\x14ClusterStatusRequest\"\x9e\x01\n" +
+	"\x14ClusterStatusRequest\"\xb8\x01\n" +
 	"\rClusterMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
 	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\x12\x1b\n" +
 	"\traft_addr\x18\x04 \x01(\tR\braftAddr\x12\x14\n" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x19\n" +
-	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\"\xaa\x01\n" +
+	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x18\n" +
+	"\aversion\x18\a \x01(\tR\aversion\"\xaa\x01\n" +
 	"\tGroupPeer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1a\n" +

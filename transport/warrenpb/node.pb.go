@@ -26,12 +26,15 @@ const (
 // NodeMeta is what a node gossips about itself (memberlist node meta, at
 // most 512 bytes encoded).
 type NodeMeta struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Zone          string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
-	RaftAddr      string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
-	GrpcAddr      string                 `protobuf:"bytes,4,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
-	FsmVersion    uint32                 `protobuf:"varint,5,opt,name=fsm_version,json=fsmVersion,proto3" json:"fsm_version,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Zone       string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
+	RaftAddr   string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	GrpcAddr   string                 `protobuf:"bytes,4,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	FsmVersion uint32                 `protobuf:"varint,5,opt,name=fsm_version,json=fsmVersion,proto3" json:"fsm_version,omitempty"`
+	// The build the node runs (internal/version Short: "v1.2.3",
+	// "devel+4dac8f030d15.dirty"), at most 64 bytes.
+	Version       string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,6 +102,13 @@ func (x *NodeMeta) GetFsmVersion() uint32 {
 		return x.FsmVersion
 	}
 	return 0
+}
+
+func (x *NodeMeta) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 type ProposeRequest struct {
@@ -1019,14 +1029,15 @@ var File_warren_v1_node_proto protoreflect.FileDescriptor
 
 const file_warren_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x14warren/v1/node.proto\x12\twarren.v1\x1a\x16warren/v1/broker.proto\"\x89\x01\n" +
+	"\x14warren/v1/node.proto\x12\twarren.v1\x1a\x16warren/v1/broker.proto\"\xa3\x01\n" +
 	"\bNodeMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
 	"\traft_addr\x18\x03 \x01(\tR\braftAddr\x12\x1b\n" +
 	"\tgrpc_addr\x18\x04 \x01(\tR\bgrpcAddr\x12\x1f\n" +
 	"\vfsm_version\x18\x05 \x01(\rR\n" +
-	"fsmVersion\"@\n" +
+	"fsmVersion\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\"@\n" +
 	"\x0eProposeRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\acommand\x18\x02 \x01(\fR\acommand\"\x91\x02\n" +
