@@ -9,7 +9,10 @@ import (
 // QueueStats are the counters of one queue.
 type QueueStats struct {
 	// Ready is the number of messages waiting for delivery (returns and main
-	// FIFO); ReadyBytes is the sum of their body sizes in bytes.
+	// FIFO); ReadyBytes is the sum of their sizes in bytes, what
+	// max-length-bytes limits: MessageSize (body, headers and string
+	// properties), or the body alone for a message enqueued by an entry
+	// written before that rule (sizeOf).
 	Ready, ReadyBytes uint64
 	// Unacked is the number of messages checked out to consumers or gets
 	// and not yet settled. In-flight tags of auto-ack consumers, whose
