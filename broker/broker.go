@@ -38,6 +38,7 @@ type Broker struct {
 	opened chan struct{}
 
 	sessions *sessionRegistry
+	reaper   *sessionReaper
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -59,7 +60,7 @@ func Start(cfg Config) (*Broker, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
 		cfg: cfg, logger: logger, opened: make(chan struct{}),
-		sessions: newSessionRegistry(), ctx: ctx, cancel: cancel,
+		sessions: newSessionRegistry(), reaper: newSessionReaper(), ctx: ctx, cancel: cancel,
 	}
 	b.metaFSM = newMetaStateMachine(cfg.QueueGroups, b.refused(metaGroupName))
 	metaSpec := cluster.GroupSpec{Name: metaGroupName, FSM: b.metaFSM, OnLeadership: b.onMetaLeadership}
@@ -80,6 +81,8 @@ func Start(cfg Config) (*Broker, error) {
 	for _, q := range b.queues {
 		q.open(node.Group(q.name))
 	}
+	b.wg.Add(1)
+	go b.reapSessions()
 	close(b.opened)
 	return b, nil
 }

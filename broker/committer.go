@@ -38,19 +38,22 @@ type enqueueResp struct {
 // committer coalesces concurrent publishes to one queue group into single
 // Raft entries, keeping their arrival order in the log.
 type committer struct {
-	g    *raftgroup.Group
-	reqs chan *enqueueReq
-	sem  chan struct{}
-	quit chan struct{}
-	wg   sync.WaitGroup
+	g *raftgroup.Group
+	// sizeRule gives the size rule of each Enqueue (sizeRuleGate.rule).
+	sizeRule func() fsmpb.SizeRule
+	reqs     chan *enqueueReq
+	sem      chan struct{}
+	quit     chan struct{}
+	wg       sync.WaitGroup
 }
 
-func newCommitter(g *raftgroup.Group) *committer {
+func newCommitter(g *raftgroup.Group, sizeRule func() fsmpb.SizeRule) *committer {
 	c := &committer{
-		g:    g,
-		reqs: make(chan *enqueueReq, 1024),
-		sem:  make(chan struct{}, maxInFlight),
-		quit: make(chan struct{}),
+		g:        g,
+		sizeRule: sizeRule,
+		reqs:     make(chan *enqueueReq, 1024),
+		sem:      make(chan struct{}, maxInFlight),
+		quit:     make(chan struct{}),
 	}
 	c.wg.Add(1)
 	go c.loop()
@@ -129,7 +132,7 @@ func (c *committer) loop() {
 // messages go into the entry as they are; only their queue_refs are
 // renumbered from their request's queue list into the entry's.
 func (c *committer) apply(batch []*enqueueReq) {
-	cmd := &fsmpb.Enqueue{NowMs: nowMs()}
+	cmd := &fsmpb.Enqueue{NowMs: nowMs(), SizeRule: c.sizeRule()}
 	ids := map[uint64]uint32{}
 	for _, r := range batch {
 		remap := make([]uint32, len(r.queues))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -138,20 +139,34 @@ func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 	return q.Ready, idx, nil
 }
 
-// dropQueues tells each dropped queue's group to drop its state. A failure
-// leaves state that no one can reach (the meta group no longer routes to
-// it); it is logged.
+// dropQueues tells each dropped queue's group to drop its state, up to
+// dropsInFlight at once, so that Raft writes the DropQueues of a batch of
+// ended sessions (or of auto-deletes) together. A failure leaves state
+// that no one can reach (the meta group no longer routes to it); it is
+// logged.
 func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
+	sem := make(chan struct{}, dropsInFlight)
+	var wg sync.WaitGroup
 	for _, d := range dropped {
-		qg, err := b.queueGroup(d.Group)
-		if err == nil {
-			_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID})
-		}
-		if err != nil {
-			b.logger.Warn("could not drop a deleted queue's state", "queue", d.Name, "group", d.Group, "error", err)
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			qg, err := b.queueGroup(d.Group)
+			if err == nil {
+				_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID})
+			}
+			if err != nil {
+				b.logger.Warn("could not drop a deleted queue's state", "queue", d.Name, "group", d.Group, "error", err)
+			}
+		}()
 	}
+	wg.Wait()
 }
+
+// dropsInFlight bounds the DropQueue proposals of one dropQueues.
+const dropsInFlight = 64
 
 // PurgeQueue removes a queue's ready messages and returns how many. An
 // exclusive queue may be purged only by session, the one that declared it.

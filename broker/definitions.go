@@ -40,8 +40,11 @@ type Queue struct {
 	AutoDelete bool
 	Args       map[string]Value
 	// Group is the queue group that holds it.
-	Group      uint32
-	Ready      uint64
+	Group uint32
+	Ready uint64
+	// ReadyBytes is what max-length-bytes limits: the ready messages'
+	// fsm.MessageSize (bodies alone for those enqueued under
+	// SIZE_RULE_BODY).
 	ReadyBytes uint64
 	Unacked    uint64
 	Consumers  uint32

@@ -52,7 +52,8 @@ func newQueueGroup(b *Broker, i int) *queueGroup {
 // open takes the group the node opened for it and starts group commit.
 func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
-	q.commit = newCommitter(g)
+	gate := &sizeRuleGate{node: q.b.node, group: g}
+	q.commit = newCommitter(g, gate.rule)
 }
 
 // applied hands a command's deliveries to the dispatcher, in log order

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -71,43 +73,168 @@ func (b *Broker) SessionOpened(id string) { b.sessions.open(id) }
 
 // SessionClosed records the end of a session stream. When it was the
 // session's last, its unacked gets return to their queues (redelivered) and
-// its exclusive queues are deleted.
+// its exclusive queues are deleted; SessionClosed waits for that, or for
+// ctx. The work is done by the session reaper, for every session that
+// ended meanwhile at once (reapSessions).
 func (b *Broker) SessionClosed(ctx context.Context, id string) {
 	if !b.sessions.close(id) {
 		return
 	}
-	gotFrom := b.sessions.takeGets(id)
-	for _, qg := range b.queues {
-		holds := gotFrom[uint32(qg.idx)]
-		if !holds {
-			qg.fsm.read(func(g *fsm.QueueGroup) { holds = g.HasSession(id) })
-		}
-		if !holds {
-			continue
-		}
-		var err error
-		if d, derr := qg.dispatcher(); derr == nil {
-			err = d.SessionDown(ctx, []string{id})
-		} else {
-			_, err = qg.run(ctx, &fsmpb.SessionDown{Sessions: []string{id}})
-		}
-		if err != nil {
-			b.logger.Warn("session down failed", "session", id, "error", err)
-		}
-	}
-	var owns bool
-	b.readMeta(func(m *fsm.Meta) { owns = m.HasExclusiveQueues(id) })
-	if owns {
-		b.downMetaSessions(ctx, []string{id})
+	done := b.reaper.add(id, b.sessions.takeGets(id))
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
-// downMetaSessions deletes the exclusive queues of ended sessions.
-func (b *Broker) downMetaSessions(ctx context.Context, sessions []string) {
-	res, _, err := b.proposeMeta(ctx, &fsmpb.MetaSessionDown{Sessions: sessions})
-	if err != nil {
-		b.logger.Warn("could not delete exclusive queues of ended sessions", "group", metaGroupName, "sessions", sessions, "error", err)
-		return
+// sessionsPerCommand bounds the session ids of one SessionDown or
+// MetaSessionDown the broker proposes: 1,000 ids of at most 128 bytes stay
+// far below a Raft entry's limit (raftgroup.MaxEntrySize, 256 KiB) and
+// fsm.MaxSessionsPerCommand.
+const sessionsPerCommand = 1000
+
+// endedSession is a session whose last stream on this node ended.
+type endedSession struct {
+	id string
+	// gotFrom lists the queue groups it took gets from through this node.
+	gotFrom map[uint32]bool
+	done    chan struct{}
+}
+
+// sessionReaper collects ended sessions for reapSessions.
+type sessionReaper struct {
+	mu      sync.Mutex
+	pending []endedSession
+	kick    chan struct{}
+}
+
+func newSessionReaper() *sessionReaper { return &sessionReaper{kick: make(chan struct{}, 1)} }
+
+// add queues an ended session; the channel closes once it is reaped (or
+// the broker stops).
+func (r *sessionReaper) add(id string, gotFrom map[uint32]bool) <-chan struct{} {
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.pending = append(r.pending, endedSession{id: id, gotFrom: gotFrom, done: done})
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
 	}
-	b.dropQueues(ctx, res.DroppedQueues)
+	return done
+}
+
+// take returns and forgets the sessions waiting.
+func (r *sessionReaper) take() []endedSession {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	batch := r.pending
+	r.pending = nil
+	return batch
+}
+
+// reapSessions ends the sessions SessionClosed hands it, in batches: all
+// that ended while the previous batch was being reaped go together. When
+// thousands of sessions end at once (a client host's process dies), that
+// is one SessionDown per queue group and one MetaSessionDown (per
+// sessionsPerCommand sessions) instead of a command each, thousands of
+// Raft entries and disk writes that delayed every other write of the
+// groups, an unrelated publish's among them. Each session costs what it
+// holds: the lookups are O(1) per session and group (the state machines'
+// session and owner indexes).
+func (b *Broker) reapSessions() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.ctx.Done():
+			for _, s := range b.reaper.take() {
+				close(s.done)
+			}
+			return
+		case <-b.reaper.kick:
+		}
+		batch := b.reaper.take()
+		// A session that opened a stream here again meanwhile lives on.
+		ended := slices.DeleteFunc(slices.Clone(batch), func(s endedSession) bool { return b.sessions.live(s.id) })
+		if len(ended) > 0 {
+			ctx, cancel := context.WithTimeout(b.ctx, reapTimeout)
+			b.endSessions(ctx, ended)
+			cancel()
+		}
+		for _, s := range batch {
+			close(s.done)
+		}
+	}
+}
+
+// reapTimeout bounds the work of one batch of ended sessions.
+const reapTimeout = 30 * time.Second
+
+// endSessions releases what a batch of ended sessions holds: first, in
+// every queue group where one holds consumers or gets, a SessionDown
+// (through the dispatcher on the leader, so it follows the settlements
+// already queued), the groups in parallel; then their exclusive queues.
+func (b *Broker) endSessions(ctx context.Context, batch []endedSession) {
+	var wg sync.WaitGroup
+	for _, qg := range b.queues {
+		var holders []string
+		qg.fsm.read(func(g *fsm.QueueGroup) {
+			for _, s := range batch {
+				if s.gotFrom[uint32(qg.idx)] || g.HasSession(s.id) {
+					holders = append(holders, s.id)
+				}
+			}
+		})
+		if len(holders) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := qg.sessionDown(ctx, holders); err != nil {
+				b.logger.Warn("session down failed", "group", qg.name, "sessions", len(holders), "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	var owners []string
+	b.readMeta(func(m *fsm.Meta) {
+		for _, s := range batch {
+			if m.HasExclusiveQueues(s.id) {
+				owners = append(owners, s.id)
+			}
+		}
+	})
+	if len(owners) > 0 {
+		b.downMetaSessions(ctx, owners)
+	}
+}
+
+// sessionDown releases the consumers and gets of sessions in the group:
+// through the dispatcher when this node leads the group, else proposed (or
+// forwarded) in commands of at most sessionsPerCommand sessions.
+func (q *queueGroup) sessionDown(ctx context.Context, sessions []string) error {
+	if d, err := q.dispatcher(); err == nil {
+		return d.SessionDown(ctx, sessions)
+	}
+	for chunk := range slices.Chunk(sessions, sessionsPerCommand) {
+		if _, err := q.run(ctx, &fsmpb.SessionDown{Sessions: chunk}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// downMetaSessions deletes the exclusive queues of ended sessions, in
+// commands of at most sessionsPerCommand sessions, and drops their state
+// in their groups.
+func (b *Broker) downMetaSessions(ctx context.Context, sessions []string) {
+	for chunk := range slices.Chunk(sessions, sessionsPerCommand) {
+		res, _, err := b.proposeMeta(ctx, &fsmpb.MetaSessionDown{Sessions: chunk})
+		if err != nil {
+			b.logger.Warn("could not delete exclusive queues of ended sessions", "sessions", len(chunk), "error", err)
+			continue
+		}
+		b.dropQueues(ctx, res.DroppedQueues)
+	}
 }

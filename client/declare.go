@@ -90,7 +90,10 @@ type QueueInfo struct {
 	Unacked uint64
 	// Consumers is the number of consumers.
 	Consumers uint32
-	// ReadyBytes is the total body size of the ready messages, in bytes.
+	// ReadyBytes is the total size of the ready messages, in bytes, as
+	// max-length-bytes counts it: bodies, header keys and values, and
+	// string properties (bodies alone for messages a node enqueued
+	// before every node of its queue group ran a build that counts them).
 	ReadyBytes uint64
 }
 

@@ -20,9 +20,14 @@ import (
 )
 
 // FSMVersion is the state-machine version this build applies, gossiped as
-// NodeMeta.fsm_version. New command types may be proposed only once every
-// voter advertises a version that knows them (STYLE §2).
-const FSMVersion = 1
+// NodeMeta.fsm_version. New command types, and new meanings of a command
+// carried by a new field, may be proposed only once every voter advertises
+// a version that knows them (STYLE §2). Versions:
+//
+//	1  the command types of the first release
+//	2  Enqueue.size_rule SIZE_RULE_WITH_HEADERS: a message's headers and
+//	   string properties count toward max-length-bytes (fsm.MessageSize)
+const FSMVersion = 2
 
 // Member states, as Member.State reports them.
 const (

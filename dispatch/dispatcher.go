@@ -33,9 +33,17 @@ type Dispatcher struct {
 	mu        sync.Mutex
 	consumers map[Key]*Consumer
 	gets      map[Key]*tagSet
-	pend      pending
-	stopped   bool
-	stopErr   error
+	// consumersOf and getsOf index the keys of consumers and gets by
+	// session, so that what runs when a session ends (EndSessions,
+	// SessionDown, Attached) costs what the session holds here, not every
+	// consumer of the group: a wave of thousands of ended sessions would
+	// otherwise scan every consumer once per session, partly on the apply
+	// path.
+	consumersOf sessionKeys
+	getsOf      sessionKeys
+	pend        pending
+	stopped     bool
+	stopErr     error
 
 	kick chan struct{}
 	quit chan struct{}
@@ -48,12 +56,14 @@ func New(p Proposer, logger hclog.Logger) *Dispatcher {
 		logger = hclog.NewNullLogger()
 	}
 	d := &Dispatcher{
-		proposer:  p,
-		logger:    logger,
-		consumers: map[Key]*Consumer{},
-		gets:      map[Key]*tagSet{},
-		kick:      make(chan struct{}, 1),
-		quit:      make(chan struct{}),
+		proposer:    p,
+		logger:      logger,
+		consumers:   map[Key]*Consumer{},
+		gets:        map[Key]*tagSet{},
+		consumersOf: sessionKeys{},
+		getsOf:      sessionKeys{},
+		kick:        make(chan struct{}, 1),
+		quit:        make(chan struct{}),
 	}
 	d.wg.Add(1)
 	go d.flushLoop()
@@ -73,6 +83,7 @@ func (d *Dispatcher) Register(key Key, autoAck bool) (*Consumer, error) {
 	}
 	c := &Consumer{key: key, autoAck: autoAck, d: d, notify: make(chan struct{}, 1)}
 	d.consumers[key] = c
+	d.consumersOf.add(key)
 	return c, nil
 }
 
@@ -88,6 +99,7 @@ func (d *Dispatcher) unregister(c *Consumer, cancel bool) {
 	defer d.mu.Unlock()
 	if d.consumers[c.key] == c {
 		delete(d.consumers, c.key)
+		d.consumersOf.remove(c.key)
 	}
 	if cancel && !d.stopped {
 		d.pend.cancels = append(d.pend.cancels, c.key)
@@ -139,6 +151,7 @@ func (d *Dispatcher) TrackGet(dv fsm.Delivery) {
 	if s == nil {
 		s = &tagSet{}
 		d.gets[key] = s
+		d.getsOf.add(key)
 	}
 	s.add(dv.Tag)
 }
@@ -157,6 +170,7 @@ func (d *Dispatcher) RetainGets(outstanding func(key Key, tag uint64) bool) {
 		}
 		if s.len() == 0 {
 			delete(d.gets, key)
+			d.getsOf.remove(key)
 		}
 	}
 }
@@ -176,6 +190,7 @@ func (d *Dispatcher) SettleGet(queue uint64, session string, kind SettleKind, ta
 	}
 	if s != nil && s.len() == 0 {
 		delete(d.gets, key)
+		d.getsOf.remove(key)
 	}
 	d.mu.Unlock()
 	if len(tags) == 0 {
@@ -194,12 +209,11 @@ func (d *Dispatcher) SessionDown(ctx context.Context, sessions []string) error {
 		d.mu.Unlock()
 		return err
 	}
-	for key := range d.gets {
-		for _, s := range sessions {
-			if key.Session == s {
-				delete(d.gets, key)
-			}
+	for _, s := range sessions {
+		for key := range d.getsOf[s] {
+			delete(d.gets, key)
 		}
+		delete(d.getsOf, s)
 	}
 	done := make(chan error, 1)
 	d.pend.downs = append(d.pend.downs, sessionDown{sessions: sessions, done: done})
@@ -221,14 +235,12 @@ func (d *Dispatcher) SessionDown(ctx context.Context, sessions []string) error {
 func (d *Dispatcher) EndSessions(sessions []string) {
 	d.mu.Lock()
 	var ended []*Consumer
-	for key, c := range d.consumers {
-		for _, s := range sessions {
-			if key.Session == s {
-				delete(d.consumers, key)
-				ended = append(ended, c)
-				break
-			}
+	for _, s := range sessions {
+		for key := range d.consumersOf[s] {
+			ended = append(ended, d.consumers[key])
+			delete(d.consumers, key)
 		}
+		delete(d.consumersOf, s)
 	}
 	d.mu.Unlock()
 	for _, c := range ended {
@@ -246,6 +258,7 @@ func (d *Dispatcher) EndConsumer(key Key) {
 	c := d.consumers[key]
 	if c != nil {
 		delete(d.consumers, key)
+		d.consumersOf.remove(key)
 	}
 	d.mu.Unlock()
 	if c != nil {
@@ -273,16 +286,11 @@ func (d *Dispatcher) CancelAbsent(keys []Key) {
 	d.signal()
 }
 
-// Attached reports whether session has a live consumer here.
+// Attached reports whether session has a live consumer here. O(1).
 func (d *Dispatcher) Attached(session string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for k := range d.consumers {
-		if k.Session == session {
-			return true
-		}
-	}
-	return false
+	return len(d.consumersOf[session]) > 0
 }
 
 // Stop closes every consumer with err (normally: leadership lost) and stops
@@ -300,6 +308,7 @@ func (d *Dispatcher) Stop(err error) {
 		consumers = append(consumers, c)
 	}
 	d.consumers = map[Key]*Consumer{}
+	d.consumersOf = sessionKeys{}
 	d.pend.fail(err)
 	// Answered now: the flusher must not see them again.
 	d.pend = pending{}
@@ -367,8 +376,51 @@ func (d *Dispatcher) flush(p pending) {
 		p.finish(kind, d.propose(cmd))
 	}
 	d.proposeCancels(p.cancels)
-	for _, sd := range p.downs {
-		sd.done <- d.propose(&fsmpb.SessionDown{Sessions: sd.sessions})
+	d.proposeDowns(p.downs)
+}
+
+// sessionsPerDown bounds the sessions of one SessionDown the flusher
+// proposes: 1,000 ids of at most 128 bytes stay far below a Raft entry's
+// limit (raftgroup.MaxEntrySize, 256 KiB) and fsm.MaxSessionsPerCommand.
+const sessionsPerDown = 1000
+
+// proposeDowns proposes the sessions of every SessionDown waiting, in
+// order, together: in commands of up to sessionsPerDown sessions, one
+// after another. When thousands of sessions end at once, that is a few
+// Raft entries instead of one per session, each waiting for the one
+// before (which kept the flusher, and the acks queued behind it, busy for
+// seconds). Each waiter hears the first error of the commands that
+// carried its sessions, once all of them are applied.
+func (d *Dispatcher) proposeDowns(downs []sessionDown) {
+	errs := make([]error, len(downs))
+	var chunk []string
+	var owners []int // the downs with a session in chunk
+	flush := func() {
+		if len(chunk) == 0 {
+			return
+		}
+		err := d.propose(&fsmpb.SessionDown{Sessions: chunk})
+		for _, i := range owners {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		chunk, owners = nil, nil
+	}
+	for i, sd := range downs {
+		for _, s := range sd.sessions {
+			if len(chunk) == sessionsPerDown {
+				flush()
+			}
+			if len(owners) == 0 || owners[len(owners)-1] != i {
+				owners = append(owners, i)
+			}
+			chunk = append(chunk, s)
+		}
+	}
+	flush()
+	for i, sd := range downs {
+		sd.done <- errs[i]
 	}
 }
 
@@ -473,5 +525,26 @@ func (p *pending) fail(err error) {
 	}
 	for _, sd := range p.downs {
 		sd.done <- err
+	}
+}
+
+// sessionKeys indexes consumer or get keys by their session; a session is
+// listed only while it has a key.
+type sessionKeys map[string]map[Key]struct{}
+
+func (ix sessionKeys) add(k Key) {
+	set := ix[k.Session]
+	if set == nil {
+		set = map[Key]struct{}{}
+		ix[k.Session] = set
+	}
+	set[k] = struct{}{}
+}
+
+func (ix sessionKeys) remove(k Key) {
+	set := ix[k.Session]
+	delete(set, k)
+	if len(set) == 0 {
+		delete(ix, k.Session)
 	}
 }

@@ -3,6 +3,8 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -222,5 +224,162 @@ func TestEndSessionsEndsTheirStreams(t *testing.T) {
 	defer cancel()
 	if got, err := kept.Next(ctx); err != nil || got.Tag != 1 {
 		t.Fatalf("other session's consumer: %v %v", got.Tag, err)
+	}
+}
+
+// checkSessionIndex compares the session indexes with a recomputation from
+// the consumers and gets they index.
+func checkSessionIndex(t *testing.T, d *Dispatcher, step string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for what, ix := range map[string]struct {
+		index sessionKeys
+		keys  []Key
+	}{
+		"consumers": {d.consumersOf, keysOf(d.consumers)},
+		"gets":      {d.getsOf, keysOf(d.gets)},
+	} {
+		want := sessionKeys{}
+		for _, k := range ix.keys {
+			want.add(k)
+		}
+		if !reflect.DeepEqual(ix.index, want) {
+			t.Fatalf("%s: %s index %v, recomputed %v", step, what, ix.index, want)
+		}
+	}
+}
+
+func keysOf[V any](m map[Key]V) []Key {
+	out := make([]Key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// The session indexes follow every change of consumers and gets, so that
+// ending a session touches only its own.
+func TestSessionIndexFollowsConsumersAndGets(t *testing.T) {
+	rec := newRecorder()
+	d := New(rec, nil)
+	defer d.Stop(ErrStopped)
+	a1, _ := d.Register(Key{Queue: 1, Session: "a", Tag: "1"}, false)
+	d.Register(Key{Queue: 2, Session: "a", Tag: "2"}, false)
+	b1, _ := d.Register(Key{Queue: 1, Session: "b", Tag: "1"}, false)
+	d.Register(Key{Queue: 1, Session: "c", Tag: "1"}, false)
+	d.TrackGet(fsm.Delivery{Queue: 1, Session: "a", Tag: 1})
+	d.TrackGet(fsm.Delivery{Queue: 2, Session: "b", Tag: 1})
+	d.TrackGet(fsm.Delivery{Queue: 2, Session: "b", Tag: 2})
+	checkSessionIndex(t, d, "registered")
+
+	a1.Close()
+	checkSessionIndex(t, d, "a/1 closed")
+	if !d.Attached("a") {
+		t.Fatal("a still has a consumer on queue 2")
+	}
+	d.EndConsumer(b1.Key())
+	checkSessionIndex(t, d, "b/1 ended")
+	if d.Attached("b") {
+		t.Fatal("b has no consumer left")
+	}
+	if _, err := d.SettleGet(2, "b", Ack, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	checkSessionIndex(t, d, "get settled")
+	d.RetainGets(func(k Key, _ uint64) bool { return k.Session != "b" })
+	checkSessionIndex(t, d, "b's gets forgotten")
+
+	d.EndSessions([]string{"a", "nobody"})
+	checkSessionIndex(t, d, "a ended")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.SessionDown(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	checkSessionIndex(t, d, "a down")
+	if d.Attached("a") || !d.Attached("c") {
+		t.Fatalf("attached a=%t c=%t, want false true", d.Attached("a"), d.Attached("c"))
+	}
+	if _, err := d.SettleGet(1, "a", Ack, 1, false); !errors.Is(err, ErrUnknownTag) {
+		t.Fatalf("a get of a session that went down: %v, want ErrUnknownTag", err)
+	}
+}
+
+// gatedRecorder is a recorder whose first proposal waits for release, so
+// that a test can queue work behind it.
+type gatedRecorder struct {
+	*recorder
+	once    sync.Once
+	release chan struct{}
+}
+
+func (g *gatedRecorder) Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error) {
+	g.once.Do(func() { <-g.release })
+	return g.recorder.Propose(ctx, cmd)
+}
+
+// SessionDowns that wait for the same flush go out as one command, and a
+// down of more than sessionsPerDown sessions in several: a wave of ended
+// sessions is a few Raft entries, not one per session in a row.
+func TestSessionDownsShareCommands(t *testing.T) {
+	g := &gatedRecorder{recorder: newRecorder(), release: make(chan struct{})}
+	d := New(g, nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	d.Deliver(deliveries(c.Key(), 1))
+	if _, err := c.Settle(Ack, 1, false); err != nil { // the flusher blocks on it
+		t.Fatal(err)
+	}
+	many := make([]string, sessionsPerDown+500)
+	for i := range many {
+		many[i] = fmt.Sprintf("m%d", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for _, sessions := range [][]string{{"a"}, {"b", "c"}, many, {"d"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.SessionDown(ctx, sessions)
+		}()
+	}
+	// The four downs are queued before the flusher goes on.
+	waitQueued := time.Now().Add(5 * time.Second)
+	for {
+		d.mu.Lock()
+		n := len(d.pend.downs)
+		d.mu.Unlock()
+		if n == 4 {
+			break
+		}
+		if time.Now().After(waitQueued) {
+			t.Fatalf("%d downs queued, want 4", n)
+		}
+		time.Sleep(time.Millisecond) // paces the poll
+	}
+	close(g.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmds := g.waitFor(t, 3)
+	var sizes []int
+	total := 0
+	for _, cmd := range cmds[1:] {
+		sd, ok := cmd.(*fsmpb.SessionDown)
+		if !ok {
+			t.Fatalf("command %T after the settle, want SessionDown", cmd)
+		}
+		sizes = append(sizes, len(sd.Sessions))
+		total += len(sd.Sessions)
+	}
+	if len(sizes) != 2 || sizes[0] != sessionsPerDown || total != 4+len(many) {
+		t.Fatalf("SessionDown sizes %v, want %d then the rest of %d", sizes, sessionsPerDown, 4+len(many))
 	}
 }

@@ -19,6 +19,9 @@
 // so that front ends apply the same rules. A command costs what it
 // touches, never the size of the whole state: Meta indexes exclusive queues
 // by owner session and bindings by queue, QueueGroup consumers by session.
+// A queue's max-length-bytes counts MessageSize (body, headers and string
+// properties) under the size rule each Enqueue names; entries from before
+// the rule count bodies alone, as they did when first applied.
 //
 // Everything here is a pure function of the log: no clock (time arrives
 // inside commands), no randomness, no I/O but snapshot readers and writers,

@@ -26,7 +26,11 @@ import (
 //
 // Message bodies have no limit here: the edge's body limit is a node's
 // setting, and the Raft entry size (raftgroup.MaxEntrySize) bounds what one
-// command can carry.
+// command can carry. How a message is measured against a queue's
+// max-length-bytes (MessageSize, size.go) is part of the definition too,
+// and changing it changes what a log means; so the measure is named by
+// each Enqueue (size_rule), an old entry keeps its old measure, and a new
+// one is proposed only once every server of the group knows it.
 const (
 	// MaxNameBytes bounds exchange and queue names, consumer tags, routing
 	// and binding keys, dead-letter exchanges and routing keys, and the keys

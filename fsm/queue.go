@@ -17,7 +17,7 @@ type queueMsg struct {
 	id     uint64 // per queue, increasing in log order, from 0
 	index  uint64 // Raft index of the Enqueue that carried the message
 	expiry int64  // Unix ms at which the message expires; 0: never
-	size   uint32 // len(body) in bytes, counted against max_length_bytes
+	size   uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
 	count  uint32 // delivery count: how often it was delivered and came back
 	// body is shared by every queue of the group the message went to, and by
 	// the Deliveries that carry it: never mutate it.

@@ -107,7 +107,7 @@ func (g *QueueGroup) removeConsumer(q *queueState, c *queueConsumer, res *Result
 	g.dropSessionRef(c.session, q.spec.GetId(), c.tag)
 	g.touch(q)
 	if len(q.consumers) == 0 {
-		res.IdleQueues = append(res.IdleQueues, q.spec.GetId())
+		res.IdleQueues = append(res.IdleQueues, IdleQueue{ID: q.spec.GetId(), VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
 	}
 	var n uint64
 	if c.autoAck {

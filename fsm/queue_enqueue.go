@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -27,7 +26,15 @@ const reasonQueueDeleted = "queue was deleted"
 // non-OK one in the order NoQueue, Rejected. The (producer, sequence) of a
 // valid message is recorded whatever the outcome, so a retry is a
 // duplicate.
+//
+// Each message's size, which max-length-bytes limits, is measured by the
+// command's size rule (sizeOf); a rule this build does not know refuses
+// the command as a whole.
 func (g *QueueGroup) applyEnqueue(b *fsmpb.Enqueue, res *Result) {
+	if err := checkSizeRule(b.GetSizeRule()); err != nil {
+		res.Err = err
+		return
+	}
 	specs := b.GetQueues()
 	for i, s := range specs {
 		if err := ValidQueueSpec(s); err != nil {
@@ -53,10 +60,11 @@ func (g *QueueGroup) applyEnqueue(b *fsmpb.Enqueue, res *Result) {
 		}
 	}
 	now := g.advanceClock(b.GetNowMs())
+	g.sizeRule = max(g.sizeRule, b.GetSizeRule())
 	res.Enqueued = make([]EnqueueOutcome, 0, len(msgs))
 	var ids []uint64 // scratch: the queue ids the current message went to
 	for _, m := range msgs {
-		res.Enqueued = append(res.Enqueued, g.enqueueMessage(m, specs, now, &ids, res))
+		res.Enqueued = append(res.Enqueued, g.enqueueMessage(m, specs, b.GetSizeRule(), now, &ids, res))
 	}
 }
 
@@ -70,7 +78,7 @@ func checkMessage(m *fsmpb.EnqueueMessage) error {
 }
 
 // enqueueMessage applies one message of an Enqueue.
-func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.QueueSpec, now int64, ids *[]uint64, res *Result) EnqueueOutcome {
+func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.QueueSpec, rule fsmpb.SizeRule, now int64, ids *[]uint64, res *Result) EnqueueOutcome {
 	if err := checkMessage(m); err != nil {
 		return EnqueueOutcome{Status: EnqueueRejected, Reason: "message refused: " + err.Error()}
 	}
@@ -81,6 +89,7 @@ func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.Queu
 		return EnqueueOutcome{Status: EnqueueDuplicate}
 	}
 	var out EnqueueOutcome
+	size := sizeOf(rule, m.GetPayload()) // once: the payload is shared by its queues
 	*ids = (*ids)[:0]
 	for _, r := range m.GetQueueRefs() {
 		spec := specs[r]
@@ -90,7 +99,7 @@ func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.Queu
 			continue
 		}
 		*ids = append(*ids, spec.GetId())
-		status, reason := g.enqueueTo(spec, m.GetPayload(), now, res)
+		status, reason := g.enqueueTo(spec, m.GetPayload(), size, now, res)
 		// The statuses are numbered by precedence: NoQueue > Rejected > OK.
 		if status > out.Status {
 			out = EnqueueOutcome{Status: status, Reason: reason}
@@ -102,13 +111,13 @@ func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.Queu
 	return out
 }
 
-// enqueueTo appends one message to one queue, applying its length limits.
-func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, now int64, res *Result) (EnqueueStatus, string) {
+// enqueueTo appends one message of size bytes (sizeOf) to one queue,
+// applying its length limits.
+func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uint32, now int64, res *Result) (EnqueueStatus, string) {
 	q, err := g.queueFor(spec)
 	if err != nil {
 		return EnqueueNoQueue, reasonQueueDeleted
 	}
-	size := uint32(min(uint64(len(p.GetBody())), math.MaxUint32))
 	if q.overLimit(size) {
 		if q.spec.GetOverflow() == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH {
 			return EnqueueRejected, q.fullReason(size)
@@ -126,8 +135,9 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, now int6
 	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, p, now), size: size, body: p}
 	q.nextMsgID++
 	if q.overLimit(size) {
-		// The message alone exceeds the limit (max-length 0, or a body larger
-		// than max-length-bytes): with drop-head it is itself the oldest.
+		// The message alone exceeds the limit (max-length 0, or a message
+		// larger than max-length-bytes): with drop-head it is itself the
+		// oldest.
 		q.deadLetter(&m, dlReasonMaxLen, res)
 		return EnqueueOK, ""
 	}

@@ -2,11 +2,13 @@ package fsm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,6 +155,21 @@ func checkSessionIndex(g *QueueGroup) error {
 		if !g.HasSession(s) {
 			return fmt.Errorf("HasSession(%q) is false", s)
 		}
+	}
+	// Consumers reads the index; a walk of every queue must agree.
+	var scan []ConsumerInfo
+	for _, qid := range g.sortedQueueIDs() {
+		q := g.queues[qid]
+		start := len(scan)
+		for c := q.first; c != nil; c = c.next {
+			scan = append(scan, ConsumerInfo{Queue: qid, Session: c.session, Tag: c.tag, Prefetch: c.prefetch, AutoAck: c.autoAck, Unacked: len(c.out)})
+		}
+		slices.SortFunc(scan[start:], func(a, b ConsumerInfo) int {
+			return cmp.Or(cmp.Compare(a.Session, b.Session), cmp.Compare(a.Tag, b.Tag))
+		})
+	}
+	if got := g.Consumers(); !reflect.DeepEqual(got, scan) {
+		return fmt.Errorf("Consumers %+v, walking the queues %+v", got, scan)
 	}
 	return nil
 }

@@ -40,6 +40,13 @@ type QueueGroup struct {
 
 	lastIndex uint64 // highest Raft index applied
 	lastNow   int64  // highest now_ms seen, Unix ms: the machine's clock
+	// sizeRule is the newest size rule of an Enqueue applied so far (or
+	// implied by the restored snapshot's version). It decides only the
+	// snapshot format: until a group applies SIZE_RULE_WITH_HEADERS every
+	// size is a body length, and it writes version 1, which builds from
+	// before the rule read (a follower not yet upgraded must be able to
+	// install the snapshot of an upgraded leader).
+	sizeRule fsmpb.SizeRule
 
 	// Per command scratch, empty between commands.
 	cur   uint64        // Raft index of the command being applied

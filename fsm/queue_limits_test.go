@@ -53,6 +53,7 @@ func TestQueueRefusesPastLimits(t *testing.T) {
 		{"enqueue, message without a queue ref", enqueue(20, []*fsmpb.QueueSpec{jobs}, emsg("x", 0), emsg("y")), "messages[1] has no queue ref"},
 		{"enqueue, queue ref out of range", enqueue(20, []*fsmpb.QueueSpec{jobs}, emsg("x", 1)), "refers to queue 1 of 1"},
 		{"enqueue, message without a payload", enqueue(20, []*fsmpb.QueueSpec{jobs}, &fsmpb.EnqueueMessage{QueueRefs: []uint32{0}}), "has no payload"},
+		{"enqueue, unknown size rule", &fsmpb.Enqueue{Queues: []*fsmpb.QueueSpec{jobs}, Messages: []*fsmpb.EnqueueMessage{emsg("x", 0)}, NowMs: 20, SizeRule: 7}, "size rule 7 is unknown"},
 		{"checkout, long consumer tag", checkout(jobs, "a", long, 0, false), "consumer tag is 256 bytes"},
 		{"checkout, invalid UTF-8 consumer tag", checkout(jobs, "a", "c\xff", 0, false), "consumer tag is not valid UTF-8"},
 		{"checkout, empty consumer tag", checkout(jobs, "a", "", 0, false), "reserved for gets"},

@@ -81,6 +81,11 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 	switch rapid.IntRange(0, 21).Draw(t, "kind") {
 	case 0, 1, 2, 3, 4:
 		e := &fsmpb.Enqueue{Queues: specs, NowMs: clock()}
+		// Both size rules, as in a log written across the upgrade that
+		// introduced the second; headers and properties count under it.
+		e.SizeRule = rapid.SampledFrom([]fsmpb.SizeRule{
+			fsmpb.SizeRule_SIZE_RULE_BODY, fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS,
+		}).Draw(t, "sizeRule")
 		for range rapid.IntRange(0, 4).Draw(t, "msgs") {
 			refs := rapid.SliceOfN(rapid.Uint32Range(0, uint32(len(specs)-1)), 1, 3).Draw(t, "refs")
 			m := emsg(rapid.SampledFrom([]string{"", "a", "bb", "cccc", "dddddddd"}).Draw(t, "body"), refs...)
@@ -88,6 +93,11 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 			m.Sequence = rapid.Uint64Range(0, 12).Draw(t, "seq")
 			if rapid.IntRange(0, 3).Draw(t, "expires") == 0 {
 				m.Payload.Properties = &fsmpb.Properties{ExpirationMs: rapid.Int64Range(1, 50).Draw(t, "expiration")}
+			}
+			if rapid.IntRange(0, 2).Draw(t, "hasHeaders") == 0 {
+				m.Payload.Headers = map[string]*fsmpb.Value{
+					"h": {Kind: &fsmpb.Value_StringValue{StringValue: rapid.SampledFrom([]string{"", "v", "vvvv"}).Draw(t, "header")}},
+				}
 			}
 			e.Messages = append(e.Messages, m)
 		}

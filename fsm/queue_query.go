@@ -9,7 +9,10 @@ import (
 // QueueStats are the counters of one queue.
 type QueueStats struct {
 	// Ready is the number of messages waiting for delivery (returns and main
-	// FIFO); ReadyBytes is the sum of their body sizes in bytes.
+	// FIFO); ReadyBytes is the sum of their sizes in bytes, what
+	// max-length-bytes limits: MessageSize (body, headers and string
+	// properties), or the body alone for a message enqueued by an entry
+	// written before that rule (sizeOf).
 	Ready, ReadyBytes uint64
 	// Unacked is the number of messages checked out to consumers or gets
 	// and not yet settled. In-flight tags of auto-ack consumers, whose
@@ -98,22 +101,32 @@ type ConsumerInfo struct {
 }
 
 // Consumers returns every consumer of the group, sorted by queue id, session,
-// consumer tag. Get-holders are not consumers.
+// consumer tag. Get-holders are not consumers. It reads the session index,
+// so it costs the consumers (C log C), not the queues of the group: the
+// leader calls it every few seconds under the read lock.
 func (g *QueueGroup) Consumers() []ConsumerInfo {
 	var out []ConsumerInfo
-	for _, qid := range g.sortedQueueIDs() {
-		q := g.queues[qid]
-		start := len(out)
-		for c := q.first; c != nil; c = c.next {
-			out = append(out, ConsumerInfo{
-				Queue: qid, Session: c.session, Tag: c.tag,
-				Prefetch: c.prefetch, AutoAck: c.autoAck, Unacked: len(c.out),
-			})
+	for s, qs := range g.sessions {
+		for qid, tags := range qs {
+			q := g.queues[qid]
+			if q == nil {
+				continue
+			}
+			for tag := range tags {
+				c := q.consumers[consumerKey{s, tag}]
+				if tag == "" || c == nil {
+					continue // the get-holder
+				}
+				out = append(out, ConsumerInfo{
+					Queue: qid, Session: s, Tag: tag,
+					Prefetch: c.prefetch, AutoAck: c.autoAck, Unacked: len(c.out),
+				})
+			}
 		}
-		slices.SortFunc(out[start:], func(a, b ConsumerInfo) int {
-			return cmp.Or(cmp.Compare(a.Session, b.Session), cmp.Compare(a.Tag, b.Tag))
-		})
 	}
+	slices.SortFunc(out, func(a, b ConsumerInfo) int {
+		return cmp.Or(cmp.Compare(a.Queue, b.Queue), cmp.Compare(a.Session, b.Session), cmp.Compare(a.Tag, b.Tag))
+	})
 	return out
 }
 

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -28,6 +29,12 @@ func TestSessionDown(t *testing.T) {
 				check: func(t *testing.T, res *Result, g *QueueGroup) {
 					if res.Count != 5 {
 						t.Fatalf("count %d, want 5", res.Count)
+					}
+					// Queue 2 lost its last consumer (its gets are no
+					// consumers); queue 1 keeps b's. The name comes with
+					// the id, so auto-delete looks up that queue alone.
+					if want := []IdleQueue{{ID: 2, Name: "two"}}; !slices.Equal(res.IdleQueues, want) {
+						t.Fatalf("idle queues %+v, want %+v", res.IdleQueues, want)
 					}
 					wantStrings(t, "sessions", g.Sessions(), []string{"b"})
 					wantStrings(t, "a's deliveries", dstrs(g.CheckedOut("a")), []string{})

@@ -28,8 +28,10 @@ type Result struct {
 	// after a Get, or the number of messages returned by SessionDown/Cancel.
 	Count uint64
 	// IdleQueues are queues whose last consumer this command removed (for
-	// auto-delete queues, which go when their last consumer goes).
-	IdleQueues []uint64
+	// auto-delete queues, which go when their last consumer goes), with
+	// their names, so that the meta state is asked about these queues
+	// alone.
+	IdleQueues []IdleQueue
 	// DeadLetters are discarded messages of queues with a dead-letter
 	// exchange, for the leader to republish.
 	DeadLetters []DeadLetter
@@ -68,6 +70,13 @@ type Delivery struct {
 	DeliveryCount uint32
 	Redelivered   bool
 	Payload       *fsmpb.Payload
+}
+
+// IdleQueue names a queue whose last consumer a command removed.
+type IdleQueue struct {
+	ID    uint64
+	VHost string // "" is the default
+	Name  string
 }
 
 // DeadLetter is a discarded message to be republished to an exchange.

@@ -3,10 +3,13 @@ package fsm
 import (
 	"fmt"
 	"io"
+
+	"github.com/warrenmq/warren/fsm/fsmpb"
 )
 
-// Queue group snapshot, format version 1. Records, in this order (framing in
-// snapshot_codec.go; every integer a uvarint unless marked varint):
+// Queue group snapshot, format versions 1 and 2. Records, in this order
+// (framing in snapshot_codec.go; every integer a uvarint unless marked
+// varint):
 //
 //	header      magic "WQGS", version, last index, last now (varint), then the
 //	            number of tombstone, producer, queue, ready-message, consumer,
@@ -30,6 +33,18 @@ import (
 // has-payload, [payload (proto)]. Only auto-ack deliveries lack a payload. A
 // payload shared by several queues is written once per queue; a restored
 // state keeps one copy per queue, which changes no result.
+//
+// The versions differ only in what a message's size may be. In version 1
+// it is its body's length (every Enqueue was SIZE_RULE_BODY); in version 2
+// it is that or MessageSize of its payload, whichever rule the message was
+// enqueued under. The size is stored, not recomputed on restore: it was
+// fixed by the entry that enqueued the message, and a restored replica
+// must count exactly the ready bytes of a replica that applied the log,
+// whatever rules the entries used. A group writes version 2 only once it
+// has applied a SIZE_RULE_WITH_HEADERS Enqueue (QueueGroup.sizeRule), so
+// until every voter knows the rule (and the broker starts using it) its
+// snapshots stay readable by the builds before it; restoring either
+// version gives back the version it was written in.
 
 // Record types. Persisted: never renumber.
 const (
@@ -45,9 +60,22 @@ const (
 )
 
 const (
-	qsMagic   = "WQGS"
-	qsVersion = 1
+	qsMagic = "WQGS"
+	// qsVersionBodySize: every message's size is its body's length.
+	qsVersionBodySize = 1
+	// qsVersionSizeRule: a message's size is its body's length or its
+	// MessageSize.
+	qsVersionSizeRule = 2
 )
+
+// snapshotVersion is the format version g writes: the oldest that holds
+// its state.
+func (g *QueueGroup) snapshotVersion() uint64 {
+	if g.sizeRule >= fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS {
+		return qsVersionSizeRule
+	}
+	return qsVersionBodySize
+}
 
 // qsCounts are the header's record counts.
 type qsCounts struct {
@@ -83,7 +111,7 @@ func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
 	sw := newQsWriter(w)
 	var e qsEnc
 	e.raw([]byte(qsMagic))
-	e.uvarint(qsVersion)
+	e.uvarint(g.snapshotVersion())
 	e.uvarint(g.lastIndex)
 	e.varint(g.lastNow)
 	for _, v := range n.list() {
@@ -208,8 +236,14 @@ func RestoreQueueGroup(r io.Reader) (*QueueGroup, error) {
 	if magic := string(d.rawN(len(qsMagic))); d.err == nil && magic != qsMagic {
 		return nil, fmt.Errorf("%w: not a queue group snapshot", errSnapshot)
 	}
-	if v := d.uvarint(); d.err == nil && v != qsVersion {
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d", errSnapshot, v, qsVersion)
+	version := d.uvarint()
+	switch {
+	case d.err != nil:
+	case version == qsVersionBodySize:
+	case version == qsVersionSizeRule:
+		g.sizeRule = fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
+	default:
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d and %d", errSnapshot, version, qsVersionBodySize, qsVersionSizeRule)
 	}
 	g.lastIndex = d.uvarint()
 	g.lastNow = d.varint()

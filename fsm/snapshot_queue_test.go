@@ -36,11 +36,21 @@ func updateFiles() bool {
 	return b
 }
 
-const queueGoldenPath = "testdata/queue_snapshot_v1.golden"
+// queueGoldens are the golden snapshots, one per format version, each
+// written from goldenQueueLog with the size rule that gives that version.
+var queueGoldens = []struct {
+	version uint64
+	rule    fsmpb.SizeRule
+	path    string
+}{
+	{qsVersionBodySize, fsmpb.SizeRule_SIZE_RULE_BODY, "testdata/queue_snapshot_v1.golden"},
+	{qsVersionSizeRule, fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS, "testdata/queue_snapshot_v2.golden"},
+}
 
 // goldenQueueLog is a fixed command sequence that reaches every kind of
 // snapshot record: tombstones, producers, returns and main messages, plain
-// and auto-ack consumers with deliveries, get-holders with leases.
+// and auto-ack consumers with deliveries, get-holders with leases. Its
+// Enqueues have SIZE_RULE_BODY, as every Enqueue before the rule existed.
 func goldenQueueLog() []proto.Message {
 	jobs := qspec(1, "jobs", withTTL(60000), withDeliveryLimit(3), withDLX("dlx", "dead"))
 	capped := qspec(2, "capped", withMaxLen(3), withReject(), withMaxBytes(1<<20))
@@ -74,10 +84,26 @@ func goldenQueueLog() []proto.Message {
 	}
 }
 
+// goldenQueueLogRule is goldenQueueLog with every Enqueue under rule.
+func goldenQueueLogRule(rule fsmpb.SizeRule) []proto.Message {
+	log := goldenQueueLog()
+	for _, c := range log {
+		if e, ok := c.(*fsmpb.Enqueue); ok {
+			e.SizeRule = rule
+		}
+	}
+	return log
+}
+
 func goldenQueueGroup(t testing.TB) *QueueGroup {
 	t.Helper()
+	return goldenQueueGroupRule(t, fsmpb.SizeRule_SIZE_RULE_BODY)
+}
+
+func goldenQueueGroupRule(t testing.TB, rule fsmpb.SizeRule) *QueueGroup {
+	t.Helper()
 	g := NewQueueGroup()
-	for i, res := range replayQueueLog(t, g, 1, makeQueueLog(t, goldenQueueLog()...)) {
+	for i, res := range replayQueueLog(t, g, 1, makeQueueLog(t, goldenQueueLogRule(rule)...)) {
 		if res.Err != nil {
 			t.Fatalf("golden log entry %d: %v", i, res.Err)
 		}
@@ -85,33 +111,59 @@ func goldenQueueGroup(t testing.TB) *QueueGroup {
 	return g
 }
 
+// TestQueueSnapshotGolden holds every format version to its golden file:
+// the golden log writes it byte for byte, and the file restores and writes
+// back identically (a snapshot of an older version keeps restoring).
 func TestQueueSnapshotGolden(t *testing.T) {
-	got := snapshotBytes(t, goldenQueueGroup(t))
-	if updateFiles() {
-		if err := os.MkdirAll(filepath.Dir(queueGoldenPath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(queueGoldenPath, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for _, gf := range queueGoldens {
+		t.Run(filepath.Base(gf.path), func(t *testing.T) {
+			got := snapshotBytes(t, goldenQueueGroupRule(t, gf.rule))
+			if updateFiles() {
+				if err := os.MkdirAll(filepath.Dir(gf.path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(gf.path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(gf.path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if v := snapshotVersionOf(t, want); v != gf.version {
+				t.Fatalf("%s holds version %d, want %d", gf.path, v, gf.version)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("snapshot differs from %s (%d vs %d bytes): the v%d format changed; "+
+					"bump the version with an upgrade step, or run with -update if the change is intended",
+					gf.path, len(got), len(want), gf.version)
+			}
+			// The golden bytes restore, and write back identically.
+			g, err := RestoreQueueGroup(bytes.NewReader(want))
+			if err != nil {
+				t.Fatalf("restore golden: %v", err)
+			}
+			if again := snapshotBytes(t, g); !bytes.Equal(again, want) {
+				t.Fatal("golden snapshot does not round-trip")
+			}
+		})
 	}
-	want, err := os.ReadFile(queueGoldenPath)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
+}
+
+// snapshotVersionOf reads the format version from a snapshot's header.
+func snapshotVersionOf(t testing.TB, snap []byte) uint64 {
+	t.Helper()
+	typ, body, err := newQsReader(bytes.NewReader(snap)).next()
+	if err != nil || typ != qsHeader {
+		t.Fatalf("snapshot header: type %d, %v", typ, err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("snapshot differs from %s (%d vs %d bytes): the v1 format changed; "+
-			"bump the version with an upgrade step, or run with -update if the change is intended",
-			queueGoldenPath, len(got), len(want))
+	d := qsDec{b: body}
+	d.rawN(len(qsMagic))
+	v := d.uvarint()
+	if d.err != nil {
+		t.Fatal(d.err)
 	}
-	// The golden bytes restore, and write back identically.
-	g, err := RestoreQueueGroup(bytes.NewReader(want))
-	if err != nil {
-		t.Fatalf("restore golden: %v", err)
-	}
-	if again := snapshotBytes(t, g); !bytes.Equal(again, want) {
-		t.Fatal("golden snapshot does not round-trip")
-	}
+	return v
 }
 
 // TestQueueSnapshotRestoresState compares every read view of a restored
@@ -228,7 +280,7 @@ func TestQueueSnapshotInvalidContent(t *testing.T) {
 	header := func(counts ...uint64) []byte {
 		var e qsEnc
 		e.raw([]byte(qsMagic))
-		e.uvarint(qsVersion)
+		e.uvarint(qsVersionBodySize)
 		e.uvarint(5)
 		e.varint(100)
 		for _, c := range counts {
@@ -263,6 +315,7 @@ func TestQueueSnapshotInvalidContent(t *testing.T) {
 		{"no header", tomb(1)},
 		{"bad magic", rec(qsHeader, append([]byte("XXXX"), header(0, 0, 0, 0, 0, 0, 0, 0)[4:]...))},
 		{"future version", rec(qsHeader, append([]byte(qsMagic), 9))},
+		{"version 0", rec(qsHeader, append([]byte(qsMagic), 0))},
 		{"header with a trailing byte", rec(qsHeader, append(header(0, 0, 0, 0, 0, 0, 0, 0), 0))},
 		{"more records than counted", cat(rec(qsHeader, header(0, 0, 0, 0, 0, 0, 0, 0)), tomb(1))},
 		{"fewer records than counted", cat(rec(qsHeader, header(2, 0, 0, 0, 0, 0, 0, 0)), tomb(1))},

@@ -113,7 +113,7 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 		if err != nil {
 			return err
 		}
-		m, err := qsDecodeMsg(d, q, true)
+		m, err := rs.decodeMsg(d, q, true)
 		if err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ func (rs *qsRestore) consumer(q *queueState) error {
 			return err
 		}
 		tag := d.uvarint()
-		m, err := qsDecodeMsg(d, q, !c.autoAck)
+		m, err := rs.decodeMsg(d, q, !c.autoAck)
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (rs *qsRestore) holder(q *queueState, notFirst bool, prevSession *string) e
 		}
 		tag := d.uvarint()
 		lease := d.varint()
-		m, err := qsDecodeMsg(d, q, true)
+		m, err := rs.decodeMsg(d, q, true)
 		if err != nil {
 			return err
 		}
@@ -239,10 +239,11 @@ func (rs *qsRestore) holder(q *queueState, notFirst bool, prevSession *string) e
 	return nil
 }
 
-// qsDecodeMsg reads a message record (the rest of d) and validates it against
+// decodeMsg reads a message record (the rest of d) and validates it against
 // q. wantBody says whether the record must carry a payload (all but auto-ack
-// deliveries) or must not.
-func qsDecodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg, error) {
+// deliveries) or must not. The size must be one the snapshot's version
+// allows (sizeFits).
+func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg, error) {
 	m := queueMsg{id: d.uvarint(), index: d.uvarint(), expiry: d.varint()}
 	size, count := d.uvarint(), d.uvarint()
 	if d.boolean() {
@@ -260,9 +261,21 @@ func qsDecodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg, error) {
 		return m, qsCorrupt("message %d: size %d, count %d, expiry %d", m.id, size, count, m.expiry)
 	case (m.body != nil) != wantBody:
 		return m, qsCorrupt("message %d: payload present %t, want %t", m.id, m.body != nil, wantBody)
-	case m.body != nil && uint64(len(m.body.GetBody())) != size:
-		return m, qsCorrupt("message %d: size %d, body %d bytes", m.id, size, len(m.body.GetBody()))
+	case m.body != nil && !sizeFits(rs.g.sizeRule, m.body, size):
+		return m, qsCorrupt("message %d: size %d, body %d bytes (snapshot version %d)",
+			m.id, size, len(m.body.GetBody()), rs.g.snapshotVersion())
 	}
 	m.size, m.count = uint32(size), uint32(count)
 	return m, nil
+}
+
+// sizeFits reports whether size is one a message with payload p can have in
+// a group whose newest size rule is rule: the size under SIZE_RULE_BODY, or
+// under any rule up to rule (which message came under which is not
+// recorded; either is consistent).
+func sizeFits(rule fsmpb.SizeRule, p *fsmpb.Payload, size uint64) bool {
+	if size == uint64(sizeOf(fsmpb.SizeRule_SIZE_RULE_BODY, p)) {
+		return true
+	}
+	return rule >= fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS && size == uint64(sizeOf(fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS, p))
 }
