@@ -119,6 +119,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*lab
 			"--insecure", // namespace hosts on this machine; no TLS
 			"--bootstrap-user", labUser, "--bootstrap-password-file", pwFile,
 		)
+		n.cmd.Env = nodeEnv()
 		n.cmd.Stdout, n.cmd.Stderr = logf, logf
 		err = n.cmd.Start()
 		logf.Close() // the child has its own copy

@@ -32,6 +32,16 @@ func main() {
 	os.Exit(execute(os.Args[1:], os.Environ(), os.Stdout, os.Stderr, serve))
 }
 
+// The stop budget after SIGTERM: the leadership hand-off, then the client
+// port's streams and calls, then the cluster port's. The systemd unit's
+// TimeoutStopSec must exceed their sum (a test checks it), or systemd
+// kills the node in the middle of its hand-off.
+const (
+	handOffTimeout     = 10 * time.Second
+	clientDrainTimeout = 10 * time.Second
+	peerDrainTimeout   = 5 * time.Second
+)
+
 // serve runs the node the options describe until SIGINT or SIGTERM (a
 // clean hand-off), or until it left the cluster.
 func serve(f *flags) error {
@@ -170,7 +180,7 @@ func serve(f *flags) error {
 			web.Drain()
 		}
 		logger.Info("shutting down: handing off leaderships, then ending client streams")
-		handOff, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		handOff, cancel := context.WithTimeout(context.Background(), handOffTimeout)
 		node.HandOff(handOff)
 		cancel()
 	case <-node.Left():
@@ -183,8 +193,8 @@ func serve(f *flags) error {
 		return err
 	}
 	api.Drain()
-	shutdownGRPC(gs, 10*time.Second)
-	shutdownGRPC(peerGS, 5*time.Second)
+	shutdownGRPC(gs, clientDrainTimeout)
+	shutdownGRPC(peerGS, peerDrainTimeout)
 	return b.Close()
 }
 
