@@ -385,6 +385,9 @@ func metric(body, name string) string {
 // (publishes refused) and recovering once space is freed. Every confirmed
 // message is consumed.
 func TestDeployOnHosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole deploy (two builds, four hosts, about 20 s): not in -short runs")
+	}
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("deploy/node-config.sh needs bash")
 	}

@@ -40,6 +40,8 @@ import (
 // alone, as text, through the flags' own pflag.Values: a size, a duration
 // or a bool parses the same way whichever source gave it (bytesize.Size
 // for every size), and the program reads only the flags.
+
+// envPrefix starts the environment variable of every option.
 const envPrefix = "WARREN_"
 
 // commandLineOnly are options that a config file must not hold: --config
