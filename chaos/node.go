@@ -81,6 +81,7 @@ func (n *node) launch() error {
 		cmd = exec.Command(n.bin, n.args()...)
 		setParentDeathSignal(cmd)
 	}
+	cmd.Env = nodeEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", n.id, err)
@@ -95,6 +96,20 @@ func (n *node) launch() error {
 		close(exited)
 	}()
 	return nil
+}
+
+// nodeEnv is a node's environment: the harness's, less every WARREN_
+// variable. warren-node reads WARREN_<OPTION> as its options, and the
+// shell that runs "warren chaos run" may export the CLI's (WARREN_TLS_CERT
+// and WARREN_TLS_KEY name node options too), so nodes get only their flags.
+func nodeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WARREN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func isClosed(c chan struct{}) bool {

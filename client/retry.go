@@ -180,6 +180,26 @@ func eachBytesField(b []byte, f func(num protowire.Number, v []byte)) bool {
 // backoff is exponential backoff with jitter: each delay is drawn from
 // [d/2, d], where d starts at min and doubles up to max. Not safe for
 // concurrent use.
+//
+// Why not gRPC's own (issue 10 asked). gRPC backs off in two places, and
+// neither fits what this one paces. Its connection backoff
+// (grpc.WithConnectParams, package google.golang.org/grpc/backoff) paces a
+// single ClientConn's redials of its one target; Warren's client instead
+// closes a failed connection and moves through its address list itself,
+// with a delay between full rounds, a first round at once after a
+// connection that had worked (proven), and a reset when a new connection
+// proves itself. It also paces re-subscribes (consume.go), re-opening the
+// session stream (session.go), and retries of a call that a node answered
+// with NOT_LEADER or OUTCOME_UNKNOWN on a connection that is fine (call,
+// batcher.go): answers, not connection failures. gRPC's retry policy (the
+// service config's retryPolicy) retries a call by status code on the same
+// channel, but cannot follow a NOT_LEADER's leader address, switch
+// connections, keep a retried publish's publisher id and sequence numbers,
+// or stop at WithReconnectBackoff's documented bounds. And the exponential
+// strategy both use, grpc/internal/backoff, is internal: only its Config
+// struct is exported, with no function to draw a delay. What remains is
+// these fifteen lines, which a library (cenkalti/backoff) would not
+// shorten: the decisions are in the callers.
 type backoff struct {
 	min, max time.Duration
 	next     time.Duration // 0: start at min

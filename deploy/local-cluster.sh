@@ -46,9 +46,24 @@ binary() {
 	echo "$dir/bin/warren-node"
 }
 
+# Every WARREN_ variable of this shell, as env(1) arguments that unset it:
+# warren-node reads WARREN_<OPTION> as its options (WARREN_TLS_CERT of the
+# warren CLI would give the nodes a certificate), so the nodes here get
+# only the flags below.
+unset_warren_vars() {
+	local v
+	for v in $(compgen -e); do
+		if [[ "$v" == WARREN_* ]]; then
+			printf -- '-u\n%s\n' "$v"
+		fi
+	done
+}
+
 start() {
 	local bin n p pidfile
+	local -a unset_args
 	bin="$(binary)"
+	mapfile -t unset_args < <(unset_warren_vars)
 	for n in "${nodes[@]}"; do
 		p="$(base_port "$n")"
 		mkdir -p "$dir/node-$n"
@@ -58,7 +73,7 @@ start() {
 			continue
 		fi
 		echo "=== start $(date -u +%FT%TZ)" >>"$dir/node-$n/node.log"
-		nohup "$bin" \
+		nohup env "${unset_args[@]}" "$bin" \
 			--id "node-$n" --zone "$n" \
 			--data-dir "$dir/node-$n/data" \
 			--grpc-addr "127.0.0.1:$p" \

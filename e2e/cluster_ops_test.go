@@ -129,6 +129,7 @@ type load struct {
 	confirmed map[int]bool
 	consumed  map[int]int
 	published int
+	lastErr   error // the producer's last failure
 	stopPub   context.CancelFunc
 	pubDone   chan struct{}
 	stopCons  context.CancelFunc
@@ -138,6 +139,12 @@ type load struct {
 func startLoad(t *testing.T, addrs []string, queue string, rate time.Duration, limit int) *load {
 	prod := newClientAddrs(t, addrs)
 	cons := newClientAddrs(t, append(slices.Clone(addrs[1:]), addrs[0]))
+	return startLoadWith(t, prod, cons, queue, rate, limit)
+}
+
+// startLoadWith is startLoad with the producer's and the consumer's clients
+// made by the caller (TLS, a lab host's dialer).
+func startLoadWith(t *testing.T, prod, cons *client.Client, queue string, rate time.Duration, limit int) *load {
 	waitQueueKnown(t, cons, queue)
 	l := &load{t: t, queue: queue, confirmed: map[int]bool{}, consumed: map[int]int{}, pubDone: make(chan struct{}), consDone: make(chan error, 1)}
 	var pctx, cctx context.Context
@@ -173,11 +180,20 @@ func startLoad(t *testing.T, addrs []string, queue string, rate time.Duration, l
 			l.published = i + 1
 			if err == nil && res.Status == client.Confirmed {
 				l.confirmed[i] = true
+			} else if err != nil {
+				l.lastErr = err
 			}
 			l.mu.Unlock()
 		}
 	}()
 	return l
+}
+
+// producerError returns the producer's last failure.
+func (l *load) producerError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastErr
 }
 
 func (l *load) confirmedCount() int {

@@ -145,6 +145,7 @@ func (p *nodeProc) launch() error {
 		bin = nodeBinary
 	}
 	p.cmd = exec.Command(bin, append(args, p.extra...)...)
+	p.cmd.Env = nodeEnv()
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()

@@ -58,3 +58,17 @@ func buildNode(dir string, extra ...string) (string, error) {
 	}
 	return bin, nil
 }
+
+// nodeEnv is the environment of a warren-node child: the test's, less
+// every WARREN_ variable. warren-node reads WARREN_<OPTION> as its options,
+// and a developer's shell may export the warren CLI's (WARREN_TLS_CERT and
+// WARREN_TLS_KEY name node options too), so nodes get only their flags.
+func nodeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WARREN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

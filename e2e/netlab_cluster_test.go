@@ -119,6 +119,7 @@ func startLabCluster(t *testing.T, hosts []*netlab.Host, ch *netlab.Host) []*lab
 			"--insecure", // namespace hosts on this machine; no TLS
 			"--bootstrap-user", labUser, "--bootstrap-password-file", pwFile,
 		)
+		n.cmd.Env = nodeEnv()
 		n.cmd.Stdout, n.cmd.Stderr = logf, logf
 		err = n.cmd.Start()
 		logf.Close() // the child has its own copy
@@ -219,6 +220,16 @@ func groupStatus(ctx context.Context, c *client.Client, group string) (client.Gr
 // (cluster.rebalanceLeaders) moves no leadership by itself.
 func labLeadersAtRest(t *testing.T, c *client.Client, nodes []*labNode) {
 	t.Helper()
+	var ids []string
+	for _, n := range nodes {
+		ids = append(ids, n.id)
+	}
+	leadersAtRest(t, c, ids)
+}
+
+// leadersAtRest is labLeadersAtRest for the nodes ids.
+func leadersAtRest(t *testing.T, c *client.Client, ids []string) {
+	t.Helper()
 	eventually(t, 30*time.Second, "queue-group leaders at rest", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), scaled(2*time.Second))
 		defer cancel()
@@ -227,8 +238,8 @@ func labLeadersAtRest(t *testing.T, c *client.Client, nodes []*labNode) {
 			return err
 		}
 		per := map[string]int{}
-		for _, n := range nodes {
-			per[n.id] = 0
+		for _, id := range ids {
+			per[id] = 0
 		}
 		for _, g := range st.Groups {
 			if g.Name == "meta" {

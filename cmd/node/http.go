@@ -18,7 +18,7 @@ import (
 // startHTTP binds --http-addr and serves the observe endpoint on it, with
 // the client API's TLS certificate and authentication; nil when the flag
 // is "". The bound address is logged (port 0 picks one).
-func startHTTP(f flags, sec *security, b *broker.Broker, acc *transport.Access, guard *watermark.Monitor, clients func() observe.Clients, logger hclog.Logger) (*observe.Server, error) {
+func startHTTP(f *flags, sec *security, b *broker.Broker, acc *transport.Access, guard *watermark.Monitor, clients func() observe.Clients, logger hclog.Logger) (*observe.Server, error) {
 	if f.httpAddr == "" {
 		return nil, nil
 	}

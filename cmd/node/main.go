@@ -1,12 +1,13 @@
-// Command warren-node runs one Warren server. With no flags it is a
+// Command warren-node runs one Warren server. With no options it is a
 // single-node broker with its data in ./warren-data and the client API on
 // 127.0.0.1:5680. With --bootstrap-expect N and --join it forms (or joins)
-// a cluster; see README "Run a 3-zone cluster".
+// a cluster; see README "Run a 3-zone cluster". Options come from flags,
+// WARREN_* environment variables and a TOML file (--config), in that order
+// of precedence (config.go).
 package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -28,100 +29,28 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "warren-node:", err)
-		os.Exit(1)
-	}
+	os.Exit(execute(os.Args[1:], os.Environ(), os.Stdout, os.Stderr, serve))
 }
 
-type flags struct {
-	broker    broker.Config
-	grpcAddr  string
-	httpAddr  string // "" turns the HTTP endpoint off
-	perQueue  bool   // per-queue series on /metrics
-	logLevel  string
-	logFormat string
-	version   bool // --version: print the build and exit
-	maxMsg    int
-	caps      transport.Limits // the connection, stream and consumer caps
-	memHigh   watermark.Bytes  // publishes are refused past these
-	diskLow   watermark.Bytes
-	readyWait time.Duration
-	pprofAddr string
-	security  securityFlags
-}
+// The stop budget after SIGTERM: the leadership hand-off, then the client
+// port's streams and calls, then the cluster port's. The systemd unit's
+// TimeoutStopSec must exceed their sum (a test checks it), or systemd
+// kills the node in the middle of its hand-off.
+const (
+	handOffTimeout     = 10 * time.Second
+	clientDrainTimeout = 10 * time.Second
+	peerDrainTimeout   = 5 * time.Second
+)
 
-func parseFlags(args []string) (flags, error) {
-	f := flags{broker: broker.DefaultConfig()}
-	limits := transport.DefaultLimits()
-	fs := flag.NewFlagSet("warren-node", flag.ContinueOnError)
-	fs.StringVar(&f.broker.Cluster.NodeID, "id", f.broker.Cluster.NodeID, "node id, stable across restarts")
-	fs.StringVar(&f.broker.Cluster.DataDir, "data-dir", f.broker.Cluster.DataDir, "directory for Raft logs and snapshots")
-	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:5680", "address of the client gRPC API")
-	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:5683", "address of the HTTP endpoint: /metrics (Prometheus), /livez, /readyz; TLS with --tls-cert, and /metrics and /readyz need a monitoring or administrator user; \"\" turns it off")
-	fs.BoolVar(&f.perQueue, "per-queue-metrics", true, "export 9 series per queue on /metrics (labels vhost, queue) besides the node's totals; turn off on nodes with very many queues")
-	fs.StringVar(&f.broker.Cluster.RaftAddr, "raft-addr", f.broker.Cluster.RaftAddr, "address of the Raft port (shared by all groups)")
-	fs.StringVar(&f.broker.Cluster.Zone, "zone", "", "availability zone of this node (gossiped to peers)")
-	fs.StringVar(&f.broker.Cluster.GossipAddr, "gossip-addr", f.broker.Cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
-	join := fs.String("join", "", "comma-separated gossip addresses (host:port) of cluster nodes to join")
-	fs.IntVar(&f.broker.Cluster.BootstrapExpect, "bootstrap-expect", f.broker.Cluster.BootstrapExpect, "number of nodes that form a new cluster (1: bootstrap alone unless --join is set)")
-	fs.IntVar(&f.broker.QueueGroups, "queue-groups", f.broker.QueueGroups, "number of queue Raft groups")
-	fs.DurationVar(&f.broker.SessionGrace, "session-grace", f.broker.SessionGrace, "how long a new leader waits for sessions to re-attach")
-	fs.DurationVar(&f.broker.DefaultGetLease, "get-lease", f.broker.DefaultGetLease, "default lease of an unacked get")
-	fs.DurationVar(&f.broker.Cluster.DeadNodeRemoval, "remove-dead-after", f.broker.Cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
-	f.caps = limits
-	fs.IntVar(&f.caps.MaxConnections, "max-connections", limits.MaxConnections, "client connections open at once; more are closed as they arrive (0: no limit)")
-	fs.IntVar(&f.caps.MaxStreamsPerConnection, "max-streams-per-connection", limits.MaxStreamsPerConnection, "streams (consume, session, calls in flight) of one client connection")
-	fs.IntVar(&f.caps.MaxConsumersPerSession, "max-consumers-per-session", limits.MaxConsumersPerSession, "consume streams one session may have open on this node")
-	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message accepted: body, headers and properties together")
-	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
-	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")
-	f.diskLow = watermark.DefaultDiskFreeLow
-	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
-	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	fs.StringVar(&f.logFormat, "log-format", "text", "text (one line per record, fields as key=value) or json (one JSON object per line)")
-	fs.BoolVar(&f.version, "version", false, "print the version of this binary (module version, commit, Go version) and exit")
-	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
-	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
-	f.security.register(fs)
-	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up")
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	if f.logFormat != "text" && f.logFormat != "json" {
-		return f, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
-	}
-	for _, a := range strings.Split(*join, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			f.broker.Cluster.Join = append(f.broker.Cluster.Join, a)
-		}
-	}
-	if f.caps.MaxConnections < 0 || f.caps.MaxStreamsPerConnection < 1 || f.caps.MaxConsumersPerSession < 1 {
-		return f, fmt.Errorf("--max-connections must be ≥ 0, --max-streams-per-connection and --max-consumers-per-session ≥ 1")
-	}
-	if f.maxMsg < 1 || f.maxMsg > 64<<20 {
-		return f, fmt.Errorf("--max-message-bytes must be 1..%d", 64<<20)
-	}
-	return f, nil
-}
-
-func run(args []string) error {
-	f, err := parseFlags(args)
-	if err != nil {
-		return err
-	}
-	if f.version {
-		fmt.Println("warren-node " + version.Get().String())
-		return nil
-	}
+// serve runs the node the options describe until SIGINT or SIGTERM (a
+// clean hand-off), or until it left the cluster.
+func serve(f *flags) error {
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name: "warren", Level: hclog.LevelFromString(f.logLevel), Output: os.Stderr, JSONFormat: f.logFormat == "json",
 	})
 	f.broker.Cluster.Logger = logger
-	sec, err := f.security.load(&f)
+	f.sources.log(logger)
+	sec, err := f.security.load(f)
 	if err != nil {
 		return err
 	}
@@ -163,7 +92,7 @@ func run(args []string) error {
 	}
 	defer ln.Close()
 	limits := f.caps
-	limits.MaxMessageBytes = f.maxMsg
+	limits.MaxMessageBytes = int(f.maxMsg)
 	conns := transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api"))
 	f.broker.Cluster.GRPCAddr = advertised(f.grpcAddr, ln.Addr())
 	b, err := broker.Start(f.broker)
@@ -251,7 +180,7 @@ func run(args []string) error {
 			web.Drain()
 		}
 		logger.Info("shutting down: handing off leaderships, then ending client streams")
-		handOff, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		handOff, cancel := context.WithTimeout(context.Background(), handOffTimeout)
 		node.HandOff(handOff)
 		cancel()
 	case <-node.Left():
@@ -264,8 +193,8 @@ func run(args []string) error {
 		return err
 	}
 	api.Drain()
-	shutdownGRPC(gs, 10*time.Second)
-	shutdownGRPC(peerGS, 5*time.Second)
+	shutdownGRPC(gs, clientDrainTimeout)
+	shutdownGRPC(peerGS, peerDrainTimeout)
 	return b.Close()
 }
 

@@ -3,12 +3,12 @@ package main
 import (
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
@@ -28,10 +28,10 @@ type securityFlags struct {
 	noAuth                bool
 	bootstrapUser         string
 	bootstrapPasswordFile string
-	loopbackUsers         string
+	loopbackUsers         []string
 }
 
-func (s *securityFlags) register(fs *flag.FlagSet) {
+func (s *securityFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.clientCert, "tls-cert", "", "PEM certificate of the client API (TLS on the client port; with --tls-key)")
 	fs.StringVar(&s.clientKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&s.clientCA, "tls-client-ca", "", "PEM CA that client certificates must be signed by: makes client certificates required (mutual TLS)")
@@ -42,7 +42,7 @@ func (s *securityFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.noAuth, "no-auth", false, "serve clients without authentication or permissions (benchmarks and tests; refused beyond loopback without --insecure)")
 	fs.StringVar(&s.bootstrapUser, "bootstrap-user", "", "name of the first administrator of a new cluster, instead of guest/guest (with --bootstrap-password-file; ignored by a cluster that has users)")
 	fs.StringVar(&s.bootstrapPasswordFile, "bootstrap-password-file", "", "file holding --bootstrap-user's password")
-	fs.StringVar(&s.loopbackUsers, "loopback-users", "guest", "comma-separated users who may connect only from loopback (RabbitMQ's loopback_users; \"\" for none)")
+	fs.StringSliceVar(&s.loopbackUsers, "loopback-users", []string{"guest"}, "users (comma-separated) who may connect only from loopback (RabbitMQ's loopback_users; \"\" for none)")
 	fs.BoolVar(&s.insecure, "insecure", false, "allow listening on a non-loopback address without TLS on the client API and the cluster port and without a gossip key (anyone who reaches the ports can use them)")
 }
 
@@ -157,7 +157,7 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 // accessOptions are the authenticator's options the flags give.
 func (s *securityFlags) accessOptions() access.Options {
 	users := []string{}
-	for _, u := range strings.Split(s.loopbackUsers, ",") {
+	for _, u := range s.loopbackUsers {
 		if u = strings.TrimSpace(u); u != "" {
 			users = append(users, u)
 		}

@@ -53,7 +53,7 @@ func TestRefusesToListenBeyondLoopbackUnprotected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.security.load(&f)
+			_, err = f.security.load(f)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/internal/bytesize"
 )
 
 // maxLatencySamples bounds the latency samples kept per kind.
@@ -25,7 +26,8 @@ const maxLatencySamples = 1 << 20
 
 type benchFlags struct {
 	producers, consumers int
-	size, prefetch       int
+	size                 bytesize.Size
+	prefetch             int
 	count, batch         int
 	duration, drain      time.Duration
 	manualAck, confirm   bool
@@ -54,8 +56,8 @@ SIGINT, or --drain-timeout after the producers finished.`,
 			switch {
 			case fl.producers < 1 || fl.consumers < 0:
 				return usagef("need --producers >= 1 and --consumers >= 0")
-			case fl.size < 8:
-				return usagef("--size must be at least 8 (the send timestamp)")
+			case fl.size < 8 || fl.size > 64<<20:
+				return usagef("--size must be at least 8 bytes (the send timestamp) and at most 64MiB")
 			case fl.count < 1 || fl.batch < 1 || fl.prefetch < 0:
 				return usagef("need --count >= 1, --batch >= 1, --prefetch >= 0")
 			case fl.duration < 0 || fl.drain <= 0:
@@ -67,7 +69,8 @@ SIGINT, or --drain-timeout after the producers finished.`,
 	f := cmd.Flags()
 	f.IntVar(&fl.producers, "producers", 1, "publishing clients")
 	f.IntVar(&fl.consumers, "consumers", 1, "consuming clients (0: publish only)")
-	f.IntVar(&fl.size, "size", 1024, "message body size in bytes (at least 8)")
+	fl.size = 1024
+	f.Var(&fl.size, "size", "message body size: bytes, or with a unit (4KiB; at least 8 bytes)")
 	f.IntVar(&fl.prefetch, "prefetch", 100, "consumer prefetch")
 	f.IntVar(&fl.count, "count", 100000, "total messages to publish")
 	f.IntVar(&fl.batch, "batch", 100, "publishes in flight per producer (the confirm window)")
@@ -288,7 +291,7 @@ func (r *benchRun) produce(producers []*client.Client) []workerStats {
 }
 
 func (r *benchRun) message() client.Message {
-	body := make([]byte, r.fl.size)
+	body := make([]byte, int(r.fl.size))
 	binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
 	return client.Message{Body: body}
 }
@@ -376,7 +379,7 @@ type benchResult struct {
 }
 
 func (r *benchRun) result(start, pubEnd time.Time, pstats, cstats []workerStats) benchResult {
-	res := benchResult{Queue: r.queue, Producers: r.fl.producers, Consumers: r.fl.consumers, Size: r.fl.size}
+	res := benchResult{Queue: r.queue, Producers: r.fl.producers, Consumers: r.fl.consumers, Size: int(r.fl.size)}
 	var plat, clat []time.Duration
 	lastPub, lastCons := start, start
 	for _, s := range pstats {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/warrenmq/warren/chaos"
+	"github.com/warrenmq/warren/internal/bytesize"
 )
 
 func newChaosCmd(a *app) *cobra.Command {
@@ -28,6 +29,7 @@ type chaosFlags struct {
 	jsonPath   string
 	keepData   bool
 	nodeBinary string
+	size       bytesize.Size // --size, into o.MessageBytes
 }
 
 func newChaosRunCmd(a *app) *cobra.Command {
@@ -72,7 +74,8 @@ the data directory (node data, node logs, history.json) is then kept.`,
 	f.IntVar(&fl.o.Producers, "producers", fl.o.Producers, "producers (plus one for the ordered queue)")
 	f.IntVar(&fl.o.Consumers, "consumers", fl.o.Consumers, "consumers per queue")
 	f.IntVar(&fl.o.Prefetch, "prefetch", fl.o.Prefetch, "consumer prefetch")
-	f.IntVar(&fl.o.MessageBytes, "size", fl.o.MessageBytes, "message body size in bytes")
+	fl.size = bytesize.Size(fl.o.MessageBytes)
+	f.Var(&fl.size, "size", "message body size (bytes, or with a unit: 1KiB)")
 	f.StringVar(&fl.jsonPath, "json", "", "also write the result as JSON to this file")
 	f.BoolVar(&fl.keepData, "keep-data", false, "keep the temporary data directory even when the run passes")
 	return cmd
@@ -80,6 +83,10 @@ the data directory (node data, node logs, history.json) is then kept.`,
 
 func runChaos(cmd *cobra.Command, a *app, fl *chaosFlags) error {
 	o := fl.o
+	if fl.size > 1<<30 {
+		return usagef("--size %s is too large", fl.size.String())
+	}
+	o.MessageBytes = int(fl.size)
 	faults, err := chaos.ParseFaults(fl.faults)
 	if err != nil {
 		return usagef("--faults: %v", err)

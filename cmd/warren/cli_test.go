@@ -64,6 +64,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"queue", "list", "--no-such-flag"},
 		{"consume", "q", "--auto-ack", "--requeue-on-exit"},
 		{"bench", "--size", "4"},
+		{"bench", "--size", "4 lots"},
+		{"bench", "--size", "1GiB"},
 		{"bind", "ex", "q", "--arg", "=v"},
 	} {
 		code, _, stderr := warren(t, "127.0.0.1:1", "", args...)
@@ -200,17 +202,21 @@ func TestPublishUnroutableAndRejectedExit1(t *testing.T) {
 }
 
 func TestBench(t *testing.T) {
-	for _, confirm := range []string{"--confirm=true", "--confirm=false"} {
+	// --size takes a unit as every size option does (internal/bytesize).
+	for confirm, size := range map[string]string{"--confirm=true": "64", "--confirm=false": "1KiB"} {
 		b := newMemBroker()
 		addr := startMem(t, b)
 		code, out, stderr := warren(t, addr, "", "bench", "--count", "300", "--producers", "2", "--consumers", "2",
-			"--batch", "4", "--size", "64", confirm, "-o", "json")
+			"--batch", "4", "--size", size, confirm, "-o", "json")
 		if code != 0 {
 			t.Fatalf("%s: exit %d, stderr %q", confirm, code, stderr)
 		}
 		var res benchResult
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatal(err)
+		}
+		if want := map[string]int{"64": 64, "1KiB": 1024}[size]; res.Size != want {
+			t.Fatalf("--size %s: body of %d bytes, want %d", size, res.Size, want)
 		}
 		if res.Published != 300 || res.Consumed != 300 || res.EndToEnd == nil {
 			t.Fatalf("%s: %+v", confirm, res)

@@ -34,10 +34,12 @@ var allowed = map[string][]string{
 	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
 	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
 	"internal/password":       {},
+	"internal/bytesize":       {}, // sizes of options: go-humanize only
+	"internal/watermark":      {"internal/bytesize"},
 	"access":                  {"fsm", "routing", "fsm/fsmpb", "internal/password"},
 	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"observe":                 {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark"},
+	"observe":                 {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"client":                  {"transport/warrenpb"},
 	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":             {}, // pure history checker: standard library only

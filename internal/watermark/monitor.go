@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/internal/bytesize"
 )
 
 // Default sampling intervals: the heap can grow by a few hundred MB per
@@ -228,18 +229,18 @@ func (m *Monitor) sampleMemory() {
 	case !m.memTripped && v >= high:
 		m.memTripped = true
 		m.logger.Warn("memory high watermark reached: refusing publishes until consumers drain queues",
-			"heap", FormatBytes(v), "watermark", FormatBytes(high))
+			"heap", bytesize.Format(v), "watermark", bytesize.Format(high))
 	case m.memTripped && v < clearBelow:
 		m.memTripped = false
 		m.gcWait = gcMinWait
 		m.memErr.Store(nil)
 		m.logger.Info("memory below the high watermark again: accepting publishes",
-			"heap", FormatBytes(v), "watermark", FormatBytes(high))
+			"heap", bytesize.Format(v), "watermark", bytesize.Format(high))
 	}
 	m.heapSample.Store(v)
 	if m.memTripped {
 		err := fmt.Errorf("%w (heap %s, watermark %s): publishes are refused until consumers drain queues",
-			ErrMemoryHigh, FormatBytes(v), FormatBytes(high))
+			ErrMemoryHigh, bytesize.Format(v), bytesize.Format(high))
 		m.memErr.Store(&err)
 	}
 }
@@ -267,16 +268,16 @@ func (m *Monitor) sampleDisk() {
 	case !m.diskTripped && free < low:
 		m.diskTripped = true
 		m.logger.Warn("disk free low watermark reached: refusing publishes until space is freed",
-			"dir", m.cfg.DataDir, "free", FormatBytes(free), "watermark", FormatBytes(low))
+			"dir", m.cfg.DataDir, "free", bytesize.Format(free), "watermark", bytesize.Format(low))
 	case m.diskTripped && free > clearAbove:
 		m.diskTripped = false
 		m.diskErr.Store(nil)
 		m.logger.Info("disk free space above the low watermark again: accepting publishes",
-			"dir", m.cfg.DataDir, "free", FormatBytes(free), "watermark", FormatBytes(low))
+			"dir", m.cfg.DataDir, "free", bytesize.Format(free), "watermark", bytesize.Format(low))
 	}
 	if m.diskTripped {
 		err := fmt.Errorf("%w (%s free on the file system of %s, watermark %s): publishes are refused until space is freed",
-			ErrDiskLow, FormatBytes(free), m.cfg.DataDir, FormatBytes(low))
+			ErrDiskLow, bytesize.Format(free), m.cfg.DataDir, bytesize.Format(low))
 		m.diskErr.Store(&err)
 	}
 }

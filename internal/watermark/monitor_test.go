@@ -2,11 +2,12 @@ package watermark
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/warrenmq/warren/internal/bytesize"
 )
 
 // fakeMonitor returns a monitor whose heap and disk samples are the
@@ -60,13 +61,13 @@ func TestMemoryAlarmHysteresis(t *testing.T) {
 		m.sampleMemory()
 		err := m.Check()
 		if (err != nil) != s.tripped {
-			t.Fatalf("step %d: heap %s: Check() = %v, want tripped=%t", i, FormatBytes(s.heap), err, s.tripped)
+			t.Fatalf("step %d: heap %s: Check() = %v, want tripped=%t", i, bytesize.Format(s.heap), err, s.tripped)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrMemoryHigh) || errors.Is(err, ErrDiskLow) {
 				t.Fatalf("step %d: %v does not wrap ErrMemoryHigh alone", i, err)
 			}
-			want := "node memory above high watermark (heap " + FormatBytes(s.heap) + ", watermark 1000 MiB): publishes are refused until consumers drain queues"
+			want := "node memory above high watermark (heap " + bytesize.Format(s.heap) + ", watermark 1000 MiB): publishes are refused until consumers drain queues"
 			if err.Error() != want {
 				t.Fatalf("step %d: message %q, want %q", i, err, want)
 			}
@@ -228,24 +229,31 @@ func TestMonitorRealSamplers(t *testing.T) {
 	disk.Close() // idempotent
 }
 
+// TestDefaultMemoryHigh: 40 % of the smaller of the machine's memory and
+// the cgroup limit, 0 when neither is known; and on this machine a
+// watermark that fits its memory.
 func TestDefaultMemoryHigh(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "meminfo")
-	if err := os.WriteFile(path, []byte("MemTotal:       16384000 kB\nMemFree:         1000 kB\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got := memTotal(path); got != 16384000<<10 {
-		t.Fatalf("memTotal = %d", got)
-	}
-	if got := memTotal(filepath.Join(dir, "missing")); got != 0 {
-		t.Fatalf("memTotal of a missing file = %d", got)
-	}
-	if _, err := os.Stat("/proc/meminfo"); err == nil {
-		total := memTotal("/proc/meminfo")
-		got := DefaultMemoryHigh()
-		if got == 0 || got > total/2 {
-			t.Fatalf("DefaultMemoryHigh() = %s of %s", FormatBytes(got), FormatBytes(total))
+	const gib = 1 << 30
+	for _, c := range []struct{ total, cgroup, want uint64 }{
+		{10 * gib, 0, 4 * gib},        // no cgroup limit
+		{10 * gib, 5 * gib, 2 * gib},  // the cgroup is tighter
+		{10 * gib, 20 * gib, 4 * gib}, // a cgroup limit above the RAM
+		{0, 5 * gib, 2 * gib},         // no RAM figure
+		{0, 0, 0},                     // nothing known: no watermark
+	} {
+		if got := defaultMemoryHigh(c.total, c.cgroup); got != c.want {
+			t.Errorf("defaultMemoryHigh(%d, %d) = %d, want %d", c.total, c.cgroup, got, c.want)
 		}
+	}
+	total, err := memlimit.FromSystem()
+	if err != nil {
+		t.Skipf("no system memory figure here: %v", err)
+	}
+	got := DefaultMemoryHigh()
+	t.Logf("RAM %s, cgroup limit %s (0: none): default watermark %s",
+		bytesize.Format(total), bytesize.Format(cgroupLimit()), bytesize.Format(got))
+	if got == 0 || got > total/2 {
+		t.Fatalf("DefaultMemoryHigh() = %s of %s", bytesize.Format(got), bytesize.Format(total))
 	}
 }
 

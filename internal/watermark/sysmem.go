@@ -1,10 +1,7 @@
 package watermark
 
 import (
-	"bufio"
-	"os"
-	"strconv"
-	"strings"
+	"github.com/KimMachineGun/automemlimit/memlimit"
 )
 
 // DefaultMemoryFraction is the share of the machine's memory that
@@ -14,55 +11,47 @@ import (
 const DefaultMemoryFraction = 0.4
 
 // DefaultMemoryHigh returns DefaultMemoryFraction of the memory this
-// process may use: the smaller of MemTotal in /proc/meminfo and the cgroup
-// (v2 memory.max, or v1 memory.limit_in_bytes) limit, when there is one.
-// It returns 0 (no memory watermark) when neither can be read, e.g. on a
-// system without /proc.
+// process may use: the smaller of the machine's memory and the memory
+// limit of the process's cgroup, when it has one. It returns 0 (no memory
+// watermark) when neither can be read.
+//
+// Both come from github.com/KimMachineGun/automemlimit's memlimit package
+// (FromSystem: sysinfo(2)'s total RAM; FromCgroup). It replaced a
+// hand-written reader of /sys/fs/cgroup/memory.max that looked only at the
+// root of the cgroup file system: right inside a container with its own
+// cgroup namespace, but blind to a limit on the node's own cgroup below
+// the root — systemd's MemoryMax= on warren-node.service, a Kubernetes
+// pod on a host without cgroup namespaces — and to a tighter limit on a
+// parent. memlimit finds the process's cgroup in /proc/self/cgroup and
+// /proc/self/mountinfo, reads cgroup v2's memory.max up the hierarchy to
+// the mount (taking the smallest), and v1's memory.limit_in_bytes and
+// hierarchical limit, with unlimited values ("max", v1's page-rounded
+// 2⁶³−1) counting as none.
 func DefaultMemoryHigh() uint64 {
-	total := memTotal("/proc/meminfo")
-	if lim := cgroupLimit(); lim > 0 && (total == 0 || lim < total) {
-		total = lim
+	total, err := memlimit.FromSystem()
+	if err != nil {
+		total = 0
+	}
+	return defaultMemoryHigh(total, cgroupLimit())
+}
+
+// defaultMemoryHigh is DefaultMemoryHigh's arithmetic over the machine's
+// memory and the cgroup limit, each 0 when unknown.
+func defaultMemoryHigh(total, cgroup uint64) uint64 {
+	if cgroup > 0 && (total == 0 || cgroup < total) {
+		total = cgroup
 	}
 	return uint64(float64(total) * DefaultMemoryFraction)
 }
 
-// memTotal reads MemTotal (in kB) from a meminfo file; 0 when unreadable.
-func memTotal(path string) uint64 {
-	f, err := os.Open(path)
+// cgroupLimit returns the memory limit of this process's cgroup, or 0 when
+// there is none or it cannot be read (no cgroups, not Linux).
+func cgroupLimit() uint64 {
+	n, err := memlimit.FromCgroup()
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			kb, err := strconv.ParseUint(fields[1], 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// cgroupLimit returns the memory limit of this process's cgroup, or 0 when
-// there is none or it cannot be read. "max" (v2) and the huge v1 value
-// that means "unlimited" count as none.
-func cgroupLimit() uint64 {
-	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil || n >= 1<<60 {
-			return 0
-		}
-		return n
-	}
-	return 0
+	return n
 }
 
 // DefaultDiskFreeLow is the default disk free low watermark: enough for
