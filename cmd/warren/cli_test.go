@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,8 +179,24 @@ func TestPublishGetConsume(t *testing.T) {
 	if code, _, _ = warren(t, addr, "", "publish", "", "q", "text body"); code != 0 {
 		t.Fatal("publish failed")
 	}
-	if code, out, _ = warren(t, addr, "", "consume", "q", "--count", "1"); code != 0 || !strings.HasSuffix(out, " q redelivered=false text body\n") {
+	// The text line names its fields (issue 10: "[1] …" read as a shell
+	// job number).
+	if code, out, _ = warren(t, addr, "", "consume", "q", "--count", "1"); code != 0 || !regexp.MustCompile(`^tag=\d+ consumer=ctag-1 key=q redelivered=false text body\n$`).MatchString(out) {
 		t.Fatalf("consume text: exit %d, %q", code, out)
+	}
+	if code, _, _ = warren(t, addr, "", "publish", "", "q", "got body"); code != 0 {
+		t.Fatal("publish failed")
+	}
+	if code, out, _ = warren(t, addr, "", "get", "q", "--ack"); code != 0 || !regexp.MustCompile(`^tag=\d+ key=q redelivered=false got body\n$`).MatchString(out) {
+		t.Fatalf("get text: exit %d, %q", code, out)
+	}
+}
+
+func TestField(t *testing.T) {
+	for in, want := range map[string]string{"jobs": "jobs", "": `""`, "a b": `"a b"`, `a"b`: `"a\"b"`, "a\tb": `"a\tb"`, "ü.x": "ü.x"} {
+		if got := field(in); got != want {
+			t.Errorf("field(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
 

@@ -21,8 +21,14 @@ func newConsumeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "consume QUEUE",
 		Short: "Consume messages and print one line per delivery",
-		Long: `Consume from QUEUE and print one line per delivery: "[tag] routing_key
-redelivered=… body", or one JSON object per line with -o json. Each delivery is
+		Long: `Consume from QUEUE and print one line per delivery,
+
+  tag=N consumer=C key=K redelivered=true|false BODY
+
+(the delivery tag, the consumer tag, the routing key — quoted when empty or
+holding spaces — and the body as is), or one JSON object per line with -o json
+(body, routing_key, delivery_tag, consumer_tag, redelivered, delivery_count,
+headers, properties). Each delivery is
 acknowledged after it is printed, unless --auto-ack (the server counts it as
 acknowledged when sent) or --requeue-on-exit (nothing is acknowledged and every
 printed delivery returns to the queue when the command exits; at most --prefetch
