@@ -29,6 +29,12 @@ type ConsumeOptions struct {
 	// Concurrency is, for Consume, how many handlers run at once; 0 means 1.
 	// Subscribe ignores it.
 	Concurrency int
+	// ManualSettle makes Consume leave settling to the handler (nats.go's
+	// ManualAck): a delivery the handler returns without settling stays
+	// unsettled, using prefetch credit, until the handler's code settles it
+	// or the subscription ends, which returns it to the queue. Subscribe
+	// ignores it.
+	ManualSettle bool
 }
 
 // CloseGracePeriod bounds how long Subscription.Close (and Client.Close for

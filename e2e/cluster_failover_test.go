@@ -17,7 +17,7 @@ import (
 // procQueueLeader returns the process that leads queue's group, asking via.
 func procQueueLeader(t *testing.T, procs []*nodeProc, via *nodeProc, queue string) *nodeProc {
 	t.Helper()
-	cc, err := grpc.NewClient(via.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(via.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(guestLogin{}))
 	if err != nil {
 		t.Fatal(err)
 	}
