@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/fsm"
 )
 
@@ -30,31 +31,59 @@ const catchUpPoll = 2 * time.Millisecond
 // for the state's own index to reach it would wait until some later
 // declaration (raftgroup.Group.CaughtUp compares the right indexes).
 func (b *Broker) catchUpMeta(ctx context.Context) error {
-	target, err := b.node.LeaderCommitIndex(ctx, b.meta)
+	return b.catchUp(ctx, b.meta)
+}
+
+// catchUp waits until this node's copy of group g has applied everything
+// g's leader had committed when asked (at once when this node leads g).
+func (b *Broker) catchUp(ctx context.Context, g *raftgroup.Group) error {
+	target, err := b.node.LeaderCommitIndex(ctx, g)
 	if err != nil {
 		return err
 	}
-	return b.waitMetaCaughtUp(ctx, target)
+	return waitCaughtUp(ctx, g, target)
 }
 
-// waitMetaCaughtUp waits (at most maxApplyWait) until this node's meta
-// state has applied every command up to Raft index target.
-func (b *Broker) waitMetaCaughtUp(ctx context.Context, target uint64) error {
-	if b.meta.CaughtUp(target) {
+// waitCaughtUp waits (at most maxApplyWait) until this node's copy of g
+// has applied every command up to Raft index target.
+func waitCaughtUp(ctx context.Context, g *raftgroup.Group, target uint64) error {
+	if g.CaughtUp(target) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, maxApplyWait)
 	defer cancel()
 	t := time.NewTicker(catchUpPoll)
 	defer t.Stop()
-	for !b.meta.CaughtUp(target) {
+	for !g.CaughtUp(target) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("meta state has not reached index %d: %w", target, ctx.Err())
+			return fmt.Errorf("%s state has not reached index %d: %w", g.Name(), target, ctx.Err())
 		case <-t.C:
 		}
 	}
 	return nil
+}
+
+// catchUpGroups runs catchUp on the queue groups numbered in groups, in
+// parallel, and returns the first error.
+func (b *Broker) catchUpGroups(ctx context.Context, groups map[uint32]bool) error {
+	errs := make(chan error, len(groups))
+	for g := range groups {
+		go func() {
+			qg, err := b.queueGroup(g)
+			if err == nil {
+				err = b.catchUp(ctx, qg.group)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range groups {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // lookupQueueCaughtUp is lookupQueue for calls that act on the queue
