@@ -73,6 +73,9 @@ func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) 
 	if _, err := checkInt32("prefetch", o.Prefetch); err != nil {
 		return nil, err
 	}
+	if err := checkUTF8(&warrenpb.Subscribe{Queue: queue, ConsumerTag: o.ConsumerTag}); err != nil {
+		return nil, err
+	}
 	if err := c.ensureSession(ctx); err != nil {
 		return nil, err
 	}
