@@ -6,8 +6,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -26,11 +28,26 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	var ue usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		// --help: the usage went to stdout.
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "warren-node: %v\nRun 'warren-node --help' for usage.\n", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "warren-node:", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 type flags struct {
 	broker    broker.Config
@@ -49,6 +66,10 @@ func parseFlags(args []string) (flags, error) {
 	f := flags{broker: broker.DefaultConfig()}
 	limits := transport.DefaultLimits()
 	fs := flag.NewFlagSet("warren-node", flag.ContinueOnError)
+	// The flag package prints a parse error and the whole usage itself,
+	// and main printed the error again: once, from main, is enough; the
+	// usage is printed for --help only (to stdout).
+	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.broker.Cluster.NodeID, "id", f.broker.Cluster.NodeID, "node id, stable across restarts")
 	fs.StringVar(&f.broker.Cluster.DataDir, "data-dir", f.broker.Cluster.DataDir, "directory for Raft logs and snapshots")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:5680", "address of the client gRPC API")
@@ -67,7 +88,9 @@ func parseFlags(args []string) (flags, error) {
 	fs.IntVar(&f.caps.MaxConsumersPerSession, "max-consumers-per-session", limits.MaxConsumersPerSession, "consume streams one session may have open on this node")
 	fs.IntVar(&f.maxMsg, "max-message-bytes", limits.MaxMessageBytes, "largest message accepted: body, headers and properties together")
 	f.memHigh = watermark.Bytes(watermark.DefaultMemoryHigh())
-	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off (default: 40% of physical or cgroup memory, 0 when unknown)")
+	// The flag package appends the value's default, computed here, so the
+	// text gives only the rule (it gave "(default: …) (default …)").
+	fs.Var(&f.memHigh, "memory-high-watermark", "Go heap size (e.g. 512MiB, 2GiB) at which publishes are refused until consumers drain queues; 0 = off; unless given, 40% of physical or cgroup memory (0 when neither can be read), on this machine")
 	f.diskLow = watermark.DefaultDiskFreeLow
 	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
@@ -76,10 +99,16 @@ func parseFlags(args []string) (flags, error) {
 	f.security.register(fs)
 	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up")
 	if err := fs.Parse(args); err != nil {
-		return f, err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fmt.Fprintln(os.Stdout, "Usage of warren-node:")
+			fs.PrintDefaults()
+			return f, err
+		}
+		return f, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return f, usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
 	}
 	for _, a := range strings.Split(*join, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -87,10 +116,10 @@ func parseFlags(args []string) (flags, error) {
 		}
 	}
 	if f.caps.MaxConnections < 0 || f.caps.MaxStreamsPerConnection < 1 || f.caps.MaxConsumersPerSession < 1 {
-		return f, fmt.Errorf("--max-connections must be ≥ 0, --max-streams-per-connection and --max-consumers-per-session ≥ 1")
+		return f, usageError{fmt.Errorf("--max-connections must be ≥ 0, --max-streams-per-connection and --max-consumers-per-session ≥ 1")}
 	}
 	if f.maxMsg < 1 || f.maxMsg > 64<<20 {
-		return f, fmt.Errorf("--max-message-bytes must be 1..%d", 64<<20)
+		return f, usageError{fmt.Errorf("--max-message-bytes must be 1..%d", 64<<20)}
 	}
 	return f, nil
 }
