@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -126,13 +125,3 @@ func (b *lineBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
-
-// guestLogin logs a raw gRPC client in as guest/guest, as the SDK does by
-// default: warren-node processes run with authentication on.
-type guestLogin struct{}
-
-func (guestLogin) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("guest:guest"))}, nil
-}
-
-func (guestLogin) RequireTransportSecurity() bool { return false }

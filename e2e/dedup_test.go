@@ -34,7 +34,7 @@ func TestProcessPublishRetryIsEnqueuedOnce(t *testing.T) {
 	}
 	c := newClient(t, via.grpcAddr)
 	waitQueueKnown(t, c, "once")
-	cc, err := grpc.NewClient(via.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(via.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(guestLogin{}))
 	if err != nil {
 		t.Fatal(err)
 	}

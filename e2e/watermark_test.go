@@ -266,7 +266,7 @@ func TestWatermarkForwardedEnqueue(t *testing.T) {
 	for _, q := range queues {
 		declareOnAny(t, procs, q)
 	}
-	cc, err := grpc.NewClient(roomy.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(roomy.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(guestLogin{}))
 	if err != nil {
 		t.Fatal(err)
 	}
