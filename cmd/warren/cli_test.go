@@ -256,3 +256,22 @@ func waitAcks(t *testing.T, b *memBroker, n int) {
 		}
 	}
 }
+
+// TestPercentilesFromHistogram: the bench's p50 and p99 come from an HDR
+// histogram, within its 3 significant digits, and an empty one gives none.
+func TestPercentilesFromHistogram(t *testing.T) {
+	var w workerStats
+	if w.lat != nil || percentiles(newLatencyHistogram()) != nil {
+		t.Fatal("an empty histogram has percentiles")
+	}
+	for i := 1; i <= 1000; i++ { // 1 ms … 1 s
+		w.sample(time.Duration(i) * time.Millisecond)
+	}
+	w.sample(2 * time.Hour) // beyond the range: counted as its top
+	// 1001 samples: the 501st is 501 ms, the 991st 991 ms.
+	got := percentiles(w.lat)
+	near := func(v, want float64) bool { return v >= want*0.999 && v <= want*1.001 }
+	if got == nil || !near(got.P50Ms, 501) || !near(got.P99Ms, 991) {
+		t.Fatalf("percentiles %+v, want p50 ≈ 501 ms and p99 ≈ 991 ms", got)
+	}
+}
