@@ -12,7 +12,9 @@ import (
 )
 
 func TestCheckUTF8NamesTheField(t *testing.T) {
-	str := func(s string) *warrenpb.Value { return &warrenpb.Value{Kind: &warrenpb.Value_StringValue{StringValue: s}} }
+	str := func(s string) *warrenpb.Value {
+		return &warrenpb.Value{Kind: &warrenpb.Value_StringValue{StringValue: s}}
+	}
 	for _, c := range []struct {
 		m    proto.Message
 		want string // "" when valid

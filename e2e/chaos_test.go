@@ -101,6 +101,7 @@ func wantSafe(t *testing.T, res *chaos.Result, kinds ...chaos.Fault) {
 // no confirmed message and delivers nothing that was not published. Seed
 // 19 draws pause, kill-leader and kill as its first three faults.
 func TestChaosKillAndPause(t *testing.T) {
+	slow(t)
 	o := chaosOptions(t, 19, time.Minute, chaos.Kill, chaos.KillLeader, chaos.Pause)
 	res := runChaos(t, o)
 	wantSafe(t, res, chaos.Kill, chaos.KillLeader, chaos.Pause)
@@ -112,9 +113,7 @@ func TestChaosKillAndPause(t *testing.T) {
 // fits three or four of the five kinds at most, fewer once restarts take
 // their time.
 func TestChaosReportsKindsNotRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a chaos run: skipped with -short")
-	}
+	slow(t)
 	kinds := []chaos.Fault{chaos.Kill, chaos.KillLeader, chaos.KillMinority, chaos.Pause, chaos.PowerLoss}
 	o := chaosOptions(t, 3, 12*time.Second, kinds...)
 	o.FaultDuration, o.Quiet = time.Second, 2*time.Second
@@ -153,6 +152,7 @@ func TestChaosReportsKindsNotRun(t *testing.T) {
 // TestChaosPowerLoss: every node killed at once, again and again, while
 // producers publish: with fsync before confirm nothing confirmed is lost.
 func TestChaosPowerLoss(t *testing.T) {
+	slow(t)
 	o := chaosOptions(t, 1, 25*time.Second, chaos.PowerLoss)
 	o.FaultDuration, o.Quiet, o.Rate = time.Second, 3*time.Second, 400
 	res := runChaos(t, o)
@@ -168,6 +168,7 @@ func TestChaosPowerLoss(t *testing.T) {
 // while unflushed entries are confirmed, which at 400 messages/s is nearly
 // every time; the test allows three runs.
 func TestChaosPowerLossWithoutFsyncLoses(t *testing.T) {
+	slow(t)
 	const runs = 3
 	for i := range runs {
 		o := chaosOptions(t, int64(100+i), 25*time.Second, chaos.PowerLoss)
@@ -191,6 +192,7 @@ func TestChaosPowerLossWithoutFsyncLoses(t *testing.T) {
 // seeing both), lose no confirmed message. Needs root (netlab). Seed 4
 // draws an isolated leader, an isolated node and a ring first.
 func TestChaosPartition(t *testing.T) {
+	slow(t)
 	if err := chaos.PartitionsAvailable(); err != nil {
 		t.Skipf("partitions need network namespaces: %v", err)
 	}

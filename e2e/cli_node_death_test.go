@@ -23,9 +23,7 @@ import (
 // Issue 10, first hour 6: `warren cluster status` then shows the dead
 // member in every group with the documented lag=-1 (it printed no lag).
 func TestCLIWhenANodeDies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("3 warren-node processes and a kill: skipped with -short")
-	}
+	slow(t)
 	_, leader, followers := clusterWithQueue(t, "jobs")
 	servers := strings.Join([]string{leader.grpcAddr, followers[0].grpcAddr, followers[1].grpcAddr}, ",")
 	prod := newClientAddrs(t, []string{followers[0].grpcAddr, followers[1].grpcAddr})

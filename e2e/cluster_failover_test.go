@@ -55,6 +55,7 @@ func clusterWithQueue(t *testing.T, queue string) (admin *client.Client, leader 
 // A new leader serves within seconds, every confirmed message is consumed
 // at least once, and nothing is consumed that was never published.
 func TestKillLeaderOfBusyQueue(t *testing.T) {
+	slow(t)
 	_, leader, followers := clusterWithQueue(t, "busy")
 	// Each client lists both followers, so it can fail over between them.
 	addrs := []string{followers[0].grpcAddr, followers[1].grpcAddr}

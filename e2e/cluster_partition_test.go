@@ -42,6 +42,7 @@ import (
 // catches up, and every confirmed message is consumed from the queue
 // through it.
 func TestClusterPartition(t *testing.T) {
+	slow(t)
 	if err := netlab.Available(); err != nil {
 		t.Skip("the partition test runs nodes on hosts in network namespaces: " + err.Error())
 	}

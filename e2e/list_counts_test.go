@@ -31,9 +31,6 @@ func wantCountsNow(t *testing.T, what string, c *client.Client, queue string, wa
 // follower answered from its lagging copy: one publish behind, and
 // CONSUMERS 1 after the consumer had gone.
 func TestListCountsReadYourWrites(t *testing.T) {
-	if testing.Short() {
-		t.Skip("3 warren-node processes: skipped with -short")
-	}
 	_, _, followers := clusterWithQueue(t, "counts")
 	c := newClient(t, followers[0].grpcAddr)
 	other := newClient(t, followers[1].grpcAddr)
