@@ -21,11 +21,6 @@ func tooBigf(format string, args ...any) error {
 	return status.Errorf(codes.ResourceExhausted, format, args...)
 }
 
-// unimplementedf reports a feature this version does not have.
-func unimplementedf(format string, args ...any) error {
-	return status.Errorf(codes.Unimplemented, format, args...)
-}
-
 // resourceExhausted is implemented by errors that mean the node is short
 // of a resource and refuses new messages until it has drained (those of
 // internal/watermark, which this package does not import).
