@@ -164,6 +164,7 @@ func TestClusterFormsWithBootstrapExpect(t *testing.T) {
 // running three-node cluster as a voter of every group, catches up with
 // the meta state, and the queue-group leaders spread over all four.
 func TestClusterGrowsWithJoin(t *testing.T) {
+	slow(t)
 	const k = 4
 	nodes := startCluster(t, 3, k)
 	declareQueue(t, nodes, "before-join")
@@ -186,6 +187,7 @@ func TestClusterGrowsWithJoin(t *testing.T) {
 // bootstrap again; it rejoins gossip, the group leaders update its
 // address, and it catches up with what it missed.
 func TestClusterRestartRejoins(t *testing.T) {
+	slow(t)
 	const k = 2
 	nodes := startCluster(t, 3, k)
 	ids := []string{"n1", "n2", "n3"}
@@ -219,6 +221,7 @@ func TestClusterRestartRejoins(t *testing.T) {
 // TestClusterSixthNodeIsNonvoter: groups stop at five voters; a sixth node
 // joins every group as a non-voter and still applies the meta log.
 func TestClusterSixthNodeIsNonvoter(t *testing.T) {
+	slow(t)
 	const k = 1
 	nodes := startCluster(t, 5, k)
 	n6 := startTestNode(t, nodeConfig(t, "n6", k, 1, []string{nodes[0].node.GossipAddr()}))
@@ -266,6 +269,7 @@ func (b *lockedBuffer) String() string {
 // yet it must not bootstrap: the running nodes report other founders, so
 // it waits and is added as a fourth voter.
 func TestClusterLateNodeDoesNotBootstrap(t *testing.T) {
+	slow(t)
 	const k = 2
 	nodes := startCluster(t, 3, k)
 	nodes[2].stop(t)

@@ -23,6 +23,16 @@ import (
 // Helpers for in-process clusters of brokers on loopback: real Raft mux
 // ports and memberlist, OS-picked ports, fast timings.
 
+// slow skips the test in the quick tier (go test -short, as
+// scripts/test.sh --quick runs it): the cluster tests that grow, restart or
+// secure a cluster take 6–12 s each; one formation test stays in the tier.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow cluster test: skipped with -short")
+	}
+}
+
 // scaleTimeout multiplies d by WARREN_TEST_TIMEOUT_SCALE (default 1).
 func scaleTimeout(d time.Duration) time.Duration {
 	if f, err := strconv.ParseFloat(os.Getenv("WARREN_TEST_TIMEOUT_SCALE"), 64); err == nil && f > 0 {

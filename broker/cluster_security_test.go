@@ -65,6 +65,7 @@ func (ca *testCA) nodeTLS(id string, trust *testCA) *certs.Identity {
 // its voters); a node with a good certificate but no gossip key cannot
 // join gossip at all.
 func TestClusterOverMutualTLSAndGossipKey(t *testing.T) {
+	slow(t)
 	const k = 2
 	ca, other := newTestCA(t, "warren test CA"), newTestCA(t, "another CA")
 	gossipKey := make([]byte, 32)

@@ -62,3 +62,8 @@ func (c *Consumer) Settle(kind SettleKind, tag uint64, multiple bool) error {
 
 // Close detaches the consumer; its unacked deliveries return to the queue.
 func (c *Consumer) Close() { c.c.Close() }
+
+// CloseWait is Close, and waits (bounded by ctx) until the consumer's
+// Cancel, behind every settlement it sent, has committed: what the client
+// did is then in the queue's state before its stream ends.
+func (c *Consumer) CloseWait(ctx context.Context) error { return c.c.CloseWait(ctx) }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -25,16 +26,37 @@ func pageAfter[T any](items []T, key func(T) string, cursor string, limit int) (
 
 // QueuesAfter is one page of Queues: the queues whose name sorts after
 // cursor, at most limit, and whether more follow.
-func (b *Broker) QueuesAfter(vhost, cursor string, limit int) ([]Queue, bool) {
-	// Counts are read only for the page.
+//
+// The page reflects everything committed before the call: this node first
+// catches up with the meta leader (definitions) and with the leader of
+// each queue group the page's queues live in (counts), as a follower read
+// does in etcd (the leader's commit index, then apply up to it). A client
+// that saw a publish, an ack or its consumer's end confirmed — through any
+// node, in this process or an earlier `warren` command — sees it counted.
+// A client-held index could not give that: each CLI command is a new
+// client. It costs one small call per group led elsewhere, in parallel,
+// and fails with the leader's absence (Unavailable, retried by the SDK)
+// during an election rather than answer stale counts.
+func (b *Broker) QueuesAfter(ctx context.Context, vhost, cursor string, limit int) ([]Queue, bool, error) {
+	if err := b.catchUpMeta(ctx); err != nil {
+		return nil, false, err
+	}
 	defs, more := pageAfter(b.queueDefs(vhost), queueDefName, cursor, limit)
+	groups := map[uint32]bool{}
+	for _, d := range defs {
+		groups[d.Group] = true
+	}
+	if err := b.catchUpGroups(ctx, groups); err != nil {
+		return nil, false, err
+	}
+	// Counts are read only for the page.
 	out := make([]Queue, 0, len(defs))
 	for _, d := range defs {
 		if qg, err := b.queueGroup(d.Group); err == nil {
 			out = append(out, qg.info(d))
 		}
 	}
-	return out, more
+	return out, more, nil
 }
 
 // ExchangesAfter is one page of Exchanges, by name after cursor.

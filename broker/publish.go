@@ -33,7 +33,7 @@ func (b *Broker) Publish(ctx context.Context, vhost, publisherID string, entries
 	if unrouted || errors.Is(err, fsm.ErrNotFound) {
 		// Maybe declared a moment ago through another node: catch up
 		// with the meta leader before dropping or refusing anything.
-		if moved, cerr := b.catchUpMeta(ctx); cerr == nil && moved {
+		if cerr := b.catchUpMeta(ctx); cerr == nil {
 			outcomes, shares, _, err = b.route(vhost, publisherID, entries)
 		}
 	}

@@ -37,7 +37,9 @@
 //
 // The schedule (plan) is drawn from Options.Seed: kinds, hold times, quiet
 // gaps, target nodes and target queues; the same seed replays the same
-// sequence (who leads a queue at that moment is the run's). Faults come
+// sequence (who leads a queue at that moment is the run's). Kinds are
+// dealt in rounds that hold each requested kind once; Result.NotRun names
+// every requested kind that did not run, and why. Faults come
 // one at a time; the next one waits until the cluster is healthy again.
 // Kill and KillMinority SIGKILL nodes and restart them; KillLeader kills
 // the leader of a queue's Raft group (found with ClusterStatus); Pause

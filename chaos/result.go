@@ -28,6 +28,10 @@ type Result struct {
 	Injected []FaultRecord `json:"faults"`
 	// Summary aggregates Injected per kind.
 	Summary []KindSummary `json:"fault_summary"`
+	// NotRun lists the requested kinds no injected fault has, and why:
+	// the run was too short to plan them, or the schedule ended before
+	// them (the harness's caller may add kinds it left out).
+	NotRun []KindNotRun `json:"not_run,omitempty"`
 	// Publish counts the workload's publish attempts and their outcomes.
 	Publish PublishStats `json:"publish"`
 	// Report is the checker's verdict.
@@ -186,6 +190,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, k := range r.NotRun {
+		fmt.Fprintf(w, "NOT RUN  %s: %s\n", k.Kind, k.Reason)
 	}
 	fmt.Fprintf(w, "\npublish attempts %d (retries %d, unknown outcome %d, rejected %d)\n\n",
 		r.Publish.Attempts, r.Publish.Retries, r.Publish.Unknown, r.Publish.Failed)

@@ -39,6 +39,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		UnsafeAckBeforeFsync: o.UnsafeAckBeforeFsync, DataDir: o.DataDir,
 	}
 	logf(o, "seed %d: %d faults planned over %v (%s)", o.Seed, len(steps), o.Duration, joinFaults(o.Faults))
+	unplanned := notPlanned(o.Faults, steps, o.Duration, o.FaultDuration, o.Quiet)
+	for _, k := range unplanned {
+		logf(o, "%s will not run: %s", k.Kind, k.Reason)
+	}
 
 	c, err := startCluster(ctx, o, withLab)
 	if err != nil {
@@ -73,7 +77,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("start the workload: %w", err)
 	}
 	start := time.Now()
-	starts := runSchedule(ctx, o, c, nem, rec, steps, start, res)
+	starts, stopped := runSchedule(ctx, o, c, nem, rec, steps, start, res)
+	res.NotRun = append(unplanned, notInjected(o.Faults, steps, res.Injected, stopped)...)
 	sleepUntil(ctx, start.Add(o.Duration))
 
 	logf(o, "workload done; healing everything")
@@ -114,18 +119,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // runSchedule injects the planned faults one at a time, each after its
 // planned start and after the previous one recovered, and records them in
-// res.Injected and rec. It returns the injection times. It stops early when
+// res.Injected and rec. It returns the injection times, and why it stopped
+// before the end of the plan ("" when it did not). It stops early when
 // the cluster does not recover, or when the next fault would not heal
 // before the workload ends.
-func runSchedule(ctx context.Context, o Options, c *cluster, nem *nemesis, rec *check.Recorder, steps []Step, start time.Time, res *Result) []time.Time {
+func runSchedule(ctx context.Context, o Options, c *cluster, nem *nemesis, rec *check.Recorder, steps []Step, start time.Time, res *Result) ([]time.Time, string) {
 	var starts []time.Time
 	for _, s := range steps {
 		if !sleepUntil(ctx, start.Add(s.At)) {
-			break
+			return starts, "the run was interrupted"
 		}
 		if time.Since(start)+s.Hold > o.Duration {
 			logf(o, "recoveries took longer than planned: %d faults not injected", len(steps)-len(starts))
-			break
+			return starts, fmt.Sprintf("recoveries took longer than planned, and the workload's %v ended first (a longer --duration, or a shorter --quiet, fits it)", o.Duration)
 		}
 		t0 := time.Now()
 		f := FaultRecord{Step: s, Name: s.String(), Start: t0.Sub(start), Recovered: -1}
@@ -164,11 +170,11 @@ func runSchedule(ctx context.Context, o Options, c *cluster, nem *nemesis, rec *
 			// broken ends the schedule (and is the finding).
 			if err := nem.healAll(ctx, o.scaled(2*time.Minute)); err != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("cluster did not recover from %q: %v", f.Name, err))
-				break
+				return starts, fmt.Sprintf("the schedule stopped: the cluster did not recover from %q", f.Name)
 			}
 		}
 	}
-	return starts
+	return starts, ""
 }
 
 // sleepUntil waits until t; false when ctx ended first.

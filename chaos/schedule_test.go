@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,6 +47,58 @@ func TestPlanIsReproducible(t *testing.T) {
 	}
 	if first := a[0].At; first < 4*time.Second || first > 12*time.Second {
 		t.Errorf("first fault at %v, want after the warm-up (~8s)", first)
+	}
+}
+
+// TestPlanDealsEveryKind (issue 10, first hour 8): every round of
+// len(faults) steps holds each kind once, whatever the seed, so a run that
+// fits as many faults as kinds runs each (drawn independently, 60 s runs
+// with seed 3 never ran kill-leader).
+func TestPlanDealsEveryKind(t *testing.T) {
+	faults := []Fault{Kill, KillLeader, KillMinority, Pause, PowerLoss}
+	for seed := int64(1); seed <= 200; seed++ {
+		p := plan(seed, faults, 3, len(queueNames), 10*time.Minute, 5*time.Second, 8*time.Second)
+		for r := 0; r+len(faults) <= len(p); r += len(faults) {
+			seen := map[Fault]int{}
+			for _, s := range p[r : r+len(faults)] {
+				seen[s.Kind]++
+			}
+			for _, f := range faults {
+				if seen[f] != 1 {
+					t.Fatalf("seed %d, round at step %d: %v", seed, r, seen)
+				}
+			}
+		}
+	}
+}
+
+// TestPlanReportsKindsNotRun: a run too short for every kind says which
+// were not planned and how long a run needs; a kind planned but not
+// injected carries the schedule's reason.
+func TestPlanReportsKindsNotRun(t *testing.T) {
+	faults := []Fault{Kill, KillLeader, KillMinority, Pause, PowerLoss}
+	p := plan(3, faults, 3, len(queueNames), time.Minute, 5*time.Second, 8*time.Second)
+	if len(p) == 0 || len(p) >= len(faults) {
+		t.Fatalf("a minute planned %d faults; the test wants fewer than %d", len(p), len(faults))
+	}
+	np := notPlanned(faults, p, time.Minute, 5*time.Second, 8*time.Second)
+	if len(np)+len(p) != len(faults) {
+		t.Fatalf("%d planned, %d not planned, of %d kinds", len(p), len(np), len(faults))
+	}
+	for _, k := range np {
+		if !strings.Contains(k.Reason, "not planned") || !strings.Contains(k.Reason, "--duration of about 1m13s") {
+			t.Errorf("%s: %q", k.Kind, k.Reason)
+		}
+	}
+	injected := []FaultRecord{{Step: p[0]}}
+	ni := notInjected(faults, p, injected, "recoveries took longer")
+	if len(ni) != len(p)-1 {
+		t.Fatalf("not injected %v, want the %d planned after the first", ni, len(p)-1)
+	}
+	for _, k := range ni {
+		if k.Kind == p[0].Kind || !strings.HasSuffix(k.Reason, "not injected: recoveries took longer") {
+			t.Errorf("%s: %q", k.Kind, k.Reason)
+		}
 	}
 }
 

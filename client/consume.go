@@ -20,8 +20,9 @@ type Handler func(ctx context.Context, d *Delivery) error
 // blocks until ctx is done or the subscription fails for good.
 //
 // Settling: when the handler returns without having settled the delivery (and
-// the subscription is not auto-ack), Consume acks it if the handler returned
-// nil and nacks it with requeue if the handler returned an error.
+// the subscription is neither auto-ack nor o.ManualSettle), Consume acks it if
+// the handler returned nil and nacks it with requeue if the handler returned
+// an error.
 //
 // Re-subscribing: when the stream breaks — the connection failed (the client
 // fails over to another address), the node answered Unavailable, or the server
@@ -65,7 +66,7 @@ func (c *Client) Consume(ctx context.Context, queue string, handler Handler, o C
 	bo := c.newBackoff()
 	for {
 		started := time.Now()
-		err := consumeSubscription(ctx, sub, handler, n)
+		err := consumeSubscription(ctx, sub, handler, n, o.ManualSettle)
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
@@ -87,14 +88,14 @@ func (c *Client) Consume(ctx context.Context, queue string, handler Handler, o C
 // consumeSubscription runs handlers on sub's deliveries until ctx is done or
 // sub ends, waits for them, closes sub, and returns sub.Err() (nil when ctx
 // ended first).
-func consumeSubscription(ctx context.Context, sub *Subscription, handler Handler, n int) error {
+func consumeSubscription(ctx context.Context, sub *Subscription, handler Handler, n int, manual bool) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			consumeLoop(ctx, sub, handler, stop)
+			consumeLoop(ctx, sub, handler, stop, manual)
 		}()
 	}
 	var result error
@@ -143,8 +144,8 @@ func (c *Client) resubscribe(ctx context.Context, queue string, o ConsumeOptions
 }
 
 // consumeLoop runs handler on deliveries until stop is closed or the
-// subscription ends.
-func consumeLoop(ctx context.Context, sub *Subscription, handler Handler, stop <-chan struct{}) {
+// subscription ends; unless manual, it settles what the handler left.
+func consumeLoop(ctx context.Context, sub *Subscription, handler Handler, stop <-chan struct{}, manual bool) {
 	// Settles after the handler must go out even when ctx is already done.
 	settleCtx := context.WithoutCancel(ctx)
 	for {
@@ -161,7 +162,7 @@ func consumeLoop(ctx context.Context, sub *Subscription, handler Handler, stop <
 				return
 			}
 			herr := handler(ctx, d)
-			if d.Settled() {
+			if manual || d.Settled() {
 				continue
 			}
 			// A failed settle means the stream is gone; the server has

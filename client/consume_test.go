@@ -52,6 +52,44 @@ func TestConsumeSettlesForTheHandler(t *testing.T) {
 	recvWithin(t, fb.consumeEnd, "the consume stream to end")
 }
 
+// TestConsumeManualSettle: with ManualSettle, Consume settles nothing the
+// handler left unsettled, whatever it returned (the CLI's
+// --requeue-on-exit holds its deliveries until it exits).
+func TestConsumeManualSettle(t *testing.T) {
+	fb := newFakeBroker()
+	c := newTestClient(t, fb)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Consume(ctx, "q", func(ctx context.Context, d *Delivery) error {
+			switch string(d.Body) {
+			case "bad":
+				return errors.New("cannot handle")
+			case "self":
+				return d.Ack(ctx)
+			}
+			return nil
+		}, ConsumeOptions{ManualSettle: true})
+	}()
+	recvWithin(t, fb.subscribes, "Subscribe")
+	for i, body := range []string{"ok", "bad", "self"} {
+		feedDelivery(t, fb, uint64(i+1), body)
+	}
+	// The only settle is the handler's own, of the third delivery.
+	if st := recvWithin(t, fb.settles, "settle"); st.GetDeliveryTag() != 3 || st.GetKind() != warrenpb.SettleKind_SETTLE_KIND_ACK {
+		t.Fatalf("settle %v, want the handler's ack of tag 3", st)
+	}
+	cancel()
+	if err := recvWithin(t, done, "Consume to return"); err != nil {
+		t.Fatalf("Consume = %v, want nil after cancel", err)
+	}
+	select {
+	case st := <-fb.settles:
+		t.Fatalf("Consume settled %v for the handler", st)
+	default:
+	}
+}
+
 func TestConsumeRunsHandlersConcurrently(t *testing.T) {
 	fb := newFakeBroker()
 	c := newTestClient(t, fb)

@@ -41,6 +41,9 @@ func dialAddr(ctx context.Context, addr string, o *options) (*grpc.ClientConn, e
 			Timeout:             o.keepaliveTimeout,
 			PermitWithoutStream: true,
 		}),
+		// Streams' first messages are checked where they are made
+		// (Subscribe): a refused Send would leave the stream open.
+		grpc.WithChainUnaryInterceptor(checkUTF8Unary),
 	}, o.dialOptions...)
 	if creds := newCallCredentials(o); creds != nil {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(creds))

@@ -17,7 +17,10 @@
 // [google.golang.org/grpc/status.FromError] work on them. Errors that the
 // client produces itself are sentinels from errors.go ([ErrClosed],
 // [ErrRejected], [ErrAlreadySettled], …), wrapped with %w where context is
-// added.
+// added. Arguments the client refuses before sending anything wrap
+// [ErrInvalidArgument] and carry the gRPC code InvalidArgument too: among
+// them any name, key, header, argument or property that is not valid UTF-8
+// (every API string is a protobuf string), named in the message.
 //
 // # Sessions
 //
@@ -64,7 +67,8 @@
 // that the caller settles with [Delivery.Ack], [Delivery.Nack] or
 // [Delivery.Reject]. [Client.Consume] runs a handler per delivery on a bounded
 // number of goroutines and settles on the handler's behalf when it did not:
-// a nil error acks, a non-nil error nacks with requeue. [Client.Get] polls one
+// a nil error acks, a non-nil error nacks with requeue (unless
+// [ConsumeOptions].ManualSettle leaves every settle to the handler). [Client.Get] polls one
 // message. A delivery is settled at most once; a second settle returns
 // [ErrAlreadySettled] without sending anything.
 //

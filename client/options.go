@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 )
 
 // Defaults applied by New before the caller's options.
@@ -97,8 +100,22 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// invalid returns an error wrapping ErrInvalidArgument that also carries
+// the gRPC code InvalidArgument (status.Code finds it), as a server's
+// refusal of the same mistake would.
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+	return invalidArgError{fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)}
+}
+
+// invalidArgError is what invalid returns.
+type invalidArgError struct{ err error }
+
+func (e invalidArgError) Error() string { return e.err.Error() }
+func (e invalidArgError) Unwrap() error { return e.err }
+
+// GRPCStatus makes status.Code and status.FromError see InvalidArgument.
+func (e invalidArgError) GRPCStatus() *status.Status {
+	return status.New(codes.InvalidArgument, e.err.Error())
 }
 
 // WithDialOptions appends gRPC dial options. They are applied after the
@@ -182,8 +199,8 @@ func WithPublisherID(id string) Option {
 // Two live clients must not share a session id.
 func WithSessionID(id string) Option {
 	return func(o *options) error {
-		if id == "" {
-			return invalid("empty session id")
+		if id == "" || !utf8.ValidString(id) {
+			return invalid("session id %q: empty or not valid UTF-8", id)
 		}
 		o.sessionID = id
 		return nil

@@ -156,6 +156,12 @@ func (c *Client) PublishAsync(ctx context.Context, exchange, key string, msg Mes
 		return f
 	}
 	e := &warrenpb.PublishEntry{Exchange: exchange, RoutingKey: key, Message: pm, Mandatory: s.mandatory}
+	// Checked alone, before it shares a request with other publishes that
+	// a bad string would fail with it.
+	if err := checkUTF8(e); err != nil {
+		f.complete(PublishResult{}, err)
+		return f
+	}
 	c.pub.enqueue(ctx, &pending{entry: e, size: proto.Size(e), ctx: ctx, fut: f})
 	return f
 }

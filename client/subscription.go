@@ -29,6 +29,12 @@ type ConsumeOptions struct {
 	// Concurrency is, for Consume, how many handlers run at once; 0 means 1.
 	// Subscribe ignores it.
 	Concurrency int
+	// ManualSettle makes Consume leave settling to the handler (nats.go's
+	// ManualAck): a delivery the handler returns without settling stays
+	// unsettled, using prefetch credit, until the handler's code settles it
+	// or the subscription ends, which returns it to the queue. Subscribe
+	// ignores it.
+	ManualSettle bool
 }
 
 // CloseGracePeriod bounds how long Subscription.Close (and Client.Close for
@@ -65,6 +71,9 @@ type Subscription struct {
 // Subscribe opens the session stream if needed. Safe for concurrent use.
 func (c *Client) Subscribe(ctx context.Context, queue string, o ConsumeOptions) (*Subscription, error) {
 	if _, err := checkInt32("prefetch", o.Prefetch); err != nil {
+		return nil, err
+	}
+	if err := checkUTF8(&warrenpb.Subscribe{Queue: queue, ConsumerTag: o.ConsumerTag}); err != nil {
 		return nil, err
 	}
 	if err := c.ensureSession(ctx); err != nil {

@@ -169,10 +169,18 @@ func (n *Node) RunningPeers() []Member {
 }
 
 // LeaderCommitIndex returns the commit index of g's leader: this node's
-// own when it leads g, else the one the leader reports.
+// own when it leads g (once it has committed an entry of its term, which
+// a new leader does within a round trip), else the one the leader
+// reports.
 func (n *Node) LeaderCommitIndex(ctx context.Context, g *raftgroup.Group) (uint64, error) {
 	if g.IsLeader() {
-		return g.CommitIndex(), nil
+		if index, ok := waitLeaderCommit(ctx, g); ok {
+			return index, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		// Lost the leadership meanwhile: ask the new leader.
 	}
 	conn, err := n.LeaderConn(g)
 	if err != nil {
@@ -190,6 +198,31 @@ func (n *Node) LeaderCommitIndex(ctx context.Context, g *raftgroup.Group) (uint6
 		}
 	}
 	return 0, fmt.Errorf("the leader of %s reported no index for it", g.Name())
+}
+
+// leaderCommitPoll paces waitLeaderCommit.
+const leaderCommitPoll = 2 * time.Millisecond
+
+// waitLeaderCommit waits, while this node leads g, until its commit index
+// is known to be complete (raftgroup.Group.LeaderCommitIndex); false when
+// it stopped leading or ctx ended first.
+func waitLeaderCommit(ctx context.Context, g *raftgroup.Group) (uint64, bool) {
+	if index, ok := g.LeaderCommitIndex(); ok {
+		return index, true
+	}
+	t := time.NewTicker(leaderCommitPoll)
+	defer t.Stop()
+	for g.IsLeader() {
+		select {
+		case <-ctx.Done():
+			return 0, false
+		case <-t.C:
+		}
+		if index, ok := g.LeaderCommitIndex(); ok {
+			return index, true
+		}
+	}
+	return 0, false
 }
 
 // peerIndexes asks member m for its indexes of every group.

@@ -157,6 +157,24 @@ func (c *Consumer) Close() {
 	}
 }
 
+// CloseWait is Close, then waits until the Cancel (and so every settlement
+// sent before it) has committed, or ctx ends: a stream that ends only then
+// tells its client that the consumer is gone from the queue's state, so a
+// listing it makes next shows it gone. It returns the Cancel's error, and
+// nil when the consumer was already closed (its Cancel is someone else's
+// to wait for).
+func (c *Consumer) CloseWait(ctx context.Context) error {
+	if !c.closeWith(ErrConsumerClosed) {
+		return nil
+	}
+	select {
+	case err := <-c.d.unregister(c, true):
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // closeWith marks the consumer closed; it reports whether this call did it.
 func (c *Consumer) closeWith(err error) bool {
 	c.mu.Lock()

@@ -94,17 +94,25 @@ func (d *Dispatcher) Forget(c *Consumer) {
 	d.unregister(c, false)
 }
 
-func (d *Dispatcher) unregister(c *Consumer, cancel bool) {
+func (d *Dispatcher) unregister(c *Consumer, cancel bool) <-chan error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.consumers[c.key] == c {
 		delete(d.consumers, c.key)
 		d.consumersOf.remove(c.key)
 	}
-	if cancel && !d.stopped {
-		d.pend.cancels = append(d.pend.cancels, c.key)
-		d.signal()
+	if !cancel {
+		return nil
 	}
+	done := make(chan error, 1)
+	if d.stopped {
+		done <- d.stopErr
+		return done
+	}
+	d.pend.cancels = append(d.pend.cancels, c.key)
+	d.pend.addCancelWaiter(c.key, done)
+	d.signal()
+	return done
 }
 
 // Deliver hands the deliveries of one applied command to their consumers.
@@ -375,7 +383,7 @@ func (d *Dispatcher) flush(p pending) {
 		}
 		p.finish(kind, d.propose(cmd))
 	}
-	d.proposeCancels(p.cancels)
+	d.proposeCancels(p.cancels, p.cancelWaiters)
 	d.proposeDowns(p.downs)
 }
 
@@ -431,18 +439,27 @@ func (d *Dispatcher) proposeDowns(downs []sessionDown) {
 const cancelsInFlight = 256
 
 // proposeCancels proposes one Cancel per key, concurrently, and returns
-// when all are done. Cancels of different consumers do not depend on each
-// other's order; they all follow the settlements flushed before them.
-func (d *Dispatcher) proposeCancels(keys []Key) {
+// when all are done; waiters of a key hear its outcome. Cancels of
+// different consumers do not depend on each other's order; they all follow
+// the settlements flushed before them.
+func (d *Dispatcher) proposeCancels(keys []Key, waiters map[Key][]chan error) {
 	sem := make(chan struct{}, cancelsInFlight)
 	var wg sync.WaitGroup
+	seen := make(map[Key]bool, len(keys))
 	for _, key := range keys {
+		if seen[key] {
+			continue // queued twice (a Close and a CancelAbsent): one Cancel does
+		}
+		seen[key] = true
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag})
+			err := d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag})
+			for _, w := range waiters[key] {
+				w <- err
+			}
 		}()
 	}
 	wg.Wait()
@@ -466,7 +483,17 @@ type pending struct {
 	settles map[SettleKind]map[Key][]uint64
 	waiters map[SettleKind][]chan error
 	cancels []Key
-	downs   []sessionDown
+	// cancelWaiters hear the outcome of their key's Cancel (a consumer
+	// closed with CloseWait); each key is once in cancels for them.
+	cancelWaiters map[Key][]chan error
+	downs         []sessionDown
+}
+
+func (p *pending) addCancelWaiter(key Key, done chan error) {
+	if p.cancelWaiters == nil {
+		p.cancelWaiters = map[Key][]chan error{}
+	}
+	p.cancelWaiters[key] = append(p.cancelWaiters[key], done)
 }
 
 type sessionDown struct {
@@ -522,6 +549,11 @@ func (p *pending) finish(kind SettleKind, err error) {
 func (p *pending) fail(err error) {
 	for kind := range p.waiters {
 		p.finish(kind, err)
+	}
+	for _, ws := range p.cancelWaiters {
+		for _, w := range ws {
+			w <- err
+		}
 	}
 	for _, sd := range p.downs {
 		sd.done <- err

@@ -137,6 +137,39 @@ func TestCloseCancelsAfterEarlierAcks(t *testing.T) {
 	}
 }
 
+// TestCloseWaitReturnsOnceCancelled: CloseWait returns after the Cancel
+// was proposed and answered, behind the consumer's earlier ack; a second
+// close, or one after Stop, does not wait.
+func TestCloseWaitReturnsOnceCancelled(t *testing.T) {
+	rec := newRecorder()
+	d := New(rec, nil)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	d.Deliver(deliveries(c.Key(), 1))
+	if _, err := c.Settle(Ack, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	cmds := append([]proto.Message(nil), rec.cmds...)
+	rec.mu.Unlock()
+	if len(cmds) != 2 {
+		t.Fatalf("commands proposed before CloseWait returned: %v, want the Settle and the Cancel", cmds)
+	}
+	if _, ok := cmds[1].(*fsmpb.Cancel); !ok {
+		t.Fatalf("last command %T, want the Cancel", cmds[1])
+	}
+	if err := c.CloseWait(context.Background()); err != nil {
+		t.Fatalf("second CloseWait: %v", err)
+	}
+	c2, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c2"}, false)
+	d.Stop(ErrStopped)
+	if err := c2.CloseWait(context.Background()); err != nil {
+		t.Fatalf("CloseWait of a consumer Stop closed: %v", err)
+	}
+}
+
 func TestAutoAckReleasesCreditOnSend(t *testing.T) {
 	rec := newRecorder()
 	d := New(rec, nil)

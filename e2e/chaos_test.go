@@ -88,6 +88,9 @@ func wantSafe(t *testing.T, res *chaos.Result, kinds ...chaos.Fault) {
 			t.Errorf("no %s fault was injected (%v)", k, injected)
 		}
 	}
+	for _, k := range res.NotRun {
+		t.Errorf("%s did not run: %s", k.Kind, k.Reason)
+	}
 	if n := r.OrderViolations["chaos-ordered"]; n != 0 {
 		t.Errorf("%d order violations on the ordered queue (%v)", n, r.OrderIDs)
 	}
@@ -98,14 +101,58 @@ func wantSafe(t *testing.T, res *chaos.Result, kinds ...chaos.Fault) {
 // no confirmed message and delivers nothing that was not published. Seed
 // 19 draws pause, kill-leader and kill as its first three faults.
 func TestChaosKillAndPause(t *testing.T) {
+	slow(t)
 	o := chaosOptions(t, 19, time.Minute, chaos.Kill, chaos.KillLeader, chaos.Pause)
 	res := runChaos(t, o)
 	wantSafe(t, res, chaos.Kill, chaos.KillLeader, chaos.Pause)
 }
 
+// TestChaosReportsKindsNotRun (issue 10, first hour 8): a run too short
+// for every requested kind says, for each kind it did not inject, why —
+// and every other kind ran. 12 s with a mean hold of 1 s and quiet of 2 s
+// fits three or four of the five kinds at most, fewer once restarts take
+// their time.
+func TestChaosReportsKindsNotRun(t *testing.T) {
+	slow(t)
+	kinds := []chaos.Fault{chaos.Kill, chaos.KillLeader, chaos.KillMinority, chaos.Pause, chaos.PowerLoss}
+	o := chaosOptions(t, 3, 12*time.Second, kinds...)
+	o.FaultDuration, o.Quiet = time.Second, 2*time.Second
+	res := runChaos(t, o)
+	injected := map[chaos.Fault]bool{}
+	for _, f := range res.Injected {
+		injected[f.Step.Kind] = true
+	}
+	notRun := map[chaos.Fault]string{}
+	for _, k := range res.NotRun {
+		notRun[k.Kind] = k.Reason
+	}
+	for _, k := range kinds {
+		switch {
+		case injected[k] && notRun[k] != "":
+			t.Errorf("%s ran and is reported as not run: %s", k, notRun[k])
+		case !injected[k] && notRun[k] == "":
+			t.Errorf("%s did not run and the report does not say why", k)
+		}
+	}
+	if len(res.NotRun) == 0 {
+		t.Fatalf("every kind ran in 12 s (%d faults): the test needs a shorter run", len(res.Injected))
+	}
+	var b bytes.Buffer
+	if err := res.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), "NOT RUN  "); got != len(res.NotRun) {
+		t.Errorf("the table has %d NOT RUN lines, want %d", got, len(res.NotRun))
+	}
+	if r := res.Report; r.Lost != 0 || r.Unexpected != 0 {
+		t.Errorf("lost %d, unexpected %d", r.Lost, r.Unexpected)
+	}
+}
+
 // TestChaosPowerLoss: every node killed at once, again and again, while
 // producers publish: with fsync before confirm nothing confirmed is lost.
 func TestChaosPowerLoss(t *testing.T) {
+	slow(t)
 	o := chaosOptions(t, 1, 25*time.Second, chaos.PowerLoss)
 	o.FaultDuration, o.Quiet, o.Rate = time.Second, 3*time.Second, 400
 	res := runChaos(t, o)
@@ -121,6 +168,7 @@ func TestChaosPowerLoss(t *testing.T) {
 // while unflushed entries are confirmed, which at 400 messages/s is nearly
 // every time; the test allows three runs.
 func TestChaosPowerLossWithoutFsyncLoses(t *testing.T) {
+	slow(t)
 	const runs = 3
 	for i := range runs {
 		o := chaosOptions(t, int64(100+i), 25*time.Second, chaos.PowerLoss)
@@ -144,6 +192,7 @@ func TestChaosPowerLossWithoutFsyncLoses(t *testing.T) {
 // seeing both), lose no confirmed message. Needs root (netlab). Seed 4
 // draws an isolated leader, an isolated node and a ring first.
 func TestChaosPartition(t *testing.T) {
+	slow(t)
 	if err := chaos.PartitionsAvailable(); err != nil {
 		t.Skipf("partitions need network namespaces: %v", err)
 	}

@@ -33,13 +33,16 @@ func procQueueLeader(t *testing.T, procs []*nodeProc, via *nodeProc, queue strin
 }
 
 // clusterWithQueue starts three warren-node processes, declares queue
-// through the first, and returns a client of the first, the process that
-// leads the queue's group and the other two.
+// through the first, waits until the queue-group leaders are spread (so
+// that no leadership moves on its own during the test: a move ends the
+// queue's consume streams), and returns a client of the first, the process
+// that leads the queue's group and the other two.
 func clusterWithQueue(t *testing.T, queue string) (admin *client.Client, leader *nodeProc, followers []*nodeProc) {
 	t.Helper()
 	procs := startProcCluster(t, 3)
 	admin = newClient(t, procs[0].grpcAddr)
 	declareQueue(t, admin, queue, nil)
+	waitProcLeadersSpread(t, admin, procs)
 	leader = procQueueLeader(t, procs, procs[0], queue)
 	for _, p := range procs {
 		if p != leader {
@@ -49,12 +52,39 @@ func clusterWithQueue(t *testing.T, queue string) (admin *client.Client, leader 
 	return admin, leader, followers
 }
 
+// waitProcLeadersSpread waits until, as c's node sees it, every process
+// leads a queue group and none leads two more than another: the leader
+// spread is at rest (a node leading two more than another hands one over).
+func waitProcLeadersSpread(t *testing.T, c *client.Client, procs []*nodeProc) {
+	t.Helper()
+	eventually(t, 30*time.Second, "queue-group leaders spread", func() error {
+		st, err := c.ClusterStatus(testCtx(t, 10*time.Second))
+		if err != nil {
+			return err
+		}
+		counts := leaderCounts(st)
+		lo, hi := -1, 0
+		for _, p := range procs {
+			n := counts[p.id]
+			if lo < 0 || n < lo {
+				lo = n
+			}
+			hi = max(hi, n)
+		}
+		if hi-lo > 1 || counts[""] > 0 {
+			return fmt.Errorf("queue groups led %v", counts)
+		}
+		return nil
+	})
+}
+
 // TestKillLeaderOfBusyQueue: three warren-node processes; a producer with
 // confirms and a consumer with manual acks, each connected to a follower of
 // the queue's group, run while the group's leader is killed with SIGKILL.
 // A new leader serves within seconds, every confirmed message is consumed
 // at least once, and nothing is consumed that was never published.
 func TestKillLeaderOfBusyQueue(t *testing.T) {
+	slow(t)
 	_, leader, followers := clusterWithQueue(t, "busy")
 	// Each client lists both followers, so it can fail over between them.
 	addrs := []string{followers[0].grpcAddr, followers[1].grpcAddr}

@@ -178,9 +178,7 @@ func TestProcessClusterOfThree(t *testing.T) {
 
 // TestProcessClusterOfFive: five processes with --bootstrap-expect 5.
 func TestProcessClusterOfFive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("five processes: skipped with -short")
-	}
+	slow(t)
 	procs := startProcCluster(t, 5)
 	checkFormed(t, procs, "formed-5")
 }

@@ -263,6 +263,7 @@ func (l *load) finish() {
 // groups' leaderships. Then a node is killed with SIGKILL and restarted:
 // it catches up and leads groups again.
 func TestRollingRestartUnderLoad(t *testing.T) {
+	slow(t)
 	procs := startProcCluster(t, 3)
 	ids := []string{"n1", "n2", "n3"}
 	admin := newClientAddrs(t, procAddrs(procs))
@@ -316,6 +317,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 // would cost the groups their quorum, and leaves once it would not (its
 // process stops by itself). The cluster serves throughout.
 func TestRemoveNodeAndLeave(t *testing.T) {
+	slow(t)
 	procs := startProcCluster(t, 3)
 	n4 := newClusterProc(t, "n4")
 	n4.extra = []string{"--join", procs[0].gossipAddr, "--zone", "d"}

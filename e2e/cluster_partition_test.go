@@ -41,6 +41,7 @@ import (
 // catches up, and every confirmed message is consumed from the queue
 // through it.
 func TestClusterPartition(t *testing.T) {
+	slow(t)
 	lab := newLab(t, "part", 4)
 	hosts := lab.Hosts()
 	ch := hosts[3] // the clients' host

@@ -105,6 +105,7 @@ func TestSessionLivenessAcrossNodes(t *testing.T) {
 // periodic liveness check finds the session served by no alive node and
 // returns the get to the queue.
 func TestGetOfKilledNodesSessionReturns(t *testing.T) {
+	slow(t)
 	procs := startProcCluster(t, 3)
 	admin := newClient(t, procs[0].grpcAddr)
 	declareQueue(t, admin, "orphan", nil)

@@ -410,11 +410,11 @@ func TestDeployOnHosts(t *testing.T) {
 	})
 
 	began := time.Now()
-	v1, err := buildNode(t.TempDir(), "-ldflags", "-X github.com/warrenmq/warren/internal/version.version="+deployV1)
+	v1, err := build(t.TempDir(), "warren-node", "./cmd/node", "-ldflags", "-X github.com/warrenmq/warren/internal/version.version="+deployV1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := buildNode(t.TempDir(), "-ldflags", "-X github.com/warrenmq/warren/internal/version.version="+deployV2)
+	v2, err := build(t.TempDir(), "warren-node", "./cmd/node", "-ldflags", "-X github.com/warrenmq/warren/internal/version.version="+deployV2)
 	if err != nil {
 		t.Fatal(err)
 	}

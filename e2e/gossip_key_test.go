@@ -29,6 +29,7 @@ import (
 // again with its old --gossip-key-file rejoins, because its persisted
 // keyring takes precedence. Every confirmed message is consumed.
 func TestGossipKeyRotationUnderLoad(t *testing.T) {
+	slow(t)
 	if nodeBinary == "" {
 		t.Skip("no warren-node binary")
 	}

@@ -20,6 +20,17 @@ import (
 // pollEvery is the interval of every condition poll.
 const pollEvery = 15 * time.Millisecond
 
+// slow skips the test in the quick tier (go test -short, as
+// scripts/test.sh --quick runs it): the chaos runs, and the clusters of
+// processes that are killed, partitioned, restarted or reconfigured under
+// load, each of which takes 7 s to a minute. The full tier runs them.
+func slow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow (chaos run, or a process cluster under faults): skipped with -short")
+	}
+}
+
 // scaled multiplies a deadline by WARREN_TEST_TIMEOUT_SCALE.
 func scaled(d time.Duration) time.Duration { return d * transporttest.TimeoutScale() }
 

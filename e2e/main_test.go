@@ -9,12 +9,35 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // nodeBinary is the path of the warren-node binary built by TestMain; empty
 // in helper processes.
 var nodeBinary string
+
+// binDir holds the binaries TestMain and cliBinary build; removed when the
+// tests end.
+var binDir string
+
+// cli is the warren CLI binary, built at the first cliBinary call.
+var cli struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// cliBinary returns the path of the warren CLI (./cmd/warren), building it
+// at the first call: only the tests that run the CLI pay for the build.
+func cliBinary(t testing.TB) string {
+	t.Helper()
+	cli.once.Do(func() { cli.path, cli.err = build(binDir, "warren", "./cmd/warren") })
+	if cli.err != nil {
+		t.Fatal(cli.err)
+	}
+	return cli.path
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -31,17 +54,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if nodeBinary, err = buildNode(dir); err != nil {
+	binDir = dir
+	if nodeBinary, err = build(dir, "warren-node", "./cmd/node"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	return m.Run()
 }
 
-// buildNode builds ./cmd/node of the module this package belongs to into
-// dir and returns the binary's path; extra go build arguments (-ldflags)
-// go before the package.
-func buildNode(dir string, extra ...string) (string, error) {
+// build builds pkg (./cmd/…) of the module this package belongs to into
+// dir as name and returns the binary's path; extra go build arguments
+// (-ldflags) go before the package.
+func build(dir, name, pkg string, extra ...string) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -50,11 +74,11 @@ func buildNode(dir string, extra ...string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", fmt.Errorf("not inside a Go module (GOMOD=%q)", gomod)
 	}
-	bin := filepath.Join(dir, "warren-node")
-	cmd := exec.Command("go", append(append([]string{"build", "-o", bin}, extra...), "./cmd/node")...)
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", append(append([]string{"build", "-o", bin}, extra...), pkg)...)
 	cmd.Dir = filepath.Dir(gomod)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/node: %w\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }

@@ -18,7 +18,7 @@ const otherVersion = "v9.9.9-e2e"
 // buildOtherNode builds warren-node with its version set to v by -ldflags.
 func buildOtherNode(t *testing.T, v string) string {
 	t.Helper()
-	bin, err := buildNode(t.TempDir(), "-ldflags", "-X github.com/warrenmq/warren/internal/version.version="+v)
+	bin, err := build(t.TempDir(), "warren-node", "./cmd/node", "-ldflags", "-X github.com/warrenmq/warren/internal/version.version="+v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,6 +237,7 @@ func TestWatermarkMemoryFlood(t *testing.T) {
 // The short node's disk watermark is set above any disk's size, so it is
 // tripped from the start.
 func TestWatermarkForwardedEnqueue(t *testing.T) {
+	slow(t)
 	if nodeBinary == "" {
 		t.Fatal("warren-node was not built")
 	}

@@ -15,6 +15,11 @@ import (
 // sessionCleanupTimeout bounds the work done after a stream ends.
 const sessionCleanupTimeout = 30 * time.Second
 
+// closeWaitTimeout bounds how long a consume stream the client half-closed
+// waits for its consumer's Cancel to commit before it ends anyway; under
+// the SDK's CloseGracePeriod, after which the client stops waiting.
+const closeWaitTimeout = 2 * time.Second
+
 // Consume implements BrokerService: the first message subscribes, later
 // ones settle deliveries; deliveries flow back within the prefetch credit.
 // When the stream ends for any reason the consumer's unacked deliveries
@@ -81,6 +86,16 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		if err != nil {
 			select {
 			case rerr := <-recvErr:
+				if rerr == nil {
+					// The client half-closed: it is done. End the stream
+					// only once the consumer's acks and its Cancel have
+					// committed, so that the client has seen them
+					// confirmed and a listing it makes next (through any
+					// node) shows the consumer gone.
+					cctx, ccancel := context.WithTimeout(context.WithoutCancel(stream.Context()), closeWaitTimeout)
+					_ = c.CloseWait(cctx) // not committed: the consumer goes later, as when a stream breaks
+					ccancel()
+				}
 				return rerr
 			default:
 			}

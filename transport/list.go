@@ -111,7 +111,10 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 	if err != nil {
 		return nil, err
 	}
-	items, more := s.broker.QueuesAfter(p.vhost, p.cursor, p.limit)
+	items, more, err := s.broker.QueuesAfter(ctx, p.vhost, p.cursor, p.limit)
+	if err != nil {
+		return nil, toStatus(err)
+	}
 	resp := &pb.ListQueuesResponse{}
 	resp.Queues, resp.NextPageToken = fillPage(items, more, func(q broker.Queue) *pb.QueueInfo {
 		return &pb.QueueInfo{

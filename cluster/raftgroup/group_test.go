@@ -351,3 +351,43 @@ func TestMonitorLeadershipReportsEveryTransition(t *testing.T) {
 		t.Fatalf("calls %v, want %v", got.get(), want)
 	}
 }
+
+// TestLeaderCommitIndexEndsWithNoop: a restarted single voter's log ends
+// with its new term's no-op, which the FSM never sees. LeaderCommitIndex
+// reports that index as complete once committed, and CaughtUp — not the
+// FSM's own index, which stays at the last command — says the node has
+// applied it (the meta catch-up waited on the FSM's index and hung).
+func TestLeaderCommitIndexEndsWithNoop(t *testing.T) {
+	dir := t.TempDir()
+	m := newTestMux(t, raftTestLogger(t, "mux"))
+	g := openSingleVoter(t, m, dir, "meta", &listFSM{}, nil)
+	waitGroupLeader(t, g)
+	_, last, err := Propose[string](context.Background(), g, []byte("declared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	f := &listFSM{}
+	g = openSingleVoter(t, m, dir, "meta", f, nil)
+	waitGroupLeader(t, g)
+	var commit uint64
+	eventually(t, 5*time.Second, func() error {
+		var ok bool
+		if commit, ok = g.LeaderCommitIndex(); !ok {
+			return fmt.Errorf("commit index %d not known complete", commit)
+		}
+		if !g.CaughtUp(commit) {
+			return fmt.Errorf("not caught up with %d (FSM at %d)", commit, g.AppliedIndex())
+		}
+		return nil
+	})
+	if commit <= last {
+		t.Fatalf("commit index %d, want past the last command %d (the no-op)", commit, last)
+	}
+	if got := g.AppliedIndex(); got != last {
+		t.Fatalf("FSM applied index %d, want the last command's %d", got, last)
+	}
+}

@@ -13,6 +13,25 @@ const maxCommandScan = 1024
 // CommitIndex is the highest entry this node knows to be committed.
 func (g *Group) CommitIndex() uint64 { return g.raft.CommitIndex() }
 
+// LeaderCommitIndex returns this node's commit index and whether it is
+// known to cover every committed entry: true only while this node leads
+// the group and has committed an entry of its own term. A new leader
+// cannot tell which of its predecessors' entries are committed until its
+// first entry (Raft's no-op) commits (Raft paper §5.4.2, §8); until then
+// its commit index may be short of what an earlier leader confirmed.
+func (g *Group) LeaderCommitIndex() (uint64, bool) {
+	if g.raft.State() != raft.Leader {
+		return 0, false
+	}
+	term := g.raft.CurrentTerm()
+	index := g.raft.CommitIndex()
+	var l raft.Log
+	if index == 0 || g.stores.logs.GetLog(index, &l) != nil {
+		return index, false
+	}
+	return index, l.Term == term
+}
+
 // HasState reports whether the group has a log, a snapshot or a term: it
 // was bootstrapped, or a cluster's leader or candidate has contacted it.
 func (g *Group) HasState() bool {

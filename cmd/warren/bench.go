@@ -7,12 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,8 +21,19 @@ import (
 	"github.com/warrenmq/warren/internal/bytesize"
 )
 
-// maxLatencySamples bounds the latency samples kept per kind.
-const maxLatencySamples = 1 << 20
+// Latencies go into HDR histograms (HdrHistogram, as wrk2 and the JVM
+// tools use): constant memory and cost per sample, every sample counted,
+// and 3 significant digits from 1 µs to a minute (longer ones count as a
+// minute). The bench kept a slice of up to 2^20 samples and sorted it.
+const (
+	latencyLowest  = 1 // µs
+	latencyHighest = int64(time.Minute / time.Microsecond)
+	latencyDigits  = 3
+)
+
+func newLatencyHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(latencyLowest, latencyHighest, latencyDigits)
+}
 
 type benchFlags struct {
 	producers, consumers int
@@ -108,19 +119,22 @@ func (r *benchRun) checkDone() {
 	}
 }
 
-// workerStats are one producer's or consumer's results.
+// workerStats are one producer's or consumer's results; each worker has
+// its own histogram (they are not safe for concurrent use), merged at the
+// end.
 type workerStats struct {
 	n        int64
 	rejected int64
 	last     time.Time
-	lat      []time.Duration
-	maxLat   int
+	lat      *hdrhistogram.Histogram
 }
 
 func (w *workerStats) sample(d time.Duration) {
-	if len(w.lat) < w.maxLat {
-		w.lat = append(w.lat, d)
+	if w.lat == nil {
+		w.lat = newLatencyHistogram()
 	}
+	us := min(max(d.Microseconds(), latencyLowest), latencyHighest)
+	_ = w.lat.RecordValue(us) // in range, so it cannot fail
 }
 
 func bench(ctx context.Context, a *app, fl benchFlags) error {
@@ -180,7 +194,6 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 	cstats := make([]workerStats, len(consumers))
 	var cwg sync.WaitGroup
 	for i, c := range consumers {
-		cstats[i].maxLat = maxLatencySamples / len(consumers)
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
@@ -274,7 +287,6 @@ func (r *benchRun) produce(producers []*client.Client) []workerStats {
 		remaining.Store(share)
 		for w := range workersPer {
 			s := &stats[p*workersPer+w]
-			s.maxLat = maxLatencySamples / len(stats)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -380,19 +392,23 @@ type benchResult struct {
 
 func (r *benchRun) result(start, pubEnd time.Time, pstats, cstats []workerStats) benchResult {
 	res := benchResult{Queue: r.queue, Producers: r.fl.producers, Consumers: r.fl.consumers, Size: int(r.fl.size)}
-	var plat, clat []time.Duration
+	plat, clat := newLatencyHistogram(), newLatencyHistogram()
 	lastPub, lastCons := start, start
 	for _, s := range pstats {
 		res.Published += s.n
 		res.Rejected += s.rejected
-		plat = append(plat, s.lat...)
+		if s.lat != nil {
+			plat.Merge(s.lat)
+		}
 		if s.last.After(lastPub) {
 			lastPub = s.last
 		}
 	}
 	for _, s := range cstats {
 		res.Consumed += s.n
-		clat = append(clat, s.lat...)
+		if s.lat != nil {
+			clat.Merge(s.lat)
+		}
 		if s.last.After(lastCons) {
 			lastCons = s.last
 		}
@@ -414,16 +430,12 @@ func rate(n int64, seconds float64) float64 {
 	return float64(n) / seconds
 }
 
-// percentiles returns p50 and p99 of lat (sorting it), or nil when empty.
-func percentiles(lat []time.Duration) *latencyJSON {
-	if len(lat) == 0 {
+// percentiles returns p50 and p99 of lat, or nil when it is empty.
+func percentiles(lat *hdrhistogram.Histogram) *latencyJSON {
+	if lat.TotalCount() == 0 {
 		return nil
 	}
-	slices.Sort(lat)
-	at := func(p int) float64 {
-		i := min(len(lat)*p/100, len(lat)-1)
-		return float64(lat[i]) / float64(time.Millisecond)
-	}
+	at := func(q float64) float64 { return float64(lat.ValueAtQuantile(q)) / 1000 } // µs → ms
 	return &latencyJSON{P50Ms: at(50), P99Ms: at(99)}
 }
 

@@ -49,8 +49,12 @@ at once, then a restart). Then heal everything, drain every queue and check
 the history: every confirmed message must have been delivered (lost = 0) and
 nothing delivered that was not published (unexpected = 0); duplicates are
 counted and classified. The same --seed replays the same faults, targets and
-timing. --unsafe-ack-before-fsync makes the nodes confirm before fsync: with
-power-loss faults the run then shows lost messages.
+timing. Kinds are dealt in rounds, each holding every requested kind once, so
+a run long enough for as many faults as kinds runs each; the report lists
+under NOT RUN every requested kind that did not run, and why (the run too
+short, recoveries that pushed the schedule past --duration, partitions left
+out without root). --unsafe-ack-before-fsync makes the nodes confirm before
+fsync: with power-loss faults the run then shows lost messages.
 
 The --server flag is ignored: the run starts its own cluster. Exit status 1
 when something was lost or delivered unexpectedly, or the harness failed;
@@ -91,10 +95,12 @@ func runChaos(cmd *cobra.Command, a *app, fl *chaosFlags) error {
 	if err != nil {
 		return usagef("--faults: %v", err)
 	}
+	var leftOut []chaos.KindNotRun
 	if perr := chaos.PartitionsAvailable(); perr != nil && slices.Contains(faults, chaos.Partition) {
 		if !cmd.Flags().Changed("faults") || fl.faults == "all" {
 			faults = slices.DeleteFunc(faults, func(f chaos.Fault) bool { return f == chaos.Partition })
 			fmt.Fprintf(a.stderr, "warren chaos: partitions left out: %v\n", perr)
+			leftOut = append(leftOut, chaos.KindNotRun{Kind: chaos.Partition, Reason: "left out of all: " + perr.Error()})
 		} else {
 			return usagef("--faults partition: %v", perr)
 		}
@@ -124,6 +130,7 @@ func runChaos(cmd *cobra.Command, a *app, fl *chaosFlags) error {
 	if err != nil {
 		return runError{fmt.Errorf("chaos run (seed %d, data kept in %s): %w", o.Seed, o.DataDir, err)}
 	}
+	res.NotRun = append(leftOut, res.NotRun...) // the report says which kinds did not run, and why
 	remove := temp && !fl.keepData && res.OK()
 	if remove {
 		res.DataDir = "" // about to go

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,8 +181,24 @@ func TestPublishGetConsume(t *testing.T) {
 	if code, _, _ = warren(t, addr, "", "publish", "", "q", "text body"); code != 0 {
 		t.Fatal("publish failed")
 	}
-	if code, out, _ = warren(t, addr, "", "consume", "q", "--count", "1"); code != 0 || !strings.HasSuffix(out, " q redelivered=false text body\n") {
+	// The text line names its fields (issue 10: "[1] …" read as a shell
+	// job number).
+	if code, out, _ = warren(t, addr, "", "consume", "q", "--count", "1"); code != 0 || !regexp.MustCompile(`^tag=\d+ consumer=ctag-1 key=q redelivered=false text body\n$`).MatchString(out) {
 		t.Fatalf("consume text: exit %d, %q", code, out)
+	}
+	if code, _, _ = warren(t, addr, "", "publish", "", "q", "got body"); code != 0 {
+		t.Fatal("publish failed")
+	}
+	if code, out, _ = warren(t, addr, "", "get", "q", "--ack"); code != 0 || !regexp.MustCompile(`^tag=\d+ key=q redelivered=false got body\n$`).MatchString(out) {
+		t.Fatalf("get text: exit %d, %q", code, out)
+	}
+}
+
+func TestField(t *testing.T) {
+	for in, want := range map[string]string{"jobs": "jobs", "": `""`, "a b": `"a b"`, `a"b`: `"a\"b"`, "a\tb": `"a\tb"`, "ü.x": "ü.x"} {
+		if got := field(in); got != want {
+			t.Errorf("field(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
 
@@ -243,5 +260,24 @@ func waitAcks(t *testing.T, b *memBroker, n int) {
 		case <-timeout:
 			t.Fatalf("%d settles arrived, want %d", i, n)
 		}
+	}
+}
+
+// TestPercentilesFromHistogram: the bench's p50 and p99 come from an HDR
+// histogram, within its 3 significant digits, and an empty one gives none.
+func TestPercentilesFromHistogram(t *testing.T) {
+	var w workerStats
+	if w.lat != nil || percentiles(newLatencyHistogram()) != nil {
+		t.Fatal("an empty histogram has percentiles")
+	}
+	for i := 1; i <= 1000; i++ { // 1 ms … 1 s
+		w.sample(time.Duration(i) * time.Millisecond)
+	}
+	w.sample(2 * time.Hour) // beyond the range: counted as its top
+	// 1001 samples: the 501st is 501 ms, the 991st 991 ms.
+	got := percentiles(w.lat)
+	near := func(v, want float64) bool { return v >= want*0.999 && v <= want*1.001 }
+	if got == nil || !near(got.P50Ms, 501) || !near(got.P99Ms, 991) {
+		t.Fatalf("percentiles %+v, want p50 ≈ 501 ms and p99 ≈ 991 ms", got)
 	}
 }

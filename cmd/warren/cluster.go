@@ -66,7 +66,12 @@ func newClusterStatusCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show members, and for each Raft group its leader, servers and indexes",
-		Args:  nArgs(0, 0),
+		Long: `Show the members with their zone and state (alive, leaving, suspect,
+dead, left), and for each Raft group its leader, term, commit and applied
+index, and its servers as "ID lag=N": how many entries the server's log is
+behind the leader's, or lag=-1 when the server (or the leader) did not answer,
+as a dead node does.`,
+		Args: nArgs(0, 0),
 		RunE: a.action(func(ctx context.Context, c *client.Client, _ []string) error {
 			ctx, cancel := a.opCtx(ctx)
 			defer cancel()
@@ -99,9 +104,9 @@ func newClusterStatusCmd(a *app) *cobra.Command {
 					if pr.Suffrage != "voter" {
 						s += "(nonvoter)"
 					}
-					if pr.Lag >= 0 {
-						s += " lag=" + strconv.FormatInt(pr.Lag, 10)
-					}
+					// -1 (the server or the leader did not answer: dead,
+					// stopped, cut off) is shown too, as documented.
+					s += " lag=" + strconv.FormatInt(pr.Lag, 10)
 					peers = append(peers, s)
 				}
 				rows = append(rows, []string{g.Name, g.LeaderID, strconv.FormatUint(g.Term, 10),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -21,15 +22,26 @@ func newConsumeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "consume QUEUE",
 		Short: "Consume messages and print one line per delivery",
-		Long: `Consume from QUEUE and print one line per delivery: "[tag] routing_key
-redelivered=… body", or one JSON object per line with -o json. Each delivery is
+		Long: `Consume from QUEUE and print one line per delivery,
+
+  tag=N consumer=C key=K redelivered=true|false BODY
+
+(the delivery tag, the consumer tag, the routing key — quoted when empty or
+holding spaces — and the body as is), or one JSON object per line with -o json
+(body, routing_key, delivery_tag, consumer_tag, redelivered, delivery_count,
+headers, properties). Each delivery is
 acknowledged after it is printed, unless --auto-ack (the server counts it as
 acknowledged when sent) or --requeue-on-exit (nothing is acknowledged and every
 printed delivery returns to the queue when the command exits; at most --prefetch
 deliveries are then seen, use --prefetch 0 for no limit).
 
+With several --server addresses it survives the loss of a node: when the
+stream breaks it subscribes again through another node, and the deliveries it
+had not acknowledged come again, marked redelivered (at least once).
+
 It stops after --count deliveries, on SIGINT, or when the subscription fails
-(exit status 1). Deliveries received but not printed return to the queue.`,
+for good, e.g. the queue was deleted (exit status 1). Deliveries received but
+not printed return to the queue.`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, pos []string) error {
 			if fl.prefetch < 0 || fl.count < 0 {
@@ -57,45 +69,45 @@ func consume(ctx context.Context, a *app, c *client.Client, queue string, fl con
 	if fl.count > 0 && (prefetch == 0 || prefetch > fl.count) {
 		prefetch = fl.count // do not take messages that would only go back
 	}
-	sctx, cancel := a.opCtx(ctx)
-	sub, err := c.Subscribe(sctx, queue, client.ConsumeOptions{
-		Prefetch: prefetch, AutoAck: fl.autoAck, ConsumerTag: fl.consumerTag,
-	})
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer func() { _ = sub.Close() }()
-	// Settles go out even after SIGINT cancelled ctx.
-	settleCtx := context.WithoutCancel(ctx)
-	var last *client.Delivery
-	defer func() {
-		if fl.requeueOnExit && last != nil {
-			// The stream's end would return them too; this is immediate.
-			_ = last.Nack(settleCtx, client.NackOptions{Requeue: true, Multiple: true})
-		}
-	}()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	p := a.printer()
-	for n := 0; fl.count == 0 || n < fl.count; n++ {
-		var d *client.Delivery
-		select {
-		case <-ctx.Done():
-			return nil // SIGINT
-		case dd, ok := <-sub.Deliveries():
-			if !ok {
-				return sub.Err()
-			}
-			d = dd
+	printed := 0
+	var printErr error
+	// The SDK's Consume, not a bare Subscribe: when the node holding the
+	// stream dies, it subscribes again through the other --server
+	// addresses (same consumer tag, backoff), and the deliveries of the
+	// broken stream come again, marked redelivered. The handler runs one
+	// delivery at a time, so lines keep the delivery order; Consume acks
+	// each one after it is printed (unless --auto-ack, or
+	// --requeue-on-exit: ManualSettle leaves them out until the command
+	// exits and its stream ends).
+	err := c.Consume(ctx, queue, func(_ context.Context, d *client.Delivery) error {
+		if fl.count > 0 && printed >= fl.count {
+			// Taken after the last wanted one, before Consume stopped:
+			// not printed, so back to the queue (nacked, or returned
+			// when the stream ends).
+			return errNotWanted
 		}
 		if err := p.printDelivery(d); err != nil {
+			printErr = err
+			stop()
 			return err
 		}
-		last = d
-		if !fl.autoAck && !fl.requeueOnExit {
-			if err := d.Ack(settleCtx); err != nil {
-				return err
-			}
+		printed++
+		if fl.count > 0 && printed == fl.count {
+			stop()
 		}
+		return nil
+	}, client.ConsumeOptions{
+		Prefetch: prefetch, AutoAck: fl.autoAck, ConsumerTag: fl.consumerTag,
+		ManualSettle: fl.requeueOnExit,
+	})
+	if printErr != nil {
+		return printErr
 	}
-	return nil
+	return err
 }
+
+// errNotWanted makes Consume return a delivery taken past --count.
+var errNotWanted = errors.New("past --count")

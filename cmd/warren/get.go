@@ -13,8 +13,9 @@ func newGetCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get QUEUE",
 		Short: "Take one message from a queue and print it",
-		Long: `Take one message from QUEUE and print it, or "queue is empty"
-({"empty":true} with -o json).
+		Long: `Take one message from QUEUE and print it as "tag=N key=K
+redelivered=true|false BODY" (consume's line without consumer=), or "queue is
+empty"; with -o json one JSON object, or {"empty":true}.
 
 Without --ack the message is not acknowledged: it returns to the queue,
 marked redelivered, when the command exits and its session ends.`,

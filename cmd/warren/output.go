@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/warrenmq/warren/client"
@@ -105,11 +106,21 @@ type deliveryJSON struct {
 	Priority        uint8          `json:"priority,omitempty"`
 }
 
-// printDelivery writes one delivery: text "[tag] routing_key
-// redelivered=… body", or one JSON object.
+// printDelivery writes one delivery: the text line
+//
+//	tag=N [consumer=C] key=K redelivered=true|false BODY
+//
+// (consumer= only for a subscription's deliveries), or one JSON object.
+// The fields are named so a tag cannot be read as a shell job number
+// ("[1]"), and the consumer tag tells apart the lines of several workers
+// sharing a terminal, which shows the round-robin.
 func (p printer) printDelivery(d *client.Delivery) error {
 	if !p.json {
-		_, err := fmt.Fprintf(p.w, "[%d] %s redelivered=%t %s\n", d.DeliveryTag, d.RoutingKey, d.Redelivered, d.Body)
+		consumer := ""
+		if d.ConsumerTag != "" {
+			consumer = "consumer=" + field(d.ConsumerTag) + " "
+		}
+		_, err := fmt.Fprintf(p.w, "tag=%d %skey=%s redelivered=%t %s\n", d.DeliveryTag, consumer, field(d.RoutingKey), d.Redelivered, d.Body)
 		return err
 	}
 	j := deliveryJSON{
@@ -130,6 +141,16 @@ func (p printer) printDelivery(d *client.Delivery) error {
 		j.Timestamp = &d.Timestamp
 	}
 	return p.writeJSON(j)
+}
+
+// field renders a name as one space-free field of a text line: as is, or
+// Go-quoted when it is empty or holds a space, a quote or an unprintable
+// rune.
+func field(v string) string {
+	if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r == '"' || !unicode.IsPrint(r) || unicode.IsSpace(r) }) {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 // parseKV parses k=v arguments: v becomes an int64 when it parses as one,
