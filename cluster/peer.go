@@ -42,6 +42,9 @@ const (
 	// leaderIndexTimeout bounds asking a group's leader for its commit
 	// index.
 	leaderIndexTimeout = 2 * time.Second
+	// leaderCommitAskEvery paces asking a new leader again until its
+	// commit index is complete (it commits a no-op of its term at once).
+	leaderCommitAskEvery = 10 * time.Millisecond
 )
 
 // peerConns keeps one gRPC connection per peer cluster-port address.
@@ -182,22 +185,51 @@ func (n *Node) LeaderCommitIndex(ctx context.Context, g *raftgroup.Group) (uint6
 		}
 		// Lost the leadership meanwhile: ask the new leader.
 	}
-	conn, err := n.LeaderConn(g)
-	if err != nil {
-		return 0, err
-	}
+	// Ask the leader until it reports a complete commit index: a node
+	// that has just become leader (or that lost the leadership since this
+	// node learned of it) may hold a commit index short of what an earlier
+	// leader confirmed.
 	cctx, cancel := context.WithTimeout(ctx, leaderIndexTimeout)
 	defer cancel()
-	r, err := pb.NewNodeServiceClient(conn).LocalStatus(cctx, &pb.LocalStatusRequest{})
+	t := time.NewTicker(leaderCommitAskEvery)
+	defer t.Stop()
+	for {
+		index, complete, err := n.askLeaderCommit(cctx, g)
+		if complete {
+			return index, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("the leader of %s has not yet committed an entry of its term", g.Name())
+		}
+		select {
+		case <-cctx.Done():
+			return 0, err
+		case <-t.C:
+		}
+	}
+}
+
+// askLeaderCommit asks the node this one believes leads g for its commit
+// index, and whether that node reports it complete.
+func (n *Node) askLeaderCommit(ctx context.Context, g *raftgroup.Group) (uint64, bool, error) {
+	if g.IsLeader() {
+		index, ok := g.LeaderCommitIndex()
+		return index, ok, nil
+	}
+	conn, err := n.LeaderConn(g)
 	if err != nil {
-		return 0, FromStatus(err)
+		return 0, false, err
+	}
+	r, err := pb.NewNodeServiceClient(conn).LocalStatus(ctx, &pb.LocalStatusRequest{})
+	if err != nil {
+		return 0, false, FromStatus(err)
 	}
 	for _, s := range r.GetGroups() {
 		if s.GetGroup() == g.Name() {
-			return s.GetCommitIndex(), nil
+			return s.GetCommitIndex(), s.GetLeaderCommitComplete(), nil
 		}
 	}
-	return 0, fmt.Errorf("the leader of %s reported no index for it", g.Name())
+	return 0, false, fmt.Errorf("the leader of %s reported no index for it", g.Name())
 }
 
 // leaderCommitPoll paces waitLeaderCommit.

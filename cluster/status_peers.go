@@ -8,6 +8,10 @@ import (
 // GroupIndex is one node's own view of a group's log.
 type GroupIndex struct {
 	LastIndex, AppliedIndex, CommitIndex uint64
+	// LeaderCommitComplete: this node leads the group and its commit index
+	// covers all that earlier leaders confirmed (raftgroup's
+	// LeaderCommitIndex).
+	LeaderCommitComplete bool
 }
 
 // LocalIndexes returns this node's indexes of every group, by group name.
@@ -15,10 +19,14 @@ func (n *Node) LocalIndexes() map[string]GroupIndex {
 	out := map[string]GroupIndex{}
 	for _, g := range n.groups() {
 		st := g.Stats()
-		out[g.Name()] = GroupIndex{
+		gi := GroupIndex{
 			LastIndex: parseStat(st, "last_log_index"), AppliedIndex: parseStat(st, "applied_index"),
 			CommitIndex: parseStat(st, "commit_index"),
 		}
+		if index, ok := g.LeaderCommitIndex(); ok {
+			gi.CommitIndex, gi.LeaderCommitComplete = index, true
+		}
+		out[g.Name()] = gi
 	}
 	return out
 }

@@ -73,7 +73,7 @@ func (s *NodeServer) LocalStatus(context.Context, *pb.LocalStatusRequest) (*pb.L
 	sort.Strings(names)
 	for _, name := range names {
 		g := idx[name]
-		resp.Groups = append(resp.Groups, &pb.LocalGroupIndex{Group: name, LastIndex: g.LastIndex, AppliedIndex: g.AppliedIndex, CommitIndex: g.CommitIndex})
+		resp.Groups = append(resp.Groups, &pb.LocalGroupIndex{Group: name, LastIndex: g.LastIndex, AppliedIndex: g.AppliedIndex, CommitIndex: g.CommitIndex, LeaderCommitComplete: g.LeaderCommitComplete})
 	}
 	return resp, nil
 }

@@ -712,13 +712,17 @@ func (*LocalStatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type LocalGroupIndex struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	LastIndex     uint64                 `protobuf:"varint,2,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
-	AppliedIndex  uint64                 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	CommitIndex   uint64                 `protobuf:"varint,4,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Group        string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	LastIndex    uint64                 `protobuf:"varint,2,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	AppliedIndex uint64                 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	CommitIndex  uint64                 `protobuf:"varint,4,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	// This node leads the group and has committed an entry of its term, so
+	// commit_index covers everything any earlier leader confirmed (a new
+	// leader's commit index may lag until then).
+	LeaderCommitComplete bool `protobuf:"varint,5,opt,name=leader_commit_complete,json=leaderCommitComplete,proto3" json:"leader_commit_complete,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *LocalGroupIndex) Reset() {
@@ -777,6 +781,13 @@ func (x *LocalGroupIndex) GetCommitIndex() uint64 {
 		return x.CommitIndex
 	}
 	return 0
+}
+
+func (x *LocalGroupIndex) GetLeaderCommitComplete() bool {
+	if x != nil {
+		return x.LeaderCommitComplete
+	}
+	return false
 }
 
 type LocalStatusResponse struct {
@@ -1074,13 +1085,14 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"0\n" +
 	"\x14RemoveMemberResponse\x12\x18\n" +
 	"\aremoved\x18\x01 \x01(\bR\aremoved\"\x14\n" +
-	"\x12LocalStatusRequest\"\x8e\x01\n" +
+	"\x12LocalStatusRequest\"\xc4\x01\n" +
 	"\x0fLocalGroupIndex\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
 	"\n" +
 	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12#\n" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12!\n" +
-	"\fcommit_index\x18\x04 \x01(\x04R\vcommitIndex\"b\n" +
+	"\fcommit_index\x18\x04 \x01(\x04R\vcommitIndex\x124\n" +
+	"\x16leader_commit_complete\x18\x05 \x01(\bR\x14leaderCommitComplete\"b\n" +
 	"\x13LocalStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
 	"\x06groups\x18\x02 \x03(\v2\x1a.warren.v1.LocalGroupIndexR\x06groups\"6\n" +
