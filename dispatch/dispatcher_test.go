@@ -345,10 +345,17 @@ type gatedRecorder struct {
 	*recorder
 	once    sync.Once
 	release chan struct{}
+	// entered, when not nil, is closed once the first proposal waits.
+	entered chan struct{}
 }
 
 func (g *gatedRecorder) Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error) {
-	g.once.Do(func() { <-g.release })
+	g.once.Do(func() {
+		if g.entered != nil {
+			close(g.entered)
+		}
+		<-g.release
+	})
 	return g.recorder.Propose(ctx, cmd)
 }
 
@@ -356,13 +363,25 @@ func (g *gatedRecorder) Propose(ctx context.Context, cmd proto.Message) (*fsm.Re
 // down of more than sessionsPerDown sessions in several: a wave of ended
 // sessions is a few Raft entries, not one per session in a row.
 func TestSessionDownsShareCommands(t *testing.T) {
-	g := &gatedRecorder{recorder: newRecorder(), release: make(chan struct{})}
+	g := &gatedRecorder{recorder: newRecorder(), release: make(chan struct{}), entered: make(chan struct{})}
 	d := New(g, nil)
 	defer d.Stop(ErrStopped)
+	released := false
+	defer func() { // a failed check must not leave the flusher (and Stop) blocked
+		if !released {
+			close(g.release)
+		}
+	}()
 	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
 	d.Deliver(deliveries(c.Key(), 1))
 	if _, err := c.Settle(Ack, 1, false); err != nil { // the flusher blocks on it
 		t.Fatal(err)
+	}
+	// The downs must queue behind that proposal, not join its flush.
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the flusher did not propose the settle")
 	}
 	many := make([]string, sessionsPerDown+500)
 	for i := range many {
@@ -394,6 +413,7 @@ func TestSessionDownsShareCommands(t *testing.T) {
 		time.Sleep(time.Millisecond) // paces the poll
 	}
 	close(g.release)
+	released = true
 	wg.Wait()
 	close(errs)
 	for err := range errs {
