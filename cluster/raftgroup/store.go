@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"go.etcd.io/bbolt"
 )
 
@@ -215,7 +216,13 @@ func openWAL(dir string, logger hclog.Logger, stores *groupStores) (*raftwal.WAL
 		return nil, err
 	}
 	stores.closers = append(stores.closers, lock)
-	wal, err := raftwal.Open(dir, raftwal.WithLogger(logger))
+	// raft-wal v0.4.0's Close does not close the meta store it opened, so
+	// wal-meta.db would stay open and locked: a group reopened in the same
+	// process (a restart in tests) would wait on bolt's lock forever. Open
+	// it here and close it after the WAL.
+	meta := &metadb.BoltMetaDB{}
+	stores.closers = append([]io.Closer{meta}, stores.closers...)
+	wal, err := raftwal.Open(dir, raftwal.WithLogger(logger), raftwal.WithMetaStore(meta))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", walDirName, err)
 	}
