@@ -9,17 +9,47 @@ import (
 	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
 // Group commit tuning: one Enqueue entry carries up to maxBatchBytes of
-// messages (half of raft's SuggestedMaxDataSize, so heartbeats are not
-// starved) and up to maxInFlight entries are pipelined; while they are in
-// flight new publishes pile up and go out together in the next entry.
+// encoded messages and queue specs (entrySize), and up to maxInFlight
+// entries are pipelined; while they are in flight new publishes pile up and
+// go out together in the next entry. maxBatchBytes leaves
+// entryHeadroomBytes of raftgroup.MaxEntrySize (half of raft's
+// SuggestedMaxDataSize, so heartbeats are not starved) for the envelope,
+// now_ms and size_rule, and for queue refs that need a longer varint once
+// renumbered into a batch of many queues. Counting bare message sizes
+// against the whole limit made a full batch of 1 KiB messages 0.3 % too
+// large, and the publish failed with ErrEntryTooLarge.
 const (
-	maxBatchBytes = 256 << 10
-	maxInFlight   = 8
+	entryHeadroomBytes = 1 << 10
+	maxBatchBytes      = raftgroup.MaxEntrySize - entryHeadroomBytes
+	maxInFlight        = 8
 )
+
+// entrySize is what m adds to the encoding of an Enqueue, as an element of
+// one of its repeated fields (numbers below 16: a one-byte tag): the tag,
+// the length and the message.
+func entrySize(m proto.Message) int {
+	n := proto.Size(m)
+	return 1 + protowire.SizeVarint(uint64(n)) + n
+}
+
+// requestSize is entrySize summed over msgs and queues: an upper bound of
+// what they add to an Enqueue (queues that the batch shares are counted
+// once per request).
+func requestSize(queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) int {
+	size := 0
+	for _, q := range queues {
+		size += entrySize(q)
+	}
+	for _, m := range msgs {
+		size += entrySize(m)
+	}
+	return size
+}
 
 // enqueueReq is one publisher's share of an Enqueue: messages whose
 // queue_refs index into queues.
@@ -64,11 +94,7 @@ func newCommitter(g *raftgroup.Group, sizeRule func() fsmpb.SizeRule) *committer
 // The messages become part of the entry: the caller must not use them
 // again (their queue_refs are renumbered into the entry's queue list).
 func (c *committer) submit(ctx context.Context, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
-	size := 0
-	for _, m := range msgs {
-		size += proto.Size(m)
-	}
-	req := &enqueueReq{queues: queues, msgs: msgs, size: size, done: make(chan enqueueResp, 1)}
+	req := &enqueueReq{queues: queues, msgs: msgs, size: requestSize(queues, msgs), done: make(chan enqueueResp, 1)}
 	select {
 	case c.reqs <- req:
 	case <-ctx.Done():

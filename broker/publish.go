@@ -9,7 +9,6 @@ import (
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // nowMs is the leader's clock as stamped into commands (Unix ms); the
@@ -180,16 +179,16 @@ func (q *queueGroup) enqueue(ctx context.Context, s *groupShare) ([]fsm.EnqueueO
 		}
 	}
 	var out []fsm.EnqueueOutcome
-	start, size := 0, 0
+	start, size := 0, requestSize(s.queues, nil)
 	for i, m := range s.msgs {
-		sz := proto.Size(m)
+		sz := entrySize(m)
 		if i > start && size+sz > maxBatchBytes {
 			res, err := submit(ctx, s.queues, s.msgs[start:i])
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, res...)
-			start, size = i, 0
+			start, size = i, requestSize(s.queues, nil)
 		}
 		size += sz
 	}

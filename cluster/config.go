@@ -70,6 +70,10 @@ type Config struct {
 	ReconcileInterval time.Duration
 	// Group holds per-group Raft timings.
 	Group raftgroup.Config
+	// LogStore is the Raft log store of every group (raftgroup.LogStore):
+	// auto (the zero value) keeps what each group's directory holds and
+	// uses raftgroup.DefaultLogStore for new ones.
+	LogStore raftgroup.LogStore
 	// UnsafeUnsyncedLog makes every group acknowledge Raft log entries
 	// before they are fsynced (written back every 100–300 ms instead), so
 	// a crash or power loss of a majority loses messages that were

@@ -155,6 +155,7 @@ func (n *Node) openGroup(spec GroupSpec) (*raftgroup.Group, error) {
 		Layer: n.mux.Layer(spec.Name), Config: n.cfg.Group, Logger: n.logger, Bootstrap: n.cfg.bootstrapsAlone(),
 		OnLeadership:      spec.OnLeadership,
 		UnsafeUnsyncedLog: n.cfg.UnsafeUnsyncedLog,
+		LogStore:          n.cfg.LogStore,
 	})
 }
 

@@ -35,13 +35,19 @@ type raftKey struct {
 	buckets    []float64 // a histogram of seconds; nil: a counter
 }
 
+const storeLogsHelp = "Time to write a batch of entries to a group's Raft log store and fsync it, on leaders and followers (raft-boltdb's raft.boltdb.storeLogs, or the wal store's raft.wal.storeLogs), all groups together."
+
 var raftKeys = map[string]raftKey{
 	"raft.commitTime": {name: "warren_raft_commit_duration_seconds", buckets: latencyBuckets,
 		help: "Time from a leader appending an entry to its commit: the leader's write and fsync, and a quorum of followers' (hashicorp/raft's raft.commitTime), all groups this node leads together."},
 	"raft.fsm.apply": {name: "warren_raft_fsm_apply_duration_seconds", buckets: latencyBuckets,
 		help: "Time to apply one committed entry to a group's state machine (raft.fsm.apply), all groups together."},
 	"raft.boltdb.storeLogs": {name: "warren_raft_store_logs_duration_seconds", buckets: latencyBuckets,
-		help: "Time to write a batch of entries to a group's raft.db and fsync it, on leaders and followers (raft-boltdb's raft.boltdb.storeLogs), all groups together."},
+		help: storeLogsHelp},
+	// The same series for the wal log store (cluster/raftgroup times it):
+	// a node runs one store or the other per group.
+	"raft.wal.storeLogs": {name: "warren_raft_store_logs_duration_seconds", buckets: latencyBuckets,
+		help: storeLogsHelp},
 	"raft.snapshot.takeSnapshot": {name: "warren_raft_snapshot_duration_seconds", buckets: snapshotBuckets,
 		help: "Time to take a snapshot of a group's state and write it to disk (raft.snapshot.takeSnapshot), all groups together."},
 	"raft.fsm.restore": {name: "warren_raft_snapshot_restore_duration_seconds", buckets: snapshotBuckets,
@@ -82,13 +88,23 @@ func raftSink() *goMetricsSink {
 type goMetricsSink struct {
 	histograms map[string]prometheus.Histogram
 	counters   map[string]prometheus.Counter
+	// series are the distinct histograms of histograms: several keys may
+	// feed one series, which must be described and collected once.
+	series []prometheus.Histogram
 }
 
 func newGoMetricsSink() *goMetricsSink {
 	s := &goMetricsSink{histograms: map[string]prometheus.Histogram{}, counters: map[string]prometheus.Counter{}}
+	byName := map[string]prometheus.Histogram{}
 	for k, spec := range raftKeys {
 		if spec.buckets != nil {
-			s.histograms[k] = prometheus.NewHistogram(prometheus.HistogramOpts{Name: spec.name, Help: spec.help, Buckets: spec.buckets})
+			h := byName[spec.name]
+			if h == nil {
+				h = prometheus.NewHistogram(prometheus.HistogramOpts{Name: spec.name, Help: spec.help, Buckets: spec.buckets})
+				byName[spec.name] = h
+				s.series = append(s.series, h)
+			}
+			s.histograms[k] = h
 		} else {
 			s.counters[k] = prometheus.NewCounter(prometheus.CounterOpts{Name: spec.name, Help: spec.help})
 		}
@@ -98,7 +114,7 @@ func newGoMetricsSink() *goMetricsSink {
 
 // Describe implements prometheus.Collector.
 func (s *goMetricsSink) Describe(ch chan<- *prometheus.Desc) {
-	for _, h := range s.histograms {
+	for _, h := range s.series {
 		h.Describe(ch)
 	}
 	for _, c := range s.counters {
@@ -108,7 +124,7 @@ func (s *goMetricsSink) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (s *goMetricsSink) Collect(ch chan<- prometheus.Metric) {
-	for _, h := range s.histograms {
+	for _, h := range s.series {
 		h.Collect(ch)
 	}
 	for _, c := range s.counters {

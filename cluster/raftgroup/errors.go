@@ -57,3 +57,9 @@ func (e *NotLeaderError) Error() string {
 	}
 	return fmt.Sprintf("raft group %s: not the leader, leader is %s at %s", e.Group, e.LeaderID, e.LeaderAddr)
 }
+
+// ErrLogStoreMismatch is wrapped when Options.LogStore names another log
+// store than the one the group's directory holds. Nothing was opened: a
+// directory is never read by a store that did not write it, which would
+// see an empty log.
+var ErrLogStoreMismatch = errors.New("log store mismatch")

@@ -83,7 +83,7 @@ func Open(o Options) (_ *Group, err error) {
 	}
 	logger := parent.ResetNamed("warren.raft."+o.Name).With("group", o.Name, "node", o.NodeID)
 
-	stores, err := openStores(Dir(o.DataDir, o.Name), o.NoSync, o.UnsafeUnsyncedLog, logger)
+	stores, err := openStores(Dir(o.DataDir, o.Name), o.LogStore, o.NoSync, o.UnsafeUnsyncedLog, logger)
 	if err != nil {
 		return nil, fmt.Errorf("raft group %s: %w", o.Name, err)
 	}

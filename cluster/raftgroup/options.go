@@ -59,7 +59,12 @@ type Options struct {
 	// Shutdown of the same group, which waits for the callback.
 	OnLeadership func(isLeader bool)
 
-	// NoSync disables fsync of raft.db. Tests only: it loses acknowledged
+	// LogStore chooses the store of the group's Raft log; LogStoreAuto
+	// (the zero value) opens what the directory holds, or DefaultLogStore
+	// in a new one. A directory holding the other store is refused
+	// (ErrLogStoreMismatch).
+	LogStore LogStore
+	// NoSync disables fsync of raft.db (the bolt store only). Tests only: it loses acknowledged
 	// entries on power loss. Default false.
 	NoSync bool
 	// UnsafeUnsyncedLog acknowledges log entries before they are on disk:

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/internal/bytesize"
 	"github.com/warrenmq/warren/internal/watermark"
 	"github.com/warrenmq/warren/transport"
@@ -33,6 +34,7 @@ type flags struct {
 	diskLow   bytesize.Size
 	readyWait time.Duration
 	pprofAddr string
+	logStore  string
 	security  securityFlags
 	sources   sources // where the options came from, for the log
 }
@@ -73,6 +75,7 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.Var(&f.diskLow, "disk-free-low-watermark", "free space of the data directory's file system below which publishes are refused; 0 = off")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text (one line per record, fields as key=value) or json (one JSON object per line)")
+	fs.StringVar(&f.logStore, "log-store", "auto", "Raft log store of every group: bolt (raft-boltdb), wal (hashicorp/raft-wal), or auto: what each group's directory holds, "+string(raftgroup.DefaultLogStore)+" for a new one; a directory written by the other store is refused")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	f.security.register(fs)
 	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
@@ -95,6 +98,11 @@ func (f *flags) check() error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
 	}
+	ls, err := raftgroup.ParseLogStore(f.logStore)
+	if err != nil {
+		return fmt.Errorf("--log-store: %w", err)
+	}
+	f.broker.Cluster.LogStore = ls
 	f.broker.Cluster.Join = nil
 	for _, a := range f.join {
 		if a = strings.TrimSpace(a); a != "" {

@@ -43,6 +43,9 @@ type benchFlags struct {
 	duration, drain      time.Duration
 	manualAck, confirm   bool
 	queue                string
+	rate                 float64 // msg/s over all producers; 0: closed loop
+	json                 bool
+	metricsURLs          []string
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -60,6 +63,17 @@ With --confirm (default) each producer keeps --batch publishes in flight and
 times each confirm. With --confirm=false it publishes asynchronously without
 waiting on each confirm (at most max(--batch, 10000) unconfirmed per producer).
 
+With --rate N the producers publish open loop, N messages per second in all,
+each at its scheduled time whether or not earlier ones were confirmed (at most
+--batch unconfirmed per producer; beyond that the schedule slips, and the
+latency, timed from the scheduled send, shows it). This measures latency at a
+given load; without --rate the load is as high as the confirm window allows.
+
+--json (or -o json) prints the report as JSON. It holds the client's CPU use
+and, for each --metrics-url (a node's Prometheus /metrics, e.g.
+http://127.0.0.1:5683/metrics; user:password@ in the URL for a node that
+needs a login), the node's CPU over the run and its RSS after it.
+
 The run ends when everything published was consumed, after --duration, on
 SIGINT, or --drain-timeout after the producers finished.`,
 		Args: nArgs(0, 0),
@@ -73,6 +87,13 @@ SIGINT, or --drain-timeout after the producers finished.`,
 				return usagef("need --count >= 1, --batch >= 1, --prefetch >= 0")
 			case fl.duration < 0 || fl.drain <= 0:
 				return usagef("need --duration >= 0 and --drain-timeout > 0")
+			case fl.rate < 0:
+				return usagef("need --rate >= 0")
+			case fl.rate > 0 && !fl.confirm:
+				return usagef("--rate times confirms: it needs --confirm")
+			}
+			if fl.json {
+				a.output = "json"
 			}
 			return asRunError(bench(cmd.Context(), a, fl))
 		},
@@ -89,6 +110,9 @@ SIGINT, or --drain-timeout after the producers finished.`,
 	f.DurationVar(&fl.drain, "drain-timeout", 30*time.Second, "how long consumers may lag after the producers finished")
 	f.BoolVar(&fl.manualAck, "manual-ack", true, "ack each delivery (false: auto-ack)")
 	f.BoolVar(&fl.confirm, "confirm", true, "wait for each publish's confirm")
+	f.Float64Var(&fl.rate, "rate", 0, "open loop: publish this many messages per second in all (0: as fast as --batch allows)")
+	f.BoolVar(&fl.json, "json", false, "print the report as JSON (as -o json)")
+	f.StringArrayVar(&fl.metricsURLs, "metrics-url", nil, "a node's /metrics URL, read before and after the run for its CPU and RSS (repeatable)")
 	f.StringVar(&fl.queue, "queue", "", "queue to use (default: a fresh bench-<random> queue, deleted after)")
 	return cmd
 }
@@ -190,6 +214,8 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 		producers = append(producers, c)
 	}
 
+	before := scrapeAll(ctx, fl.metricsURLs)
+	cpu0 := processCPU()
 	start := time.Now()
 	cstats := make([]workerStats, len(consumers))
 	var cwg sync.WaitGroup
@@ -221,6 +247,8 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 	r.stop()
 	cwg.Wait()
 	res := r.result(start, pubEnd, pstats, cstats)
+	res.ClientCPUCores = (processCPU() - cpu0).Seconds() / res.ElapsedS
+	res.Servers = serverReport(fl.metricsURLs, before, scrapeAll(ctx, fl.metricsURLs))
 	if err := res.print(a.printer(), created); err != nil {
 		return err
 	}
@@ -273,7 +301,10 @@ func (r *benchRun) consume(c *client.Client, queue string, s *workerStats) {
 // produce runs the producers and returns the stats of each worker.
 func (r *benchRun) produce(producers []*client.Client) []workerStats {
 	workersPer := 1
-	if r.fl.confirm {
+	switch {
+	case r.fl.rate > 0:
+		workersPer = min(r.fl.batch, maxPacedWaiters)
+	case r.fl.confirm:
 		workersPer = r.fl.batch
 	}
 	stats := make([]workerStats, len(producers)*workersPer)
@@ -282,6 +313,14 @@ func (r *benchRun) produce(producers []*client.Client) []workerStats {
 		share := int64(r.fl.count / len(producers))
 		if p < r.fl.count%len(producers) {
 			share++
+		}
+		if r.fl.rate > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.publishPaced(c, share, r.fl.rate/float64(len(producers)), stats[p*workersPer:(p+1)*workersPer])
+			}()
+			continue
 		}
 		var remaining atomic.Int64
 		remaining.Store(share)
@@ -300,6 +339,67 @@ func (r *benchRun) produce(producers []*client.Client) []workerStats {
 	}
 	wg.Wait()
 	return stats
+}
+
+// maxPacedWaiters bounds the goroutines that wait on one paced producer's
+// confirms. Each waits on one publish at a time, so a confirm that
+// arrives while all of them are busy is timed late; at the rates --rate is
+// for (a few confirms outstanding) that never happens.
+const maxPacedWaiters = 64
+
+type pacedPublish struct {
+	f         *client.PublishFuture
+	scheduled time.Time
+}
+
+// publishPaced publishes n messages at rate per second, each at its
+// scheduled time, and times each confirm from that time, so a stall that
+// delays later sends counts against them (no coordinated omission, as in
+// wrk2). At most len(stats) + --batch publishes are unconfirmed; beyond
+// that the schedule slips, which the latencies show.
+func (r *benchRun) publishPaced(c *client.Client, n int64, rate float64, stats []workerStats) {
+	pending := make(chan pacedPublish, r.fl.batch)
+	var wg sync.WaitGroup
+	for i := range stats {
+		s := &stats[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range pending {
+				ctx, cancel := r.a.opCtx(r.ctx)
+				res, err := p.f.Wait(ctx)
+				cancel()
+				if r.count(res, err, s) {
+					s.sample(time.Since(p.scheduled))
+				}
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(pending)
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		f := c.PublishAsync(r.ctx, "", r.queue, r.message())
+		select {
+		case pending <- pacedPublish{f: f, scheduled: at}:
+		case <-r.ctx.Done():
+			return
+		}
+	}
 }
 
 func (r *benchRun) message() client.Message {
@@ -368,8 +468,12 @@ func (r *benchRun) count(res client.PublishResult, err error, s *workerStats) bo
 }
 
 type latencyJSON struct {
-	P50Ms float64 `json:"p50_ms"`
-	P99Ms float64 `json:"p99_ms"`
+	Count  int64   `json:"count"`
+	P50Ms  float64 `json:"p50_ms"`
+	P90Ms  float64 `json:"p90_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	P999Ms float64 `json:"p99_9_ms"`
+	MaxMs  float64 `json:"max_ms"`
 }
 
 // benchResult is what bench prints.
@@ -377,7 +481,9 @@ type benchResult struct {
 	Queue           string       `json:"queue"`
 	Producers       int          `json:"producers"`
 	Consumers       int          `json:"consumers"`
+	Prefetch        int          `json:"prefetch"`
 	Size            int          `json:"size"`
+	TargetRate      float64      `json:"target_rate,omitempty"`
 	Published       int64        `json:"published"`
 	Rejected        int64        `json:"rejected"`
 	Consumed        int64        `json:"consumed"`
@@ -388,10 +494,14 @@ type benchResult struct {
 	ConsumeRate     float64      `json:"consume_msgs_per_s"`
 	Confirm         *latencyJSON `json:"confirm_latency,omitempty"`
 	EndToEnd        *latencyJSON `json:"end_to_end_latency,omitempty"`
+	// ClientCPUCores is this process's CPU time over the run's seconds.
+	ClientCPUCores float64      `json:"client_cpu_cores"`
+	Servers        []serverJSON `json:"servers,omitempty"`
 }
 
 func (r *benchRun) result(start, pubEnd time.Time, pstats, cstats []workerStats) benchResult {
-	res := benchResult{Queue: r.queue, Producers: r.fl.producers, Consumers: r.fl.consumers, Size: int(r.fl.size)}
+	res := benchResult{Queue: r.queue, Producers: r.fl.producers, Consumers: r.fl.consumers, Prefetch: r.fl.prefetch,
+		Size: int(r.fl.size), TargetRate: r.fl.rate}
 	plat, clat := newLatencyHistogram(), newLatencyHistogram()
 	lastPub, lastCons := start, start
 	for _, s := range pstats {
@@ -436,7 +546,8 @@ func percentiles(lat *hdrhistogram.Histogram) *latencyJSON {
 		return nil
 	}
 	at := func(q float64) float64 { return float64(lat.ValueAtQuantile(q)) / 1000 } // µs → ms
-	return &latencyJSON{P50Ms: at(50), P99Ms: at(99)}
+	return &latencyJSON{Count: lat.TotalCount(), P50Ms: at(50), P90Ms: at(90), P99Ms: at(99), P999Ms: at(99.9),
+		MaxMs: float64(lat.Max()) / 1000}
 }
 
 func (res benchResult) print(p printer, deleted bool) error {
@@ -464,6 +575,14 @@ func (res benchResult) print(p printer, deleted bool) error {
 			continue
 		}
 		fmt.Fprintf(&b, "%-12s p50 %.2fms  p99 %.2fms\n", l.name, l.lat.P50Ms, l.lat.P99Ms)
+	}
+	fmt.Fprintf(&b, "client cpu   %.2f cores\n", res.ClientCPUCores)
+	for _, s := range res.Servers {
+		if s.Error != "" {
+			fmt.Fprintf(&b, "server       %s: %s\n", s.URL, s.Error)
+			continue
+		}
+		fmt.Fprintf(&b, "server       %s: cpu %.2f cores, rss %.1f MiB\n", s.URL, s.CPUCores, float64(s.RSSBytes)/(1<<20))
 	}
 	_, err := fmt.Fprint(p.w, b.String())
 	return err
