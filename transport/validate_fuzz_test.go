@@ -190,7 +190,7 @@ func walkLimits(l Limits, m protoreflect.Message) error {
 var unlimited = map[string]bool{
 	"min_meta_index": true, "passive": true, "auto_delete": true, "internal": true, "exclusive": true,
 	"if_unused": true, "if_empty": true, "mandatory": true, "sequence": true, "delivery_tag": true,
-	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true,
+	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true, "direct": true,
 	"int_value": true, "bool_value": true, "double_value": true,
 	// Checked by requiredFields against the request as a whole.
 	"kind": true, "ack_mode": true, "op": true,
