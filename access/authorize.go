@@ -97,9 +97,14 @@ func NewAuthorizer(dir Directory) *Authorizer {
 // and the missing permission (or ErrNoVHost).
 func (z *Authorizer) Authorize(u fsm.User, vhost string, needs ...Need) error {
 	var perm *fsm.Permission
+	vhostChecked := false
 	for _, n := range needs {
-		if (n.Tag == "" || n.OrVHostAccess) && !z.dir.HasVHost(vhost) {
-			return fmt.Errorf("%w: %q", ErrNoVHost, vhost)
+		// Whether the vhost exists is read once per call, not per need.
+		if (n.Tag == "" || n.OrVHostAccess) && !vhostChecked {
+			if !z.dir.HasVHost(vhost) {
+				return fmt.Errorf("%w: %q", ErrNoVHost, vhost)
+			}
+			vhostChecked = true
 		}
 		if n.Tag != "" {
 			if n.OrVHostAccess && !u.HasTag(n.Tag) && !u.HasTag(TagAdministrator) {

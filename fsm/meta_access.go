@@ -217,10 +217,13 @@ func (a *access) applySetPermissions(p *fsmpb.Permission) *Result {
 	if _, ok := a.vhosts[p.GetVhost()]; !ok {
 		return fail("%w: no virtual host %q", ErrNotFound, p.GetVhost())
 	}
-	a.setPermission(Permission{
-		User: p.GetUser(), VHost: p.GetVhost(), Configure: p.GetConfigure(), Write: p.GetWrite(), Read: p.GetRead(),
-	})
+	a.setPermission(permissionOf(p))
 	return &Result{}
+}
+
+// permissionOf is the Permission a log or snapshot record holds.
+func permissionOf(p *fsmpb.Permission) Permission {
+	return Permission{User: p.GetUser(), VHost: p.GetVhost(), Configure: p.GetConfigure(), Write: p.GetWrite(), Read: p.GetRead()}
 }
 
 // setPermission stores p and indexes it under its virtual host.
@@ -292,9 +295,7 @@ func (a *access) applyBootstrap(index uint64, c *fsmpb.BootstrapUser) *Result {
 	}
 	u := c.GetUser()
 	a.users[u.GetName()] = &User{Name: u.GetName(), PasswordHash: u.GetPasswordHash(), Tags: tags, CredentialIndex: index}
-	a.setPermission(Permission{
-		User: p.GetUser(), VHost: p.GetVhost(), Configure: p.GetConfigure(), Write: p.GetWrite(), Read: p.GetRead(),
-	})
+	a.setPermission(permissionOf(p))
 	return &Result{Created: true}
 }
 

@@ -56,7 +56,7 @@ func (a *access) restore(rec *fsmpb.MetaAccess) error {
 		if _, ok := a.vhosts[p.GetVhost()]; !ok {
 			return fmt.Errorf("permission in unknown virtual host %q", p.GetVhost())
 		}
-		a.setPermission(Permission{User: p.GetUser(), VHost: p.GetVhost(), Configure: p.GetConfigure(), Write: p.GetWrite(), Read: p.GetRead()})
+		a.setPermission(permissionOf(p))
 	}
 	return nil
 }

@@ -74,8 +74,8 @@ func (q *QueueDef) dropped() DroppedQueue {
 	return DroppedQueue{ID: q.ID, VHost: q.VHost, Name: q.Name, Group: q.Group}
 }
 
-// checkVHost is the result of a declaration in a vhost that does not
-// exist, nil when it exists.
+// checkVHost is the result of a command naming a vhost that does not
+// exist (or is no valid vhost name), nil when it exists.
 func (m *Meta) checkVHost(vhost string) *Result {
 	if _, ok := m.access.vhosts[vhost]; ok {
 		return nil
@@ -127,11 +127,8 @@ func (m *Meta) applyDeleteVHost(c *fsmpb.DeleteVHost) *Result {
 	if name == DefaultVHost {
 		return fail("%w: virtual host %q is the default and cannot be deleted", ErrInvalid, name)
 	}
-	if _, ok := m.access.vhosts[name]; !ok {
-		if err := validVHost(name); err != nil {
-			return refuse(err)
-		}
-		return fail("%w: no virtual host %q", ErrNotFound, name)
+	if res := m.checkVHost(name); res != nil {
+		return res
 	}
 	res := &Result{}
 	for _, q := range m.QueuesIn(name) {
@@ -148,11 +145,8 @@ func (m *Meta) applyDeleteVHost(c *fsmpb.DeleteVHost) *Result {
 }
 
 func (m *Meta) applySetVHostLimits(c *fsmpb.SetVHostLimits) *Result {
-	if _, ok := m.access.vhosts[c.GetName()]; !ok {
-		if err := validVHost(c.GetName()); err != nil {
-			return refuse(err)
-		}
-		return fail("%w: no virtual host %q", ErrNotFound, c.GetName())
+	if res := m.checkVHost(c.GetName()); res != nil {
+		return res
 	}
 	l := c.GetLimits()
 	for _, v := range []*int64{l.MaxQueues, l.MaxExchanges, l.MaxBindings} {
