@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 	"google.golang.org/protobuf/proto"
@@ -101,10 +102,8 @@ func validVHost(v string) error {
 	if err := ValidName("virtual host", v); err != nil {
 		return err
 	}
-	for i := 0; i < len(v); i++ {
-		if v[i] == 0 {
-			return fmt.Errorf("%w: virtual host %q holds a NUL character", ErrInvalid, v)
-		}
+	if strings.IndexByte(v, 0) >= 0 {
+		return fmt.Errorf("%w: virtual host %q holds a NUL character", ErrInvalid, v)
 	}
 	return nil
 }
