@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/fsm"
 	"google.golang.org/protobuf/proto"
 )
@@ -183,3 +184,13 @@ func (s *byteSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *byteSnapshot) Release() {}
+
+// LastCommandIndex implements raftgroup.CommandIndexer: the index of the
+// last command applied, or after a Restore the restored state's, so a
+// follower's catch-up is exact right after it installs a snapshot.
+func (f *stateMachine[S]) LastCommandIndex() uint64 { return f.appliedIndex() }
+
+var (
+	_ raftgroup.CommandIndexer = (*stateMachine[*fsm.Meta])(nil)
+	_ raftgroup.CommandIndexer = (*stateMachine[*fsm.QueueGroup])(nil)
+)

@@ -101,9 +101,10 @@ func (n *Node) groupReady(g *raftgroup.Group, leaderReady <-chan struct{}) error
 		}
 		return nil
 	}
-	commit, applied := g.CommitIndex(), g.AppliedIndex()
-	if commit > applied+readyMaxLag {
-		return fmt.Errorf("%d committed entries not applied yet (leader %s)", commit-applied, id)
+	// CaughtUp, not commit minus the FSM's index: entries the FSM never
+	// sees (each term's no-op, configuration changes) would count as lag.
+	if commit := g.CommitIndex(); commit > readyMaxLag && !g.CaughtUp(commit-readyMaxLag) {
+		return fmt.Errorf("more than %d committed entries not applied yet (commit index %d, applied %d, leader %s)", readyMaxLag, commit, g.AppliedIndex(), id)
 	}
 	return nil
 }

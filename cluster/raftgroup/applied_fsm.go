@@ -14,9 +14,25 @@ import (
 // applied, so a reader that waits for it can still see old state.
 type appliedFSM struct {
 	inner raft.FSM
-	// applied is the index of the last entry whose Apply returned, or 0
-	// when no entry was applied since start or since the last Restore.
+	// applied is the index of the last entry whose Apply returned; after
+	// a Restore, the index the inner FSM reports for the restored state
+	// (CommandIndexer). 0 when nothing was applied or restored since
+	// start: the state is empty, the index of no entry.
 	applied atomic.Uint64
+	// restoredUnknown is set by a Restore of an FSM that cannot tell its
+	// index, until the next entry is applied: Group.AppliedIndex then
+	// falls back to Raft's.
+	restoredUnknown atomic.Bool
+}
+
+// CommandIndexer is implemented by an FSM that knows the index of the
+// last command in its state, also right after a Restore (a snapshot's
+// index is not passed to raft.FSM.Restore). With it, Group.AppliedIndex
+// and Group.CaughtUp are exact after a restore too; without it they trust
+// Raft's applied index until the next entry is applied, which runs ahead
+// of the FSM.
+type CommandIndexer interface {
+	LastCommandIndex() uint64
 }
 
 // wrapFSM returns the wrapper for inner, preserving raft.BatchingFSM, which
@@ -39,6 +55,7 @@ func wrapFSM(inner raft.FSM) (raft.FSM, *appliedFSM, error) {
 func (a *appliedFSM) Apply(l *raft.Log) any {
 	resp := a.inner.Apply(l)
 	a.applied.Store(l.Index)
+	a.appliedSinceRestore()
 	return resp
 }
 
@@ -46,11 +63,27 @@ func (a *appliedFSM) Apply(l *raft.Log) any {
 func (a *appliedFSM) Snapshot() (raft.FSMSnapshot, error) { return a.inner.Snapshot() }
 
 // Restore implements raft.FSM. The snapshot's index is not passed to the
-// FSM, so the wrapper forgets its index and Group.AppliedIndex falls back
-// to Raft's, which Raft sets to the snapshot index once Restore returns.
+// FSM: the wrapper takes the inner FSM's own (CommandIndexer), or else
+// forgets its index, and Group.AppliedIndex falls back to Raft's, which
+// Raft sets to the snapshot index once Restore returns.
 func (a *appliedFSM) Restore(rc io.ReadCloser) error {
-	a.applied.Store(0)
-	return a.inner.Restore(rc)
+	err := a.inner.Restore(rc)
+	if ci, ok := a.inner.(CommandIndexer); ok {
+		a.applied.Store(ci.LastCommandIndex())
+		a.restoredUnknown.Store(false)
+	} else {
+		a.applied.Store(0)
+		a.restoredUnknown.Store(true)
+	}
+	return err
+}
+
+// appliedSinceRestore ends the fallback to Raft's index once an entry is
+// applied after a Restore (a load first: the common path writes nothing).
+func (a *appliedFSM) appliedSinceRestore() {
+	if a.restoredUnknown.Load() {
+		a.restoredUnknown.Store(false)
+	}
 }
 
 // appliedBatchingFSM is appliedFSM for an FSM that also batches.
@@ -64,6 +97,7 @@ func (a *appliedBatchingFSM) ApplyBatch(logs []*raft.Log) []any {
 	resp := a.batching.ApplyBatch(logs)
 	if n := len(logs); n > 0 {
 		a.applied.Store(logs[n-1].Index)
+		a.appliedSinceRestore()
 	}
 	return resp
 }

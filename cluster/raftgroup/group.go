@@ -214,14 +214,19 @@ func (g *Group) Leader() (addr raft.ServerAddress, id raft.ServerID) {
 // finished applying, so a reader that waits for AppliedIndex() ≥ i sees
 // the effects of entry i (for example an index returned by Propose on
 // another node). Entries the FSM never sees (no-ops, barriers and, for an
-// FSM that does not batch, configuration changes) do not advance it. After
-// a snapshot restore, until the next entry is applied, it returns Raft's
-// applied index, which is then the snapshot's index.
+// FSM that does not batch, configuration changes) do not advance it; 0
+// when nothing was applied since start. After a snapshot restore it is
+// the last command the restored state holds (CommandIndexer), or for an
+// FSM that cannot tell, Raft's applied index until the next entry is
+// applied. It never falls back to Raft's index otherwise: Raft advances
+// that when it hands entries to the FSM goroutine, before they are
+// applied (a follower's first listing after a queue group's first
+// publish counted nothing that way).
 func (g *Group) AppliedIndex() uint64 {
-	if i := g.fsm.applied.Load(); i != 0 {
-		return i
+	if g.fsm.restoredUnknown.Load() {
+		return g.raft.AppliedIndex()
 	}
-	return g.raft.AppliedIndex()
+	return g.fsm.applied.Load()
 }
 
 // Stats returns raft.Raft.Stats (state, term, last_log_index,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -389,5 +390,91 @@ func TestLeaderCommitIndexEndsWithNoop(t *testing.T) {
 	}
 	if got := g.AppliedIndex(); got != last {
 		t.Fatalf("FSM applied index %d, want the last command's %d", got, last)
+	}
+}
+
+// TestCaughtUpWaitsForTheFSM: Raft counts an entry applied when it hands
+// it to the FSM goroutine. While the FSM is still applying a fresh
+// group's first command, CaughtUp of its index is false (it trusted
+// Raft's index while the FSM had applied nothing, and a follower's first
+// queue listing after a group's first publish counted nothing).
+func TestCaughtUpWaitsForTheFSM(t *testing.T) {
+	m := newTestMux(t, raftTestLogger(t, "mux"))
+	f := &gateFSM{entered: make(chan struct{}), gate: make(chan struct{})}
+	g := openSingleVoter(t, m, t.TempDir(), "q0", f, nil)
+	// Cleanups run last first: on a failure the gate opens before the
+	// group shuts down, which waits for the FSM.
+	var openGate sync.Once
+	t.Cleanup(func() { openGate.Do(func() { close(f.gate) }) })
+	waitGroupLeader(t, g)
+
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := Propose[string](context.Background(), g, []byte("slow"))
+		done <- err
+	}()
+	<-f.entered
+	index := g.raft.LastIndex()
+	eventually(t, 5*time.Second, func() error {
+		if got := g.raft.AppliedIndex(); got < index {
+			return fmt.Errorf("raft applied index %d, want %d", got, index)
+		}
+		return nil
+	})
+	if g.CaughtUp(index) {
+		t.Fatalf("CaughtUp(%d) while the FSM is still applying it (FSM index %d)", index, g.AppliedIndex())
+	}
+	if got := g.AppliedIndex(); got != 0 {
+		t.Fatalf("AppliedIndex %d while the first command is being applied, want 0", got)
+	}
+	openGate.Do(func() { close(f.gate) })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !g.CaughtUp(index) {
+		t.Fatalf("CaughtUp(%d) false once applied (FSM index %d)", index, g.AppliedIndex())
+	}
+}
+
+// indexedFSM reports a fixed index of its restored state.
+type indexedFSM struct {
+	listFSM
+	restoredIndex uint64
+}
+
+func (f *indexedFSM) LastCommandIndex() uint64 { return f.restoredIndex }
+
+// TestRestoreTakesTheFSMsIndex: after a Restore, the wrapper reports the
+// index the FSM gives (CommandIndexer), not Raft's, which runs ahead; an
+// FSM that cannot tell falls back to Raft's until its next entry.
+func TestRestoreTakesTheFSMsIndex(t *testing.T) {
+	snapshot := func() io.ReadCloser { return io.NopCloser(strings.NewReader(`["a","b"]`)) }
+
+	wrapped, a, err := wrapFSM(&indexedFSM{restoredIndex: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.applied.Store(3)
+	if err := wrapped.Restore(snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.applied.Load(); got != 7 || a.restoredUnknown.Load() {
+		t.Fatalf("after restore: applied %d (unknown %v), want 7 known", got, a.restoredUnknown.Load())
+	}
+
+	wrapped, a, err = wrapFSM(&listFSM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.applied.Store(3)
+	if err := wrapped.Restore(snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if !a.restoredUnknown.Load() || a.applied.Load() != 0 {
+		t.Fatalf("restore of an FSM without an index: unknown %v applied %d, want true 0", a.restoredUnknown.Load(), a.applied.Load())
+	}
+	wrapped.Apply(&raft.Log{Index: 9, Type: raft.LogCommand, Data: []byte("c")})
+	if a.restoredUnknown.Load() || a.applied.Load() != 9 {
+		t.Fatalf("after the next entry: unknown %v applied %d, want false 9", a.restoredUnknown.Load(), a.applied.Load())
 	}
 }
