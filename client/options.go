@@ -19,7 +19,8 @@ const (
 	// DefaultPublishBatchMessages is the most messages one PublishRequest carries.
 	DefaultPublishBatchMessages = 256
 	// DefaultPublishBatchDelay is how long the batcher waits, after the first
-	// message of a batch, for more messages to join it.
+	// message of a batch, for more messages to join it, while other
+	// requests await their confirms (with none in flight it sends at once).
 	DefaultPublishBatchDelay = time.Millisecond
 	// DefaultPublishBatchBytes is the most encoded entry bytes one
 	// PublishRequest carries (a single larger message is sent alone).
@@ -210,7 +211,9 @@ func WithSessionID(id string) Option {
 // WithPublishBatch sets how the batcher coalesces publishes: at most
 // maxMessages entries per PublishRequest (default 256), and a wait of at most
 // maxDelay after the first entry of a batch for more to join (default 1ms;
-// 0 sends whatever is queued at once, without waiting).
+// 0 sends whatever is queued at once, without waiting). The batcher waits
+// only while other requests are in flight: a publish made when none is
+// goes at once.
 func WithPublishBatch(maxMessages int, maxDelay time.Duration) Option {
 	return func(o *options) error {
 		if maxMessages < 1 {

@@ -97,12 +97,67 @@ func TestBatcherRespectsMaxMessages(t *testing.T) {
 	}
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
-	if len(fb.publishes) != 3 {
-		t.Fatalf("%d requests, want 3", len(fb.publishes))
-	}
+	// How the 30 split depends on timing (a batch goes at once when no
+	// other request is in flight), but never more than 10 in one.
+	total := 0
 	for _, r := range fb.publishes {
-		if len(r.GetEntries()) != 10 {
-			t.Errorf("request of %d entries, want 10", len(r.GetEntries()))
+		if n := len(r.GetEntries()); n > 10 {
+			t.Errorf("request of %d entries, want at most 10", n)
+		}
+		total += len(r.GetEntries())
+	}
+	if total != 30 || len(fb.publishes) < 3 {
+		t.Fatalf("%d entries in %d requests, want 30 in at least 3", total, len(fb.publishes))
+	}
+}
+
+// TestBatcherSendsAtOnceWhenIdle: with no request in flight a publish is
+// sent at once, not after the batch delay (an hour here: the publishes
+// would time out); one after another, as a producer waiting for each
+// confirm makes them, each goes alone.
+func TestBatcherSendsAtOnceWhenIdle(t *testing.T) {
+	fb := newFakeBroker()
+	c := newTestClient(t, fb, WithPublishBatch(256, time.Hour))
+	ctx := testCtx(t)
+	for i := range 5 {
+		if res, err := c.Publish(ctx, "", "q", Message{Body: []byte{byte(i)}}); err != nil || res.Status != Confirmed {
+			t.Fatalf("publish %d: %v, %v", i, res, err)
+		}
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if len(fb.publishes) != 5 {
+		t.Fatalf("%d requests, want 5 (one per publish)", len(fb.publishes))
+	}
+}
+
+// TestBatcherWaitsOnlyWhileBusy: entries queued while a request is in
+// flight wait for it (the batch delay is an hour), and go together, at
+// once, when it is answered.
+func TestBatcherWaitsOnlyWhileBusy(t *testing.T) {
+	fb := newFakeBroker()
+	fb.publishSeen = make(chan int, 16)
+	fb.publishGate = make(chan struct{}, 16)
+	c := newTestClient(t, fb, WithPublishBatch(256, time.Hour))
+	ctx := testCtx(t)
+
+	first := c.PublishAsync(ctx, "", "q", Message{Body: []byte("first")})
+	if n := recvWithin(t, fb.publishSeen, "first request"); n != 1 {
+		t.Fatalf("first request has %d entries, want 1", n)
+	}
+	var futs []*PublishFuture
+	for range 5 {
+		futs = append(futs, c.PublishAsync(ctx, "", "q", Message{Body: []byte("x")}))
+	}
+	fb.publishGate <- struct{}{}
+	fb.publishGate <- struct{}{}
+	// Sent as soon as its first entry was queued, it would hold one.
+	if n := recvWithin(t, fb.publishSeen, "second request"); n != 5 {
+		t.Fatalf("second request has %d entries, want 5", n)
+	}
+	for _, f := range append(futs, first) {
+		if res, err := f.Wait(ctx); err != nil || res.Status != Confirmed {
+			t.Fatalf("Wait = %v, %v", res, err)
 		}
 	}
 }
