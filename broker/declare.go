@@ -39,6 +39,9 @@ func (b *Broker) proposeMeta(ctx context.Context, cmd proto.Message) (*fsm.Resul
 // DeclareExchange creates an exchange, or checks that an identical one
 // exists.
 func (b *Broker) DeclareExchange(ctx context.Context, s ExchangeSpec) (uint64, error) {
+	if err := CheckExchangeArgs(s.Args); err != nil {
+		return 0, err
+	}
 	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareExchange{
 		Vhost: logVHost(s.VHost), Name: s.Name, Kind: s.Kind, AutoDelete: s.AutoDelete, Internal: s.Internal, Arguments: logValues(s.Args),
 	})
@@ -71,6 +74,9 @@ func (b *Broker) DeclareQueue(ctx context.Context, s QueueSpec) (Queue, uint64, 
 	name := s.Name
 	if name == "" {
 		name = generatedName(fsm.GeneratedQueuePrefix)
+	}
+	if err := checkArgNames("queue", s.Args, SupportedQueueArgs); err != nil {
+		return Queue{}, 0, err
 	}
 	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareQueue{
 		Vhost: logVHost(s.VHost), Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
@@ -193,8 +199,17 @@ func (b *Broker) PurgeQueue(ctx context.Context, vhost, name, session string) (u
 // cannot be declared with (unknown x- argument, wrong type or range), so
 // that a front end refuses it before anything is proposed.
 func CheckQueueArgs(name string, args map[string]Value) error {
+	if err := checkArgNames("queue", args, SupportedQueueArgs); err != nil {
+		return err
+	}
 	_, err := fsm.QueueSpecFromArgs(0, name, logValues(args))
 	return err
+}
+
+// CheckExchangeArgs reports, as DeclareExchange would, an argument an
+// exchange cannot be declared with.
+func CheckExchangeArgs(args map[string]Value) error {
+	return checkArgNames("exchange", args, SupportedExchangeArgs)
 }
 
 // CheckExchangeKind reports an exchange kind Warren does not have (it has

@@ -34,7 +34,7 @@ func TestInvalidUTF8AnswersInvalidArgument(t *testing.T) {
 		}},
 		{"declare exchange", "name", func() error { return c.DeclareExchange(ctx, bad, "direct", client.ExchangeOptions{}) }},
 		{"queue argument", "arguments", func() error {
-			_, err := c.DeclareQueue(ctx, "q2", client.QueueOptions{Args: map[string]any{"x-note": bad}})
+			_, err := c.DeclareQueue(ctx, "q2", client.QueueOptions{Args: map[string]any{"note": bad}})
 			return err
 		}},
 		{"bind key", "binding_key", func() error { return c.Bind(ctx, "amq.direct", "jobs", bad, nil) }},

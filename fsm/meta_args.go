@@ -22,7 +22,9 @@ import (
 //	queue-type                       "quorum" or "classic"; accepted, ignored
 //
 // Other arguments are kept (they count when comparing re-declarations) but
-// have no effect. A known argument of the wrong type or range is an error
+// have no effect: the broker refuses unknown x- arguments before it
+// proposes (broker/arguments.go), and this accepts them so that entries
+// logged before that refusal replay as they applied. A known argument of the wrong type or range is an error
 // wrapping ErrInvalid. It does not check sizes: Meta.Apply checks the
 // arguments with ValidArgs first, and a restored snapshot is taken as is.
 func QueueSpecFromArgs(id uint64, name string, args map[string]*fsmpb.Value) (*fsmpb.QueueSpec, error) {

@@ -34,6 +34,9 @@ func (l Limits) validateDeclareExchange(r *pb.DeclareExchangeRequest) error {
 	if r.GetName() == "" {
 		return invalidf("the default exchange cannot be declared; give the exchange a name")
 	}
+	if err := broker.CheckExchangeArgs(brokerValues(r.GetArguments())); err != nil {
+		return toStatus(err)
+	}
 	return nil
 }
 

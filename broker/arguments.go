@@ -1,0 +1,78 @@
+package broker
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/warrenmq/warren/fsm"
+)
+
+// Declaration arguments are checked here, before anything is proposed, by
+// every front end alike: an argument Warren does not implement is refused
+// with its name, never kept and ignored, so an application moved from
+// RabbitMQ does not look fine and misbehave later (x-expires, say, would
+// leave its queue in place forever). The check is not in the state
+// machine: entries already in a log, from before an argument was refused,
+// must replay as they applied.
+
+// SupportedQueueArgs are the queue arguments Warren implements, each with
+// or without RabbitMQ's "x-" prefix (README "Queue arguments").
+var SupportedQueueArgs = []string{
+	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
+	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+	"x-queue-type",
+}
+
+// SupportedExchangeArgs are the exchange arguments Warren implements:
+// none yet.
+var SupportedExchangeArgs = []string{}
+
+// checkArgNames refuses the first argument (in name order, so the answer
+// is the same for the same request) whose name starts with "x-" and is
+// not in supported, or that is a known one without its prefix. Other
+// names without the prefix are an application's own and are kept, as
+// RabbitMQ keeps them.
+func checkArgNames(what string, args map[string]Value, supported []string) error {
+	if what == "queue" {
+		if err := checkQueueType(args); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(args)) {
+		canonical := name
+		if !strings.HasPrefix(name, "x-") {
+			canonical = "x-" + name
+			if !slices.Contains(supported, canonical) {
+				continue
+			}
+		}
+		if !slices.Contains(supported, canonical) {
+			return fmt.Errorf("%w: %s argument %q is not supported by Warren%s", fsm.ErrInvalid, what, name, supportedList(supported))
+		}
+	}
+	return nil
+}
+
+// supportedList names the supported arguments for an error message.
+func supportedList(supported []string) string {
+	if len(supported) == 0 {
+		return " (it supports none)"
+	}
+	return " (supported: " + strings.Join(supported, ", ") + ")"
+}
+
+// checkQueueType refuses queue-type stream with what it is: RabbitMQ's
+// streams (an append-only log read from an offset) are a different model
+// that Warren does not have.
+func checkQueueType(args map[string]Value) error {
+	for _, name := range []string{"x-queue-type", "queue-type"} {
+		if v, ok := args[name]; ok {
+			if v.Type == ValueString && v.Str == "stream" {
+				return fmt.Errorf("%w: queue argument %q: streams are not supported by Warren (every queue is a replicated work queue: use \"quorum\")", fsm.ErrInvalid, name)
+			}
+		}
+	}
+	return nil
+}
