@@ -83,7 +83,7 @@ func createFile(dir, name string, b []byte) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(b); err == nil {
+	if _, err = f.Write(b); err == nil {
 		err = fdatasync(f)
 	}
 	if err == nil {
