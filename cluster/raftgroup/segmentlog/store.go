@@ -22,6 +22,11 @@ const DefaultSegmentBytes = 8 << 20
 // MaxEntryBytes long.
 const maxSegmentBytes = 1 << 30
 
+// maxKeptBuffer is the largest encoding buffer a Store keeps between
+// StoreLogs calls: enough for the usual batch (64 entries of a few KiB)
+// without holding megabytes per group after a burst of large entries.
+const maxKeptBuffer = 1 << 20
+
 // Options tune a Store; the zero value is valid.
 type Options struct {
 	// SegmentBytes is the size past which a segment is sealed: the next
@@ -257,8 +262,8 @@ func (s *Store) append(logs []*raft.Log) error {
 		buf = appendRecord(buf, l, uint32(i))
 	}
 	err := s.flush(seg, buf, offsets)
-	if cap(buf) <= 4*int(s.segBytes) {
-		s.buf = buf // reused by the next call, unless a huge entry grew it
+	if cap(buf) <= maxKeptBuffer {
+		s.buf = buf // reused by the next call, unless a large batch grew it
 	}
 	return err
 }
