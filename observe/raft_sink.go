@@ -35,7 +35,7 @@ type raftKey struct {
 	buckets    []float64 // a histogram of seconds; nil: a counter
 }
 
-const storeLogsHelp = "Time to write a batch of entries to a group's Raft log store and fsync it, on leaders and followers (raft-boltdb's raft.boltdb.storeLogs, or the wal store's raft.wal.storeLogs), all groups together."
+const storeLogsHelp = "Time to write a batch of entries to a group's Raft log store and fsync it, on leaders and followers (raft-boltdb's raft.boltdb.storeLogs, or the segment store's raft.segmentlog.storeLogs), all groups together."
 
 var raftKeys = map[string]raftKey{
 	"raft.commitTime": {name: "warren_raft_commit_duration_seconds", buckets: latencyBuckets,
@@ -44,9 +44,9 @@ var raftKeys = map[string]raftKey{
 		help: "Time to apply one committed entry to a group's state machine (raft.fsm.apply), all groups together."},
 	"raft.boltdb.storeLogs": {name: "warren_raft_store_logs_duration_seconds", buckets: latencyBuckets,
 		help: storeLogsHelp},
-	// The same series for the wal log store (cluster/raftgroup times it):
-	// a node runs one store or the other per group.
-	"raft.wal.storeLogs": {name: "warren_raft_store_logs_duration_seconds", buckets: latencyBuckets,
+	// The same series for the segment log store (cluster/raftgroup times
+	// it): a node runs one store or the other per group.
+	"raft.segmentlog.storeLogs": {name: "warren_raft_store_logs_duration_seconds", buckets: latencyBuckets,
 		help: storeLogsHelp},
 	"raft.snapshot.takeSnapshot": {name: "warren_raft_snapshot_duration_seconds", buckets: snapshotBuckets,
 		help: "Time to take a snapshot of a group's state and write it to disk (raft.snapshot.takeSnapshot), all groups together."},

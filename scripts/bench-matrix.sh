@@ -2,7 +2,7 @@
 # bench-matrix.sh — issue 11's benchmark table, against a single node and a
 # local 3-node cluster that the script starts (and stops) itself.
 #
-#   scripts/bench-matrix.sh [-- extra warren-node flags, e.g. --log-store wal]
+#   scripts/bench-matrix.sh [-- extra warren-node flags, e.g. --log-store bolt]
 #
 # Every node runs with --no-auth on 127.0.0.1, on fixed high ports (single
 # node 26680–26683; cluster 26690–26693, 26700–26703, 26710–26713), with

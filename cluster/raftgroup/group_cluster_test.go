@@ -27,6 +27,10 @@ type groupNode struct {
 	mux    *Mux
 	groups map[string]*Group
 	fsms   map[string]*listFSM
+	// logStore and config, when set, replace the defaults of open: the
+	// bolt store without fsync, testConfig.
+	logStore LogStore
+	config   *Config
 }
 
 func (n *groupNode) addr() raft.ServerAddress { return raft.ServerAddress(n.mux.Addr().String()) }
@@ -55,10 +59,15 @@ func newGroupNodes(t *testing.T, count int) []*groupNode {
 func (n *groupNode) open(t *testing.T, name string, bootstrap bool, servers []raft.Server) *Group {
 	t.Helper()
 	f := &listFSM{}
+	cfg := testConfig()
+	if n.config != nil {
+		cfg = *n.config
+	}
 	g, err := Open(Options{
 		Name: name, NodeID: n.id, DataDir: n.dir, FSM: f, Layer: n.mux.Layer(name),
-		Config: testConfig(), Logger: raftTestLogger(t, n.id),
-		Bootstrap: bootstrap, BootstrapServers: servers, NoSync: true,
+		Config: cfg, Logger: raftTestLogger(t, n.id),
+		Bootstrap: bootstrap, BootstrapServers: servers,
+		LogStore: n.logStore, NoSync: n.logStore == LogStoreAuto || n.logStore == LogStoreBolt,
 	})
 	if err != nil {
 		t.Fatalf("%s: open %s: %v", n.id, name, err)

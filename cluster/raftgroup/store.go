@@ -6,41 +6,40 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 	"go.etcd.io/bbolt"
+
+	"github.com/warrenmq/warren/cluster/raftgroup/segmentlog"
 )
 
 // On-disk layout of a group, under <DataDir>/groups/<name>/ (STYLE §4).
 const (
 	groupsDirName  = "groups"
 	raftDBFileName = "raft.db"
-	// walDirName holds the raft-wal log store of a group: its segment
-	// files and wal-meta.db (a small bolt file for the term, the vote and
-	// the segment list). A subdirectory, because raft-wal deletes the
-	// files of its directory that it does not list.
-	walDirName = "wal"
-	// walLockName is the lock file in walDirName; see lockDir.
-	walLockName = "LOCK"
-	// walSegmentBytes is the size of a raft-wal segment file, allocated
-	// in full when the segment is created. raft-wal's default, 64 MiB,
-	// would take 320 MiB of disk for a node's five groups before a single
-	// message; 8 MiB is still 32 of the largest entries (256 KiB).
-	walSegmentBytes = 8 << 20
+	// segmentDirName holds the segment log store of a group (package
+	// segmentlog): its segment files, first-index file and lock. A
+	// directory of its own, because segmentlog owns every file in it.
+	segmentDirName = "segments"
+	// stableFileName is the segment store's stable store (term and vote):
+	// a small bolt file beside segments/, written and fsynced only when
+	// the term or the vote changes.
+	stableFileName = "stable.db"
+	// oldWALDirName is where hashicorp/raft-wal, the experimental
+	// --log-store wal of earlier versions, kept a group's log. This
+	// version does not read it; a directory holding one is refused.
+	oldWALDirName = "wal"
 	// snapshotsRetained is how many snapshots the FileSnapshotStore keeps:
 	// the newest, plus one to fall back on if the newest is corrupt.
 	snapshotsRetained = 2
 	// logCacheSize is how many recent entries are kept in memory, so
-	// replication to followers that are nearly current does not read bolt.
-	// An entry carries up to 256 KiB of messages (the committer's limit),
-	// and the cache holds them after their messages are consumed, so it
-	// is small: 64 entries are up to 16 MiB per group, which counts
+	// replication to followers that are nearly current does not read the
+	// disk. An entry carries up to 256 KiB of messages (the committer's
+	// limit), and the cache holds them after their messages are consumed,
+	// so it is small: 64 entries are up to 16 MiB per group, which counts
 	// against the memory watermark.
 	logCacheSize = 64
 	// boltOpenTimeout bounds waiting for bolt's file lock: a second process
@@ -56,34 +55,34 @@ const (
 	// DefaultLogStore in a new one.
 	LogStoreAuto LogStore = ""
 	// LogStoreBolt is raft-boltdb v2 (raft.db), the log and the stable
-	// store in one bolt file: a bolt transaction, two fdatasyncs, per
-	// StoreLogs.
+	// store in one bolt file: a bolt transaction, about two fdatasyncs,
+	// per StoreLogs.
 	LogStoreBolt LogStore = "bolt"
-	// LogStoreWAL is hashicorp/raft-wal (wal/): append-only segment files,
-	// one fdatasync per StoreLogs, with its own small bolt file for the
-	// stable store (term and vote).
-	LogStoreWAL LogStore = "wal"
+	// LogStoreSegment is Warren's own segmentlog (segments/): append-only
+	// segment files, one write and one fdatasync per StoreLogs, with a
+	// small bolt file (stable.db) for the term and the vote.
+	LogStoreSegment LogStore = "segment"
 )
 
-// DefaultLogStore is the store of a group created with LogStoreAuto. It
-// stays bolt: raft-wal v0.4.0 (the only version the module proxy serves)
-// is faster — one fsync per write instead of two, a quarter of bolt's
-// commit time at light load (README "Benchmark") — but with it as the
-// default TestChaosPowerLoss failed: after every node was killed at once,
-// a node could not start again ("sealed segment has no index block" in
-// NewRaft, hashicorp/raft-wal#31: a log-tail truncation, then a restart).
-const DefaultLogStore = LogStoreBolt
+// DefaultLogStore is the store of a group created with LogStoreAuto:
+// segment, which at light load commits in about a third of bolt's time
+// (README "Benchmark") and passed TestChaosPowerLoss, every node killed at
+// once again and again, with no confirmed message lost.
+const DefaultLogStore = LogStoreSegment
 
-// ParseLogStore parses a log store name: "bolt", "wal", or "" or "auto"
-// for LogStoreAuto.
+// ParseLogStore parses a log store name: "bolt", "segment", or "" or
+// "auto" for LogStoreAuto. "wal" (raft-wal, removed) is refused with what
+// to use instead.
 func ParseLogStore(s string) (LogStore, error) {
 	switch s {
 	case "", "auto":
 		return LogStoreAuto, nil
-	case string(LogStoreBolt), string(LogStoreWAL):
+	case string(LogStoreBolt), string(LogStoreSegment):
 		return LogStore(s), nil
+	case oldWALDirName:
+		return "", fmt.Errorf("log store %q (hashicorp/raft-wal) was experimental and is removed, since a node on it could fail to restart after a power loss: use segment (or auto)", s)
 	}
-	return "", fmt.Errorf("log store %q: want auto, bolt or wal", s)
+	return "", fmt.Errorf("log store %q: want auto, bolt or segment", s)
 }
 
 // Dir returns the directory of group name under the node's dataDir.
@@ -104,22 +103,30 @@ type groupStores struct {
 
 // storeOnDisk reports which log store dir holds, or LogStoreAuto when it
 // holds none. A directory holding both is refused: it was tampered with.
+// So is one holding raft-wal's wal/, which this version cannot read.
 func storeOnDisk(dir string) (LogStore, error) {
 	bolt, err := exists(filepath.Join(dir, raftDBFileName))
 	if err != nil {
 		return "", err
 	}
-	wal, err := exists(filepath.Join(dir, walDirName))
+	segment, err := exists(filepath.Join(dir, segmentDirName))
+	if err != nil {
+		return "", err
+	}
+	oldWAL, err := exists(filepath.Join(dir, oldWALDirName))
 	if err != nil {
 		return "", err
 	}
 	switch {
-	case bolt && wal:
-		return "", fmt.Errorf("%s holds both %s and %s/: remove the one that is not in use", dir, raftDBFileName, walDirName)
+	case oldWAL:
+		return "", fmt.Errorf("%w: %s holds a %s/ directory, the log of hashicorp/raft-wal (the experimental --log-store wal of earlier versions), which this version does not read: "+
+			"start the node on an empty data directory, and it catches up from the leader (or, for a single node, run the earlier version)", ErrLogStoreMismatch, dir, oldWALDirName)
+	case bolt && segment:
+		return "", fmt.Errorf("%s holds both %s and %s/: remove the one that is not in use", dir, raftDBFileName, segmentDirName)
 	case bolt:
 		return LogStoreBolt, nil
-	case wal:
-		return LogStoreWAL, nil
+	case segment:
+		return LogStoreSegment, nil
 	}
 	return LogStoreAuto, nil
 }
@@ -176,31 +183,17 @@ func openStores(dir string, want LogStore, noSync, unsynced bool, logger hclog.L
 	}()
 	var under raft.LogStore
 	switch kind {
-	case LogStoreWAL:
+	case LogStoreSegment:
 		if noSync {
-			return nil, errors.New("the wal log store always syncs: NoSync needs the bolt store")
+			return nil, errors.New("the segment log store always syncs: NoSync needs the bolt store")
 		}
-		wal, err := openWAL(filepath.Join(dir, walDirName), logger.Named("wal"), stores)
-		if err != nil {
+		if under, err = openSegmentStore(dir, logger, stores); err != nil {
 			return nil, err
 		}
-		under, stores.stableSt = walTimed{wal}, wal
 	default:
-		bolt, err := raftboltdb.New(raftboltdb.Options{
-			Path: filepath.Join(dir, raftDBFileName),
-			BoltOptions: &bbolt.Options{
-				// Do not write the freelist on every commit; bbolt rebuilds
-				// it on open instead. Without this every write slows down
-				// after a burst grows the file (STYLE §11.11).
-				NoFreelistSync: true,
-				FreelistType:   bbolt.FreelistMapType,
-				Timeout:        boltOpenTimeout,
-			},
-			NoSync:                  noSync,
-			MsgpackUseNewTimeFormat: true,
-		})
+		bolt, err := openBolt(filepath.Join(dir, raftDBFileName), noSync)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", raftDBFileName, err)
+			return nil, err
 		}
 		stores.closers = append(stores.closers, bolt)
 		under, stores.stableSt = bolt, bolt
@@ -220,53 +213,47 @@ func openStores(dir string, want LogStore, noSync, unsynced bool, logger hclog.L
 	return stores, nil
 }
 
-// openWAL opens the raft-wal store in dir, creating it, and adds what must
-// be closed to stores.
-func openWAL(dir string, logger hclog.Logger, stores *groupStores) (*raftwal.WAL, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create %s: %w", walDirName, err)
-	}
-	lock, err := lockDir(filepath.Join(dir, walLockName))
-	if err != nil {
-		return nil, err
-	}
-	stores.closers = append(stores.closers, lock)
-	// raft-wal v0.4.0's Close does not close the meta store it opened, so
-	// wal-meta.db would stay open and locked: a group reopened in the same
-	// process (a restart in tests) would wait on bolt's lock forever. Open
-	// it here and close it after the WAL.
-	meta := &metadb.BoltMetaDB{}
-	stores.closers = append([]io.Closer{meta}, stores.closers...)
-	wal, err := raftwal.Open(dir, raftwal.WithLogger(logger), raftwal.WithMetaStore(meta),
-		raftwal.WithSegmentSize(walSegmentBytes))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", walDirName, err)
-	}
-	stores.closers = append([]io.Closer{wal}, stores.closers...)
-	return wal, nil
-}
-
-// lockDir takes an exclusive flock on path, waiting at most
-// boltOpenTimeout. raft-wal opens its wal-meta.db with bolt's default of
-// waiting for the file lock forever, so without this a second process on
-// the same data dir would hang instead of failing.
-func lockDir(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+// openBolt opens (creating) a raft-boltdb file at path; noSync (tests
+// only) turns its fsyncs off.
+func openBolt(path string, noSync bool) (*raftboltdb.BoltStore, error) {
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path: path,
+		BoltOptions: &bbolt.Options{
+			// Do not write the freelist on every commit; bbolt rebuilds
+			// it on open instead. Without this every write slows down
+			// after a burst grows the file (STYLE §11.11).
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+			Timeout:        boltOpenTimeout,
+		},
+		NoSync:                  noSync,
+		MsgpackUseNewTimeFormat: true,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	deadline := time.Now().Add(boltOpenTimeout)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %s (is another node using this data dir?): %w", path, err)
-		}
-		time.Sleep(50 * time.Millisecond) // paces the retry, bounded by deadline
+	return bolt, nil
+}
+
+// openSegmentStore opens the segment log of the group in dir and its
+// stable store, sets stores.stableSt, adds both to stores.closers (log
+// first) and returns the log, timed.
+func openSegmentStore(dir string, logger hclog.Logger, stores *groupStores) (raft.LogStore, error) {
+	// The stable store first: bolt's lock (with its timeout) makes a
+	// second process on the same data dir fail before it reads the log.
+	stable, err := openBolt(filepath.Join(dir, stableFileName), false)
+	if err != nil {
+		return nil, err
 	}
+	stores.closers = append(stores.closers, stable)
+	stores.stableSt = stable
+	path := filepath.Join(dir, segmentDirName)
+	log, err := segmentlog.Open(path, segmentlog.Options{Logger: logger.Named("segmentlog")})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	stores.closers = append([]io.Closer{log}, stores.closers...)
+	return timedLogStore{log}, nil
 }
 
 // stable returns the StableStore (term, vote) of the group.

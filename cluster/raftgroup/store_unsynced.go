@@ -124,6 +124,10 @@ func (s *unsyncedLogStore) flush() error {
 	return nil
 }
 
+// IsMonotonic passes on the underlying store's raft.MonotonicLogStore, so
+// raft treats the log as it would without this wrapper.
+func (s *unsyncedLogStore) IsMonotonic() bool { return isMonotonic(s.store) }
+
 // FirstIndex implements raft.LogStore.
 func (s *unsyncedLogStore) FirstIndex() (uint64, error) {
 	s.mu.Lock()

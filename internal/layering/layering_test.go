@@ -15,35 +15,37 @@ const module = "github.com/warrenmq/warren"
 // (directly or not): the direction of ARCHITECTURE §7,
 //
 //	cmd/node ─► transport ─► broker ─► dispatch ─► fsm ─► routing
-//	   │           │           │  └──► cluster ─► cluster/raftgroup
+//	   │           │           │  └──► cluster ─► cluster/raftgroup ─► cluster/raftgroup/segmentlog
 //	   │           └──► access ┴─────────────────► fsm
 //	   └──► observe ─► broker, cluster, access (beside transport, never importing it)
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
-// leaves. cluster/raftgroup imports nothing of Warren; cluster does not
+// leaves. cluster/raftgroup imports nothing of Warren but its own log
+// store, cluster/raftgroup/segmentlog, a leaf; cluster does not
 // import broker (it uses fsm only for its error sentinels,
 // internal/certs to read a peer's node id, and internal/version to gossip
 // the build it runs); nothing but
 // cmd and the in-process harness imports transport.
 var allowed = map[string][]string{
-	"routing":                 {},
-	"fsm/fsmpb":               {},
-	"transport/warrenpb":      {},
-	"cluster/raftgroup":       {},
-	"fsm":                     {"routing", "fsm/fsmpb"},
-	"dispatch":                {"fsm", "routing", "fsm/fsmpb"},
-	"cluster":                 {"cluster/raftgroup", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
-	"internal/password":       {},
-	"internal/bytesize":       {}, // sizes of options: go-humanize only
-	"internal/watermark":      {"internal/bytesize"},
-	"access":                  {"fsm", "routing", "fsm/fsmpb", "internal/password"},
-	"broker":                  {"cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"transport":               {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"observe":                 {"access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
-	"client":                  {"transport/warrenpb"},
-	"transport/transporttest": {"transport", "access", "broker", "cluster", "cluster/raftgroup", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"chaos/check":             {}, // pure history checker: standard library only
-	"chaos":                   {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
+	"routing":                      {},
+	"fsm/fsmpb":                    {},
+	"transport/warrenpb":           {},
+	"cluster/raftgroup/segmentlog": {},
+	"cluster/raftgroup":            {"cluster/raftgroup/segmentlog"},
+	"fsm":                          {"routing", "fsm/fsmpb"},
+	"dispatch":                     {"fsm", "routing", "fsm/fsmpb"},
+	"cluster":                      {"cluster/raftgroup", "cluster/raftgroup/segmentlog", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
+	"internal/password":            {},
+	"internal/bytesize":            {}, // sizes of options: go-humanize only
+	"internal/watermark":           {"internal/bytesize"},
+	"access":                       {"fsm", "routing", "fsm/fsmpb", "internal/password"},
+	"broker":                       {"cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport":                    {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"observe":                      {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
+	"client":                       {"transport/warrenpb"},
+	"transport/transporttest":      {"transport", "access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"chaos/check":                  {}, // pure history checker: standard library only
+	"chaos":                        {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }
 
 // direct lists, for packages that adapt a lower layer, the only Warren
