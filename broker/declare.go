@@ -141,7 +141,11 @@ func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 	if err != nil {
 		return 0, 0, err
 	}
-	b.dropQueues(ctx, res.DroppedQueues)
+	reason := o.Reason
+	if reason == "" {
+		reason = "queue deleted"
+	}
+	b.dropQueues(ctx, res.DroppedQueues, reason)
 	return q.Ready, idx, nil
 }
 
@@ -149,8 +153,8 @@ func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 // dropsInFlight at once, so that Raft writes the DropQueues of a batch of
 // ended sessions (or of auto-deletes) together. A failure leaves state
 // that no one can reach (the meta group no longer routes to it); it is
-// logged.
-func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
+// logged. reason is what the streams of the queues' consumers end with.
+func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue, reason string) {
 	sem := make(chan struct{}, dropsInFlight)
 	var wg sync.WaitGroup
 	for _, d := range dropped {
@@ -161,7 +165,7 @@ func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
 			defer func() { <-sem }()
 			qg, err := b.queueGroup(d.Group)
 			if err == nil {
-				_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID})
+				_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID, Reason: reason})
 			}
 			if err != nil {
 				b.logger.Warn("could not drop a deleted queue's state", "queue", d.Name, "group", d.Group, "error", err)

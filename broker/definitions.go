@@ -69,4 +69,7 @@ type DeleteQueueOptions struct {
 	IfUnused bool
 	// IfEmpty refuses when the queue has ready messages.
 	IfEmpty bool
+	// Reason is what the streams of the queue's consumers end with; ""
+	// is "queue deleted". For the broker's own deletions.
+	Reason string
 }

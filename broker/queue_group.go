@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,9 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	case *fsmpb.Cancel:
 		d.EndConsumer(dispatch.Key{Queue: b.GetQueue(), Session: b.GetSession(), Tag: b.GetConsumerTag()})
 	}
+	for _, e := range res.Ended {
+		d.EndConsumerWith(dispatch.Key{Queue: e.Queue, Session: e.Session, Tag: e.Tag}, consumerEnded(e))
+	}
 	d.Deliver(res.Deliveries)
 	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 {
 		return nil
@@ -85,6 +89,13 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 			q.b.autoDeleteIdle(res.IdleQueues)
 		}
 	}
+}
+
+// consumerEnded is the error a consumer's stream ends with when a command
+// removed it without its own Cancel: NOT_FOUND when its queue went (RabbitMQ
+// sends basic.cancel then), saying why.
+func consumerEnded(e fsm.EndedConsumer) error {
+	return fmt.Errorf("%w: %s (queue %q); consumer %q cancelled by the server", fsm.ErrNotFound, e.Reason, e.QueueName, e.Tag)
 }
 
 // Propose implements dispatch.Proposer (forwarded to the leader when this

@@ -261,7 +261,13 @@ func (d *Dispatcher) EndSessions(sessions []string) {
 // re-subscribed with the same tag before an older stream's Cancel was
 // applied would otherwise keep a stream to which nothing is ever assigned.
 // Called on the apply path; never blocks.
-func (d *Dispatcher) EndConsumer(key Key) {
+func (d *Dispatcher) EndConsumer(key Key) { d.EndConsumerWith(key, ErrSessionEnded) }
+
+// EndConsumerWith ends the live stream registered under key, if any, with
+// err: the consumer is gone from the state without a Cancel of its own (its
+// queue was deleted, say), and err tells the client why. No Cancel is
+// proposed. Called on the apply path; never blocks.
+func (d *Dispatcher) EndConsumerWith(key Key, err error) {
 	d.mu.Lock()
 	c := d.consumers[key]
 	if c != nil {
@@ -270,7 +276,7 @@ func (d *Dispatcher) EndConsumer(key Key) {
 	}
 	d.mu.Unlock()
 	if c != nil {
-		c.closeWith(ErrSessionEnded)
+		c.closeWith(err)
 	}
 }
 

@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -117,10 +119,18 @@ func (g *QueueGroup) applyDropQueue(b *fsmpb.DropQueue, res *Result) {
 		return
 	}
 	res.Count = uint64(q.readyLen()) + q.unacked
-	// Map order is harmless here: removing references commutes.
-	for _, c := range q.consumers {
-		g.dropSessionRef(c.session, id, c.tag)
+	reason := b.GetReason()
+	if reason == "" {
+		reason = "queue deleted"
 	}
+	// In service order: the consumers' streams end with the reason.
+	for c := q.first; c != nil; c = c.next {
+		g.dropSessionRef(c.session, id, c.tag)
+		res.Ended = append(res.Ended, EndedConsumer{Queue: id, QueueName: q.spec.GetName(), Session: c.session, Tag: c.tag, Reason: reason})
+	}
+	slices.SortFunc(res.Ended, func(a, b EndedConsumer) int {
+		return cmp.Or(cmp.Compare(a.Session, b.Session), cmp.Compare(a.Tag, b.Tag))
+	})
 	for s := range q.gets {
 		g.dropSessionRef(s, id, "")
 	}

@@ -35,6 +35,20 @@ type Result struct {
 	// DeadLetters are discarded messages of queues with a dead-letter
 	// exchange, for the leader to republish.
 	DeadLetters []DeadLetter
+	// Ended are consumers this command removed from the state without a
+	// Cancel of theirs (their queue was dropped), in queue, session, tag
+	// order, each with why: the leader ends their streams with that.
+	Ended []EndedConsumer
+}
+
+// EndedConsumer is a consumer a command removed, and why.
+type EndedConsumer struct {
+	Queue     uint64
+	QueueName string
+	Session   string
+	Tag       string
+	// Reason is the text its stream ends with, e.g. "queue deleted".
+	Reason string
 }
 
 // EnqueueStatus is the outcome of one message of an Enqueue.

@@ -1758,8 +1758,12 @@ func (x *Get) GetNowMs() int64 {
 }
 
 type DropQueue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Queue         uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Queue uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	// Why the queue went ("queue deleted", "virtual host deleted", …): the
+	// text the streams of its consumers end with. It changes no state, so a
+	// build that ignores it still applies the entry alike.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1799,6 +1803,13 @@ func (x *DropQueue) GetQueue() uint64 {
 		return x.Queue
 	}
 	return 0
+}
+
+func (x *DropQueue) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 // A user with a password hash made at the API edge (PHC string, argon2id);
@@ -2591,9 +2602,10 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x19\n" +
 	"\bauto_ack\x18\x03 \x01(\bR\aautoAck\x12$\n" +
 	"\x0elease_until_ms\x18\x04 \x01(\x03R\fleaseUntilMs\x12\x15\n" +
-	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"!\n" +
+	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"9\n" +
 	"\tDropQueue\x12\x14\n" +
-	"\x05queue\x18\x01 \x01(\x04R\x05queue\"V\n" +
+	"\x05queue\x18\x01 \x01(\x04R\x05queue\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
 	"\aAddUser\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +

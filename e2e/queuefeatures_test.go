@@ -1,0 +1,91 @@
+package e2e_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// waitEnded waits for sub to end and checks its error's code and text.
+func waitEnded(t testing.TB, sub *client.Subscription, code codes.Code, text string) {
+	t.Helper()
+	select {
+	case <-sub.Done():
+	case <-time.After(scaled(10 * time.Second)):
+		t.Fatalf("subscription on %q still open", sub.Queue())
+	}
+	err := sub.Err()
+	if status.Code(err) != code || !strings.Contains(err.Error(), text) {
+		t.Fatalf("subscription on %q ended with %v, want %v containing %q", sub.Queue(), err, code, text)
+	}
+}
+
+// TestConsumerCancelledWhenQueueDeleted (issue 12 item 6): deleting a
+// queue ends every consume stream on it with NOT_FOUND saying why, as
+// RabbitMQ's basic.cancel; so does deleting its vhost. The SDK's
+// Subscribe and Consume see it, and the CLI consumer exits with a line
+// saying so.
+func TestConsumerCancelledWhenQueueDeleted(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	ctx := testCtx(t, 60*time.Second)
+
+	declareQueue(t, c, "doomed", nil)
+	sub1 := subscribe(t, c, "doomed", client.ConsumeOptions{Prefetch: 1})
+	sub2 := subscribe(t, c, "doomed", client.ConsumeOptions{})
+	consumeErr := make(chan error, 1)
+	go func() {
+		consumeErr <- c.Consume(ctx, "doomed", func(context.Context, *client.Delivery) error { return nil }, client.ConsumeOptions{})
+	}()
+	waitConsumers(t, c, "doomed", 3)
+	cli := startCLI(t, "--server", n.Addr, "consume", "doomed")
+	waitConsumers(t, c, "doomed", 4)
+
+	if _, err := c.DeleteQueue(ctx, "doomed", client.DeleteQueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, sub1, codes.NotFound, "queue deleted")
+	waitEnded(t, sub2, codes.NotFound, "queue deleted")
+	select {
+	case err := <-consumeErr:
+		if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "queue deleted") {
+			t.Fatalf("Consume returned %v, want NotFound queue deleted", err)
+		}
+	case <-time.After(scaled(10 * time.Second)):
+		t.Fatal("Consume did not return after the queue was deleted")
+	}
+	select {
+	case <-cli.exited:
+	case <-time.After(scaled(10 * time.Second)):
+		t.Fatal("warren consume still running after the queue was deleted")
+	}
+	if code := cli.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(cli.errOut.String(), "queue deleted") {
+		t.Fatalf("warren consume exited %d, stderr %q; want 1 and a line saying the queue was deleted", code, cli.errOut.String())
+	}
+
+	// A re-created queue of the same name is a new queue: consumers of
+	// it get its messages.
+	declareQueue(t, c, "doomed", nil)
+	sub3 := subscribe(t, c, "doomed", client.ConsumeOptions{})
+	publish(t, c, "", "doomed", client.Message{Body: []byte("new")}, client.Confirmed)
+	if d := recv(t, sub3, 10*time.Second); string(d.Body) != "new" {
+		t.Fatalf("got %q", d.Body)
+	}
+
+	// Deleting a vhost ends the streams of its queues' consumers too.
+	if err := c.AddVHost(ctx, "tmp"); err != nil {
+		t.Fatal(err)
+	}
+	v := newClient(t, n.Addr, client.WithVHost("tmp"))
+	declareQueue(t, v, "q", nil)
+	sub4 := subscribe(t, v, "q", client.ConsumeOptions{})
+	if err := c.DeleteVHost(ctx, "tmp"); err != nil {
+		t.Fatal(err)
+	}
+	waitEnded(t, sub4, codes.NotFound, "virtual host deleted")
+}
