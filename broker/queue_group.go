@@ -78,10 +78,13 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 		d.EndConsumerWith(dispatch.Key{Queue: e.Queue, Session: e.Session, Tag: e.Tag}, consumerEnded(e))
 	}
 	d.Deliver(res.Deliveries)
-	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 {
+	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 && len(res.ExpiredQueues) == 0 {
 		return nil
 	}
 	return func() {
+		if len(res.ExpiredQueues) > 0 {
+			q.b.expireQueues(res.ExpiredQueues)
+		}
 		if len(res.DeadLetters) > 0 {
 			q.b.republishDeadLetters(res.DeadLetters)
 		}

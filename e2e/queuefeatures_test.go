@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -88,4 +89,77 @@ func TestConsumerCancelledWhenQueueDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEnded(t, sub4, codes.NotFound, "virtual host deleted")
+}
+
+// waitGone waits (up to d, scaled) until queue is not listed any more and
+// returns when it saw it gone.
+func waitGone(t testing.TB, c *client.Client, queue string, d time.Duration) time.Time {
+	t.Helper()
+	ctx := testCtx(t, d+10*time.Second)
+	eventually(t, d, "queue "+queue+" deleted", func() error {
+		qs, err := c.ListQueues(ctx)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			if q.Name == queue {
+				return errors.New("still listed")
+			}
+		}
+		return nil
+	})
+	return time.Now()
+}
+
+// TestQueueExpires (issue 12 item 1): a queue with x-expires is deleted
+// once unused that long — no consumer, no get, no re-declaration — and
+// not before; a consumer keeps it however long, and its idle time starts
+// when the last consumer goes.
+func TestQueueExpires(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	ctx := testCtx(t, 60*time.Second)
+
+	start := time.Now()
+	declareQueue(t, c, "idle", map[string]any{"x-expires": int64(1000)})
+	publish(t, c, "", "idle", client.Message{Body: []byte("left")}, client.Confirmed) // a publish is no use
+	if gone := waitGone(t, c, "idle", 10*time.Second); gone.Sub(start) < time.Second {
+		t.Fatalf("queue with x-expires=1000 deleted after %v", gone.Sub(start))
+	}
+
+	// A re-declaration and a get restart the idle time.
+	start = time.Now()
+	declareQueue(t, c, "reused", map[string]any{"x-expires": int64(1500)})
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond) // the duration is the point: uses more often than x-expires
+		if time.Now().Add(-700 * time.Millisecond).Before(start) {
+			continue
+		}
+		if _, _, err := c.Get(ctx, "reused", client.GetOptions{AutoAck: true}); err != nil {
+			t.Fatalf("get of a queue used every 500 ms (x-expires 1500): %v", err)
+		}
+		declareQueue(t, c, "reused", map[string]any{"x-expires": int64(1500)})
+	}
+	lastUse := time.Now()
+	if gone := waitGone(t, c, "reused", 10*time.Second); gone.Sub(lastUse) < 1500*time.Millisecond {
+		t.Fatalf("deleted %v after its last use, x-expires 1500 ms", gone.Sub(lastUse))
+	}
+
+	// A consumer keeps it; its idle time starts when the consumer goes.
+	declareQueue(t, c, "held", map[string]any{"x-expires": int64(500)})
+	sub := subscribe(t, c, "held", client.ConsumeOptions{})
+	time.Sleep(1500 * time.Millisecond) // the duration is the point: three times x-expires
+	if _, err := queueInfo(ctx, c, "held"); err != nil {
+		t.Fatalf("queue with a consumer expired: %v", err)
+	}
+	_ = sub.Close()
+	closed := time.Now()
+	if gone := waitGone(t, c, "held", 10*time.Second); gone.Sub(closed) < 500*time.Millisecond {
+		t.Fatalf("deleted %v after its consumer went, x-expires 500 ms", gone.Sub(closed))
+	}
+
+	// Invalid values are refused.
+	_, err := c.DeclareQueue(ctx, "bad", client.QueueOptions{Args: map[string]any{"x-expires": int64(0)}})
+	wantCode(t, "x-expires=0", err, codes.InvalidArgument)
 }

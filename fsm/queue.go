@@ -19,6 +19,9 @@ type queueMsg struct {
 	expiry int64  // Unix ms at which the message expires; 0: never
 	size   uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
 	count  uint32 // delivery count: how often it was delivered and came back
+	// outAt is when a consumer's delivery was assigned (Unix ms, for the
+	// consumer timeout); 0 for ready messages and gets.
+	outAt int64
 	// body is shared by every queue of the group the message went to, and by
 	// the Deliveries that carry it: never mutate it.
 	body *fsmpb.Payload
@@ -34,6 +37,12 @@ type queueConsumer struct {
 	prefetch uint32 // 0: unlimited
 	autoAck  bool
 	nextTag  uint64 // the next delivery tag; tags start at 1, never reused
+	// priority is the consumer's x-priority: consumers of a higher one are
+	// served first while they have credit.
+	priority int32
+	// timeoutMs ends the consumer when a delivery of its stays unacked this
+	// long; 0: never.
+	timeoutMs int64
 	// out holds the outstanding deliveries by tag. For an auto-ack consumer
 	// the record has no body: the message left the queue at assignment and
 	// only the tag (the credit it uses) remains until it is settled.
@@ -79,7 +88,11 @@ type queueState struct {
 	// moving a consumer to the back is O(1).
 	first, last *queueConsumer
 	gets        map[string]*queueGetHolder
-	dirty       bool // listed in QueueGroup.dirty for this command's assignment
+	// usedAt is when the queue was last used (a consumer attached, a get,
+	// a declaration), Unix ms, for x-expires; 0 while it has consumers or
+	// until the next Tick starts its idle time.
+	usedAt int64
+	dirty  bool // listed in QueueGroup.dirty for this command's assignment
 	dropped     bool // deleted by DropQueue: skip it in the assignment pass
 }
 
@@ -161,6 +174,43 @@ func (q *queueState) sortedHolders() []*queueGetHolder {
 // order: map order must never reach results or snapshots.
 func sortedTags[V any](m map[uint64]V) []uint64 {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// specHasFeatures reports whether spec uses a feature of FSM version 3.
+func specHasFeatures(s *fsmpb.QueueSpec) bool {
+	return s.ExpiresMs != nil || s.SingleActiveConsumer || s.MaxPriority != 0 || s.ConsumerTimeoutMs != nil
+}
+
+// expiresMs returns the queue's x-expires, if any.
+func (q *queueState) expiresMs() (int64, bool) {
+	if q.spec.ExpiresMs == nil {
+		return 0, false
+	}
+	return max(*q.spec.ExpiresMs, 1), true
+}
+
+// used records a use of the queue at now, for x-expires.
+func (q *queueState) used(now int64) {
+	if _, ok := q.expiresMs(); ok {
+		q.usedAt = max(now, 1)
+	}
+}
+
+// expiryDeadline returns when the queue expires, 1 (due now) when its idle
+// time starts at the next Tick, or 0 when it does not expire (no x-expires,
+// or it has consumers).
+func (q *queueState) expiryDeadline() int64 {
+	ttl, ok := q.expiresMs()
+	if !ok || len(q.consumers) > 0 {
+		return 0
+	}
+	if q.usedAt == 0 {
+		return 1
+	}
+	if q.usedAt > math.MaxInt64-ttl {
+		return math.MaxInt64
+	}
+	return q.usedAt + ttl
 }
 
 // maxLength returns the queue's message-count limit, if any.

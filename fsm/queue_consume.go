@@ -59,10 +59,10 @@ func (g *QueueGroup) applyCheckout(b *fsmpb.Checkout, res *Result) {
 				ErrPrecondition, tag, session, q.spec.GetName(), c.prefetch, c.autoAck)
 			return
 		}
-		g.advanceClock(b.GetNowMs())
+		q.used(g.advanceClock(b.GetNowMs()))
 		return
 	}
-	g.advanceClock(b.GetNowMs())
+	q.used(g.advanceClock(b.GetNowMs()))
 	c := &queueConsumer{
 		session: session, tag: tag, prefetch: b.GetPrefetch(), autoAck: b.GetAutoAck(),
 		nextTag: 1, out: make(map[uint64]queueMsg),
@@ -107,6 +107,7 @@ func (g *QueueGroup) removeConsumer(q *queueState, c *queueConsumer, res *Result
 	g.dropSessionRef(c.session, q.spec.GetId(), c.tag)
 	g.touch(q)
 	if len(q.consumers) == 0 {
+		q.usedAt = 0 // idle from the next Tick on (x-expires)
 		res.IdleQueues = append(res.IdleQueues, IdleQueue{ID: q.spec.GetId(), VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
 	}
 	var n uint64

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -33,4 +34,68 @@ func TestDropQueueEndsConsumers(t *testing.T) {
 			t.Fatalf("second drop ended %+v", res.Ended)
 		}
 	}
+}
+
+func withExpires(ms int64) specOpt { return func(s *fsmpb.QueueSpec) { s.ExpiresMs = &ms } }
+
+func expiredIDs(res *Result) []string {
+	var out []string
+	for _, q := range res.ExpiredQueues {
+		out = append(out, q.Name)
+	}
+	return out
+}
+
+// TestQueueExpires: a queue with x-expires is listed as expired by the
+// first Tick at or after its last use + expires, where a use is a
+// declaration (QueueUsed), a consumer attaching, or a get; while it has
+// consumers it does not expire, and when the last goes its idle time
+// starts at the next Tick (the machine has no clock of its own). The
+// timer survives snapshot and restore.
+func TestQueueExpires(t *testing.T) {
+	r := newQueueRunner(t)
+	q := qspec(1, "tmp", withExpires(1000))
+	r.ok(&fsmpb.QueueUsed{Queue: q, NowMs: 1000})
+	if got := r.g.NextDeadline(); got != 2000 {
+		t.Fatalf("deadline %d, want 2000", got)
+	}
+	wantStrings(t, "expired at 1999", expiredIDs(r.ok(tick(1999))), nil)
+	// Re-declared at 1500: the timer starts again.
+	r.ok(&fsmpb.QueueUsed{Queue: q, NowMs: 1500})
+	wantStrings(t, "expired at 2000", expiredIDs(r.ok(tick(2000))), nil)
+	// A consumer holds it however long.
+	r.ok(&fsmpb.Checkout{Queue: q, Session: "s", ConsumerTag: "c", NowMs: 2100})
+	if got := r.g.NextDeadline(); got != 0 {
+		t.Fatalf("deadline with a consumer %d, want 0", got)
+	}
+	wantStrings(t, "expired with a consumer", expiredIDs(r.ok(tick(9000))), nil)
+	// Its last consumer goes: idle from the next Tick.
+	r.ok(cancel(1, "s", "c"))
+	if got := r.g.NextDeadline(); got != 1 {
+		t.Fatalf("deadline after the last consumer went %d, want 1 (due: start the idle time)", got)
+	}
+	wantStrings(t, "expired at the first tick after the cancel", expiredIDs(r.ok(tick(10000))), nil)
+	// A get is a use too.
+	r.ok(get(q, "s", true, 0, 10500))
+	wantStrings(t, "expired at 11499", expiredIDs(r.ok(tick(11499))), nil)
+
+	// Snapshot and restore keep the timer.
+	restored, err := RestoreQueueGroup(bytes.NewReader(snapshotBytes(t, r.g)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := restored.NextDeadline(), r.g.NextDeadline(); got != want || got != 11500 {
+		t.Fatalf("restored deadline %d, original %d, want 11500", got, want)
+	}
+	wantStrings(t, "expired at 11500", expiredIDs(r.ok(tick(11500))), []string{"tmp"})
+	// Listed again until dropped.
+	wantStrings(t, "expired at 11600", expiredIDs(r.ok(tick(11600))), []string{"tmp"})
+	res := restored.Apply(r.next, tick(11500))
+	wantStrings(t, "restored: expired at 11500", expiredIDs(res), []string{"tmp"})
+	r.ok(&fsmpb.DropQueue{Queue: 1, Reason: "queue expired (x-expires)"})
+	wantStrings(t, "expired after the drop", expiredIDs(r.ok(tick(12000))), nil)
+
+	// A queue without x-expires never expires.
+	r.ok(&fsmpb.QueueUsed{Queue: qspec(2, "forever"), NowMs: 1})
+	wantStrings(t, "no x-expires", expiredIDs(r.ok(tick(1e12))), nil)
 }

@@ -40,7 +40,7 @@ func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
 		res.Err = fmt.Errorf("get: %w", err)
 		return
 	}
-	g.advanceClock(b.GetNowMs())
+	q.used(g.advanceClock(b.GetNowMs()))
 	g.dropExpiredHeads(q, res)
 	if m, ok := q.popReady(); ok {
 		var tag uint64
@@ -65,7 +65,10 @@ func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
 // applyTick advances the clock and, for every queue in id order, first
 // returns the unacked gets whose lease ended (holders by session, tags in
 // order; delivery count +1), then discards the expired messages at the heads
-// of the ready lists (dead-letter reason "expired").
+// of the ready lists (dead-letter reason "expired"), and lists the queues
+// unused past their x-expires in Result.ExpiredQueues (for the leader to
+// delete; listed again at every Tick until deleted). A queue whose idle
+// time was waiting for a clock (its last consumer went) starts it now.
 func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 	now := g.advanceClock(b.GetNowMs())
 	for _, id := range g.sortedQueueIDs() {
@@ -85,7 +88,28 @@ func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 			}
 		}
 		g.dropExpiredHeads(q, res)
+		if due := q.expiryDeadline(); due == 1 {
+			q.used(now)
+		} else if due != 0 && due <= now {
+			res.ExpiredQueues = append(res.ExpiredQueues, IdleQueue{ID: id, VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
+		}
 	}
+}
+
+// applyQueueUsed records a declaration of a queue with x-expires: its
+// state is created if need be and its idle time starts again.
+func (g *QueueGroup) applyQueueUsed(b *fsmpb.QueueUsed, res *Result) {
+	if err := ValidQueueSpec(b.GetQueue()); err != nil {
+		res.Err = fmt.Errorf("queue used: %w", err)
+		return
+	}
+	q, err := g.queueFor(b.GetQueue())
+	if err != nil {
+		res.Err = fmt.Errorf("queue used: %w", err)
+		return
+	}
+	g.features = true
+	q.used(g.advanceClock(b.GetNowMs()))
 }
 
 // applyPurge removes every ready message of a queue; checked-out ones stay.

@@ -30,6 +30,9 @@ func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
 		s.DeadLetterExchange = "dlx"
 		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
 	}
+	if rapid.IntRange(0, 3).Draw(t, "hasExpires") == 0 {
+		s.ExpiresMs = proto.Int64(rapid.Int64Range(1, 80).Draw(t, "expires"))
+	}
 	return s
 }
 
@@ -78,7 +81,9 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		}
 		return items
 	}
-	switch rapid.IntRange(0, 21).Draw(t, "kind") {
+	switch rapid.IntRange(0, 22).Draw(t, "kind") {
+	case 22:
+		return &fsmpb.QueueUsed{Queue: spec(), NowMs: clock()}
 	case 0, 1, 2, 3, 4:
 		e := &fsmpb.Enqueue{Queues: specs, NowMs: clock()}
 		// Both size rules, as in a log written across the upgrade that

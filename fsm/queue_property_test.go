@@ -300,7 +300,14 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 			}
 		}
 	case *fsmpb.Tick:
+		listed := map[uint64]bool{}
+		for _, e := range res.ExpiredQueues {
+			listed[e.ID] = true
+		}
 		for id, q := range g.queues {
+			if due := q.expiryDeadline(); (due != 0 && due <= g.lastNow) != listed[id] {
+				t.Fatalf("queue %d: expiry deadline %d at %d, listed as expired %t", id, due, g.lastNow, listed[id])
+			}
 			for _, dq := range []*deque[queueMsg]{&q.returns, &q.main} {
 				if h, ok := dq.Front(); ok && h.expiry != 0 && h.expiry <= g.lastNow {
 					t.Fatalf("queue %d: expired head after a tick", id)

@@ -149,6 +149,7 @@ func (g *QueueGroup) NextDeadline() int64 {
 		if m, ok := q.main.Front(); ok {
 			earlier(m.expiry)
 		}
+		earlier(q.expiryDeadline())
 		if q.unacked == 0 {
 			continue
 		}

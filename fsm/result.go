@@ -35,6 +35,9 @@ type Result struct {
 	// DeadLetters are discarded messages of queues with a dead-letter
 	// exchange, for the leader to republish.
 	DeadLetters []DeadLetter
+	// ExpiredQueues are queues a Tick found unused past their x-expires,
+	// for the leader to delete.
+	ExpiredQueues []IdleQueue
 	// Ended are consumers this command removed from the state without a
 	// Cancel of theirs (their queue was dropped), in queue, session, tag
 	// order, each with why: the leader ends their streams with that.

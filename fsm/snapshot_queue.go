@@ -66,11 +66,19 @@ const (
 	// qsVersionSizeRule: a message's size is its body's length or its
 	// MessageSize.
 	qsVersionSizeRule = 2
+	// qsVersionFeatures: version 2, and the queue record ends with the
+	// queue's last use (varint, x-expires), the consumer record with its
+	// priority and timeout (varints), a delivery record has its assignment
+	// time (varint) after the tag.
+	qsVersionFeatures = 3
 )
 
 // snapshotVersion is the format version g writes: the oldest that holds
 // its state.
 func (g *QueueGroup) snapshotVersion() uint64 {
+	if g.features {
+		return qsVersionFeatures
+	}
 	if g.sizeRule >= fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS {
 		return qsVersionSizeRule
 	}
@@ -135,14 +143,14 @@ func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
 		sw.record(qsProducer, e.b)
 	}
 	for _, id := range ids {
-		if err := qsWriteQueue(sw, &e, g.queues[id]); err != nil {
+		if err := qsWriteQueue(sw, &e, g.queues[id], g.features); err != nil {
 			return err
 		}
 	}
 	return sw.finish()
 }
 
-func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState) error {
+func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 	e.reset()
 	if err := e.proto(q.spec); err != nil {
 		return err
@@ -152,6 +160,9 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState) error {
 	e.uvarint(uint64(q.main.Len()))
 	e.uvarint(uint64(len(q.consumers)))
 	e.uvarint(uint64(len(q.gets)))
+	if v3 {
+		e.varint(q.usedAt)
+	}
 	sw.record(qsQueue, e.b)
 
 	for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
@@ -172,11 +183,18 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState) error {
 		e.boolean(c.autoAck)
 		e.uvarint(c.nextTag)
 		e.uvarint(uint64(len(c.out)))
+		if v3 {
+			e.varint(int64(c.priority))
+			e.varint(c.timeoutMs)
+		}
 		sw.record(qsConsumer, e.b)
 		for _, t := range sortedTags(c.out) {
 			m := c.out[t]
 			e.reset()
 			e.uvarint(t)
+			if v3 {
+				e.varint(m.outAt)
+			}
 			if err := qsEncodeMsg(e, &m); err != nil {
 				return err
 			}
@@ -242,8 +260,11 @@ func RestoreQueueGroup(r io.Reader) (*QueueGroup, error) {
 	case version == qsVersionBodySize:
 	case version == qsVersionSizeRule:
 		g.sizeRule = fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
+	case version == qsVersionFeatures:
+		g.sizeRule = fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
+		g.features = true
 	default:
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d and %d", errSnapshot, version, qsVersionBodySize, qsVersionSizeRule)
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d to %d", errSnapshot, version, qsVersionBodySize, qsVersionFeatures)
 	}
 	g.lastIndex = d.uvarint()
 	g.lastNow = d.varint()
