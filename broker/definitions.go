@@ -48,6 +48,9 @@ type Queue struct {
 	ReadyBytes uint64
 	Unacked    uint64
 	Consumers  uint32
+	// ActiveConsumer is the tag of a single-active-consumer queue's active
+	// consumer ("" when none).
+	ActiveConsumer string
 }
 
 // Binding routes an exchange's messages to a queue.

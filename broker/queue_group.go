@@ -33,6 +33,9 @@ type queueGroup struct {
 	disp atomic.Pointer[dispatch.Dispatcher]
 	// counters count message events while this node leads the group.
 	counters groupCounters
+	// features opens once every server of the group applies
+	// featuresVersion: Checkouts then carry priority and timeout.
+	features *versionGate
 
 	mu           sync.Mutex
 	leaderCancel context.CancelFunc
@@ -55,6 +58,7 @@ func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
 	gate := &sizeRuleGate{node: q.b.node, group: g}
 	q.commit = newCommitter(g, gate.rule)
+	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
 }
 
 // applied hands a command's deliveries to the dispatcher, in log order
@@ -77,6 +81,7 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	for _, e := range res.Ended {
 		d.EndConsumerWith(dispatch.Key{Queue: e.Queue, Session: e.Session, Tag: e.Tag}, consumerEnded(e))
 	}
+	d.ActiveChanged(res.ActiveChanged)
 	d.Deliver(res.Deliveries)
 	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 && len(res.ExpiredQueues) == 0 {
 		return nil

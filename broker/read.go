@@ -41,6 +41,7 @@ func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 	q.fsm.read(func(g *fsm.QueueGroup) {
 		if st, ok := g.QueueStats(def.ID); ok {
 			info.Ready, info.ReadyBytes, info.Unacked, info.Consumers = st.Ready, st.ReadyBytes, st.Unacked, st.Consumers
+			info.ActiveConsumer = st.ActiveConsumer
 		}
 	})
 	return info

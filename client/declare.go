@@ -95,6 +95,10 @@ type QueueInfo struct {
 	// string properties (bodies alone for messages a node enqueued
 	// before every node of its queue group ran a build that counts them).
 	ReadyBytes uint64
+	// ActiveConsumer is the consumer tag of the active consumer of a queue
+	// with x-single-active-consumer ("" when it has none, or for other
+	// queues).
+	ActiveConsumer string
 }
 
 // Binding is a binding of a queue to an exchange.
@@ -287,6 +291,8 @@ func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
 			Unacked:    q.GetUnacked(),
 			Consumers:  q.GetConsumers(),
 			ReadyBytes: q.GetReadyBytes(),
+
+			ActiveConsumer: q.GetActiveConsumer(),
 		})
 	}
 	return out, nil

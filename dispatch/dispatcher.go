@@ -150,6 +150,22 @@ func (d *Dispatcher) Deliver(ds []fsm.Delivery) {
 	d.mu.Unlock()
 }
 
+// ActiveChanged tells the live consumers among changes that they became,
+// or stopped being, the active consumer of their queue. Called on the
+// apply path; never blocks.
+func (d *Dispatcher) ActiveChanged(changes []fsm.ActiveChange) {
+	if len(changes) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ch := range changes {
+		if c := d.consumers[Key{Queue: ch.Queue, Session: ch.Session, Tag: ch.Tag}]; c != nil {
+			c.pushState(ch.Active)
+		}
+	}
+}
+
 // TrackGet records an unacked Get so that its later Settle can be checked.
 func (d *Dispatcher) TrackGet(dv fsm.Delivery) {
 	d.mu.Lock()

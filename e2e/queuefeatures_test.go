@@ -163,3 +163,62 @@ func TestQueueExpires(t *testing.T) {
 	_, err := c.DeclareQueue(ctx, "bad", client.QueueOptions{Args: map[string]any{"x-expires": int64(0)}})
 	wantCode(t, "x-expires=0", err, codes.InvalidArgument)
 }
+
+// TestSingleActiveConsumer (issue 12 item 2): on a queue with
+// x-single-active-consumer only the first consumer gets messages; the
+// SDK and the listing show which is active; when it goes, the next in
+// registration order takes over and gets the messages it left unacked
+// first, redelivered.
+func TestSingleActiveConsumer(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	ctx := testCtx(t, 60*time.Second)
+	declareQueue(t, c, "sac", map[string]any{"x-single-active-consumer": true})
+	a := subscribe(t, c, "sac", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "A"})
+	b := subscribe(t, c, "sac", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "B"})
+	if !a.Active() || b.Active() {
+		t.Fatalf("active: A %t, B %t; want A only", a.Active(), b.Active())
+	}
+	if q, err := queueInfo(ctx, c, "sac"); err != nil || q.ActiveConsumer != "A" {
+		t.Fatalf("listing: active consumer %q (%v), want A", q.ActiveConsumer, err)
+	}
+	for _, m := range []string{"m1", "m2", "m3"} {
+		publish(t, c, "", "sac", client.Message{Body: []byte(m)}, client.Confirmed)
+	}
+	var got []*client.Delivery
+	for range 3 {
+		got = append(got, recv(t, a, 10*time.Second))
+	}
+	if string(got[0].Body) != "m1" || string(got[2].Body) != "m3" {
+		t.Fatalf("A got %q, %q, %q", got[0].Body, got[1].Body, got[2].Body)
+	}
+	if err := got[0].Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, c, "sac", 0, 2)
+	expectNone(t, b, 300*time.Millisecond, nil)
+
+	// A goes with m2 and m3 unacked: B takes over and gets them first.
+	_ = a.Close()
+	publish(t, c, "", "sac", client.Message{Body: []byte("m4")}, client.Confirmed)
+	for i, want := range []string{"m2", "m3", "m4"} {
+		d := recv(t, b, 10*time.Second)
+		if string(d.Body) != want || d.Redelivered != (i < 2) {
+			t.Fatalf("B's delivery %d: %q redelivered=%t, want %q redelivered=%t", i, d.Body, d.Redelivered, want, i < 2)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "B active", func() error {
+		if !b.Active() {
+			return errors.New("B not active")
+		}
+		return nil
+	})
+	if q, err := queueInfo(ctx, c, "sac"); err != nil || q.ActiveConsumer != "B" {
+		t.Fatalf("listing: active consumer %q (%v), want B", q.ActiveConsumer, err)
+	}
+	_, err := c.DeclareQueue(ctx, "bad", client.QueueOptions{Args: map[string]any{"x-single-active-consumer": "yes"}})
+	wantCode(t, "x-single-active-consumer=yes", err, codes.InvalidArgument)
+}

@@ -87,7 +87,10 @@ type queueState struct {
 	// first and last delimit the service order: a doubly linked list so that
 	// moving a consumer to the back is O(1).
 	first, last *queueConsumer
-	gets        map[string]*queueGetHolder
+	// active is the consumer a single-active-consumer queue serves
+	// (pickActive, kept by the assignment pass; nil otherwise).
+	active *queueConsumer
+	gets   map[string]*queueGetHolder
 	// usedAt is when the queue was last used (a consumer attached, a get,
 	// a declaration), Unix ms, for x-expires; 0 while it has consumers or
 	// until the next Tick starts its idle time.

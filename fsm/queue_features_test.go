@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -98,4 +99,51 @@ func TestQueueExpires(t *testing.T) {
 	// A queue without x-expires never expires.
 	r.ok(&fsmpb.QueueUsed{Queue: qspec(2, "forever"), NowMs: 1})
 	wantStrings(t, "no x-expires", expiredIDs(r.ok(tick(1e12))), nil)
+}
+
+func withSAC() specOpt { return func(s *fsmpb.QueueSpec) { s.SingleActiveConsumer = true } }
+
+func activeStrs(res *Result) []string {
+	var out []string
+	for _, a := range res.ActiveChanged {
+		out = append(out, fmt.Sprintf("%s/%s=%t", a.Session, a.Tag, a.Active))
+	}
+	return out
+}
+
+// TestSingleActiveConsumer: only the first consumer in registration order
+// gets messages, whatever the others' credit; when it goes (cancel or
+// session down) the next takes over and gets the messages it left unacked
+// first; Result.ActiveChanged tells who became active. Restored, the same
+// one is active.
+func TestSingleActiveConsumer(t *testing.T) {
+	r := newQueueRunner(t)
+	q := qspec(1, "sac", withSAC())
+	res := r.ok(checkout(q, "a", "c", 2, false))
+	wantStrings(t, "first consumer", activeStrs(res), []string{"a/c=true"})
+	res = r.ok(checkout(q, "b", "c", 0, false))
+	wantStrings(t, "second consumer", activeStrs(res), nil)
+	r.ok(checkout(q, "c", "c", 0, false))
+	res = r.ok(enqueue1(0, q, "m1", "m2", "m3", "m4"))
+	wantStrings(t, "deliveries", dstrs(res.Deliveries), []string{"a/c#1:m1", "a/c#2:m2"})
+	if st, _ := r.g.QueueStats(1); st.ActiveConsumer != "c" || !r.g.ConsumerActive(1, "a", "c") || r.g.ConsumerActive(1, "b", "c") {
+		t.Fatalf("stats %+v, a active %t, b active %t", st, r.g.ConsumerActive(1, "a", "c"), r.g.ConsumerActive(1, "b", "c"))
+	}
+	r.ok(settle(ctags(1, "a", "c", 1)))
+	// a goes with m2 unacked (and got m3 after the ack): b takes over,
+	// its unacked first, then the rest in order.
+	res = r.ok(sessionDown("a"))
+	wantStrings(t, "active after a went", activeStrs(res), []string{"b/c=true"})
+	wantStrings(t, "b's deliveries", dstrs(res.Deliveries), []string{"b/c#1:m2(r1)", "b/c#2:m3(r1)", "b/c#3:m4"})
+
+	restored, err := RestoreQueueGroup(bytes.NewReader(snapshotBytes(t, r.g)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = r.ok(cancel(1, "b", "c"))
+	wantStrings(t, "active after b cancelled", activeStrs(res), []string{"c/c=true"})
+	wantStrings(t, "c's deliveries", dstrs(res.Deliveries), []string{"c/c#1:m2(r2)", "c/c#2:m3(r2)", "c/c#3:m4(r1)"})
+	res2 := restored.Apply(r.next-1, cancel(1, "b", "c"))
+	wantStrings(t, "restored: c's deliveries", dstrs(res2.Deliveries), dstrs(res.Deliveries))
+	wantStrings(t, "restored: active", activeStrs(res2), activeStrs(res))
 }

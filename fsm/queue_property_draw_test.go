@@ -30,6 +30,7 @@ func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
 		s.DeadLetterExchange = "dlx"
 		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
 	}
+	s.SingleActiveConsumer = rapid.IntRange(0, 3).Draw(t, "sac") == 0
 	if rapid.IntRange(0, 3).Draw(t, "hasExpires") == 0 {
 		s.ExpiresMs = proto.Int64(rapid.Int64Range(1, 80).Draw(t, "expires"))
 	}

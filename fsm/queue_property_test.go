@@ -195,11 +195,17 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 		// No consumer over its prefetch; and the assignment reached its
 		// fixed point: no ready message while a consumer has credit.
 		credit := false
+		sac := q.spec.GetSingleActiveConsumer()
+		if sac && q.active != q.pickActive() {
+			t.Fatalf("queue %d: active consumer %v, want %v", id, q.active, q.pickActive())
+		}
 		for c := q.first; c != nil; c = c.next {
 			if c.prefetch > 0 && len(c.out) > int(c.prefetch) {
 				t.Fatalf("consumer %s/%s has %d out, prefetch %d", c.session, c.tag, len(c.out), c.prefetch)
 			}
-			credit = credit || c.hasCredit()
+			if !sac || c == q.active {
+				credit = credit || c.hasCredit()
+			}
 		}
 		if credit && q.readyLen() > 0 {
 			t.Fatalf("queue %d: %d ready while a consumer has credit", id, q.readyLen())
@@ -221,6 +227,9 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 		c := q.consumers[consumerKey{d.Session, d.ConsumerTag}]
 		if c == nil {
 			t.Fatalf("delivery %+v to a consumer that does not exist", d)
+		}
+		if q.spec.GetSingleActiveConsumer() && c != q.active {
+			t.Fatalf("delivery %s to a consumer that is not the active one of its single-active-consumer queue", dstr(d))
 		}
 		if _, ok := c.out[d.Tag]; !ok {
 			t.Fatalf("delivery %s not outstanding", dstr(d))

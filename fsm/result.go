@@ -38,10 +38,20 @@ type Result struct {
 	// ExpiredQueues are queues a Tick found unused past their x-expires,
 	// for the leader to delete.
 	ExpiredQueues []IdleQueue
+	// ActiveChanged lists the consumers of single-active-consumer queues
+	// that became active or stopped being active, in order.
+	ActiveChanged []ActiveChange
 	// Ended are consumers this command removed from the state without a
 	// Cancel of theirs (their queue was dropped), in queue, session, tag
 	// order, each with why: the leader ends their streams with that.
 	Ended []EndedConsumer
+}
+
+// ActiveChange says that a consumer became active (or stopped being so).
+type ActiveChange struct {
+	Queue        uint64
+	Session, Tag string
+	Active       bool
 }
 
 // EndedConsumer is a consumer a command removed, and why.

@@ -143,6 +143,9 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 			return err
 		}
 	}
+	if spec.GetSingleActiveConsumer() {
+		q.active = q.pickActive()
+	}
 	g.queues[id] = q
 	for _, c := range q.serviceOrder() {
 		g.addSessionRef(c.session, id, c.tag)

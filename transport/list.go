@@ -120,6 +120,7 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 		return &pb.QueueInfo{
 			Name: q.Name, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete, Arguments: apiValues(q.Args),
 			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Group, ReadyBytes: q.ReadyBytes,
+			ActiveConsumer: q.ActiveConsumer,
 		}
 	}, func(q broker.Queue) string { return q.Name })
 	return resp, nil

@@ -103,6 +103,8 @@ type queueJSON struct {
 	Exclusive  bool           `json:"exclusive"`
 	AutoDelete bool           `json:"auto_delete"`
 	Args       map[string]any `json:"args,omitempty"`
+	// ActiveConsumer: of a single-active-consumer queue.
+	ActiveConsumer string `json:"active_consumer,omitempty"`
 }
 
 func newQueueListCmd(a *app) *cobra.Command {
@@ -120,7 +122,7 @@ func newQueueListCmd(a *app) *cobra.Command {
 			js := make([]queueJSON, 0, len(qs))
 			rows := make([][]string, 0, len(qs))
 			for _, q := range qs {
-				js = append(js, queueJSON{q.Name, q.Ready, q.Unacked, q.Consumers, q.ReadyBytes, q.Exclusive, q.AutoDelete, q.Args})
+				js = append(js, queueJSON{q.Name, q.Ready, q.Unacked, q.Consumers, q.ReadyBytes, q.Exclusive, q.AutoDelete, q.Args, q.ActiveConsumer})
 				rows = append(rows, []string{q.Name, strconv.FormatUint(q.Ready, 10),
 					strconv.FormatUint(q.Unacked, 10), strconv.FormatUint(uint64(q.Consumers), 10)})
 			}
