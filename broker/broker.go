@@ -37,7 +37,7 @@ type Broker struct {
 	metaGate *versionGate
 	// expiring holds the ids of queues whose x-expires deletion runs.
 	expiring sync.Map
-	queues  []*queueGroup
+	queues   []*queueGroup
 	// opened closes once Start has the groups from the cluster: Raft may
 	// report leadership before that.
 	opened chan struct{}

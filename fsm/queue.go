@@ -94,9 +94,9 @@ type queueState struct {
 	// usedAt is when the queue was last used (a consumer attached, a get,
 	// a declaration), Unix ms, for x-expires; 0 while it has consumers or
 	// until the next Tick starts its idle time.
-	usedAt int64
-	dirty  bool // listed in QueueGroup.dirty for this command's assignment
-	dropped     bool // deleted by DropQueue: skip it in the assignment pass
+	usedAt  int64
+	dirty   bool // listed in QueueGroup.dirty for this command's assignment
+	dropped bool // deleted by DropQueue: skip it in the assignment pass
 }
 
 func newQueueState(spec *fsmpb.QueueSpec) *queueState {
