@@ -22,7 +22,7 @@ import (
 var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-	"x-queue-type", "x-expires", "x-single-active-consumer",
+	"x-queue-type", "x-expires", "x-single-active-consumer", "x-max-priority",
 }
 
 // featureQueueArgs are the supported arguments that need args_level 1

@@ -222,3 +222,50 @@ func TestSingleActiveConsumer(t *testing.T) {
 	_, err := c.DeclareQueue(ctx, "bad", client.QueueOptions{Args: map[string]any{"x-single-active-consumer": "yes"}})
 	wantCode(t, "x-single-active-consumer=yes", err, codes.InvalidArgument)
 }
+
+// TestPriorities (issue 12 item 3): a queue with x-max-priority delivers
+// higher priorities first, FIFO within one; consumers of a higher
+// x-priority get messages while they have credit.
+func TestPriorities(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	ctx := testCtx(t, 60*time.Second)
+	declareQueue(t, c, "prio", map[string]any{"x-max-priority": int64(10)})
+	for _, m := range []struct {
+		body string
+		prio uint8
+	}{{"low1", 0}, {"mid1", 5}, {"high", 9}, {"mid2", 5}, {"over", 200}, {"low2", 0}} {
+		publish(t, c, "", "prio", client.Message{Body: []byte(m.body), Priority: m.prio}, client.Confirmed)
+	}
+	// The CLI's publish --priority too.
+	if _, errOut, code := runCLI(t, "--server", n.Addr, "publish", "", "prio", "cli9", "--priority", "9"); code != 0 {
+		t.Fatalf("warren publish --priority 9: %d %s", code, errOut)
+	}
+	var got []string
+	for range 7 {
+		d, _, err := c.Get(ctx, "prio", client.GetOptions{AutoAck: true})
+		if err != nil || d == nil {
+			t.Fatalf("get: %v %v", d, err)
+		}
+		got = append(got, string(d.Body))
+	}
+	if want := "over high cli9 mid1 mid2 low1 low2"; strings.Join(got, " ") != want {
+		t.Fatalf("order %q, want %q", strings.Join(got, " "), want)
+	}
+	_, err := c.DeclareQueue(ctx, "bad", client.QueueOptions{Args: map[string]any{"x-max-priority": int64(256)}})
+	wantCode(t, "x-max-priority=256", err, codes.InvalidArgument)
+
+	// Consumer priorities.
+	declareQueue(t, c, "jobs", nil)
+	low := subscribe(t, c, "jobs", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "low"})
+	high := subscribe(t, c, "jobs", client.ConsumeOptions{Prefetch: 1, ConsumerTag: "high", Priority: 5})
+	waitConsumers(t, c, "jobs", 2)
+	publish(t, c, "", "jobs", client.Message{Body: []byte("j1")}, client.Confirmed)
+	publish(t, c, "", "jobs", client.Message{Body: []byte("j2")}, client.Confirmed)
+	if d := recv(t, high, 10*time.Second); string(d.Body) != "j1" {
+		t.Fatalf("high got %q, want j1", d.Body)
+	}
+	if d := recv(t, low, 10*time.Second); string(d.Body) != "j2" {
+		t.Fatalf("low got %q, want j2 (high has no credit)", d.Body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -19,6 +20,9 @@ type queueMsg struct {
 	expiry int64  // Unix ms at which the message expires; 0: never
 	size   uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
 	count  uint32 // delivery count: how often it was delivered and came back
+	// prio is the message's priority in a queue with x-max-priority: its
+	// priority property, capped at the queue's maximum (msgPriority).
+	prio uint8
 	// outAt is when a consumer's delivery was assigned (Unix ms, for the
 	// consumer timeout); 0 for ready messages and gets.
 	outAt int64
@@ -77,9 +81,16 @@ type consumerKey struct{ session, tag string }
 type queueState struct {
 	spec      *fsmpb.QueueSpec // immutable once the state exists
 	nextMsgID uint64
-	// Ready messages: returns are served before the main FIFO.
-	returns    deque[queueMsg]
-	main       deque[queueMsg]
+	// Ready messages: returns are served before the main FIFO. A queue
+	// with x-max-priority keeps them per level instead, in levels.
+	returns deque[queueMsg]
+	main    deque[queueMsg]
+	// levels holds, for a priority queue, a returns list and a FIFO per
+	// priority 0..max-priority; nonEmpty has bit p set while level p
+	// holds a message, so the next message is found in O(levels/64).
+	levels     []prioLevel
+	nonEmpty   [4]uint64
+	prioReady  int // ready messages in levels
 	readyBytes uint64
 	// unacked counts checked-out messages (with a body) of consumers and gets.
 	unacked   uint64
@@ -99,20 +110,72 @@ type queueState struct {
 	dropped bool // deleted by DropQueue: skip it in the assignment pass
 }
 
+// prioLevel is one priority level of a priority queue.
+type prioLevel struct {
+	returns, main deque[queueMsg]
+}
+
 func newQueueState(spec *fsmpb.QueueSpec) *queueState {
-	return &queueState{
+	q := &queueState{
 		spec:      spec,
 		consumers: make(map[consumerKey]*queueConsumer),
 		gets:      make(map[string]*queueGetHolder),
 	}
+	if n := spec.GetMaxPriority(); n > 0 {
+		q.levels = make([]prioLevel, min(n, MaxPriority)+1)
+	}
+	return q
 }
 
-func (q *queueState) readyLen() int { return q.returns.Len() + q.main.Len() }
+// msgPriority is the level of a message with payload p in a queue of spec:
+// its priority property capped at x-max-priority; 0 without priorities.
+func msgPriority(spec *fsmpb.QueueSpec, p *fsmpb.Payload) uint8 {
+	n := min(spec.GetMaxPriority(), MaxPriority)
+	if n == 0 {
+		return 0
+	}
+	return uint8(min(p.GetProperties().GetPriority(), n))
+}
 
-// popReady removes and returns the head of the ready messages.
+func (q *queueState) readyLen() int { return q.returns.Len() + q.main.Len() + q.prioReady }
+
+// topLevel returns the highest priority level holding a message.
+func (q *queueState) topLevel() (int, bool) {
+	for w := len(q.nonEmpty) - 1; w >= 0; w-- {
+		if b := q.nonEmpty[w]; b != 0 {
+			return w*64 + bits.Len64(b) - 1, true
+		}
+	}
+	return 0, false
+}
+
+// levelChanged keeps level p's bit in nonEmpty.
+func (q *queueState) levelChanged(p int) {
+	if q.levels[p].returns.Len()+q.levels[p].main.Len() > 0 {
+		q.nonEmpty[p/64] |= 1 << (p % 64)
+	} else {
+		q.nonEmpty[p/64] &^= 1 << (p % 64)
+	}
+}
+
+// popReady removes and returns the head of the ready messages: the
+// returns before the main FIFO, of the highest level first in a priority
+// queue.
 func (q *queueState) popReady() (queueMsg, bool) {
-	m, ok := q.returns.PopFront()
-	if !ok {
+	var m queueMsg
+	var ok bool
+	if q.levels != nil {
+		p, any := q.topLevel()
+		if !any {
+			return m, false
+		}
+		l := &q.levels[p]
+		if m, ok = l.returns.PopFront(); !ok {
+			m, ok = l.main.PopFront()
+		}
+		q.prioReady--
+		q.levelChanged(p)
+	} else if m, ok = q.returns.PopFront(); !ok {
 		m, ok = q.main.PopFront()
 	}
 	if ok {
@@ -122,13 +185,51 @@ func (q *queueState) popReady() (queueMsg, bool) {
 }
 
 func (q *queueState) pushMain(m queueMsg) {
-	q.main.PushBack(m)
 	q.readyBytes += uint64(m.size)
+	if q.levels != nil {
+		p := int(min(int(m.prio), len(q.levels)-1))
+		q.levels[p].main.PushBack(m)
+		q.prioReady++
+		q.levelChanged(p)
+		return
+	}
+	q.main.PushBack(m)
 }
 
 func (q *queueState) pushReturn(m queueMsg) {
-	q.returns.PushBack(m)
 	q.readyBytes += uint64(m.size)
+	if q.levels != nil {
+		p := int(min(int(m.prio), len(q.levels)-1))
+		q.levels[p].returns.PushBack(m)
+		q.prioReady++
+		q.levelChanged(p)
+		return
+	}
+	q.returns.PushBack(m)
+}
+
+// readyDeques returns the lists of ready messages in service order: the
+// returns list and the main FIFO, or for a priority queue those of each
+// level from the highest down.
+func (q *queueState) readyDeques() []*deque[queueMsg] {
+	if q.levels == nil {
+		return []*deque[queueMsg]{&q.returns, &q.main}
+	}
+	out := make([]*deque[queueMsg], 0, 2*len(q.levels))
+	for p := len(q.levels) - 1; p >= 0; p-- {
+		out = append(out, &q.levels[p].returns, &q.levels[p].main)
+	}
+	return out
+}
+
+// clearReady removes every ready message.
+func (q *queueState) clearReady() {
+	q.returns.Clear()
+	q.main.Clear()
+	for p := range q.levels {
+		q.levels[p] = prioLevel{}
+	}
+	q.nonEmpty, q.prioReady, q.readyBytes = [4]uint64{}, 0, 0
 }
 
 // appendConsumer links c at the back of the service order.

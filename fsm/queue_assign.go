@@ -18,11 +18,12 @@ func (g *QueueGroup) assign(q *queueState, res *Result) {
 		g.assignSingle(q, res)
 		return
 	}
+	prio := false
+	for c := q.first; c != nil && !prio; c = c.next {
+		prio = c.priority != 0
+	}
 	for q.readyLen() > 0 {
-		c := q.first
-		for c != nil && !c.hasCredit() {
-			c = c.next
-		}
+		c := q.nextConsumer(prio)
 		if c == nil {
 			return
 		}
@@ -37,6 +38,27 @@ func (g *QueueGroup) assign(q *queueState, res *Result) {
 			q.appendConsumer(c)
 		}
 	}
+}
+
+// nextConsumer returns the consumer the next message goes to: the first in
+// service order with credit, or with consumer priorities (prio) the first
+// with credit among those of the highest priority that have credit
+// (RabbitMQ: higher-priority consumers get messages while they have
+// credit; equal ones take turns). nil when none has credit.
+func (q *queueState) nextConsumer(prio bool) *queueConsumer {
+	var best *queueConsumer
+	for c := q.first; c != nil; c = c.next {
+		if !c.hasCredit() {
+			continue
+		}
+		if !prio {
+			return c
+		}
+		if best == nil || c.priority > best.priority {
+			best = c
+		}
+	}
+	return best
 }
 
 // deliverTo checks m out to c under its next tag and reports the delivery.
@@ -102,7 +124,7 @@ func (q *queueState) pickActive() *queueConsumer {
 // list and of the main FIFO, and returns how many it discarded.
 func (g *QueueGroup) dropExpiredHeads(q *queueState, res *Result) int {
 	n := 0
-	for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+	for i, d := range q.readyDeques() {
 		for {
 			m, ok := d.Front()
 			if !ok || !msgExpired(&m, g.lastNow, g.cur) {
@@ -110,6 +132,10 @@ func (g *QueueGroup) dropExpiredHeads(q *queueState, res *Result) int {
 			}
 			d.PopFront()
 			q.readyBytes -= uint64(m.size)
+			if q.levels != nil {
+				q.prioReady--
+				q.levelChanged(len(q.levels) - 1 - i/2)
+			}
 			q.deadLetter(&m, dlReasonExpired, res)
 			n++
 		}

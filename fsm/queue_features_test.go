@@ -147,3 +147,77 @@ func TestSingleActiveConsumer(t *testing.T) {
 	wantStrings(t, "restored: c's deliveries", dstrs(res2.Deliveries), dstrs(res.Deliveries))
 	wantStrings(t, "restored: active", activeStrs(res2), activeStrs(res))
 }
+
+func withMaxPriority(n uint32) specOpt { return func(s *fsmpb.QueueSpec) { s.MaxPriority = n } }
+
+// prioMsg is a message of priority p.
+func prioMsg(body string, p uint32) *fsmpb.EnqueueMessage {
+	m := emsg(body, 0)
+	m.Payload.Properties = &fsmpb.Properties{Priority: p}
+	return m
+}
+
+// TestPriorities: in a queue with x-max-priority messages go highest
+// priority first, FIFO within a priority, priorities above the maximum
+// count as the maximum; a returned message keeps its priority (ahead of
+// the ready ones of its level); a snapshot keeps the order.
+func TestPriorities(t *testing.T) {
+	r := newQueueRunner(t)
+	q := qspec(1, "prio", withMaxPriority(10))
+	r.ok(enqueue(0, []*fsmpb.QueueSpec{q}, prioMsg("low1", 0), prioMsg("mid1", 5), prioMsg("high", 9),
+		prioMsg("mid2", 5), prioMsg("over", 200), prioMsg("low2", 0)))
+	wantStrings(t, "ready order", readyBodies(r.g, 1), []string{"over", "high", "mid1", "mid2", "low1", "low2"})
+	res := r.ok(checkout(q, "s", "c", 2, false))
+	wantStrings(t, "first two", dstrs(res.Deliveries), []string{"s/c#1:over", "s/c#2:high"})
+	// "high" comes back: ahead of mid1, behind nothing.
+	res = r.ok(retrn(ctags(1, "s", "c", 2)))
+	wantStrings(t, "after the return", dstrs(res.Deliveries), []string{"s/c#3:high(r1)"})
+	r.ok(&fsmpb.Cancel{Queue: 1, Session: "s", ConsumerTag: "c"})
+	wantStrings(t, "after the cancel", readyBodies(r.g, 1), []string{"over", "high", "mid1", "mid2", "low1", "low2"})
+	restored, err := RestoreQueueGroup(bytes.NewReader(snapshotBytes(t, r.g)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "restored order", readyBodies(restored, 1), readyBodies(r.g, 1))
+	// "over" (capped at 10) came back: ahead of a new message of 10.
+	r.ok(enqueue(0, []*fsmpb.QueueSpec{q}, prioMsg("top", 10)))
+	wantStrings(t, "with top", readyBodies(r.g, 1)[:3], []string{"over", "top", "high"})
+	res = r.ok(get(q, "g", true, 0, 0))
+	if string(res.Got.Payload.GetBody()) != "over" {
+		t.Fatalf("get took %q, want over", res.Got.Payload.GetBody())
+	}
+	// Without x-max-priority the property is ignored: FIFO.
+	plain := qspec(2, "plain")
+	r.ok(enqueue(0, []*fsmpb.QueueSpec{plain}, prioMsg("a", 0), prioMsg("b", 9)))
+	wantStrings(t, "plain queue", readyBodies(r.g, 2), []string{"a", "b"})
+}
+
+// TestConsumerPriorities: consumers of a higher x-priority get messages
+// while they have credit; equal ones take turns; a lower one gets what
+// the higher ones have no credit for.
+func TestConsumerPriorities(t *testing.T) {
+	r := newQueueRunner(t)
+	q := qspec(1, "jobs")
+	low := checkout(q, "s", "low", 0, false)
+	hi1, hi2 := checkout(q, "s", "hi1", 1, false), checkout(q, "s", "hi2", 1, false)
+	hi1.Priority, hi2.Priority = 5, 5
+	r.ok(low)
+	r.ok(hi1)
+	r.ok(hi2)
+	res := r.ok(enqueue1(0, q, "m1", "m2", "m3", "m4"))
+	wantStrings(t, "deliveries", dstrs(res.Deliveries), []string{"s/hi1#1:m1", "s/hi2#1:m2", "s/low#1:m3", "s/low#2:m4"})
+	res = r.ok(settle(ctags(1, "s", "hi2", 1)))
+	wantStrings(t, "after hi2's ack", dstrs(res.Deliveries), nil)
+	res = r.ok(enqueue1(0, q, "m5"))
+	wantStrings(t, "next goes to hi2", dstrs(res.Deliveries), []string{"s/hi2#2:m5"})
+	restored, err := RestoreQueueGroup(bytes.NewReader(snapshotBytes(t, r.g)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = r.ok(settle(ctags(1, "s", "hi1", 1)))
+	res2 := restored.Apply(r.next-1, settle(ctags(1, "s", "hi1", 1)))
+	if !bytes.Equal(snapshotBytes(t, r.g), snapshotBytes(t, restored)) {
+		t.Fatal("restored state differs")
+	}
+	wantStrings(t, "restored deliveries", dstrs(res2.Deliveries), dstrs(res.Deliveries))
+}

@@ -122,9 +122,7 @@ func (g *QueueGroup) applyPurge(b *fsmpb.Purge, res *Result) {
 		return
 	}
 	res.Count = uint64(q.readyLen())
-	q.returns.Clear()
-	q.main.Clear()
-	q.readyBytes = 0
+	q.clearReady()
 }
 
 // applyDropQueue deletes a queue's state, if any, and tombstones its id for

@@ -31,6 +31,9 @@ func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
 		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
 	}
 	s.SingleActiveConsumer = rapid.IntRange(0, 3).Draw(t, "sac") == 0
+	if rapid.IntRange(0, 2).Draw(t, "hasMaxPriority") == 0 {
+		s.MaxPriority = rapid.SampledFrom([]uint32{1, 3, 70, 255}).Draw(t, "maxPriority")
+	}
 	if rapid.IntRange(0, 3).Draw(t, "hasExpires") == 0 {
 		s.ExpiresMs = proto.Int64(rapid.Int64Range(1, 80).Draw(t, "expires"))
 	}
@@ -100,6 +103,12 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 			if rapid.IntRange(0, 3).Draw(t, "expires") == 0 {
 				m.Payload.Properties = &fsmpb.Properties{ExpirationMs: rapid.Int64Range(1, 50).Draw(t, "expiration")}
 			}
+			if rapid.Bool().Draw(t, "hasPriority") {
+				if m.Payload.Properties == nil {
+					m.Payload.Properties = &fsmpb.Properties{}
+				}
+				m.Payload.Properties.Priority = rapid.SampledFrom([]uint32{0, 1, 2, 5, 69, 200, 255, 300}).Draw(t, "priority")
+			}
 			if rapid.IntRange(0, 2).Draw(t, "hasHeaders") == 0 {
 				m.Payload.Headers = map[string]*fsmpb.Value{
 					"h": {Kind: &fsmpb.Value_StringValue{StringValue: rapid.SampledFrom([]string{"", "v", "vvvv"}).Draw(t, "header")}},
@@ -112,6 +121,9 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		c := checkout(spec(), session(), rapid.SampledFrom(propConsumers).Draw(t, "consumer"),
 			rapid.Uint32Range(0, 3).Draw(t, "prefetch"), rapid.IntRange(0, 3).Draw(t, "autoAck") == 0)
 		c.NowMs = clock()
+		if rapid.IntRange(0, 2).Draw(t, "hasConsumerPriority") == 0 {
+			c.Priority = rapid.Int32Range(-2, 2).Draw(t, "consumerPriority")
+		}
 		return c
 	case 8:
 		return cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer"))

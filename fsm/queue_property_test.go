@@ -39,7 +39,7 @@ func locate(t *rapid.T, g *QueueGroup) map[msgKey]msgLoc {
 		locs[k] = msgLoc{where, m.count}
 	}
 	for id, q := range g.queues {
-		for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+		for _, d := range q.readyDeques() {
 			for i := range d.Len() {
 				put(id, d.At(i), "ready")
 			}
@@ -211,9 +211,29 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 			t.Fatalf("queue %d: %d ready while a consumer has credit", id, q.readyLen())
 		}
 		var bytes uint64
-		for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+		for _, d := range q.readyDeques() {
 			for i := range d.Len() {
 				bytes += uint64(d.At(i).size)
+			}
+		}
+		if q.levels != nil {
+			n := 0
+			for p := range q.levels {
+				l := q.levels[p].returns.Len() + q.levels[p].main.Len()
+				n += l
+				if (l > 0) != (q.nonEmpty[p/64]&(1<<(p%64)) != 0) {
+					t.Fatalf("queue %d: level %d holds %d, bit %t", id, p, l, l == 0)
+				}
+				for _, d := range []*deque[queueMsg]{&q.levels[p].returns, &q.levels[p].main} {
+					for i := range d.Len() {
+						if int(d.At(i).prio) != p {
+							t.Fatalf("queue %d: message of priority %d at level %d", id, d.At(i).prio, p)
+						}
+					}
+				}
+			}
+			if n != q.prioReady || q.returns.Len()+q.main.Len() != 0 {
+				t.Fatalf("queue %d: %d in levels, counted %d; %d outside", id, n, q.prioReady, q.returns.Len()+q.main.Len())
 			}
 		}
 		if bytes != q.readyBytes {
@@ -317,7 +337,7 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 			if due := q.expiryDeadline(); (due != 0 && due <= g.lastNow) != listed[id] {
 				t.Fatalf("queue %d: expiry deadline %d at %d, listed as expired %t", id, due, g.lastNow, listed[id])
 			}
-			for _, dq := range []*deque[queueMsg]{&q.returns, &q.main} {
+			for _, dq := range q.readyDeques() {
 				if h, ok := dq.Front(); ok && h.expiry != 0 && h.expiry <= g.lastNow {
 					t.Fatalf("queue %d: expired head after a tick", id)
 				}

@@ -163,11 +163,19 @@ func (g *QueueGroup) NextDeadline() int64 {
 		}
 	}
 	for _, q := range g.queues {
-		if m, ok := q.returns.Front(); ok {
-			earlier(m.expiry)
-		}
-		if m, ok := q.main.Front(); ok {
-			earlier(m.expiry)
+		if q.levels == nil {
+			if m, ok := q.returns.Front(); ok {
+				earlier(m.expiry)
+			}
+			if m, ok := q.main.Front(); ok {
+				earlier(m.expiry)
+			}
+		} else {
+			for _, d := range q.readyDeques() {
+				if m, ok := d.Front(); ok {
+					earlier(m.expiry)
+				}
+			}
 		}
 		earlier(q.expiryDeadline())
 		if q.unacked == 0 {

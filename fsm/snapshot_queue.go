@@ -156,8 +156,17 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 		return err
 	}
 	e.uvarint(q.nextMsgID)
-	e.uvarint(uint64(q.returns.Len()))
-	e.uvarint(uint64(q.main.Len()))
+	ds := q.readyDeques()
+	var nRet, nMain int
+	for i, d := range ds {
+		if i%2 == 0 {
+			nRet += d.Len()
+		} else {
+			nMain += d.Len()
+		}
+	}
+	e.uvarint(uint64(nRet))
+	e.uvarint(uint64(nMain))
 	e.uvarint(uint64(len(q.consumers)))
 	e.uvarint(uint64(len(q.gets)))
 	if v3 {
@@ -165,14 +174,19 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 	}
 	sw.record(qsQueue, e.b)
 
-	for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
-		for i := range d.Len() {
-			m := d.At(i)
-			e.reset()
-			if err := qsEncodeMsg(e, &m); err != nil {
-				return err
+	// Every returns list (of each level, from the highest), then every
+	// main FIFO: a restore puts each message back at its level.
+	for _, first := range []int{0, 1} {
+		for j := first; j < len(ds); j += 2 {
+			d := ds[j]
+			for i := range d.Len() {
+				m := d.At(i)
+				e.reset()
+				if err := qsEncodeMsg(e, &m); err != nil {
+					return err
+				}
+				sw.record(qsReady, e.b)
 			}
-			sw.record(qsReady, e.b)
 		}
 	}
 	for c := q.first; c != nil; c = c.next {

@@ -292,6 +292,7 @@ func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg
 			m.id, size, len(m.body.GetBody()), rs.g.snapshotVersion())
 	}
 	m.size, m.count = uint32(size), uint32(count)
+	m.prio = msgPriority(q.spec, m.body)
 	return m, nil
 }
 
