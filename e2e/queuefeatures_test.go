@@ -269,3 +269,45 @@ func TestPriorities(t *testing.T) {
 		t.Fatalf("low got %q, want j2 (high has no credit)", d.Body)
 	}
 }
+
+// returnUntilGone gets the one message of queue and nacks it with requeue
+// until a get finds the queue empty, at most limit+5 times, and returns how
+// often it was delivered.
+func returnUntilGone(t *testing.T, c *client.Client, queue string, max int) int {
+	t.Helper()
+	ctx := testCtx(t, 60*time.Second)
+	for n := 0; n < max; n++ {
+		d, _, err := c.Get(ctx, queue, client.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			return n
+		}
+		if d.DeliveryCount != uint32(n) {
+			t.Fatalf("delivery %d has delivery count %d", n, d.DeliveryCount)
+		}
+		if err := d.Nack(ctx, client.NackOptions{Requeue: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return max
+}
+
+// TestDefaultDeliveryLimit (issue 12 item 9): as RabbitMQ 4's quorum
+// queues, a queue declared without x-delivery-limit drops (or
+// dead-letters) a message returned more than 20 times; -1 is unlimited.
+func TestDefaultDeliveryLimit(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	declareQueue(t, c, "limited", nil)
+	publish(t, c, "", "limited", client.Message{Body: []byte("poison")}, client.Confirmed)
+	if got := returnUntilGone(t, c, "limited", 30); got != 21 {
+		t.Fatalf("delivered %d times, want 21 (the first and 20 redeliveries)", got)
+	}
+	declareQueue(t, c, "unlimited", map[string]any{"x-delivery-limit": int64(-1)})
+	publish(t, c, "", "unlimited", client.Message{Body: []byte("poison")}, client.Confirmed)
+	if got := returnUntilGone(t, c, "unlimited", 25); got != 25 {
+		t.Fatalf("delivered %d times with x-delivery-limit -1, want 25 (still there)", got)
+	}
+}

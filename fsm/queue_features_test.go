@@ -221,3 +221,67 @@ func TestConsumerPriorities(t *testing.T) {
 	}
 	wantStrings(t, "restored deliveries", dstrs(res2.Deliveries), dstrs(res.Deliveries))
 }
+
+// TestQueueSpecLevels: a declaration of level 0 (every entry from before
+// FSM version 3) keeps its meaning — the new arguments without effect, no
+// default delivery limit — and one of ArgsLevel3 reads them and defaults
+// the delivery limit to 20, -1 being unlimited.
+func TestQueueSpecLevels(t *testing.T) {
+	i := func(v int64) *fsmpb.Value { return &fsmpb.Value{Kind: &fsmpb.Value_IntValue{IntValue: v}} }
+	b := func(v bool) *fsmpb.Value { return &fsmpb.Value{Kind: &fsmpb.Value_BoolValue{BoolValue: v}} }
+	args := map[string]*fsmpb.Value{"x-expires": i(1000), "x-single-active-consumer": b(true), "x-max-priority": i(10), "x-consumer-timeout": i(5000)}
+	old, err := QueueSpecFromArgs(1, "q", args, 0)
+	if err != nil || specHasFeatures(old) || old.DeliveryLimit != 0 {
+		t.Fatalf("level 0: %v %v", old, err)
+	}
+	spec, err := QueueSpecFromArgs(1, "q", args, ArgsLevel3)
+	if err != nil || spec.GetExpiresMs() != 1000 || !spec.SingleActiveConsumer || spec.MaxPriority != 10 || spec.GetConsumerTimeoutMs() != 5000 || spec.DeliveryLimit != DefaultDeliveryLimit {
+		t.Fatalf("level 1: %v %v", spec, err)
+	}
+	for _, tc := range []struct {
+		v    int64
+		want uint32
+	}{{-1, 0}, {0, 0}, {3, 3}} {
+		spec, err := QueueSpecFromArgs(1, "q", map[string]*fsmpb.Value{"delivery-limit": i(tc.v)}, ArgsLevel3)
+		if err != nil || spec.DeliveryLimit != tc.want {
+			t.Fatalf("delivery-limit %d: %v %v, want %d", tc.v, spec, err, tc.want)
+		}
+	}
+	for name, v := range map[string]*fsmpb.Value{"x-expires": i(0), "x-max-priority": i(256), "x-consumer-timeout": i(-5), "x-single-active-consumer": i(1)} {
+		if _, err := QueueSpecFromArgs(1, "q", map[string]*fsmpb.Value{name: v}, ArgsLevel3); err == nil {
+			t.Errorf("%s=%v accepted", name, v)
+		}
+		if _, err := QueueSpecFromArgs(1, "q", map[string]*fsmpb.Value{name: v}, 0); err != nil {
+			t.Errorf("level 0 refused %s=%v: %v", name, v, err)
+		}
+	}
+}
+
+// TestMetaKeepsArgsLevel: the meta state makes a queue's spec at its
+// declaration's level, and a snapshot keeps the level, so a restored
+// replica makes the same spec.
+func TestMetaKeepsArgsLevel(t *testing.T) {
+	m := NewMeta(2)
+	args := map[string]*fsmpb.Value{"x-expires": {Kind: &fsmpb.Value_IntValue{IntValue: 500}}}
+	if res := m.Apply(1, &fsmpb.DeclareQueue{Name: "new", Arguments: args, ArgsLevel: ArgsLevel3}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res := m.Apply(2, &fsmpb.DeclareQueue{Name: "old", Arguments: args}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var buf bytes.Buffer
+	if err := m.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := RestoreMeta(&buf, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mm := range []*Meta{m, r} {
+		nq, _ := mm.Queue("/", "new")
+		oq, _ := mm.Queue("/", "old")
+		if nq.Spec.GetExpiresMs() != 500 || nq.Spec.DeliveryLimit != DefaultDeliveryLimit || oq.Spec.ExpiresMs != nil || oq.Spec.DeliveryLimit != 0 {
+			t.Fatalf("specs: new %v, old %v", nq.Spec, oq.Spec)
+		}
+	}
+}
