@@ -23,6 +23,7 @@ var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
 	"x-queue-type", "x-expires", "x-single-active-consumer", "x-max-priority",
+	"x-consumer-timeout",
 }
 
 // featureQueueArgs are the supported arguments that need args_level 1

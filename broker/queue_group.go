@@ -103,6 +103,9 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 // removed it without its own Cancel: NOT_FOUND when its queue went (RabbitMQ
 // sends basic.cancel then), saying why.
 func consumerEnded(e fsm.EndedConsumer) error {
+	if e.Timeout {
+		return fmt.Errorf("%w: %s (queue %q, consumer %q); its deliveries were returned to the queue", fsm.ErrPrecondition, e.Reason, e.QueueName, e.Tag)
+	}
 	return fmt.Errorf("%w: %s (queue %q); consumer %q cancelled by the server", fsm.ErrNotFound, e.Reason, e.QueueName, e.Tag)
 }
 
@@ -172,6 +175,12 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 		return
 	}
 	d := dispatch.New(q, q.logger)
+	d.SetClock(func() int64 {
+		if q.features.ok() {
+			return time.Now().UnixMilli()
+		}
+		return 0
+	})
 	// Gets taken under the previous leader stay their sessions' until the
 	// sessions end: let their acks through here.
 	q.fsm.read(func(g *fsm.QueueGroup) {

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +311,46 @@ func TestDefaultDeliveryLimit(t *testing.T) {
 	if got := returnUntilGone(t, c, "unlimited", 25); got != 25 {
 		t.Fatalf("delivered %d times with x-delivery-limit -1, want 25 (still there)", got)
 	}
+}
+
+// TestConsumerTimeout (issue 12 item 7): a delivery left unacked for the
+// consumer timeout (the queue's x-consumer-timeout, or the consumer's own)
+// ends that consumer's stream with FAILED_PRECONDITION saying so, not
+// before, and its deliveries return to the queue, redelivered; a consumer
+// that acks in time stays.
+func TestConsumerTimeout(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	ctx := testCtx(t, 60*time.Second)
+	declareQueue(t, c, "slow", map[string]any{"x-consumer-timeout": int64(1000)})
+	stuck := subscribe(t, c, "slow", client.ConsumeOptions{Prefetch: 5, ConsumerTag: "stuck"})
+	publish(t, c, "", "slow", client.Message{Body: []byte("m1")}, client.Confirmed)
+	start := time.Now()
+	recv(t, stuck, 10*time.Second)
+	waitEnded(t, stuck, codes.FailedPrecondition, "consumer timeout: delivery tag 1 unacknowledged for 1s")
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("timed out after %v, timeout 1s", took)
+	}
+	got, _, err := c.Get(ctx, "slow", client.GetOptions{AutoAck: true})
+	if err != nil || got == nil || string(got.Body) != "m1" || !got.Redelivered {
+		t.Fatalf("after the timeout: %v %v, want m1 redelivered", got, err)
+	}
+
+	// The consumer's own timeout; acks in time keep it.
+	declareQueue(t, c, "plain", nil)
+	own := subscribe(t, c, "plain", client.ConsumeOptions{Prefetch: 1, Timeout: 800 * time.Millisecond})
+	for i := range 3 {
+		publish(t, c, "", "plain", client.Message{Body: []byte(fmt.Sprint(i))}, client.Confirmed)
+		d := recv(t, own, 10*time.Second)
+		time.Sleep(300 * time.Millisecond) // the duration is the point: work shorter than the timeout
+		if err := d.Ack(ctx); err != nil {
+			t.Fatalf("ack %d: %v", i, err)
+		}
+	}
+	if err := own.Err(); err != nil {
+		t.Fatalf("consumer that acked in time ended: %v", err)
+	}
+	publish(t, c, "", "plain", client.Message{Body: []byte("late")}, client.Confirmed)
+	recv(t, own, 10*time.Second)
+	waitEnded(t, own, codes.FailedPrecondition, "unacknowledged for 800ms")
 }

@@ -55,6 +55,34 @@ type queueConsumer struct {
 	prev, next *queueConsumer
 }
 
+// oldestOut returns the tag and assignment time of the consumer's oldest
+// delivery that counts for its timeout, or 0, 0 when none does (no
+// timeout, auto-ack, nothing out). O(deliveries out).
+func (c *queueConsumer) oldestOut() (tag uint64, at int64) {
+	if c.timeoutMs <= 0 || c.autoAck {
+		return 0, 0
+	}
+	for t, m := range c.out {
+		if m.outAt != 0 && (at == 0 || m.outAt < at || (m.outAt == at && t < tag)) {
+			tag, at = t, m.outAt
+		}
+	}
+	return tag, at
+}
+
+// timeoutDeadline returns when the consumer times out if nothing is
+// settled, or 0.
+func (c *queueConsumer) timeoutDeadline() int64 {
+	_, at := c.oldestOut()
+	if at == 0 {
+		return 0
+	}
+	if at > math.MaxInt64-c.timeoutMs {
+		return math.MaxInt64
+	}
+	return at + c.timeoutMs
+}
+
 // hasCredit reports whether the consumer may take one more delivery.
 func (c *queueConsumer) hasCredit() bool {
 	return c.prefetch == 0 || uint64(len(c.out)) < uint64(c.prefetch)
@@ -395,6 +423,7 @@ func (q *queueState) requeue(m queueMsg, res *Result) bool {
 	if m.count < math.MaxUint32 {
 		m.count++
 	}
+	m.outAt = 0
 	if lim := q.spec.GetDeliveryLimit(); lim > 0 && m.count > lim {
 		q.deadLetter(&m, dlReasonDeliveryLimit, res)
 		return false

@@ -65,8 +65,9 @@ func (q *queueState) nextConsumer(prio bool) *queueConsumer {
 func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res *Result) {
 	tag := c.nextTag
 	c.nextTag++
-	if c.timeoutMs > 0 {
-		m.outAt = g.lastNow // the consumer timeout counts from here
+	m.outAt = 0
+	if c.timeoutMs > 0 && !c.autoAck {
+		m.outAt = max(g.lastNow, 1) // the consumer timeout counts from here
 	}
 	res.Deliveries = append(res.Deliveries, q.delivery(&m, c.session, c.tag, tag))
 	if c.autoAck {

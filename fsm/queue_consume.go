@@ -84,6 +84,7 @@ func (g *QueueGroup) applyCancel(b *fsmpb.Cancel, res *Result) {
 		res.Err = fmt.Errorf("cancel: %w", err)
 		return
 	}
+	g.advanceClock(b.GetNowMs())
 	q := g.queues[b.GetQueue()]
 	if q == nil {
 		return
@@ -165,6 +166,7 @@ func (g *QueueGroup) applySessionDown(b *fsmpb.SessionDown, res *Result) {
 		}
 	}
 
+	g.advanceClock(b.GetNowMs())
 	// victim is one consumer (tag) or get-holder (tag "") to remove.
 	type victim struct {
 		queue        uint64

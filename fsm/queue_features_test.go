@@ -285,3 +285,49 @@ func TestMetaKeepsArgsLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerTimeout: a delivery unacked for its consumer's timeout,
+// counted from its assignment in the state, ends the consumer at the first
+// Tick at or after it: its deliveries return (redelivered) and
+// Result.Ended says why. Acks in time keep it; a snapshot keeps the
+// assignment times.
+func TestConsumerTimeout(t *testing.T) {
+	r := newQueueRunner(t)
+	q := qspec(1, "jobs")
+	co := checkout(q, "s", "c", 0, false)
+	co.NowMs, co.TimeoutMs = 1000, 500
+	r.ok(co)
+	slow := checkout(q, "s", "auto", 0, true) // auto-ack: no timeout
+	slow.NowMs, slow.TimeoutMs = 1000, 500
+	r.ok(slow)
+	r.ok(enqueue1(1100, q, "m1", "m2"))
+	r.ok(&fsmpb.Enqueue{Queues: []*fsmpb.QueueSpec{q}, Messages: []*fsmpb.EnqueueMessage{emsg("m3", 0)}, NowMs: 1300})
+	// c holds m1 (1100) and m3 (1300); auto holds m2.
+	if got := r.g.NextDeadline(); got != 1600 {
+		t.Fatalf("deadline %d, want 1600", got)
+	}
+	if res := r.ok(tick(1599)); len(res.Ended) != 0 {
+		t.Fatalf("ended early: %+v", res.Ended)
+	}
+	// m1 acked at 1590: m3 (1300) is now the oldest.
+	r.ok(&fsmpb.Settle{Items: []*fsmpb.ConsumerTags{ctags(1, "s", "c", 1)}, NowMs: 1590})
+	if got := r.g.NextDeadline(); got != 1800 {
+		t.Fatalf("deadline after the ack %d, want 1800", got)
+	}
+	restored, err := RestoreQueueGroup(bytes.NewReader(snapshotBytes(t, r.g)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []*QueueGroup{r.g, restored} {
+		res := g.Apply(r.next, tick(1800))
+		if len(res.Ended) != 1 || !res.Ended[0].Timeout || res.Ended[0].Tag != "c" ||
+			res.Ended[0].Reason != "consumer timeout: delivery tag 2 unacknowledged for 500ms" {
+			t.Fatalf("ended %+v", res.Ended)
+		}
+		if st, _ := g.QueueStats(1); st.Consumers != 1 || st.Ready != 0 || st.Unacked != 0 {
+			t.Fatalf("after the timeout: %+v", st)
+		}
+		// m3 came back and went to the other consumer, redelivered.
+		wantStrings(t, "redelivered", dstrs(res.Deliveries), []string{"s/auto#2:m3(r1)"})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -87,6 +88,12 @@ func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 				}
 			}
 		}
+		if g.timeOutConsumers(q, now, res) {
+			// Their messages came back: assign them now, so that the
+			// heads are checked for expiry after (as after a lease).
+			g.dropExpiredHeads(q, res)
+			g.assign(q, res)
+		}
 		g.dropExpiredHeads(q, res)
 		if due := q.expiryDeadline(); due == 1 {
 			q.used(now)
@@ -94,6 +101,30 @@ func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 			res.ExpiredQueues = append(res.ExpiredQueues, IdleQueue{ID: id, VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
 		}
 	}
+}
+
+// timeOutConsumers removes, in service order, the consumers of q that have
+// a delivery unacked for their timeout or longer at now; their deliveries
+// return to the queue (redelivered, delivery count + 1) and Result.Ended
+// tells their streams why (Timeout). It reports whether it removed any.
+func (g *QueueGroup) timeOutConsumers(q *queueState, now int64, res *Result) bool {
+	var late []*queueConsumer
+	var tags []uint64
+	for c := q.first; c != nil; c = c.next {
+		if tag, at := c.oldestOut(); at != 0 && at <= now-c.timeoutMs {
+			late = append(late, c)
+			tags = append(tags, tag)
+		}
+	}
+	for i, c := range late {
+		d := time.Duration(c.timeoutMs) * time.Millisecond
+		res.Ended = append(res.Ended, EndedConsumer{
+			Queue: q.spec.GetId(), QueueName: q.spec.GetName(), Session: c.session, Tag: c.tag, Timeout: true,
+			Reason: fmt.Sprintf("consumer timeout: delivery tag %d unacknowledged for %v", tags[i], d),
+		})
+		res.Count += g.removeConsumer(q, c, res)
+	}
+	return len(late) > 0
 }
 
 // applyQueueUsed records a declaration of a queue with x-expires: its

@@ -100,11 +100,11 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 		case *fsmpb.Cancel:
 			g.applyCancel(b, res)
 		case *fsmpb.Settle:
-			g.applySettle(b.GetItems(), settleAck, res)
+			g.applySettle(b.GetItems(), settleAck, b.GetNowMs(), res)
 		case *fsmpb.Return:
-			g.applySettle(b.GetItems(), settleReturn, res)
+			g.applySettle(b.GetItems(), settleReturn, b.GetNowMs(), res)
 		case *fsmpb.Discard:
-			g.applySettle(b.GetItems(), settleDiscard, res)
+			g.applySettle(b.GetItems(), settleDiscard, b.GetNowMs(), res)
 		case *fsmpb.SessionDown:
 			g.applySessionDown(b, res)
 		case *fsmpb.Purge:

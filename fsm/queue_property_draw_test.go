@@ -121,20 +121,33 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		c := checkout(spec(), session(), rapid.SampledFrom(propConsumers).Draw(t, "consumer"),
 			rapid.Uint32Range(0, 3).Draw(t, "prefetch"), rapid.IntRange(0, 3).Draw(t, "autoAck") == 0)
 		c.NowMs = clock()
+		if rapid.Bool().Draw(t, "hasTimeout") {
+			c.TimeoutMs = rapid.Int64Range(1, 60).Draw(t, "timeout")
+		}
 		if rapid.IntRange(0, 2).Draw(t, "hasConsumerPriority") == 0 {
 			c.Priority = rapid.Int32Range(-2, 2).Draw(t, "consumerPriority")
 		}
 		return c
 	case 8:
-		return cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer"))
+		c := cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer"))
+		c.NowMs = clock()
+		return c
 	case 9, 10, 11:
-		return settle(tagItems()...)
+		s := settle(tagItems()...)
+		s.NowMs = clock()
+		return s
 	case 12, 13:
-		return retrn(tagItems()...)
+		s := retrn(tagItems()...)
+		s.NowMs = clock()
+		return s
 	case 14:
-		return discard(tagItems()...)
+		s := discard(tagItems()...)
+		s.NowMs = clock()
+		return s
 	case 15:
-		return sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...)
+		s := sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...)
+		s.NowMs = clock()
+		return s
 	case 16, 17:
 		n := clock()
 		return get(spec(), session(), rapid.Bool().Draw(t, "getAutoAck"), *now+rapid.Int64Range(-5, 40).Draw(t, "lease"), n)

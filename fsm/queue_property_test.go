@@ -334,12 +334,17 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 			listed[e.ID] = true
 		}
 		for id, q := range g.queues {
+			for c := q.first; c != nil; c = c.next {
+				if due := c.timeoutDeadline(); due != 0 && due <= g.lastNow {
+					t.Fatalf("queue %d: consumer %s/%s past its timeout (%d) after a tick at %d", id, c.session, c.tag, due, g.lastNow)
+				}
+			}
 			if due := q.expiryDeadline(); (due != 0 && due <= g.lastNow) != listed[id] {
 				t.Fatalf("queue %d: expiry deadline %d at %d, listed as expired %t", id, due, g.lastNow, listed[id])
 			}
 			for _, dq := range q.readyDeques() {
 				if h, ok := dq.Front(); ok && h.expiry != 0 && h.expiry <= g.lastNow {
-					t.Fatalf("queue %d: expired head after a tick", id)
+					t.Fatalf("queue %d: expired head after a tick (expiry %d, now %d, count %d, res %+v)", id, h.expiry, g.lastNow, h.count, res)
 				}
 			}
 			for _, h := range q.gets {

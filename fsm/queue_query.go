@@ -178,6 +178,9 @@ func (g *QueueGroup) NextDeadline() int64 {
 			}
 		}
 		earlier(q.expiryDeadline())
+		for c := q.first; c != nil; c = c.next {
+			earlier(c.timeoutDeadline())
+		}
 		if q.unacked == 0 {
 			continue
 		}

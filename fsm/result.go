@@ -62,6 +62,9 @@ type EndedConsumer struct {
 	Tag       string
 	// Reason is the text its stream ends with, e.g. "queue deleted".
 	Reason string
+	// Timeout: it was ended by its consumer timeout (not NOT_FOUND, but
+	// a failed precondition: the consumer did not ack in time).
+	Timeout bool
 }
 
 // EnqueueStatus is the outcome of one message of an Enqueue.

@@ -1363,10 +1363,15 @@ func (x *Checkout) GetTimeoutMs() int64 {
 }
 
 type Cancel struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Queue         uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
-	Session       string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
-	ConsumerTag   string                 `protobuf:"bytes,3,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Queue       uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	Session     string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	ConsumerTag string                 `protobuf:"bytes,3,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	// Leader's clock, Unix ms; 0: none. Sent (as by Settle, Return, Discard
+	// and SessionDown) only once every voter gossips fsm_version 3, so that
+	// the machine's clock is current when a delivery is assigned (the
+	// consumer timeout counts from then).
+	NowMs         int64 `protobuf:"varint,4,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1420,6 +1425,13 @@ func (x *Cancel) GetConsumerTag() string {
 		return x.ConsumerTag
 	}
 	return ""
+}
+
+func (x *Cancel) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 // Tags of one consumer (or of a session's gets, consumer_tag empty).
@@ -1493,8 +1505,10 @@ func (x *ConsumerTags) GetTags() []uint64 {
 
 // Acks.
 type Settle struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// As Cancel.now_ms.
+	NowMs         int64 `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1536,10 +1550,18 @@ func (x *Settle) GetItems() []*ConsumerTags {
 	return nil
 }
 
+func (x *Settle) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 // Nack/reject with requeue.
 type Return struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Items         []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1581,10 +1603,18 @@ func (x *Return) GetItems() []*ConsumerTags {
 	return nil
 }
 
+func (x *Return) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 // Nack/reject without requeue: dead-letter or drop.
 type Discard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Items         []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1626,9 +1656,17 @@ func (x *Discard) GetItems() []*ConsumerTags {
 	return nil
 }
 
+func (x *Discard) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 type SessionDown struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sessions      []string               `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1668,6 +1706,13 @@ func (x *SessionDown) GetSessions() []string {
 		return x.Sessions
 	}
 	return nil
+}
+
+func (x *SessionDown) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 type Purge struct {
@@ -2719,24 +2764,29 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12\x1a\n" +
 	"\bpriority\x18\a \x01(\x05R\bpriority\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\b \x01(\x03R\ttimeoutMs\"[\n" +
+	"timeout_ms\x18\b \x01(\x03R\ttimeoutMs\"r\n" +
 	"\x06Cancel\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\x04R\x05queue\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12!\n" +
-	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\"u\n" +
+	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\x12\x15\n" +
+	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"u\n" +
 	"\fConsumerTags\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\x04R\x05queue\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12!\n" +
 	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\x12\x12\n" +
-	"\x04tags\x18\x04 \x03(\x04R\x04tags\";\n" +
+	"\x04tags\x18\x04 \x03(\x04R\x04tags\"R\n" +
 	"\x06Settle\x121\n" +
-	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\";\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"R\n" +
 	"\x06Return\x121\n" +
-	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\"<\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"S\n" +
 	"\aDiscard\x121\n" +
-	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\")\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"@\n" +
 	"\vSessionDown\x12\x1a\n" +
-	"\bsessions\x18\x01 \x03(\tR\bsessions\"\x1d\n" +
+	"\bsessions\x18\x01 \x03(\tR\bsessions\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x1d\n" +
 	"\x05Purge\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\x04R\x05queue\"\x1d\n" +
 	"\x04Tick\x12\x15\n" +
