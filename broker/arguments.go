@@ -18,7 +18,7 @@ import (
 // must replay as they applied.
 
 // SupportedQueueArgs are the queue arguments Warren implements, each with
-// or without RabbitMQ's "x-" prefix (README "Queue arguments").
+// or without RabbitMQ's "x-" prefix (README "Queue and exchange arguments").
 var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
