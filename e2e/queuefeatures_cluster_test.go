@@ -1,0 +1,131 @@
+package e2e_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/client"
+)
+
+// TestSACAndConsumerTimeoutSurviveLeaderKill (issue 12 items 2 and 7, on
+// three node processes): the leader of the queues' group is killed (-9).
+// The single active consumer stays the active one across the change (the
+// registration order is in the replicated state): it re-attaches, gets its
+// unacked deliveries again, and when it goes the waiting consumer takes
+// over with those first. A delivery's consumer timeout counts from its
+// assignment in the replicated state: the new leader ends the consumer
+// when the timeout, counted from before the kill, runs out — not a full
+// timeout after the change.
+func TestSACAndConsumerTimeoutSurviveLeaderKill(t *testing.T) {
+	slow(t)
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "sac3", map[string]any{"x-single-active-consumer": true})
+	waitProcLeadersSpread(t, admin, procs)
+	leader := procQueueLeader(t, procs, procs[0], "sac3")
+	// A queue with a consumer timeout on the same group (placement goes
+	// round the groups).
+	const timeout = 6 * time.Second
+	slowQ := ""
+	for i := range 8 {
+		name := fmt.Sprintf("slow%d", i)
+		declareQueue(t, admin, name, map[string]any{"x-consumer-timeout": timeout.Milliseconds()})
+		if procQueueLeader(t, procs, procs[0], name) == leader {
+			slowQ = name
+			break
+		}
+	}
+	if slowQ == "" {
+		t.Fatal("no queue on the group of sac3's leader")
+	}
+	var addrs []string
+	for _, p := range procs {
+		if p != leader {
+			addrs = append(addrs, p.grpcAddr)
+		}
+	}
+	ca := newClientAddrs(t, addrs)
+	cb := newClientAddrs(t, []string{addrs[1], addrs[0]})
+	waitQueueKnown(t, ca, "sac3")
+	waitQueueKnown(t, cb, "sac3")
+	ctx := testCtx(t, 120*time.Second)
+
+	a := subscribe(t, ca, "sac3", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "A"})
+	b := subscribe(t, cb, "sac3", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "B"})
+	if !a.Active() || b.Active() {
+		t.Fatalf("active: A %t, B %t", a.Active(), b.Active())
+	}
+	for _, m := range []string{"m1", "m2"} {
+		publish(t, ca, "", "sac3", client.Message{Body: []byte(m)}, client.Confirmed)
+	}
+	recv(t, a, 10*time.Second)
+	recv(t, a, 10*time.Second)
+
+	stuck := subscribe(t, ca, slowQ, client.ConsumeOptions{ConsumerTag: "stuck"})
+	publish(t, ca, "", slowQ, client.Message{Body: []byte("x")}, client.Confirmed)
+	recv(t, stuck, 10*time.Second)
+	assigned := time.Now() // at or after the assignment
+	time.Sleep(2 * time.Second) // the duration is the point: part of the timeout passes under the old leader
+	leader.kill()
+	killed := time.Now()
+
+	// The timeout ends the consumer under the new leader, counted from the
+	// assignment: its delivery is ready again (no consumer takes it).
+	eventually(t, 30*time.Second, "the stuck delivery returned by the timeout", func() error {
+		got, err := getCounts(ctx, admin, slowQ)
+		if err != nil {
+			return err
+		}
+		if got.Ready != 1 || got.Unacked != 0 {
+			return fmt.Errorf("%s: %v", slowQ, got)
+		}
+		return nil
+	})
+	returned := time.Since(assigned)
+	t.Logf("leader killed %v after the assignment; delivery returned %v after it (timeout %v)",
+		killed.Sub(assigned).Round(time.Millisecond), returned.Round(time.Millisecond), timeout)
+	if returned < timeout-time.Second {
+		t.Fatalf("returned %v after the assignment, before the timeout %v", returned, timeout)
+	}
+	if reset := killed.Sub(assigned) + timeout; returned >= reset {
+		t.Fatalf("returned %v after the assignment: the timeout restarted at the leader change (%v)", returned, reset)
+	}
+
+	// A and B re-attach; A is still the active one and gets m1, m2 again.
+	for _, sub := range []*client.Subscription{a, b} {
+		select {
+		case <-sub.Done():
+		case <-time.After(scaled(30 * time.Second)):
+			t.Fatalf("subscription %s still open after its leader was killed", sub.ConsumerTag())
+		}
+	}
+	a = subscribe(t, ca, "sac3", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "A"})
+	b = subscribe(t, cb, "sac3", client.ConsumeOptions{Prefetch: 10, ConsumerTag: "B"})
+	for _, want := range []string{"m1", "m2"} {
+		if d := recv(t, a, 20*time.Second); string(d.Body) != want || !d.Redelivered {
+			t.Fatalf("A after the change: %q redelivered=%t, want %q redelivered", d.Body, d.Redelivered, want)
+		}
+	}
+	if !a.Active() || b.Active() {
+		t.Fatalf("after the change: A active %t, B active %t", a.Active(), b.Active())
+	}
+	expectNone(t, b, 300*time.Millisecond, nil)
+	// A goes: B takes over, m1 and m2 first.
+	_ = a.Close()
+	for _, want := range []string{"m1", "m2"} {
+		d := recv(t, b, 20*time.Second)
+		if string(d.Body) != want || !d.Redelivered {
+			t.Fatalf("B: %q redelivered=%t, want %q redelivered", d.Body, d.Redelivered, want)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "B active", func() error {
+		if !b.Active() {
+			return fmt.Errorf("B not active")
+		}
+		return nil
+	})
+}
