@@ -51,6 +51,9 @@ type Queue struct {
 	// ActiveConsumer is the tag of a single-active-consumer queue's active
 	// consumer ("" when none).
 	ActiveConsumer string
+	// Rates are the publish, deliver and ack rates, as counted by this
+	// node if it leads the queue's group (else not Known).
+	Rates Rates
 }
 
 // Binding routes an exchange's messages to a queue.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/warrenmq/warren/fsm"
 )
@@ -44,6 +45,9 @@ func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 			info.ActiveConsumer = st.ActiveConsumer
 		}
 	})
+	if q.disp.Load() != nil {
+		info.Rates = q.counters.rates(def.ID, time.Now())
+	}
 	return info
 }
 

@@ -354,3 +354,47 @@ func TestConsumerTimeout(t *testing.T) {
 	recv(t, own, 10*time.Second)
 	waitEnded(t, own, codes.FailedPrecondition, "unacknowledged for 800ms")
 }
+
+// TestQueueRates (issue 12 item 12): the listing (API, SDK, CLI) shows
+// publish, deliver and ack rates per second over the last 5 and 60
+// seconds, as the leader of the queue's group counted them.
+func TestQueueRates(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	ctx := testCtx(t, 60*time.Second)
+	declareQueue(t, c, "rated", nil)
+	start := time.Now()
+	publishIDs(t, c, "rated", "r", 50)
+	sub := subscribe(t, c, "rated", client.ConsumeOptions{Prefetch: 50})
+	for range 50 {
+		if err := recv(t, sub, 10*time.Second).Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var q client.QueueInfo
+	eventually(t, 5*time.Second, "50 acks counted", func() error {
+		var err error
+		if q, err = queueInfo(ctx, c, "rated"); err != nil {
+			return err
+		}
+		if q.Rates.Ack60s*60 < 49.5 {
+			return fmt.Errorf("rates %+v", q.Rates)
+		}
+		return nil
+	})
+	r := q.Rates
+	if !r.Known || r.Publish60s*60 < 49.5 || r.Publish60s*60 > 50.5 || r.Deliver60s*60 < 49.5 || r.Deliver60s*60 > 50.5 {
+		t.Fatalf("60 s rates %+v, want 50 messages each", r)
+	}
+	if time.Since(start) < 4*time.Second && (r.Publish5s*5 < 49.5 || r.Ack5s*5 < 49.5) {
+		t.Fatalf("5 s rates %+v, want 50 messages each within 5 s", r)
+	}
+	out, errOut, code := runCLI(t, "--server", n.Addr, "queue", "list", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"rates":{"publish_5s":`) {
+		t.Fatalf("warren queue list -o json: %d %s %s", code, out, errOut)
+	}
+	out, _, _ = runCLI(t, "--server", n.Addr, "queue", "list")
+	if !strings.Contains(out, "PUBLISH/S(5s/60s)") || !strings.Contains(out, "/0.8") {
+		t.Fatalf("warren queue list:\n%s", out)
+	}
+}

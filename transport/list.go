@@ -121,6 +121,10 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 			Name: q.Name, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete, Arguments: apiValues(q.Args),
 			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Group, ReadyBytes: q.ReadyBytes,
 			ActiveConsumer: q.ActiveConsumer,
+			Rates: &pb.QueueRates{
+				Known: q.Rates.Known, Publish_5S: q.Rates.Publish5, Publish_60S: q.Rates.Publish60,
+				Deliver_5S: q.Rates.Deliver5, Deliver_60S: q.Rates.Deliver60, Ack_5S: q.Rates.Ack5, Ack_60S: q.Rates.Ack60,
+			},
 		}
 	}, func(q broker.Queue) string { return q.Name })
 	return resp, nil
