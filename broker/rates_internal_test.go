@@ -23,7 +23,7 @@ func TestRateRing(t *testing.T) {
 	if got := r.rates(t0.Add(62 * time.Second)); got.Publish60 != 0 || got.Deliver60 != 5.0/60 {
 		t.Fatalf("at +62s: %+v", got)
 	}
-	r.at(t0.Unix() + rateSlots).publish++ // the slot of t0, reused
+	r.at(t0.Unix()+rateSlots).publish++ // the slot of t0, reused
 	if got := r.rates(t0.Add(rateSlots * time.Second)); got.Publish5 != 0.2 || got.Publish60 != 1.0/60 {
 		t.Fatalf("after reuse: %+v", got)
 	}

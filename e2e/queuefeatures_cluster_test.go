@@ -65,7 +65,7 @@ func TestSACAndConsumerTimeoutSurviveLeaderKill(t *testing.T) {
 	stuck := subscribe(t, ca, slowQ, client.ConsumeOptions{ConsumerTag: "stuck"})
 	publish(t, ca, "", slowQ, client.Message{Body: []byte("x")}, client.Confirmed)
 	recv(t, stuck, 10*time.Second)
-	assigned := time.Now() // at or after the assignment
+	assigned := time.Now()      // at or after the assignment
 	time.Sleep(2 * time.Second) // the duration is the point: part of the timeout passes under the old leader
 	leader.kill()
 	killed := time.Now()
