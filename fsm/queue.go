@@ -51,23 +51,42 @@ type queueConsumer struct {
 	// the record has no body: the message left the queue at assignment and
 	// only the tag (the credit it uses) remains until it is settled.
 	out map[uint64]queueMsg
+	// low is the lowest outstanding tag, or nextTag when none is: tags are
+	// handed out in order and assignment times never decrease, so it is
+	// the oldest delivery (consumer timeout) in O(1). Derived from out
+	// (kept by settleLow; recomputed on restore), not in snapshots.
+	low uint64
 	// prev and next link the queue's service order (round robin).
 	prev, next *queueConsumer
 }
 
 // oldestOut returns the tag and assignment time of the consumer's oldest
 // delivery that counts for its timeout, or 0, 0 when none does (no
-// timeout, auto-ack, nothing out). O(deliveries out).
+// timeout, auto-ack, nothing out). O(1).
 func (c *queueConsumer) oldestOut() (tag uint64, at int64) {
 	if c.timeoutMs <= 0 || c.autoAck {
 		return 0, 0
 	}
-	for t, m := range c.out {
-		if m.outAt != 0 && (at == 0 || m.outAt < at || (m.outAt == at && t < tag)) {
-			tag, at = t, m.outAt
-		}
+	if m, ok := c.out[c.low]; ok && m.outAt != 0 {
+		return c.low, m.outAt
 	}
-	return tag, at
+	return 0, 0
+}
+
+// settleLow moves low past the tags no longer outstanding; each tag is
+// passed once in the consumer's life, so it costs O(1) per delivery
+// amortized.
+func (c *queueConsumer) settleLow() {
+	if len(c.out) == 0 {
+		c.low = c.nextTag
+		return
+	}
+	for c.low < c.nextTag {
+		if _, ok := c.out[c.low]; ok {
+			return
+		}
+		c.low++
+	}
 }
 
 // timeoutDeadline returns when the consumer times out if nothing is
@@ -451,6 +470,7 @@ func (q *queueState) takeOutConsumer(c *queueConsumer) []queueMsg {
 		out = append(out, c.out[t])
 	}
 	clear(c.out)
+	c.low = c.nextTag
 	if !c.autoAck {
 		q.unacked -= uint64(len(out))
 	}

@@ -203,6 +203,13 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 			if c.prefetch > 0 && len(c.out) > int(c.prefetch) {
 				t.Fatalf("consumer %s/%s has %d out, prefetch %d", c.session, c.tag, len(c.out), c.prefetch)
 			}
+			low := c.nextTag
+			for tag := range c.out {
+				low = min(low, tag)
+			}
+			if c.low != low {
+				t.Fatalf("consumer %s/%s: low %d, lowest outstanding %d", c.session, c.tag, c.low, low)
+			}
 			if !sac || c == q.active {
 				credit = credit || c.hasCredit()
 			}

@@ -86,6 +86,7 @@ func (g *QueueGroup) settleConsumer(q *queueState, c *queueConsumer, tags []uint
 		q.unacked--
 		q.finish(m, kind, res)
 	}
+	c.settleLow()
 }
 
 func (g *QueueGroup) settleGets(q *queueState, h *queueGetHolder, tags []uint64, kind settleKind, res *Result) {

@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -219,6 +221,10 @@ func (rs *qsRestore) consumer(q *queueState) error {
 			q.unacked++
 		}
 		rs.got.deliveries++
+	}
+	c.low = c.nextTag
+	if len(c.out) > 0 {
+		c.low = slices.Min(slices.Collect(maps.Keys(c.out)))
 	}
 	q.consumers[key] = c
 	q.appendConsumer(c)
