@@ -129,3 +129,40 @@ func TestSACAndConsumerTimeoutSurviveLeaderKill(t *testing.T) {
 		return nil
 	})
 }
+
+// TestQueueFeaturesSurviveRestart: kill -9 and restart of a node keeps a
+// priority queue's order and a queue's x-expires timer (the last use is
+// in the replicated state, not restarted by the restart).
+func TestQueueFeaturesSurviveRestart(t *testing.T) {
+	slow(t)
+	p := startNodeProc(t, t.TempDir())
+	c := newClient(t, p.grpcAddr)
+	ctx := testCtx(t, 60*time.Second)
+	declareQueue(t, c, "prio", map[string]any{"x-max-priority": int64(5)})
+	for i, prio := range []uint8{0, 5, 2, 5} {
+		publish(t, c, "", "prio", client.Message{Body: []byte(fmt.Sprintf("%d-p%d", i, prio)), Priority: prio}, client.Confirmed)
+	}
+	declared := time.Now()
+	declareQueue(t, c, "exp", map[string]any{"x-expires": int64(4000)})
+	_ = c.Close()
+	p.kill()
+	p.restart()
+	c = newClient(t, p.grpcAddr)
+	var got []string
+	for range 4 {
+		d, _, err := c.Get(ctx, "prio", client.GetOptions{AutoAck: true})
+		if err != nil || d == nil {
+			t.Fatalf("get after restart: %v %v", d, err)
+		}
+		got = append(got, string(d.Body))
+	}
+	if want := "1-p5 3-p5 2-p2 0-p0"; fmt.Sprint(got) != "["+want+"]" {
+		t.Fatalf("after restart: %v, want [%s]", got, want)
+	}
+	restarted := time.Now()
+	gone := waitGone(t, c, "exp", 20*time.Second)
+	t.Logf("x-expires 4s: deleted %v after the declaration, %v after the restart", gone.Sub(declared).Round(time.Millisecond), gone.Sub(restarted).Round(time.Millisecond))
+	if gone.Sub(declared) < 4*time.Second {
+		t.Fatalf("deleted %v after its declaration, x-expires 4s", gone.Sub(declared))
+	}
+}
