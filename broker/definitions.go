@@ -51,8 +51,8 @@ type Queue struct {
 	// ActiveConsumer is the tag of a single-active-consumer queue's active
 	// consumer ("" when none).
 	ActiveConsumer string
-	// Rates are the publish, deliver and ack rates, as counted by this
-	// node if it leads the queue's group (else not Known).
+	// Rates are the publish, deliver and ack rates, as counted by the
+	// leader of the queue's group (not Known when it could not be asked).
 	Rates Rates
 }
 

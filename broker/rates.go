@@ -1,11 +1,17 @@
 package broker
 
-import "time"
+import (
+	"context"
+	"sync"
+	"time"
+
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+)
 
 // Rates are a queue's message rates, per second, over the last 5 and 60
 // seconds, as the leader of its group counted them (node-local counters,
-// not replicated: see MessageCounts). Known is false when the node that
-// answered does not lead the queue's group, whose counters are elsewhere.
+// not replicated: see MessageCounts). Known is false when neither this
+// node nor (asked by a listing) the group's leader had them.
 type Rates struct {
 	Known               bool
 	Publish5, Publish60 float64
@@ -58,4 +64,73 @@ func (r *rateRing) rates(now time.Time) Rates {
 		Publish5: float64(p5) / 5, Deliver5: float64(d5) / 5, Ack5: float64(a5) / 5,
 		Publish60: float64(p60) / 60, Deliver60: float64(d60) / 60, Ack60: float64(a60) / 60,
 	}
+}
+
+// MaxRatesQuery bounds the queue ids of one QueueRates call.
+const MaxRatesQuery = 10000
+
+// ratesCallTimeout bounds the call to a group's leader for its rates: a
+// listing without them is better than a slow one.
+const ratesCallTimeout = 2 * time.Second
+
+// LocalQueueRates returns the rates of queues ids of queue group group as
+// this node counted them: known only while it leads the group.
+func (b *Broker) LocalQueueRates(group string, ids []uint64) []Rates {
+	out := make([]Rates, len(ids))
+	for _, q := range b.queues {
+		if q.name != group || q.disp.Load() == nil {
+			continue
+		}
+		now := time.Now()
+		for i, id := range ids {
+			out[i] = q.counters.rates(id, now)
+		}
+	}
+	return out
+}
+
+// fillRemoteRates asks the leaders of the groups of the queues whose
+// rates this node does not know (it does not lead their group), one call
+// per group, in parallel; a leader that does not answer in time leaves
+// them unknown.
+func (b *Broker) fillRemoteRates(ctx context.Context, queues []Queue, ids []uint64) {
+	byGroup := map[uint32][]int{}
+	for i, q := range queues {
+		if !q.Rates.Known {
+			byGroup[q.Group] = append(byGroup[q.Group], i)
+		}
+	}
+	var wg sync.WaitGroup
+	for g, idx := range byGroup {
+		qg, err := b.queueGroup(g)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := b.node.LeaderConn(qg.group)
+			if err != nil {
+				return
+			}
+			req := &pb.QueueRatesRequest{Group: qg.name}
+			for _, i := range idx {
+				req.QueueIds = append(req.QueueIds, ids[i])
+			}
+			cctx, cancel := context.WithTimeout(ctx, ratesCallTimeout)
+			defer cancel()
+			r, err := pb.NewNodeServiceClient(conn).QueueRates(cctx, req)
+			if err != nil || len(r.GetRates()) != len(idx) {
+				return
+			}
+			for j, i := range idx {
+				rr := r.GetRates()[j]
+				queues[i].Rates = Rates{
+					Known: rr.GetKnown(), Publish5: rr.GetPublish_5S(), Publish60: rr.GetPublish_60S(),
+					Deliver5: rr.GetDeliver_5S(), Deliver60: rr.GetDeliver_60S(), Ack5: rr.GetAck_5S(), Ack60: rr.GetAck_60S(),
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -100,8 +100,9 @@ type QueueInfo struct {
 	// queues).
 	ActiveConsumer string
 	// Rates are the queue's message rates as the leader of its group
-	// counted them; RatesKnown is false when the node that answered does
-	// not lead that group (in a cluster, list through the leader).
+	// counted them (node-local counters: a leadership change starts them
+	// again); Rates.Known is false when the node that answered could not
+	// get them from that leader.
 	Rates QueueRates
 }
 

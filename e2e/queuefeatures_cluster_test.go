@@ -128,6 +128,21 @@ func TestSACAndConsumerTimeoutSurviveLeaderKill(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Rates (item 12) through either surviving node, one of which does not
+	// lead the group: the new leader counted B's deliveries and acks.
+	for _, cl := range []*client.Client{ca, cb} {
+		eventually(t, 10*time.Second, "rates of sac3", func() error {
+			q, err := queueInfo(ctx, cl, "sac3")
+			if err != nil {
+				return err
+			}
+			if !q.Rates.Known || q.Rates.Deliver60s*60 < 1.5 || q.Rates.Ack60s*60 < 1.5 {
+				return fmt.Errorf("rates %+v", q.Rates)
+			}
+			return nil
+		})
+	}
 }
 
 // TestQueueFeaturesSurviveRestart: kill -9 and restart of a node keeps a

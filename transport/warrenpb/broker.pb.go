@@ -1417,7 +1417,7 @@ type QueueInfo struct {
 	ActiveConsumer string `protobuf:"bytes,10,opt,name=active_consumer,json=activeConsumer,proto3" json:"active_consumer,omitempty"`
 	// Message rates per second over the last 5 and 60 seconds, counted by
 	// the leader of the queue's group (node-local counters: a leadership
-	// change starts them again). rates_known is false when the node that
+	// change starts them again). rates.known is false when the node that
 	// answered could not get them from that leader.
 	Rates         *QueueRates `protobuf:"bytes,11,opt,name=rates,proto3" json:"rates,omitempty"`
 	unknownFields protoimpl.UnknownFields
