@@ -353,6 +353,14 @@ func TestConsumerTimeout(t *testing.T) {
 	publish(t, c, "", "plain", client.Message{Body: []byte("late")}, client.Confirmed)
 	recv(t, own, 10*time.Second)
 	waitEnded(t, own, codes.FailedPrecondition, "unacknowledged for 800ms")
+
+	// The CLI: a consumer that never acks (--requeue-on-exit) exits with
+	// the reason.
+	_, errOut, code := runCLI(t, "--server", n.Addr, "consume", "plain", "--requeue-on-exit", "--consumer-timeout", "500ms")
+	if code != 1 || !strings.Contains(errOut, "consumer timeout: delivery tag 1 unacknowledged for 500ms") {
+		t.Fatalf("warren consume --consumer-timeout 500ms: exit %d, stderr %q", code, errOut)
+	}
+	t.Logf("warren consume: %s", strings.TrimSpace(errOut))
 }
 
 // TestQueueRates (issue 12 item 12): the listing (API, SDK, CLI) shows
