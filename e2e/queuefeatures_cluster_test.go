@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/transport/transporttest"
+	"google.golang.org/grpc/codes"
 )
 
 // TestSACAndConsumerTimeoutSurviveLeaderKill (issue 12 items 2 and 7, on
@@ -179,5 +181,37 @@ func TestQueueFeaturesSurviveRestart(t *testing.T) {
 	t.Logf("x-expires 4s: deleted %v after the declaration, %v after the restart", gone.Sub(declared).Round(time.Millisecond), gone.Sub(restarted).Round(time.Millisecond))
 	if gone.Sub(declared) < 4*time.Second {
 		t.Fatalf("deleted %v after its declaration, x-expires 4s", gone.Sub(declared))
+	}
+}
+
+// TestCancelNotificationThroughAFollower (issue 12 item 6, in a cluster):
+// a consumer whose stream a follower proxies to the queue's leader, and
+// one connected to the leader itself, both see NOT_FOUND "queue deleted"
+// when the queue is deleted through a third node; so does one waiting its
+// turn on a single-active-consumer queue.
+func TestCancelNotificationThroughAFollower(t *testing.T) {
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1})
+	admin := newClient(t, nodes[0].Addr)
+	declareQueue(t, admin, "gone3", map[string]any{"x-single-active-consumer": true})
+	leaderID := queueLeaderID(t, nodes[0].Dial(t), "gone3")
+	var subs []*client.Subscription
+	for i, n := range nodes {
+		c := newClient(t, n.Addr, client.WithoutDirectConsume())
+		waitQueueKnown(t, c, "gone3")
+		subs = append(subs, subscribe(t, c, "gone3", client.ConsumeOptions{ConsumerTag: fmt.Sprint("c", i)}))
+	}
+	waitConsumers(t, admin, "gone3", 3)
+	var via *transporttest.Node
+	for _, n := range nodes {
+		if n.Broker.Node().NodeID() != leaderID {
+			via = n
+		}
+	}
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := newClient(t, via.Addr).DeleteQueue(ctx, "gone3", client.DeleteQueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		waitEnded(t, s, codes.NotFound, "queue deleted")
 	}
 }
