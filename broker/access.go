@@ -101,7 +101,7 @@ func (b *Broker) DeleteVHost(ctx context.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	b.dropQueues(ctx, res.DroppedQueues)
+	b.dropQueues(ctx, res.DroppedQueues, "virtual host deleted")
 	return idx, nil
 }
 

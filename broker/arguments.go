@@ -18,11 +18,28 @@ import (
 // must replay as they applied.
 
 // SupportedQueueArgs are the queue arguments Warren implements, each with
-// or without RabbitMQ's "x-" prefix (README "Queue arguments").
+// or without RabbitMQ's "x-" prefix (README "Queue and exchange arguments").
 var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-	"x-queue-type",
+	"x-queue-type", "x-expires", "x-single-active-consumer", "x-max-priority",
+	"x-consumer-timeout",
+}
+
+// featureQueueArgs are the supported arguments that need args_level 1
+// (every node at featuresVersion): an older build would keep them without
+// effect.
+var featureQueueArgs = []string{"x-expires", "x-single-active-consumer", "x-max-priority", "x-consumer-timeout"}
+
+// checkFeatureArgs refuses the arguments of featureQueueArgs while the
+// cluster cannot apply them (a rolling upgrade is under way).
+func checkFeatureArgs(args map[string]Value) error {
+	for _, name := range slices.Sorted(maps.Keys(args)) {
+		if slices.Contains(featureQueueArgs, name) || slices.Contains(featureQueueArgs, "x-"+name) {
+			return fmt.Errorf("%w: queue argument %q needs every node of the cluster at FSM version %d (an upgrade is under way)", fsm.ErrPrecondition, name, featuresVersion)
+		}
+	}
+	return nil
 }
 
 // SupportedExchangeArgs are the exchange arguments Warren implements:

@@ -45,7 +45,7 @@ func (b *Broker) autoDeleteIdle(idle []fsm.IdleQueue) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				_, _, err := b.deleteQueue(ctx, q.Name, DeleteQueueOptions{VHost: q.VHost, IfUnused: true})
+				_, _, err := b.deleteQueue(ctx, q.Name, DeleteQueueOptions{VHost: q.VHost, IfUnused: true, Reason: "queue auto-deleted (its last consumer went)"})
 				if err != nil && !errors.Is(err, fsm.ErrNotFound) && !errors.Is(err, fsm.ErrPrecondition) {
 					b.logger.Warn("could not auto-delete queue", "queue", q.Name, "vhost", q.VHost, "error", err)
 				}

@@ -32,7 +32,12 @@ type Broker struct {
 
 	meta    *raftgroup.Group
 	metaFSM *stateMachine[*fsm.Meta]
-	queues  []*queueGroup
+	// metaGate opens once every meta voter applies featuresVersion:
+	// declarations then carry args_level 1.
+	metaGate *versionGate
+	// expiring holds the ids of queues whose x-expires deletion runs.
+	expiring sync.Map
+	queues   []*queueGroup
 	// opened closes once Start has the groups from the cluster: Raft may
 	// report leadership before that.
 	opened chan struct{}
@@ -78,6 +83,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	b.node = node
 	b.meta = node.Group(metaGroupName)
+	b.metaGate = &versionGate{node: node, group: b.meta, version: featuresVersion}
 	for _, q := range b.queues {
 		q.open(node.Group(q.name))
 	}

@@ -23,6 +23,11 @@ type Config struct {
 	SessionGrace time.Duration
 	// DefaultGetLease bounds an unacked Get when the caller gives no lease.
 	DefaultGetLease time.Duration
+	// ConsumerTimeout is the node's consumer timeout (RabbitMQ's
+	// consumer_timeout, 30 min): a delivery unacked this long ends its
+	// consumer's stream and returns its deliveries, unless the queue
+	// (x-consumer-timeout) or the consumer sets its own. 0: none.
+	ConsumerTimeout time.Duration
 	// Bootstrap is the first user of a fresh cluster, an administrator
 	// with every permission in the default virtual host; empty means
 	// guest/guest (whom access lets in from loopback only).
@@ -37,6 +42,7 @@ func DefaultConfig() Config {
 		QueueGroups:     4,
 		SessionGrace:    5 * time.Second,
 		DefaultGetLease: 5 * time.Minute,
+		ConsumerTimeout: 30 * time.Minute,
 	}
 }
 
@@ -56,6 +62,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultGetLease <= 0 {
 		errs = append(errs, errors.New("default get lease must be positive"))
+	}
+	if c.ConsumerTimeout < 0 {
+		errs = append(errs, errors.New("consumer timeout is negative"))
 	}
 	if (c.Bootstrap.Name == "") != (c.Bootstrap.Password == "") {
 		errs = append(errs, errors.New("a bootstrap user needs both a name and a password"))

@@ -19,6 +19,11 @@ type SubscribeOptions struct {
 	// Prefetch is the most unacked deliveries out at once; 0 is unlimited.
 	Prefetch uint32
 	AutoAck  bool
+	// Priority is the consumer's x-priority.
+	Priority int32
+	// Timeout is the consumer's own consumer timeout; 0: the queue's
+	// x-consumer-timeout, else the node's.
+	Timeout time.Duration
 }
 
 // Subscribe attaches a consumer to a queue on this node, which must lead
@@ -60,13 +65,38 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 		return nil, err
 	}
 	d.Deliver(resend)
-	if _, err := qg.run(ctx, &fsmpb.Checkout{
+	checkout := &fsmpb.Checkout{
 		Queue: def.Spec, Session: o.Session, ConsumerTag: o.Tag, Prefetch: o.Prefetch, AutoAck: o.AutoAck, NowMs: nowMs(),
-	}); err != nil {
+	}
+	if o.Priority != 0 || o.Timeout != 0 {
+		if !qg.features.ok() {
+			d.Forget(c)
+			return nil, fmt.Errorf("%w: consumer priorities and timeouts need every node of the cluster at FSM version %d (an upgrade is under way)", fsm.ErrPrecondition, featuresVersion)
+		}
+		checkout.Priority = o.Priority
+	}
+	if !o.AutoAck && qg.features.ok() {
+		checkout.TimeoutMs = b.consumerTimeout(def.Spec, o.Timeout).Milliseconds()
+	}
+	if _, err := qg.run(ctx, checkout); err != nil {
 		d.Forget(c)
 		return nil, err
 	}
-	return &Consumer{c: c}, nil
+	var active bool
+	qg.fsm.read(func(g *fsm.QueueGroup) { active = g.ConsumerActive(def.ID, o.Session, o.Tag) })
+	return &Consumer{c: c, active: active}, nil
+}
+
+// consumerTimeout is a consumer's timeout: its own, else its queue's
+// x-consumer-timeout, else the node's.
+func (b *Broker) consumerTimeout(spec *fsmpb.QueueSpec, own time.Duration) time.Duration {
+	switch {
+	case own > 0:
+		return own
+	case spec.ConsumerTimeoutMs != nil:
+		return time.Duration(*spec.ConsumerTimeoutMs) * time.Millisecond
+	}
+	return b.cfg.ConsumerTimeout
 }
 
 // GetOptions are the settings of one Get.

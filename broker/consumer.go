@@ -35,7 +35,33 @@ var (
 
 // Consumer is one consumer attached to a queue on its group's leader.
 type Consumer struct {
-	c *dispatch.Consumer
+	c      *dispatch.Consumer
+	active bool
+}
+
+// ConsumerEvent is a delivery, or (State) the news that the consumer became
+// (Active) or stopped being the active consumer of its
+// single-active-consumer queue.
+type ConsumerEvent struct {
+	Delivery Delivery
+	State    bool
+	Active   bool
+}
+
+// Active reports whether the consumer got deliveries when it subscribed:
+// false for a waiting consumer of a single-active-consumer queue.
+func (c *Consumer) Active() bool { return c.active }
+
+// NextEvent is Next with the consumer's state changes, in order.
+func (c *Consumer) NextEvent(ctx context.Context) (ConsumerEvent, error) {
+	e, err := c.c.NextEvent(ctx)
+	if err != nil {
+		return ConsumerEvent{}, err
+	}
+	if e.State {
+		return ConsumerEvent{State: true, Active: e.Active}, nil
+	}
+	return ConsumerEvent{Delivery: delivery(e.Delivery)}, nil
 }
 
 // Next waits for the next delivery within the consumer's prefetch.

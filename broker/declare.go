@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -78,14 +79,69 @@ func (b *Broker) DeclareQueue(ctx context.Context, s QueueSpec) (Queue, uint64, 
 	if err := checkArgNames("queue", s.Args, SupportedQueueArgs); err != nil {
 		return Queue{}, 0, err
 	}
+	var level uint32
+	if b.metaGate.ok() {
+		level = fsm.ArgsLevel3
+	} else if err := checkFeatureArgs(s.Args); err != nil {
+		return Queue{}, 0, err
+	}
 	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareQueue{
 		Vhost: logVHost(s.VHost), Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
+		ArgsLevel: level,
 	})
 	if err != nil {
 		return Queue{}, 0, err
 	}
+	if err := b.queueUsed(ctx, s.VHost, res.QueueName); err != nil {
+		return Queue{}, 0, err
+	}
 	q, err := b.Queue(s.VHost, res.QueueName)
 	return q, idx, err
+}
+
+// queueUsed tells the group of a queue with x-expires that it was
+// declared (created or re-declared), which restarts its idle time (and
+// creates its state, so that a queue never used expires too). A failure
+// is the declaration's: the client's retry re-declares.
+func (b *Broker) queueUsed(ctx context.Context, vhost, name string) error {
+	def, qg, err := b.lookupQueue(vhost, name)
+	if err != nil || def.Spec.ExpiresMs == nil {
+		return err
+	}
+	_, err = qg.run(ctx, &fsmpb.QueueUsed{Queue: def.Spec, NowMs: nowMs()})
+	return err
+}
+
+// expireQueues deletes the queues a Tick found unused past their
+// x-expires (on the leader, off the apply path), each once at a time; a
+// queue re-declared under the same name since (a new id) is not the
+// expired one and stays, and one that gained a consumer meanwhile stays
+// (if-unused).
+func (b *Broker) expireQueues(expired []fsm.IdleQueue) {
+	for _, q := range expired {
+		if _, busy := b.expiring.LoadOrStore(q.ID, true); busy {
+			continue
+		}
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			defer b.expiring.Delete(q.ID)
+			var same bool
+			b.readMeta(func(m *fsm.Meta) {
+				def, ok := m.Queue(q.VHost, q.Name)
+				same = ok && def.ID == q.ID
+			})
+			if !same {
+				return
+			}
+			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+			defer cancel()
+			_, _, err := b.deleteQueue(ctx, q.Name, DeleteQueueOptions{VHost: q.VHost, IfUnused: true, Reason: "queue expired (x-expires)"})
+			if err != nil && !errors.Is(err, fsm.ErrNotFound) && !errors.Is(err, fsm.ErrPrecondition) {
+				b.logger.Warn("could not delete an expired queue", "queue", q.Name, "vhost", q.VHost, "error", err)
+			}
+		}()
+	}
 }
 
 // generatedName is prefix and 24 random hex digits.
@@ -141,7 +197,11 @@ func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 	if err != nil {
 		return 0, 0, err
 	}
-	b.dropQueues(ctx, res.DroppedQueues)
+	reason := o.Reason
+	if reason == "" {
+		reason = "queue deleted"
+	}
+	b.dropQueues(ctx, res.DroppedQueues, reason)
 	return q.Ready, idx, nil
 }
 
@@ -149,8 +209,8 @@ func (b *Broker) deleteQueue(ctx context.Context, name string, o DeleteQueueOpti
 // dropsInFlight at once, so that Raft writes the DropQueues of a batch of
 // ended sessions (or of auto-deletes) together. A failure leaves state
 // that no one can reach (the meta group no longer routes to it); it is
-// logged.
-func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
+// logged. reason is what the streams of the queues' consumers end with.
+func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue, reason string) {
 	sem := make(chan struct{}, dropsInFlight)
 	var wg sync.WaitGroup
 	for _, d := range dropped {
@@ -161,7 +221,7 @@ func (b *Broker) dropQueues(ctx context.Context, dropped []fsm.DroppedQueue) {
 			defer func() { <-sem }()
 			qg, err := b.queueGroup(d.Group)
 			if err == nil {
-				_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID})
+				_, err = qg.run(ctx, &fsmpb.DropQueue{Queue: d.ID, Reason: reason})
 			}
 			if err != nil {
 				b.logger.Warn("could not drop a deleted queue's state", "queue", d.Name, "group", d.Group, "error", err)
@@ -202,7 +262,7 @@ func CheckQueueArgs(name string, args map[string]Value) error {
 	if err := checkArgNames("queue", args, SupportedQueueArgs); err != nil {
 		return err
 	}
-	_, err := fsm.QueueSpecFromArgs(0, name, logValues(args))
+	_, err := fsm.QueueSpecFromArgs(0, name, logValues(args), fsm.ArgsLevel3)
 	return err
 }
 

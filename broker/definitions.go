@@ -48,6 +48,12 @@ type Queue struct {
 	ReadyBytes uint64
 	Unacked    uint64
 	Consumers  uint32
+	// ActiveConsumer is the tag of a single-active-consumer queue's active
+	// consumer ("" when none).
+	ActiveConsumer string
+	// Rates are the publish, deliver and ack rates, as counted by the
+	// leader of the queue's group (not Known when it could not be asked).
+	Rates Rates
 }
 
 // Binding routes an exchange's messages to a queue.
@@ -69,4 +75,7 @@ type DeleteQueueOptions struct {
 	IfUnused bool
 	// IfEmpty refuses when the queue has ready messages.
 	IfEmpty bool
+	// Reason is what the streams of the queue's consumers end with; ""
+	// is "queue deleted". For the broker's own deletions.
+	Reason string
 }

@@ -51,11 +51,16 @@ func (b *Broker) QueuesAfter(ctx context.Context, vhost, cursor string, limit in
 	}
 	// Counts are read only for the page.
 	out := make([]Queue, 0, len(defs))
+	ids := make([]uint64, 0, len(defs))
 	for _, d := range defs {
 		if qg, err := b.queueGroup(d.Group); err == nil {
 			out = append(out, qg.info(d))
+			ids = append(ids, d.ID)
 		}
 	}
+	// Rates are the counters of each group's leader: ask those led
+	// elsewhere.
+	b.fillRemoteRates(ctx, out, ids)
 	return out, more, nil
 }
 

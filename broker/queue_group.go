@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,9 @@ type queueGroup struct {
 	disp atomic.Pointer[dispatch.Dispatcher]
 	// counters count message events while this node leads the group.
 	counters groupCounters
+	// features opens once every server of the group applies
+	// featuresVersion: Checkouts then carry priority and timeout.
+	features *versionGate
 
 	mu           sync.Mutex
 	leaderCancel context.CancelFunc
@@ -54,6 +58,7 @@ func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
 	gate := &sizeRuleGate{node: q.b.node, group: g}
 	q.commit = newCommitter(g, gate.rule)
+	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
 }
 
 // applied hands a command's deliveries to the dispatcher, in log order
@@ -73,11 +78,18 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	case *fsmpb.Cancel:
 		d.EndConsumer(dispatch.Key{Queue: b.GetQueue(), Session: b.GetSession(), Tag: b.GetConsumerTag()})
 	}
+	for _, e := range res.Ended {
+		d.EndConsumerWith(dispatch.Key{Queue: e.Queue, Session: e.Session, Tag: e.Tag}, consumerEnded(e))
+	}
+	d.ActiveChanged(res.ActiveChanged)
 	d.Deliver(res.Deliveries)
-	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 {
+	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 && len(res.ExpiredQueues) == 0 {
 		return nil
 	}
 	return func() {
+		if len(res.ExpiredQueues) > 0 {
+			q.b.expireQueues(res.ExpiredQueues)
+		}
 		if len(res.DeadLetters) > 0 {
 			q.b.republishDeadLetters(res.DeadLetters)
 		}
@@ -85,6 +97,16 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 			q.b.autoDeleteIdle(res.IdleQueues)
 		}
 	}
+}
+
+// consumerEnded is the error a consumer's stream ends with when a command
+// removed it without its own Cancel: NOT_FOUND when its queue went (RabbitMQ
+// sends basic.cancel then), saying why.
+func consumerEnded(e fsm.EndedConsumer) error {
+	if e.Timeout {
+		return fmt.Errorf("%w: %s (queue %q, consumer %q); its deliveries were returned to the queue", fsm.ErrPrecondition, e.Reason, e.QueueName, e.Tag)
+	}
+	return fmt.Errorf("%w: %s (queue %q); consumer %q cancelled by the server", fsm.ErrNotFound, e.Reason, e.QueueName, e.Tag)
 }
 
 // Propose implements dispatch.Proposer (forwarded to the leader when this
@@ -153,6 +175,12 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 		return
 	}
 	d := dispatch.New(q, q.logger)
+	d.SetClock(func() int64 {
+		if q.features.ok() {
+			return time.Now().UnixMilli()
+		}
+		return 0
+	})
 	// Gets taken under the previous leader stay their sessions' until the
 	// sessions end: let their acks through here.
 	q.fsm.read(func(g *fsm.QueueGroup) {

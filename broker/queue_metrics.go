@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"time"
 
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -58,13 +59,37 @@ type QueueMetrics struct {
 type groupCounters struct {
 	mu     sync.Mutex
 	queues map[uint64]*MessageCounts // by queue id, while this node leads
+	rings  map[uint64]*rateRing      // by queue id: the last minute's events
 	total  MessageCounts             // every queue, ever
+}
+
+// ring returns queue id's rate ring; c.mu is held.
+func (c *groupCounters) ring(id uint64) *rateRing {
+	if c.rings == nil {
+		c.rings = map[uint64]*rateRing{}
+	}
+	r := c.rings[id]
+	if r == nil {
+		r = &rateRing{}
+		c.rings[id] = r
+	}
+	return r
+}
+
+// rates returns queue id's rates at now (zero when nothing was counted).
+func (c *groupCounters) rates(id uint64, now time.Time) Rates {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.rings[id]; r != nil {
+		return r.rates(now)
+	}
+	return Rates{Known: true}
 }
 
 // forget drops the per-queue counts (leadership lost).
 func (c *groupCounters) forget() {
 	c.mu.Lock()
-	c.queues = nil
+	c.queues, c.rings = nil, nil
 	c.mu.Unlock()
 }
 
@@ -89,6 +114,7 @@ func (c *groupCounters) count(cmd proto.Message, res *fsm.Result) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	sec := time.Now().Unix()
 	var d MessageCounts
 	switch b := cmd.(type) {
 	case *fsmpb.Enqueue:
@@ -99,6 +125,7 @@ func (c *groupCounters) count(cmd proto.Message, res *fsm.Result) {
 			for _, ref := range m.GetQueueRefs() {
 				if int(ref) < len(b.GetQueues()) {
 					c.queue(b.GetQueues()[ref].GetId()).Published++
+					c.ring(b.GetQueues()[ref].GetId()).at(sec).publish++
 					d.Published++
 				}
 			}
@@ -107,10 +134,12 @@ func (c *groupCounters) count(cmd proto.Message, res *fsm.Result) {
 		for _, it := range b.GetItems() {
 			n := uint64(len(it.GetTags()))
 			c.queue(it.GetQueue()).Acked += n
+			c.ring(it.GetQueue()).at(sec).ack += n
 			d.Acked += n
 		}
 	case *fsmpb.DropQueue:
 		delete(c.queues, b.GetQueue())
+		delete(c.rings, b.GetQueue())
 	}
 	deliveries := res.Deliveries
 	if res.Got != nil {
@@ -118,6 +147,7 @@ func (c *groupCounters) count(cmd proto.Message, res *fsm.Result) {
 	}
 	for _, dv := range deliveries {
 		q := c.queue(dv.Queue)
+		c.ring(dv.Queue).at(sec).deliver++
 		q.Delivered++
 		d.Delivered++
 		if dv.Redelivered {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/warrenmq/warren/fsm"
 )
@@ -41,8 +42,12 @@ func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 	q.fsm.read(func(g *fsm.QueueGroup) {
 		if st, ok := g.QueueStats(def.ID); ok {
 			info.Ready, info.ReadyBytes, info.Unacked, info.Consumers = st.Ready, st.ReadyBytes, st.Unacked, st.Consumers
+			info.ActiveConsumer = st.ActiveConsumer
 		}
 	})
+	if q.disp.Load() != nil {
+		info.Rates = q.counters.rates(def.ID, time.Now())
+	}
 	return info
 }
 

@@ -235,6 +235,6 @@ func (b *Broker) downMetaSessions(ctx context.Context, sessions []string) {
 			b.logger.Warn("could not delete exclusive queues of ended sessions", "sessions", len(chunk), "error", err)
 			continue
 		}
-		b.dropQueues(ctx, res.DroppedQueues)
+		b.dropQueues(ctx, res.DroppedQueues, "exclusive queue's owner session ended")
 	}
 }

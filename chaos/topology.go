@@ -83,7 +83,12 @@ func declareTopology(ctx context.Context, c *cluster, admin *client.Client, time
 		}
 	}
 	for _, q := range queueNames {
-		if _, err := admin.DeclareQueue(ctx, q, client.QueueOptions{}); err != nil {
+		// Unlimited deliveries: the harness counts every confirmed
+		// message, and under enough faults one may be returned more than
+		// the default delivery limit (20) allows, which would drop it by
+		// design rather than lose it.
+		o := client.QueueOptions{Args: map[string]any{"x-delivery-limit": int64(-1)}}
+		if _, err := admin.DeclareQueue(ctx, q, o); err != nil {
 			return fmt.Errorf("declare queue %s: %w", q, err)
 		}
 	}

@@ -95,6 +95,23 @@ type QueueInfo struct {
 	// string properties (bodies alone for messages a node enqueued
 	// before every node of its queue group ran a build that counts them).
 	ReadyBytes uint64
+	// ActiveConsumer is the consumer tag of the active consumer of a queue
+	// with x-single-active-consumer ("" when it has none, or for other
+	// queues).
+	ActiveConsumer string
+	// Rates are the queue's message rates as the leader of its group
+	// counted them (node-local counters: a leadership change starts them
+	// again); Rates.Known is false when the node that answered could not
+	// get them from that leader.
+	Rates QueueRates
+}
+
+// QueueRates are messages per second over the last 5 and 60 seconds.
+type QueueRates struct {
+	Known                 bool
+	Publish5s, Publish60s float64
+	Deliver5s, Deliver60s float64
+	Ack5s, Ack60s         float64
 }
 
 // Binding is a binding of a queue to an exchange.
@@ -287,6 +304,9 @@ func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
 			Unacked:    q.GetUnacked(),
 			Consumers:  q.GetConsumers(),
 			ReadyBytes: q.GetReadyBytes(),
+
+			ActiveConsumer: q.GetActiveConsumer(),
+			Rates:          ratesFromProto(q.GetRates()),
 		})
 	}
 	return out, nil
@@ -390,5 +410,12 @@ func allPages[T any](ctx context.Context, c *Client, page func(ctx context.Conte
 			return all, nil
 		}
 		token = next
+	}
+}
+
+func ratesFromProto(r *warrenpb.QueueRates) QueueRates {
+	return QueueRates{
+		Known: r.GetKnown(), Publish5s: r.GetPublish_5S(), Publish60s: r.GetPublish_60S(),
+		Deliver5s: r.GetDeliver_5S(), Deliver60s: r.GetDeliver_60S(), Ack5s: r.GetAck_5S(), Ack60s: r.GetAck_60S(),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -35,6 +36,16 @@ type ConsumeOptions struct {
 	// or the subscription ends, which returns it to the queue. Subscribe
 	// ignores it.
 	ManualSettle bool
+	// Priority is the consumer's priority (RabbitMQ's x-priority argument):
+	// consumers of a higher priority get messages while they have credit;
+	// the default is 0.
+	Priority int
+	// Timeout is the consumer timeout: a delivery left unsettled this long
+	// ends the subscription (FailedPrecondition, "consumer timeout") and
+	// returns its deliveries to the queue. 0: the queue's
+	// x-consumer-timeout, else the node's --consumer-timeout (30m by
+	// default). Millisecond precision.
+	Timeout time.Duration
 }
 
 // CloseGracePeriod bounds how long Subscription.Close (and Client.Close for
@@ -56,10 +67,13 @@ type Subscription struct {
 	pending ledger
 
 	deliveries chan *Delivery
-	closing    chan struct{} // closed by Close
-	closeOnce  sync.Once
-	done       chan struct{} // closed when the stream has ended
-	err        error         // why; set before done is closed
+	// active: whether the consumer gets deliveries (false while it waits
+	// its turn on a single-active-consumer queue).
+	active    atomic.Bool
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
+	done      chan struct{} // closed when the stream has ended
+	err       error         // why; set before done is closed
 }
 
 // Subscribe opens a Consume stream on queue and waits, bounded by ctx, for
@@ -108,13 +122,16 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 		return nil, err
 	}
 	err = stream.Send(&warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Subscribe{Subscribe: &warrenpb.Subscribe{
-		Queue:        queue,
-		Prefetch:     prefetch,
-		AckMode:      mode,
-		ConsumerTag:  o.ConsumerTag,
-		SessionId:    c.opts.sessionID,
-		MinMetaIndex: c.MetaIndex(),
-		Direct:       direct,
+		Queue:             queue,
+		Prefetch:          prefetch,
+		AckMode:           mode,
+		ConsumerTag:       o.ConsumerTag,
+		SessionId:         c.opts.sessionID,
+		MinMetaIndex:      c.MetaIndex(),
+		Direct:            direct,
+		StateUpdates:      true,
+		Arguments:         consumerArgs(o),
+		ConsumerTimeoutMs: o.Timeout.Milliseconds(),
 	}}})
 	var resp *warrenpb.ConsumeResponse
 	if err == nil {
@@ -155,6 +172,7 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 	if q := subscribed.GetQueue(); q != "" {
 		s.queue = q
 	}
+	s.active.Store(subscribed.GetActive())
 	s.pending.init()
 	if !c.goroutine(func() { s.recv(o.AutoAck) }) {
 		cancel()
@@ -183,6 +201,10 @@ func (s *Subscription) recv(autoAck bool) {
 				}
 			}
 			return
+		}
+		if st := resp.GetState(); st != nil {
+			s.active.Store(st.GetActive())
+			continue
 		}
 		pd := resp.GetDelivery()
 		if pd == nil {
@@ -236,6 +258,20 @@ func (s *Subscription) endError(err error) error {
 // Deliveries returns the channel of deliveries. It is closed when the
 // subscription ends; Err then tells why.
 func (s *Subscription) Deliveries() <-chan *Delivery { return s.deliveries }
+
+// Active reports whether the subscription gets deliveries: false while it
+// waits its turn as a consumer of a queue with x-single-active-consumer
+// (it becomes true when the active consumer before it goes), true for
+// every subscription of other queues.
+func (s *Subscription) Active() bool { return s.active.Load() }
+
+// consumerArgs are the Subscribe arguments of o.
+func consumerArgs(o ConsumeOptions) map[string]*warrenpb.Value {
+	if o.Priority == 0 {
+		return nil
+	}
+	return map[string]*warrenpb.Value{"x-priority": {Kind: &warrenpb.Value_IntValue{IntValue: int64(o.Priority)}}}
+}
 
 // ConsumerTag returns the subscription's consumer tag (server-generated when
 // none was given).

@@ -27,7 +27,11 @@ import (
 //	1  the command types of the first release
 //	2  Enqueue.size_rule SIZE_RULE_WITH_HEADERS: a message's headers and
 //	   string properties count toward max-length-bytes (fsm.MessageSize)
-const FSMVersion = 2
+//	3  queue features: DeclareQueue.args_level 1 (x-expires,
+//	   x-single-active-consumer, x-max-priority, x-consumer-timeout, the
+//	   default delivery limit), the QueueUsed command, Checkout.priority
+//	   and Checkout.timeout_ms
+const FSMVersion = 3
 
 // Member states, as Member.State reports them.
 const (

@@ -35,11 +35,20 @@ type Consumer struct {
 	d       *Dispatcher
 
 	mu     sync.Mutex
-	buf    []fsm.Delivery
+	buf    []Event
 	notify chan struct{}
 	out    tagSet
 	closed bool
 	err    error
+}
+
+// Event is what a consumer's stream carries: a delivery, or (State) the
+// news that the consumer became (Active) or stopped being the active
+// consumer of its single-active-consumer queue.
+type Event struct {
+	Delivery fsm.Delivery
+	State    bool
+	Active   bool
 }
 
 // Key returns the consumer's identity.
@@ -54,38 +63,66 @@ func (c *Consumer) push(ds []fsm.Delivery) {
 		return
 	}
 	for _, d := range ds {
-		c.buf = append(c.buf, d)
+		c.buf = append(c.buf, Event{Delivery: d})
 		c.out.add(d.Tag)
 	}
 	c.mu.Unlock()
+	c.wake()
+}
+
+func (c *Consumer) wake() {
 	select {
 	case c.notify <- struct{}{}:
 	default:
 	}
 }
 
+// pushState queues the news of an active-consumer change; on the apply
+// path, never blocks.
+func (c *Consumer) pushState(active bool) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.buf = append(c.buf, Event{State: true, Active: active})
+	c.mu.Unlock()
+	c.wake()
+}
+
 // Next waits for the next delivery of this consumer. It returns the
 // consumer's close error once closed, or ctx.Err().
 func (c *Consumer) Next(ctx context.Context) (fsm.Delivery, error) {
+	for {
+		e, err := c.NextEvent(ctx)
+		if err != nil || !e.State {
+			return e.Delivery, err
+		}
+	}
+}
+
+// NextEvent is Next, with the consumer's state changes among the
+// deliveries, in order.
+func (c *Consumer) NextEvent(ctx context.Context) (Event, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
 			err := c.err
 			c.mu.Unlock()
-			return fsm.Delivery{}, err
+			return Event{}, err
 		}
 		if len(c.buf) > 0 {
-			d := c.buf[0]
-			c.buf[0] = fsm.Delivery{}
+			e := c.buf[0]
+			c.buf[0] = Event{}
 			c.buf = c.buf[1:]
 			c.mu.Unlock()
-			return d, nil
+			return e, nil
 		}
 		c.mu.Unlock()
 		select {
 		case <-c.notify:
 		case <-ctx.Done():
-			return fsm.Delivery{}, ctx.Err()
+			return Event{}, ctx.Err()
 		}
 	}
 }

@@ -29,6 +29,9 @@ const proposeTimeout = 30 * time.Second
 type Dispatcher struct {
 	proposer Proposer
 	logger   hclog.Logger
+	// clock stamps the commands the flusher proposes (now_ms); it returns
+	// 0 while the group may hold replicas that would ignore the field.
+	clock func() int64
 
 	mu        sync.Mutex
 	consumers map[Key]*Consumer
@@ -68,6 +71,18 @@ func New(p Proposer, logger hclog.Logger) *Dispatcher {
 	d.wg.Add(1)
 	go d.flushLoop()
 	return d
+}
+
+// SetClock makes the flusher stamp its commands with clock's time (Unix
+// ms; 0 for none). Call it before the dispatcher is used.
+func (d *Dispatcher) SetClock(clock func() int64) { d.clock = clock }
+
+// now is the time to stamp a command with.
+func (d *Dispatcher) now() int64 {
+	if d.clock == nil {
+		return 0
+	}
+	return d.clock()
 }
 
 // Register attaches a live stream for consumer key before its Checkout is
@@ -148,6 +163,22 @@ func (d *Dispatcher) Deliver(ds []fsm.Delivery) {
 	}
 	flush()
 	d.mu.Unlock()
+}
+
+// ActiveChanged tells the live consumers among changes that they became,
+// or stopped being, the active consumer of their queue. Called on the
+// apply path; never blocks.
+func (d *Dispatcher) ActiveChanged(changes []fsm.ActiveChange) {
+	if len(changes) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ch := range changes {
+		if c := d.consumers[Key{Queue: ch.Queue, Session: ch.Session, Tag: ch.Tag}]; c != nil {
+			c.pushState(ch.Active)
+		}
+	}
 }
 
 // TrackGet records an unacked Get so that its later Settle can be checked.
@@ -261,7 +292,13 @@ func (d *Dispatcher) EndSessions(sessions []string) {
 // re-subscribed with the same tag before an older stream's Cancel was
 // applied would otherwise keep a stream to which nothing is ever assigned.
 // Called on the apply path; never blocks.
-func (d *Dispatcher) EndConsumer(key Key) {
+func (d *Dispatcher) EndConsumer(key Key) { d.EndConsumerWith(key, ErrSessionEnded) }
+
+// EndConsumerWith ends the live stream registered under key, if any, with
+// err: the consumer is gone from the state without a Cancel of its own (its
+// queue was deleted, say), and err tells the client why. No Cancel is
+// proposed. Called on the apply path; never blocks.
+func (d *Dispatcher) EndConsumerWith(key Key, err error) {
 	d.mu.Lock()
 	c := d.consumers[key]
 	if c != nil {
@@ -270,7 +307,7 @@ func (d *Dispatcher) EndConsumer(key Key) {
 	}
 	d.mu.Unlock()
 	if c != nil {
-		c.closeWith(ErrSessionEnded)
+		c.closeWith(err)
 	}
 }
 
@@ -375,11 +412,11 @@ func (d *Dispatcher) flush(p pending) {
 		var cmd proto.Message
 		switch kind {
 		case Ack:
-			cmd = &fsmpb.Settle{Items: items}
+			cmd = &fsmpb.Settle{Items: items, NowMs: d.now()}
 		case Return:
-			cmd = &fsmpb.Return{Items: items}
+			cmd = &fsmpb.Return{Items: items, NowMs: d.now()}
 		case Discard:
-			cmd = &fsmpb.Discard{Items: items}
+			cmd = &fsmpb.Discard{Items: items, NowMs: d.now()}
 		}
 		p.finish(kind, d.propose(cmd))
 	}
@@ -407,7 +444,7 @@ func (d *Dispatcher) proposeDowns(downs []sessionDown) {
 		if len(chunk) == 0 {
 			return
 		}
-		err := d.propose(&fsmpb.SessionDown{Sessions: chunk})
+		err := d.propose(&fsmpb.SessionDown{Sessions: chunk, NowMs: d.now()})
 		for _, i := range owners {
 			if errs[i] == nil {
 				errs[i] = err
@@ -456,7 +493,7 @@ func (d *Dispatcher) proposeCancels(keys []Key, waiters map[Key][]chan error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag})
+			err := d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag, NowMs: d.now()})
 			for _, w := range waiters[key] {
 				w <- err
 			}

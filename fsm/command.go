@@ -47,6 +47,7 @@ const (
 	CmdTick        CommandType = 28
 	CmdGet         CommandType = 29
 	CmdDropQueue   CommandType = 30
+	CmdQueueUsed   CommandType = 31
 )
 
 // envelopeVersion is byte 0 of every encoded command.
@@ -111,6 +112,8 @@ func newBody(t CommandType) proto.Message {
 		return &fsmpb.Get{}
 	case CmdDropQueue:
 		return &fsmpb.DropQueue{}
+	case CmdQueueUsed:
+		return &fsmpb.QueueUsed{}
 	}
 	return nil
 }
@@ -123,7 +126,7 @@ func AllCommandTypes() []CommandType {
 		CmdAddUser, CmdDeleteUser, CmdChangePassword, CmdSetUserTags, CmdSetPermissions, CmdClearPerms,
 		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost, CmdSetVHostLimits,
 		CmdEnqueue, CmdCheckout, CmdCancel, CmdSettle, CmdReturn, CmdDiscard,
-		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue,
+		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue, CmdQueueUsed,
 	}
 }
 
@@ -191,6 +194,8 @@ func commandType(body proto.Message) (t CommandType, ok bool) {
 		return CmdGet, true
 	case *fsmpb.DropQueue:
 		return CmdDropQueue, true
+	case *fsmpb.QueueUsed:
+		return CmdQueueUsed, true
 	}
 	return 0, false
 }

@@ -54,6 +54,8 @@ type QueueDef struct {
 	OwnerSession string
 	Args         map[string]*fsmpb.Value
 	Spec         *fsmpb.QueueSpec
+	// ArgsLevel is the declaration's args_level: how Spec was made of Args.
+	ArgsLevel uint32
 }
 
 // BindingDef describes one binding of an exchange to a queue.
@@ -363,14 +365,14 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 	if res := m.checkLimit(vhost, "queues", len(m.vhostObjects(vhost).queues), m.access.limits(vhost).MaxQueues); res != nil {
 		return res
 	}
-	spec, err := QueueSpecFromArgs(index, name, c.GetArguments())
+	spec, err := QueueSpecFromArgs(index, name, c.GetArguments(), c.GetArgsLevel())
 	if err != nil {
 		return &Result{Err: err}
 	}
 	spec.Vhost = recordVHost(vhost)
 	q := &QueueDef{
 		ID: index, VHost: vhost, Name: name, Group: m.leastLoadedGroup(), Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
-		Args: cloneArgs(c.GetArguments()), Spec: spec,
+		Args: cloneArgs(c.GetArguments()), Spec: spec, ArgsLevel: c.GetArgsLevel(),
 	}
 	if q.Exclusive {
 		q.OwnerSession = c.GetOwnerSession()

@@ -35,7 +35,7 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 	for _, q := range m.Queues() {
 		snap.Queues = append(snap.Queues, &fsmpb.MetaQueueRecord{
 			Vhost: recordVHost(q.VHost), Id: q.ID, Name: q.Name, Group: q.Group, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
-			OwnerSession: q.OwnerSession, Arguments: q.Args,
+			OwnerSession: q.OwnerSession, Arguments: q.Args, ArgsLevel: q.ArgsLevel,
 		})
 	}
 	for _, b := range m.Bindings("", "", "") {
@@ -145,7 +145,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 		if _, dup := m.queues[objectKey(vhost, rec.GetName())]; dup || rec.GetName() == "" {
 			return nil, fmt.Errorf("%w: queue %q twice or unnamed", ErrBadSnapshot, rec.GetName())
 		}
-		spec, err := QueueSpecFromArgs(rec.GetId(), rec.GetName(), rec.GetArguments())
+		spec, err := QueueSpecFromArgs(rec.GetId(), rec.GetName(), rec.GetArguments(), rec.GetArgsLevel())
 		if err != nil {
 			return nil, fmt.Errorf("%w: queue %q: %v", ErrBadSnapshot, rec.GetName(), err)
 		}
@@ -153,6 +153,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 		q := &QueueDef{
 			ID: rec.GetId(), VHost: vhost, Name: rec.GetName(), Group: rec.GetGroup(), Exclusive: rec.GetExclusive(),
 			AutoDelete: rec.GetAutoDelete(), OwnerSession: rec.GetOwnerSession(), Args: cloneArgs(rec.GetArguments()), Spec: spec,
+			ArgsLevel: rec.GetArgsLevel(),
 		}
 		m.addQueue(q)
 	}

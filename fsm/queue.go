@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -19,6 +20,12 @@ type queueMsg struct {
 	expiry int64  // Unix ms at which the message expires; 0: never
 	size   uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
 	count  uint32 // delivery count: how often it was delivered and came back
+	// prio is the message's priority in a queue with x-max-priority: its
+	// priority property, capped at the queue's maximum (msgPriority).
+	prio uint8
+	// outAt is when a consumer's delivery was assigned (Unix ms, for the
+	// consumer timeout); 0 for ready messages and gets.
+	outAt int64
 	// body is shared by every queue of the group the message went to, and by
 	// the Deliveries that carry it: never mutate it.
 	body *fsmpb.Payload
@@ -34,12 +41,65 @@ type queueConsumer struct {
 	prefetch uint32 // 0: unlimited
 	autoAck  bool
 	nextTag  uint64 // the next delivery tag; tags start at 1, never reused
+	// priority is the consumer's x-priority: consumers of a higher one are
+	// served first while they have credit.
+	priority int32
+	// timeoutMs ends the consumer when a delivery of its stays unacked this
+	// long; 0: never.
+	timeoutMs int64
 	// out holds the outstanding deliveries by tag. For an auto-ack consumer
 	// the record has no body: the message left the queue at assignment and
 	// only the tag (the credit it uses) remains until it is settled.
 	out map[uint64]queueMsg
+	// low is the lowest outstanding tag, or nextTag when none is: tags are
+	// handed out in order and assignment times never decrease, so it is
+	// the oldest delivery (consumer timeout) in O(1). Derived from out
+	// (kept by settleLow; recomputed on restore), not in snapshots.
+	low uint64
 	// prev and next link the queue's service order (round robin).
 	prev, next *queueConsumer
+}
+
+// oldestOut returns the tag and assignment time of the consumer's oldest
+// delivery that counts for its timeout, or 0, 0 when none does (no
+// timeout, auto-ack, nothing out). O(1).
+func (c *queueConsumer) oldestOut() (tag uint64, at int64) {
+	if c.timeoutMs <= 0 || c.autoAck {
+		return 0, 0
+	}
+	if m, ok := c.out[c.low]; ok && m.outAt != 0 {
+		return c.low, m.outAt
+	}
+	return 0, 0
+}
+
+// settleLow moves low past the tags no longer outstanding; each tag is
+// passed once in the consumer's life, so it costs O(1) per delivery
+// amortized.
+func (c *queueConsumer) settleLow() {
+	if len(c.out) == 0 {
+		c.low = c.nextTag
+		return
+	}
+	for c.low < c.nextTag {
+		if _, ok := c.out[c.low]; ok {
+			return
+		}
+		c.low++
+	}
+}
+
+// timeoutDeadline returns when the consumer times out if nothing is
+// settled, or 0.
+func (c *queueConsumer) timeoutDeadline() int64 {
+	_, at := c.oldestOut()
+	if at == 0 {
+		return 0
+	}
+	if at > math.MaxInt64-c.timeoutMs {
+		return math.MaxInt64
+	}
+	return at + c.timeoutMs
 }
 
 // hasCredit reports whether the consumer may take one more delivery.
@@ -68,9 +128,16 @@ type consumerKey struct{ session, tag string }
 type queueState struct {
 	spec      *fsmpb.QueueSpec // immutable once the state exists
 	nextMsgID uint64
-	// Ready messages: returns are served before the main FIFO.
-	returns    deque[queueMsg]
-	main       deque[queueMsg]
+	// Ready messages: returns are served before the main FIFO. A queue
+	// with x-max-priority keeps them per level instead, in levels.
+	returns deque[queueMsg]
+	main    deque[queueMsg]
+	// levels holds, for a priority queue, a returns list and a FIFO per
+	// priority 0..max-priority; nonEmpty has bit p set while level p
+	// holds a message, so the next message is found in O(levels/64).
+	levels     []prioLevel
+	nonEmpty   [4]uint64
+	prioReady  int // ready messages in levels
 	readyBytes uint64
 	// unacked counts checked-out messages (with a body) of consumers and gets.
 	unacked   uint64
@@ -78,25 +145,84 @@ type queueState struct {
 	// first and last delimit the service order: a doubly linked list so that
 	// moving a consumer to the back is O(1).
 	first, last *queueConsumer
-	gets        map[string]*queueGetHolder
-	dirty       bool // listed in QueueGroup.dirty for this command's assignment
-	dropped     bool // deleted by DropQueue: skip it in the assignment pass
+	// active is the consumer a single-active-consumer queue serves
+	// (pickActive, kept by the assignment pass; nil otherwise).
+	active *queueConsumer
+	gets   map[string]*queueGetHolder
+	// usedAt is when the queue was last used (a consumer attached, a get,
+	// a declaration), Unix ms, for x-expires; 0 while it has consumers or
+	// until the next Tick starts its idle time.
+	usedAt  int64
+	dirty   bool // listed in QueueGroup.dirty for this command's assignment
+	dropped bool // deleted by DropQueue: skip it in the assignment pass
+}
+
+// prioLevel is one priority level of a priority queue.
+type prioLevel struct {
+	returns, main deque[queueMsg]
 }
 
 func newQueueState(spec *fsmpb.QueueSpec) *queueState {
-	return &queueState{
+	q := &queueState{
 		spec:      spec,
 		consumers: make(map[consumerKey]*queueConsumer),
 		gets:      make(map[string]*queueGetHolder),
 	}
+	if n := spec.GetMaxPriority(); n > 0 {
+		q.levels = make([]prioLevel, min(n, MaxPriority)+1)
+	}
+	return q
 }
 
-func (q *queueState) readyLen() int { return q.returns.Len() + q.main.Len() }
+// msgPriority is the level of a message with payload p in a queue of spec:
+// its priority property capped at x-max-priority; 0 without priorities.
+func msgPriority(spec *fsmpb.QueueSpec, p *fsmpb.Payload) uint8 {
+	n := min(spec.GetMaxPriority(), MaxPriority)
+	if n == 0 {
+		return 0
+	}
+	return uint8(min(p.GetProperties().GetPriority(), n))
+}
 
-// popReady removes and returns the head of the ready messages.
+func (q *queueState) readyLen() int { return q.returns.Len() + q.main.Len() + q.prioReady }
+
+// topLevel returns the highest priority level holding a message.
+func (q *queueState) topLevel() (int, bool) {
+	for w := len(q.nonEmpty) - 1; w >= 0; w-- {
+		if b := q.nonEmpty[w]; b != 0 {
+			return w*64 + bits.Len64(b) - 1, true
+		}
+	}
+	return 0, false
+}
+
+// levelChanged keeps level p's bit in nonEmpty.
+func (q *queueState) levelChanged(p int) {
+	if q.levels[p].returns.Len()+q.levels[p].main.Len() > 0 {
+		q.nonEmpty[p/64] |= 1 << (p % 64)
+	} else {
+		q.nonEmpty[p/64] &^= 1 << (p % 64)
+	}
+}
+
+// popReady removes and returns the head of the ready messages: the
+// returns before the main FIFO, of the highest level first in a priority
+// queue.
 func (q *queueState) popReady() (queueMsg, bool) {
-	m, ok := q.returns.PopFront()
-	if !ok {
+	var m queueMsg
+	var ok bool
+	if q.levels != nil {
+		p, any := q.topLevel()
+		if !any {
+			return m, false
+		}
+		l := &q.levels[p]
+		if m, ok = l.returns.PopFront(); !ok {
+			m, ok = l.main.PopFront()
+		}
+		q.prioReady--
+		q.levelChanged(p)
+	} else if m, ok = q.returns.PopFront(); !ok {
 		m, ok = q.main.PopFront()
 	}
 	if ok {
@@ -106,13 +232,51 @@ func (q *queueState) popReady() (queueMsg, bool) {
 }
 
 func (q *queueState) pushMain(m queueMsg) {
-	q.main.PushBack(m)
 	q.readyBytes += uint64(m.size)
+	if q.levels != nil {
+		p := int(min(int(m.prio), len(q.levels)-1))
+		q.levels[p].main.PushBack(m)
+		q.prioReady++
+		q.levelChanged(p)
+		return
+	}
+	q.main.PushBack(m)
 }
 
 func (q *queueState) pushReturn(m queueMsg) {
-	q.returns.PushBack(m)
 	q.readyBytes += uint64(m.size)
+	if q.levels != nil {
+		p := int(min(int(m.prio), len(q.levels)-1))
+		q.levels[p].returns.PushBack(m)
+		q.prioReady++
+		q.levelChanged(p)
+		return
+	}
+	q.returns.PushBack(m)
+}
+
+// readyDeques returns the lists of ready messages in service order: the
+// returns list and the main FIFO, or for a priority queue those of each
+// level from the highest down.
+func (q *queueState) readyDeques() []*deque[queueMsg] {
+	if q.levels == nil {
+		return []*deque[queueMsg]{&q.returns, &q.main}
+	}
+	out := make([]*deque[queueMsg], 0, 2*len(q.levels))
+	for p := len(q.levels) - 1; p >= 0; p-- {
+		out = append(out, &q.levels[p].returns, &q.levels[p].main)
+	}
+	return out
+}
+
+// clearReady removes every ready message.
+func (q *queueState) clearReady() {
+	q.returns.Clear()
+	q.main.Clear()
+	for p := range q.levels {
+		q.levels[p] = prioLevel{}
+	}
+	q.nonEmpty, q.prioReady, q.readyBytes = [4]uint64{}, 0, 0
 }
 
 // appendConsumer links c at the back of the service order.
@@ -161,6 +325,43 @@ func (q *queueState) sortedHolders() []*queueGetHolder {
 // order: map order must never reach results or snapshots.
 func sortedTags[V any](m map[uint64]V) []uint64 {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// specHasFeatures reports whether spec uses a feature of FSM version 3.
+func specHasFeatures(s *fsmpb.QueueSpec) bool {
+	return s.ExpiresMs != nil || s.SingleActiveConsumer || s.MaxPriority != 0 || s.ConsumerTimeoutMs != nil
+}
+
+// expiresMs returns the queue's x-expires, if any.
+func (q *queueState) expiresMs() (int64, bool) {
+	if q.spec.ExpiresMs == nil {
+		return 0, false
+	}
+	return max(*q.spec.ExpiresMs, 1), true
+}
+
+// used records a use of the queue at now, for x-expires.
+func (q *queueState) used(now int64) {
+	if _, ok := q.expiresMs(); ok {
+		q.usedAt = max(now, 1)
+	}
+}
+
+// expiryDeadline returns when the queue expires, 1 (due now) when its idle
+// time starts at the next Tick, or 0 when it does not expire (no x-expires,
+// or it has consumers).
+func (q *queueState) expiryDeadline() int64 {
+	ttl, ok := q.expiresMs()
+	if !ok || len(q.consumers) > 0 {
+		return 0
+	}
+	if q.usedAt == 0 {
+		return 1
+	}
+	if q.usedAt > math.MaxInt64-ttl {
+		return math.MaxInt64
+	}
+	return q.usedAt + ttl
 }
 
 // maxLength returns the queue's message-count limit, if any.
@@ -241,6 +442,7 @@ func (q *queueState) requeue(m queueMsg, res *Result) bool {
 	if m.count < math.MaxUint32 {
 		m.count++
 	}
+	m.outAt = 0
 	if lim := q.spec.GetDeliveryLimit(); lim > 0 && m.count > lim {
 		q.deadLetter(&m, dlReasonDeliveryLimit, res)
 		return false
@@ -268,6 +470,7 @@ func (q *queueState) takeOutConsumer(c *queueConsumer) []queueMsg {
 		out = append(out, c.out[t])
 	}
 	clear(c.out)
+	c.low = c.nextTag
 	if !c.autoAck {
 		q.unacked -= uint64(len(out))
 	}

@@ -14,11 +14,16 @@ package fsm
 // "expired") rather than delivered; as in RabbitMQ, expiry is only checked at
 // the head, so an expired message behind a live one waits for its turn.
 func (g *QueueGroup) assign(q *queueState, res *Result) {
+	if q.spec.GetSingleActiveConsumer() {
+		g.assignSingle(q, res)
+		return
+	}
+	prio := false
+	for c := q.first; c != nil && !prio; c = c.next {
+		prio = c.priority != 0
+	}
 	for q.readyLen() > 0 {
-		c := q.first
-		for c != nil && !c.hasCredit() {
-			c = c.next
-		}
+		c := q.nextConsumer(prio)
 		if c == nil {
 			return
 		}
@@ -27,17 +32,7 @@ func (g *QueueGroup) assign(q *queueState, res *Result) {
 			q.deadLetter(&m, dlReasonExpired, res)
 			continue
 		}
-		tag := c.nextTag
-		c.nextTag++
-		res.Deliveries = append(res.Deliveries, q.delivery(&m, c.session, c.tag, tag))
-		if c.autoAck {
-			// Settled at assignment (at most once): the record keeps the tag's
-			// credit in use until the dispatcher settles it, but not the body.
-			m.body = nil
-		} else {
-			q.unacked++
-		}
-		c.out[tag] = m
+		g.deliverTo(q, c, m, res)
 		if c != q.last {
 			q.unlinkConsumer(c)
 			q.appendConsumer(c)
@@ -45,11 +40,92 @@ func (g *QueueGroup) assign(q *queueState, res *Result) {
 	}
 }
 
+// nextConsumer returns the consumer the next message goes to: the first in
+// service order with credit, or with consumer priorities (prio) the first
+// with credit among those of the highest priority that have credit
+// (RabbitMQ: higher-priority consumers get messages while they have
+// credit; equal ones take turns). nil when none has credit.
+func (q *queueState) nextConsumer(prio bool) *queueConsumer {
+	var best *queueConsumer
+	for c := q.first; c != nil; c = c.next {
+		if !c.hasCredit() {
+			continue
+		}
+		if !prio {
+			return c
+		}
+		if best == nil || c.priority > best.priority {
+			best = c
+		}
+	}
+	return best
+}
+
+// deliverTo checks m out to c under its next tag and reports the delivery.
+func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res *Result) {
+	tag := c.nextTag
+	c.nextTag++
+	m.outAt = 0
+	if c.timeoutMs > 0 && !c.autoAck {
+		m.outAt = max(g.lastNow, 1) // the consumer timeout counts from here
+	}
+	res.Deliveries = append(res.Deliveries, q.delivery(&m, c.session, c.tag, tag))
+	if c.autoAck {
+		// Settled at assignment (at most once): the record keeps the tag's
+		// credit in use until the dispatcher settles it, but not the body.
+		m.body = nil
+	} else {
+		q.unacked++
+	}
+	c.out[tag] = m
+}
+
+// assignSingle is assign for a queue with x-single-active-consumer: only
+// its active consumer (pickActive) gets messages, and the service order is
+// never rotated, so it stays the registration order. When the active
+// consumer changes, Result.ActiveChanged says so (the one that stopped
+// being active, if it is still there, then the new one). A consumer that
+// went had its unacked messages returned, to the front of the ready
+// messages, so the next active one gets them first.
+func (g *QueueGroup) assignSingle(q *queueState, res *Result) {
+	a := q.pickActive()
+	if a != q.active {
+		if old := q.active; old != nil && q.consumers[consumerKey{old.session, old.tag}] == old {
+			res.ActiveChanged = append(res.ActiveChanged, ActiveChange{Queue: q.spec.GetId(), Session: old.session, Tag: old.tag})
+		}
+		if a != nil {
+			res.ActiveChanged = append(res.ActiveChanged, ActiveChange{Queue: q.spec.GetId(), Session: a.session, Tag: a.tag, Active: true})
+		}
+		q.active = a
+	}
+	for a != nil && a.hasCredit() && q.readyLen() > 0 {
+		m, _ := q.popReady()
+		if msgExpired(&m, g.lastNow, g.cur) {
+			q.deadLetter(&m, dlReasonExpired, res)
+			continue
+		}
+		g.deliverTo(q, a, m, res)
+	}
+}
+
+// pickActive returns the consumer a single-active-consumer queue serves:
+// the first in registration order among those of the highest priority,
+// or nil when it has none.
+func (q *queueState) pickActive() *queueConsumer {
+	var best *queueConsumer
+	for c := q.first; c != nil; c = c.next {
+		if best == nil || c.priority > best.priority {
+			best = c
+		}
+	}
+	return best
+}
+
 // dropExpiredHeads discards the expired messages at the heads of the returns
 // list and of the main FIFO, and returns how many it discarded.
 func (g *QueueGroup) dropExpiredHeads(q *queueState, res *Result) int {
 	n := 0
-	for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+	for i, d := range q.readyDeques() {
 		for {
 			m, ok := d.Front()
 			if !ok || !msgExpired(&m, g.lastNow, g.cur) {
@@ -57,6 +133,10 @@ func (g *QueueGroup) dropExpiredHeads(q *queueState, res *Result) int {
 			}
 			d.PopFront()
 			q.readyBytes -= uint64(m.size)
+			if q.levels != nil {
+				q.prioReady--
+				q.levelChanged(len(q.levels) - 1 - i/2)
+			}
 			q.deadLetter(&m, dlReasonExpired, res)
 			n++
 		}

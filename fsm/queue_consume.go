@@ -59,13 +59,16 @@ func (g *QueueGroup) applyCheckout(b *fsmpb.Checkout, res *Result) {
 				ErrPrecondition, tag, session, q.spec.GetName(), c.prefetch, c.autoAck)
 			return
 		}
-		g.advanceClock(b.GetNowMs())
+		q.used(g.advanceClock(b.GetNowMs()))
 		return
 	}
-	g.advanceClock(b.GetNowMs())
+	q.used(g.advanceClock(b.GetNowMs()))
 	c := &queueConsumer{
 		session: session, tag: tag, prefetch: b.GetPrefetch(), autoAck: b.GetAutoAck(),
-		nextTag: 1, out: make(map[uint64]queueMsg),
+		nextTag: 1, low: 1, out: make(map[uint64]queueMsg), priority: b.GetPriority(), timeoutMs: max(b.GetTimeoutMs(), 0),
+	}
+	if c.priority != 0 || c.timeoutMs != 0 {
+		g.features = true
 	}
 	q.consumers[key] = c
 	q.appendConsumer(c)
@@ -81,6 +84,7 @@ func (g *QueueGroup) applyCancel(b *fsmpb.Cancel, res *Result) {
 		res.Err = fmt.Errorf("cancel: %w", err)
 		return
 	}
+	g.advanceClock(b.GetNowMs())
 	q := g.queues[b.GetQueue()]
 	if q == nil {
 		return
@@ -107,6 +111,7 @@ func (g *QueueGroup) removeConsumer(q *queueState, c *queueConsumer, res *Result
 	g.dropSessionRef(c.session, q.spec.GetId(), c.tag)
 	g.touch(q)
 	if len(q.consumers) == 0 {
+		q.usedAt = 0 // idle from the next Tick on (x-expires)
 		res.IdleQueues = append(res.IdleQueues, IdleQueue{ID: q.spec.GetId(), VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
 	}
 	var n uint64
@@ -161,6 +166,7 @@ func (g *QueueGroup) applySessionDown(b *fsmpb.SessionDown, res *Result) {
 		}
 	}
 
+	g.advanceClock(b.GetNowMs())
 	// victim is one consumer (tag) or get-holder (tag "") to remove.
 	type victim struct {
 		queue        uint64

@@ -132,7 +132,7 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uin
 			q.deadLetter(&old, dlReasonMaxLen, res)
 		}
 	}
-	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, p, now), size: size, body: p}
+	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, p, now), size: size, body: p, prio: msgPriority(q.spec, p)}
 	q.nextMsgID++
 	if q.overLimit(size) {
 		// The message alone exceeds the limit (max-length 0, or a message

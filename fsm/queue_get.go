@@ -1,7 +1,10 @@
 package fsm
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -38,7 +41,7 @@ func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
 		res.Err = fmt.Errorf("get: %w", err)
 		return
 	}
-	g.advanceClock(b.GetNowMs())
+	q.used(g.advanceClock(b.GetNowMs()))
 	g.dropExpiredHeads(q, res)
 	if m, ok := q.popReady(); ok {
 		var tag uint64
@@ -63,7 +66,10 @@ func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
 // applyTick advances the clock and, for every queue in id order, first
 // returns the unacked gets whose lease ended (holders by session, tags in
 // order; delivery count +1), then discards the expired messages at the heads
-// of the ready lists (dead-letter reason "expired").
+// of the ready lists (dead-letter reason "expired"), and lists the queues
+// unused past their x-expires in Result.ExpiredQueues (for the leader to
+// delete; listed again at every Tick until deleted). A queue whose idle
+// time was waiting for a clock (its last consumer went) starts it now.
 func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 	now := g.advanceClock(b.GetNowMs())
 	for _, id := range g.sortedQueueIDs() {
@@ -82,8 +88,59 @@ func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 				}
 			}
 		}
+		if g.timeOutConsumers(q, now, res) {
+			// Their messages came back: assign them now, so that the
+			// heads are checked for expiry after (as after a lease).
+			g.dropExpiredHeads(q, res)
+			g.assign(q, res)
+		}
 		g.dropExpiredHeads(q, res)
+		if due := q.expiryDeadline(); due == 1 {
+			q.used(now)
+		} else if due != 0 && due <= now {
+			res.ExpiredQueues = append(res.ExpiredQueues, IdleQueue{ID: id, VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
+		}
 	}
+}
+
+// timeOutConsumers removes, in service order, the consumers of q that have
+// a delivery unacked for their timeout or longer at now; their deliveries
+// return to the queue (redelivered, delivery count + 1) and Result.Ended
+// tells their streams why (Timeout). It reports whether it removed any.
+func (g *QueueGroup) timeOutConsumers(q *queueState, now int64, res *Result) bool {
+	var late []*queueConsumer
+	var tags []uint64
+	for c := q.first; c != nil; c = c.next {
+		if tag, at := c.oldestOut(); at != 0 && at <= now-c.timeoutMs {
+			late = append(late, c)
+			tags = append(tags, tag)
+		}
+	}
+	for i, c := range late {
+		d := time.Duration(c.timeoutMs) * time.Millisecond
+		res.Ended = append(res.Ended, EndedConsumer{
+			Queue: q.spec.GetId(), QueueName: q.spec.GetName(), Session: c.session, Tag: c.tag, Timeout: true,
+			Reason: fmt.Sprintf("consumer timeout: delivery tag %d unacknowledged for %v", tags[i], d),
+		})
+		res.Count += g.removeConsumer(q, c, res)
+	}
+	return len(late) > 0
+}
+
+// applyQueueUsed records a declaration of a queue with x-expires: its
+// state is created if need be and its idle time starts again.
+func (g *QueueGroup) applyQueueUsed(b *fsmpb.QueueUsed, res *Result) {
+	if err := ValidQueueSpec(b.GetQueue()); err != nil {
+		res.Err = fmt.Errorf("queue used: %w", err)
+		return
+	}
+	q, err := g.queueFor(b.GetQueue())
+	if err != nil {
+		res.Err = fmt.Errorf("queue used: %w", err)
+		return
+	}
+	g.features = true
+	q.used(g.advanceClock(b.GetNowMs()))
 }
 
 // applyPurge removes every ready message of a queue; checked-out ones stay.
@@ -96,9 +153,7 @@ func (g *QueueGroup) applyPurge(b *fsmpb.Purge, res *Result) {
 		return
 	}
 	res.Count = uint64(q.readyLen())
-	q.returns.Clear()
-	q.main.Clear()
-	q.readyBytes = 0
+	q.clearReady()
 }
 
 // applyDropQueue deletes a queue's state, if any, and tombstones its id for
@@ -117,10 +172,18 @@ func (g *QueueGroup) applyDropQueue(b *fsmpb.DropQueue, res *Result) {
 		return
 	}
 	res.Count = uint64(q.readyLen()) + q.unacked
-	// Map order is harmless here: removing references commutes.
-	for _, c := range q.consumers {
-		g.dropSessionRef(c.session, id, c.tag)
+	reason := b.GetReason()
+	if reason == "" {
+		reason = "queue deleted"
 	}
+	// In service order: the consumers' streams end with the reason.
+	for c := q.first; c != nil; c = c.next {
+		g.dropSessionRef(c.session, id, c.tag)
+		res.Ended = append(res.Ended, EndedConsumer{Queue: id, QueueName: q.spec.GetName(), Session: c.session, Tag: c.tag, Reason: reason})
+	}
+	slices.SortFunc(res.Ended, func(a, b EndedConsumer) int {
+		return cmp.Or(cmp.Compare(a.Session, b.Session), cmp.Compare(a.Tag, b.Tag))
+	})
 	for s := range q.gets {
 		g.dropSessionRef(s, id, "")
 	}

@@ -47,6 +47,10 @@ type QueueGroup struct {
 	// before the rule read (a follower not yet upgraded must be able to
 	// install the snapshot of an upgraded leader).
 	sizeRule fsmpb.SizeRule
+	// features is set once the group holds state of FSM version 3 (a
+	// queue spec, command or consumer with a version 3 feature): it decides
+	// only the snapshot format, version 3 from then on.
+	features bool
 
 	// Per command scratch, empty between commands.
 	cur   uint64        // Raft index of the command being applied
@@ -96,11 +100,11 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 		case *fsmpb.Cancel:
 			g.applyCancel(b, res)
 		case *fsmpb.Settle:
-			g.applySettle(b.GetItems(), settleAck, res)
+			g.applySettle(b.GetItems(), settleAck, b.GetNowMs(), res)
 		case *fsmpb.Return:
-			g.applySettle(b.GetItems(), settleReturn, res)
+			g.applySettle(b.GetItems(), settleReturn, b.GetNowMs(), res)
 		case *fsmpb.Discard:
-			g.applySettle(b.GetItems(), settleDiscard, res)
+			g.applySettle(b.GetItems(), settleDiscard, b.GetNowMs(), res)
 		case *fsmpb.SessionDown:
 			g.applySessionDown(b, res)
 		case *fsmpb.Purge:
@@ -111,6 +115,8 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 			g.applyGet(b, res)
 		case *fsmpb.DropQueue:
 			g.applyDropQueue(b, res)
+		case *fsmpb.QueueUsed:
+			g.applyQueueUsed(b, res)
 		default:
 			// A queue command type that commandType knows and this switch
 			// does not: TestQueueApplyHandlesEveryType catches it.
@@ -177,6 +183,9 @@ func (g *QueueGroup) queueFor(spec *fsmpb.QueueSpec) (*queueState, error) {
 	// A private copy: the command's spec belongs to the caller.
 	q := newQueueState(proto.Clone(spec).(*fsmpb.QueueSpec))
 	g.queues[id] = q
+	if specHasFeatures(spec) {
+		g.features = true
+	}
 	return q, nil
 }
 

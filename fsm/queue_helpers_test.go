@@ -173,7 +173,7 @@ func readyBodies(g *QueueGroup, id uint64) []string {
 		return nil
 	}
 	out := []string{}
-	for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+	for _, d := range q.readyDeques() {
 		for i := range d.Len() {
 			m := d.At(i)
 			out = append(out, string(m.payload().GetBody()))

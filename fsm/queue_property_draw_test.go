@@ -30,6 +30,13 @@ func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
 		s.DeadLetterExchange = "dlx"
 		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
 	}
+	s.SingleActiveConsumer = rapid.IntRange(0, 3).Draw(t, "sac") == 0
+	if rapid.IntRange(0, 2).Draw(t, "hasMaxPriority") == 0 {
+		s.MaxPriority = rapid.SampledFrom([]uint32{1, 3, 70, 255}).Draw(t, "maxPriority")
+	}
+	if rapid.IntRange(0, 3).Draw(t, "hasExpires") == 0 {
+		s.ExpiresMs = proto.Int64(rapid.Int64Range(1, 80).Draw(t, "expires"))
+	}
 	return s
 }
 
@@ -78,7 +85,9 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		}
 		return items
 	}
-	switch rapid.IntRange(0, 21).Draw(t, "kind") {
+	switch rapid.IntRange(0, 22).Draw(t, "kind") {
+	case 22:
+		return &fsmpb.QueueUsed{Queue: spec(), NowMs: clock()}
 	case 0, 1, 2, 3, 4:
 		e := &fsmpb.Enqueue{Queues: specs, NowMs: clock()}
 		// Both size rules, as in a log written across the upgrade that
@@ -94,6 +103,12 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 			if rapid.IntRange(0, 3).Draw(t, "expires") == 0 {
 				m.Payload.Properties = &fsmpb.Properties{ExpirationMs: rapid.Int64Range(1, 50).Draw(t, "expiration")}
 			}
+			if rapid.Bool().Draw(t, "hasPriority") {
+				if m.Payload.Properties == nil {
+					m.Payload.Properties = &fsmpb.Properties{}
+				}
+				m.Payload.Properties.Priority = rapid.SampledFrom([]uint32{0, 1, 2, 5, 69, 200, 255, 300}).Draw(t, "priority")
+			}
 			if rapid.IntRange(0, 2).Draw(t, "hasHeaders") == 0 {
 				m.Payload.Headers = map[string]*fsmpb.Value{
 					"h": {Kind: &fsmpb.Value_StringValue{StringValue: rapid.SampledFrom([]string{"", "v", "vvvv"}).Draw(t, "header")}},
@@ -106,17 +121,33 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		c := checkout(spec(), session(), rapid.SampledFrom(propConsumers).Draw(t, "consumer"),
 			rapid.Uint32Range(0, 3).Draw(t, "prefetch"), rapid.IntRange(0, 3).Draw(t, "autoAck") == 0)
 		c.NowMs = clock()
+		if rapid.Bool().Draw(t, "hasTimeout") {
+			c.TimeoutMs = rapid.Int64Range(1, 60).Draw(t, "timeout")
+		}
+		if rapid.IntRange(0, 2).Draw(t, "hasConsumerPriority") == 0 {
+			c.Priority = rapid.Int32Range(-2, 2).Draw(t, "consumerPriority")
+		}
 		return c
 	case 8:
-		return cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer"))
+		c := cancel(spec().GetId(), session(), rapid.SampledFrom(append([]string{""}, propConsumers...)).Draw(t, "consumer"))
+		c.NowMs = clock()
+		return c
 	case 9, 10, 11:
-		return settle(tagItems()...)
+		s := settle(tagItems()...)
+		s.NowMs = clock()
+		return s
 	case 12, 13:
-		return retrn(tagItems()...)
+		s := retrn(tagItems()...)
+		s.NowMs = clock()
+		return s
 	case 14:
-		return discard(tagItems()...)
+		s := discard(tagItems()...)
+		s.NowMs = clock()
+		return s
 	case 15:
-		return sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...)
+		s := sessionDown(rapid.SliceOfN(rapid.SampledFrom(propSessions), 0, 2).Draw(t, "down")...)
+		s.NowMs = clock()
+		return s
 	case 16, 17:
 		n := clock()
 		return get(spec(), session(), rapid.Bool().Draw(t, "getAutoAck"), *now+rapid.Int64Range(-5, 40).Draw(t, "lease"), n)

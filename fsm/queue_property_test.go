@@ -39,7 +39,7 @@ func locate(t *rapid.T, g *QueueGroup) map[msgKey]msgLoc {
 		locs[k] = msgLoc{where, m.count}
 	}
 	for id, q := range g.queues {
-		for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+		for _, d := range q.readyDeques() {
 			for i := range d.Len() {
 				put(id, d.At(i), "ready")
 			}
@@ -195,19 +195,52 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 		// No consumer over its prefetch; and the assignment reached its
 		// fixed point: no ready message while a consumer has credit.
 		credit := false
+		sac := q.spec.GetSingleActiveConsumer()
+		if sac && q.active != q.pickActive() {
+			t.Fatalf("queue %d: active consumer %v, want %v", id, q.active, q.pickActive())
+		}
 		for c := q.first; c != nil; c = c.next {
 			if c.prefetch > 0 && len(c.out) > int(c.prefetch) {
 				t.Fatalf("consumer %s/%s has %d out, prefetch %d", c.session, c.tag, len(c.out), c.prefetch)
 			}
-			credit = credit || c.hasCredit()
+			low := c.nextTag
+			for tag := range c.out {
+				low = min(low, tag)
+			}
+			if c.low != low {
+				t.Fatalf("consumer %s/%s: low %d, lowest outstanding %d", c.session, c.tag, c.low, low)
+			}
+			if !sac || c == q.active {
+				credit = credit || c.hasCredit()
+			}
 		}
 		if credit && q.readyLen() > 0 {
 			t.Fatalf("queue %d: %d ready while a consumer has credit", id, q.readyLen())
 		}
 		var bytes uint64
-		for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
+		for _, d := range q.readyDeques() {
 			for i := range d.Len() {
 				bytes += uint64(d.At(i).size)
+			}
+		}
+		if q.levels != nil {
+			n := 0
+			for p := range q.levels {
+				l := q.levels[p].returns.Len() + q.levels[p].main.Len()
+				n += l
+				if (l > 0) != (q.nonEmpty[p/64]&(1<<(p%64)) != 0) {
+					t.Fatalf("queue %d: level %d holds %d, bit %t", id, p, l, l == 0)
+				}
+				for _, d := range []*deque[queueMsg]{&q.levels[p].returns, &q.levels[p].main} {
+					for i := range d.Len() {
+						if int(d.At(i).prio) != p {
+							t.Fatalf("queue %d: message of priority %d at level %d", id, d.At(i).prio, p)
+						}
+					}
+				}
+			}
+			if n != q.prioReady || q.returns.Len()+q.main.Len() != 0 {
+				t.Fatalf("queue %d: %d in levels, counted %d; %d outside", id, n, q.prioReady, q.returns.Len()+q.main.Len())
 			}
 		}
 		if bytes != q.readyBytes {
@@ -221,6 +254,9 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 		c := q.consumers[consumerKey{d.Session, d.ConsumerTag}]
 		if c == nil {
 			t.Fatalf("delivery %+v to a consumer that does not exist", d)
+		}
+		if q.spec.GetSingleActiveConsumer() && c != q.active {
+			t.Fatalf("delivery %s to a consumer that is not the active one of its single-active-consumer queue", dstr(d))
 		}
 		if _, ok := c.out[d.Tag]; !ok {
 			t.Fatalf("delivery %s not outstanding", dstr(d))
@@ -300,10 +336,22 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 			}
 		}
 	case *fsmpb.Tick:
+		listed := map[uint64]bool{}
+		for _, e := range res.ExpiredQueues {
+			listed[e.ID] = true
+		}
 		for id, q := range g.queues {
-			for _, dq := range []*deque[queueMsg]{&q.returns, &q.main} {
+			for c := q.first; c != nil; c = c.next {
+				if due := c.timeoutDeadline(); due != 0 && due <= g.lastNow {
+					t.Fatalf("queue %d: consumer %s/%s past its timeout (%d) after a tick at %d", id, c.session, c.tag, due, g.lastNow)
+				}
+			}
+			if due := q.expiryDeadline(); (due != 0 && due <= g.lastNow) != listed[id] {
+				t.Fatalf("queue %d: expiry deadline %d at %d, listed as expired %t", id, due, g.lastNow, listed[id])
+			}
+			for _, dq := range q.readyDeques() {
 				if h, ok := dq.Front(); ok && h.expiry != 0 && h.expiry <= g.lastNow {
-					t.Fatalf("queue %d: expired head after a tick", id)
+					t.Fatalf("queue %d: expired head after a tick (expiry %d, now %d, count %d, res %+v)", id, h.expiry, g.lastNow, h.count, res)
 				}
 			}
 			for _, h := range q.gets {

@@ -20,6 +20,9 @@ type QueueStats struct {
 	Unacked uint64
 	// Consumers is the number of consumers (get-holders excluded).
 	Consumers uint32
+	// ActiveConsumer is the tag of the consumer a single-active-consumer
+	// queue serves ("" when it has none, or is no such queue).
+	ActiveConsumer string
 }
 
 // QueueStats returns the counters of queue id, and false when the group has
@@ -29,10 +32,27 @@ func (g *QueueGroup) QueueStats(id uint64) (QueueStats, bool) {
 	if q == nil {
 		return QueueStats{}, false
 	}
-	return QueueStats{
+	st := QueueStats{
 		Ready: uint64(q.readyLen()), ReadyBytes: q.readyBytes, Unacked: q.unacked,
 		Consumers: uint32(min(len(q.consumers), 1<<32-1)),
-	}, true
+	}
+	if q.active != nil {
+		st.ActiveConsumer = q.active.tag
+	}
+	return st, true
+}
+
+// ConsumerActive reports whether consumer (session, tag) of queue id gets
+// deliveries: true for every consumer of a queue without
+// x-single-active-consumer, and for the active one of a queue with it.
+// False when there is no such consumer.
+func (g *QueueGroup) ConsumerActive(id uint64, session, tag string) bool {
+	q := g.queues[id]
+	if q == nil {
+		return false
+	}
+	c := q.consumers[consumerKey{session, tag}]
+	return c != nil && (!q.spec.GetSingleActiveConsumer() || c == q.active)
 }
 
 // Sessions returns, sorted, the sessions that hold a consumer or a
@@ -143,11 +163,23 @@ func (g *QueueGroup) NextDeadline() int64 {
 		}
 	}
 	for _, q := range g.queues {
-		if m, ok := q.returns.Front(); ok {
-			earlier(m.expiry)
+		if q.levels == nil {
+			if m, ok := q.returns.Front(); ok {
+				earlier(m.expiry)
+			}
+			if m, ok := q.main.Front(); ok {
+				earlier(m.expiry)
+			}
+		} else {
+			for _, d := range q.readyDeques() {
+				if m, ok := d.Front(); ok {
+					earlier(m.expiry)
+				}
+			}
 		}
-		if m, ok := q.main.Front(); ok {
-			earlier(m.expiry)
+		earlier(q.expiryDeadline())
+		for c := q.first; c != nil; c = c.next {
+			earlier(c.timeoutDeadline())
 		}
 		if q.unacked == 0 {
 			continue

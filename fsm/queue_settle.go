@@ -43,13 +43,14 @@ func (k settleKind) String() string {
 // Every item's session id and consumer tag are checked first: one that
 // fails the limits refuses the whole command with ErrInvalid, before any
 // item is settled.
-func (g *QueueGroup) applySettle(items []*fsmpb.ConsumerTags, kind settleKind, res *Result) {
+func (g *QueueGroup) applySettle(items []*fsmpb.ConsumerTags, kind settleKind, nowMs int64, res *Result) {
 	for i, it := range items {
 		if err := checkConsumer(it.GetSession(), it.GetConsumerTag(), true); err != nil {
 			res.Err = fmt.Errorf("%s: items[%d]: %w", kind, i, err)
 			return
 		}
 	}
+	g.advanceClock(nowMs)
 	var tags []uint64
 	for _, it := range items {
 		q := g.queues[it.GetQueue()]
@@ -85,6 +86,7 @@ func (g *QueueGroup) settleConsumer(q *queueState, c *queueConsumer, tags []uint
 		q.unacked--
 		q.finish(m, kind, res)
 	}
+	c.settleLow()
 }
 
 func (g *QueueGroup) settleGets(q *queueState, h *queueGetHolder, tags []uint64, kind settleKind, res *Result) {

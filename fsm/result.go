@@ -35,6 +35,36 @@ type Result struct {
 	// DeadLetters are discarded messages of queues with a dead-letter
 	// exchange, for the leader to republish.
 	DeadLetters []DeadLetter
+	// ExpiredQueues are queues a Tick found unused past their x-expires,
+	// for the leader to delete.
+	ExpiredQueues []IdleQueue
+	// ActiveChanged lists the consumers of single-active-consumer queues
+	// that became active or stopped being active, in order.
+	ActiveChanged []ActiveChange
+	// Ended are consumers this command removed from the state without a
+	// Cancel of theirs (their queue was dropped), in queue, session, tag
+	// order, each with why: the leader ends their streams with that.
+	Ended []EndedConsumer
+}
+
+// ActiveChange says that a consumer became active (or stopped being so).
+type ActiveChange struct {
+	Queue        uint64
+	Session, Tag string
+	Active       bool
+}
+
+// EndedConsumer is a consumer a command removed, and why.
+type EndedConsumer struct {
+	Queue     uint64
+	QueueName string
+	Session   string
+	Tag       string
+	// Reason is the text its stream ends with, e.g. "queue deleted".
+	Reason string
+	// Timeout: it was ended by its consumer timeout (not NOT_FOUND, but
+	// a failed precondition: the consumer did not ack in time).
+	Timeout bool
 }
 
 // EnqueueStatus is the outcome of one message of an Enqueue.

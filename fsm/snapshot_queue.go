@@ -66,11 +66,19 @@ const (
 	// qsVersionSizeRule: a message's size is its body's length or its
 	// MessageSize.
 	qsVersionSizeRule = 2
+	// qsVersionFeatures: version 2, and the queue record ends with the
+	// queue's last use (varint, x-expires), the consumer record with its
+	// priority and timeout (varints), a delivery record has its assignment
+	// time (varint) after the tag.
+	qsVersionFeatures = 3
 )
 
 // snapshotVersion is the format version g writes: the oldest that holds
 // its state.
 func (g *QueueGroup) snapshotVersion() uint64 {
+	if g.features {
+		return qsVersionFeatures
+	}
 	if g.sizeRule >= fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS {
 		return qsVersionSizeRule
 	}
@@ -135,33 +143,50 @@ func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
 		sw.record(qsProducer, e.b)
 	}
 	for _, id := range ids {
-		if err := qsWriteQueue(sw, &e, g.queues[id]); err != nil {
+		if err := qsWriteQueue(sw, &e, g.queues[id], g.features); err != nil {
 			return err
 		}
 	}
 	return sw.finish()
 }
 
-func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState) error {
+func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 	e.reset()
 	if err := e.proto(q.spec); err != nil {
 		return err
 	}
 	e.uvarint(q.nextMsgID)
-	e.uvarint(uint64(q.returns.Len()))
-	e.uvarint(uint64(q.main.Len()))
+	ds := q.readyDeques()
+	var nRet, nMain int
+	for i, d := range ds {
+		if i%2 == 0 {
+			nRet += d.Len()
+		} else {
+			nMain += d.Len()
+		}
+	}
+	e.uvarint(uint64(nRet))
+	e.uvarint(uint64(nMain))
 	e.uvarint(uint64(len(q.consumers)))
 	e.uvarint(uint64(len(q.gets)))
+	if v3 {
+		e.varint(q.usedAt)
+	}
 	sw.record(qsQueue, e.b)
 
-	for _, d := range []*deque[queueMsg]{&q.returns, &q.main} {
-		for i := range d.Len() {
-			m := d.At(i)
-			e.reset()
-			if err := qsEncodeMsg(e, &m); err != nil {
-				return err
+	// Every returns list (of each level, from the highest), then every
+	// main FIFO: a restore puts each message back at its level.
+	for _, first := range []int{0, 1} {
+		for j := first; j < len(ds); j += 2 {
+			d := ds[j]
+			for i := range d.Len() {
+				m := d.At(i)
+				e.reset()
+				if err := qsEncodeMsg(e, &m); err != nil {
+					return err
+				}
+				sw.record(qsReady, e.b)
 			}
-			sw.record(qsReady, e.b)
 		}
 	}
 	for c := q.first; c != nil; c = c.next {
@@ -172,11 +197,18 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState) error {
 		e.boolean(c.autoAck)
 		e.uvarint(c.nextTag)
 		e.uvarint(uint64(len(c.out)))
+		if v3 {
+			e.varint(int64(c.priority))
+			e.varint(c.timeoutMs)
+		}
 		sw.record(qsConsumer, e.b)
 		for _, t := range sortedTags(c.out) {
 			m := c.out[t]
 			e.reset()
 			e.uvarint(t)
+			if v3 {
+				e.varint(m.outAt)
+			}
 			if err := qsEncodeMsg(e, &m); err != nil {
 				return err
 			}
@@ -242,8 +274,11 @@ func RestoreQueueGroup(r io.Reader) (*QueueGroup, error) {
 	case version == qsVersionBodySize:
 	case version == qsVersionSizeRule:
 		g.sizeRule = fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
+	case version == qsVersionFeatures:
+		g.sizeRule = fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
+		g.features = true
 	default:
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d and %d", errSnapshot, version, qsVersionBodySize, qsVersionSizeRule)
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d to %d", errSnapshot, version, qsVersionBodySize, qsVersionFeatures)
 	}
 	g.lastIndex = d.uvarint()
 	g.lastNow = d.varint()

@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
 )
@@ -90,6 +92,10 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 	d.proto(spec)
 	nextID := d.uvarint()
 	nRet, nMain, nCons, nHold := d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
+	var usedAt int64
+	if g.features {
+		usedAt = d.varint()
+	}
 	if err := d.end(); err != nil {
 		return err
 	}
@@ -105,8 +111,12 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 	}
 	*prevID = id
 	rs.got.queues++
+	if usedAt < 0 {
+		return qsCorrupt("queue %d used at %d", id, usedAt)
+	}
 	q := newQueueState(spec)
 	q.nextMsgID = nextID
+	q.usedAt = usedAt
 
 	for i := range nRet + nMain {
 		d, err := rs.expect(qsReady)
@@ -135,6 +145,9 @@ func (rs *qsRestore) queue(prevID *uint64) error {
 			return err
 		}
 	}
+	if spec.GetSingleActiveConsumer() {
+		q.active = q.pickActive()
+	}
 	g.queues[id] = q
 	for _, c := range q.serviceOrder() {
 		g.addSessionRef(c.session, id, c.tag)
@@ -155,6 +168,10 @@ func (rs *qsRestore) consumer(q *queueState) error {
 	c.autoAck = d.boolean()
 	c.nextTag = d.uvarint()
 	nOut := d.uvarint()
+	var priority int64
+	if rs.g.features {
+		priority, c.timeoutMs = d.varint(), d.varint()
+	}
 	if err := d.end(); err != nil {
 		return err
 	}
@@ -170,7 +187,10 @@ func (rs *qsRestore) consumer(q *queueState) error {
 		return qsCorrupt("next tag 0")
 	case prefetch > 0 && nOut > prefetch:
 		return qsCorrupt("%d deliveries over prefetch %d", nOut, prefetch)
+	case priority < math.MinInt32 || priority > math.MaxInt32 || c.timeoutMs < 0:
+		return qsCorrupt("consumer priority %d, timeout %d", priority, c.timeoutMs)
 	}
+	c.priority = int32(priority)
 	c.prefetch = uint32(prefetch)
 	rs.got.consumers++
 	var prevTag uint64
@@ -180,10 +200,18 @@ func (rs *qsRestore) consumer(q *queueState) error {
 			return err
 		}
 		tag := d.uvarint()
+		var outAt int64
+		if rs.g.features {
+			outAt = d.varint()
+		}
 		m, err := rs.decodeMsg(d, q, !c.autoAck)
 		if err != nil {
 			return err
 		}
+		if outAt < 0 {
+			return qsCorrupt("delivery %d assigned at %d", tag, outAt)
+		}
+		m.outAt = outAt
 		if tag <= prevTag || tag >= c.nextTag {
 			return qsCorrupt("delivery tag %d (previous %d, next %d)", tag, prevTag, c.nextTag)
 		}
@@ -193,6 +221,10 @@ func (rs *qsRestore) consumer(q *queueState) error {
 			q.unacked++
 		}
 		rs.got.deliveries++
+	}
+	c.low = c.nextTag
+	if len(c.out) > 0 {
+		c.low = slices.Min(slices.Collect(maps.Keys(c.out)))
 	}
 	q.consumers[key] = c
 	q.appendConsumer(c)
@@ -266,6 +298,7 @@ func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg
 			m.id, size, len(m.body.GetBody()), rs.g.snapshotVersion())
 	}
 	m.size, m.count = uint32(size), uint32(count)
+	m.prio = msgPriority(q.spec, m.body)
 	return m, nil
 }
 

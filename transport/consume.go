@@ -33,6 +33,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		return err
 	}
 	sub := first.GetSubscribe()
+	priority, _ := consumerPriority(sub) // validated above
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	vh, err := s.begin(ctx, sub.GetMinMetaIndex())
@@ -55,7 +56,8 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	defer s.streams.consumes.Add(-1)
 	c, err := s.broker.Subscribe(ctx, broker.SubscribeOptions{
 		VHost: vh, Queue: sub.GetQueue(), Session: session, Tag: tag, Prefetch: uint32(sub.GetPrefetch()),
-		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO,
+		AutoAck: sub.GetAckMode() == pb.AckMode_ACK_MODE_AUTO, Priority: priority,
+		Timeout: time.Duration(sub.GetConsumerTimeoutMs()) * time.Millisecond,
 	})
 	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
 		if sub.GetDirect() {
@@ -72,7 +74,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	}
 	defer c.Close()
 	if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Subscribed{
-		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue()},
+		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active()},
 	}}); err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		cancel()
 	}()
 	for {
-		d, err := c.Next(ctx)
+		e, err := c.NextEvent(ctx)
 		if err != nil {
 			select {
 			case rerr := <-recvErr:
@@ -104,6 +106,15 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 			}
 			return toStatus(err)
 		}
+		if e.State {
+			if sub.GetStateUpdates() {
+				if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_State{State: &pb.ConsumerState{Active: e.Active}}}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		d := e.Delivery
 		if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: apiDelivery(d)}}); err != nil {
 			return err
 		}

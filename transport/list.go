@@ -120,6 +120,8 @@ func (s *Server) ListQueues(ctx context.Context, r *pb.ListQueuesRequest) (*pb.L
 		return &pb.QueueInfo{
 			Name: q.Name, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete, Arguments: apiValues(q.Args),
 			Ready: q.Ready, Unacked: q.Unacked, Consumers: q.Consumers, Group: q.Group, ReadyBytes: q.ReadyBytes,
+			ActiveConsumer: q.ActiveConsumer,
+			Rates:          apiRates(q.Rates),
 		}
 	}, func(q broker.Queue) string { return q.Name })
 	return resp, nil
@@ -137,4 +139,12 @@ func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*
 		return &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args)}
 	}, broker.BindingCursor)
 	return resp, nil
+}
+
+// apiRates is a queue's rates in the API.
+func apiRates(r broker.Rates) *pb.QueueRates {
+	return &pb.QueueRates{
+		Known: r.Known, Publish_5S: r.Publish5, Publish_60S: r.Publish60,
+		Deliver_5S: r.Deliver5, Deliver_60S: r.Deliver60, Ack_5S: r.Ack5, Ack_60S: r.Ack60,
+	}
 }

@@ -78,6 +78,18 @@ func (s *NodeServer) LocalStatus(context.Context, *pb.LocalStatusRequest) (*pb.L
 	return resp, nil
 }
 
+// QueueRates implements NodeService.
+func (s *NodeServer) QueueRates(_ context.Context, r *pb.QueueRatesRequest) (*pb.QueueRatesResponse, error) {
+	if n := len(r.GetQueueIds()); n > broker.MaxRatesQuery {
+		return nil, invalidf("%d queue ids in one query, at most %d", n, broker.MaxRatesQuery)
+	}
+	resp := &pb.QueueRatesResponse{}
+	for _, q := range s.broker.LocalQueueRates(r.GetGroup(), r.GetQueueIds()) {
+		resp.Rates = append(resp.Rates, apiRates(q))
+	}
+	return resp, nil
+}
+
 // LiveSessions implements NodeService.
 func (s *NodeServer) LiveSessions(_ context.Context, r *pb.LiveSessionsRequest) (*pb.LiveSessionsResponse, error) {
 	if n := len(r.GetSessionIds()); n > maxLiveSessionsQuery {

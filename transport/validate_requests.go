@@ -4,6 +4,7 @@ import (
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"math"
 )
 
 // Every request type of BrokerService has one validation function here. It
@@ -177,7 +178,31 @@ func (l Limits) validateSubscribe(r *pb.ConsumeRequest) error {
 	default:
 		return invalidf("unknown ack mode %d", sub.GetAckMode())
 	}
+	if _, err := consumerPriority(sub); err != nil {
+		return err
+	}
+	if ms := sub.GetConsumerTimeoutMs(); ms < 0 {
+		return invalidf("consumer timeout must be ≥ 0 ms (0: the queue's or the node's), not %d", ms)
+	}
 	return nil
+}
+
+// consumerPriority reads the consumer arguments of sub: "x-priority", an
+// integer of 32 bits, is the one Warren implements; any other is refused,
+// naming it.
+func consumerPriority(sub *pb.Subscribe) (int32, error) {
+	var prio int32
+	for name, v := range sub.GetArguments() {
+		if name != "x-priority" {
+			return 0, invalidf("consumer argument %q is not supported by Warren (supported: x-priority)", name)
+		}
+		iv, ok := v.GetKind().(*pb.Value_IntValue)
+		if !ok || iv.IntValue < math.MinInt32 || iv.IntValue > math.MaxInt32 {
+			return 0, invalidf("consumer argument \"x-priority\" must be an integer of 32 bits")
+		}
+		prio = int32(iv.IntValue)
+	}
+	return prio, nil
 }
 
 // validateConsumeSettle validates a later message of a Consume stream,

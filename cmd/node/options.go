@@ -58,6 +58,7 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.IntVar(&f.broker.QueueGroups, "queue-groups", f.broker.QueueGroups, "number of queue Raft groups")
 	fs.DurationVar(&f.broker.SessionGrace, "session-grace", f.broker.SessionGrace, "how long a new leader waits for sessions to re-attach")
 	fs.DurationVar(&f.broker.DefaultGetLease, "get-lease", f.broker.DefaultGetLease, "default lease of an unacked get")
+	fs.DurationVar(&f.broker.ConsumerTimeout, "consumer-timeout", f.broker.ConsumerTimeout, "a delivery unacked this long ends its consumer's stream and returns its deliveries, unless the queue (x-consumer-timeout) or the consumer sets another (0: none)")
 	fs.DurationVar(&f.broker.Cluster.DeadNodeRemoval, "remove-dead-after", f.broker.Cluster.DeadNodeRemoval, "remove a node that has been dead (crashed, not stopped) this long from every group, unless that would cost a group its quorum (0: never; use warren cluster remove-node)")
 	fs.DurationVar(&f.readyWait, "ready-timeout", time.Minute, "how long to wait until every Raft group has a leader (in a new cluster: for the peers too) and this node has caught up; the node exits when it is not ready by then")
 	f.caps = limits

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,8 @@ type consumeFlags struct {
 	count         int
 	requeueOnExit bool
 	consumerTag   string
+	priority      int
+	timeout       time.Duration
 }
 
 func newConsumeCmd(a *app) *cobra.Command {
@@ -44,8 +47,8 @@ for good, e.g. the queue was deleted (exit status 1). Deliveries received but
 not printed return to the queue.`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, pos []string) error {
-			if fl.prefetch < 0 || fl.count < 0 {
-				return usagef("--prefetch and --count must not be negative")
+			if fl.prefetch < 0 || fl.count < 0 || fl.timeout < 0 {
+				return usagef("--prefetch, --count and --consumer-timeout must not be negative")
 			}
 			if fl.autoAck && fl.requeueOnExit {
 				return usagef("--auto-ack and --requeue-on-exit exclude each other")
@@ -61,6 +64,8 @@ not printed return to the queue.`,
 	f.IntVar(&fl.count, "count", 0, "stop after N deliveries (0: no limit)")
 	f.BoolVar(&fl.requeueOnExit, "requeue-on-exit", false, "do not acknowledge; return every delivery to the queue on exit")
 	f.StringVar(&fl.consumerTag, "consumer-tag", "", "consumer tag (default: server-generated)")
+	f.IntVar(&fl.priority, "priority", 0, "consumer priority (RabbitMQ's x-priority): consumers of a higher one get messages while they have credit")
+	f.DurationVar(&fl.timeout, "consumer-timeout", 0, "end the consumer when a delivery stays unacknowledged this long (0: the queue's x-consumer-timeout, else the node's --consumer-timeout)")
 	return cmd
 }
 
@@ -101,7 +106,7 @@ func consume(ctx context.Context, a *app, c *client.Client, queue string, fl con
 		return nil
 	}, client.ConsumeOptions{
 		Prefetch: prefetch, AutoAck: fl.autoAck, ConsumerTag: fl.consumerTag,
-		ManualSettle: fl.requeueOnExit,
+		ManualSettle: fl.requeueOnExit, Priority: fl.priority, Timeout: fl.timeout,
 	})
 	if printErr != nil {
 		return printErr

@@ -103,6 +103,28 @@ type queueJSON struct {
 	Exclusive  bool           `json:"exclusive"`
 	AutoDelete bool           `json:"auto_delete"`
 	Args       map[string]any `json:"args,omitempty"`
+	// ActiveConsumer: of a single-active-consumer queue.
+	ActiveConsumer string `json:"active_consumer,omitempty"`
+	// Rates per second, as the leader of the queue's group counted them;
+	// absent when the node that answered does not lead it.
+	Rates *ratesJSON `json:"rates,omitempty"`
+}
+
+type ratesJSON struct {
+	Publish5s  float64 `json:"publish_5s"`
+	Publish60s float64 `json:"publish_60s"`
+	Deliver5s  float64 `json:"deliver_5s"`
+	Deliver60s float64 `json:"deliver_60s"`
+	Ack5s      float64 `json:"ack_5s"`
+	Ack60s     float64 `json:"ack_60s"`
+}
+
+// rateCell is a rate for the text table: "-" when not known.
+func rateCell(known bool, v float64) string {
+	if !known {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
 func newQueueListCmd(a *app) *cobra.Command {
@@ -120,11 +142,19 @@ func newQueueListCmd(a *app) *cobra.Command {
 			js := make([]queueJSON, 0, len(qs))
 			rows := make([][]string, 0, len(qs))
 			for _, q := range qs {
-				js = append(js, queueJSON{q.Name, q.Ready, q.Unacked, q.Consumers, q.ReadyBytes, q.Exclusive, q.AutoDelete, q.Args})
+				j := queueJSON{q.Name, q.Ready, q.Unacked, q.Consumers, q.ReadyBytes, q.Exclusive, q.AutoDelete, q.Args, q.ActiveConsumer, nil}
+				r := q.Rates
+				if r.Known {
+					j.Rates = &ratesJSON{r.Publish5s, r.Publish60s, r.Deliver5s, r.Deliver60s, r.Ack5s, r.Ack60s}
+				}
+				js = append(js, j)
 				rows = append(rows, []string{q.Name, strconv.FormatUint(q.Ready, 10),
-					strconv.FormatUint(q.Unacked, 10), strconv.FormatUint(uint64(q.Consumers), 10)})
+					strconv.FormatUint(q.Unacked, 10), strconv.FormatUint(uint64(q.Consumers), 10),
+					rateCell(r.Known, r.Publish5s) + "/" + rateCell(r.Known, r.Publish60s),
+					rateCell(r.Known, r.Deliver5s) + "/" + rateCell(r.Known, r.Deliver60s),
+					rateCell(r.Known, r.Ack5s) + "/" + rateCell(r.Known, r.Ack60s)})
 			}
-			return a.printer().table(js, []string{"NAME", "READY", "UNACKED", "CONSUMERS"}, rows)
+			return a.printer().table(js, []string{"NAME", "READY", "UNACKED", "CONSUMERS", "PUBLISH/S(5s/60s)", "DELIVER/S(5s/60s)", "ACK/S(5s/60s)"}, rows)
 		}),
 	}
 }

@@ -406,8 +406,16 @@ type DeclareQueue struct {
 	AutoDelete bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
 	Arguments  map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Owning session of an exclusive queue.
-	OwnerSession  string `protobuf:"bytes,5,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
-	Vhost         string `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	OwnerSession string `protobuf:"bytes,5,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
+	Vhost        string `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	// Which arguments the spec is made of (fsm.QueueSpecFromArgs): 0, every
+	// entry from before FSM version 3, knows the arguments up to
+	// dead-letter-routing-key and keeps the others without effect; 1 adds
+	// x-expires, x-single-active-consumer, x-max-priority,
+	// x-consumer-timeout and the default delivery limit of 20. Proposed as
+	// 1 only once every voter of the meta group gossips fsm_version 3, so
+	// every replica makes the same spec of the same entry.
+	ArgsLevel     uint32 `protobuf:"varint,7,opt,name=args_level,json=argsLevel,proto3" json:"args_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -482,6 +490,13 @@ func (x *DeclareQueue) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *DeclareQueue) GetArgsLevel() uint32 {
+	if x != nil {
+		return x.ArgsLevel
+	}
+	return 0
 }
 
 type DeleteQueue struct {
@@ -751,9 +766,22 @@ type QueueSpec struct {
 	DeadLetterRoutingKey string `protobuf:"bytes,9,opt,name=dead_letter_routing_key,json=deadLetterRoutingKey,proto3" json:"dead_letter_routing_key,omitempty"`
 	// The queue's virtual host ("" is "/"): its dead-letter exchange is
 	// there.
-	Vhost         string `protobuf:"bytes,10,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Vhost string `protobuf:"bytes,10,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	// x-expires: the queue is deleted once unused (no consumer, no get, no
+	// re-declaration) this long, in ms. Absent: never.
+	ExpiresMs *int64 `protobuf:"varint,11,opt,name=expires_ms,json=expiresMs,proto3,oneof" json:"expires_ms,omitempty"`
+	// x-single-active-consumer: only the first consumer in registration
+	// order gets deliveries; the next takes over when it goes.
+	SingleActiveConsumer bool `protobuf:"varint,12,opt,name=single_active_consumer,json=singleActiveConsumer,proto3" json:"single_active_consumer,omitempty"`
+	// x-max-priority: 1–255; messages of higher priority (capped at this)
+	// go first. 0: no priorities.
+	MaxPriority uint32 `protobuf:"varint,13,opt,name=max_priority,json=maxPriority,proto3" json:"max_priority,omitempty"`
+	// x-consumer-timeout: a delivery unacked this long (ms) ends its
+	// consumer. Absent: the consumer's own, else the node default, as the
+	// Checkout says.
+	ConsumerTimeoutMs *int64 `protobuf:"varint,14,opt,name=consumer_timeout_ms,json=consumerTimeoutMs,proto3,oneof" json:"consumer_timeout_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *QueueSpec) Reset() {
@@ -854,6 +882,34 @@ func (x *QueueSpec) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *QueueSpec) GetExpiresMs() int64 {
+	if x != nil && x.ExpiresMs != nil {
+		return *x.ExpiresMs
+	}
+	return 0
+}
+
+func (x *QueueSpec) GetSingleActiveConsumer() bool {
+	if x != nil {
+		return x.SingleActiveConsumer
+	}
+	return false
+}
+
+func (x *QueueSpec) GetMaxPriority() uint32 {
+	if x != nil {
+		return x.MaxPriority
+	}
+	return 0
+}
+
+func (x *QueueSpec) GetConsumerTimeoutMs() int64 {
+	if x != nil && x.ConsumerTimeoutMs != nil {
+		return *x.ConsumerTimeoutMs
+	}
+	return 0
 }
 
 type Properties struct {
@@ -1205,9 +1261,17 @@ type Checkout struct {
 	Session     string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
 	ConsumerTag string                 `protobuf:"bytes,3,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
 	// 0: unlimited.
-	Prefetch      uint32 `protobuf:"varint,4,opt,name=prefetch,proto3" json:"prefetch,omitempty"`
-	AutoAck       bool   `protobuf:"varint,5,opt,name=auto_ack,json=autoAck,proto3" json:"auto_ack,omitempty"`
-	NowMs         int64  `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	Prefetch uint32 `protobuf:"varint,4,opt,name=prefetch,proto3" json:"prefetch,omitempty"`
+	AutoAck  bool   `protobuf:"varint,5,opt,name=auto_ack,json=autoAck,proto3" json:"auto_ack,omitempty"`
+	NowMs    int64  `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	// x-priority: consumers of higher priority get messages while they
+	// have credit (RabbitMQ's consumer priorities). 0: the default.
+	Priority int32 `protobuf:"varint,7,opt,name=priority,proto3" json:"priority,omitempty"`
+	// A delivery unacked this long (ms) ends the consumer (consumer
+	// timeout), its deliveries returned; 0: never. The proposing broker
+	// resolves it: the consumer's option, else the queue's
+	// x-consumer-timeout, else the node's --consumer-timeout.
+	TimeoutMs     int64 `protobuf:"varint,8,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1284,11 +1348,30 @@ func (x *Checkout) GetNowMs() int64 {
 	return 0
 }
 
+func (x *Checkout) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *Checkout) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
 type Cancel struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Queue         uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
-	Session       string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
-	ConsumerTag   string                 `protobuf:"bytes,3,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Queue       uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	Session     string                 `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	ConsumerTag string                 `protobuf:"bytes,3,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	// Leader's clock, Unix ms; 0: none. Sent (as by Settle, Return, Discard
+	// and SessionDown) only once every voter gossips fsm_version 3, so that
+	// the machine's clock is current when a delivery is assigned (the
+	// consumer timeout counts from then).
+	NowMs         int64 `protobuf:"varint,4,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1342,6 +1425,13 @@ func (x *Cancel) GetConsumerTag() string {
 		return x.ConsumerTag
 	}
 	return ""
+}
+
+func (x *Cancel) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 // Tags of one consumer (or of a session's gets, consumer_tag empty).
@@ -1415,8 +1505,10 @@ func (x *ConsumerTags) GetTags() []uint64 {
 
 // Acks.
 type Settle struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// As Cancel.now_ms.
+	NowMs         int64 `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1458,10 +1550,18 @@ func (x *Settle) GetItems() []*ConsumerTags {
 	return nil
 }
 
+func (x *Settle) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 // Nack/reject with requeue.
 type Return struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Items         []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1503,10 +1603,18 @@ func (x *Return) GetItems() []*ConsumerTags {
 	return nil
 }
 
+func (x *Return) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 // Nack/reject without requeue: dead-letter or drop.
 type Discard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Items         []*ConsumerTags        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1548,9 +1656,17 @@ func (x *Discard) GetItems() []*ConsumerTags {
 	return nil
 }
 
+func (x *Discard) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
 type SessionDown struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sessions      []string               `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1590,6 +1706,13 @@ func (x *SessionDown) GetSessions() []string {
 		return x.Sessions
 	}
 	return nil
+}
+
+func (x *SessionDown) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 type Purge struct {
@@ -1757,16 +1880,74 @@ func (x *Get) GetNowMs() int64 {
 	return 0
 }
 
-type DropQueue struct {
+// A queue was declared or re-declared (x-expires counts it as a use):
+// creates its state if needed and restarts its expiry timer.
+type QueueUsed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Queue         uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	Queue         *QueueSpec             `protobuf:"bytes,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueUsed) Reset() {
+	*x = QueueUsed{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueUsed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueUsed) ProtoMessage() {}
+
+func (x *QueueUsed) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueUsed.ProtoReflect.Descriptor instead.
+func (*QueueUsed) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *QueueUsed) GetQueue() *QueueSpec {
+	if x != nil {
+		return x.Queue
+	}
+	return nil
+}
+
+func (x *QueueUsed) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type DropQueue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Queue uint64                 `protobuf:"varint,1,opt,name=queue,proto3" json:"queue,omitempty"`
+	// Why the queue went ("queue deleted", "virtual host deleted", …): the
+	// text the streams of its consumers end with. It changes no state, so a
+	// build that ignores it still applies the entry alike.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DropQueue) Reset() {
 	*x = DropQueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1959,7 @@ func (x *DropQueue) String() string {
 func (*DropQueue) ProtoMessage() {}
 
 func (x *DropQueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1972,7 @@ func (x *DropQueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropQueue.ProtoReflect.Descriptor instead.
 func (*DropQueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{23}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DropQueue) GetQueue() uint64 {
@@ -1799,6 +1980,13 @@ func (x *DropQueue) GetQueue() uint64 {
 		return x.Queue
 	}
 	return 0
+}
+
+func (x *DropQueue) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 // A user with a password hash made at the API edge (PHC string, argon2id);
@@ -1814,7 +2002,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +2014,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2027,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AddUser) GetName() string {
@@ -1872,7 +2060,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2072,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2085,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteUser) GetName() string {
@@ -1917,7 +2105,7 @@ type ChangePassword struct {
 
 func (x *ChangePassword) Reset() {
 	*x = ChangePassword{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2117,7 @@ func (x *ChangePassword) String() string {
 func (*ChangePassword) ProtoMessage() {}
 
 func (x *ChangePassword) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2130,7 @@ func (x *ChangePassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePassword.ProtoReflect.Descriptor instead.
 func (*ChangePassword) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ChangePassword) GetName() string {
@@ -1969,7 +2157,7 @@ type SetUserTags struct {
 
 func (x *SetUserTags) Reset() {
 	*x = SetUserTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2169,7 @@ func (x *SetUserTags) String() string {
 func (*SetUserTags) ProtoMessage() {}
 
 func (x *SetUserTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2182,7 @@ func (x *SetUserTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserTags.ProtoReflect.Descriptor instead.
 func (*SetUserTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetUserTags) GetName() string {
@@ -2026,7 +2214,7 @@ type Permission struct {
 
 func (x *Permission) Reset() {
 	*x = Permission{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2226,7 @@ func (x *Permission) String() string {
 func (*Permission) ProtoMessage() {}
 
 func (x *Permission) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2239,7 @@ func (x *Permission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission.ProtoReflect.Descriptor instead.
 func (*Permission) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Permission) GetUser() string {
@@ -2098,7 +2286,7 @@ type SetPermissions struct {
 
 func (x *SetPermissions) Reset() {
 	*x = SetPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2298,7 @@ func (x *SetPermissions) String() string {
 func (*SetPermissions) ProtoMessage() {}
 
 func (x *SetPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2311,7 @@ func (x *SetPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissions.ProtoReflect.Descriptor instead.
 func (*SetPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetPermissions) GetPermission() *Permission {
@@ -2143,7 +2331,7 @@ type ClearPermissions struct {
 
 func (x *ClearPermissions) Reset() {
 	*x = ClearPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2343,7 @@ func (x *ClearPermissions) String() string {
 func (*ClearPermissions) ProtoMessage() {}
 
 func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2356,7 @@ func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearPermissions.ProtoReflect.Descriptor instead.
 func (*ClearPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ClearPermissions) GetUser() string {
@@ -2197,7 +2385,7 @@ type BootstrapUser struct {
 
 func (x *BootstrapUser) Reset() {
 	*x = BootstrapUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2397,7 @@ func (x *BootstrapUser) String() string {
 func (*BootstrapUser) ProtoMessage() {}
 
 func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2410,7 @@ func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootstrapUser.ProtoReflect.Descriptor instead.
 func (*BootstrapUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BootstrapUser) GetUser() *AddUser {
@@ -2248,7 +2436,7 @@ type AddVHost struct {
 
 func (x *AddVHost) Reset() {
 	*x = AddVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2448,7 @@ func (x *AddVHost) String() string {
 func (*AddVHost) ProtoMessage() {}
 
 func (x *AddVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2461,7 @@ func (x *AddVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVHost.ProtoReflect.Descriptor instead.
 func (*AddVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AddVHost) GetName() string {
@@ -2292,7 +2480,7 @@ type DeleteVHost struct {
 
 func (x *DeleteVHost) Reset() {
 	*x = DeleteVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2492,7 @@ func (x *DeleteVHost) String() string {
 func (*DeleteVHost) ProtoMessage() {}
 
 func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2505,7 @@ func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVHost.ProtoReflect.Descriptor instead.
 func (*DeleteVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteVHost) GetName() string {
@@ -2339,7 +2527,7 @@ type VHostLimits struct {
 
 func (x *VHostLimits) Reset() {
 	*x = VHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2539,7 @@ func (x *VHostLimits) String() string {
 func (*VHostLimits) ProtoMessage() {}
 
 func (x *VHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2552,7 @@ func (x *VHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
 func (*VHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *VHostLimits) GetMaxQueues() int64 {
@@ -2398,7 +2586,7 @@ type SetVHostLimits struct {
 
 func (x *SetVHostLimits) Reset() {
 	*x = SetVHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2410,7 +2598,7 @@ func (x *SetVHostLimits) String() string {
 func (*SetVHostLimits) ProtoMessage() {}
 
 func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2423,7 +2611,7 @@ func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVHostLimits.ProtoReflect.Descriptor instead.
 func (*SetVHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetVHostLimits) GetName() string {
@@ -2468,7 +2656,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x0eDeleteExchange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_unused\x18\x02 \x01(\bR\bifUnused\x12\x14\n" +
-	"\x05vhost\x18\x03 \x01(\tR\x05vhost\"\xba\x02\n" +
+	"\x05vhost\x18\x03 \x01(\tR\x05vhost\"\xd9\x02\n" +
 	"\fDeclareQueue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\texclusive\x18\x02 \x01(\bR\texclusive\x12\x1f\n" +
@@ -2476,7 +2664,9 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"autoDelete\x12H\n" +
 	"\targuments\x18\x04 \x03(\v2*.warren.fsm.v1.DeclareQueue.ArgumentsEntryR\targuments\x12#\n" +
 	"\rowner_session\x18\x05 \x01(\tR\fownerSession\x12\x14\n" +
-	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x12\x1d\n" +
+	"\n" +
+	"args_level\x18\a \x01(\rR\targsLevel\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"7\n" +
@@ -2502,7 +2692,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"-\n" +
 	"\x0fMetaSessionDown\x12\x1a\n" +
-	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xbf\x03\n" +
+	"\bsessions\x18\x01 \x03(\tR\bsessions\"\x98\x05\n" +
 	"\tQueueSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
@@ -2515,10 +2705,17 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x14dead_letter_exchange\x18\b \x01(\tR\x12deadLetterExchange\x125\n" +
 	"\x17dead_letter_routing_key\x18\t \x01(\tR\x14deadLetterRoutingKey\x12\x14\n" +
 	"\x05vhost\x18\n" +
-	" \x01(\tR\x05vhostB\r\n" +
+	" \x01(\tR\x05vhost\x12\"\n" +
+	"\n" +
+	"expires_ms\x18\v \x01(\x03H\x03R\texpiresMs\x88\x01\x01\x124\n" +
+	"\x16single_active_consumer\x18\f \x01(\bR\x14singleActiveConsumer\x12!\n" +
+	"\fmax_priority\x18\r \x01(\rR\vmaxPriority\x123\n" +
+	"\x13consumer_timeout_ms\x18\x0e \x01(\x03H\x04R\x11consumerTimeoutMs\x88\x01\x01B\r\n" +
 	"\v_max_lengthB\x13\n" +
 	"\x11_max_length_bytesB\x11\n" +
-	"\x0f_message_ttl_ms\"\xe3\x02\n" +
+	"\x0f_message_ttl_msB\r\n" +
+	"\v_expires_msB\x16\n" +
+	"\x14_consumer_timeout_ms\"\xe3\x02\n" +
 	"\n" +
 	"Properties\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12)\n" +
@@ -2557,31 +2754,39 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x06queues\x18\x01 \x03(\v2\x18.warren.fsm.v1.QueueSpecR\x06queues\x129\n" +
 	"\bmessages\x18\x02 \x03(\v2\x1d.warren.fsm.v1.EnqueueMessageR\bmessages\x12\x15\n" +
 	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\x124\n" +
-	"\tsize_rule\x18\x04 \x01(\x0e2\x17.warren.fsm.v1.SizeRuleR\bsizeRule\"\xc5\x01\n" +
+	"\tsize_rule\x18\x04 \x01(\x0e2\x17.warren.fsm.v1.SizeRuleR\bsizeRule\"\x80\x02\n" +
 	"\bCheckout\x12.\n" +
 	"\x05queue\x18\x01 \x01(\v2\x18.warren.fsm.v1.QueueSpecR\x05queue\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12!\n" +
 	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\x12\x1a\n" +
 	"\bprefetch\x18\x04 \x01(\rR\bprefetch\x12\x19\n" +
 	"\bauto_ack\x18\x05 \x01(\bR\aautoAck\x12\x15\n" +
-	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\"[\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12\x1a\n" +
+	"\bpriority\x18\a \x01(\x05R\bpriority\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\b \x01(\x03R\ttimeoutMs\"r\n" +
 	"\x06Cancel\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\x04R\x05queue\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12!\n" +
-	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\"u\n" +
+	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\x12\x15\n" +
+	"\x06now_ms\x18\x04 \x01(\x03R\x05nowMs\"u\n" +
 	"\fConsumerTags\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\x04R\x05queue\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12!\n" +
 	"\fconsumer_tag\x18\x03 \x01(\tR\vconsumerTag\x12\x12\n" +
-	"\x04tags\x18\x04 \x03(\x04R\x04tags\";\n" +
+	"\x04tags\x18\x04 \x03(\x04R\x04tags\"R\n" +
 	"\x06Settle\x121\n" +
-	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\";\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"R\n" +
 	"\x06Return\x121\n" +
-	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\"<\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"S\n" +
 	"\aDiscard\x121\n" +
-	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\")\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.warren.fsm.v1.ConsumerTagsR\x05items\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"@\n" +
 	"\vSessionDown\x12\x1a\n" +
-	"\bsessions\x18\x01 \x03(\tR\bsessions\"\x1d\n" +
+	"\bsessions\x18\x01 \x03(\tR\bsessions\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x1d\n" +
 	"\x05Purge\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\x04R\x05queue\"\x1d\n" +
 	"\x04Tick\x12\x15\n" +
@@ -2591,9 +2796,13 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x19\n" +
 	"\bauto_ack\x18\x03 \x01(\bR\aautoAck\x12$\n" +
 	"\x0elease_until_ms\x18\x04 \x01(\x03R\fleaseUntilMs\x12\x15\n" +
-	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"!\n" +
+	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"R\n" +
+	"\tQueueUsed\x12.\n" +
+	"\x05queue\x18\x01 \x01(\v2\x18.warren.fsm.v1.QueueSpecR\x05queue\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"9\n" +
 	"\tDropQueue\x12\x14\n" +
-	"\x05queue\x18\x01 \x01(\x04R\x05queue\"V\n" +
+	"\x05queue\x18\x01 \x01(\x04R\x05queue\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"V\n" +
 	"\aAddUser\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
@@ -2661,7 +2870,7 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(Overflow)(0),            // 0: warren.fsm.v1.Overflow
 	(SizeRule)(0),            // 1: warren.fsm.v1.SizeRule
@@ -2688,32 +2897,33 @@ var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(*Purge)(nil),            // 22: warren.fsm.v1.Purge
 	(*Tick)(nil),             // 23: warren.fsm.v1.Tick
 	(*Get)(nil),              // 24: warren.fsm.v1.Get
-	(*DropQueue)(nil),        // 25: warren.fsm.v1.DropQueue
-	(*AddUser)(nil),          // 26: warren.fsm.v1.AddUser
-	(*DeleteUser)(nil),       // 27: warren.fsm.v1.DeleteUser
-	(*ChangePassword)(nil),   // 28: warren.fsm.v1.ChangePassword
-	(*SetUserTags)(nil),      // 29: warren.fsm.v1.SetUserTags
-	(*Permission)(nil),       // 30: warren.fsm.v1.Permission
-	(*SetPermissions)(nil),   // 31: warren.fsm.v1.SetPermissions
-	(*ClearPermissions)(nil), // 32: warren.fsm.v1.ClearPermissions
-	(*BootstrapUser)(nil),    // 33: warren.fsm.v1.BootstrapUser
-	(*AddVHost)(nil),         // 34: warren.fsm.v1.AddVHost
-	(*DeleteVHost)(nil),      // 35: warren.fsm.v1.DeleteVHost
-	(*VHostLimits)(nil),      // 36: warren.fsm.v1.VHostLimits
-	(*SetVHostLimits)(nil),   // 37: warren.fsm.v1.SetVHostLimits
-	nil,                      // 38: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                      // 39: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                      // 40: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                      // 41: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                      // 42: warren.fsm.v1.Payload.HeadersEntry
+	(*QueueUsed)(nil),        // 25: warren.fsm.v1.QueueUsed
+	(*DropQueue)(nil),        // 26: warren.fsm.v1.DropQueue
+	(*AddUser)(nil),          // 27: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),       // 28: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),   // 29: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),      // 30: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),       // 31: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),   // 32: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil), // 33: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),    // 34: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),         // 35: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),      // 36: warren.fsm.v1.DeleteVHost
+	(*VHostLimits)(nil),      // 37: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),   // 38: warren.fsm.v1.SetVHostLimits
+	nil,                      // 39: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                      // 40: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                      // 41: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                      // 42: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                      // 43: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
-	38, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	39, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	40, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
-	41, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	39, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	40, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	41, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	42, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
 	0,  // 4: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
-	42, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	43, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
 	11, // 6: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
 	12, // 7: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
 	10, // 8: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
@@ -2724,20 +2934,21 @@ var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
 	17, // 13: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
 	17, // 14: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
 	10, // 15: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	30, // 16: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
-	26, // 17: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
-	30, // 18: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	36, // 19: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
-	2,  // 20: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 21: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 22: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 23: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 24: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	10, // 16: warren.fsm.v1.QueueUsed.queue:type_name -> warren.fsm.v1.QueueSpec
+	31, // 17: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	27, // 18: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	31, // 19: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	37, // 20: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	2,  // 21: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	2,  // 22: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	2,  // 23: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	2,  // 24: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	2,  // 25: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -2753,14 +2964,14 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		(*Value_BytesValue)(nil),
 	}
 	file_warren_fsm_v1_fsm_proto_msgTypes[8].OneofWrappers = []any{}
-	file_warren_fsm_v1_fsm_proto_msgTypes[34].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[35].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

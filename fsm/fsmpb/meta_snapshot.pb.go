@@ -108,15 +108,17 @@ func (x *MetaExchangeRecord) GetVhost() string {
 }
 
 type MetaQueueRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Group         uint32                 `protobuf:"varint,3,opt,name=group,proto3" json:"group,omitempty"`
-	Exclusive     bool                   `protobuf:"varint,4,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
-	AutoDelete    bool                   `protobuf:"varint,5,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
-	OwnerSession  string                 `protobuf:"bytes,6,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,7,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Vhost         string                 `protobuf:"bytes,8,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name         string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Group        uint32                 `protobuf:"varint,3,opt,name=group,proto3" json:"group,omitempty"`
+	Exclusive    bool                   `protobuf:"varint,4,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
+	AutoDelete   bool                   `protobuf:"varint,5,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
+	OwnerSession string                 `protobuf:"bytes,6,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
+	Arguments    map[string]*Value      `protobuf:"bytes,7,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost        string                 `protobuf:"bytes,8,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	// DeclareQueue.args_level of the declaration.
+	ArgsLevel     uint32 `protobuf:"varint,9,opt,name=args_level,json=argsLevel,proto3" json:"args_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -205,6 +207,13 @@ func (x *MetaQueueRecord) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *MetaQueueRecord) GetArgsLevel() uint32 {
+	if x != nil {
+		return x.ArgsLevel
+	}
+	return 0
 }
 
 type MetaBindingRecord struct {
@@ -577,7 +586,7 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xe6\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x85\x03\n" +
 	"\x0fMetaQueueRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -587,7 +596,9 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"autoDelete\x12#\n" +
 	"\rowner_session\x18\x06 \x01(\tR\fownerSession\x12K\n" +
 	"\targuments\x18\a \x03(\v2-.warren.fsm.v1.MetaQueueRecord.ArgumentsEntryR\targuments\x12\x14\n" +
-	"\x05vhost\x18\b \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\b \x01(\tR\x05vhost\x12\x1d\n" +
+	"\n" +
+	"args_level\x18\t \x01(\rR\targsLevel\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x90\x02\n" +

@@ -1402,16 +1402,24 @@ func (x *PurgeQueueResponse) GetMessageCount() uint64 {
 }
 
 type QueueInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Exclusive     bool                   `protobuf:"varint,2,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
-	AutoDelete    bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Ready         uint64                 `protobuf:"varint,5,opt,name=ready,proto3" json:"ready,omitempty"`
-	Unacked       uint64                 `protobuf:"varint,6,opt,name=unacked,proto3" json:"unacked,omitempty"`
-	Consumers     uint32                 `protobuf:"varint,7,opt,name=consumers,proto3" json:"consumers,omitempty"`
-	Group         uint32                 `protobuf:"varint,8,opt,name=group,proto3" json:"group,omitempty"`
-	ReadyBytes    uint64                 `protobuf:"varint,9,opt,name=ready_bytes,json=readyBytes,proto3" json:"ready_bytes,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Exclusive  bool                   `protobuf:"varint,2,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
+	AutoDelete bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
+	Arguments  map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Ready      uint64                 `protobuf:"varint,5,opt,name=ready,proto3" json:"ready,omitempty"`
+	Unacked    uint64                 `protobuf:"varint,6,opt,name=unacked,proto3" json:"unacked,omitempty"`
+	Consumers  uint32                 `protobuf:"varint,7,opt,name=consumers,proto3" json:"consumers,omitempty"`
+	Group      uint32                 `protobuf:"varint,8,opt,name=group,proto3" json:"group,omitempty"`
+	ReadyBytes uint64                 `protobuf:"varint,9,opt,name=ready_bytes,json=readyBytes,proto3" json:"ready_bytes,omitempty"`
+	// The consumer tag of a single-active-consumer queue's active consumer
+	// ("" when none, or not such a queue).
+	ActiveConsumer string `protobuf:"bytes,10,opt,name=active_consumer,json=activeConsumer,proto3" json:"active_consumer,omitempty"`
+	// Message rates per second over the last 5 and 60 seconds, counted by
+	// the leader of the queue's group (node-local counters: a leadership
+	// change starts them again). rates.known is false when the node that
+	// answered could not get them from that leader.
+	Rates         *QueueRates `protobuf:"bytes,11,opt,name=rates,proto3" json:"rates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1509,6 +1517,112 @@ func (x *QueueInfo) GetReadyBytes() uint64 {
 	return 0
 }
 
+func (x *QueueInfo) GetActiveConsumer() string {
+	if x != nil {
+		return x.ActiveConsumer
+	}
+	return ""
+}
+
+func (x *QueueInfo) GetRates() *QueueRates {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
+type QueueRates struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Known         bool                   `protobuf:"varint,1,opt,name=known,proto3" json:"known,omitempty"`
+	Publish_5S    float64                `protobuf:"fixed64,2,opt,name=publish_5s,json=publish5s,proto3" json:"publish_5s,omitempty"`
+	Publish_60S   float64                `protobuf:"fixed64,3,opt,name=publish_60s,json=publish60s,proto3" json:"publish_60s,omitempty"`
+	Deliver_5S    float64                `protobuf:"fixed64,4,opt,name=deliver_5s,json=deliver5s,proto3" json:"deliver_5s,omitempty"`
+	Deliver_60S   float64                `protobuf:"fixed64,5,opt,name=deliver_60s,json=deliver60s,proto3" json:"deliver_60s,omitempty"`
+	Ack_5S        float64                `protobuf:"fixed64,6,opt,name=ack_5s,json=ack5s,proto3" json:"ack_5s,omitempty"`
+	Ack_60S       float64                `protobuf:"fixed64,7,opt,name=ack_60s,json=ack60s,proto3" json:"ack_60s,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueRates) Reset() {
+	*x = QueueRates{}
+	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueRates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueRates) ProtoMessage() {}
+
+func (x *QueueRates) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueRates.ProtoReflect.Descriptor instead.
+func (*QueueRates) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *QueueRates) GetKnown() bool {
+	if x != nil {
+		return x.Known
+	}
+	return false
+}
+
+func (x *QueueRates) GetPublish_5S() float64 {
+	if x != nil {
+		return x.Publish_5S
+	}
+	return 0
+}
+
+func (x *QueueRates) GetPublish_60S() float64 {
+	if x != nil {
+		return x.Publish_60S
+	}
+	return 0
+}
+
+func (x *QueueRates) GetDeliver_5S() float64 {
+	if x != nil {
+		return x.Deliver_5S
+	}
+	return 0
+}
+
+func (x *QueueRates) GetDeliver_60S() float64 {
+	if x != nil {
+		return x.Deliver_60S
+	}
+	return 0
+}
+
+func (x *QueueRates) GetAck_5S() float64 {
+	if x != nil {
+		return x.Ack_5S
+	}
+	return 0
+}
+
+func (x *QueueRates) GetAck_60S() float64 {
+	if x != nil {
+		return x.Ack_60S
+	}
+	return 0
+}
+
 type ListQueuesRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	MinMetaIndex uint64                 `protobuf:"varint,1,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
@@ -1524,7 +1638,7 @@ type ListQueuesRequest struct {
 
 func (x *ListQueuesRequest) Reset() {
 	*x = ListQueuesRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	mi := &file_warren_v1_broker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1650,7 @@ func (x *ListQueuesRequest) String() string {
 func (*ListQueuesRequest) ProtoMessage() {}
 
 func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	mi := &file_warren_v1_broker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1663,7 @@ func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueuesRequest.ProtoReflect.Descriptor instead.
 func (*ListQueuesRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{17}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListQueuesRequest) GetMinMetaIndex() uint64 {
@@ -1584,7 +1698,7 @@ type ListQueuesResponse struct {
 
 func (x *ListQueuesResponse) Reset() {
 	*x = ListQueuesResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[18]
+	mi := &file_warren_v1_broker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1710,7 @@ func (x *ListQueuesResponse) String() string {
 func (*ListQueuesResponse) ProtoMessage() {}
 
 func (x *ListQueuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[18]
+	mi := &file_warren_v1_broker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1723,7 @@ func (x *ListQueuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueuesResponse.ProtoReflect.Descriptor instead.
 func (*ListQueuesResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{18}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListQueuesResponse) GetQueues() []*QueueInfo {
@@ -1638,7 +1752,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_warren_v1_broker_proto_msgTypes[19]
+	mi := &file_warren_v1_broker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1764,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[19]
+	mi := &file_warren_v1_broker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1777,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{19}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Binding) GetExchange() string {
@@ -1707,7 +1821,7 @@ type BindQueueRequest struct {
 
 func (x *BindQueueRequest) Reset() {
 	*x = BindQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[20]
+	mi := &file_warren_v1_broker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1833,7 @@ func (x *BindQueueRequest) String() string {
 func (*BindQueueRequest) ProtoMessage() {}
 
 func (x *BindQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[20]
+	mi := &file_warren_v1_broker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1846,7 @@ func (x *BindQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindQueueRequest.ProtoReflect.Descriptor instead.
 func (*BindQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{20}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BindQueueRequest) GetExchange() string {
@@ -1779,7 +1893,7 @@ type BindQueueResponse struct {
 
 func (x *BindQueueResponse) Reset() {
 	*x = BindQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[21]
+	mi := &file_warren_v1_broker_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1905,7 @@ func (x *BindQueueResponse) String() string {
 func (*BindQueueResponse) ProtoMessage() {}
 
 func (x *BindQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[21]
+	mi := &file_warren_v1_broker_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1918,7 @@ func (x *BindQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindQueueResponse.ProtoReflect.Descriptor instead.
 func (*BindQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{21}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BindQueueResponse) GetMetaIndex() uint64 {
@@ -1827,7 +1941,7 @@ type UnbindQueueRequest struct {
 
 func (x *UnbindQueueRequest) Reset() {
 	*x = UnbindQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[22]
+	mi := &file_warren_v1_broker_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1953,7 @@ func (x *UnbindQueueRequest) String() string {
 func (*UnbindQueueRequest) ProtoMessage() {}
 
 func (x *UnbindQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[22]
+	mi := &file_warren_v1_broker_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1966,7 @@ func (x *UnbindQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindQueueRequest.ProtoReflect.Descriptor instead.
 func (*UnbindQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{22}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UnbindQueueRequest) GetExchange() string {
@@ -1899,7 +2013,7 @@ type UnbindQueueResponse struct {
 
 func (x *UnbindQueueResponse) Reset() {
 	*x = UnbindQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[23]
+	mi := &file_warren_v1_broker_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2025,7 @@ func (x *UnbindQueueResponse) String() string {
 func (*UnbindQueueResponse) ProtoMessage() {}
 
 func (x *UnbindQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[23]
+	mi := &file_warren_v1_broker_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2038,7 @@ func (x *UnbindQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindQueueResponse.ProtoReflect.Descriptor instead.
 func (*UnbindQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{23}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UnbindQueueResponse) GetMetaIndex() uint64 {
@@ -1952,7 +2066,7 @@ type ListBindingsRequest struct {
 
 func (x *ListBindingsRequest) Reset() {
 	*x = ListBindingsRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[24]
+	mi := &file_warren_v1_broker_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1964,7 +2078,7 @@ func (x *ListBindingsRequest) String() string {
 func (*ListBindingsRequest) ProtoMessage() {}
 
 func (x *ListBindingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[24]
+	mi := &file_warren_v1_broker_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1977,7 +2091,7 @@ func (x *ListBindingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBindingsRequest.ProtoReflect.Descriptor instead.
 func (*ListBindingsRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{24}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListBindingsRequest) GetExchange() string {
@@ -2026,7 +2140,7 @@ type ListBindingsResponse struct {
 
 func (x *ListBindingsResponse) Reset() {
 	*x = ListBindingsResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[25]
+	mi := &file_warren_v1_broker_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2152,7 @@ func (x *ListBindingsResponse) String() string {
 func (*ListBindingsResponse) ProtoMessage() {}
 
 func (x *ListBindingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[25]
+	mi := &file_warren_v1_broker_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2165,7 @@ func (x *ListBindingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBindingsResponse.ProtoReflect.Descriptor instead.
 func (*ListBindingsResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{25}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListBindingsResponse) GetBindings() []*Binding {
@@ -2083,7 +2197,7 @@ type PublishEntry struct {
 
 func (x *PublishEntry) Reset() {
 	*x = PublishEntry{}
-	mi := &file_warren_v1_broker_proto_msgTypes[26]
+	mi := &file_warren_v1_broker_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2209,7 @@ func (x *PublishEntry) String() string {
 func (*PublishEntry) ProtoMessage() {}
 
 func (x *PublishEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[26]
+	mi := &file_warren_v1_broker_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2222,7 @@ func (x *PublishEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEntry.ProtoReflect.Descriptor instead.
 func (*PublishEntry) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{26}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PublishEntry) GetExchange() string {
@@ -2158,7 +2272,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[27]
+	mi := &file_warren_v1_broker_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2284,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[27]
+	mi := &file_warren_v1_broker_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2297,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{27}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PublishRequest) GetPublisherId() string {
@@ -2218,7 +2332,7 @@ type PublishResult struct {
 
 func (x *PublishResult) Reset() {
 	*x = PublishResult{}
-	mi := &file_warren_v1_broker_proto_msgTypes[28]
+	mi := &file_warren_v1_broker_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2230,7 +2344,7 @@ func (x *PublishResult) String() string {
 func (*PublishResult) ProtoMessage() {}
 
 func (x *PublishResult) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[28]
+	mi := &file_warren_v1_broker_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2243,7 +2357,7 @@ func (x *PublishResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResult.ProtoReflect.Descriptor instead.
 func (*PublishResult) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{28}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishResult) GetStatus() PublishStatus {
@@ -2270,7 +2384,7 @@ type PublishResponse struct {
 
 func (x *PublishResponse) Reset() {
 	*x = PublishResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[29]
+	mi := &file_warren_v1_broker_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2396,7 @@ func (x *PublishResponse) String() string {
 func (*PublishResponse) ProtoMessage() {}
 
 func (x *PublishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[29]
+	mi := &file_warren_v1_broker_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2409,7 @@ func (x *PublishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
 func (*PublishResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{29}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PublishResponse) GetResults() []*PublishResult {
@@ -2322,14 +2436,25 @@ type Subscribe struct {
 	// send as min_meta_index to the leader), so the client can subscribe at
 	// the leader itself (one hop less for every delivery and ack). Without it, or when the
 	// leader's address is not known, a follower proxies the stream.
-	Direct        bool `protobuf:"varint,7,opt,name=direct,proto3" json:"direct,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Direct bool `protobuf:"varint,7,opt,name=direct,proto3" json:"direct,omitempty"`
+	// Consumer arguments, as RabbitMQ's basic.consume: "x-priority" (an
+	// integer; consumers of higher priority get messages while they have
+	// credit). Others are refused with INVALID_ARGUMENT.
+	Arguments map[string]*Value `protobuf:"bytes,8,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Send ConsumerState messages when the consumer becomes, or stops being,
+	// the active one of a single-active-consumer queue.
+	StateUpdates bool `protobuf:"varint,9,opt,name=state_updates,json=stateUpdates,proto3" json:"state_updates,omitempty"`
+	// Consumer timeout: a delivery left unacknowledged this long ends the
+	// stream (FAILED_PRECONDITION) and returns the consumer's deliveries.
+	// 0: the queue's x-consumer-timeout, else the node's --consumer-timeout.
+	ConsumerTimeoutMs int64 `protobuf:"varint,10,opt,name=consumer_timeout_ms,json=consumerTimeoutMs,proto3" json:"consumer_timeout_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_warren_v1_broker_proto_msgTypes[30]
+	mi := &file_warren_v1_broker_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2466,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[30]
+	mi := &file_warren_v1_broker_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2479,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{30}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Subscribe) GetQueue() string {
@@ -2406,6 +2531,27 @@ func (x *Subscribe) GetDirect() bool {
 	return false
 }
 
+func (x *Subscribe) GetArguments() map[string]*Value {
+	if x != nil {
+		return x.Arguments
+	}
+	return nil
+}
+
+func (x *Subscribe) GetStateUpdates() bool {
+	if x != nil {
+		return x.StateUpdates
+	}
+	return false
+}
+
+func (x *Subscribe) GetConsumerTimeoutMs() int64 {
+	if x != nil {
+		return x.ConsumerTimeoutMs
+	}
+	return 0
+}
+
 type Settle struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Kind        SettleKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=warren.v1.SettleKind" json:"kind,omitempty"`
@@ -2422,7 +2568,7 @@ type Settle struct {
 
 func (x *Settle) Reset() {
 	*x = Settle{}
-	mi := &file_warren_v1_broker_proto_msgTypes[31]
+	mi := &file_warren_v1_broker_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2580,7 @@ func (x *Settle) String() string {
 func (*Settle) ProtoMessage() {}
 
 func (x *Settle) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[31]
+	mi := &file_warren_v1_broker_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2593,7 @@ func (x *Settle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Settle.ProtoReflect.Descriptor instead.
 func (*Settle) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{31}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Settle) GetKind() SettleKind {
@@ -2491,7 +2637,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[32]
+	mi := &file_warren_v1_broker_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2649,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[32]
+	mi := &file_warren_v1_broker_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2662,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{32}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsumeRequest) GetRequest() isConsumeRequest_Request {
@@ -2561,16 +2707,20 @@ func (*ConsumeRequest_Subscribe) isConsumeRequest_Request() {}
 func (*ConsumeRequest_Settle) isConsumeRequest_Request() {}
 
 type Subscribed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ConsumerTag   string                 `protobuf:"bytes,1,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConsumerTag string                 `protobuf:"bytes,1,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	Queue       string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	// Whether the consumer gets deliveries now: false for a waiting consumer
+	// of a single-active-consumer queue (true for every consumer of other
+	// queues).
+	Active        bool `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_warren_v1_broker_proto_msgTypes[33]
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2732,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[33]
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2745,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{33}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Subscribed) GetConsumerTag() string {
@@ -2610,6 +2760,59 @@ func (x *Subscribed) GetQueue() string {
 		return x.Queue
 	}
 	return ""
+}
+
+func (x *Subscribed) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+// The consumer became, or stopped being, the active consumer of its
+// single-active-consumer queue (sent when Subscribe.state_updates).
+type ConsumerState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Active        bool                   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumerState) Reset() {
+	*x = ConsumerState{}
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumerState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumerState) ProtoMessage() {}
+
+func (x *ConsumerState) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumerState.ProtoReflect.Descriptor instead.
+func (*ConsumerState) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ConsumerState) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
 }
 
 type Delivery struct {
@@ -2629,7 +2832,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2844,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2857,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Delivery) GetDeliveryTag() uint64 {
@@ -2719,6 +2922,7 @@ type ConsumeResponse struct {
 	//
 	//	*ConsumeResponse_Subscribed
 	//	*ConsumeResponse_Delivery
+	//	*ConsumeResponse_State
 	Response      isConsumeResponse_Response `protobuf_oneof:"response"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2726,7 +2930,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2942,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2955,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConsumeResponse) GetResponse() isConsumeResponse_Response {
@@ -2779,6 +2983,15 @@ func (x *ConsumeResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+func (x *ConsumeResponse) GetState() *ConsumerState {
+	if x != nil {
+		if x, ok := x.Response.(*ConsumeResponse_State); ok {
+			return x.State
+		}
+	}
+	return nil
+}
+
 type isConsumeResponse_Response interface {
 	isConsumeResponse_Response()
 }
@@ -2791,9 +3004,15 @@ type ConsumeResponse_Delivery struct {
 	Delivery *Delivery `protobuf:"bytes,2,opt,name=delivery,proto3,oneof"`
 }
 
+type ConsumeResponse_State struct {
+	State *ConsumerState `protobuf:"bytes,3,opt,name=state,proto3,oneof"`
+}
+
 func (*ConsumeResponse_Subscribed) isConsumeResponse_Response() {}
 
 func (*ConsumeResponse_Delivery) isConsumeResponse_Response() {}
+
+func (*ConsumeResponse_State) isConsumeResponse_Response() {}
 
 type GetRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -2809,7 +3028,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +3040,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +3053,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetRequest) GetQueue() string {
@@ -2884,7 +3103,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +3115,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +3128,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetResponse) GetDelivery() *Delivery {
@@ -2937,7 +3156,7 @@ type SettleRequest struct {
 
 func (x *SettleRequest) Reset() {
 	*x = SettleRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3168,7 @@ func (x *SettleRequest) String() string {
 func (*SettleRequest) ProtoMessage() {}
 
 func (x *SettleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3181,7 @@ func (x *SettleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleRequest.ProtoReflect.Descriptor instead.
 func (*SettleRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SettleRequest) GetSessionId() string {
@@ -2994,7 +3213,7 @@ type SettleResponse struct {
 
 func (x *SettleResponse) Reset() {
 	*x = SettleResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3225,7 @@ func (x *SettleResponse) String() string {
 func (*SettleResponse) ProtoMessage() {}
 
 func (x *SettleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3238,7 @@ func (x *SettleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleResponse.ProtoReflect.Descriptor instead.
 func (*SettleResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
 }
 
 type SessionRequest struct {
@@ -3032,7 +3251,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3263,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3276,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SessionRequest) GetSessionId() string {
@@ -3076,7 +3295,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3307,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3320,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SessionResponse) GetSessionId() string {
@@ -3119,7 +3338,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3350,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3363,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
 }
 
 type ClusterMember struct {
@@ -3166,7 +3385,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3178,7 +3397,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3191,7 +3410,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3262,7 +3481,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3493,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3506,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3348,7 +3567,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3579,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3592,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -3443,7 +3662,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3455,7 +3674,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3468,7 +3687,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -3500,7 +3719,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3512,7 +3731,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3525,7 +3744,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 type LeaveClusterResponse struct {
@@ -3538,7 +3757,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3550,7 +3769,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3563,7 +3782,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -3582,7 +3801,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3594,7 +3813,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3607,7 +3826,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -3627,7 +3846,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3639,7 +3858,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3652,7 +3871,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -3675,7 +3894,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +3906,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +3919,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -3732,7 +3951,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3744,7 +3963,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3757,7 +3976,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -3796,7 +4015,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3808,7 +4027,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3821,7 +4040,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -3960,7 +4179,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x03 \x01(\tR\tsessionId\"9\n" +
 	"\x12PurgeQueueResponse\x12#\n" +
-	"\rmessage_count\x18\x01 \x01(\x04R\fmessageCount\"\xf6\x02\n" +
+	"\rmessage_count\x18\x01 \x01(\x04R\fmessageCount\"\xcc\x03\n" +
 	"\tQueueInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\texclusive\x18\x02 \x01(\bR\texclusive\x12\x1f\n" +
@@ -3972,10 +4191,26 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\tconsumers\x18\a \x01(\rR\tconsumers\x12\x14\n" +
 	"\x05group\x18\b \x01(\rR\x05group\x12\x1f\n" +
 	"\vready_bytes\x18\t \x01(\x04R\n" +
-	"readyBytes\x1aN\n" +
+	"readyBytes\x12'\n" +
+	"\x0factive_consumer\x18\n" +
+	" \x01(\tR\x0eactiveConsumer\x12+\n" +
+	"\x05rates\x18\v \x01(\v2\x15.warren.v1.QueueRatesR\x05rates\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"u\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xd2\x01\n" +
+	"\n" +
+	"QueueRates\x12\x14\n" +
+	"\x05known\x18\x01 \x01(\bR\x05known\x12\x1d\n" +
+	"\n" +
+	"publish_5s\x18\x02 \x01(\x01R\tpublish5s\x12\x1f\n" +
+	"\vpublish_60s\x18\x03 \x01(\x01R\n" +
+	"publish60s\x12\x1d\n" +
+	"\n" +
+	"deliver_5s\x18\x04 \x01(\x01R\tdeliver5s\x12\x1f\n" +
+	"\vdeliver_60s\x18\x05 \x01(\x01R\n" +
+	"deliver60s\x12\x15\n" +
+	"\x06ack_5s\x18\x06 \x01(\x01R\x05ack5s\x12\x17\n" +
+	"\aack_60s\x18\a \x01(\x01R\x06ack60s\"u\n" +
 	"\x11ListQueuesRequest\x12$\n" +
 	"\x0emin_meta_index\x18\x01 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
@@ -4044,7 +4279,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.warren.v1.PublishStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
 	"\x0fPublishResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xec\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xd4\x03\n" +
 	"\tSubscribe\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x1a\n" +
 	"\bprefetch\x18\x02 \x01(\x05R\bprefetch\x12-\n" +
@@ -4053,7 +4288,14 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x05 \x01(\tR\tsessionId\x12$\n" +
 	"\x0emin_meta_index\x18\x06 \x01(\x04R\fminMetaIndex\x12\x16\n" +
-	"\x06direct\x18\a \x01(\bR\x06direct\"\x8c\x01\n" +
+	"\x06direct\x18\a \x01(\bR\x06direct\x12A\n" +
+	"\targuments\x18\b \x03(\v2#.warren.v1.Subscribe.ArgumentsEntryR\targuments\x12#\n" +
+	"\rstate_updates\x18\t \x01(\bR\fstateUpdates\x12.\n" +
+	"\x13consumer_timeout_ms\x18\n" +
+	" \x01(\x03R\x11consumerTimeoutMs\x1aN\n" +
+	"\x0eArgumentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\x8c\x01\n" +
 	"\x06Settle\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.warren.v1.SettleKindR\x04kind\x12!\n" +
 	"\fdelivery_tag\x18\x02 \x01(\x04R\vdeliveryTag\x12\x1a\n" +
@@ -4062,11 +4304,14 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0eConsumeRequest\x124\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x14.warren.v1.SubscribeH\x00R\tsubscribe\x12+\n" +
 	"\x06settle\x18\x02 \x01(\v2\x11.warren.v1.SettleH\x00R\x06settleB\t\n" +
-	"\arequest\"E\n" +
+	"\arequest\"]\n" +
 	"\n" +
 	"Subscribed\x12!\n" +
 	"\fconsumer_tag\x18\x01 \x01(\tR\vconsumerTag\x12\x14\n" +
-	"\x05queue\x18\x02 \x01(\tR\x05queue\"\x9a\x02\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x16\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\"'\n" +
+	"\rConsumerState\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\"\x9a\x02\n" +
 	"\bDelivery\x12!\n" +
 	"\fdelivery_tag\x18\x01 \x01(\x04R\vdeliveryTag\x12 \n" +
 	"\vredelivered\x18\x02 \x01(\bR\vredelivered\x12%\n" +
@@ -4076,12 +4321,13 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"routingKey\x12,\n" +
 	"\amessage\x18\x06 \x01(\v2\x12.warren.v1.MessageR\amessage\x12\x14\n" +
 	"\x05queue\x18\a \x01(\tR\x05queue\x12!\n" +
-	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\x89\x01\n" +
+	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\xbb\x01\n" +
 	"\x0fConsumeResponse\x127\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x15.warren.v1.SubscribedH\x00R\n" +
 	"subscribed\x121\n" +
-	"\bdelivery\x18\x02 \x01(\v2\x13.warren.v1.DeliveryH\x00R\bdeliveryB\n" +
+	"\bdelivery\x18\x02 \x01(\v2\x13.warren.v1.DeliveryH\x00R\bdelivery\x120\n" +
+	"\x05state\x18\x03 \x01(\v2\x18.warren.v1.ConsumerStateH\x00R\x05stateB\n" +
 	"\n" +
 	"\bresponse\"\x9d\x01\n" +
 	"\n" +
@@ -4215,7 +4461,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
 	(AckMode)(0),                    // 1: warren.v1.AckMode
@@ -4238,134 +4484,141 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*PurgeQueueRequest)(nil),       // 18: warren.v1.PurgeQueueRequest
 	(*PurgeQueueResponse)(nil),      // 19: warren.v1.PurgeQueueResponse
 	(*QueueInfo)(nil),               // 20: warren.v1.QueueInfo
-	(*ListQueuesRequest)(nil),       // 21: warren.v1.ListQueuesRequest
-	(*ListQueuesResponse)(nil),      // 22: warren.v1.ListQueuesResponse
-	(*Binding)(nil),                 // 23: warren.v1.Binding
-	(*BindQueueRequest)(nil),        // 24: warren.v1.BindQueueRequest
-	(*BindQueueResponse)(nil),       // 25: warren.v1.BindQueueResponse
-	(*UnbindQueueRequest)(nil),      // 26: warren.v1.UnbindQueueRequest
-	(*UnbindQueueResponse)(nil),     // 27: warren.v1.UnbindQueueResponse
-	(*ListBindingsRequest)(nil),     // 28: warren.v1.ListBindingsRequest
-	(*ListBindingsResponse)(nil),    // 29: warren.v1.ListBindingsResponse
-	(*PublishEntry)(nil),            // 30: warren.v1.PublishEntry
-	(*PublishRequest)(nil),          // 31: warren.v1.PublishRequest
-	(*PublishResult)(nil),           // 32: warren.v1.PublishResult
-	(*PublishResponse)(nil),         // 33: warren.v1.PublishResponse
-	(*Subscribe)(nil),               // 34: warren.v1.Subscribe
-	(*Settle)(nil),                  // 35: warren.v1.Settle
-	(*ConsumeRequest)(nil),          // 36: warren.v1.ConsumeRequest
-	(*Subscribed)(nil),              // 37: warren.v1.Subscribed
-	(*Delivery)(nil),                // 38: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 39: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 40: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 41: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 42: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 43: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 44: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 45: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 46: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 47: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 48: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 49: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 50: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 51: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 52: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 53: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 54: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 55: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 56: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 57: warren.v1.GossipKeyResponse
-	nil,                             // 58: warren.v1.Message.HeadersEntry
-	nil,                             // 59: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 60: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 61: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 62: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 63: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 64: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 65: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(*QueueRates)(nil),              // 21: warren.v1.QueueRates
+	(*ListQueuesRequest)(nil),       // 22: warren.v1.ListQueuesRequest
+	(*ListQueuesResponse)(nil),      // 23: warren.v1.ListQueuesResponse
+	(*Binding)(nil),                 // 24: warren.v1.Binding
+	(*BindQueueRequest)(nil),        // 25: warren.v1.BindQueueRequest
+	(*BindQueueResponse)(nil),       // 26: warren.v1.BindQueueResponse
+	(*UnbindQueueRequest)(nil),      // 27: warren.v1.UnbindQueueRequest
+	(*UnbindQueueResponse)(nil),     // 28: warren.v1.UnbindQueueResponse
+	(*ListBindingsRequest)(nil),     // 29: warren.v1.ListBindingsRequest
+	(*ListBindingsResponse)(nil),    // 30: warren.v1.ListBindingsResponse
+	(*PublishEntry)(nil),            // 31: warren.v1.PublishEntry
+	(*PublishRequest)(nil),          // 32: warren.v1.PublishRequest
+	(*PublishResult)(nil),           // 33: warren.v1.PublishResult
+	(*PublishResponse)(nil),         // 34: warren.v1.PublishResponse
+	(*Subscribe)(nil),               // 35: warren.v1.Subscribe
+	(*Settle)(nil),                  // 36: warren.v1.Settle
+	(*ConsumeRequest)(nil),          // 37: warren.v1.ConsumeRequest
+	(*Subscribed)(nil),              // 38: warren.v1.Subscribed
+	(*ConsumerState)(nil),           // 39: warren.v1.ConsumerState
+	(*Delivery)(nil),                // 40: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 41: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 42: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 43: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 44: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 45: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 46: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 47: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 48: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 49: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 50: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 51: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 52: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 53: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 54: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 55: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 56: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 57: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 58: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 59: warren.v1.GossipKeyResponse
+	nil,                             // 60: warren.v1.Message.HeadersEntry
+	nil,                             // 61: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 62: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 63: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 64: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 65: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 66: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 67: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	nil,                             // 68: warren.v1.Subscribe.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	58, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	60, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	5,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	59, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	60, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	61, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	62, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	7,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	61, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	62, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
-	20, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	63, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	64, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	65, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
-	23, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
-	6,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
-	30, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
-	0,  // 14: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
-	32, // 15: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
-	1,  // 16: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	2,  // 17: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
-	34, // 18: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
-	35, // 19: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
-	6,  // 20: warren.v1.Delivery.message:type_name -> warren.v1.Message
-	37, // 21: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	38, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	38, // 23: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	35, // 24: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	48, // 25: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	47, // 26: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	49, // 27: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	3,  // 28: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	56, // 29: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	4,  // 30: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	4,  // 31: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 32: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 33: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 34: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 35: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 36: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 37: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	8,  // 38: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	10, // 39: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	12, // 40: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	14, // 41: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	16, // 42: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	18, // 43: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	21, // 44: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	24, // 45: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	26, // 46: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	28, // 47: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	31, // 48: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	36, // 49: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	40, // 50: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	42, // 51: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	44, // 52: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	46, // 53: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	51, // 54: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	53, // 55: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	55, // 56: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	9,  // 57: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	11, // 58: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	13, // 59: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	15, // 60: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	17, // 61: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	19, // 62: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	22, // 63: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	25, // 64: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	27, // 65: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	29, // 66: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	33, // 67: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	39, // 68: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	41, // 69: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	43, // 70: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	45, // 71: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	50, // 72: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	52, // 73: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	54, // 74: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	57, // 75: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	57, // [57:76] is the sub-list for method output_type
-	38, // [38:57] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	63, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	64, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	21, // 7: warren.v1.QueueInfo.rates:type_name -> warren.v1.QueueRates
+	20, // 8: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
+	65, // 9: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	66, // 10: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	67, // 11: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	24, // 12: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
+	6,  // 13: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
+	31, // 14: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
+	0,  // 15: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
+	33, // 16: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
+	1,  // 17: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
+	68, // 18: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
+	2,  // 19: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
+	35, // 20: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
+	36, // 21: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
+	6,  // 22: warren.v1.Delivery.message:type_name -> warren.v1.Message
+	38, // 23: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
+	40, // 24: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	39, // 25: warren.v1.ConsumeResponse.state:type_name -> warren.v1.ConsumerState
+	40, // 26: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	36, // 27: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	50, // 28: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	49, // 29: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	51, // 30: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	3,  // 31: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	58, // 32: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	4,  // 33: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	4,  // 34: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 35: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 36: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 37: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 38: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 39: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 40: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 41: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
+	8,  // 42: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	10, // 43: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	12, // 44: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	14, // 45: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	16, // 46: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	18, // 47: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	22, // 48: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	25, // 49: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	27, // 50: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	29, // 51: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	32, // 52: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	37, // 53: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	42, // 54: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	44, // 55: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	46, // 56: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	48, // 57: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	53, // 58: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	55, // 59: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	57, // 60: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	9,  // 61: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	11, // 62: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	13, // 63: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	15, // 64: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	17, // 65: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	19, // 66: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	23, // 67: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	26, // 68: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	28, // 69: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	30, // 70: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	34, // 71: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	41, // 72: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	43, // 73: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	45, // 74: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	47, // 75: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	52, // 76: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	54, // 77: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	56, // 78: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	59, // 79: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	61, // [61:80] is the sub-list for method output_type
+	42, // [42:61] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4380,13 +4633,14 @@ func file_warren_v1_broker_proto_init() {
 		(*Value_DoubleValue)(nil),
 		(*Value_BytesValue)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[32].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[33].OneofWrappers = []any{
 		(*ConsumeRequest_Subscribe)(nil),
 		(*ConsumeRequest_Settle)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[35].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[37].OneofWrappers = []any{
 		(*ConsumeResponse_Subscribed)(nil),
 		(*ConsumeResponse_Delivery)(nil),
+		(*ConsumeResponse_State)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4394,7 +4648,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   62,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

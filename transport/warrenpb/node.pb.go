@@ -23,6 +23,104 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type QueueRatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// At most 10,000.
+	QueueIds      []uint64 `protobuf:"varint,2,rep,packed,name=queue_ids,json=queueIds,proto3" json:"queue_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueRatesRequest) Reset() {
+	*x = QueueRatesRequest{}
+	mi := &file_warren_v1_node_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueRatesRequest) ProtoMessage() {}
+
+func (x *QueueRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueRatesRequest.ProtoReflect.Descriptor instead.
+func (*QueueRatesRequest) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *QueueRatesRequest) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *QueueRatesRequest) GetQueueIds() []uint64 {
+	if x != nil {
+		return x.QueueIds
+	}
+	return nil
+}
+
+type QueueRatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per queue id, in order.
+	Rates         []*QueueRates `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueueRatesResponse) Reset() {
+	*x = QueueRatesResponse{}
+	mi := &file_warren_v1_node_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueueRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueueRatesResponse) ProtoMessage() {}
+
+func (x *QueueRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_node_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueueRatesResponse.ProtoReflect.Descriptor instead.
+func (*QueueRatesResponse) Descriptor() ([]byte, []int) {
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QueueRatesResponse) GetRates() []*QueueRates {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
 // NodeMeta is what a node gossips about itself (memberlist node meta, at
 // most 512 bytes encoded).
 type NodeMeta struct {
@@ -41,7 +139,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_warren_v1_node_proto_msgTypes[0]
+	mi := &file_warren_v1_node_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +151,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[0]
+	mi := &file_warren_v1_node_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +164,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{0}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NodeMeta) GetId() string {
@@ -122,7 +220,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[1]
+	mi := &file_warren_v1_node_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -134,7 +232,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[1]
+	mi := &file_warren_v1_node_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -147,7 +245,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{1}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProposeRequest) GetGroup() string {
@@ -188,7 +286,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[2]
+	mi := &file_warren_v1_node_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +298,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[2]
+	mi := &file_warren_v1_node_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +311,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProposeResponse) GetIndex() uint64 {
@@ -283,7 +381,7 @@ type DroppedQueue struct {
 
 func (x *DroppedQueue) Reset() {
 	*x = DroppedQueue{}
-	mi := &file_warren_v1_node_proto_msgTypes[3]
+	mi := &file_warren_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +393,7 @@ func (x *DroppedQueue) String() string {
 func (*DroppedQueue) ProtoMessage() {}
 
 func (x *DroppedQueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[3]
+	mi := &file_warren_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +406,7 @@ func (x *DroppedQueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DroppedQueue.ProtoReflect.Descriptor instead.
 func (*DroppedQueue) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DroppedQueue) GetId() uint64 {
@@ -344,7 +442,7 @@ type EnqueueRequest struct {
 
 func (x *EnqueueRequest) Reset() {
 	*x = EnqueueRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[4]
+	mi := &file_warren_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +454,7 @@ func (x *EnqueueRequest) String() string {
 func (*EnqueueRequest) ProtoMessage() {}
 
 func (x *EnqueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[4]
+	mi := &file_warren_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +467,7 @@ func (x *EnqueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueRequest.ProtoReflect.Descriptor instead.
 func (*EnqueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EnqueueRequest) GetGroup() uint32 {
@@ -404,7 +502,7 @@ type EnqueueOutcome struct {
 
 func (x *EnqueueOutcome) Reset() {
 	*x = EnqueueOutcome{}
-	mi := &file_warren_v1_node_proto_msgTypes[5]
+	mi := &file_warren_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +514,7 @@ func (x *EnqueueOutcome) String() string {
 func (*EnqueueOutcome) ProtoMessage() {}
 
 func (x *EnqueueOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[5]
+	mi := &file_warren_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +527,7 @@ func (x *EnqueueOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueOutcome.ProtoReflect.Descriptor instead.
 func (*EnqueueOutcome) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EnqueueOutcome) GetStatus() uint32 {
@@ -455,7 +553,7 @@ type EnqueueResponse struct {
 
 func (x *EnqueueResponse) Reset() {
 	*x = EnqueueResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[6]
+	mi := &file_warren_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +565,7 @@ func (x *EnqueueResponse) String() string {
 func (*EnqueueResponse) ProtoMessage() {}
 
 func (x *EnqueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[6]
+	mi := &file_warren_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +578,7 @@ func (x *EnqueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueResponse.ProtoReflect.Descriptor instead.
 func (*EnqueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EnqueueResponse) GetOutcomes() []*EnqueueOutcome {
@@ -500,7 +598,7 @@ type TransferLeadershipRequest struct {
 
 func (x *TransferLeadershipRequest) Reset() {
 	*x = TransferLeadershipRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[7]
+	mi := &file_warren_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +610,7 @@ func (x *TransferLeadershipRequest) String() string {
 func (*TransferLeadershipRequest) ProtoMessage() {}
 
 func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[7]
+	mi := &file_warren_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +623,7 @@ func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeadershipRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeadershipRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TransferLeadershipRequest) GetGroup() string {
@@ -550,7 +648,7 @@ type TransferLeadershipResponse struct {
 
 func (x *TransferLeadershipResponse) Reset() {
 	*x = TransferLeadershipResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[8]
+	mi := &file_warren_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +660,7 @@ func (x *TransferLeadershipResponse) String() string {
 func (*TransferLeadershipResponse) ProtoMessage() {}
 
 func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[8]
+	mi := &file_warren_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +673,7 @@ func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeadershipResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeadershipResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{8}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 type RemoveMemberRequest struct {
@@ -588,7 +686,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[9]
+	mi := &file_warren_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +698,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[9]
+	mi := &file_warren_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +711,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RemoveMemberRequest) GetGroup() string {
@@ -640,7 +738,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[10]
+	mi := &file_warren_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +750,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[10]
+	mi := &file_warren_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +763,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemoveMemberResponse) GetRemoved() bool {
@@ -683,7 +781,7 @@ type LocalStatusRequest struct {
 
 func (x *LocalStatusRequest) Reset() {
 	*x = LocalStatusRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[11]
+	mi := &file_warren_v1_node_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +793,7 @@ func (x *LocalStatusRequest) String() string {
 func (*LocalStatusRequest) ProtoMessage() {}
 
 func (x *LocalStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[11]
+	mi := &file_warren_v1_node_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +806,7 @@ func (x *LocalStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalStatusRequest.ProtoReflect.Descriptor instead.
 func (*LocalStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{13}
 }
 
 type LocalGroupIndex struct {
@@ -727,7 +825,7 @@ type LocalGroupIndex struct {
 
 func (x *LocalGroupIndex) Reset() {
 	*x = LocalGroupIndex{}
-	mi := &file_warren_v1_node_proto_msgTypes[12]
+	mi := &file_warren_v1_node_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +837,7 @@ func (x *LocalGroupIndex) String() string {
 func (*LocalGroupIndex) ProtoMessage() {}
 
 func (x *LocalGroupIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[12]
+	mi := &file_warren_v1_node_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +850,7 @@ func (x *LocalGroupIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalGroupIndex.ProtoReflect.Descriptor instead.
 func (*LocalGroupIndex) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{12}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LocalGroupIndex) GetGroup() string {
@@ -800,7 +898,7 @@ type LocalStatusResponse struct {
 
 func (x *LocalStatusResponse) Reset() {
 	*x = LocalStatusResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[13]
+	mi := &file_warren_v1_node_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +910,7 @@ func (x *LocalStatusResponse) String() string {
 func (*LocalStatusResponse) ProtoMessage() {}
 
 func (x *LocalStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[13]
+	mi := &file_warren_v1_node_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +923,7 @@ func (x *LocalStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalStatusResponse.ProtoReflect.Descriptor instead.
 func (*LocalStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{13}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LocalStatusResponse) GetNodeId() string {
@@ -851,7 +949,7 @@ type LiveSessionsRequest struct {
 
 func (x *LiveSessionsRequest) Reset() {
 	*x = LiveSessionsRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[14]
+	mi := &file_warren_v1_node_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +961,7 @@ func (x *LiveSessionsRequest) String() string {
 func (*LiveSessionsRequest) ProtoMessage() {}
 
 func (x *LiveSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[14]
+	mi := &file_warren_v1_node_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +974,7 @@ func (x *LiveSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveSessionsRequest.ProtoReflect.Descriptor instead.
 func (*LiveSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{14}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LiveSessionsRequest) GetSessionIds() []string {
@@ -895,7 +993,7 @@ type LiveSessionsResponse struct {
 
 func (x *LiveSessionsResponse) Reset() {
 	*x = LiveSessionsResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[15]
+	mi := &file_warren_v1_node_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1005,7 @@ func (x *LiveSessionsResponse) String() string {
 func (*LiveSessionsResponse) ProtoMessage() {}
 
 func (x *LiveSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[15]
+	mi := &file_warren_v1_node_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1018,7 @@ func (x *LiveSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveSessionsResponse.ProtoReflect.Descriptor instead.
 func (*LiveSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{15}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LiveSessionsResponse) GetLive() []string {
@@ -941,7 +1039,7 @@ type LocalGossipKeyRequest struct {
 
 func (x *LocalGossipKeyRequest) Reset() {
 	*x = LocalGossipKeyRequest{}
-	mi := &file_warren_v1_node_proto_msgTypes[16]
+	mi := &file_warren_v1_node_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1051,7 @@ func (x *LocalGossipKeyRequest) String() string {
 func (*LocalGossipKeyRequest) ProtoMessage() {}
 
 func (x *LocalGossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[16]
+	mi := &file_warren_v1_node_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1064,7 @@ func (x *LocalGossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalGossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*LocalGossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{16}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LocalGossipKeyRequest) GetOp() GossipKeyOp {
@@ -994,7 +1092,7 @@ type LocalGossipKeyResponse struct {
 
 func (x *LocalGossipKeyResponse) Reset() {
 	*x = LocalGossipKeyResponse{}
-	mi := &file_warren_v1_node_proto_msgTypes[17]
+	mi := &file_warren_v1_node_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1104,7 @@ func (x *LocalGossipKeyResponse) String() string {
 func (*LocalGossipKeyResponse) ProtoMessage() {}
 
 func (x *LocalGossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_node_proto_msgTypes[17]
+	mi := &file_warren_v1_node_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1117,7 @@ func (x *LocalGossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalGossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*LocalGossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_node_proto_rawDescGZIP(), []int{17}
+	return file_warren_v1_node_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LocalGossipKeyResponse) GetNodeId() string {
@@ -1040,7 +1138,12 @@ var File_warren_v1_node_proto protoreflect.FileDescriptor
 
 const file_warren_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x14warren/v1/node.proto\x12\twarren.v1\x1a\x16warren/v1/broker.proto\"\xa3\x01\n" +
+	"\x14warren/v1/node.proto\x12\twarren.v1\x1a\x16warren/v1/broker.proto\"F\n" +
+	"\x11QueueRatesRequest\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
+	"\tqueue_ids\x18\x02 \x03(\x04R\bqueueIds\"A\n" +
+	"\x12QueueRatesResponse\x12+\n" +
+	"\x05rates\x18\x01 \x03(\v2\x15.warren.v1.QueueRatesR\x05rates\"\xa3\x01\n" +
 	"\bNodeMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
@@ -1106,7 +1209,7 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"E\n" +
 	"\x16LocalGossipKeyResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
-	"\x04keys\x18\x02 \x03(\fR\x04keys2\xbb\x04\n" +
+	"\x04keys\x18\x02 \x03(\fR\x04keys2\x86\x05\n" +
 	"\vNodeService\x12@\n" +
 	"\aPropose\x12\x19.warren.v1.ProposeRequest\x1a\x1a.warren.v1.ProposeResponse\x12@\n" +
 	"\aEnqueue\x12\x19.warren.v1.EnqueueRequest\x1a\x1a.warren.v1.EnqueueResponse\x12a\n" +
@@ -1114,7 +1217,9 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\fRemoveMember\x12\x1e.warren.v1.RemoveMemberRequest\x1a\x1f.warren.v1.RemoveMemberResponse\x12L\n" +
 	"\vLocalStatus\x12\x1d.warren.v1.LocalStatusRequest\x1a\x1e.warren.v1.LocalStatusResponse\x12O\n" +
 	"\fLiveSessions\x12\x1e.warren.v1.LiveSessionsRequest\x1a\x1f.warren.v1.LiveSessionsResponse\x12U\n" +
-	"\x0eLocalGossipKey\x12 .warren.v1.LocalGossipKeyRequest\x1a!.warren.v1.LocalGossipKeyResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
+	"\x0eLocalGossipKey\x12 .warren.v1.LocalGossipKeyRequest\x1a!.warren.v1.LocalGossipKeyResponse\x12I\n" +
+	"\n" +
+	"QueueRates\x12\x1c.warren.v1.QueueRatesRequest\x1a\x1d.warren.v1.QueueRatesResponseB8Z6github.com/warrenmq/warren/transport/warrenpb;warrenpbb\x06proto3"
 
 var (
 	file_warren_v1_node_proto_rawDescOnce sync.Once
@@ -1128,52 +1233,58 @@ func file_warren_v1_node_proto_rawDescGZIP() []byte {
 	return file_warren_v1_node_proto_rawDescData
 }
 
-var file_warren_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_warren_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_warren_v1_node_proto_goTypes = []any{
-	(*NodeMeta)(nil),                   // 0: warren.v1.NodeMeta
-	(*ProposeRequest)(nil),             // 1: warren.v1.ProposeRequest
-	(*ProposeResponse)(nil),            // 2: warren.v1.ProposeResponse
-	(*DroppedQueue)(nil),               // 3: warren.v1.DroppedQueue
-	(*EnqueueRequest)(nil),             // 4: warren.v1.EnqueueRequest
-	(*EnqueueOutcome)(nil),             // 5: warren.v1.EnqueueOutcome
-	(*EnqueueResponse)(nil),            // 6: warren.v1.EnqueueResponse
-	(*TransferLeadershipRequest)(nil),  // 7: warren.v1.TransferLeadershipRequest
-	(*TransferLeadershipResponse)(nil), // 8: warren.v1.TransferLeadershipResponse
-	(*RemoveMemberRequest)(nil),        // 9: warren.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),       // 10: warren.v1.RemoveMemberResponse
-	(*LocalStatusRequest)(nil),         // 11: warren.v1.LocalStatusRequest
-	(*LocalGroupIndex)(nil),            // 12: warren.v1.LocalGroupIndex
-	(*LocalStatusResponse)(nil),        // 13: warren.v1.LocalStatusResponse
-	(*LiveSessionsRequest)(nil),        // 14: warren.v1.LiveSessionsRequest
-	(*LiveSessionsResponse)(nil),       // 15: warren.v1.LiveSessionsResponse
-	(*LocalGossipKeyRequest)(nil),      // 16: warren.v1.LocalGossipKeyRequest
-	(*LocalGossipKeyResponse)(nil),     // 17: warren.v1.LocalGossipKeyResponse
-	(GossipKeyOp)(0),                   // 18: warren.v1.GossipKeyOp
+	(*QueueRatesRequest)(nil),          // 0: warren.v1.QueueRatesRequest
+	(*QueueRatesResponse)(nil),         // 1: warren.v1.QueueRatesResponse
+	(*NodeMeta)(nil),                   // 2: warren.v1.NodeMeta
+	(*ProposeRequest)(nil),             // 3: warren.v1.ProposeRequest
+	(*ProposeResponse)(nil),            // 4: warren.v1.ProposeResponse
+	(*DroppedQueue)(nil),               // 5: warren.v1.DroppedQueue
+	(*EnqueueRequest)(nil),             // 6: warren.v1.EnqueueRequest
+	(*EnqueueOutcome)(nil),             // 7: warren.v1.EnqueueOutcome
+	(*EnqueueResponse)(nil),            // 8: warren.v1.EnqueueResponse
+	(*TransferLeadershipRequest)(nil),  // 9: warren.v1.TransferLeadershipRequest
+	(*TransferLeadershipResponse)(nil), // 10: warren.v1.TransferLeadershipResponse
+	(*RemoveMemberRequest)(nil),        // 11: warren.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),       // 12: warren.v1.RemoveMemberResponse
+	(*LocalStatusRequest)(nil),         // 13: warren.v1.LocalStatusRequest
+	(*LocalGroupIndex)(nil),            // 14: warren.v1.LocalGroupIndex
+	(*LocalStatusResponse)(nil),        // 15: warren.v1.LocalStatusResponse
+	(*LiveSessionsRequest)(nil),        // 16: warren.v1.LiveSessionsRequest
+	(*LiveSessionsResponse)(nil),       // 17: warren.v1.LiveSessionsResponse
+	(*LocalGossipKeyRequest)(nil),      // 18: warren.v1.LocalGossipKeyRequest
+	(*LocalGossipKeyResponse)(nil),     // 19: warren.v1.LocalGossipKeyResponse
+	(*QueueRates)(nil),                 // 20: warren.v1.QueueRates
+	(GossipKeyOp)(0),                   // 21: warren.v1.GossipKeyOp
 }
 var file_warren_v1_node_proto_depIdxs = []int32{
-	3,  // 0: warren.v1.ProposeResponse.dropped:type_name -> warren.v1.DroppedQueue
-	5,  // 1: warren.v1.EnqueueResponse.outcomes:type_name -> warren.v1.EnqueueOutcome
-	12, // 2: warren.v1.LocalStatusResponse.groups:type_name -> warren.v1.LocalGroupIndex
-	18, // 3: warren.v1.LocalGossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	1,  // 4: warren.v1.NodeService.Propose:input_type -> warren.v1.ProposeRequest
-	4,  // 5: warren.v1.NodeService.Enqueue:input_type -> warren.v1.EnqueueRequest
-	7,  // 6: warren.v1.NodeService.TransferLeadership:input_type -> warren.v1.TransferLeadershipRequest
-	9,  // 7: warren.v1.NodeService.RemoveMember:input_type -> warren.v1.RemoveMemberRequest
-	11, // 8: warren.v1.NodeService.LocalStatus:input_type -> warren.v1.LocalStatusRequest
-	14, // 9: warren.v1.NodeService.LiveSessions:input_type -> warren.v1.LiveSessionsRequest
-	16, // 10: warren.v1.NodeService.LocalGossipKey:input_type -> warren.v1.LocalGossipKeyRequest
-	2,  // 11: warren.v1.NodeService.Propose:output_type -> warren.v1.ProposeResponse
-	6,  // 12: warren.v1.NodeService.Enqueue:output_type -> warren.v1.EnqueueResponse
-	8,  // 13: warren.v1.NodeService.TransferLeadership:output_type -> warren.v1.TransferLeadershipResponse
-	10, // 14: warren.v1.NodeService.RemoveMember:output_type -> warren.v1.RemoveMemberResponse
-	13, // 15: warren.v1.NodeService.LocalStatus:output_type -> warren.v1.LocalStatusResponse
-	15, // 16: warren.v1.NodeService.LiveSessions:output_type -> warren.v1.LiveSessionsResponse
-	17, // 17: warren.v1.NodeService.LocalGossipKey:output_type -> warren.v1.LocalGossipKeyResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	20, // 0: warren.v1.QueueRatesResponse.rates:type_name -> warren.v1.QueueRates
+	5,  // 1: warren.v1.ProposeResponse.dropped:type_name -> warren.v1.DroppedQueue
+	7,  // 2: warren.v1.EnqueueResponse.outcomes:type_name -> warren.v1.EnqueueOutcome
+	14, // 3: warren.v1.LocalStatusResponse.groups:type_name -> warren.v1.LocalGroupIndex
+	21, // 4: warren.v1.LocalGossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	3,  // 5: warren.v1.NodeService.Propose:input_type -> warren.v1.ProposeRequest
+	6,  // 6: warren.v1.NodeService.Enqueue:input_type -> warren.v1.EnqueueRequest
+	9,  // 7: warren.v1.NodeService.TransferLeadership:input_type -> warren.v1.TransferLeadershipRequest
+	11, // 8: warren.v1.NodeService.RemoveMember:input_type -> warren.v1.RemoveMemberRequest
+	13, // 9: warren.v1.NodeService.LocalStatus:input_type -> warren.v1.LocalStatusRequest
+	16, // 10: warren.v1.NodeService.LiveSessions:input_type -> warren.v1.LiveSessionsRequest
+	18, // 11: warren.v1.NodeService.LocalGossipKey:input_type -> warren.v1.LocalGossipKeyRequest
+	0,  // 12: warren.v1.NodeService.QueueRates:input_type -> warren.v1.QueueRatesRequest
+	4,  // 13: warren.v1.NodeService.Propose:output_type -> warren.v1.ProposeResponse
+	8,  // 14: warren.v1.NodeService.Enqueue:output_type -> warren.v1.EnqueueResponse
+	10, // 15: warren.v1.NodeService.TransferLeadership:output_type -> warren.v1.TransferLeadershipResponse
+	12, // 16: warren.v1.NodeService.RemoveMember:output_type -> warren.v1.RemoveMemberResponse
+	15, // 17: warren.v1.NodeService.LocalStatus:output_type -> warren.v1.LocalStatusResponse
+	17, // 18: warren.v1.NodeService.LiveSessions:output_type -> warren.v1.LiveSessionsResponse
+	19, // 19: warren.v1.NodeService.LocalGossipKey:output_type -> warren.v1.LocalGossipKeyResponse
+	1,  // 20: warren.v1.NodeService.QueueRates:output_type -> warren.v1.QueueRatesResponse
+	13, // [13:21] is the sub-list for method output_type
+	5,  // [5:13] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_node_proto_init() }
@@ -1188,7 +1299,7 @@ func file_warren_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_node_proto_rawDesc), len(file_warren_v1_node_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	NodeService_LocalStatus_FullMethodName        = "/warren.v1.NodeService/LocalStatus"
 	NodeService_LiveSessions_FullMethodName       = "/warren.v1.NodeService/LiveSessions"
 	NodeService_LocalGossipKey_FullMethodName     = "/warren.v1.NodeService/LocalGossipKey"
+	NodeService_QueueRates_FullMethodName         = "/warren.v1.NodeService/QueueRates"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -56,6 +57,10 @@ type NodeServiceClient interface {
 	// only (the node a client asked calls it on every running member) and
 	// returns that node's keyring afterwards.
 	LocalGossipKey(ctx context.Context, in *LocalGossipKeyRequest, opts ...grpc.CallOption) (*LocalGossipKeyResponse, error)
+	// QueueRates returns the message rates of queues of a group the
+	// answering node leads (its node-local counters), for a listing another
+	// node answers; not known when it does not lead the group.
+	QueueRates(ctx context.Context, in *QueueRatesRequest, opts ...grpc.CallOption) (*QueueRatesResponse, error)
 }
 
 type nodeServiceClient struct {
@@ -136,6 +141,16 @@ func (c *nodeServiceClient) LocalGossipKey(ctx context.Context, in *LocalGossipK
 	return out, nil
 }
 
+func (c *nodeServiceClient) QueueRates(ctx context.Context, in *QueueRatesRequest, opts ...grpc.CallOption) (*QueueRatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QueueRatesResponse)
+	err := c.cc.Invoke(ctx, NodeService_QueueRates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServiceServer is the server API for NodeService service.
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
@@ -162,6 +177,10 @@ type NodeServiceServer interface {
 	// only (the node a client asked calls it on every running member) and
 	// returns that node's keyring afterwards.
 	LocalGossipKey(context.Context, *LocalGossipKeyRequest) (*LocalGossipKeyResponse, error)
+	// QueueRates returns the message rates of queues of a group the
+	// answering node leads (its node-local counters), for a listing another
+	// node answers; not known when it does not lead the group.
+	QueueRates(context.Context, *QueueRatesRequest) (*QueueRatesResponse, error)
 	mustEmbedUnimplementedNodeServiceServer()
 }
 
@@ -192,6 +211,9 @@ func (UnimplementedNodeServiceServer) LiveSessions(context.Context, *LiveSession
 }
 func (UnimplementedNodeServiceServer) LocalGossipKey(context.Context, *LocalGossipKeyRequest) (*LocalGossipKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LocalGossipKey not implemented")
+}
+func (UnimplementedNodeServiceServer) QueueRates(context.Context, *QueueRatesRequest) (*QueueRatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method QueueRates not implemented")
 }
 func (UnimplementedNodeServiceServer) mustEmbedUnimplementedNodeServiceServer() {}
 func (UnimplementedNodeServiceServer) testEmbeddedByValue()                     {}
@@ -340,6 +362,24 @@ func _NodeService_LocalGossipKey_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeService_QueueRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueueRatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).QueueRates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_QueueRates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).QueueRates(ctx, req.(*QueueRatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeService_ServiceDesc is the grpc.ServiceDesc for NodeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -374,6 +414,10 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LocalGossipKey",
 			Handler:    _NodeService_LocalGossipKey_Handler,
+		},
+		{
+			MethodName: "QueueRates",
+			Handler:    _NodeService_QueueRates_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
