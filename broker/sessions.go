@@ -105,6 +105,7 @@ type endedSession struct {
 type sessionReaper struct {
 	mu      sync.Mutex
 	pending []endedSession
+	stopped bool // reapSessions has returned: nothing will reap
 	kick    chan struct{}
 }
 
@@ -115,6 +116,13 @@ func newSessionReaper() *sessionReaper { return &sessionReaper{kick: make(chan s
 func (r *sessionReaper) add(id string, gotFrom map[uint32]bool) <-chan struct{} {
 	done := make(chan struct{})
 	r.mu.Lock()
+	if r.stopped {
+		// A stream that ends after the broker stopped: its waiter would
+		// otherwise hold its handler until its context ends.
+		r.mu.Unlock()
+		close(done)
+		return done
+	}
 	r.pending = append(r.pending, endedSession{id: id, gotFrom: gotFrom, done: done})
 	r.mu.Unlock()
 	select {
@@ -122,6 +130,17 @@ func (r *sessionReaper) add(id string, gotFrom map[uint32]bool) <-chan struct{} 
 	default:
 	}
 	return done
+}
+
+// stop returns the sessions waiting, and makes every later add done at
+// once.
+func (r *sessionReaper) stop() []endedSession {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	batch := r.pending
+	r.pending = nil
+	return batch
 }
 
 // take returns and forgets the sessions waiting.
@@ -147,7 +166,7 @@ func (b *Broker) reapSessions() {
 	for {
 		select {
 		case <-b.ctx.Done():
-			for _, s := range b.reaper.take() {
+			for _, s := range b.reaper.stop() {
 				close(s.done)
 			}
 			return
