@@ -25,9 +25,10 @@ var SupportedQueueArgs = []string{
 	"x-queue-type",
 }
 
-// SupportedExchangeArgs are the exchange arguments Warren implements:
-// none yet.
-var SupportedExchangeArgs = []string{}
+// SupportedExchangeArgs are the exchange arguments Warren implements, each
+// with or without the "x-" prefix (RabbitMQ spells alternate-exchange
+// without it).
+var SupportedExchangeArgs = []string{"x-alternate-exchange"}
 
 // checkArgNames refuses the first argument (in name order, so the answer
 // is the same for the same request) whose name starts with "x-" and is

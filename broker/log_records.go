@@ -85,5 +85,13 @@ func exchange(d fsm.ExchangeDef) Exchange {
 }
 
 func binding(d fsm.BindingDef) Binding {
-	return Binding{VHost: d.VHost, Exchange: d.Exchange, Queue: d.Queue, Key: d.Key, Args: fsm.RoutingArgs(d.Args)}
+	return Binding{VHost: d.VHost, Exchange: d.Exchange, Queue: d.Queue, ToExchange: d.ToExchange, Key: d.Key, Args: fsm.RoutingArgs(d.Args)}
+}
+
+// logDestination is a binding's destination kind as the log holds it.
+func logDestination(toExchange bool) fsmpb.DestinationKind {
+	if toExchange {
+		return fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE
+	}
+	return fsmpb.DestinationKind_DESTINATION_KIND_QUEUE
 }

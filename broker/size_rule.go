@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"fmt"
+
 	"cmp"
+	"github.com/warrenmq/warren/fsm"
 	"slices"
 	"sync/atomic"
 
@@ -69,4 +72,21 @@ func serversAtVersion(servers []raft.Server, members []cluster.Member, v uint32)
 		}
 	}
 	return true
+}
+
+// routingFeaturesVersion is the first FSM version that applies
+// exchange-to-exchange bindings (Bind.destination_kind) and routes through
+// alternate exchanges.
+const routingFeaturesVersion = 3
+
+// requireMetaVersion refuses what needs FSM version v (feature names it)
+// while a server of the meta group's configuration gossips an older one:
+// an older build would ignore the new field and apply the command
+// otherwise than the others (STYLE §2). A broker without a node (unit
+// tests) has no older peers.
+func (b *Broker) requireMetaVersion(v uint32, feature string) error {
+	if b.node == nil || b.meta == nil || groupAtVersion(b.meta, b.node.Members(), v) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: every server of the cluster must run FSM version %d or later first", fsm.ErrPrecondition, feature, v)
 }

@@ -27,7 +27,9 @@ import (
 //	1  the command types of the first release
 //	2  Enqueue.size_rule SIZE_RULE_WITH_HEADERS: a message's headers and
 //	   string properties count toward max-length-bytes (fsm.MessageSize)
-const FSMVersion = 2
+//	3  Bind/Unbind.destination_kind EXCHANGE (exchange-to-exchange
+//	   bindings); the alternate-exchange argument
+const FSMVersion = 3
 
 // Member states, as Member.State reports them.
 const (

@@ -56,13 +56,18 @@ type QueueDef struct {
 	Spec         *fsmpb.QueueSpec
 }
 
-// BindingDef describes one binding of an exchange to a queue.
+// BindingDef describes one binding of an exchange (the source) to a queue
+// or, when ToExchange, to another exchange (the destination), both in
+// VHost.
 type BindingDef struct {
 	VHost    string
 	Exchange string
-	Queue    string
-	Key      string
-	Args     map[string]*fsmpb.Value
+	// Queue is the destination's name: a queue's, or an exchange's when
+	// ToExchange.
+	Queue      string
+	ToExchange bool
+	Key        string
+	Args       map[string]*fsmpb.Value
 }
 
 // DroppedQueue names a queue whose deletion committed, so that its group
@@ -84,6 +89,8 @@ type exchange struct {
 // canonical (deterministic proto) encoding.
 type bindingID struct {
 	queue, key, args string
+	// toExchange: queue names an exchange.
+	toExchange bool
 }
 
 // bindingRef names one binding: its exchange (by key) and its identity
@@ -93,9 +100,19 @@ type bindingRef struct {
 	id       bindingID
 }
 
-// queueKey is the key of the queue a binding targets: in the exchange's
-// virtual host.
+// queueKey is the key of the queue (or destination exchange) a binding
+// targets: in the exchange's virtual host.
 func (r bindingRef) queueKey() string { return objectKey(vhostOfKey(r.exchange), r.id.queue) }
+
+// tableDest is a binding's destination as the source's routing table holds
+// it: its kind, one byte, then its name, so that a queue and an exchange
+// of one name stay apart (a name may hold any byte).
+func tableDest(name string, toExchange bool) string {
+	if toExchange {
+		return "e" + name
+	}
+	return "q" + name
+}
 
 // objectKey is the key of the exchange or queue name in vhost in the
 // state's maps: the vhost, a NUL, the name. A virtual host name cannot hold
@@ -143,6 +160,9 @@ type Meta struct {
 	// queueBindings maps a queue to its bindings on every exchange; a queue
 	// is listed only while it has one.
 	queueBindings map[string]map[bindingRef]struct{}
+	// exchangeBindings maps an exchange to the bindings that lead to it (it
+	// is their destination); an exchange is listed only while it has one.
+	exchangeBindings map[string]map[bindingRef]struct{}
 
 	// access holds users, permissions and virtual hosts.
 	access access
@@ -163,10 +183,11 @@ func NewMeta(groups int) *Meta {
 		queues:    map[string]*QueueDef{},
 		perGroup:  make([]int, groups),
 
-		owners:        map[string]map[string]struct{}{},
-		queueBindings: map[string]map[bindingRef]struct{}{},
-		access:        newAccess(),
-		objects:       map[string]*vhostObjects{},
+		owners:           map[string]map[string]struct{}{},
+		queueBindings:    map[string]map[bindingRef]struct{}{},
+		exchangeBindings: map[string]map[bindingRef]struct{}{},
+		access:           newAccess(),
+		objects:          map[string]*vhostObjects{},
 	}
 	m.addBuiltins(DefaultVHost)
 	return m
@@ -454,7 +475,7 @@ func (m *Meta) removeQueue(q *QueueDef) {
 	slices.Sort(exchanges)
 	for _, name := range slices.Compact(exchanges) {
 		ex := m.exchanges[name]
-		ex.table.UnbindQueue(q.Name)
+		ex.table.UnbindQueue(tableDest(q.Name, false))
 		m.autoDeleteIfUnused(ex)
 	}
 }

@@ -40,7 +40,7 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 	}
 	for _, b := range m.Bindings("", "", "") {
 		snap.Bindings = append(snap.Bindings, &fsmpb.MetaBindingRecord{
-			Vhost: recordVHost(b.VHost), Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args,
+			Vhost: recordVHost(b.VHost), Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args, DestinationKind: destinationKind(b.ToExchange),
 		})
 	}
 	snap.Access = m.access.record()
@@ -159,7 +159,9 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 	// Bindings go in through bind, which keeps the binding index but does
 	// not check the limits: a snapshot holds what its log accepted.
 	for _, b := range snap.GetBindings() {
-		res := m.bind(&fsmpb.Bind{Vhost: b.GetVhost(), Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments()})
+		res := m.bind(&fsmpb.Bind{
+			Vhost: b.GetVhost(), Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments(), DestinationKind: b.GetDestinationKind(),
+		})
 		if res.Err != nil {
 			return nil, fmt.Errorf("%w: binding: %v", ErrBadSnapshot, res.Err)
 		}
@@ -174,4 +176,12 @@ func recordVHost(v string) string {
 		return ""
 	}
 	return v
+}
+
+// destinationKind is the record of a binding's destination kind.
+func destinationKind(toExchange bool) fsmpb.DestinationKind {
+	if toExchange {
+		return fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE
+	}
+	return fsmpb.DestinationKind_DESTINATION_KIND_QUEUE
 }

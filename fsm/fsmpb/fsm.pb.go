@@ -26,6 +26,54 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a binding leads to. The zero value is a queue: every binding
+// written before exchange-to-exchange bindings.
+type DestinationKind int32
+
+const (
+	DestinationKind_DESTINATION_KIND_QUEUE    DestinationKind = 0
+	DestinationKind_DESTINATION_KIND_EXCHANGE DestinationKind = 1
+)
+
+// Enum value maps for DestinationKind.
+var (
+	DestinationKind_name = map[int32]string{
+		0: "DESTINATION_KIND_QUEUE",
+		1: "DESTINATION_KIND_EXCHANGE",
+	}
+	DestinationKind_value = map[string]int32{
+		"DESTINATION_KIND_QUEUE":    0,
+		"DESTINATION_KIND_EXCHANGE": 1,
+	}
+)
+
+func (x DestinationKind) Enum() *DestinationKind {
+	p := new(DestinationKind)
+	*p = x
+	return p
+}
+
+func (x DestinationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DestinationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_warren_fsm_v1_fsm_proto_enumTypes[0].Descriptor()
+}
+
+func (DestinationKind) Type() protoreflect.EnumType {
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[0]
+}
+
+func (x DestinationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DestinationKind.Descriptor instead.
+func (DestinationKind) EnumDescriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{0}
+}
+
 type Overflow int32
 
 const (
@@ -56,11 +104,11 @@ func (x Overflow) String() string {
 }
 
 func (Overflow) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_fsm_v1_fsm_proto_enumTypes[0].Descriptor()
+	return file_warren_fsm_v1_fsm_proto_enumTypes[1].Descriptor()
 }
 
 func (Overflow) Type() protoreflect.EnumType {
-	return &file_warren_fsm_v1_fsm_proto_enumTypes[0]
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[1]
 }
 
 func (x Overflow) Number() protoreflect.EnumNumber {
@@ -69,7 +117,7 @@ func (x Overflow) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Overflow.Descriptor instead.
 func (Overflow) EnumDescriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{0}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{1}
 }
 
 // How the messages of an Enqueue are measured: the size that counts against
@@ -108,11 +156,11 @@ func (x SizeRule) String() string {
 }
 
 func (SizeRule) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_fsm_v1_fsm_proto_enumTypes[1].Descriptor()
+	return file_warren_fsm_v1_fsm_proto_enumTypes[2].Descriptor()
 }
 
 func (SizeRule) Type() protoreflect.EnumType {
-	return &file_warren_fsm_v1_fsm_proto_enumTypes[1]
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[2]
 }
 
 func (x SizeRule) Number() protoreflect.EnumNumber {
@@ -121,7 +169,7 @@ func (x SizeRule) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SizeRule.Descriptor instead.
 func (SizeRule) EnumDescriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{1}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{2}
 }
 
 type Value struct {
@@ -537,14 +585,18 @@ func (x *DeleteQueue) GetVhost() string {
 }
 
 type Bind struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// The destination's name: a queue, or an exchange when destination_kind
+	// says so.
+	Queue     string            `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	Key       string            `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Arguments map[string]*Value `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost     string            `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	// Proposed as EXCHANGE only once every voter gossips FSM version 3.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.fsm.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Bind) Reset() {
@@ -612,15 +664,23 @@ func (x *Bind) GetVhost() string {
 	return ""
 }
 
+func (x *Bind) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_QUEUE
+}
+
 type Unbind struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Exchange        string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue           string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	Key             string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Arguments       map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost           string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	DestinationKind DestinationKind        `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.fsm.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Unbind) Reset() {
@@ -686,6 +746,13 @@ func (x *Unbind) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *Unbind) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_QUEUE
 }
 
 // Sessions that ended: their exclusive queues are deleted.
@@ -2482,22 +2549,24 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"7\n" +
 	"\vDeleteQueue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05vhost\x18\x02 \x01(\tR\x05vhost\"\xf6\x01\n" +
+	"\x05vhost\x18\x02 \x01(\tR\x05vhost\"\xc1\x02\n" +
 	"\x04Bind\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12@\n" +
 	"\targuments\x18\x04 \x03(\v2\".warren.fsm.v1.Bind.ArgumentsEntryR\targuments\x12\x14\n" +
-	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x12I\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1e.warren.fsm.v1.DestinationKindR\x0fdestinationKind\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xfa\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xc5\x02\n" +
 	"\x06Unbind\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12B\n" +
 	"\targuments\x18\x04 \x03(\v2$.warren.fsm.v1.Unbind.ArgumentsEntryR\targuments\x12\x14\n" +
-	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x12I\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1e.warren.fsm.v1.DestinationKindR\x0fdestinationKind\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"-\n" +
@@ -2640,7 +2709,10 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\r_max_bindings\"X\n" +
 	"\x0eSetVHostLimits\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
-	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits*?\n" +
+	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits*L\n" +
+	"\x0fDestinationKind\x12\x1a\n" +
+	"\x16DESTINATION_KIND_QUEUE\x10\x00\x12\x1d\n" +
+	"\x19DESTINATION_KIND_EXCHANGE\x10\x01*?\n" +
 	"\bOverflow\x12\x16\n" +
 	"\x12OVERFLOW_DROP_HEAD\x10\x00\x12\x1b\n" +
 	"\x17OVERFLOW_REJECT_PUBLISH\x10\x01*:\n" +
@@ -2660,84 +2732,87 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 	return file_warren_fsm_v1_fsm_proto_rawDescData
 }
 
-var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
-	(Overflow)(0),            // 0: warren.fsm.v1.Overflow
-	(SizeRule)(0),            // 1: warren.fsm.v1.SizeRule
-	(*Value)(nil),            // 2: warren.fsm.v1.Value
-	(*DeclareExchange)(nil),  // 3: warren.fsm.v1.DeclareExchange
-	(*DeleteExchange)(nil),   // 4: warren.fsm.v1.DeleteExchange
-	(*DeclareQueue)(nil),     // 5: warren.fsm.v1.DeclareQueue
-	(*DeleteQueue)(nil),      // 6: warren.fsm.v1.DeleteQueue
-	(*Bind)(nil),             // 7: warren.fsm.v1.Bind
-	(*Unbind)(nil),           // 8: warren.fsm.v1.Unbind
-	(*MetaSessionDown)(nil),  // 9: warren.fsm.v1.MetaSessionDown
-	(*QueueSpec)(nil),        // 10: warren.fsm.v1.QueueSpec
-	(*Properties)(nil),       // 11: warren.fsm.v1.Properties
-	(*Payload)(nil),          // 12: warren.fsm.v1.Payload
-	(*EnqueueMessage)(nil),   // 13: warren.fsm.v1.EnqueueMessage
-	(*Enqueue)(nil),          // 14: warren.fsm.v1.Enqueue
-	(*Checkout)(nil),         // 15: warren.fsm.v1.Checkout
-	(*Cancel)(nil),           // 16: warren.fsm.v1.Cancel
-	(*ConsumerTags)(nil),     // 17: warren.fsm.v1.ConsumerTags
-	(*Settle)(nil),           // 18: warren.fsm.v1.Settle
-	(*Return)(nil),           // 19: warren.fsm.v1.Return
-	(*Discard)(nil),          // 20: warren.fsm.v1.Discard
-	(*SessionDown)(nil),      // 21: warren.fsm.v1.SessionDown
-	(*Purge)(nil),            // 22: warren.fsm.v1.Purge
-	(*Tick)(nil),             // 23: warren.fsm.v1.Tick
-	(*Get)(nil),              // 24: warren.fsm.v1.Get
-	(*DropQueue)(nil),        // 25: warren.fsm.v1.DropQueue
-	(*AddUser)(nil),          // 26: warren.fsm.v1.AddUser
-	(*DeleteUser)(nil),       // 27: warren.fsm.v1.DeleteUser
-	(*ChangePassword)(nil),   // 28: warren.fsm.v1.ChangePassword
-	(*SetUserTags)(nil),      // 29: warren.fsm.v1.SetUserTags
-	(*Permission)(nil),       // 30: warren.fsm.v1.Permission
-	(*SetPermissions)(nil),   // 31: warren.fsm.v1.SetPermissions
-	(*ClearPermissions)(nil), // 32: warren.fsm.v1.ClearPermissions
-	(*BootstrapUser)(nil),    // 33: warren.fsm.v1.BootstrapUser
-	(*AddVHost)(nil),         // 34: warren.fsm.v1.AddVHost
-	(*DeleteVHost)(nil),      // 35: warren.fsm.v1.DeleteVHost
-	(*VHostLimits)(nil),      // 36: warren.fsm.v1.VHostLimits
-	(*SetVHostLimits)(nil),   // 37: warren.fsm.v1.SetVHostLimits
-	nil,                      // 38: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                      // 39: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                      // 40: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                      // 41: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                      // 42: warren.fsm.v1.Payload.HeadersEntry
+	(DestinationKind)(0),     // 0: warren.fsm.v1.DestinationKind
+	(Overflow)(0),            // 1: warren.fsm.v1.Overflow
+	(SizeRule)(0),            // 2: warren.fsm.v1.SizeRule
+	(*Value)(nil),            // 3: warren.fsm.v1.Value
+	(*DeclareExchange)(nil),  // 4: warren.fsm.v1.DeclareExchange
+	(*DeleteExchange)(nil),   // 5: warren.fsm.v1.DeleteExchange
+	(*DeclareQueue)(nil),     // 6: warren.fsm.v1.DeclareQueue
+	(*DeleteQueue)(nil),      // 7: warren.fsm.v1.DeleteQueue
+	(*Bind)(nil),             // 8: warren.fsm.v1.Bind
+	(*Unbind)(nil),           // 9: warren.fsm.v1.Unbind
+	(*MetaSessionDown)(nil),  // 10: warren.fsm.v1.MetaSessionDown
+	(*QueueSpec)(nil),        // 11: warren.fsm.v1.QueueSpec
+	(*Properties)(nil),       // 12: warren.fsm.v1.Properties
+	(*Payload)(nil),          // 13: warren.fsm.v1.Payload
+	(*EnqueueMessage)(nil),   // 14: warren.fsm.v1.EnqueueMessage
+	(*Enqueue)(nil),          // 15: warren.fsm.v1.Enqueue
+	(*Checkout)(nil),         // 16: warren.fsm.v1.Checkout
+	(*Cancel)(nil),           // 17: warren.fsm.v1.Cancel
+	(*ConsumerTags)(nil),     // 18: warren.fsm.v1.ConsumerTags
+	(*Settle)(nil),           // 19: warren.fsm.v1.Settle
+	(*Return)(nil),           // 20: warren.fsm.v1.Return
+	(*Discard)(nil),          // 21: warren.fsm.v1.Discard
+	(*SessionDown)(nil),      // 22: warren.fsm.v1.SessionDown
+	(*Purge)(nil),            // 23: warren.fsm.v1.Purge
+	(*Tick)(nil),             // 24: warren.fsm.v1.Tick
+	(*Get)(nil),              // 25: warren.fsm.v1.Get
+	(*DropQueue)(nil),        // 26: warren.fsm.v1.DropQueue
+	(*AddUser)(nil),          // 27: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),       // 28: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),   // 29: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),      // 30: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),       // 31: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),   // 32: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil), // 33: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),    // 34: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),         // 35: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),      // 36: warren.fsm.v1.DeleteVHost
+	(*VHostLimits)(nil),      // 37: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),   // 38: warren.fsm.v1.SetVHostLimits
+	nil,                      // 39: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                      // 40: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                      // 41: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                      // 42: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                      // 43: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
-	38, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	39, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	40, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
-	41, // 3: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
-	0,  // 4: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
-	42, // 5: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
-	11, // 6: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
-	12, // 7: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
-	10, // 8: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
-	13, // 9: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
-	1,  // 10: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
-	10, // 11: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
-	17, // 12: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
-	17, // 13: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
-	17, // 14: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
-	10, // 15: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	30, // 16: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
-	26, // 17: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
-	30, // 18: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	36, // 19: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
-	2,  // 20: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 21: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 22: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 23: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	2,  // 24: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	39, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	40, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	41, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	0,  // 3: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	42, // 4: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	0,  // 5: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	1,  // 6: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
+	43, // 7: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	12, // 8: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
+	13, // 9: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
+	11, // 10: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
+	14, // 11: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
+	2,  // 12: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
+	11, // 13: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
+	18, // 14: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
+	18, // 15: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
+	18, // 16: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
+	11, // 17: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
+	31, // 18: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	27, // 19: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	31, // 20: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	37, // 21: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	3,  // 22: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 23: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 24: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 25: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 26: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -2759,7 +2834,7 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,

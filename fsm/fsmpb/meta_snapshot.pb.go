@@ -208,14 +208,15 @@ func (x *MetaQueueRecord) GetVhost() string {
 }
 
 type MetaBindingRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Exchange        string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue           string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	Key             string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Arguments       map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost           string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	DestinationKind DestinationKind        `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.fsm.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MetaBindingRecord) Reset() {
@@ -281,6 +282,13 @@ func (x *MetaBindingRecord) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *MetaBindingRecord) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_QUEUE
 }
 
 // MetaSnapshot is the whole meta state; lists are sorted (exchanges and
@@ -590,13 +598,14 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\x05vhost\x18\b \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xdb\x02\n" +
 	"\x11MetaBindingRecord\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12M\n" +
 	"\targuments\x18\x04 \x03(\v2/.warren.fsm.v1.MetaBindingRecord.ArgumentsEntryR\targuments\x12\x14\n" +
-	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x12I\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1e.warren.fsm.v1.DestinationKindR\x0fdestinationKind\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xb1\x02\n" +
@@ -647,30 +656,32 @@ var file_warren_fsm_v1_meta_snapshot_proto_goTypes = []any{
 	nil,                        // 7: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	nil,                        // 8: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
 	nil,                        // 9: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	(*VHostLimits)(nil),        // 10: warren.fsm.v1.VHostLimits
-	(*Permission)(nil),         // 11: warren.fsm.v1.Permission
-	(*Value)(nil),              // 12: warren.fsm.v1.Value
+	(DestinationKind)(0),       // 10: warren.fsm.v1.DestinationKind
+	(*VHostLimits)(nil),        // 11: warren.fsm.v1.VHostLimits
+	(*Permission)(nil),         // 12: warren.fsm.v1.Permission
+	(*Value)(nil),              // 13: warren.fsm.v1.Value
 }
 var file_warren_fsm_v1_meta_snapshot_proto_depIdxs = []int32{
 	7,  // 0: warren.fsm.v1.MetaExchangeRecord.arguments:type_name -> warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	8,  // 1: warren.fsm.v1.MetaQueueRecord.arguments:type_name -> warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
 	9,  // 2: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	0,  // 3: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
-	1,  // 4: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
-	2,  // 5: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
-	6,  // 6: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
-	10, // 7: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
-	4,  // 8: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
-	11, // 9: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
-	5,  // 10: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
-	12, // 11: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	12, // 12: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	12, // 13: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	10, // 3: warren.fsm.v1.MetaBindingRecord.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	0,  // 4: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
+	1,  // 5: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
+	2,  // 6: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
+	6,  // 7: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
+	11, // 8: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 9: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
+	12, // 10: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
+	5,  // 11: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
+	13, // 12: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	13, // 13: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	13, // 14: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_meta_snapshot_proto_init() }

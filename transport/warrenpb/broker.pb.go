@@ -23,6 +23,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a binding leads to: a queue (the default) or another exchange
+// (exchange-to-exchange binding, as RabbitMQ's exchange.bind).
+type DestinationKind int32
+
+const (
+	// A queue. In ListBindingsRequest: any kind.
+	DestinationKind_DESTINATION_KIND_UNSPECIFIED DestinationKind = 0
+	DestinationKind_DESTINATION_KIND_QUEUE       DestinationKind = 1
+	DestinationKind_DESTINATION_KIND_EXCHANGE    DestinationKind = 2
+)
+
+// Enum value maps for DestinationKind.
+var (
+	DestinationKind_name = map[int32]string{
+		0: "DESTINATION_KIND_UNSPECIFIED",
+		1: "DESTINATION_KIND_QUEUE",
+		2: "DESTINATION_KIND_EXCHANGE",
+	}
+	DestinationKind_value = map[string]int32{
+		"DESTINATION_KIND_UNSPECIFIED": 0,
+		"DESTINATION_KIND_QUEUE":       1,
+		"DESTINATION_KIND_EXCHANGE":    2,
+	}
+)
+
+func (x DestinationKind) Enum() *DestinationKind {
+	p := new(DestinationKind)
+	*p = x
+	return p
+}
+
+func (x DestinationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DestinationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_warren_v1_broker_proto_enumTypes[0].Descriptor()
+}
+
+func (DestinationKind) Type() protoreflect.EnumType {
+	return &file_warren_v1_broker_proto_enumTypes[0]
+}
+
+func (x DestinationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DestinationKind.Descriptor instead.
+func (DestinationKind) EnumDescriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{0}
+}
+
 type PublishStatus int32
 
 const (
@@ -62,11 +114,11 @@ func (x PublishStatus) String() string {
 }
 
 func (PublishStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[0].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[1].Descriptor()
 }
 
 func (PublishStatus) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[0]
+	return &file_warren_v1_broker_proto_enumTypes[1]
 }
 
 func (x PublishStatus) Number() protoreflect.EnumNumber {
@@ -75,7 +127,7 @@ func (x PublishStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PublishStatus.Descriptor instead.
 func (PublishStatus) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{0}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
 }
 
 type AckMode int32
@@ -113,11 +165,11 @@ func (x AckMode) String() string {
 }
 
 func (AckMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[1].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[2].Descriptor()
 }
 
 func (AckMode) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[1]
+	return &file_warren_v1_broker_proto_enumTypes[2]
 }
 
 func (x AckMode) Number() protoreflect.EnumNumber {
@@ -126,7 +178,7 @@ func (x AckMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AckMode.Descriptor instead.
 func (AckMode) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
 }
 
 type SettleKind int32
@@ -165,11 +217,11 @@ func (x SettleKind) String() string {
 }
 
 func (SettleKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[2].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[3].Descriptor()
 }
 
 func (SettleKind) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[2]
+	return &file_warren_v1_broker_proto_enumTypes[3]
 }
 
 func (x SettleKind) Number() protoreflect.EnumNumber {
@@ -178,7 +230,7 @@ func (x SettleKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SettleKind.Descriptor instead.
 func (SettleKind) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
 }
 
 // GossipKeyOp is an operation on the gossip keyring.
@@ -225,11 +277,11 @@ func (x GossipKeyOp) String() string {
 }
 
 func (GossipKeyOp) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[3].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[4].Descriptor()
 }
 
 func (GossipKeyOp) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[3]
+	return &file_warren_v1_broker_proto_enumTypes[4]
 }
 
 func (x GossipKeyOp) Number() protoreflect.EnumNumber {
@@ -238,7 +290,7 @@ func (x GossipKeyOp) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GossipKeyOp.Descriptor instead.
 func (GossipKeyOp) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{4}
 }
 
 // Value is a typed header or argument value. An unset kind means "no value"
@@ -1627,13 +1679,18 @@ func (x *ListQueuesResponse) GetNextPageToken() string {
 }
 
 type Binding struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	BindingKey    string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The source exchange.
+	Exchange string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// The destination's name: a queue, or an exchange when destination_kind
+	// is EXCHANGE.
+	Queue      string            `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	BindingKey string            `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
+	Arguments  map[string]*Value `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// QUEUE or EXCHANGE.
+	DestinationKind DestinationKind `protobuf:"varint,5,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Binding) Reset() {
@@ -1694,15 +1751,27 @@ func (x *Binding) GetArguments() map[string]*Value {
 	return nil
 }
 
+func (x *Binding) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
+}
+
+// Binds a queue, or with destination_kind EXCHANGE an exchange, to the
+// source exchange. Needs write on the destination and read on the source.
 type BindQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	BindingKey    string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	MinMetaIndex  uint64                 `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// The destination's name.
+	Queue        string            `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	BindingKey   string            `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
+	Arguments    map[string]*Value `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MinMetaIndex uint64            `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// UNSPECIFIED and QUEUE: a queue.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BindQueueRequest) Reset() {
@@ -1770,6 +1839,13 @@ func (x *BindQueueRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *BindQueueRequest) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
+}
+
 type BindQueueResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MetaIndex     uint64                 `protobuf:"varint,1,opt,name=meta_index,json=metaIndex,proto3" json:"meta_index,omitempty"`
@@ -1815,14 +1891,16 @@ func (x *BindQueueResponse) GetMetaIndex() uint64 {
 }
 
 type UnbindQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	BindingKey    string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	MinMetaIndex  uint64                 `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Exchange     string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue        string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	BindingKey   string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
+	Arguments    map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MinMetaIndex uint64                 `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// UNSPECIFIED and QUEUE: a queue.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UnbindQueueRequest) Reset() {
@@ -1890,6 +1968,13 @@ func (x *UnbindQueueRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *UnbindQueueRequest) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
+}
+
 type UnbindQueueResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MetaIndex     uint64                 `protobuf:"varint,1,opt,name=meta_index,json=metaIndex,proto3" json:"meta_index,omitempty"`
@@ -1936,10 +2021,12 @@ func (x *UnbindQueueResponse) GetMetaIndex() uint64 {
 
 type ListBindingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Optional filters.
-	Exchange     string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue        string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	MinMetaIndex uint64 `protobuf:"varint,3,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// Optional filters: the source exchange, the destination's name.
+	Exchange string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue    string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	// UNSPECIFIED: destinations of both kinds.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	MinMetaIndex    uint64          `protobuf:"varint,3,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
 	// Pagination: at most page_size items (0: the server's default, 1,000;
 	// at most 10,000), and never more than 3 MiB of them (under gRPC's default
 	// 4 MiB receive limit); page_token is the
@@ -1992,6 +2079,13 @@ func (x *ListBindingsRequest) GetQueue() string {
 		return x.Queue
 	}
 	return ""
+}
+
+func (x *ListBindingsRequest) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
 }
 
 func (x *ListBindingsRequest) GetMinMetaIndex() uint64 {
@@ -3983,45 +4077,49 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"j\n" +
 	"\x12ListQueuesResponse\x12,\n" +
 	"\x06queues\x18\x01 \x03(\v2\x14.warren.v1.QueueInfoR\x06queues\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb4\x02\n" +
 	"\aBinding\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
 	"\vbinding_key\x18\x03 \x01(\tR\n" +
 	"bindingKey\x12?\n" +
-	"\targuments\x18\x04 \x03(\v2!.warren.v1.Binding.ArgumentsEntryR\targuments\x1aN\n" +
+	"\targuments\x18\x04 \x03(\v2!.warren.v1.Binding.ArgumentsEntryR\targuments\x12E\n" +
+	"\x10destination_kind\x18\x05 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xa5\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xec\x02\n" +
 	"\x10BindQueueRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
 	"\vbinding_key\x18\x03 \x01(\tR\n" +
 	"bindingKey\x12H\n" +
 	"\targuments\x18\x04 \x03(\v2*.warren.v1.BindQueueRequest.ArgumentsEntryR\targuments\x12$\n" +
-	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x1aN\n" +
+	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x12E\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"2\n" +
 	"\x11BindQueueResponse\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xa9\x02\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xf0\x02\n" +
 	"\x12UnbindQueueRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
 	"\vbinding_key\x18\x03 \x01(\tR\n" +
 	"bindingKey\x12J\n" +
 	"\targuments\x18\x04 \x03(\v2,.warren.v1.UnbindQueueRequest.ArgumentsEntryR\targuments\x12$\n" +
-	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x1aN\n" +
+	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x12E\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"4\n" +
 	"\x13UnbindQueueResponse\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xa9\x01\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xf0\x01\n" +
 	"\x13ListBindingsRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
-	"\x05queue\x18\x02 \x01(\tR\x05queue\x12$\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\x12E\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x12$\n" +
 	"\x0emin_meta_index\x18\x03 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4156,7 +4254,11 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x11GossipKeyResponse\x12/\n" +
 	"\x04keys\x18\x01 \x03(\v2\x1b.warren.v1.GossipKeyHoldersR\x04keys\x12\x18\n" +
 	"\aprimary\x18\x02 \x01(\tR\aprimary\x12\x18\n" +
-	"\amembers\x18\x03 \x01(\rR\amembers*\x89\x01\n" +
+	"\amembers\x18\x03 \x01(\rR\amembers*n\n" +
+	"\x0fDestinationKind\x12 \n" +
+	"\x1cDESTINATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16DESTINATION_KIND_QUEUE\x10\x01\x12\x1d\n" +
+	"\x19DESTINATION_KIND_EXCHANGE\x10\x02*\x89\x01\n" +
 	"\rPublishStatus\x12\x1e\n" +
 	"\x1aPUBLISH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PUBLISH_STATUS_CONFIRMED\x10\x01\x12\x1d\n" +
@@ -4214,158 +4316,163 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 	return file_warren_v1_broker_proto_rawDescData
 }
 
-var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_warren_v1_broker_proto_goTypes = []any{
-	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
-	(AckMode)(0),                    // 1: warren.v1.AckMode
-	(SettleKind)(0),                 // 2: warren.v1.SettleKind
-	(GossipKeyOp)(0),                // 3: warren.v1.GossipKeyOp
-	(*Value)(nil),                   // 4: warren.v1.Value
-	(*Properties)(nil),              // 5: warren.v1.Properties
-	(*Message)(nil),                 // 6: warren.v1.Message
-	(*Exchange)(nil),                // 7: warren.v1.Exchange
-	(*DeclareExchangeRequest)(nil),  // 8: warren.v1.DeclareExchangeRequest
-	(*DeclareExchangeResponse)(nil), // 9: warren.v1.DeclareExchangeResponse
-	(*DeleteExchangeRequest)(nil),   // 10: warren.v1.DeleteExchangeRequest
-	(*DeleteExchangeResponse)(nil),  // 11: warren.v1.DeleteExchangeResponse
-	(*ListExchangesRequest)(nil),    // 12: warren.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),   // 13: warren.v1.ListExchangesResponse
-	(*DeclareQueueRequest)(nil),     // 14: warren.v1.DeclareQueueRequest
-	(*DeclareQueueResponse)(nil),    // 15: warren.v1.DeclareQueueResponse
-	(*DeleteQueueRequest)(nil),      // 16: warren.v1.DeleteQueueRequest
-	(*DeleteQueueResponse)(nil),     // 17: warren.v1.DeleteQueueResponse
-	(*PurgeQueueRequest)(nil),       // 18: warren.v1.PurgeQueueRequest
-	(*PurgeQueueResponse)(nil),      // 19: warren.v1.PurgeQueueResponse
-	(*QueueInfo)(nil),               // 20: warren.v1.QueueInfo
-	(*ListQueuesRequest)(nil),       // 21: warren.v1.ListQueuesRequest
-	(*ListQueuesResponse)(nil),      // 22: warren.v1.ListQueuesResponse
-	(*Binding)(nil),                 // 23: warren.v1.Binding
-	(*BindQueueRequest)(nil),        // 24: warren.v1.BindQueueRequest
-	(*BindQueueResponse)(nil),       // 25: warren.v1.BindQueueResponse
-	(*UnbindQueueRequest)(nil),      // 26: warren.v1.UnbindQueueRequest
-	(*UnbindQueueResponse)(nil),     // 27: warren.v1.UnbindQueueResponse
-	(*ListBindingsRequest)(nil),     // 28: warren.v1.ListBindingsRequest
-	(*ListBindingsResponse)(nil),    // 29: warren.v1.ListBindingsResponse
-	(*PublishEntry)(nil),            // 30: warren.v1.PublishEntry
-	(*PublishRequest)(nil),          // 31: warren.v1.PublishRequest
-	(*PublishResult)(nil),           // 32: warren.v1.PublishResult
-	(*PublishResponse)(nil),         // 33: warren.v1.PublishResponse
-	(*Subscribe)(nil),               // 34: warren.v1.Subscribe
-	(*Settle)(nil),                  // 35: warren.v1.Settle
-	(*ConsumeRequest)(nil),          // 36: warren.v1.ConsumeRequest
-	(*Subscribed)(nil),              // 37: warren.v1.Subscribed
-	(*Delivery)(nil),                // 38: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 39: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 40: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 41: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 42: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 43: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 44: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 45: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 46: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 47: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 48: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 49: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 50: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 51: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 52: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 53: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 54: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 55: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 56: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 57: warren.v1.GossipKeyResponse
-	nil,                             // 58: warren.v1.Message.HeadersEntry
-	nil,                             // 59: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 60: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 61: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 62: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 63: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 64: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 65: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(DestinationKind)(0),            // 0: warren.v1.DestinationKind
+	(PublishStatus)(0),              // 1: warren.v1.PublishStatus
+	(AckMode)(0),                    // 2: warren.v1.AckMode
+	(SettleKind)(0),                 // 3: warren.v1.SettleKind
+	(GossipKeyOp)(0),                // 4: warren.v1.GossipKeyOp
+	(*Value)(nil),                   // 5: warren.v1.Value
+	(*Properties)(nil),              // 6: warren.v1.Properties
+	(*Message)(nil),                 // 7: warren.v1.Message
+	(*Exchange)(nil),                // 8: warren.v1.Exchange
+	(*DeclareExchangeRequest)(nil),  // 9: warren.v1.DeclareExchangeRequest
+	(*DeclareExchangeResponse)(nil), // 10: warren.v1.DeclareExchangeResponse
+	(*DeleteExchangeRequest)(nil),   // 11: warren.v1.DeleteExchangeRequest
+	(*DeleteExchangeResponse)(nil),  // 12: warren.v1.DeleteExchangeResponse
+	(*ListExchangesRequest)(nil),    // 13: warren.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),   // 14: warren.v1.ListExchangesResponse
+	(*DeclareQueueRequest)(nil),     // 15: warren.v1.DeclareQueueRequest
+	(*DeclareQueueResponse)(nil),    // 16: warren.v1.DeclareQueueResponse
+	(*DeleteQueueRequest)(nil),      // 17: warren.v1.DeleteQueueRequest
+	(*DeleteQueueResponse)(nil),     // 18: warren.v1.DeleteQueueResponse
+	(*PurgeQueueRequest)(nil),       // 19: warren.v1.PurgeQueueRequest
+	(*PurgeQueueResponse)(nil),      // 20: warren.v1.PurgeQueueResponse
+	(*QueueInfo)(nil),               // 21: warren.v1.QueueInfo
+	(*ListQueuesRequest)(nil),       // 22: warren.v1.ListQueuesRequest
+	(*ListQueuesResponse)(nil),      // 23: warren.v1.ListQueuesResponse
+	(*Binding)(nil),                 // 24: warren.v1.Binding
+	(*BindQueueRequest)(nil),        // 25: warren.v1.BindQueueRequest
+	(*BindQueueResponse)(nil),       // 26: warren.v1.BindQueueResponse
+	(*UnbindQueueRequest)(nil),      // 27: warren.v1.UnbindQueueRequest
+	(*UnbindQueueResponse)(nil),     // 28: warren.v1.UnbindQueueResponse
+	(*ListBindingsRequest)(nil),     // 29: warren.v1.ListBindingsRequest
+	(*ListBindingsResponse)(nil),    // 30: warren.v1.ListBindingsResponse
+	(*PublishEntry)(nil),            // 31: warren.v1.PublishEntry
+	(*PublishRequest)(nil),          // 32: warren.v1.PublishRequest
+	(*PublishResult)(nil),           // 33: warren.v1.PublishResult
+	(*PublishResponse)(nil),         // 34: warren.v1.PublishResponse
+	(*Subscribe)(nil),               // 35: warren.v1.Subscribe
+	(*Settle)(nil),                  // 36: warren.v1.Settle
+	(*ConsumeRequest)(nil),          // 37: warren.v1.ConsumeRequest
+	(*Subscribed)(nil),              // 38: warren.v1.Subscribed
+	(*Delivery)(nil),                // 39: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 40: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 41: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 42: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 43: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 44: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 45: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 46: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 47: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 48: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 49: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 50: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 51: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 52: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 53: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 54: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 55: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 56: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 57: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 58: warren.v1.GossipKeyResponse
+	nil,                             // 59: warren.v1.Message.HeadersEntry
+	nil,                             // 60: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 61: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 62: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 63: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 64: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 65: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 66: warren.v1.UnbindQueueRequest.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	58, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
-	5,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	59, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	60, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	7,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	61, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	62, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
-	20, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	63, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	64, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	65, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
-	23, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
-	6,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
-	30, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
-	0,  // 14: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
-	32, // 15: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
-	1,  // 16: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	2,  // 17: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
-	34, // 18: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
-	35, // 19: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
-	6,  // 20: warren.v1.Delivery.message:type_name -> warren.v1.Message
-	37, // 21: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	38, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	38, // 23: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	35, // 24: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	48, // 25: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	47, // 26: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	49, // 27: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	3,  // 28: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	56, // 29: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	4,  // 30: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	4,  // 31: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 32: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 33: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 34: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 35: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 36: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 37: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	8,  // 38: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	10, // 39: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	12, // 40: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	14, // 41: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	16, // 42: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	18, // 43: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	21, // 44: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	24, // 45: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	26, // 46: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	28, // 47: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	31, // 48: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	36, // 49: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	40, // 50: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	42, // 51: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	44, // 52: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	46, // 53: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	51, // 54: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	53, // 55: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	55, // 56: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	9,  // 57: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	11, // 58: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	13, // 59: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	15, // 60: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	17, // 61: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	19, // 62: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	22, // 63: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	25, // 64: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	27, // 65: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	29, // 66: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	33, // 67: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	39, // 68: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	41, // 69: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	43, // 70: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	45, // 71: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	50, // 72: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	52, // 73: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	54, // 74: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	57, // 75: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	57, // [57:76] is the sub-list for method output_type
-	38, // [38:57] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	59, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	6,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
+	60, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	61, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	8,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
+	62, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	63, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	21, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
+	64, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	0,  // 9: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
+	65, // 10: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	0,  // 11: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	66, // 12: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	0,  // 13: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	0,  // 14: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	24, // 15: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
+	7,  // 16: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
+	31, // 17: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
+	1,  // 18: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
+	33, // 19: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
+	2,  // 20: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
+	3,  // 21: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
+	35, // 22: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
+	36, // 23: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
+	7,  // 24: warren.v1.Delivery.message:type_name -> warren.v1.Message
+	38, // 25: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
+	39, // 26: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	39, // 27: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	36, // 28: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	49, // 29: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	48, // 30: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	50, // 31: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	4,  // 32: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	57, // 33: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	5,  // 34: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	5,  // 35: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 36: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 37: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 38: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 39: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 40: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 41: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	9,  // 42: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	11, // 43: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	13, // 44: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	15, // 45: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	17, // 46: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	19, // 47: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	22, // 48: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	25, // 49: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	27, // 50: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	29, // 51: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	32, // 52: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	37, // 53: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	41, // 54: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	43, // 55: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	45, // 56: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	47, // 57: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	52, // 58: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	54, // 59: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	56, // 60: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	10, // 61: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	12, // 62: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	14, // 63: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	16, // 64: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	18, // 65: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	20, // 66: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	23, // 67: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	26, // 68: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	28, // 69: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	30, // 70: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	34, // 71: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	40, // 72: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	42, // 73: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	44, // 74: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	46, // 75: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	51, // 76: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	53, // 77: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	55, // 78: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	58, // 79: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	61, // [61:80] is the sub-list for method output_type
+	42, // [42:61] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4393,7 +4500,7 @@ func file_warren_v1_broker_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
