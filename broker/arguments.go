@@ -22,7 +22,7 @@ import (
 var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-	"x-queue-type",
+	"x-dead-letter-strategy", "x-queue-type",
 }
 
 // SupportedExchangeArgs are the exchange arguments Warren implements, each
@@ -38,6 +38,9 @@ var SupportedExchangeArgs = []string{"x-alternate-exchange"}
 func checkArgNames(what string, args map[string]Value, supported []string) error {
 	if what == "queue" {
 		if err := checkQueueType(args); err != nil {
+			return err
+		}
+		if err := checkDeadLetterStrategy(args); err != nil {
 			return err
 		}
 	}
@@ -76,4 +79,40 @@ func checkQueueType(args map[string]Value) error {
 		}
 	}
 	return nil
+}
+
+// checkDeadLetterStrategy accepts x-dead-letter-strategy at-most-once (what
+// Warren does, and RabbitMQ's default) and refuses at-least-once with
+// what it is: Warren republishes a dead letter from the source queue's
+// leader after the source has let it go, so a leader lost in between
+// loses it; RabbitMQ quorum queues keep it until the target confirmed.
+func checkDeadLetterStrategy(args map[string]Value) error {
+	for _, name := range []string{"x-dead-letter-strategy", "dead-letter-strategy"} {
+		v, ok := args[name]
+		if !ok {
+			continue
+		}
+		switch {
+		case v.Type == ValueString && v.Str == "at-most-once":
+		case v.Type == ValueString && v.Str == "at-least-once":
+			return fmt.Errorf("%w: queue argument %q: at-least-once dead-lettering is not supported by Warren yet "+
+				"(dead letters are republished at most once: one dead-lettered while the queue's leader changes can be lost); "+
+				"leave the argument out or use \"at-most-once\"", fsm.ErrInvalid, name)
+		default:
+			return fmt.Errorf("%w: queue argument %q must be \"at-most-once\" (\"at-least-once\" is not supported yet)", fsm.ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+// needsVersion3 reports whether queue arguments need FSM version 3 on
+// every server: overflow reject-publish-dlx (an older build refuses the
+// declaration, or would drop the head where this one rejects).
+func needsVersion3(args map[string]Value) bool {
+	for _, name := range []string{"x-overflow", "overflow"} {
+		if v, ok := args[name]; ok && v.Type == ValueString && v.Str == "reject-publish-dlx" {
+			return true
+		}
+	}
+	return false
 }

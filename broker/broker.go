@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/cluster"
@@ -33,6 +34,9 @@ type Broker struct {
 	meta    *raftgroup.Group
 	metaFSM *stateMachine[*fsm.Meta]
 	queues  []*queueGroup
+	// metaVersionSeen is the highest FSM version requireMetaVersion has
+	// found on every server of the meta group: a gate, once open, stays so.
+	metaVersionSeen atomic.Uint32
 	// opened closes once Start has the groups from the cluster: Raft may
 	// report leadership before that.
 	opened chan struct{}

@@ -10,21 +10,7 @@ import (
 // types; this file is the one place that converts between them.
 
 // logValue is v as stored in the log.
-func logValue(v Value) *fsmpb.Value {
-	switch v.Type {
-	case ValueString:
-		return &fsmpb.Value{Kind: &fsmpb.Value_StringValue{StringValue: v.Str}}
-	case ValueInt:
-		return &fsmpb.Value{Kind: &fsmpb.Value_IntValue{IntValue: v.Int}}
-	case ValueBool:
-		return &fsmpb.Value{Kind: &fsmpb.Value_BoolValue{BoolValue: v.Bool}}
-	case ValueFloat:
-		return &fsmpb.Value{Kind: &fsmpb.Value_DoubleValue{DoubleValue: v.Float}}
-	case ValueBytes:
-		return &fsmpb.Value{Kind: &fsmpb.Value_BytesValue{BytesValue: []byte(v.Str)}}
-	}
-	return &fsmpb.Value{}
-}
+func logValue(v Value) *fsmpb.Value { return fsm.StoredValue(v) }
 
 // logValues is m as stored in the log; nil stays nil.
 func logValues(m map[string]Value) map[string]*fsmpb.Value {

@@ -85,7 +85,15 @@ const routingFeaturesVersion = 3
 // otherwise than the others (STYLE §2). A broker without a node (unit
 // tests) has no older peers.
 func (b *Broker) requireMetaVersion(v uint32, feature string) error {
-	if b.node == nil || b.meta == nil || groupAtVersion(b.meta, b.node.Members(), v) {
+	if v <= b.metaVersionSeen.Load() {
+		return nil
+	}
+	if b.node == nil || b.meta == nil {
+		return nil
+	}
+	if groupAtVersion(b.meta, b.node.Members(), v) {
+		// Once reached, for the life of the process (as sizeRuleGate).
+		b.metaVersionSeen.Store(v)
 		return nil
 	}
 	return fmt.Errorf("%w: %s: every server of the cluster must run FSM version %d or later first", fsm.ErrPrecondition, feature, v)

@@ -190,6 +190,10 @@ func valueString(v *fsmpb.Value) string {
 		return fmt.Sprintf("d%x", k.DoubleValue)
 	case *fsmpb.Value_BytesValue:
 		return fmt.Sprintf("y%x", k.BytesValue)
+	case *fsmpb.Value_ListValue:
+		return fmt.Sprintf("l%x", NestedEncoding(k.ListValue))
+	case *fsmpb.Value_TableValue:
+		return fmt.Sprintf("t%x", NestedEncoding(k.TableValue))
 	}
 	return "-"
 }

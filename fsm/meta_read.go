@@ -24,6 +24,17 @@ import (
 // gets one copy. The walk is breadth first in a fixed order; its result is
 // a set, so the order does not show.
 func (m *Meta) Route(vhost, exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
+	return m.route(vhost, exchange, key, headers, false)
+}
+
+// RouteDeadLetter is Route for a message a queue dead-letters: routing by
+// the broker, not a publish, so an internal exchange takes it (as
+// RabbitMQ's dead-lettering does).
+func (m *Meta) RouteDeadLetter(vhost, exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
+	return m.route(vhost, exchange, key, headers, true)
+}
+
+func (m *Meta) route(vhost, exchange, key string, headers map[string]routing.Value, internalOK bool) ([]*QueueDef, error) {
 	if exchange == DefaultExchange {
 		if q, ok := m.queues[objectKey(vhost, key)]; ok {
 			return []*QueueDef{q}, nil
@@ -34,7 +45,7 @@ func (m *Meta) Route(vhost, exchange, key string, headers map[string]routing.Val
 	if !ok {
 		return nil, fmt.Errorf("%w: no exchange %q", ErrNotFound, exchange)
 	}
-	if ex.def.Internal {
+	if ex.def.Internal && !internalOK {
 		return nil, fmt.Errorf("%w: exchange %q is internal: it takes messages only from exchanges bound to it", ErrAccessRefused, exchange)
 	}
 	names := ex.table.Route(key, headers, nil)

@@ -209,10 +209,11 @@ func msgExpiry(spec *fsmpb.QueueSpec, p *fsmpb.Payload, now int64) int64 {
 }
 
 // deadLetter appends the effect of discarding m, when the queue has a
-// dead-letter exchange.
+// dead-letter exchange ("" is the default exchange when the argument was
+// given; a spec from before dead_letter_exchange_set has "" for none).
 func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
 	dlx := q.spec.GetDeadLetterExchange()
-	if dlx == "" {
+	if dlx == "" && !q.spec.GetDeadLetterExchangeSet() {
 		return
 	}
 	p := m.payload()

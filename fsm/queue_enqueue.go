@@ -119,7 +119,14 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uin
 		return EnqueueNoQueue, reasonQueueDeleted
 	}
 	if q.overLimit(size) {
-		if q.spec.GetOverflow() == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH {
+		switch q.spec.GetOverflow() {
+		case fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH:
+			return EnqueueRejected, q.fullReason(size)
+		case fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH_DLX:
+			// Rejected, and dead-lettered as RabbitMQ does (reason maxlen);
+			// the message never enters the queue, so the state is as with
+			// reject-publish.
+			q.deadLetter(&queueMsg{body: p}, dlReasonMaxLen, res)
 			return EnqueueRejected, q.fullReason(size)
 		}
 		// Drop-head (the default, and any overflow value this build does not

@@ -79,6 +79,9 @@ type Overflow int32
 const (
 	Overflow_OVERFLOW_DROP_HEAD      Overflow = 0
 	Overflow_OVERFLOW_REJECT_PUBLISH Overflow = 1
+	// As REJECT_PUBLISH, and the rejected message is dead-lettered. Declared
+	// only once every server gossips FSM version 3.
+	Overflow_OVERFLOW_REJECT_PUBLISH_DLX Overflow = 2
 )
 
 // Enum value maps for Overflow.
@@ -86,10 +89,12 @@ var (
 	Overflow_name = map[int32]string{
 		0: "OVERFLOW_DROP_HEAD",
 		1: "OVERFLOW_REJECT_PUBLISH",
+		2: "OVERFLOW_REJECT_PUBLISH_DLX",
 	}
 	Overflow_value = map[string]int32{
-		"OVERFLOW_DROP_HEAD":      0,
-		"OVERFLOW_REJECT_PUBLISH": 1,
+		"OVERFLOW_DROP_HEAD":          0,
+		"OVERFLOW_REJECT_PUBLISH":     1,
+		"OVERFLOW_REJECT_PUBLISH_DLX": 2,
 	}
 )
 
@@ -181,6 +186,8 @@ type Value struct {
 	//	*Value_BoolValue
 	//	*Value_DoubleValue
 	//	*Value_BytesValue
+	//	*Value_ListValue
+	//	*Value_TableValue
 	Kind          isValue_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -268,6 +275,24 @@ func (x *Value) GetBytesValue() []byte {
 	return nil
 }
 
+func (x *Value) GetListValue() *ValueList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_ListValue); ok {
+			return x.ListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetTableValue() *ValueTable {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_TableValue); ok {
+			return x.TableValue
+		}
+	}
+	return nil
+}
+
 type isValue_Kind interface {
 	isValue_Kind()
 }
@@ -292,6 +317,17 @@ type Value_BytesValue struct {
 	BytesValue []byte `protobuf:"bytes,5,opt,name=bytes_value,json=bytesValue,proto3,oneof"`
 }
 
+type Value_ListValue struct {
+	// AMQP's field array and nested field table (x-death is an array of
+	// tables). The API and the log format encode them alike, field for
+	// field, so one's deterministic encoding is the other's.
+	ListValue *ValueList `protobuf:"bytes,6,opt,name=list_value,json=listValue,proto3,oneof"`
+}
+
+type Value_TableValue struct {
+	TableValue *ValueTable `protobuf:"bytes,7,opt,name=table_value,json=tableValue,proto3,oneof"`
+}
+
 func (*Value_StringValue) isValue_Kind() {}
 
 func (*Value_IntValue) isValue_Kind() {}
@@ -301,6 +337,98 @@ func (*Value_BoolValue) isValue_Kind() {}
 func (*Value_DoubleValue) isValue_Kind() {}
 
 func (*Value_BytesValue) isValue_Kind() {}
+
+func (*Value_ListValue) isValue_Kind() {}
+
+func (*Value_TableValue) isValue_Kind() {}
+
+type ValueList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*Value               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueList) Reset() {
+	*x = ValueList{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueList) ProtoMessage() {}
+
+func (x *ValueList) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueList.ProtoReflect.Descriptor instead.
+func (*ValueList) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ValueList) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type ValueTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        map[string]*Value      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueTable) Reset() {
+	*x = ValueTable{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueTable) ProtoMessage() {}
+
+func (x *ValueTable) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueTable.ProtoReflect.Descriptor instead.
+func (*ValueTable) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ValueTable) GetFields() map[string]*Value {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
 
 type DeclareExchange struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -317,7 +445,7 @@ type DeclareExchange struct {
 
 func (x *DeclareExchange) Reset() {
 	*x = DeclareExchange{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[1]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +457,7 @@ func (x *DeclareExchange) String() string {
 func (*DeclareExchange) ProtoMessage() {}
 
 func (x *DeclareExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[1]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +470,7 @@ func (x *DeclareExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareExchange.ProtoReflect.Descriptor instead.
 func (*DeclareExchange) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{1}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DeclareExchange) GetName() string {
@@ -398,7 +526,7 @@ type DeleteExchange struct {
 
 func (x *DeleteExchange) Reset() {
 	*x = DeleteExchange{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[2]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +538,7 @@ func (x *DeleteExchange) String() string {
 func (*DeleteExchange) ProtoMessage() {}
 
 func (x *DeleteExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[2]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +551,7 @@ func (x *DeleteExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchange.ProtoReflect.Descriptor instead.
 func (*DeleteExchange) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{2}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeleteExchange) GetName() string {
@@ -462,7 +590,7 @@ type DeclareQueue struct {
 
 func (x *DeclareQueue) Reset() {
 	*x = DeclareQueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[3]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +602,7 @@ func (x *DeclareQueue) String() string {
 func (*DeclareQueue) ProtoMessage() {}
 
 func (x *DeclareQueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[3]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +615,7 @@ func (x *DeclareQueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareQueue.ProtoReflect.Descriptor instead.
 func (*DeclareQueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{3}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeclareQueue) GetName() string {
@@ -542,7 +670,7 @@ type DeleteQueue struct {
 
 func (x *DeleteQueue) Reset() {
 	*x = DeleteQueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[4]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +682,7 @@ func (x *DeleteQueue) String() string {
 func (*DeleteQueue) ProtoMessage() {}
 
 func (x *DeleteQueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[4]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +695,7 @@ func (x *DeleteQueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteQueue.ProtoReflect.Descriptor instead.
 func (*DeleteQueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{4}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteQueue) GetName() string {
@@ -601,7 +729,7 @@ type Bind struct {
 
 func (x *Bind) Reset() {
 	*x = Bind{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[5]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +741,7 @@ func (x *Bind) String() string {
 func (*Bind) ProtoMessage() {}
 
 func (x *Bind) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[5]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +754,7 @@ func (x *Bind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bind.ProtoReflect.Descriptor instead.
 func (*Bind) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{5}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Bind) GetExchange() string {
@@ -685,7 +813,7 @@ type Unbind struct {
 
 func (x *Unbind) Reset() {
 	*x = Unbind{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[6]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +825,7 @@ func (x *Unbind) String() string {
 func (*Unbind) ProtoMessage() {}
 
 func (x *Unbind) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[6]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +838,7 @@ func (x *Unbind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unbind.ProtoReflect.Descriptor instead.
 func (*Unbind) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{6}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Unbind) GetExchange() string {
@@ -765,7 +893,7 @@ type MetaSessionDown struct {
 
 func (x *MetaSessionDown) Reset() {
 	*x = MetaSessionDown{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[7]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +905,7 @@ func (x *MetaSessionDown) String() string {
 func (*MetaSessionDown) ProtoMessage() {}
 
 func (x *MetaSessionDown) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[7]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +918,7 @@ func (x *MetaSessionDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetaSessionDown.ProtoReflect.Descriptor instead.
 func (*MetaSessionDown) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{7}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MetaSessionDown) GetSessions() []string {
@@ -818,14 +946,19 @@ type QueueSpec struct {
 	DeadLetterRoutingKey string `protobuf:"bytes,9,opt,name=dead_letter_routing_key,json=deadLetterRoutingKey,proto3" json:"dead_letter_routing_key,omitempty"`
 	// The queue's virtual host ("" is "/"): its dead-letter exchange is
 	// there.
-	Vhost         string `protobuf:"bytes,10,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Vhost string `protobuf:"bytes,10,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	// The queue has a dead-letter-exchange argument: with
+	// dead_letter_exchange "" that is the default exchange (the queue named
+	// by the routing key), not "no dead-lettering". (Numbered from 40:
+	// fields 11–39 are left to other work on the queue spec.)
+	DeadLetterExchangeSet bool `protobuf:"varint,40,opt,name=dead_letter_exchange_set,json=deadLetterExchangeSet,proto3" json:"dead_letter_exchange_set,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *QueueSpec) Reset() {
 	*x = QueueSpec{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[8]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +970,7 @@ func (x *QueueSpec) String() string {
 func (*QueueSpec) ProtoMessage() {}
 
 func (x *QueueSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[8]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +983,7 @@ func (x *QueueSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueSpec.ProtoReflect.Descriptor instead.
 func (*QueueSpec) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{8}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *QueueSpec) GetId() uint64 {
@@ -923,6 +1056,13 @@ func (x *QueueSpec) GetVhost() string {
 	return ""
 }
 
+func (x *QueueSpec) GetDeadLetterExchangeSet() bool {
+	if x != nil {
+		return x.DeadLetterExchangeSet
+	}
+	return false
+}
+
 type Properties struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ContentType     string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
@@ -942,7 +1082,7 @@ type Properties struct {
 
 func (x *Properties) Reset() {
 	*x = Properties{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[9]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1094,7 @@ func (x *Properties) String() string {
 func (*Properties) ProtoMessage() {}
 
 func (x *Properties) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[9]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1107,7 @@ func (x *Properties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Properties.ProtoReflect.Descriptor instead.
 func (*Properties) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{9}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Properties) GetContentType() string {
@@ -1061,7 +1201,7 @@ type Payload struct {
 
 func (x *Payload) Reset() {
 	*x = Payload{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[10]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1213,7 @@ func (x *Payload) String() string {
 func (*Payload) ProtoMessage() {}
 
 func (x *Payload) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[10]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1226,7 @@ func (x *Payload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payload.ProtoReflect.Descriptor instead.
 func (*Payload) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{10}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Payload) GetBody() []byte {
@@ -1138,7 +1278,7 @@ type EnqueueMessage struct {
 
 func (x *EnqueueMessage) Reset() {
 	*x = EnqueueMessage{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[11]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1290,7 @@ func (x *EnqueueMessage) String() string {
 func (*EnqueueMessage) ProtoMessage() {}
 
 func (x *EnqueueMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[11]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1303,7 @@ func (x *EnqueueMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueMessage.ProtoReflect.Descriptor instead.
 func (*EnqueueMessage) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{11}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EnqueueMessage) GetQueueRefs() []uint32 {
@@ -1210,7 +1350,7 @@ type Enqueue struct {
 
 func (x *Enqueue) Reset() {
 	*x = Enqueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[12]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1362,7 @@ func (x *Enqueue) String() string {
 func (*Enqueue) ProtoMessage() {}
 
 func (x *Enqueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[12]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1375,7 @@ func (x *Enqueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Enqueue.ProtoReflect.Descriptor instead.
 func (*Enqueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{12}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Enqueue) GetQueues() []*QueueSpec {
@@ -1281,7 +1421,7 @@ type Checkout struct {
 
 func (x *Checkout) Reset() {
 	*x = Checkout{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1433,7 @@ func (x *Checkout) String() string {
 func (*Checkout) ProtoMessage() {}
 
 func (x *Checkout) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1446,7 @@ func (x *Checkout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkout.ProtoReflect.Descriptor instead.
 func (*Checkout) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{13}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Checkout) GetQueue() *QueueSpec {
@@ -1362,7 +1502,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1514,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1527,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{14}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Cancel) GetQueue() uint64 {
@@ -1424,7 +1564,7 @@ type ConsumerTags struct {
 
 func (x *ConsumerTags) Reset() {
 	*x = ConsumerTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1576,7 @@ func (x *ConsumerTags) String() string {
 func (*ConsumerTags) ProtoMessage() {}
 
 func (x *ConsumerTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1589,7 @@ func (x *ConsumerTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumerTags.ProtoReflect.Descriptor instead.
 func (*ConsumerTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{15}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConsumerTags) GetQueue() uint64 {
@@ -1490,7 +1630,7 @@ type Settle struct {
 
 func (x *Settle) Reset() {
 	*x = Settle{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1642,7 @@ func (x *Settle) String() string {
 func (*Settle) ProtoMessage() {}
 
 func (x *Settle) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1655,7 @@ func (x *Settle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Settle.ProtoReflect.Descriptor instead.
 func (*Settle) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{16}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Settle) GetItems() []*ConsumerTags {
@@ -1535,7 +1675,7 @@ type Return struct {
 
 func (x *Return) Reset() {
 	*x = Return{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +1687,7 @@ func (x *Return) String() string {
 func (*Return) ProtoMessage() {}
 
 func (x *Return) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1700,7 @@ func (x *Return) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Return.ProtoReflect.Descriptor instead.
 func (*Return) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{17}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Return) GetItems() []*ConsumerTags {
@@ -1580,7 +1720,7 @@ type Discard struct {
 
 func (x *Discard) Reset() {
 	*x = Discard{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1732,7 @@ func (x *Discard) String() string {
 func (*Discard) ProtoMessage() {}
 
 func (x *Discard) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1745,7 @@ func (x *Discard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discard.ProtoReflect.Descriptor instead.
 func (*Discard) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{18}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Discard) GetItems() []*ConsumerTags {
@@ -1624,7 +1764,7 @@ type SessionDown struct {
 
 func (x *SessionDown) Reset() {
 	*x = SessionDown{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1776,7 @@ func (x *SessionDown) String() string {
 func (*SessionDown) ProtoMessage() {}
 
 func (x *SessionDown) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1789,7 @@ func (x *SessionDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionDown.ProtoReflect.Descriptor instead.
 func (*SessionDown) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{19}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SessionDown) GetSessions() []string {
@@ -1668,7 +1808,7 @@ type Purge struct {
 
 func (x *Purge) Reset() {
 	*x = Purge{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1820,7 @@ func (x *Purge) String() string {
 func (*Purge) ProtoMessage() {}
 
 func (x *Purge) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1833,7 @@ func (x *Purge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Purge.ProtoReflect.Descriptor instead.
 func (*Purge) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{20}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Purge) GetQueue() uint64 {
@@ -1712,7 +1852,7 @@ type Tick struct {
 
 func (x *Tick) Reset() {
 	*x = Tick{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1864,7 @@ func (x *Tick) String() string {
 func (*Tick) ProtoMessage() {}
 
 func (x *Tick) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1877,7 @@ func (x *Tick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tick.ProtoReflect.Descriptor instead.
 func (*Tick) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{21}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Tick) GetNowMs() int64 {
@@ -1761,7 +1901,7 @@ type Get struct {
 
 func (x *Get) Reset() {
 	*x = Get{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1913,7 @@ func (x *Get) String() string {
 func (*Get) ProtoMessage() {}
 
 func (x *Get) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1926,7 @@ func (x *Get) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Get.ProtoReflect.Descriptor instead.
 func (*Get) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{22}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Get) GetQueue() *QueueSpec {
@@ -1833,7 +1973,7 @@ type DropQueue struct {
 
 func (x *DropQueue) Reset() {
 	*x = DropQueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1985,7 @@ func (x *DropQueue) String() string {
 func (*DropQueue) ProtoMessage() {}
 
 func (x *DropQueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1998,7 @@ func (x *DropQueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropQueue.ProtoReflect.Descriptor instead.
 func (*DropQueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{23}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DropQueue) GetQueue() uint64 {
@@ -1881,7 +2021,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2033,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2046,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddUser) GetName() string {
@@ -1939,7 +2079,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2091,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2104,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteUser) GetName() string {
@@ -1984,7 +2124,7 @@ type ChangePassword struct {
 
 func (x *ChangePassword) Reset() {
 	*x = ChangePassword{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2136,7 @@ func (x *ChangePassword) String() string {
 func (*ChangePassword) ProtoMessage() {}
 
 func (x *ChangePassword) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2149,7 @@ func (x *ChangePassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePassword.ProtoReflect.Descriptor instead.
 func (*ChangePassword) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ChangePassword) GetName() string {
@@ -2036,7 +2176,7 @@ type SetUserTags struct {
 
 func (x *SetUserTags) Reset() {
 	*x = SetUserTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2188,7 @@ func (x *SetUserTags) String() string {
 func (*SetUserTags) ProtoMessage() {}
 
 func (x *SetUserTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2201,7 @@ func (x *SetUserTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserTags.ProtoReflect.Descriptor instead.
 func (*SetUserTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetUserTags) GetName() string {
@@ -2093,7 +2233,7 @@ type Permission struct {
 
 func (x *Permission) Reset() {
 	*x = Permission{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2245,7 @@ func (x *Permission) String() string {
 func (*Permission) ProtoMessage() {}
 
 func (x *Permission) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2258,7 @@ func (x *Permission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission.ProtoReflect.Descriptor instead.
 func (*Permission) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Permission) GetUser() string {
@@ -2165,7 +2305,7 @@ type SetPermissions struct {
 
 func (x *SetPermissions) Reset() {
 	*x = SetPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2317,7 @@ func (x *SetPermissions) String() string {
 func (*SetPermissions) ProtoMessage() {}
 
 func (x *SetPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2330,7 @@ func (x *SetPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissions.ProtoReflect.Descriptor instead.
 func (*SetPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SetPermissions) GetPermission() *Permission {
@@ -2210,7 +2350,7 @@ type ClearPermissions struct {
 
 func (x *ClearPermissions) Reset() {
 	*x = ClearPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2222,7 +2362,7 @@ func (x *ClearPermissions) String() string {
 func (*ClearPermissions) ProtoMessage() {}
 
 func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2235,7 +2375,7 @@ func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearPermissions.ProtoReflect.Descriptor instead.
 func (*ClearPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ClearPermissions) GetUser() string {
@@ -2264,7 +2404,7 @@ type BootstrapUser struct {
 
 func (x *BootstrapUser) Reset() {
 	*x = BootstrapUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2416,7 @@ func (x *BootstrapUser) String() string {
 func (*BootstrapUser) ProtoMessage() {}
 
 func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2429,7 @@ func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootstrapUser.ProtoReflect.Descriptor instead.
 func (*BootstrapUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BootstrapUser) GetUser() *AddUser {
@@ -2315,7 +2455,7 @@ type AddVHost struct {
 
 func (x *AddVHost) Reset() {
 	*x = AddVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2467,7 @@ func (x *AddVHost) String() string {
 func (*AddVHost) ProtoMessage() {}
 
 func (x *AddVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2480,7 @@ func (x *AddVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVHost.ProtoReflect.Descriptor instead.
 func (*AddVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AddVHost) GetName() string {
@@ -2359,7 +2499,7 @@ type DeleteVHost struct {
 
 func (x *DeleteVHost) Reset() {
 	*x = DeleteVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2511,7 @@ func (x *DeleteVHost) String() string {
 func (*DeleteVHost) ProtoMessage() {}
 
 func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2524,7 @@ func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVHost.ProtoReflect.Descriptor instead.
 func (*DeleteVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeleteVHost) GetName() string {
@@ -2406,7 +2546,7 @@ type VHostLimits struct {
 
 func (x *VHostLimits) Reset() {
 	*x = VHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2418,7 +2558,7 @@ func (x *VHostLimits) String() string {
 func (*VHostLimits) ProtoMessage() {}
 
 func (x *VHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2431,7 +2571,7 @@ func (x *VHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
 func (*VHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VHostLimits) GetMaxQueues() int64 {
@@ -2465,7 +2605,7 @@ type SetVHostLimits struct {
 
 func (x *SetVHostLimits) Reset() {
 	*x = SetVHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2617,7 @@ func (x *SetVHostLimits) String() string {
 func (*SetVHostLimits) ProtoMessage() {}
 
 func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2630,7 @@ func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVHostLimits.ProtoReflect.Descriptor instead.
 func (*SetVHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SetVHostLimits) GetName() string {
@@ -2511,7 +2651,7 @@ var File_warren_fsm_v1_fsm_proto protoreflect.FileDescriptor
 
 const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\n" +
-	"\x17warren/fsm/v1/fsm.proto\x12\rwarren.fsm.v1\"\xbc\x01\n" +
+	"\x17warren/fsm/v1/fsm.proto\x12\rwarren.fsm.v1\"\xb5\x02\n" +
 	"\x05Value\x12#\n" +
 	"\fstring_value\x18\x01 \x01(\tH\x00R\vstringValue\x12\x1d\n" +
 	"\tint_value\x18\x02 \x01(\x03H\x00R\bintValue\x12\x1f\n" +
@@ -2519,8 +2659,20 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"bool_value\x18\x03 \x01(\bH\x00R\tboolValue\x12#\n" +
 	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12!\n" +
 	"\vbytes_value\x18\x05 \x01(\fH\x00R\n" +
-	"bytesValueB\x06\n" +
-	"\x04kind\"\xad\x02\n" +
+	"bytesValue\x129\n" +
+	"\n" +
+	"list_value\x18\x06 \x01(\v2\x18.warren.fsm.v1.ValueListH\x00R\tlistValue\x12<\n" +
+	"\vtable_value\x18\a \x01(\v2\x19.warren.fsm.v1.ValueTableH\x00R\n" +
+	"tableValueB\x06\n" +
+	"\x04kind\"9\n" +
+	"\tValueList\x12,\n" +
+	"\x06values\x18\x01 \x03(\v2\x14.warren.fsm.v1.ValueR\x06values\"\x9c\x01\n" +
+	"\n" +
+	"ValueTable\x12=\n" +
+	"\x06fields\x18\x01 \x03(\v2%.warren.fsm.v1.ValueTable.FieldsEntryR\x06fields\x1aO\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xad\x02\n" +
 	"\x0fDeclareExchange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1f\n" +
@@ -2571,7 +2723,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"-\n" +
 	"\x0fMetaSessionDown\x12\x1a\n" +
-	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xbf\x03\n" +
+	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xf8\x03\n" +
 	"\tQueueSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
@@ -2584,7 +2736,8 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x14dead_letter_exchange\x18\b \x01(\tR\x12deadLetterExchange\x125\n" +
 	"\x17dead_letter_routing_key\x18\t \x01(\tR\x14deadLetterRoutingKey\x12\x14\n" +
 	"\x05vhost\x18\n" +
-	" \x01(\tR\x05vhostB\r\n" +
+	" \x01(\tR\x05vhost\x127\n" +
+	"\x18dead_letter_exchange_set\x18( \x01(\bR\x15deadLetterExchangeSetB\r\n" +
 	"\v_max_lengthB\x13\n" +
 	"\x11_max_length_bytesB\x11\n" +
 	"\x0f_message_ttl_ms\"\xe3\x02\n" +
@@ -2712,10 +2865,11 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits*L\n" +
 	"\x0fDestinationKind\x12\x1a\n" +
 	"\x16DESTINATION_KIND_QUEUE\x10\x00\x12\x1d\n" +
-	"\x19DESTINATION_KIND_EXCHANGE\x10\x01*?\n" +
+	"\x19DESTINATION_KIND_EXCHANGE\x10\x01*`\n" +
 	"\bOverflow\x12\x16\n" +
 	"\x12OVERFLOW_DROP_HEAD\x10\x00\x12\x1b\n" +
-	"\x17OVERFLOW_REJECT_PUBLISH\x10\x01*:\n" +
+	"\x17OVERFLOW_REJECT_PUBLISH\x10\x01\x12\x1f\n" +
+	"\x1bOVERFLOW_REJECT_PUBLISH_DLX\x10\x02*:\n" +
 	"\bSizeRule\x12\x12\n" +
 	"\x0eSIZE_RULE_BODY\x10\x00\x12\x1a\n" +
 	"\x16SIZE_RULE_WITH_HEADERS\x10\x01B,Z*github.com/warrenmq/warren/fsm/fsmpb;fsmpbb\x06proto3"
@@ -2733,86 +2887,94 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(DestinationKind)(0),     // 0: warren.fsm.v1.DestinationKind
 	(Overflow)(0),            // 1: warren.fsm.v1.Overflow
 	(SizeRule)(0),            // 2: warren.fsm.v1.SizeRule
 	(*Value)(nil),            // 3: warren.fsm.v1.Value
-	(*DeclareExchange)(nil),  // 4: warren.fsm.v1.DeclareExchange
-	(*DeleteExchange)(nil),   // 5: warren.fsm.v1.DeleteExchange
-	(*DeclareQueue)(nil),     // 6: warren.fsm.v1.DeclareQueue
-	(*DeleteQueue)(nil),      // 7: warren.fsm.v1.DeleteQueue
-	(*Bind)(nil),             // 8: warren.fsm.v1.Bind
-	(*Unbind)(nil),           // 9: warren.fsm.v1.Unbind
-	(*MetaSessionDown)(nil),  // 10: warren.fsm.v1.MetaSessionDown
-	(*QueueSpec)(nil),        // 11: warren.fsm.v1.QueueSpec
-	(*Properties)(nil),       // 12: warren.fsm.v1.Properties
-	(*Payload)(nil),          // 13: warren.fsm.v1.Payload
-	(*EnqueueMessage)(nil),   // 14: warren.fsm.v1.EnqueueMessage
-	(*Enqueue)(nil),          // 15: warren.fsm.v1.Enqueue
-	(*Checkout)(nil),         // 16: warren.fsm.v1.Checkout
-	(*Cancel)(nil),           // 17: warren.fsm.v1.Cancel
-	(*ConsumerTags)(nil),     // 18: warren.fsm.v1.ConsumerTags
-	(*Settle)(nil),           // 19: warren.fsm.v1.Settle
-	(*Return)(nil),           // 20: warren.fsm.v1.Return
-	(*Discard)(nil),          // 21: warren.fsm.v1.Discard
-	(*SessionDown)(nil),      // 22: warren.fsm.v1.SessionDown
-	(*Purge)(nil),            // 23: warren.fsm.v1.Purge
-	(*Tick)(nil),             // 24: warren.fsm.v1.Tick
-	(*Get)(nil),              // 25: warren.fsm.v1.Get
-	(*DropQueue)(nil),        // 26: warren.fsm.v1.DropQueue
-	(*AddUser)(nil),          // 27: warren.fsm.v1.AddUser
-	(*DeleteUser)(nil),       // 28: warren.fsm.v1.DeleteUser
-	(*ChangePassword)(nil),   // 29: warren.fsm.v1.ChangePassword
-	(*SetUserTags)(nil),      // 30: warren.fsm.v1.SetUserTags
-	(*Permission)(nil),       // 31: warren.fsm.v1.Permission
-	(*SetPermissions)(nil),   // 32: warren.fsm.v1.SetPermissions
-	(*ClearPermissions)(nil), // 33: warren.fsm.v1.ClearPermissions
-	(*BootstrapUser)(nil),    // 34: warren.fsm.v1.BootstrapUser
-	(*AddVHost)(nil),         // 35: warren.fsm.v1.AddVHost
-	(*DeleteVHost)(nil),      // 36: warren.fsm.v1.DeleteVHost
-	(*VHostLimits)(nil),      // 37: warren.fsm.v1.VHostLimits
-	(*SetVHostLimits)(nil),   // 38: warren.fsm.v1.SetVHostLimits
-	nil,                      // 39: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                      // 40: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                      // 41: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                      // 42: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                      // 43: warren.fsm.v1.Payload.HeadersEntry
+	(*ValueList)(nil),        // 4: warren.fsm.v1.ValueList
+	(*ValueTable)(nil),       // 5: warren.fsm.v1.ValueTable
+	(*DeclareExchange)(nil),  // 6: warren.fsm.v1.DeclareExchange
+	(*DeleteExchange)(nil),   // 7: warren.fsm.v1.DeleteExchange
+	(*DeclareQueue)(nil),     // 8: warren.fsm.v1.DeclareQueue
+	(*DeleteQueue)(nil),      // 9: warren.fsm.v1.DeleteQueue
+	(*Bind)(nil),             // 10: warren.fsm.v1.Bind
+	(*Unbind)(nil),           // 11: warren.fsm.v1.Unbind
+	(*MetaSessionDown)(nil),  // 12: warren.fsm.v1.MetaSessionDown
+	(*QueueSpec)(nil),        // 13: warren.fsm.v1.QueueSpec
+	(*Properties)(nil),       // 14: warren.fsm.v1.Properties
+	(*Payload)(nil),          // 15: warren.fsm.v1.Payload
+	(*EnqueueMessage)(nil),   // 16: warren.fsm.v1.EnqueueMessage
+	(*Enqueue)(nil),          // 17: warren.fsm.v1.Enqueue
+	(*Checkout)(nil),         // 18: warren.fsm.v1.Checkout
+	(*Cancel)(nil),           // 19: warren.fsm.v1.Cancel
+	(*ConsumerTags)(nil),     // 20: warren.fsm.v1.ConsumerTags
+	(*Settle)(nil),           // 21: warren.fsm.v1.Settle
+	(*Return)(nil),           // 22: warren.fsm.v1.Return
+	(*Discard)(nil),          // 23: warren.fsm.v1.Discard
+	(*SessionDown)(nil),      // 24: warren.fsm.v1.SessionDown
+	(*Purge)(nil),            // 25: warren.fsm.v1.Purge
+	(*Tick)(nil),             // 26: warren.fsm.v1.Tick
+	(*Get)(nil),              // 27: warren.fsm.v1.Get
+	(*DropQueue)(nil),        // 28: warren.fsm.v1.DropQueue
+	(*AddUser)(nil),          // 29: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),       // 30: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),   // 31: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),      // 32: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),       // 33: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),   // 34: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil), // 35: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),    // 36: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),         // 37: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),      // 38: warren.fsm.v1.DeleteVHost
+	(*VHostLimits)(nil),      // 39: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),   // 40: warren.fsm.v1.SetVHostLimits
+	nil,                      // 41: warren.fsm.v1.ValueTable.FieldsEntry
+	nil,                      // 42: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                      // 43: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                      // 44: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                      // 45: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                      // 46: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
-	39, // 0: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	40, // 1: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	41, // 2: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
-	0,  // 3: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	42, // 4: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
-	0,  // 5: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	1,  // 6: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
-	43, // 7: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
-	12, // 8: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
-	13, // 9: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
-	11, // 10: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
-	14, // 11: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
-	2,  // 12: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
-	11, // 13: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
-	18, // 14: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
-	18, // 15: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
-	18, // 16: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
-	11, // 17: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	31, // 18: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
-	27, // 19: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
-	31, // 20: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	37, // 21: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
-	3,  // 22: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 23: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 24: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 25: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 26: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	4,  // 0: warren.fsm.v1.Value.list_value:type_name -> warren.fsm.v1.ValueList
+	5,  // 1: warren.fsm.v1.Value.table_value:type_name -> warren.fsm.v1.ValueTable
+	3,  // 2: warren.fsm.v1.ValueList.values:type_name -> warren.fsm.v1.Value
+	41, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
+	42, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	43, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	44, // 6: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	0,  // 7: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	45, // 8: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	0,  // 9: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	1,  // 10: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
+	46, // 11: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	14, // 12: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
+	15, // 13: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
+	13, // 14: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
+	16, // 15: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
+	2,  // 16: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
+	13, // 17: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
+	20, // 18: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
+	20, // 19: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
+	20, // 20: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
+	13, // 21: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
+	33, // 22: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	29, // 23: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	33, // 24: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	39, // 25: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	3,  // 26: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 27: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 28: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 29: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 30: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	3,  // 31: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -2826,16 +2988,18 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		(*Value_BoolValue)(nil),
 		(*Value_DoubleValue)(nil),
 		(*Value_BytesValue)(nil),
+		(*Value_ListValue)(nil),
+		(*Value_TableValue)(nil),
 	}
-	file_warren_fsm_v1_fsm_proto_msgTypes[8].OneofWrappers = []any{}
-	file_warren_fsm_v1_fsm_proto_msgTypes[34].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[10].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   41,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

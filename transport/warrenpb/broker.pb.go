@@ -304,6 +304,8 @@ type Value struct {
 	//	*Value_BoolValue
 	//	*Value_DoubleValue
 	//	*Value_BytesValue
+	//	*Value_ListValue
+	//	*Value_TableValue
 	Kind          isValue_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -391,6 +393,24 @@ func (x *Value) GetBytesValue() []byte {
 	return nil
 }
 
+func (x *Value) GetListValue() *ValueList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_ListValue); ok {
+			return x.ListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetTableValue() *ValueTable {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_TableValue); ok {
+			return x.TableValue
+		}
+	}
+	return nil
+}
+
 type isValue_Kind interface {
 	isValue_Kind()
 }
@@ -415,6 +435,17 @@ type Value_BytesValue struct {
 	BytesValue []byte `protobuf:"bytes,5,opt,name=bytes_value,json=bytesValue,proto3,oneof"`
 }
 
+type Value_ListValue struct {
+	// AMQP's field array and nested field table (x-death is an array of
+	// tables). The API and the log format encode them alike, field for
+	// field, so one's deterministic encoding is the other's.
+	ListValue *ValueList `protobuf:"bytes,6,opt,name=list_value,json=listValue,proto3,oneof"`
+}
+
+type Value_TableValue struct {
+	TableValue *ValueTable `protobuf:"bytes,7,opt,name=table_value,json=tableValue,proto3,oneof"`
+}
+
 func (*Value_StringValue) isValue_Kind() {}
 
 func (*Value_IntValue) isValue_Kind() {}
@@ -424,6 +455,98 @@ func (*Value_BoolValue) isValue_Kind() {}
 func (*Value_DoubleValue) isValue_Kind() {}
 
 func (*Value_BytesValue) isValue_Kind() {}
+
+func (*Value_ListValue) isValue_Kind() {}
+
+func (*Value_TableValue) isValue_Kind() {}
+
+type ValueList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*Value               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueList) Reset() {
+	*x = ValueList{}
+	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueList) ProtoMessage() {}
+
+func (x *ValueList) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueList.ProtoReflect.Descriptor instead.
+func (*ValueList) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ValueList) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type ValueTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        map[string]*Value      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueTable) Reset() {
+	*x = ValueTable{}
+	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueTable) ProtoMessage() {}
+
+func (x *ValueTable) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueTable.ProtoReflect.Descriptor instead.
+func (*ValueTable) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ValueTable) GetFields() map[string]*Value {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
 
 type Properties struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -446,7 +569,7 @@ type Properties struct {
 
 func (x *Properties) Reset() {
 	*x = Properties{}
-	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	mi := &file_warren_v1_broker_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +581,7 @@ func (x *Properties) String() string {
 func (*Properties) ProtoMessage() {}
 
 func (x *Properties) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	mi := &file_warren_v1_broker_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +594,7 @@ func (x *Properties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Properties.ProtoReflect.Descriptor instead.
 func (*Properties) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Properties) GetContentType() string {
@@ -562,7 +685,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	mi := &file_warren_v1_broker_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +697,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	mi := &file_warren_v1_broker_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +710,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Message) GetBody() []byte {
@@ -626,7 +749,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_warren_v1_broker_proto_msgTypes[3]
+	mi := &file_warren_v1_broker_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +761,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[3]
+	mi := &file_warren_v1_broker_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +774,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Exchange) GetName() string {
@@ -712,7 +835,7 @@ type DeclareExchangeRequest struct {
 
 func (x *DeclareExchangeRequest) Reset() {
 	*x = DeclareExchangeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[4]
+	mi := &file_warren_v1_broker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +847,7 @@ func (x *DeclareExchangeRequest) String() string {
 func (*DeclareExchangeRequest) ProtoMessage() {}
 
 func (x *DeclareExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[4]
+	mi := &file_warren_v1_broker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +860,7 @@ func (x *DeclareExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareExchangeRequest.ProtoReflect.Descriptor instead.
 func (*DeclareExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{4}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeclareExchangeRequest) GetName() string {
@@ -798,7 +921,7 @@ type DeclareExchangeResponse struct {
 
 func (x *DeclareExchangeResponse) Reset() {
 	*x = DeclareExchangeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[5]
+	mi := &file_warren_v1_broker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +933,7 @@ func (x *DeclareExchangeResponse) String() string {
 func (*DeclareExchangeResponse) ProtoMessage() {}
 
 func (x *DeclareExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[5]
+	mi := &file_warren_v1_broker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +946,7 @@ func (x *DeclareExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareExchangeResponse.ProtoReflect.Descriptor instead.
 func (*DeclareExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{5}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeclareExchangeResponse) GetMetaIndex() uint64 {
@@ -845,7 +968,7 @@ type DeleteExchangeRequest struct {
 
 func (x *DeleteExchangeRequest) Reset() {
 	*x = DeleteExchangeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[6]
+	mi := &file_warren_v1_broker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +980,7 @@ func (x *DeleteExchangeRequest) String() string {
 func (*DeleteExchangeRequest) ProtoMessage() {}
 
 func (x *DeleteExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[6]
+	mi := &file_warren_v1_broker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +993,7 @@ func (x *DeleteExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{6}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteExchangeRequest) GetName() string {
@@ -903,7 +1026,7 @@ type DeleteExchangeResponse struct {
 
 func (x *DeleteExchangeResponse) Reset() {
 	*x = DeleteExchangeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[7]
+	mi := &file_warren_v1_broker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1038,7 @@ func (x *DeleteExchangeResponse) String() string {
 func (*DeleteExchangeResponse) ProtoMessage() {}
 
 func (x *DeleteExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[7]
+	mi := &file_warren_v1_broker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1051,7 @@ func (x *DeleteExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{7}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteExchangeResponse) GetMetaIndex() uint64 {
@@ -953,7 +1076,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[8]
+	mi := &file_warren_v1_broker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1088,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[8]
+	mi := &file_warren_v1_broker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1101,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{8}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListExchangesRequest) GetMinMetaIndex() uint64 {
@@ -1013,7 +1136,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[9]
+	mi := &file_warren_v1_broker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1148,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[9]
+	mi := &file_warren_v1_broker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1161,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{9}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -1072,7 +1195,7 @@ type DeclareQueueRequest struct {
 
 func (x *DeclareQueueRequest) Reset() {
 	*x = DeclareQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[10]
+	mi := &file_warren_v1_broker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1207,7 @@ func (x *DeclareQueueRequest) String() string {
 func (*DeclareQueueRequest) ProtoMessage() {}
 
 func (x *DeclareQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[10]
+	mi := &file_warren_v1_broker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1220,7 @@ func (x *DeclareQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareQueueRequest.ProtoReflect.Descriptor instead.
 func (*DeclareQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{10}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeclareQueueRequest) GetName() string {
@@ -1161,7 +1284,7 @@ type DeclareQueueResponse struct {
 
 func (x *DeclareQueueResponse) Reset() {
 	*x = DeclareQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[11]
+	mi := &file_warren_v1_broker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1296,7 @@ func (x *DeclareQueueResponse) String() string {
 func (*DeclareQueueResponse) ProtoMessage() {}
 
 func (x *DeclareQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[11]
+	mi := &file_warren_v1_broker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1309,7 @@ func (x *DeclareQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareQueueResponse.ProtoReflect.Descriptor instead.
 func (*DeclareQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{11}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeclareQueueResponse) GetName() string {
@@ -1232,7 +1355,7 @@ type DeleteQueueRequest struct {
 
 func (x *DeleteQueueRequest) Reset() {
 	*x = DeleteQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[12]
+	mi := &file_warren_v1_broker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1367,7 @@ func (x *DeleteQueueRequest) String() string {
 func (*DeleteQueueRequest) ProtoMessage() {}
 
 func (x *DeleteQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[12]
+	mi := &file_warren_v1_broker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1380,7 @@ func (x *DeleteQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteQueueRequest.ProtoReflect.Descriptor instead.
 func (*DeleteQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{12}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteQueueRequest) GetName() string {
@@ -1305,7 +1428,7 @@ type DeleteQueueResponse struct {
 
 func (x *DeleteQueueResponse) Reset() {
 	*x = DeleteQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[13]
+	mi := &file_warren_v1_broker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1440,7 @@ func (x *DeleteQueueResponse) String() string {
 func (*DeleteQueueResponse) ProtoMessage() {}
 
 func (x *DeleteQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[13]
+	mi := &file_warren_v1_broker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1453,7 @@ func (x *DeleteQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteQueueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{13}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteQueueResponse) GetMessageCount() uint64 {
@@ -1360,7 +1483,7 @@ type PurgeQueueRequest struct {
 
 func (x *PurgeQueueRequest) Reset() {
 	*x = PurgeQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[14]
+	mi := &file_warren_v1_broker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1495,7 @@ func (x *PurgeQueueRequest) String() string {
 func (*PurgeQueueRequest) ProtoMessage() {}
 
 func (x *PurgeQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[14]
+	mi := &file_warren_v1_broker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1508,7 @@ func (x *PurgeQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeQueueRequest.ProtoReflect.Descriptor instead.
 func (*PurgeQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{14}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PurgeQueueRequest) GetName() string {
@@ -1418,7 +1541,7 @@ type PurgeQueueResponse struct {
 
 func (x *PurgeQueueResponse) Reset() {
 	*x = PurgeQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[15]
+	mi := &file_warren_v1_broker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1553,7 @@ func (x *PurgeQueueResponse) String() string {
 func (*PurgeQueueResponse) ProtoMessage() {}
 
 func (x *PurgeQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[15]
+	mi := &file_warren_v1_broker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1566,7 @@ func (x *PurgeQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeQueueResponse.ProtoReflect.Descriptor instead.
 func (*PurgeQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{15}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PurgeQueueResponse) GetMessageCount() uint64 {
@@ -1470,7 +1593,7 @@ type QueueInfo struct {
 
 func (x *QueueInfo) Reset() {
 	*x = QueueInfo{}
-	mi := &file_warren_v1_broker_proto_msgTypes[16]
+	mi := &file_warren_v1_broker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1605,7 @@ func (x *QueueInfo) String() string {
 func (*QueueInfo) ProtoMessage() {}
 
 func (x *QueueInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[16]
+	mi := &file_warren_v1_broker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1618,7 @@ func (x *QueueInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueInfo.ProtoReflect.Descriptor instead.
 func (*QueueInfo) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{16}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *QueueInfo) GetName() string {
@@ -1576,7 +1699,7 @@ type ListQueuesRequest struct {
 
 func (x *ListQueuesRequest) Reset() {
 	*x = ListQueuesRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	mi := &file_warren_v1_broker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1711,7 @@ func (x *ListQueuesRequest) String() string {
 func (*ListQueuesRequest) ProtoMessage() {}
 
 func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	mi := &file_warren_v1_broker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1724,7 @@ func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueuesRequest.ProtoReflect.Descriptor instead.
 func (*ListQueuesRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{17}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListQueuesRequest) GetMinMetaIndex() uint64 {
@@ -1636,7 +1759,7 @@ type ListQueuesResponse struct {
 
 func (x *ListQueuesResponse) Reset() {
 	*x = ListQueuesResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[18]
+	mi := &file_warren_v1_broker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1771,7 @@ func (x *ListQueuesResponse) String() string {
 func (*ListQueuesResponse) ProtoMessage() {}
 
 func (x *ListQueuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[18]
+	mi := &file_warren_v1_broker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1784,7 @@ func (x *ListQueuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueuesResponse.ProtoReflect.Descriptor instead.
 func (*ListQueuesResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{18}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListQueuesResponse) GetQueues() []*QueueInfo {
@@ -1695,7 +1818,7 @@ type Binding struct {
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_warren_v1_broker_proto_msgTypes[19]
+	mi := &file_warren_v1_broker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1830,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[19]
+	mi := &file_warren_v1_broker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1843,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{19}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Binding) GetExchange() string {
@@ -1776,7 +1899,7 @@ type BindQueueRequest struct {
 
 func (x *BindQueueRequest) Reset() {
 	*x = BindQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[20]
+	mi := &file_warren_v1_broker_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +1911,7 @@ func (x *BindQueueRequest) String() string {
 func (*BindQueueRequest) ProtoMessage() {}
 
 func (x *BindQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[20]
+	mi := &file_warren_v1_broker_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +1924,7 @@ func (x *BindQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindQueueRequest.ProtoReflect.Descriptor instead.
 func (*BindQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{20}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BindQueueRequest) GetExchange() string {
@@ -1855,7 +1978,7 @@ type BindQueueResponse struct {
 
 func (x *BindQueueResponse) Reset() {
 	*x = BindQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[21]
+	mi := &file_warren_v1_broker_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +1990,7 @@ func (x *BindQueueResponse) String() string {
 func (*BindQueueResponse) ProtoMessage() {}
 
 func (x *BindQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[21]
+	mi := &file_warren_v1_broker_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2003,7 @@ func (x *BindQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindQueueResponse.ProtoReflect.Descriptor instead.
 func (*BindQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{21}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BindQueueResponse) GetMetaIndex() uint64 {
@@ -1905,7 +2028,7 @@ type UnbindQueueRequest struct {
 
 func (x *UnbindQueueRequest) Reset() {
 	*x = UnbindQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[22]
+	mi := &file_warren_v1_broker_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1917,7 +2040,7 @@ func (x *UnbindQueueRequest) String() string {
 func (*UnbindQueueRequest) ProtoMessage() {}
 
 func (x *UnbindQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[22]
+	mi := &file_warren_v1_broker_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1930,7 +2053,7 @@ func (x *UnbindQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindQueueRequest.ProtoReflect.Descriptor instead.
 func (*UnbindQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{22}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UnbindQueueRequest) GetExchange() string {
@@ -1984,7 +2107,7 @@ type UnbindQueueResponse struct {
 
 func (x *UnbindQueueResponse) Reset() {
 	*x = UnbindQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[23]
+	mi := &file_warren_v1_broker_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2119,7 @@ func (x *UnbindQueueResponse) String() string {
 func (*UnbindQueueResponse) ProtoMessage() {}
 
 func (x *UnbindQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[23]
+	mi := &file_warren_v1_broker_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2132,7 @@ func (x *UnbindQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindQueueResponse.ProtoReflect.Descriptor instead.
 func (*UnbindQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{23}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UnbindQueueResponse) GetMetaIndex() uint64 {
@@ -2039,7 +2162,7 @@ type ListBindingsRequest struct {
 
 func (x *ListBindingsRequest) Reset() {
 	*x = ListBindingsRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[24]
+	mi := &file_warren_v1_broker_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2174,7 @@ func (x *ListBindingsRequest) String() string {
 func (*ListBindingsRequest) ProtoMessage() {}
 
 func (x *ListBindingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[24]
+	mi := &file_warren_v1_broker_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2187,7 @@ func (x *ListBindingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBindingsRequest.ProtoReflect.Descriptor instead.
 func (*ListBindingsRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{24}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListBindingsRequest) GetExchange() string {
@@ -2120,7 +2243,7 @@ type ListBindingsResponse struct {
 
 func (x *ListBindingsResponse) Reset() {
 	*x = ListBindingsResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[25]
+	mi := &file_warren_v1_broker_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2255,7 @@ func (x *ListBindingsResponse) String() string {
 func (*ListBindingsResponse) ProtoMessage() {}
 
 func (x *ListBindingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[25]
+	mi := &file_warren_v1_broker_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2268,7 @@ func (x *ListBindingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBindingsResponse.ProtoReflect.Descriptor instead.
 func (*ListBindingsResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{25}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListBindingsResponse) GetBindings() []*Binding {
@@ -2177,7 +2300,7 @@ type PublishEntry struct {
 
 func (x *PublishEntry) Reset() {
 	*x = PublishEntry{}
-	mi := &file_warren_v1_broker_proto_msgTypes[26]
+	mi := &file_warren_v1_broker_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2312,7 @@ func (x *PublishEntry) String() string {
 func (*PublishEntry) ProtoMessage() {}
 
 func (x *PublishEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[26]
+	mi := &file_warren_v1_broker_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2325,7 @@ func (x *PublishEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEntry.ProtoReflect.Descriptor instead.
 func (*PublishEntry) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{26}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PublishEntry) GetExchange() string {
@@ -2252,7 +2375,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[27]
+	mi := &file_warren_v1_broker_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2387,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[27]
+	mi := &file_warren_v1_broker_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2400,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{27}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishRequest) GetPublisherId() string {
@@ -2312,7 +2435,7 @@ type PublishResult struct {
 
 func (x *PublishResult) Reset() {
 	*x = PublishResult{}
-	mi := &file_warren_v1_broker_proto_msgTypes[28]
+	mi := &file_warren_v1_broker_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2447,7 @@ func (x *PublishResult) String() string {
 func (*PublishResult) ProtoMessage() {}
 
 func (x *PublishResult) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[28]
+	mi := &file_warren_v1_broker_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2460,7 @@ func (x *PublishResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResult.ProtoReflect.Descriptor instead.
 func (*PublishResult) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{28}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PublishResult) GetStatus() PublishStatus {
@@ -2364,7 +2487,7 @@ type PublishResponse struct {
 
 func (x *PublishResponse) Reset() {
 	*x = PublishResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[29]
+	mi := &file_warren_v1_broker_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2499,7 @@ func (x *PublishResponse) String() string {
 func (*PublishResponse) ProtoMessage() {}
 
 func (x *PublishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[29]
+	mi := &file_warren_v1_broker_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2512,7 @@ func (x *PublishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
 func (*PublishResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{29}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PublishResponse) GetResults() []*PublishResult {
@@ -2423,7 +2546,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_warren_v1_broker_proto_msgTypes[30]
+	mi := &file_warren_v1_broker_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +2558,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[30]
+	mi := &file_warren_v1_broker_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +2571,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{30}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Subscribe) GetQueue() string {
@@ -2516,7 +2639,7 @@ type Settle struct {
 
 func (x *Settle) Reset() {
 	*x = Settle{}
-	mi := &file_warren_v1_broker_proto_msgTypes[31]
+	mi := &file_warren_v1_broker_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2651,7 @@ func (x *Settle) String() string {
 func (*Settle) ProtoMessage() {}
 
 func (x *Settle) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[31]
+	mi := &file_warren_v1_broker_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2664,7 @@ func (x *Settle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Settle.ProtoReflect.Descriptor instead.
 func (*Settle) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{31}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Settle) GetKind() SettleKind {
@@ -2585,7 +2708,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[32]
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2597,7 +2720,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[32]
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2610,7 +2733,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{32}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConsumeRequest) GetRequest() isConsumeRequest_Request {
@@ -2664,7 +2787,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_warren_v1_broker_proto_msgTypes[33]
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2799,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[33]
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2812,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{33}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Subscribed) GetConsumerTag() string {
@@ -2723,7 +2846,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2858,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2871,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Delivery) GetDeliveryTag() uint64 {
@@ -2820,7 +2943,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2955,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +2968,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConsumeResponse) GetResponse() isConsumeResponse_Response {
@@ -2903,7 +3026,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +3038,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2928,7 +3051,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetRequest) GetQueue() string {
@@ -2978,7 +3101,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3113,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3126,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetResponse) GetDelivery() *Delivery {
@@ -3031,7 +3154,7 @@ type SettleRequest struct {
 
 func (x *SettleRequest) Reset() {
 	*x = SettleRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3166,7 @@ func (x *SettleRequest) String() string {
 func (*SettleRequest) ProtoMessage() {}
 
 func (x *SettleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3179,7 @@ func (x *SettleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleRequest.ProtoReflect.Descriptor instead.
 func (*SettleRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SettleRequest) GetSessionId() string {
@@ -3088,7 +3211,7 @@ type SettleResponse struct {
 
 func (x *SettleResponse) Reset() {
 	*x = SettleResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3100,7 +3223,7 @@ func (x *SettleResponse) String() string {
 func (*SettleResponse) ProtoMessage() {}
 
 func (x *SettleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3113,7 +3236,7 @@ func (x *SettleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleResponse.ProtoReflect.Descriptor instead.
 func (*SettleResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
 }
 
 type SessionRequest struct {
@@ -3126,7 +3249,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3261,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3274,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SessionRequest) GetSessionId() string {
@@ -3170,7 +3293,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3305,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3318,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SessionResponse) GetSessionId() string {
@@ -3213,7 +3336,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3348,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3361,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
 }
 
 type ClusterMember struct {
@@ -3260,7 +3383,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3272,7 +3395,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3285,7 +3408,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3356,7 +3479,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3368,7 +3491,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3381,7 +3504,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3442,7 +3565,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3577,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3467,7 +3590,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -3537,7 +3660,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3672,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3685,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -3594,7 +3717,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +3729,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +3742,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 type LeaveClusterResponse struct {
@@ -3632,7 +3755,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3644,7 +3767,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3657,7 +3780,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -3676,7 +3799,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3688,7 +3811,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +3824,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -3721,7 +3844,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3733,7 +3856,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3746,7 +3869,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -3769,7 +3892,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3781,7 +3904,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3794,7 +3917,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -3826,7 +3949,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3838,7 +3961,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3851,7 +3974,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -3890,7 +4013,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3902,7 +4025,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4038,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -3943,7 +4066,7 @@ var File_warren_v1_broker_proto protoreflect.FileDescriptor
 
 const file_warren_v1_broker_proto_rawDesc = "" +
 	"\n" +
-	"\x16warren/v1/broker.proto\x12\twarren.v1\"\xbc\x01\n" +
+	"\x16warren/v1/broker.proto\x12\twarren.v1\"\xad\x02\n" +
 	"\x05Value\x12#\n" +
 	"\fstring_value\x18\x01 \x01(\tH\x00R\vstringValue\x12\x1d\n" +
 	"\tint_value\x18\x02 \x01(\x03H\x00R\bintValue\x12\x1f\n" +
@@ -3951,8 +4074,20 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"bool_value\x18\x03 \x01(\bH\x00R\tboolValue\x12#\n" +
 	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12!\n" +
 	"\vbytes_value\x18\x05 \x01(\fH\x00R\n" +
-	"bytesValueB\x06\n" +
-	"\x04kind\"\xe3\x02\n" +
+	"bytesValue\x125\n" +
+	"\n" +
+	"list_value\x18\x06 \x01(\v2\x14.warren.v1.ValueListH\x00R\tlistValue\x128\n" +
+	"\vtable_value\x18\a \x01(\v2\x15.warren.v1.ValueTableH\x00R\n" +
+	"tableValueB\x06\n" +
+	"\x04kind\"5\n" +
+	"\tValueList\x12(\n" +
+	"\x06values\x18\x01 \x03(\v2\x10.warren.v1.ValueR\x06values\"\x94\x01\n" +
+	"\n" +
+	"ValueTable\x129\n" +
+	"\x06fields\x18\x01 \x03(\v2!.warren.v1.ValueTable.FieldsEntryR\x06fields\x1aK\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xe3\x02\n" +
 	"\n" +
 	"Properties\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12)\n" +
@@ -4317,7 +4452,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(DestinationKind)(0),            // 0: warren.v1.DestinationKind
 	(PublishStatus)(0),              // 1: warren.v1.PublishStatus
@@ -4325,154 +4460,162 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(SettleKind)(0),                 // 3: warren.v1.SettleKind
 	(GossipKeyOp)(0),                // 4: warren.v1.GossipKeyOp
 	(*Value)(nil),                   // 5: warren.v1.Value
-	(*Properties)(nil),              // 6: warren.v1.Properties
-	(*Message)(nil),                 // 7: warren.v1.Message
-	(*Exchange)(nil),                // 8: warren.v1.Exchange
-	(*DeclareExchangeRequest)(nil),  // 9: warren.v1.DeclareExchangeRequest
-	(*DeclareExchangeResponse)(nil), // 10: warren.v1.DeclareExchangeResponse
-	(*DeleteExchangeRequest)(nil),   // 11: warren.v1.DeleteExchangeRequest
-	(*DeleteExchangeResponse)(nil),  // 12: warren.v1.DeleteExchangeResponse
-	(*ListExchangesRequest)(nil),    // 13: warren.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),   // 14: warren.v1.ListExchangesResponse
-	(*DeclareQueueRequest)(nil),     // 15: warren.v1.DeclareQueueRequest
-	(*DeclareQueueResponse)(nil),    // 16: warren.v1.DeclareQueueResponse
-	(*DeleteQueueRequest)(nil),      // 17: warren.v1.DeleteQueueRequest
-	(*DeleteQueueResponse)(nil),     // 18: warren.v1.DeleteQueueResponse
-	(*PurgeQueueRequest)(nil),       // 19: warren.v1.PurgeQueueRequest
-	(*PurgeQueueResponse)(nil),      // 20: warren.v1.PurgeQueueResponse
-	(*QueueInfo)(nil),               // 21: warren.v1.QueueInfo
-	(*ListQueuesRequest)(nil),       // 22: warren.v1.ListQueuesRequest
-	(*ListQueuesResponse)(nil),      // 23: warren.v1.ListQueuesResponse
-	(*Binding)(nil),                 // 24: warren.v1.Binding
-	(*BindQueueRequest)(nil),        // 25: warren.v1.BindQueueRequest
-	(*BindQueueResponse)(nil),       // 26: warren.v1.BindQueueResponse
-	(*UnbindQueueRequest)(nil),      // 27: warren.v1.UnbindQueueRequest
-	(*UnbindQueueResponse)(nil),     // 28: warren.v1.UnbindQueueResponse
-	(*ListBindingsRequest)(nil),     // 29: warren.v1.ListBindingsRequest
-	(*ListBindingsResponse)(nil),    // 30: warren.v1.ListBindingsResponse
-	(*PublishEntry)(nil),            // 31: warren.v1.PublishEntry
-	(*PublishRequest)(nil),          // 32: warren.v1.PublishRequest
-	(*PublishResult)(nil),           // 33: warren.v1.PublishResult
-	(*PublishResponse)(nil),         // 34: warren.v1.PublishResponse
-	(*Subscribe)(nil),               // 35: warren.v1.Subscribe
-	(*Settle)(nil),                  // 36: warren.v1.Settle
-	(*ConsumeRequest)(nil),          // 37: warren.v1.ConsumeRequest
-	(*Subscribed)(nil),              // 38: warren.v1.Subscribed
-	(*Delivery)(nil),                // 39: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 40: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 41: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 42: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 43: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 44: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 45: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 46: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 47: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 48: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 49: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 50: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 51: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 52: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 53: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 54: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 55: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 56: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 57: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 58: warren.v1.GossipKeyResponse
-	nil,                             // 59: warren.v1.Message.HeadersEntry
-	nil,                             // 60: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 61: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 62: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 63: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 64: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 65: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 66: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(*ValueList)(nil),               // 6: warren.v1.ValueList
+	(*ValueTable)(nil),              // 7: warren.v1.ValueTable
+	(*Properties)(nil),              // 8: warren.v1.Properties
+	(*Message)(nil),                 // 9: warren.v1.Message
+	(*Exchange)(nil),                // 10: warren.v1.Exchange
+	(*DeclareExchangeRequest)(nil),  // 11: warren.v1.DeclareExchangeRequest
+	(*DeclareExchangeResponse)(nil), // 12: warren.v1.DeclareExchangeResponse
+	(*DeleteExchangeRequest)(nil),   // 13: warren.v1.DeleteExchangeRequest
+	(*DeleteExchangeResponse)(nil),  // 14: warren.v1.DeleteExchangeResponse
+	(*ListExchangesRequest)(nil),    // 15: warren.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),   // 16: warren.v1.ListExchangesResponse
+	(*DeclareQueueRequest)(nil),     // 17: warren.v1.DeclareQueueRequest
+	(*DeclareQueueResponse)(nil),    // 18: warren.v1.DeclareQueueResponse
+	(*DeleteQueueRequest)(nil),      // 19: warren.v1.DeleteQueueRequest
+	(*DeleteQueueResponse)(nil),     // 20: warren.v1.DeleteQueueResponse
+	(*PurgeQueueRequest)(nil),       // 21: warren.v1.PurgeQueueRequest
+	(*PurgeQueueResponse)(nil),      // 22: warren.v1.PurgeQueueResponse
+	(*QueueInfo)(nil),               // 23: warren.v1.QueueInfo
+	(*ListQueuesRequest)(nil),       // 24: warren.v1.ListQueuesRequest
+	(*ListQueuesResponse)(nil),      // 25: warren.v1.ListQueuesResponse
+	(*Binding)(nil),                 // 26: warren.v1.Binding
+	(*BindQueueRequest)(nil),        // 27: warren.v1.BindQueueRequest
+	(*BindQueueResponse)(nil),       // 28: warren.v1.BindQueueResponse
+	(*UnbindQueueRequest)(nil),      // 29: warren.v1.UnbindQueueRequest
+	(*UnbindQueueResponse)(nil),     // 30: warren.v1.UnbindQueueResponse
+	(*ListBindingsRequest)(nil),     // 31: warren.v1.ListBindingsRequest
+	(*ListBindingsResponse)(nil),    // 32: warren.v1.ListBindingsResponse
+	(*PublishEntry)(nil),            // 33: warren.v1.PublishEntry
+	(*PublishRequest)(nil),          // 34: warren.v1.PublishRequest
+	(*PublishResult)(nil),           // 35: warren.v1.PublishResult
+	(*PublishResponse)(nil),         // 36: warren.v1.PublishResponse
+	(*Subscribe)(nil),               // 37: warren.v1.Subscribe
+	(*Settle)(nil),                  // 38: warren.v1.Settle
+	(*ConsumeRequest)(nil),          // 39: warren.v1.ConsumeRequest
+	(*Subscribed)(nil),              // 40: warren.v1.Subscribed
+	(*Delivery)(nil),                // 41: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 42: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 43: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 44: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 45: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 46: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 47: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 48: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 49: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 50: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 51: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 52: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 53: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 54: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 55: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 56: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 57: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 58: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 59: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 60: warren.v1.GossipKeyResponse
+	nil,                             // 61: warren.v1.ValueTable.FieldsEntry
+	nil,                             // 62: warren.v1.Message.HeadersEntry
+	nil,                             // 63: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 64: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 65: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 66: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 67: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 68: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 69: warren.v1.UnbindQueueRequest.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	59, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
-	6,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	60, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	61, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	8,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	62, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	63, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
-	21, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	64, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	0,  // 9: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
-	65, // 10: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	0,  // 11: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
-	66, // 12: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
-	0,  // 13: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
-	0,  // 14: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
-	24, // 15: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
-	7,  // 16: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
-	31, // 17: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
-	1,  // 18: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
-	33, // 19: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
-	2,  // 20: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	3,  // 21: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
-	35, // 22: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
-	36, // 23: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
-	7,  // 24: warren.v1.Delivery.message:type_name -> warren.v1.Message
-	38, // 25: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	39, // 26: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	39, // 27: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	36, // 28: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	49, // 29: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	48, // 30: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	50, // 31: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	4,  // 32: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	57, // 33: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	5,  // 34: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	5,  // 35: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 36: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 37: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 38: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 39: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 40: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 41: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	9,  // 42: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	11, // 43: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	13, // 44: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	15, // 45: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	17, // 46: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	19, // 47: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	22, // 48: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	25, // 49: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	27, // 50: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	29, // 51: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	32, // 52: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	37, // 53: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	41, // 54: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	43, // 55: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	45, // 56: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	47, // 57: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	52, // 58: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	54, // 59: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	56, // 60: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	10, // 61: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	12, // 62: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	14, // 63: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	16, // 64: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	18, // 65: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	20, // 66: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	23, // 67: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	26, // 68: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	28, // 69: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	30, // 70: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	34, // 71: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	40, // 72: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	42, // 73: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	44, // 74: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	46, // 75: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	51, // 76: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	53, // 77: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	55, // 78: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	58, // 79: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	61, // [61:80] is the sub-list for method output_type
-	42, // [42:61] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	6,  // 0: warren.v1.Value.list_value:type_name -> warren.v1.ValueList
+	7,  // 1: warren.v1.Value.table_value:type_name -> warren.v1.ValueTable
+	5,  // 2: warren.v1.ValueList.values:type_name -> warren.v1.Value
+	61, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
+	62, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	8,  // 5: warren.v1.Message.properties:type_name -> warren.v1.Properties
+	63, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	64, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	10, // 8: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
+	65, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	66, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	23, // 11: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
+	67, // 12: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	0,  // 13: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
+	68, // 14: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	0,  // 15: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	69, // 16: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	0,  // 17: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	0,  // 18: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	26, // 19: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
+	9,  // 20: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
+	33, // 21: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
+	1,  // 22: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
+	35, // 23: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
+	2,  // 24: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
+	3,  // 25: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
+	37, // 26: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
+	38, // 27: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
+	9,  // 28: warren.v1.Delivery.message:type_name -> warren.v1.Message
+	40, // 29: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
+	41, // 30: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	41, // 31: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	38, // 32: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	51, // 33: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	50, // 34: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	52, // 35: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	4,  // 36: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	59, // 37: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	5,  // 38: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
+	5,  // 39: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	5,  // 40: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 41: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 42: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 43: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 44: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 45: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 46: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	11, // 47: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	13, // 48: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	15, // 49: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	17, // 50: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	19, // 51: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	21, // 52: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	24, // 53: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	27, // 54: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	29, // 55: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	31, // 56: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	34, // 57: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	39, // 58: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	43, // 59: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	45, // 60: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	47, // 61: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	49, // 62: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	54, // 63: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	56, // 64: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	58, // 65: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	12, // 66: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	14, // 67: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	16, // 68: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	18, // 69: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	20, // 70: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	22, // 71: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	25, // 72: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	28, // 73: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	30, // 74: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	32, // 75: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	36, // 76: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	42, // 77: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	44, // 78: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	46, // 79: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	48, // 80: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	53, // 81: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	55, // 82: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	57, // 83: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	60, // 84: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	66, // [66:85] is the sub-list for method output_type
+	47, // [47:66] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4486,12 +4629,14 @@ func file_warren_v1_broker_proto_init() {
 		(*Value_BoolValue)(nil),
 		(*Value_DoubleValue)(nil),
 		(*Value_BytesValue)(nil),
+		(*Value_ListValue)(nil),
+		(*Value_TableValue)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[32].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[34].OneofWrappers = []any{
 		(*ConsumeRequest_Subscribe)(nil),
 		(*ConsumeRequest_Settle)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[35].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[37].OneofWrappers = []any{
 		(*ConsumeResponse_Subscribed)(nil),
 		(*ConsumeResponse_Delivery)(nil),
 	}
@@ -4501,7 +4646,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   62,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
