@@ -99,12 +99,13 @@ func (b *Broker) DeclareQueue(ctx context.Context, s QueueSpec) (Queue, uint64, 
 		return Queue{}, 0, err
 	}
 	if needsVersion3(s.Args) {
-		if err := b.requireMetaVersion(routingFeaturesVersion, "overflow reject-publish-dlx"); err != nil {
+		if err := b.requireMetaVersion(routingFeaturesVersion, "overflow reject-publish-dlx and at-least-once dead-lettering"); err != nil {
 			return Queue{}, 0, err
 		}
 	}
 	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareQueue{
 		Vhost: logVHost(s.VHost), Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
+		DeadLetterStrategy: deadLetterStrategy(s.Args),
 	})
 	if err != nil {
 		return Queue{}, 0, err

@@ -39,11 +39,14 @@ type queueGroup struct {
 	// ready closes the first time this node serves as the group's leader.
 	ready     chan struct{}
 	readyOnce sync.Once
+	// outbox publishes at-least-once dead letters while this node leads.
+	outbox outboxState
 }
 
 func newQueueGroup(b *Broker, i int) *queueGroup {
 	name := queueGroupName(i)
 	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch."+name).With("group", name), ready: make(chan struct{})}
+	q.outbox.kick = make(chan struct{}, 1)
 	q.fsm = newQueueStateMachine(b.refused(name))
 	q.fsm.applied = q.applied
 	return q
@@ -78,8 +81,18 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 		return nil
 	}
 	return func() {
-		if len(res.DeadLetters) > 0 {
-			q.b.republishDeadLetters(res.DeadLetters)
+		// At-least-once dead letters are in the outbox: the leader loop
+		// publishes them. The others go now, at most once.
+		var atMostOnce []fsm.DeadLetter
+		for _, dl := range res.DeadLetters {
+			if dl.OutboxID != 0 {
+				q.kickOutbox()
+				continue
+			}
+			atMostOnce = append(atMostOnce, dl)
+		}
+		if len(atMostOnce) > 0 {
+			q.b.republishDeadLetters(atMostOnce)
 		}
 		if len(res.IdleQueues) > 0 {
 			q.b.autoDeleteIdle(res.IdleQueues)
@@ -179,10 +192,14 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	defer grace.Stop()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	// Dead letters a previous leader left in the outbox go now.
+	q.publishOutbox(ctx, false)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-q.outbox.kick:
+			q.publishOutbox(ctx, false)
 		case <-grace.C:
 			q.downAbsentSessions(ctx, d)
 			absent = q.cancelAbsentConsumers(d, absent)
@@ -191,6 +208,7 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 			if q.tickIfDue(ctx, now) {
 				q.forgetReturnedGets(d)
 			}
+			q.publishOutbox(ctx, true)
 		}
 	}
 }

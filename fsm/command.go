@@ -47,6 +47,8 @@ const (
 	CmdTick        CommandType = 28
 	CmdGet         CommandType = 29
 	CmdDropQueue   CommandType = 30
+	// 40–49: queue commands of FSM version 3.
+	CmdSettleDeadLetters CommandType = 40
 )
 
 // envelopeVersion is byte 0 of every encoded command.
@@ -111,6 +113,8 @@ func newBody(t CommandType) proto.Message {
 		return &fsmpb.Get{}
 	case CmdDropQueue:
 		return &fsmpb.DropQueue{}
+	case CmdSettleDeadLetters:
+		return &fsmpb.SettleDeadLetters{}
 	}
 	return nil
 }
@@ -124,6 +128,7 @@ func AllCommandTypes() []CommandType {
 		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost, CmdSetVHostLimits,
 		CmdEnqueue, CmdCheckout, CmdCancel, CmdSettle, CmdReturn, CmdDiscard,
 		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue,
+		CmdSettleDeadLetters,
 	}
 }
 
@@ -191,6 +196,8 @@ func commandType(body proto.Message) (t CommandType, ok bool) {
 		return CmdGet, true
 	case *fsmpb.DropQueue:
 		return CmdDropQueue, true
+	case *fsmpb.SettleDeadLetters:
+		return CmdSettleDeadLetters, true
 	}
 	return 0, false
 }

@@ -389,6 +389,7 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 		return &Result{Err: err}
 	}
 	spec.Vhost = recordVHost(vhost)
+	spec.DeadLetterStrategy = c.GetDeadLetterStrategy()
 	q := &QueueDef{
 		ID: index, VHost: vhost, Name: name, Group: m.leastLoadedGroup(), Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
 		Args: cloneArgs(c.GetArguments()), Spec: spec,

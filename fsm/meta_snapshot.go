@@ -35,7 +35,7 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 	for _, q := range m.Queues() {
 		snap.Queues = append(snap.Queues, &fsmpb.MetaQueueRecord{
 			Vhost: recordVHost(q.VHost), Id: q.ID, Name: q.Name, Group: q.Group, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
-			OwnerSession: q.OwnerSession, Arguments: q.Args,
+			OwnerSession: q.OwnerSession, Arguments: q.Args, DeadLetterStrategy: q.Spec.GetDeadLetterStrategy(),
 		})
 	}
 	for _, b := range m.Bindings("", "", "") {
@@ -150,6 +150,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 			return nil, fmt.Errorf("%w: queue %q: %v", ErrBadSnapshot, rec.GetName(), err)
 		}
 		spec.Vhost = recordVHost(vhost)
+		spec.DeadLetterStrategy = rec.GetDeadLetterStrategy()
 		q := &QueueDef{
 			ID: rec.GetId(), VHost: vhost, Name: rec.GetName(), Group: rec.GetGroup(), Exclusive: rec.GetExclusive(),
 			AutoDelete: rec.GetAutoDelete(), OwnerSession: rec.GetOwnerSession(), Args: cloneArgs(rec.GetArguments()), Spec: spec,

@@ -81,6 +81,10 @@ type queueState struct {
 	gets        map[string]*queueGetHolder
 	dirty       bool // listed in QueueGroup.dirty for this command's assignment
 	dropped     bool // deleted by DropQueue: skip it in the assignment pass
+	// outbox lists the queue's dead letters in the group's outbox
+	// (at-least-once); they count toward its length limits.
+	outbox      map[uint64]struct{}
+	outboxBytes uint64
 }
 
 func newQueueState(spec *fsmpb.QueueSpec) *queueState {
@@ -223,6 +227,7 @@ func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
 	}
 	res.DeadLetters = append(res.DeadLetters, DeadLetter{
 		VHost: q.spec.GetVhost(), Exchange: dlx, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(), QueueID: q.spec.GetId(), Payload: p,
+		size: uint64(m.size),
 	})
 }
 

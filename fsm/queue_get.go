@@ -125,5 +125,6 @@ func (g *QueueGroup) applyDropQueue(b *fsmpb.DropQueue, res *Result) {
 		g.dropSessionRef(s, id, "")
 	}
 	q.dropped = true
+	g.dropOutbox(q)
 	delete(g.queues, id)
 }

@@ -47,6 +47,10 @@ type QueueGroup struct {
 	// before the rule read (a follower not yet upgraded must be able to
 	// install the snapshot of an upgraded leader).
 	sizeRule fsmpb.SizeRule
+	// outbox holds at-least-once dead letters until the leader settles
+	// them (queue_outbox.go); nextOutboxID is the last id given.
+	outbox       map[uint64]*outboxEntry
+	nextOutboxID uint64
 
 	// Per command scratch, empty between commands.
 	cur   uint64        // Raft index of the command being applied
@@ -111,6 +115,8 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 			g.applyGet(b, res)
 		case *fsmpb.DropQueue:
 			g.applyDropQueue(b, res)
+		case *fsmpb.SettleDeadLetters:
+			g.applySettleDeadLetters(b, res)
 		default:
 			// A queue command type that commandType knows and this switch
 			// does not: TestQueueApplyHandlesEveryType catches it.
@@ -118,6 +124,7 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 		}
 	}
 	g.assignDirty(res)
+	g.holdDeadLetters(res)
 	g.cur = 0
 	return res
 }

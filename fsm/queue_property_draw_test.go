@@ -29,6 +29,10 @@ func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
 	if rapid.Bool().Draw(t, "dlx") {
 		s.DeadLetterExchange = "dlx"
 		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
+		// At least once goes with reject-publish, as the broker requires.
+		if s.Overflow == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH && rapid.Bool().Draw(t, "atLeastOnce") {
+			s.DeadLetterStrategy = fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE
+		}
 	}
 	return s
 }
@@ -127,6 +131,15 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 	case 20:
 		if rapid.IntRange(0, 3).Draw(t, "reallyDrop") == 0 {
 			return &fsmpb.DropQueue{Queue: spec().GetId()}
+		}
+		if out := g.Outbox(); len(out) > 0 && rapid.Bool().Draw(t, "settleDeadLetters") {
+			ids := []uint64{rapid.Uint64Range(0, 3).Draw(t, "bogusOutboxID")}
+			for _, dl := range out {
+				if rapid.Bool().Draw(t, "settleIt") {
+					ids = append(ids, dl.OutboxID)
+				}
+			}
+			return &fsmpb.SettleDeadLetters{Ids: ids}
 		}
 		return tick(clock())
 	default:

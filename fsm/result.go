@@ -92,4 +92,10 @@ type DeadLetter struct {
 	// QueueID is the dead-lettering queue's id.
 	QueueID uint64
 	Payload *fsmpb.Payload
+	// OutboxID, when not 0, is the dead letter's id in its group's outbox
+	// (at-least-once): the leader proposes SettleDeadLetters with it once
+	// the publish committed.
+	OutboxID uint64
+
+	size uint64 // the message's size, for the outbox's share of the queue's limits
 }

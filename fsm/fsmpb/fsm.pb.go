@@ -26,6 +26,54 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type DeadLetterStrategy int32
+
+const (
+	DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE DeadLetterStrategy = 0
+	// A dead letter stays in its group's outbox until the leader has
+	// published it and proposed SettleDeadLetters.
+	DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE DeadLetterStrategy = 1
+)
+
+// Enum value maps for DeadLetterStrategy.
+var (
+	DeadLetterStrategy_name = map[int32]string{
+		0: "DEAD_LETTER_AT_MOST_ONCE",
+		1: "DEAD_LETTER_AT_LEAST_ONCE",
+	}
+	DeadLetterStrategy_value = map[string]int32{
+		"DEAD_LETTER_AT_MOST_ONCE":  0,
+		"DEAD_LETTER_AT_LEAST_ONCE": 1,
+	}
+)
+
+func (x DeadLetterStrategy) Enum() *DeadLetterStrategy {
+	p := new(DeadLetterStrategy)
+	*p = x
+	return p
+}
+
+func (x DeadLetterStrategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeadLetterStrategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_warren_fsm_v1_fsm_proto_enumTypes[0].Descriptor()
+}
+
+func (DeadLetterStrategy) Type() protoreflect.EnumType {
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[0]
+}
+
+func (x DeadLetterStrategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeadLetterStrategy.Descriptor instead.
+func (DeadLetterStrategy) EnumDescriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{0}
+}
+
 // What a binding leads to. The zero value is a queue: every binding
 // written before exchange-to-exchange bindings.
 type DestinationKind int32
@@ -58,11 +106,11 @@ func (x DestinationKind) String() string {
 }
 
 func (DestinationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_fsm_v1_fsm_proto_enumTypes[0].Descriptor()
+	return file_warren_fsm_v1_fsm_proto_enumTypes[1].Descriptor()
 }
 
 func (DestinationKind) Type() protoreflect.EnumType {
-	return &file_warren_fsm_v1_fsm_proto_enumTypes[0]
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[1]
 }
 
 func (x DestinationKind) Number() protoreflect.EnumNumber {
@@ -71,7 +119,7 @@ func (x DestinationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DestinationKind.Descriptor instead.
 func (DestinationKind) EnumDescriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{0}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{1}
 }
 
 type Overflow int32
@@ -109,11 +157,11 @@ func (x Overflow) String() string {
 }
 
 func (Overflow) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_fsm_v1_fsm_proto_enumTypes[1].Descriptor()
+	return file_warren_fsm_v1_fsm_proto_enumTypes[2].Descriptor()
 }
 
 func (Overflow) Type() protoreflect.EnumType {
-	return &file_warren_fsm_v1_fsm_proto_enumTypes[1]
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[2]
 }
 
 func (x Overflow) Number() protoreflect.EnumNumber {
@@ -122,7 +170,7 @@ func (x Overflow) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Overflow.Descriptor instead.
 func (Overflow) EnumDescriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{1}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{2}
 }
 
 // How the messages of an Enqueue are measured: the size that counts against
@@ -161,11 +209,11 @@ func (x SizeRule) String() string {
 }
 
 func (SizeRule) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_fsm_v1_fsm_proto_enumTypes[2].Descriptor()
+	return file_warren_fsm_v1_fsm_proto_enumTypes[3].Descriptor()
 }
 
 func (SizeRule) Type() protoreflect.EnumType {
-	return &file_warren_fsm_v1_fsm_proto_enumTypes[2]
+	return &file_warren_fsm_v1_fsm_proto_enumTypes[3]
 }
 
 func (x SizeRule) Number() protoreflect.EnumNumber {
@@ -174,7 +222,7 @@ func (x SizeRule) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SizeRule.Descriptor instead.
 func (SizeRule) EnumDescriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{2}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{3}
 }
 
 type Value struct {
@@ -582,10 +630,15 @@ type DeclareQueue struct {
 	AutoDelete bool                   `protobuf:"varint,3,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
 	Arguments  map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Owning session of an exclusive queue.
-	OwnerSession  string `protobuf:"bytes,5,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
-	Vhost         string `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OwnerSession string `protobuf:"bytes,5,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
+	Vhost        string `protobuf:"bytes,6,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	// From the x-dead-letter-strategy argument, set by the broker (only once
+	// every server gossips FSM version 3): a field, not derived from the
+	// arguments, so that an older entry holding the argument keeps its
+	// meaning.
+	DeadLetterStrategy DeadLetterStrategy `protobuf:"varint,40,opt,name=dead_letter_strategy,json=deadLetterStrategy,proto3,enum=warren.fsm.v1.DeadLetterStrategy" json:"dead_letter_strategy,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DeclareQueue) Reset() {
@@ -658,6 +711,13 @@ func (x *DeclareQueue) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *DeclareQueue) GetDeadLetterStrategy() DeadLetterStrategy {
+	if x != nil {
+		return x.DeadLetterStrategy
+	}
+	return DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE
 }
 
 type DeleteQueue struct {
@@ -951,7 +1011,8 @@ type QueueSpec struct {
 	// dead_letter_exchange "" that is the default exchange (the queue named
 	// by the routing key), not "no dead-lettering". (Numbered from 40:
 	// fields 11–39 are left to other work on the queue spec.)
-	DeadLetterExchangeSet bool `protobuf:"varint,40,opt,name=dead_letter_exchange_set,json=deadLetterExchangeSet,proto3" json:"dead_letter_exchange_set,omitempty"`
+	DeadLetterExchangeSet bool               `protobuf:"varint,40,opt,name=dead_letter_exchange_set,json=deadLetterExchangeSet,proto3" json:"dead_letter_exchange_set,omitempty"`
+	DeadLetterStrategy    DeadLetterStrategy `protobuf:"varint,41,opt,name=dead_letter_strategy,json=deadLetterStrategy,proto3,enum=warren.fsm.v1.DeadLetterStrategy" json:"dead_letter_strategy,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
@@ -1061,6 +1122,13 @@ func (x *QueueSpec) GetDeadLetterExchangeSet() bool {
 		return x.DeadLetterExchangeSet
 	}
 	return false
+}
+
+func (x *QueueSpec) GetDeadLetterStrategy() DeadLetterStrategy {
+	if x != nil {
+		return x.DeadLetterStrategy
+	}
+	return DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE
 }
 
 type Properties struct {
@@ -2008,6 +2076,53 @@ func (x *DropQueue) GetQueue() uint64 {
 	return 0
 }
 
+// The leader published these dead letters of the group's outbox (each
+// committed in its targets, or routed nowhere but a cycle): they leave it.
+// Ids not in the outbox are ignored.
+type SettleDeadLetters struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []uint64               `protobuf:"varint,1,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettleDeadLetters) Reset() {
+	*x = SettleDeadLetters{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettleDeadLetters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettleDeadLetters) ProtoMessage() {}
+
+func (x *SettleDeadLetters) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettleDeadLetters.ProtoReflect.Descriptor instead.
+func (*SettleDeadLetters) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SettleDeadLetters) GetIds() []uint64 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
 // A user with a password hash made at the API edge (PHC string, argon2id);
 // the log never holds a password.
 type AddUser struct {
@@ -2021,7 +2136,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2033,7 +2148,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2046,7 +2161,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AddUser) GetName() string {
@@ -2079,7 +2194,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2206,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2219,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteUser) GetName() string {
@@ -2124,7 +2239,7 @@ type ChangePassword struct {
 
 func (x *ChangePassword) Reset() {
 	*x = ChangePassword{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2136,7 +2251,7 @@ func (x *ChangePassword) String() string {
 func (*ChangePassword) ProtoMessage() {}
 
 func (x *ChangePassword) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2149,7 +2264,7 @@ func (x *ChangePassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePassword.ProtoReflect.Descriptor instead.
 func (*ChangePassword) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ChangePassword) GetName() string {
@@ -2176,7 +2291,7 @@ type SetUserTags struct {
 
 func (x *SetUserTags) Reset() {
 	*x = SetUserTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2303,7 @@ func (x *SetUserTags) String() string {
 func (*SetUserTags) ProtoMessage() {}
 
 func (x *SetUserTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2316,7 @@ func (x *SetUserTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserTags.ProtoReflect.Descriptor instead.
 func (*SetUserTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetUserTags) GetName() string {
@@ -2233,7 +2348,7 @@ type Permission struct {
 
 func (x *Permission) Reset() {
 	*x = Permission{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2360,7 @@ func (x *Permission) String() string {
 func (*Permission) ProtoMessage() {}
 
 func (x *Permission) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2373,7 @@ func (x *Permission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission.ProtoReflect.Descriptor instead.
 func (*Permission) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Permission) GetUser() string {
@@ -2305,7 +2420,7 @@ type SetPermissions struct {
 
 func (x *SetPermissions) Reset() {
 	*x = SetPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2432,7 @@ func (x *SetPermissions) String() string {
 func (*SetPermissions) ProtoMessage() {}
 
 func (x *SetPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2445,7 @@ func (x *SetPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissions.ProtoReflect.Descriptor instead.
 func (*SetPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetPermissions) GetPermission() *Permission {
@@ -2350,7 +2465,7 @@ type ClearPermissions struct {
 
 func (x *ClearPermissions) Reset() {
 	*x = ClearPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2477,7 @@ func (x *ClearPermissions) String() string {
 func (*ClearPermissions) ProtoMessage() {}
 
 func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2490,7 @@ func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearPermissions.ProtoReflect.Descriptor instead.
 func (*ClearPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ClearPermissions) GetUser() string {
@@ -2404,7 +2519,7 @@ type BootstrapUser struct {
 
 func (x *BootstrapUser) Reset() {
 	*x = BootstrapUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2531,7 @@ func (x *BootstrapUser) String() string {
 func (*BootstrapUser) ProtoMessage() {}
 
 func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2544,7 @@ func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootstrapUser.ProtoReflect.Descriptor instead.
 func (*BootstrapUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BootstrapUser) GetUser() *AddUser {
@@ -2455,7 +2570,7 @@ type AddVHost struct {
 
 func (x *AddVHost) Reset() {
 	*x = AddVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2582,7 @@ func (x *AddVHost) String() string {
 func (*AddVHost) ProtoMessage() {}
 
 func (x *AddVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2595,7 @@ func (x *AddVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVHost.ProtoReflect.Descriptor instead.
 func (*AddVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AddVHost) GetName() string {
@@ -2499,7 +2614,7 @@ type DeleteVHost struct {
 
 func (x *DeleteVHost) Reset() {
 	*x = DeleteVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2626,7 @@ func (x *DeleteVHost) String() string {
 func (*DeleteVHost) ProtoMessage() {}
 
 func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2639,7 @@ func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVHost.ProtoReflect.Descriptor instead.
 func (*DeleteVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteVHost) GetName() string {
@@ -2546,7 +2661,7 @@ type VHostLimits struct {
 
 func (x *VHostLimits) Reset() {
 	*x = VHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2673,7 @@ func (x *VHostLimits) String() string {
 func (*VHostLimits) ProtoMessage() {}
 
 func (x *VHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2686,7 @@ func (x *VHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
 func (*VHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *VHostLimits) GetMaxQueues() int64 {
@@ -2605,7 +2720,7 @@ type SetVHostLimits struct {
 
 func (x *SetVHostLimits) Reset() {
 	*x = SetVHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2732,7 @@ func (x *SetVHostLimits) String() string {
 func (*SetVHostLimits) ProtoMessage() {}
 
 func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2630,7 +2745,7 @@ func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVHostLimits.ProtoReflect.Descriptor instead.
 func (*SetVHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SetVHostLimits) GetName() string {
@@ -2687,7 +2802,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x0eDeleteExchange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_unused\x18\x02 \x01(\bR\bifUnused\x12\x14\n" +
-	"\x05vhost\x18\x03 \x01(\tR\x05vhost\"\xba\x02\n" +
+	"\x05vhost\x18\x03 \x01(\tR\x05vhost\"\x8f\x03\n" +
 	"\fDeclareQueue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\texclusive\x18\x02 \x01(\bR\texclusive\x12\x1f\n" +
@@ -2695,7 +2810,8 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"autoDelete\x12H\n" +
 	"\targuments\x18\x04 \x03(\v2*.warren.fsm.v1.DeclareQueue.ArgumentsEntryR\targuments\x12#\n" +
 	"\rowner_session\x18\x05 \x01(\tR\fownerSession\x12\x14\n" +
-	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x12S\n" +
+	"\x14dead_letter_strategy\x18( \x01(\x0e2!.warren.fsm.v1.DeadLetterStrategyR\x12deadLetterStrategy\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"7\n" +
@@ -2723,7 +2839,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"-\n" +
 	"\x0fMetaSessionDown\x12\x1a\n" +
-	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xf8\x03\n" +
+	"\bsessions\x18\x01 \x03(\tR\bsessions\"\xcd\x04\n" +
 	"\tQueueSpec\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
@@ -2737,7 +2853,8 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x17dead_letter_routing_key\x18\t \x01(\tR\x14deadLetterRoutingKey\x12\x14\n" +
 	"\x05vhost\x18\n" +
 	" \x01(\tR\x05vhost\x127\n" +
-	"\x18dead_letter_exchange_set\x18( \x01(\bR\x15deadLetterExchangeSetB\r\n" +
+	"\x18dead_letter_exchange_set\x18( \x01(\bR\x15deadLetterExchangeSet\x12S\n" +
+	"\x14dead_letter_strategy\x18) \x01(\x0e2!.warren.fsm.v1.DeadLetterStrategyR\x12deadLetterStrategyB\r\n" +
 	"\v_max_lengthB\x13\n" +
 	"\x11_max_length_bytesB\x11\n" +
 	"\x0f_message_ttl_ms\"\xe3\x02\n" +
@@ -2815,7 +2932,9 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x0elease_until_ms\x18\x04 \x01(\x03R\fleaseUntilMs\x12\x15\n" +
 	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"!\n" +
 	"\tDropQueue\x12\x14\n" +
-	"\x05queue\x18\x01 \x01(\x04R\x05queue\"V\n" +
+	"\x05queue\x18\x01 \x01(\x04R\x05queue\"%\n" +
+	"\x11SettleDeadLetters\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\x04R\x03ids\"V\n" +
 	"\aAddUser\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
@@ -2862,7 +2981,10 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\r_max_bindings\"X\n" +
 	"\x0eSetVHostLimits\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
-	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits*L\n" +
+	"\x06limits\x18\x02 \x01(\v2\x1a.warren.fsm.v1.VHostLimitsR\x06limits*Q\n" +
+	"\x12DeadLetterStrategy\x12\x1c\n" +
+	"\x18DEAD_LETTER_AT_MOST_ONCE\x10\x00\x12\x1d\n" +
+	"\x19DEAD_LETTER_AT_LEAST_ONCE\x10\x01*L\n" +
 	"\x0fDestinationKind\x12\x1a\n" +
 	"\x16DESTINATION_KIND_QUEUE\x10\x00\x12\x1d\n" +
 	"\x19DESTINATION_KIND_EXCHANGE\x10\x01*`\n" +
@@ -2886,95 +3008,99 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 	return file_warren_fsm_v1_fsm_proto_rawDescData
 }
 
-var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
-	(DestinationKind)(0),     // 0: warren.fsm.v1.DestinationKind
-	(Overflow)(0),            // 1: warren.fsm.v1.Overflow
-	(SizeRule)(0),            // 2: warren.fsm.v1.SizeRule
-	(*Value)(nil),            // 3: warren.fsm.v1.Value
-	(*ValueList)(nil),        // 4: warren.fsm.v1.ValueList
-	(*ValueTable)(nil),       // 5: warren.fsm.v1.ValueTable
-	(*DeclareExchange)(nil),  // 6: warren.fsm.v1.DeclareExchange
-	(*DeleteExchange)(nil),   // 7: warren.fsm.v1.DeleteExchange
-	(*DeclareQueue)(nil),     // 8: warren.fsm.v1.DeclareQueue
-	(*DeleteQueue)(nil),      // 9: warren.fsm.v1.DeleteQueue
-	(*Bind)(nil),             // 10: warren.fsm.v1.Bind
-	(*Unbind)(nil),           // 11: warren.fsm.v1.Unbind
-	(*MetaSessionDown)(nil),  // 12: warren.fsm.v1.MetaSessionDown
-	(*QueueSpec)(nil),        // 13: warren.fsm.v1.QueueSpec
-	(*Properties)(nil),       // 14: warren.fsm.v1.Properties
-	(*Payload)(nil),          // 15: warren.fsm.v1.Payload
-	(*EnqueueMessage)(nil),   // 16: warren.fsm.v1.EnqueueMessage
-	(*Enqueue)(nil),          // 17: warren.fsm.v1.Enqueue
-	(*Checkout)(nil),         // 18: warren.fsm.v1.Checkout
-	(*Cancel)(nil),           // 19: warren.fsm.v1.Cancel
-	(*ConsumerTags)(nil),     // 20: warren.fsm.v1.ConsumerTags
-	(*Settle)(nil),           // 21: warren.fsm.v1.Settle
-	(*Return)(nil),           // 22: warren.fsm.v1.Return
-	(*Discard)(nil),          // 23: warren.fsm.v1.Discard
-	(*SessionDown)(nil),      // 24: warren.fsm.v1.SessionDown
-	(*Purge)(nil),            // 25: warren.fsm.v1.Purge
-	(*Tick)(nil),             // 26: warren.fsm.v1.Tick
-	(*Get)(nil),              // 27: warren.fsm.v1.Get
-	(*DropQueue)(nil),        // 28: warren.fsm.v1.DropQueue
-	(*AddUser)(nil),          // 29: warren.fsm.v1.AddUser
-	(*DeleteUser)(nil),       // 30: warren.fsm.v1.DeleteUser
-	(*ChangePassword)(nil),   // 31: warren.fsm.v1.ChangePassword
-	(*SetUserTags)(nil),      // 32: warren.fsm.v1.SetUserTags
-	(*Permission)(nil),       // 33: warren.fsm.v1.Permission
-	(*SetPermissions)(nil),   // 34: warren.fsm.v1.SetPermissions
-	(*ClearPermissions)(nil), // 35: warren.fsm.v1.ClearPermissions
-	(*BootstrapUser)(nil),    // 36: warren.fsm.v1.BootstrapUser
-	(*AddVHost)(nil),         // 37: warren.fsm.v1.AddVHost
-	(*DeleteVHost)(nil),      // 38: warren.fsm.v1.DeleteVHost
-	(*VHostLimits)(nil),      // 39: warren.fsm.v1.VHostLimits
-	(*SetVHostLimits)(nil),   // 40: warren.fsm.v1.SetVHostLimits
-	nil,                      // 41: warren.fsm.v1.ValueTable.FieldsEntry
-	nil,                      // 42: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                      // 43: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                      // 44: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                      // 45: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                      // 46: warren.fsm.v1.Payload.HeadersEntry
+	(DeadLetterStrategy)(0),   // 0: warren.fsm.v1.DeadLetterStrategy
+	(DestinationKind)(0),      // 1: warren.fsm.v1.DestinationKind
+	(Overflow)(0),             // 2: warren.fsm.v1.Overflow
+	(SizeRule)(0),             // 3: warren.fsm.v1.SizeRule
+	(*Value)(nil),             // 4: warren.fsm.v1.Value
+	(*ValueList)(nil),         // 5: warren.fsm.v1.ValueList
+	(*ValueTable)(nil),        // 6: warren.fsm.v1.ValueTable
+	(*DeclareExchange)(nil),   // 7: warren.fsm.v1.DeclareExchange
+	(*DeleteExchange)(nil),    // 8: warren.fsm.v1.DeleteExchange
+	(*DeclareQueue)(nil),      // 9: warren.fsm.v1.DeclareQueue
+	(*DeleteQueue)(nil),       // 10: warren.fsm.v1.DeleteQueue
+	(*Bind)(nil),              // 11: warren.fsm.v1.Bind
+	(*Unbind)(nil),            // 12: warren.fsm.v1.Unbind
+	(*MetaSessionDown)(nil),   // 13: warren.fsm.v1.MetaSessionDown
+	(*QueueSpec)(nil),         // 14: warren.fsm.v1.QueueSpec
+	(*Properties)(nil),        // 15: warren.fsm.v1.Properties
+	(*Payload)(nil),           // 16: warren.fsm.v1.Payload
+	(*EnqueueMessage)(nil),    // 17: warren.fsm.v1.EnqueueMessage
+	(*Enqueue)(nil),           // 18: warren.fsm.v1.Enqueue
+	(*Checkout)(nil),          // 19: warren.fsm.v1.Checkout
+	(*Cancel)(nil),            // 20: warren.fsm.v1.Cancel
+	(*ConsumerTags)(nil),      // 21: warren.fsm.v1.ConsumerTags
+	(*Settle)(nil),            // 22: warren.fsm.v1.Settle
+	(*Return)(nil),            // 23: warren.fsm.v1.Return
+	(*Discard)(nil),           // 24: warren.fsm.v1.Discard
+	(*SessionDown)(nil),       // 25: warren.fsm.v1.SessionDown
+	(*Purge)(nil),             // 26: warren.fsm.v1.Purge
+	(*Tick)(nil),              // 27: warren.fsm.v1.Tick
+	(*Get)(nil),               // 28: warren.fsm.v1.Get
+	(*DropQueue)(nil),         // 29: warren.fsm.v1.DropQueue
+	(*SettleDeadLetters)(nil), // 30: warren.fsm.v1.SettleDeadLetters
+	(*AddUser)(nil),           // 31: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),        // 32: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),    // 33: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),       // 34: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),        // 35: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),    // 36: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil),  // 37: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),     // 38: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),          // 39: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),       // 40: warren.fsm.v1.DeleteVHost
+	(*VHostLimits)(nil),       // 41: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),    // 42: warren.fsm.v1.SetVHostLimits
+	nil,                       // 43: warren.fsm.v1.ValueTable.FieldsEntry
+	nil,                       // 44: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                       // 45: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                       // 46: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                       // 47: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                       // 48: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
-	4,  // 0: warren.fsm.v1.Value.list_value:type_name -> warren.fsm.v1.ValueList
-	5,  // 1: warren.fsm.v1.Value.table_value:type_name -> warren.fsm.v1.ValueTable
-	3,  // 2: warren.fsm.v1.ValueList.values:type_name -> warren.fsm.v1.Value
-	41, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
-	42, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	43, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	44, // 6: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
-	0,  // 7: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	45, // 8: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
-	0,  // 9: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	1,  // 10: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
-	46, // 11: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
-	14, // 12: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
-	15, // 13: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
-	13, // 14: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
-	16, // 15: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
-	2,  // 16: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
-	13, // 17: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
-	20, // 18: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
-	20, // 19: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
-	20, // 20: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
-	13, // 21: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	33, // 22: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
-	29, // 23: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
-	33, // 24: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	39, // 25: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
-	3,  // 26: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 27: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 28: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 29: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 30: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	3,  // 31: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	5,  // 0: warren.fsm.v1.Value.list_value:type_name -> warren.fsm.v1.ValueList
+	6,  // 1: warren.fsm.v1.Value.table_value:type_name -> warren.fsm.v1.ValueTable
+	4,  // 2: warren.fsm.v1.ValueList.values:type_name -> warren.fsm.v1.Value
+	43, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
+	44, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	45, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	0,  // 6: warren.fsm.v1.DeclareQueue.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
+	46, // 7: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	1,  // 8: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	47, // 9: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	1,  // 10: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	2,  // 11: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
+	0,  // 12: warren.fsm.v1.QueueSpec.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
+	48, // 13: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	15, // 14: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
+	16, // 15: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
+	14, // 16: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
+	17, // 17: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
+	3,  // 18: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
+	14, // 19: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
+	21, // 20: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
+	21, // 21: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
+	21, // 22: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
+	14, // 23: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
+	35, // 24: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	31, // 25: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	35, // 26: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	41, // 27: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 28: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 29: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 30: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 31: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 32: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 33: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -2992,14 +3118,14 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		(*Value_TableValue)(nil),
 	}
 	file_warren_fsm_v1_fsm_proto_msgTypes[10].OneofWrappers = []any{}
-	file_warren_fsm_v1_fsm_proto_msgTypes[36].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[37].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   44,
+			NumEnums:      4,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

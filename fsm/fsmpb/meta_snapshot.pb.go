@@ -108,17 +108,18 @@ func (x *MetaExchangeRecord) GetVhost() string {
 }
 
 type MetaQueueRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Group         uint32                 `protobuf:"varint,3,opt,name=group,proto3" json:"group,omitempty"`
-	Exclusive     bool                   `protobuf:"varint,4,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
-	AutoDelete    bool                   `protobuf:"varint,5,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
-	OwnerSession  string                 `protobuf:"bytes,6,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,7,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Vhost         string                 `protobuf:"bytes,8,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name               string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Group              uint32                 `protobuf:"varint,3,opt,name=group,proto3" json:"group,omitempty"`
+	Exclusive          bool                   `protobuf:"varint,4,opt,name=exclusive,proto3" json:"exclusive,omitempty"`
+	AutoDelete         bool                   `protobuf:"varint,5,opt,name=auto_delete,json=autoDelete,proto3" json:"auto_delete,omitempty"`
+	OwnerSession       string                 `protobuf:"bytes,6,opt,name=owner_session,json=ownerSession,proto3" json:"owner_session,omitempty"`
+	Arguments          map[string]*Value      `protobuf:"bytes,7,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost              string                 `protobuf:"bytes,8,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	DeadLetterStrategy DeadLetterStrategy     `protobuf:"varint,40,opt,name=dead_letter_strategy,json=deadLetterStrategy,proto3,enum=warren.fsm.v1.DeadLetterStrategy" json:"dead_letter_strategy,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *MetaQueueRecord) Reset() {
@@ -205,6 +206,13 @@ func (x *MetaQueueRecord) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *MetaQueueRecord) GetDeadLetterStrategy() DeadLetterStrategy {
+	if x != nil {
+		return x.DeadLetterStrategy
+	}
+	return DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE
 }
 
 type MetaBindingRecord struct {
@@ -585,7 +593,7 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xe6\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xbb\x03\n" +
 	"\x0fMetaQueueRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -595,7 +603,8 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"autoDelete\x12#\n" +
 	"\rowner_session\x18\x06 \x01(\tR\fownerSession\x12K\n" +
 	"\targuments\x18\a \x03(\v2-.warren.fsm.v1.MetaQueueRecord.ArgumentsEntryR\targuments\x12\x14\n" +
-	"\x05vhost\x18\b \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\b \x01(\tR\x05vhost\x12S\n" +
+	"\x14dead_letter_strategy\x18( \x01(\x0e2!.warren.fsm.v1.DeadLetterStrategyR\x12deadLetterStrategy\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xdb\x02\n" +
@@ -656,32 +665,34 @@ var file_warren_fsm_v1_meta_snapshot_proto_goTypes = []any{
 	nil,                        // 7: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	nil,                        // 8: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
 	nil,                        // 9: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	(DestinationKind)(0),       // 10: warren.fsm.v1.DestinationKind
-	(*VHostLimits)(nil),        // 11: warren.fsm.v1.VHostLimits
-	(*Permission)(nil),         // 12: warren.fsm.v1.Permission
-	(*Value)(nil),              // 13: warren.fsm.v1.Value
+	(DeadLetterStrategy)(0),    // 10: warren.fsm.v1.DeadLetterStrategy
+	(DestinationKind)(0),       // 11: warren.fsm.v1.DestinationKind
+	(*VHostLimits)(nil),        // 12: warren.fsm.v1.VHostLimits
+	(*Permission)(nil),         // 13: warren.fsm.v1.Permission
+	(*Value)(nil),              // 14: warren.fsm.v1.Value
 }
 var file_warren_fsm_v1_meta_snapshot_proto_depIdxs = []int32{
 	7,  // 0: warren.fsm.v1.MetaExchangeRecord.arguments:type_name -> warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	8,  // 1: warren.fsm.v1.MetaQueueRecord.arguments:type_name -> warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
-	9,  // 2: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	10, // 3: warren.fsm.v1.MetaBindingRecord.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	0,  // 4: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
-	1,  // 5: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
-	2,  // 6: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
-	6,  // 7: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
-	11, // 8: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
-	4,  // 9: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
-	12, // 10: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
-	5,  // 11: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
-	13, // 12: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	13, // 13: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	13, // 14: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 2: warren.fsm.v1.MetaQueueRecord.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
+	9,  // 3: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
+	11, // 4: warren.fsm.v1.MetaBindingRecord.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	0,  // 5: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
+	1,  // 6: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
+	2,  // 7: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
+	6,  // 8: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
+	12, // 9: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 10: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
+	13, // 11: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
+	5,  // 12: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
+	14, // 13: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	14, // 14: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	14, // 15: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_meta_snapshot_proto_init() }

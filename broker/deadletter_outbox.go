@@ -1,0 +1,161 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
+)
+
+// At-least-once dead-lettering, the leader's side (the state's side is
+// fsm/queue_outbox.go). The group's outbox holds the dead letters of
+// at-least-once queues until a SettleDeadLetters removes them. While this
+// node leads the group it publishes them — at once when a command adds
+// some, and again every outboxRetryEvery while some stay (a dead-letter
+// exchange that routes nowhere, a full target, a failed publish) — and
+// settles each whose publish committed in every target it routes to. A new
+// leader finds the outbox in the state and starts over; a dead letter
+// whose publish committed but whose settle was lost is published again
+// under the same producer id and sequence (the group and the outbox id),
+// so a target that still remembers the sequence drops the copy.
+
+// outboxRetryEvery is how long a dead letter that could not be published
+// waits before the next try.
+const outboxRetryEvery = time.Second
+
+// outboxState is the leader's bookkeeping of the outbox publisher.
+type outboxState struct {
+	mu       sync.Mutex
+	running  bool      // a publish round is under way
+	again    bool      // a kick came during the round: start another
+	lastFail time.Time // when a round last left dead letters behind
+	kick     chan struct{}
+}
+
+// outboxProducer is the producer id of a group's dead-letter publishes.
+func (q *queueGroup) outboxProducer() string { return "warren.dead-letters." + q.name }
+
+// kickOutbox asks the leader loop to publish the outbox now.
+func (q *queueGroup) kickOutbox() {
+	select {
+	case q.outbox.kick <- struct{}{}:
+	default:
+	}
+}
+
+// publishOutbox starts a publish round unless one runs (then it asks that
+// one to go again). retry says whether this is the periodic retry, which
+// waits outboxRetryEvery after a round that left dead letters behind.
+func (q *queueGroup) publishOutbox(ctx context.Context, retry bool) {
+	o := &q.outbox
+	o.mu.Lock()
+	if o.running {
+		o.again = o.again || !retry
+		o.mu.Unlock()
+		return
+	}
+	if retry && time.Since(o.lastFail) < outboxRetryEvery {
+		o.mu.Unlock()
+		return
+	}
+	var n int
+	q.fsm.read(func(g *fsm.QueueGroup) { n = g.OutboxLen() })
+	if n == 0 {
+		o.mu.Unlock()
+		return
+	}
+	o.running = true
+	o.mu.Unlock()
+	q.b.wg.Add(1)
+	go func() {
+		defer q.b.wg.Done()
+		for {
+			left := q.outboxRound(ctx)
+			o.mu.Lock()
+			if left {
+				o.lastFail = time.Now()
+			}
+			if !o.again || ctx.Err() != nil {
+				o.running = false
+				o.mu.Unlock()
+				return
+			}
+			o.again = false
+			o.mu.Unlock()
+		}
+	}()
+}
+
+// outboxRound publishes every dead letter in the outbox, per virtual host
+// in one call each, settles those that committed (or that a dead-letter
+// cycle drops), and reports whether any stayed.
+func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
+	var dls []fsm.DeadLetter
+	q.fsm.read(func(g *fsm.QueueGroup) { dls = g.Outbox() })
+	if len(dls) == 0 {
+		return false
+	}
+	withDeaths := q.b.requireMetaVersion(routingFeaturesVersion, "x-death") == nil
+	now := time.Now()
+	byVHost := map[string][]int{}
+	for i, dl := range dls {
+		byVHost[dl.VHost] = append(byVHost[dl.VHost], i)
+	}
+	var settled []uint64
+	for _, vhost := range slices.Sorted(func(yield func(string) bool) {
+		for v := range byVHost {
+			if !yield(v) {
+				return
+			}
+		}
+	}) {
+		idx := byVHost[vhost]
+		entries := make([]PublishEntry, len(idx))
+		for j, i := range idx {
+			e := deadLetterEntry(dls[i], now)
+			if !withDeaths {
+				delete(e.Message.Headers, "x-death")
+			}
+			e.Mandatory = true
+			e.Sequence = dls[i].OutboxID
+			entries[j] = e
+		}
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		outs, err := q.b.Publish(pctx, vhost, q.outboxProducer(), entries)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				q.logger.Debug("at-least-once dead letters not published yet", "vhost", vhostName(vhost), "count", len(entries), "error", err)
+			}
+			left = true
+			continue
+		}
+		for j, out := range outs {
+			e := &entries[j]
+			switch {
+			case out.Status == PublishConfirmed:
+				settled = append(settled, e.Sequence)
+			case out.Status == PublishUnroutable && len(e.deadLetter.dropped) > 0:
+				// Every target closes a cycle with no rejection: dropped.
+				q.logger.Warn("dead letter dropped for a dead-letter cycle with no rejection in it",
+					"queue", dls[idx[j]].Queue, "vhost", vhostName(vhost), "targets", e.deadLetter.dropped)
+				settled = append(settled, e.Sequence)
+			default:
+				left = true
+			}
+		}
+	}
+	for len(settled) > 0 {
+		n := min(len(settled), fsm.MaxSettleDeadLetters)
+		if _, err := q.run(ctx, &fsmpb.SettleDeadLetters{Ids: settled[:n]}); err != nil {
+			q.logger.Debug("settling published dead letters failed; the next leader publishes them again", "error", err)
+			return true
+		}
+		settled = settled[n:]
+	}
+	return left
+}
