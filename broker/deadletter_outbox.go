@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -90,9 +89,10 @@ func (q *queueGroup) publishOutbox(ctx context.Context, retry bool) {
 	}()
 }
 
-// outboxRound publishes every dead letter in the outbox, per virtual host
-// in one call each, settles those that committed (or that a dead-letter
-// cycle drops), and reports whether any stayed.
+// outboxRound publishes every dead letter in the outbox, one call per
+// virtual host and exchange (an exchange that does not exist fails its
+// call alone), settles those that committed (or that a dead-letter cycle
+// drops), and reports whether any stayed.
 func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 	var dls []fsm.DeadLetter
 	q.fsm.read(func(g *fsm.QueueGroup) { dls = g.Outbox() })
@@ -101,19 +101,19 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 	}
 	withDeaths := q.b.requireMetaVersion(routingFeaturesVersion, "x-death") == nil
 	now := time.Now()
-	byVHost := map[string][]int{}
+	type target struct{ vhost, exchange string }
+	byTarget := map[target][]int{}
+	var order []target
 	for i, dl := range dls {
-		byVHost[dl.VHost] = append(byVHost[dl.VHost], i)
+		k := target{dl.VHost, dl.Exchange}
+		if _, ok := byTarget[k]; !ok {
+			order = append(order, k)
+		}
+		byTarget[k] = append(byTarget[k], i)
 	}
 	var settled []uint64
-	for _, vhost := range slices.Sorted(func(yield func(string) bool) {
-		for v := range byVHost {
-			if !yield(v) {
-				return
-			}
-		}
-	}) {
-		idx := byVHost[vhost]
+	for _, k := range order {
+		vhost, idx := k.vhost, byTarget[k]
 		entries := make([]PublishEntry, len(idx))
 		for j, i := range idx {
 			e := deadLetterEntry(dls[i], now)
@@ -129,7 +129,7 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 		cancel()
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
-				q.logger.Debug("at-least-once dead letters not published yet", "vhost", vhostName(vhost), "count", len(entries), "error", err)
+				q.logger.Debug("at-least-once dead letters not published yet", "vhost", vhostName(vhost), "exchange", k.exchange, "count", len(entries), "error", err)
 			}
 			left = true
 			continue
