@@ -19,7 +19,7 @@ import (
 // must replay as they applied.
 
 // SupportedQueueArgs are the queue arguments Warren implements, each with
-// or without RabbitMQ's "x-" prefix (README "Queue arguments").
+// or without RabbitMQ's "x-" prefix (README "Queue and exchange arguments").
 var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
@@ -29,7 +29,7 @@ var SupportedQueueArgs = []string{
 // SupportedExchangeArgs are the exchange arguments Warren implements, each
 // with or without the "x-" prefix (RabbitMQ spells alternate-exchange
 // without it).
-var SupportedExchangeArgs = []string{"x-alternate-exchange"}
+var SupportedExchangeArgs = []string{"x-alternate-exchange", "x-delayed-type"}
 
 // checkArgNames refuses the first argument (in name order, so the answer
 // is the same for the same request) whose name starts with "x-" and is

@@ -33,10 +33,34 @@ type outboxState struct {
 	again    bool      // a kick came during the round: start another
 	lastFail time.Time // when a round last left dead letters behind
 	kick     chan struct{}
+	// delayKick asks the leader loop to re-arm its delay timer (a
+	// DelayMessages applied).
+	delayKick chan struct{}
+}
+
+// kickDelay asks the leader loop to re-arm its delay timer.
+func (q *queueGroup) kickDelay() {
+	select {
+	case q.outbox.delayKick <- struct{}{}:
+	default:
+	}
+}
+
+// armDelay sets t to fire when the first delayed message is due (at once
+// when it is), or in an hour when none waits (re-armed on the next
+// DelayMessages or tick).
+func (q *queueGroup) armDelay(t *time.Timer) {
+	var due int64
+	q.fsm.read(func(g *fsm.QueueGroup) { due = g.NextDelayDue() })
+	if due == 0 {
+		t.Reset(time.Hour)
+		return
+	}
+	t.Reset(max(time.Until(time.UnixMilli(due)), 0))
 }
 
 // outboxProducer is the producer id of a group's dead-letter publishes.
-func (q *queueGroup) outboxProducer() string { return "warren.dead-letters." + q.name }
+func (q *queueGroup) outboxProducer() string { return "warren.outbox." + q.name }
 
 // kickOutbox asks the leader loop to publish the outbox now.
 func (q *queueGroup) kickOutbox() {
@@ -115,7 +139,15 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 	for _, k := range order {
 		vhost, idx := k.vhost, byTarget[k]
 		entries := make([]PublishEntry, len(idx))
+		allDelayed := true
 		for j, i := range idx {
+			if dls[i].Delayed {
+				// A delayed message now due: routed as published, and
+				// dropped when it routes nowhere (as the plugin does).
+				entries[j] = PublishEntry{Exchange: dls[i].Exchange, RoutingKey: dls[i].RoutingKey, Message: message(dls[i].Payload), Sequence: dls[i].OutboxID, due: true}
+				continue
+			}
+			allDelayed = false
 			e := deadLetterEntry(dls[i], now)
 			if !withDeaths {
 				delete(e.Message.Headers, "x-death")
@@ -127,6 +159,14 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		outs, err := q.b.Publish(pctx, vhost, q.outboxProducer(), entries)
 		cancel()
+		if err != nil && allDelayed && errors.Is(err, fsm.ErrNotFound) {
+			// The delayed exchange was deleted meanwhile: dropped.
+			q.logger.Info("delayed messages dropped: their exchange is gone", "vhost", vhostName(vhost), "exchange", k.exchange, "count", len(entries))
+			for _, e := range entries {
+				settled = append(settled, e.Sequence)
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				q.logger.Debug("at-least-once dead letters not published yet", "vhost", vhostName(vhost), "exchange", k.exchange, "count", len(entries), "error", err)
@@ -137,6 +177,8 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 		for j, out := range outs {
 			e := &entries[j]
 			switch {
+			case e.due && out.Status != PublishRejected:
+				settled = append(settled, e.Sequence)
 			case out.Status == PublishConfirmed:
 				settled = append(settled, e.Sequence)
 			case out.Status == PublishUnroutable && len(e.deadLetter.dropped) > 0:

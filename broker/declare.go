@@ -47,6 +47,14 @@ func (b *Broker) DeclareExchange(ctx context.Context, s ExchangeSpec) (uint64, e
 			return 0, err
 		}
 	}
+	if s.Kind == fsm.DelayedKind {
+		if _, _, err := fsm.ParseExchangeKind(s.Kind, logValues(s.Args)); err != nil {
+			return 0, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+		}
+		if err := b.requireMetaVersion(routingFeaturesVersion, "exchanges of kind x-delayed-message"); err != nil {
+			return 0, err
+		}
+	}
 	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareExchange{
 		Vhost: logVHost(s.VHost), Name: s.Name, Kind: s.Kind, AutoDelete: s.AutoDelete, Internal: s.Internal, Arguments: logValues(s.Args),
 	})
@@ -260,6 +268,9 @@ func alternateExchange(args map[string]Value) (string, bool) {
 // CheckExchangeKind reports an exchange kind Warren does not have (it has
 // direct, fanout, topic and headers).
 func CheckExchangeKind(kind string) error {
+	if kind == fsm.DelayedKind {
+		return nil // its x-delayed-type is checked with the arguments
+	}
 	_, err := routing.ParseKind(kind)
 	return err
 }

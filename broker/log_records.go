@@ -65,7 +65,7 @@ func delivery(d fsm.Delivery) Delivery {
 
 func exchange(d fsm.ExchangeDef) Exchange {
 	return Exchange{
-		ExchangeSpec: ExchangeSpec{VHost: d.VHost, Name: d.Name, Kind: d.Kind.String(), AutoDelete: d.AutoDelete, Internal: d.Internal, Args: fsm.RoutingArgs(d.Args)},
+		ExchangeSpec: ExchangeSpec{VHost: d.VHost, Name: d.Name, Kind: d.KindName(), AutoDelete: d.AutoDelete, Internal: d.Internal, Args: fsm.RoutingArgs(d.Args)},
 		Builtin:      d.Builtin,
 	}
 }

@@ -67,6 +67,8 @@ type PublishEntry struct {
 	// internal exchange and leaves out the queues it names (a dead-letter
 	// cycle).
 	deadLetter *deadLetterRoute
+	// due: a delayed message now due, routed now whatever its x-delay.
+	due bool
 }
 
 // PublishStatus is the fate of one published message.

@@ -33,6 +33,9 @@ func (b *Broker) Publish(ctx context.Context, vhost, publisherID string, entries
 			return nil, err
 		}
 	}
+	if idx := b.delayedIndexes(ctx, vhost, entries); len(idx) > 0 {
+		return b.publishDelayed(ctx, vhost, publisherID, entries, idx)
+	}
 	outcomes, shares, unrouted, err := b.route(vhost, publisherID, entries)
 	if unrouted || errors.Is(err, fsm.ErrNotFound) {
 		// Maybe declared a moment ago through another node: catch up

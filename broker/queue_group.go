@@ -47,6 +47,7 @@ func newQueueGroup(b *Broker, i int) *queueGroup {
 	name := queueGroupName(i)
 	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch."+name).With("group", name), ready: make(chan struct{})}
 	q.outbox.kick = make(chan struct{}, 1)
+	q.outbox.delayKick = make(chan struct{}, 1)
 	q.fsm = newQueueStateMachine(b.refused(name))
 	q.fsm.applied = q.applied
 	return q
@@ -77,6 +78,12 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 		d.EndConsumer(dispatch.Key{Queue: b.GetQueue(), Session: b.GetSession(), Tag: b.GetConsumerTag()})
 	}
 	d.Deliver(res.Deliveries)
+	if res.Outboxed > 0 {
+		q.kickOutbox()
+	}
+	if _, ok := cmd.(*fsmpb.DelayMessages); ok {
+		q.kickDelay()
+	}
 	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 {
 		return nil
 	}
@@ -85,11 +92,9 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 		// publishes them. The others go now, at most once.
 		var atMostOnce []fsm.DeadLetter
 		for _, dl := range res.DeadLetters {
-			if dl.OutboxID != 0 {
-				q.kickOutbox()
-				continue
+			if dl.OutboxID == 0 {
+				atMostOnce = append(atMostOnce, dl)
 			}
-			atMostOnce = append(atMostOnce, dl)
 		}
 		if len(atMostOnce) > 0 {
 			q.b.republishDeadLetters(atMostOnce)
@@ -194,12 +199,23 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	defer tick.Stop()
 	// Dead letters a previous leader left in the outbox go now.
 	q.publishOutbox(ctx, false)
+	// One timer for the first delayed message (the index's head).
+	delay := time.NewTimer(time.Hour)
+	defer delay.Stop()
+	q.armDelay(delay)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-q.outbox.kick:
 			q.publishOutbox(ctx, false)
+		case <-q.outbox.delayKick:
+			q.armDelay(delay)
+		case now := <-delay.C:
+			if q.tickIfDue(ctx, now) {
+				q.forgetReturnedGets(d)
+			}
+			q.armDelay(delay)
 		case <-grace.C:
 			q.downAbsentSessions(ctx, d)
 			absent = q.cancelAbsentConsumers(d, absent)
@@ -209,6 +225,7 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 				q.forgetReturnedGets(d)
 			}
 			q.publishOutbox(ctx, true)
+			q.armDelay(delay)
 		}
 	}
 }

@@ -66,7 +66,7 @@ type Queue struct {
 type ExchangeInfo struct {
 	// Name is the exchange's name; "" is the default exchange.
 	Name string
-	// Kind is "direct", "topic", "headers" or "fanout".
+	// Kind is "direct", "topic", "headers", "fanout" or "x-delayed-message".
 	Kind string
 	// AutoDelete, Internal and Args are as declared (see ExchangeOptions).
 	AutoDelete bool
@@ -160,7 +160,8 @@ func (k DestinationKind) api() warrenpb.DestinationKind {
 }
 
 // DeclareExchange creates the exchange name of the given kind ("direct",
-// "topic", "headers" or "fanout"), or checks that an existing one has the same
+// "topic", "headers", "fanout", or "x-delayed-message" with the argument
+// x-delayed-type naming one of the others: see Delay), or checks that an existing one has the same
 // properties (FailedPrecondition otherwise). It is retried on Unavailable
 // (after a failover when the connection failed) until ctx ends. Safe for
 // concurrent use.

@@ -28,7 +28,10 @@ import (
 //	2  Enqueue.size_rule SIZE_RULE_WITH_HEADERS: a message's headers and
 //	   string properties count toward max-length-bytes (fsm.MessageSize)
 //	3  Bind/Unbind.destination_kind EXCHANGE (exchange-to-exchange
-//	   bindings); the alternate-exchange argument
+//	   bindings); the alternate-exchange argument; list and table values;
+//	   overflow reject-publish-dlx; at-least-once dead-lettering
+//	   (DeclareQueue.dead_letter_strategy, SettleDeadLetters); exchanges
+//	   of kind x-delayed-message (DelayMessages)
 const FSMVersion = 3
 
 // Member states, as Member.State reports them.

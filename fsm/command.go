@@ -49,6 +49,7 @@ const (
 	CmdDropQueue   CommandType = 30
 	// 40–49: queue commands of FSM version 3.
 	CmdSettleDeadLetters CommandType = 40
+	CmdDelayMessages     CommandType = 41
 )
 
 // envelopeVersion is byte 0 of every encoded command.
@@ -115,6 +116,8 @@ func newBody(t CommandType) proto.Message {
 		return &fsmpb.DropQueue{}
 	case CmdSettleDeadLetters:
 		return &fsmpb.SettleDeadLetters{}
+	case CmdDelayMessages:
+		return &fsmpb.DelayMessages{}
 	}
 	return nil
 }
@@ -128,7 +131,7 @@ func AllCommandTypes() []CommandType {
 		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost, CmdSetVHostLimits,
 		CmdEnqueue, CmdCheckout, CmdCancel, CmdSettle, CmdReturn, CmdDiscard,
 		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue,
-		CmdSettleDeadLetters,
+		CmdSettleDeadLetters, CmdDelayMessages,
 	}
 }
 
@@ -198,6 +201,8 @@ func commandType(body proto.Message) (t CommandType, ok bool) {
 		return CmdDropQueue, true
 	case *fsmpb.SettleDeadLetters:
 		return CmdSettleDeadLetters, true
+	case *fsmpb.DelayMessages:
+		return CmdDelayMessages, true
 	}
 	return 0, false
 }

@@ -33,13 +33,49 @@ const GeneratedQueuePrefix = "amq.gen-"
 
 // ExchangeDef describes an exchange.
 type ExchangeDef struct {
-	VHost      string
-	Name       string
+	VHost string
+	Name  string
+	// Kind is how the exchange routes: for a delayed exchange, its
+	// x-delayed-type.
 	Kind       routing.Kind
 	AutoDelete bool
 	Internal   bool
 	Builtin    bool
 	Args       map[string]*fsmpb.Value
+	// Delayed: kind x-delayed-message (RabbitMQ's delayed-message plugin):
+	// a message published to it with an x-delay header is routed once
+	// that many milliseconds have passed.
+	Delayed bool
+}
+
+// DelayedKind is the exchange kind of delayed exchanges.
+const DelayedKind = "x-delayed-message"
+
+// KindName is the kind as declared: x-delayed-message for a delayed
+// exchange.
+func (d ExchangeDef) KindName() string {
+	if d.Delayed {
+		return DelayedKind
+	}
+	return d.Kind.String()
+}
+
+// ParseExchangeKind is the routing kind and delay of a declared kind: for
+// x-delayed-message, the kind its x-delayed-type argument names.
+func ParseExchangeKind(kind string, args map[string]*fsmpb.Value) (routing.Kind, bool, error) {
+	if kind != DelayedKind {
+		k, err := routing.ParseKind(kind)
+		return k, false, err
+	}
+	t, _ := args["x-delayed-type"].GetKind().(*fsmpb.Value_StringValue)
+	if t == nil {
+		return 0, false, fmt.Errorf("exchange kind %s needs the argument x-delayed-type (direct, topic, fanout or headers)", DelayedKind)
+	}
+	k, err := routing.ParseKind(t.StringValue)
+	if err != nil {
+		return 0, false, fmt.Errorf("x-delayed-type: %v", err)
+	}
+	return k, true, nil
 }
 
 // QueueDef describes a queue and its placement. Spec is what the queue's
@@ -275,12 +311,18 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 	if err := validText("exchange kind", c.GetKind(), MaxNameBytes, false); err != nil {
 		return refuse(err)
 	}
-	kind, err := routing.ParseKind(c.GetKind())
-	if err != nil {
-		return fail("%w: %v", ErrInvalid, err)
+	if c.GetKind() != DelayedKind {
+		// The kind before the arguments, as before delayed exchanges.
+		if _, err := routing.ParseKind(c.GetKind()); err != nil {
+			return fail("%w: %v", ErrInvalid, err)
+		}
 	}
 	if err := ValidArgs("exchange arguments", c.GetArguments()); err != nil {
 		return refuse(err)
+	}
+	kind, delayed, err := ParseExchangeKind(c.GetKind(), c.GetArguments())
+	if err != nil {
+		return fail("%w: %v", ErrInvalid, err)
 	}
 	vhost := vhostName(c.GetVhost())
 	if res := m.checkVHost(vhost); res != nil {
@@ -288,9 +330,9 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 	}
 	if ex, ok := m.exchanges[objectKey(vhost, c.GetName())]; ok {
 		d := ex.def
-		if d.Kind != kind || d.AutoDelete != c.GetAutoDelete() || d.Internal != c.GetInternal() || !argsEqual(d.Args, c.GetArguments()) {
+		if d.Kind != kind || d.Delayed != delayed || d.AutoDelete != c.GetAutoDelete() || d.Internal != c.GetInternal() || !argsEqual(d.Args, c.GetArguments()) {
 			return fail("%w: exchange %q exists as %s (auto_delete=%t, internal=%t) with other properties than declared",
-				ErrExists, d.Name, d.Kind, d.AutoDelete, d.Internal)
+				ErrExists, d.Name, d.KindName(), d.AutoDelete, d.Internal)
 		}
 		return &Result{}
 	}
@@ -303,7 +345,7 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 		return res
 	}
 	m.addExchange(newExchange(ExchangeDef{
-		VHost: vhost, Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()),
+		VHost: vhost, Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()), Delayed: delayed,
 	}))
 	return &Result{Created: true}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
-	"github.com/warrenmq/warren/routing"
 	"google.golang.org/protobuf/proto"
 	"pgregory.net/rapid"
 )
@@ -114,12 +113,19 @@ func drawMetaCommand(t *rapid.T) (cmd proto.Message, bad bool) {
 	d := &metaDraw{t: t}
 	switch rapid.IntRange(0, 10).Draw(t, "kind") {
 	case 0:
-		kind := rapid.SampledFrom([]string{"direct", "topic", "fanout", "headers", "bogus", "", strings.Repeat("k", 300)}).Draw(t, "exchangeKind")
-		if _, err := routing.ParseKind(kind); err != nil {
+		kind := rapid.SampledFrom([]string{"direct", "topic", "fanout", "headers", "bogus", "", strings.Repeat("k", 300), DelayedKind}).Draw(t, "exchangeKind")
+		name := d.name(propExchangeNames, "exchange")
+		args := d.args(false)
+		if kind == DelayedKind && rapid.Bool().Draw(t, "delayedType") {
+			if args == nil {
+				args = map[string]*fsmpb.Value{}
+			}
+			args["x-delayed-type"] = str(rapid.SampledFrom([]string{"direct", "fanout", "bogus"}).Draw(t, "delayedTypeName"))
+		}
+		if _, _, err := ParseExchangeKind(kind, args); err != nil {
 			d.bad = true
 		}
-		cmd = &fsmpb.DeclareExchange{Name: d.name(propExchangeNames, "exchange"), Kind: kind,
-			AutoDelete: rapid.Bool().Draw(t, "autoDelete"), Arguments: d.args(false)}
+		cmd = &fsmpb.DeclareExchange{Name: name, Kind: kind, AutoDelete: rapid.Bool().Draw(t, "autoDelete"), Arguments: args}
 	case 1:
 		cmd = &fsmpb.DeleteExchange{Name: d.name(propExchangeNames, "exchange"), IfUnused: rapid.Bool().Draw(t, "ifUnused")}
 	case 2, 3:

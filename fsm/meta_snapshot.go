@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
-	"github.com/warrenmq/warren/routing"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,7 +28,7 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 			continue
 		}
 		snap.Exchanges = append(snap.Exchanges, &fsmpb.MetaExchangeRecord{
-			Vhost: recordVHost(ex.VHost), Name: ex.Name, Kind: ex.Kind.String(), AutoDelete: ex.AutoDelete, Internal: ex.Internal, Arguments: ex.Args,
+			Vhost: recordVHost(ex.VHost), Name: ex.Name, Kind: ex.KindName(), AutoDelete: ex.AutoDelete, Internal: ex.Internal, Arguments: ex.Args,
 		})
 	}
 	for _, q := range m.Queues() {
@@ -122,7 +121,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 		}
 	}
 	for _, e := range snap.GetExchanges() {
-		kind, err := routing.ParseKind(e.GetKind())
+		kind, delayed, err := ParseExchangeKind(e.GetKind(), e.GetArguments())
 		if err != nil {
 			return nil, fmt.Errorf("%w: exchange %q: %v", ErrBadSnapshot, e.GetName(), err)
 		}
@@ -134,7 +133,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 			return nil, fmt.Errorf("%w: exchange %q twice", ErrBadSnapshot, e.GetName())
 		}
 		m.addExchange(newExchange(ExchangeDef{
-			VHost: vhost, Name: e.GetName(), Kind: kind, AutoDelete: e.GetAutoDelete(), Internal: e.GetInternal(), Args: cloneArgs(e.GetArguments()),
+			VHost: vhost, Name: e.GetName(), Kind: kind, AutoDelete: e.GetAutoDelete(), Internal: e.GetInternal(), Args: cloneArgs(e.GetArguments()), Delayed: delayed,
 		}))
 	}
 	for _, rec := range snap.GetQueues() {

@@ -84,6 +84,7 @@ func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 		}
 		g.dropExpiredHeads(q, res)
 	}
+	g.releaseDue(now, res)
 }
 
 // applyPurge removes every ready message of a queue; checked-out ones stay.

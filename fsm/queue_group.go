@@ -51,6 +51,10 @@ type QueueGroup struct {
 	// them (queue_outbox.go); nextOutboxID is the last id given.
 	outbox       map[uint64]*outboxEntry
 	nextOutboxID uint64
+	// delayed holds the delayed messages not yet due (queue_delay.go);
+	// nextDelayID is the last id given.
+	delayed     delayHeap
+	nextDelayID uint64
 
 	// Per command scratch, empty between commands.
 	cur   uint64        // Raft index of the command being applied
@@ -117,6 +121,8 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 			g.applyDropQueue(b, res)
 		case *fsmpb.SettleDeadLetters:
 			g.applySettleDeadLetters(b, res)
+		case *fsmpb.DelayMessages:
+			g.applyDelayMessages(b, res)
 		default:
 			// A queue command type that commandType knows and this switch
 			// does not: TestQueueApplyHandlesEveryType catches it.

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -44,14 +45,19 @@ func (g *QueueGroup) holdDeadLetters(res *Result) {
 		dl.OutboxID = g.nextOutboxID
 		e := &outboxEntry{id: dl.OutboxID, dl: *dl, size: dl.size}
 		g.addOutbox(q, e)
+		res.Outboxed++
 	}
 }
 
+// addOutbox adds e, a dead letter of q or (q nil) a delayed message.
 func (g *QueueGroup) addOutbox(q *queueState, e *outboxEntry) {
 	if g.outbox == nil {
 		g.outbox = map[uint64]*outboxEntry{}
 	}
 	g.outbox[e.id] = e
+	if q == nil {
+		return
+	}
 	if q.outbox == nil {
 		q.outbox = map[uint64]struct{}{}
 	}
@@ -113,27 +119,32 @@ func (g *QueueGroup) OutboxLen() int { return len(g.outbox) }
 // once writes what builds before it read, and those refuse one that did:
 // "record of type 40 after the last queue"):
 //
-//	outbox       next outbox id, #entries
-//	dead-letter* id, queue id, reason, exchange, routing key, size,
-//	             payload (proto)                          (by id)
+//	outbox       next outbox id, #entries, next delay id, #delayed
+//	dead-letter* id, queue id (0: a delayed message), vhost, reason,
+//	             exchange, routing key, size, payload (proto)   (by id)
+//	delayed*     id, due (varint), vhost, payload (proto)    (by due, id)
 const (
 	qsOutbox     byte = 40
 	qsDeadLetter byte = 41
+	qsDelayed    byte = 42
 )
 
 func (g *QueueGroup) writeOutbox(sw *qsWriter, e *qsEnc) error {
-	if g.nextOutboxID == 0 {
+	if g.nextOutboxID == 0 && g.nextDelayID == 0 {
 		return nil
 	}
 	e.reset()
 	e.uvarint(g.nextOutboxID)
 	e.uvarint(uint64(len(g.outbox)))
+	e.uvarint(g.nextDelayID)
+	e.uvarint(uint64(len(g.delayed)))
 	sw.record(qsOutbox, e.b)
 	for _, dl := range g.Outbox() {
 		o := g.outbox[dl.OutboxID]
 		e.reset()
 		e.uvarint(o.id)
 		e.uvarint(dl.QueueID)
+		e.str(dl.VHost)
 		e.str(dl.Reason)
 		e.str(dl.Exchange)
 		e.str(dl.RoutingKey)
@@ -142,6 +153,23 @@ func (g *QueueGroup) writeOutbox(sw *qsWriter, e *qsEnc) error {
 			return err
 		}
 		sw.record(qsDeadLetter, e.b)
+	}
+	delayed := slices.Clone(g.delayed)
+	slices.SortFunc(delayed, func(a, b *delayedEntry) int {
+		if a.due != b.due {
+			return cmp.Compare(a.due, b.due)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	for _, d := range delayed {
+		e.reset()
+		e.uvarint(d.id)
+		e.varint(d.due)
+		e.str(d.vhost)
+		if err := e.proto(d.body); err != nil {
+			return err
+		}
+		sw.record(qsDelayed, e.b)
 	}
 	return sw.err
 }
@@ -152,6 +180,8 @@ func (rs *qsRestore) readOutbox(body []byte) error {
 	d := &qsDec{b: body}
 	g.nextOutboxID = d.uvarint()
 	n := d.uvarint()
+	g.nextDelayID = d.uvarint()
+	nDelayed := d.uvarint()
 	if err := d.end(); err != nil {
 		return err
 	}
@@ -162,7 +192,7 @@ func (rs *qsRestore) readOutbox(body []byte) error {
 			return err
 		}
 		id, qid := d.uvarint(), d.uvarint()
-		reason, ex, key := d.str(), d.str(), d.str()
+		vhost, reason, ex, key := d.str(), d.str(), d.str(), d.str()
 		size := d.uvarint()
 		p := &fsmpb.Payload{}
 		d.proto(p)
@@ -173,14 +203,41 @@ func (rs *qsRestore) readOutbox(body []byte) error {
 			return qsCorrupt("dead letter %d after %d (next id %d)", id, prev, g.nextOutboxID)
 		}
 		prev = id
+		if qid == 0 {
+			// A delayed message now due.
+			g.addOutbox(nil, &outboxEntry{id: id, dl: DeadLetter{
+				VHost: vhost, Exchange: ex, RoutingKey: key, Payload: p, OutboxID: id, Delayed: true,
+			}})
+			continue
+		}
 		q := g.queues[qid]
 		if q == nil {
 			return qsCorrupt("dead letter %d of missing queue %d", id, qid)
 		}
 		g.addOutbox(q, &outboxEntry{id: id, size: size, dl: DeadLetter{
-			VHost: q.spec.GetVhost(), Exchange: ex, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(),
+			VHost: vhost, Exchange: ex, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(),
 			QueueID: qid, Payload: p, OutboxID: id, size: size,
 		}})
+	}
+	var prevDue int64
+	var prevID uint64
+	for i := range nDelayed {
+		d, err := rs.expect(qsDelayed)
+		if err != nil {
+			return err
+		}
+		id, due, vhost := d.uvarint(), d.varint(), d.str()
+		p := &fsmpb.Payload{}
+		d.proto(p)
+		if err := d.end(); err != nil {
+			return err
+		}
+		if id == 0 || id > g.nextDelayID || (i > 0 && (due < prevDue || (due == prevDue && id <= prevID))) {
+			return qsCorrupt("delayed message %d due %d after %d due %d (next id %d)", id, due, prevID, prevDue, g.nextDelayID)
+		}
+		prevDue, prevID = due, id
+		// Appended in (due, id) order: already a heap.
+		g.delayed = append(g.delayed, &delayedEntry{due: due, id: id, vhost: vhost, body: p})
 	}
 	return nil
 }

@@ -132,6 +132,14 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		if rapid.IntRange(0, 3).Draw(t, "reallyDrop") == 0 {
 			return &fsmpb.DropQueue{Queue: spec().GetId()}
 		}
+		if rapid.IntRange(0, 2).Draw(t, "delay") == 0 {
+			d := &fsmpb.DelayMessages{NowMs: clock()}
+			for range rapid.IntRange(1, 2).Draw(t, "delayed") {
+				p := emsg(rapid.SampledFrom([]string{"", "a", "bb"}).Draw(t, "delayedBody")).GetPayload()
+				d.Messages = append(d.Messages, &fsmpb.DelayedMessage{Payload: p, DelayMs: rapid.Int64Range(-5, 40).Draw(t, "delayMs")})
+			}
+			return d
+		}
 		if out := g.Outbox(); len(out) > 0 && rapid.Bool().Draw(t, "settleDeadLetters") {
 			ids := []uint64{rapid.Uint64Range(0, 3).Draw(t, "bogusOutboxID")}
 			for _, dl := range out {

@@ -402,6 +402,15 @@ func checkOutbox(g *QueueGroup) error {
 	bytes := map[uint64]uint64{}
 	for id, e := range g.outbox {
 		q := g.queues[e.dl.QueueID]
+		if e.dl.Delayed {
+			if e.dl.QueueID != 0 {
+				return fmt.Errorf("delayed outbox entry %d has queue %d", id, e.dl.QueueID)
+			}
+			if id != e.id || id != e.dl.OutboxID || id > g.nextOutboxID {
+				return fmt.Errorf("outbox entry %d has ids %d/%d (next %d)", id, e.id, e.dl.OutboxID, g.nextOutboxID)
+			}
+			continue
+		}
 		if q == nil {
 			return fmt.Errorf("outbox entry %d of missing queue %d", id, e.dl.QueueID)
 		}

@@ -142,6 +142,7 @@ func (g *QueueGroup) NextDeadline() int64 {
 			next = t
 		}
 	}
+	earlier(g.NextDelayDue())
 	for _, q := range g.queues {
 		if m, ok := q.returns.Front(); ok {
 			earlier(m.expiry)

@@ -2076,6 +2076,124 @@ func (x *DropQueue) GetQueue() uint64 {
 	return 0
 }
 
+// Messages published to an exchange of kind x-delayed-message with an
+// x-delay header: the group keeps each until now_ms + delay_ms, when a Tick
+// moves it to the outbox and the leader routes it through the exchange.
+type DelayMessages struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*DelayedMessage      `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The leader's clock, Unix ms.
+	NowMs         int64 `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DelayMessages) Reset() {
+	*x = DelayMessages{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DelayMessages) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DelayMessages) ProtoMessage() {}
+
+func (x *DelayMessages) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DelayMessages.ProtoReflect.Descriptor instead.
+func (*DelayMessages) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DelayMessages) GetMessages() []*DelayedMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *DelayMessages) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type DelayedMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The exchange's virtual host ("" is "/"); the exchange and routing key
+	// are the payload's.
+	Vhost         string   `protobuf:"bytes,1,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	Payload       *Payload `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	DelayMs       int64    `protobuf:"varint,3,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DelayedMessage) Reset() {
+	*x = DelayedMessage{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DelayedMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DelayedMessage) ProtoMessage() {}
+
+func (x *DelayedMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DelayedMessage.ProtoReflect.Descriptor instead.
+func (*DelayedMessage) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DelayedMessage) GetVhost() string {
+	if x != nil {
+		return x.Vhost
+	}
+	return ""
+}
+
+func (x *DelayedMessage) GetPayload() *Payload {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *DelayedMessage) GetDelayMs() int64 {
+	if x != nil {
+		return x.DelayMs
+	}
+	return 0
+}
+
 // The leader published these dead letters of the group's outbox (each
 // committed in its targets, or routed nowhere but a cycle): they leave it.
 // Ids not in the outbox are ignored.
@@ -2088,7 +2206,7 @@ type SettleDeadLetters struct {
 
 func (x *SettleDeadLetters) Reset() {
 	*x = SettleDeadLetters{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2218,7 @@ func (x *SettleDeadLetters) String() string {
 func (*SettleDeadLetters) ProtoMessage() {}
 
 func (x *SettleDeadLetters) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2113,7 +2231,7 @@ func (x *SettleDeadLetters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleDeadLetters.ProtoReflect.Descriptor instead.
 func (*SettleDeadLetters) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SettleDeadLetters) GetIds() []uint64 {
@@ -2136,7 +2254,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2266,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2279,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AddUser) GetName() string {
@@ -2194,7 +2312,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2324,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2337,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeleteUser) GetName() string {
@@ -2239,7 +2357,7 @@ type ChangePassword struct {
 
 func (x *ChangePassword) Reset() {
 	*x = ChangePassword{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2369,7 @@ func (x *ChangePassword) String() string {
 func (*ChangePassword) ProtoMessage() {}
 
 func (x *ChangePassword) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2382,7 @@ func (x *ChangePassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePassword.ProtoReflect.Descriptor instead.
 func (*ChangePassword) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ChangePassword) GetName() string {
@@ -2291,7 +2409,7 @@ type SetUserTags struct {
 
 func (x *SetUserTags) Reset() {
 	*x = SetUserTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2421,7 @@ func (x *SetUserTags) String() string {
 func (*SetUserTags) ProtoMessage() {}
 
 func (x *SetUserTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2434,7 @@ func (x *SetUserTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserTags.ProtoReflect.Descriptor instead.
 func (*SetUserTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetUserTags) GetName() string {
@@ -2348,7 +2466,7 @@ type Permission struct {
 
 func (x *Permission) Reset() {
 	*x = Permission{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2478,7 @@ func (x *Permission) String() string {
 func (*Permission) ProtoMessage() {}
 
 func (x *Permission) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2491,7 @@ func (x *Permission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission.ProtoReflect.Descriptor instead.
 func (*Permission) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Permission) GetUser() string {
@@ -2420,7 +2538,7 @@ type SetPermissions struct {
 
 func (x *SetPermissions) Reset() {
 	*x = SetPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2432,7 +2550,7 @@ func (x *SetPermissions) String() string {
 func (*SetPermissions) ProtoMessage() {}
 
 func (x *SetPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2445,7 +2563,7 @@ func (x *SetPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissions.ProtoReflect.Descriptor instead.
 func (*SetPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetPermissions) GetPermission() *Permission {
@@ -2465,7 +2583,7 @@ type ClearPermissions struct {
 
 func (x *ClearPermissions) Reset() {
 	*x = ClearPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2595,7 @@ func (x *ClearPermissions) String() string {
 func (*ClearPermissions) ProtoMessage() {}
 
 func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2608,7 @@ func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearPermissions.ProtoReflect.Descriptor instead.
 func (*ClearPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ClearPermissions) GetUser() string {
@@ -2519,7 +2637,7 @@ type BootstrapUser struct {
 
 func (x *BootstrapUser) Reset() {
 	*x = BootstrapUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2649,7 @@ func (x *BootstrapUser) String() string {
 func (*BootstrapUser) ProtoMessage() {}
 
 func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2662,7 @@ func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootstrapUser.ProtoReflect.Descriptor instead.
 func (*BootstrapUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BootstrapUser) GetUser() *AddUser {
@@ -2570,7 +2688,7 @@ type AddVHost struct {
 
 func (x *AddVHost) Reset() {
 	*x = AddVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2700,7 @@ func (x *AddVHost) String() string {
 func (*AddVHost) ProtoMessage() {}
 
 func (x *AddVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2713,7 @@ func (x *AddVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVHost.ProtoReflect.Descriptor instead.
 func (*AddVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AddVHost) GetName() string {
@@ -2614,7 +2732,7 @@ type DeleteVHost struct {
 
 func (x *DeleteVHost) Reset() {
 	*x = DeleteVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2744,7 @@ func (x *DeleteVHost) String() string {
 func (*DeleteVHost) ProtoMessage() {}
 
 func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2757,7 @@ func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVHost.ProtoReflect.Descriptor instead.
 func (*DeleteVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteVHost) GetName() string {
@@ -2661,7 +2779,7 @@ type VHostLimits struct {
 
 func (x *VHostLimits) Reset() {
 	*x = VHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2791,7 @@ func (x *VHostLimits) String() string {
 func (*VHostLimits) ProtoMessage() {}
 
 func (x *VHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2804,7 @@ func (x *VHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
 func (*VHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *VHostLimits) GetMaxQueues() int64 {
@@ -2720,7 +2838,7 @@ type SetVHostLimits struct {
 
 func (x *SetVHostLimits) Reset() {
 	*x = SetVHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2850,7 @@ func (x *SetVHostLimits) String() string {
 func (*SetVHostLimits) ProtoMessage() {}
 
 func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2863,7 @@ func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVHostLimits.ProtoReflect.Descriptor instead.
 func (*SetVHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{38}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetVHostLimits) GetName() string {
@@ -2932,7 +3050,14 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x0elease_until_ms\x18\x04 \x01(\x03R\fleaseUntilMs\x12\x15\n" +
 	"\x06now_ms\x18\x05 \x01(\x03R\x05nowMs\"!\n" +
 	"\tDropQueue\x12\x14\n" +
-	"\x05queue\x18\x01 \x01(\x04R\x05queue\"%\n" +
+	"\x05queue\x18\x01 \x01(\x04R\x05queue\"a\n" +
+	"\rDelayMessages\x129\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1d.warren.fsm.v1.DelayedMessageR\bmessages\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"s\n" +
+	"\x0eDelayedMessage\x12\x14\n" +
+	"\x05vhost\x18\x01 \x01(\tR\x05vhost\x120\n" +
+	"\apayload\x18\x02 \x01(\v2\x16.warren.fsm.v1.PayloadR\apayload\x12\x19\n" +
+	"\bdelay_ms\x18\x03 \x01(\x03R\adelayMs\"%\n" +
 	"\x11SettleDeadLetters\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\x04R\x03ids\"V\n" +
 	"\aAddUser\x12\x12\n" +
@@ -3009,7 +3134,7 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(DeadLetterStrategy)(0),   // 0: warren.fsm.v1.DeadLetterStrategy
 	(DestinationKind)(0),      // 1: warren.fsm.v1.DestinationKind
@@ -3041,41 +3166,43 @@ var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(*Tick)(nil),              // 27: warren.fsm.v1.Tick
 	(*Get)(nil),               // 28: warren.fsm.v1.Get
 	(*DropQueue)(nil),         // 29: warren.fsm.v1.DropQueue
-	(*SettleDeadLetters)(nil), // 30: warren.fsm.v1.SettleDeadLetters
-	(*AddUser)(nil),           // 31: warren.fsm.v1.AddUser
-	(*DeleteUser)(nil),        // 32: warren.fsm.v1.DeleteUser
-	(*ChangePassword)(nil),    // 33: warren.fsm.v1.ChangePassword
-	(*SetUserTags)(nil),       // 34: warren.fsm.v1.SetUserTags
-	(*Permission)(nil),        // 35: warren.fsm.v1.Permission
-	(*SetPermissions)(nil),    // 36: warren.fsm.v1.SetPermissions
-	(*ClearPermissions)(nil),  // 37: warren.fsm.v1.ClearPermissions
-	(*BootstrapUser)(nil),     // 38: warren.fsm.v1.BootstrapUser
-	(*AddVHost)(nil),          // 39: warren.fsm.v1.AddVHost
-	(*DeleteVHost)(nil),       // 40: warren.fsm.v1.DeleteVHost
-	(*VHostLimits)(nil),       // 41: warren.fsm.v1.VHostLimits
-	(*SetVHostLimits)(nil),    // 42: warren.fsm.v1.SetVHostLimits
-	nil,                       // 43: warren.fsm.v1.ValueTable.FieldsEntry
-	nil,                       // 44: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                       // 45: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                       // 46: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                       // 47: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                       // 48: warren.fsm.v1.Payload.HeadersEntry
+	(*DelayMessages)(nil),     // 30: warren.fsm.v1.DelayMessages
+	(*DelayedMessage)(nil),    // 31: warren.fsm.v1.DelayedMessage
+	(*SettleDeadLetters)(nil), // 32: warren.fsm.v1.SettleDeadLetters
+	(*AddUser)(nil),           // 33: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),        // 34: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),    // 35: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),       // 36: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),        // 37: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),    // 38: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil),  // 39: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),     // 40: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),          // 41: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),       // 42: warren.fsm.v1.DeleteVHost
+	(*VHostLimits)(nil),       // 43: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),    // 44: warren.fsm.v1.SetVHostLimits
+	nil,                       // 45: warren.fsm.v1.ValueTable.FieldsEntry
+	nil,                       // 46: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                       // 47: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                       // 48: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                       // 49: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                       // 50: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
 	5,  // 0: warren.fsm.v1.Value.list_value:type_name -> warren.fsm.v1.ValueList
 	6,  // 1: warren.fsm.v1.Value.table_value:type_name -> warren.fsm.v1.ValueTable
 	4,  // 2: warren.fsm.v1.ValueList.values:type_name -> warren.fsm.v1.Value
-	43, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
-	44, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	45, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	45, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
+	46, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	47, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
 	0,  // 6: warren.fsm.v1.DeclareQueue.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
-	46, // 7: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	48, // 7: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
 	1,  // 8: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	47, // 9: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	49, // 9: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
 	1,  // 10: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
 	2,  // 11: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
 	0,  // 12: warren.fsm.v1.QueueSpec.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
-	48, // 13: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	50, // 13: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
 	15, // 14: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
 	16, // 15: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
 	14, // 16: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
@@ -3086,21 +3213,23 @@ var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
 	21, // 21: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
 	21, // 22: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
 	14, // 23: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	35, // 24: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
-	31, // 25: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
-	35, // 26: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	41, // 27: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
-	4,  // 28: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 29: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 30: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 31: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 32: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 33: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	31, // 24: warren.fsm.v1.DelayMessages.messages:type_name -> warren.fsm.v1.DelayedMessage
+	16, // 25: warren.fsm.v1.DelayedMessage.payload:type_name -> warren.fsm.v1.Payload
+	37, // 26: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	33, // 27: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	37, // 28: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	43, // 29: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 30: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 31: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 32: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 33: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 34: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 35: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -3118,14 +3247,14 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		(*Value_TableValue)(nil),
 	}
 	file_warren_fsm_v1_fsm_proto_msgTypes[10].OneofWrappers = []any{}
-	file_warren_fsm_v1_fsm_proto_msgTypes[37].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[39].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   45,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
