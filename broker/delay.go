@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"hash/fnv"
+	"maps"
 	"slices"
 
 	"github.com/warrenmq/warren/fsm"
@@ -58,7 +59,8 @@ func (b *Broker) delayedIndexes(ctx context.Context, vhost string, entries []Pub
 				}
 				d, ok := m.Exchange(vhostName(vhost), e.Exchange)
 				unknown = unknown || !ok
-				if ok && d.Delayed {
+				// An internal one refuses the publish in routing.
+				if ok && d.Delayed && !d.Internal {
 					idx = append(idx, i)
 				}
 			}
@@ -70,6 +72,10 @@ func (b *Broker) delayedIndexes(ctx context.Context, vhost string, entries []Pub
 	}
 	return idx
 }
+
+// delayBatchBytes bounds one DelayMessages, as maxBatchBytes bounds a
+// group-commit Enqueue.
+const delayBatchBytes = maxBatchBytes
 
 // delayGroup is the queue group that keeps the delayed messages of an
 // exchange: a function of its name, the same on every node.
@@ -98,28 +104,28 @@ func (b *Broker) publishDelayed(ctx context.Context, vhost, publisherID string, 
 			restIdx = append(restIdx, i)
 		}
 	}
-	byGroup := map[int]*fsmpb.DelayMessages{}
+	// Per group, commands of at most delayBatchBytes (one message each
+	// when larger), as group commit bounds an Enqueue.
+	byGroup := map[int][]*fsmpb.DelayMessages{}
+	sizes := map[int]int{}
 	now := nowMs()
 	for _, i := range idx {
 		g := delayGroup(vhost, entries[i].Exchange, len(b.queues))
-		cmd := byGroup[g]
-		if cmd == nil {
-			cmd = &fsmpb.DelayMessages{NowMs: now}
-			byGroup[g] = cmd
+		m := &fsmpb.DelayedMessage{Vhost: logVHost(vhostName(vhost)), Payload: logPayload(&entries[i]), DelayMs: delayOf(&entries[i].Message)}
+		n := entrySize(m)
+		cmds := byGroup[g]
+		if len(cmds) == 0 || sizes[g]+n > delayBatchBytes {
+			cmds = append(cmds, &fsmpb.DelayMessages{NowMs: now})
+			byGroup[g], sizes[g] = cmds, 0
 		}
-		cmd.Messages = append(cmd.Messages, &fsmpb.DelayedMessage{
-			Vhost: logVHost(vhostName(vhost)), Payload: logPayload(&entries[i]), DelayMs: delayOf(&entries[i].Message),
-		})
+		cmds[len(cmds)-1].Messages = append(cmds[len(cmds)-1].Messages, m)
+		sizes[g] += n
 	}
-	for _, g := range slices.Sorted(func(yield func(int) bool) {
-		for g := range byGroup {
-			if !yield(g) {
-				return
+	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
+		for _, cmd := range byGroup[g] {
+			if _, err := b.queues[g].run(ctx, cmd); err != nil {
+				return nil, err
 			}
-		}
-	}) {
-		if _, err := b.queues[g].run(ctx, byGroup[g]); err != nil {
-			return nil, err
 		}
 	}
 	for _, i := range idx {

@@ -106,6 +106,13 @@ func TestDelayedDelivery(t *testing.T) {
 	}
 	arrivalBetween(t, c, "dly.q", "cli", start.Add(400*time.Millisecond), time.Now().Add(400*time.Millisecond))
 
+	// An internal delayed exchange takes no publishes, delayed or not.
+	if err := c.DeclareExchange(ctx, "dly.internal", "x-delayed-message", client.ExchangeOptions{Internal: true, Args: map[string]any{"x-delayed-type": "fanout"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Publish(ctx, "dly.internal", "k", client.Message{Body: []byte("x")}, client.Delay(time.Second))
+	wantCode(t, "a delayed publish to an internal exchange", err, codes.PermissionDenied)
+
 	// Across a restart: the delay is in the replicated state.
 	start = time.Now()
 	publish(t, c, "dly", "k", client.Message{Body: []byte("restart")}, client.Confirmed, client.Delay(2*time.Second))
