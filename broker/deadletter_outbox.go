@@ -18,9 +18,11 @@ import (
 // exchange that routes nowhere, a full target, a failed publish) — and
 // settles each whose publish committed in every target it routes to. A new
 // leader finds the outbox in the state and starts over; a dead letter
-// whose publish committed but whose settle was lost is published again
-// under the same producer id and sequence (the group and the outbox id),
-// so a target that still remembers the sequence drops the copy.
+// whose publish committed but whose settle was lost is published again (at
+// least once). The publishes carry no producer sequence: the outbox ids a
+// target group sees are neither dense nor in order (other exchanges,
+// other targets, retries), and a sequence older than the dedup window
+// counts as a duplicate there, which would drop a dead letter unseen.
 
 // outboxRetryEvery is how long a dead letter that could not be published
 // waits before the next try.
@@ -58,9 +60,6 @@ func (q *queueGroup) armDelay(t *time.Timer) {
 	}
 	t.Reset(max(time.Until(time.UnixMilli(due)), 0))
 }
-
-// outboxProducer is the producer id of a group's dead-letter publishes.
-func (q *queueGroup) outboxProducer() string { return "warren.outbox." + q.name }
 
 // kickOutbox asks the leader loop to publish the outbox now.
 func (q *queueGroup) kickOutbox() {
@@ -118,11 +117,25 @@ func (q *queueGroup) publishOutbox(ctx context.Context, retry bool) {
 // call alone), settles those that committed (or that a dead-letter cycle
 // drops), and reports whether any stayed.
 func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
-	var dls []fsm.DeadLetter
-	q.fsm.read(func(g *fsm.QueueGroup) { dls = g.Outbox() })
-	if len(dls) == 0 {
-		return false
+	var all []fsm.DeadLetter
+	q.fsm.read(func(g *fsm.QueueGroup) { all = g.Outbox() })
+	// In slices of at most outboxSliceLen, so no publish call or settle
+	// outgrows its limits.
+	for len(all) > 0 && ctx.Err() == nil {
+		n := min(len(all), outboxSliceLen)
+		if q.outboxSlice(ctx, all[:n]) {
+			left = true
+		}
+		all = all[n:]
 	}
+	return left
+}
+
+// outboxSliceLen is how many outbox entries a round publishes at once.
+const outboxSliceLen = 1000
+
+// outboxSlice publishes and settles dls (outboxRound).
+func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter) (left bool) {
 	withDeaths := q.b.requireMetaVersion(routingFeaturesVersion, "x-death") == nil
 	now := time.Now()
 	type target struct{ vhost, exchange string }
@@ -144,7 +157,7 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 			if dls[i].Delayed {
 				// A delayed message now due: routed as published, and
 				// dropped when it routes nowhere (as the plugin does).
-				entries[j] = PublishEntry{Exchange: dls[i].Exchange, RoutingKey: dls[i].RoutingKey, Message: message(dls[i].Payload), Sequence: dls[i].OutboxID, due: true}
+				entries[j] = PublishEntry{Exchange: dls[i].Exchange, RoutingKey: dls[i].RoutingKey, Message: message(dls[i].Payload), due: true, outboxID: dls[i].OutboxID}
 				continue
 			}
 			allDelayed = false
@@ -153,17 +166,17 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 				delete(e.Message.Headers, "x-death")
 			}
 			e.Mandatory = true
-			e.Sequence = dls[i].OutboxID
+			e.outboxID = dls[i].OutboxID
 			entries[j] = e
 		}
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		outs, err := q.b.Publish(pctx, vhost, q.outboxProducer(), entries)
+		outs, err := q.b.Publish(pctx, vhost, "", entries)
 		cancel()
 		if err != nil && allDelayed && errors.Is(err, fsm.ErrNotFound) {
 			// The delayed exchange was deleted meanwhile: dropped.
 			q.logger.Info("delayed messages dropped: their exchange is gone", "vhost", vhostName(vhost), "exchange", k.exchange, "count", len(entries))
 			for _, e := range entries {
-				settled = append(settled, e.Sequence)
+				settled = append(settled, e.outboxID)
 			}
 			continue
 		}
@@ -178,14 +191,14 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 			e := &entries[j]
 			switch {
 			case e.due && out.Status != PublishRejected:
-				settled = append(settled, e.Sequence)
+				settled = append(settled, e.outboxID)
 			case out.Status == PublishConfirmed:
-				settled = append(settled, e.Sequence)
+				settled = append(settled, e.outboxID)
 			case out.Status == PublishUnroutable && len(e.deadLetter.dropped) > 0:
 				// Every target closes a cycle with no rejection: dropped.
 				q.logger.Warn("dead letter dropped for a dead-letter cycle with no rejection in it",
 					"queue", dls[idx[j]].Queue, "vhost", vhostName(vhost), "targets", e.deadLetter.dropped)
-				settled = append(settled, e.Sequence)
+				settled = append(settled, e.outboxID)
 			default:
 				left = true
 			}

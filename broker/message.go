@@ -69,6 +69,8 @@ type PublishEntry struct {
 	deadLetter *deadLetterRoute
 	// due: a delayed message now due, routed now whatever its x-delay.
 	due bool
+	// outboxID is the outbox entry a broker publish comes from.
+	outboxID uint64
 }
 
 // PublishStatus is the fate of one published message.

@@ -15,9 +15,9 @@ import (
 // routes it through its exchange and settles it. Nothing runs per message
 // until it is due: the leader arms one timer for the heap's head
 // (NextDelayDue). The index and the outbox are replicated, so a message is
-// routed once due whatever restarts or leader changes come between (a
-// routing that committed but whose settle was lost is retried under the
-// same producer sequence, which its targets deduplicate).
+// routed once due whatever restarts or leader changes come between (at
+// least once: a routing that committed but whose settle was lost is done
+// again).
 
 // delayedEntry is one message waiting for its due time.
 type delayedEntry struct {

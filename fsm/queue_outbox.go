@@ -15,9 +15,9 @@ import (
 // leader has published it to the dead-letter exchange, seen the publish
 // commit in every target, and proposed SettleDeadLetters. A leader that
 // dies in between leaves the outbox in the state: the next leader
-// publishes it again (the publish carries the entry's id as a producer
-// sequence, so a target that already has it drops the copy while the id is
-// in its dedup window). Outbox entries count toward their queue's
+// publishes it again, so a dead letter whose publish committed but whose
+// settle was lost reaches its target twice (at least once). Outbox entries
+// count toward their queue's
 // max-length and max-length-bytes, as RabbitMQ counts messages waiting for
 // dead-lettering, so that a dead-letter target that takes nothing makes the
 // source reject publishes (the strategy needs overflow reject-publish)
