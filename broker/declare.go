@@ -47,6 +47,9 @@ func (b *Broker) DeclareExchange(ctx context.Context, s ExchangeSpec) (uint64, e
 			return 0, err
 		}
 	}
+	if _, ok := s.Args["x-delayed-type"]; ok && s.Kind != fsm.DelayedKind {
+		return 0, fmt.Errorf("%w: exchange argument \"x-delayed-type\" is for exchanges of kind %s only", fsm.ErrInvalid, fsm.DelayedKind)
+	}
 	if s.Kind == fsm.DelayedKind {
 		if _, _, err := fsm.ParseExchangeKind(s.Kind, logValues(s.Args)); err != nil {
 			return 0, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)

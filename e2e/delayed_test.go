@@ -79,6 +79,8 @@ func TestDelayedDelivery(t *testing.T) {
 
 	err := c.DeclareExchange(ctx, "dly.bad", "x-delayed-message", client.ExchangeOptions{})
 	wantCode(t, "x-delayed-message without x-delayed-type", err, codes.InvalidArgument)
+	err = c.DeclareExchange(ctx, "dly.bad", "direct", client.ExchangeOptions{Args: map[string]any{"x-delayed-type": "direct"}})
+	wantCode(t, "x-delayed-type on a direct exchange", err, codes.InvalidArgument)
 
 	declareDelayed(t, c, "dly", "dly.q")
 	exs, err := c.ListExchanges(ctx)
