@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
 )
 
 // Declaration arguments are checked here, before anything is proposed, by
@@ -22,7 +23,7 @@ import (
 var SupportedQueueArgs = []string{
 	"x-max-length", "x-max-length-bytes", "x-overflow", "x-message-ttl",
 	"x-delivery-limit", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-	"x-queue-type", "x-expires", "x-single-active-consumer", "x-max-priority",
+	"x-dead-letter-strategy", "x-queue-type", "x-expires", "x-single-active-consumer", "x-max-priority",
 	"x-consumer-timeout",
 }
 
@@ -42,9 +43,10 @@ func checkFeatureArgs(args map[string]Value) error {
 	return nil
 }
 
-// SupportedExchangeArgs are the exchange arguments Warren implements:
-// none yet.
-var SupportedExchangeArgs = []string{}
+// SupportedExchangeArgs are the exchange arguments Warren implements, each
+// with or without the "x-" prefix (RabbitMQ spells alternate-exchange
+// without it).
+var SupportedExchangeArgs = []string{"x-alternate-exchange", "x-delayed-type"}
 
 // checkArgNames refuses the first argument (in name order, so the answer
 // is the same for the same request) whose name starts with "x-" and is
@@ -54,6 +56,9 @@ var SupportedExchangeArgs = []string{}
 func checkArgNames(what string, args map[string]Value, supported []string) error {
 	if what == "queue" {
 		if err := checkQueueType(args); err != nil {
+			return err
+		}
+		if err := checkDeadLetterStrategy(args); err != nil {
 			return err
 		}
 	}
@@ -92,4 +97,70 @@ func checkQueueType(args map[string]Value) error {
 		}
 	}
 	return nil
+}
+
+// checkDeadLetterStrategy checks x-dead-letter-strategy: at-most-once
+// (RabbitMQ's default) or at-least-once, which, as in RabbitMQ, needs a
+// dead-letter exchange and overflow reject-publish (RabbitMQ falls back to
+// at-most-once without them; Warren refuses, never keeping an argument it
+// does not act on).
+func checkDeadLetterStrategy(args map[string]Value) error {
+	for _, name := range []string{"x-dead-letter-strategy", "dead-letter-strategy"} {
+		v, ok := args[name]
+		if !ok {
+			continue
+		}
+		switch {
+		case v.Type == ValueString && v.Str == "at-most-once":
+		case v.Type == ValueString && v.Str == "at-least-once":
+			if !hasArg(args, "dead-letter-exchange") {
+				return fmt.Errorf("%w: queue argument %q at-least-once needs a dead-letter exchange (x-dead-letter-exchange)", fsm.ErrInvalid, name)
+			}
+			if o, ok := argValue(args, "overflow"); !ok || o.Type != ValueString || o.Str != "reject-publish" {
+				return fmt.Errorf("%w: queue argument %q at-least-once needs x-overflow reject-publish, as in RabbitMQ "+
+					"(dead letters waiting for their target count toward the queue's length)", fsm.ErrInvalid, name)
+			}
+		default:
+			return fmt.Errorf("%w: queue argument %q must be \"at-most-once\" or \"at-least-once\"", fsm.ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+// deadLetterStrategy is the strategy a declaration's arguments ask for.
+func deadLetterStrategy(args map[string]Value) fsmpb.DeadLetterStrategy {
+	if v, ok := argValue(args, "dead-letter-strategy"); ok && v.Type == ValueString && v.Str == "at-least-once" {
+		return fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE
+	}
+	return fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE
+}
+
+// argValue is the argument name, with or without the "x-" prefix.
+func argValue(args map[string]Value, name string) (Value, bool) {
+	if v, ok := args["x-"+name]; ok {
+		return v, true
+	}
+	v, ok := args[name]
+	return v, ok
+}
+
+func hasArg(args map[string]Value, name string) bool {
+	_, ok := argValue(args, name)
+	return ok
+}
+
+// needsVersion3 reports whether queue arguments need FSM version 3 on
+// every server: overflow reject-publish-dlx (an older build refuses the
+// declaration, or would drop the head where this one rejects) and
+// at-least-once dead-lettering (an older build drops what this one keeps).
+func needsVersion3(args map[string]Value) bool {
+	if deadLetterStrategy(args) == fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE {
+		return true
+	}
+	for _, name := range []string{"x-overflow", "overflow"} {
+		if v, ok := args[name]; ok && v.Type == ValueString && v.Str == "reject-publish-dlx" {
+			return true
+		}
+	}
+	return false
 }

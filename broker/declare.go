@@ -43,6 +43,22 @@ func (b *Broker) DeclareExchange(ctx context.Context, s ExchangeSpec) (uint64, e
 	if err := CheckExchangeArgs(s.Args); err != nil {
 		return 0, err
 	}
+	if _, ok := alternateExchange(s.Args); ok {
+		if err := b.requireMetaVersion("the alternate-exchange argument"); err != nil {
+			return 0, err
+		}
+	}
+	if _, ok := s.Args["x-delayed-type"]; ok && s.Kind != fsm.DelayedKind {
+		return 0, fmt.Errorf("%w: exchange argument \"x-delayed-type\" is for exchanges of kind %s only", fsm.ErrInvalid, fsm.DelayedKind)
+	}
+	if s.Kind == fsm.DelayedKind {
+		if _, _, err := fsm.ParseExchangeKind(s.Kind, logValues(s.Args)); err != nil {
+			return 0, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+		}
+		if err := b.requireMetaVersion("exchanges of kind x-delayed-message"); err != nil {
+			return 0, err
+		}
+	}
 	_, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareExchange{
 		Vhost: logVHost(s.VHost), Name: s.Name, Kind: s.Kind, AutoDelete: s.AutoDelete, Internal: s.Internal, Arguments: logValues(s.Args),
 	})
@@ -56,15 +72,30 @@ func (b *Broker) DeleteExchange(ctx context.Context, vhost, name string, ifUnuse
 	return idx, err
 }
 
-// Bind adds a binding; binding twice is a no-op.
+// Bind adds a binding; binding twice is a no-op. An exchange-to-exchange
+// binding waits for every meta voter to apply them (FSM version 3).
 func (b *Broker) Bind(ctx context.Context, bd Binding) (uint64, error) {
-	_, idx, err := b.proposeMeta(ctx, &fsmpb.Bind{Vhost: logVHost(bd.VHost), Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
+	if bd.ToExchange {
+		if err := b.requireMetaVersion("exchange-to-exchange bindings"); err != nil {
+			return 0, err
+		}
+	}
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.Bind{
+		Vhost: logVHost(bd.VHost), Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args), DestinationKind: logDestination(bd.ToExchange),
+	})
 	return idx, err
 }
 
 // Unbind removes a binding; removing a missing one is a no-op.
 func (b *Broker) Unbind(ctx context.Context, bd Binding) (uint64, error) {
-	_, idx, err := b.proposeMeta(ctx, &fsmpb.Unbind{Vhost: logVHost(bd.VHost), Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args)})
+	if bd.ToExchange {
+		if err := b.requireMetaVersion("exchange-to-exchange bindings"); err != nil {
+			return 0, err
+		}
+	}
+	_, idx, err := b.proposeMeta(ctx, &fsmpb.Unbind{
+		Vhost: logVHost(bd.VHost), Exchange: bd.Exchange, Queue: bd.Queue, Key: bd.Key, Arguments: logValues(bd.Args), DestinationKind: logDestination(bd.ToExchange),
+	})
 	return idx, err
 }
 
@@ -85,9 +116,14 @@ func (b *Broker) DeclareQueue(ctx context.Context, s QueueSpec) (Queue, uint64, 
 	} else if err := checkFeatureArgs(s.Args); err != nil {
 		return Queue{}, 0, err
 	}
+	if needsVersion3(s.Args) {
+		if err := b.requireMetaVersion("overflow reject-publish-dlx and at-least-once dead-lettering"); err != nil {
+			return Queue{}, 0, err
+		}
+	}
 	res, idx, err := b.proposeMeta(ctx, &fsmpb.DeclareQueue{
 		Vhost: logVHost(s.VHost), Name: name, Exclusive: s.Exclusive, AutoDelete: s.AutoDelete, Arguments: logValues(s.Args), OwnerSession: s.OwnerSession,
-		ArgsLevel: level,
+		ArgsLevel: level, DeadLetterStrategy: deadLetterStrategy(s.Args),
 	})
 	if err != nil {
 		return Queue{}, 0, err
@@ -269,12 +305,34 @@ func CheckQueueArgs(name string, args map[string]Value) error {
 // CheckExchangeArgs reports, as DeclareExchange would, an argument an
 // exchange cannot be declared with.
 func CheckExchangeArgs(args map[string]Value) error {
-	return checkArgNames("exchange", args, SupportedExchangeArgs)
+	if err := checkArgNames("exchange", args, SupportedExchangeArgs); err != nil {
+		return err
+	}
+	for _, k := range []string{"alternate-exchange", "x-alternate-exchange"} {
+		if v, ok := args[k]; ok && v.Type != ValueString {
+			return fmt.Errorf("%w: exchange argument %q must be a string (an exchange name)", fsm.ErrInvalid, k)
+		}
+	}
+	return nil
+}
+
+// alternateExchange is the alternate-exchange argument of an exchange's
+// arguments, when it has one.
+func alternateExchange(args map[string]Value) (string, bool) {
+	for _, k := range []string{"alternate-exchange", "x-alternate-exchange"} {
+		if v, ok := args[k]; ok && v.Type == ValueString {
+			return v.Str, true
+		}
+	}
+	return "", false
 }
 
 // CheckExchangeKind reports an exchange kind Warren does not have (it has
 // direct, fanout, topic and headers).
 func CheckExchangeKind(kind string) error {
+	if kind == fsm.DelayedKind {
+		return nil // its x-delayed-type is checked with the arguments
+	}
 	_, err := routing.ParseKind(kind)
 	return err
 }

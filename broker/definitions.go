@@ -60,9 +60,12 @@ type Queue struct {
 type Binding struct {
 	VHost    string
 	Exchange string
-	Queue    string
-	Key      string
-	Args     map[string]Value
+	// Queue is the destination's name: a queue's, or an exchange's when
+	// ToExchange (an exchange-to-exchange binding).
+	Queue      string
+	ToExchange bool
+	Key        string
+	Args       map[string]Value
 }
 
 // DeleteQueueOptions are RabbitMQ's queue.delete conditions, and who asks.

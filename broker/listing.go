@@ -71,8 +71,17 @@ func (b *Broker) ExchangesAfter(vhost, cursor string, limit int) ([]Exchange, bo
 
 // BindingsAfter is one page of Bindings(exchange, queue), after the
 // binding whose BindingCursor is cursor.
-func (b *Broker) BindingsAfter(vhost, exchange, queue, cursor string, limit int) ([]Binding, bool) {
+func (b *Broker) BindingsAfter(vhost, exchange, queue string, kind DestinationFilter, cursor string, limit int) ([]Binding, bool) {
 	all := b.Bindings(vhost, exchange, queue)
+	if kind != AnyDestination {
+		kept := all[:0]
+		for _, bd := range all {
+			if bd.ToExchange == (kind == ExchangeDestination) {
+				kept = append(kept, bd)
+			}
+		}
+		all = kept
+	}
 	sort.SliceStable(all, func(i, j int) bool { return BindingCursor(all[i]) < BindingCursor(all[j]) })
 	return pageAfter(all, BindingCursor, cursor, limit)
 }
@@ -87,8 +96,24 @@ func BindingCursor(bd Binding) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	b.WriteString(bd.Exchange + "\x00" + bd.Queue + "\x00" + bd.Key)
+	if bd.ToExchange {
+		// After the queue binding of the same name and key.
+		b.WriteString("\x00\x01e")
+	}
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\x00%s=%v", k, bd.Args[k])
 	}
 	return b.String()
 }
+
+// DestinationFilter selects bindings by what they lead to.
+type DestinationFilter int
+
+const (
+	// AnyDestination selects bindings to queues and to exchanges.
+	AnyDestination DestinationFilter = iota
+	// QueueDestination selects bindings to queues.
+	QueueDestination
+	// ExchangeDestination selects exchange-to-exchange bindings.
+	ExchangeDestination
+)

@@ -10,21 +10,7 @@ import (
 // types; this file is the one place that converts between them.
 
 // logValue is v as stored in the log.
-func logValue(v Value) *fsmpb.Value {
-	switch v.Type {
-	case ValueString:
-		return &fsmpb.Value{Kind: &fsmpb.Value_StringValue{StringValue: v.Str}}
-	case ValueInt:
-		return &fsmpb.Value{Kind: &fsmpb.Value_IntValue{IntValue: v.Int}}
-	case ValueBool:
-		return &fsmpb.Value{Kind: &fsmpb.Value_BoolValue{BoolValue: v.Bool}}
-	case ValueFloat:
-		return &fsmpb.Value{Kind: &fsmpb.Value_DoubleValue{DoubleValue: v.Float}}
-	case ValueBytes:
-		return &fsmpb.Value{Kind: &fsmpb.Value_BytesValue{BytesValue: []byte(v.Str)}}
-	}
-	return &fsmpb.Value{}
-}
+func logValue(v Value) *fsmpb.Value { return fsm.StoredValue(v) }
 
 // logValues is m as stored in the log; nil stays nil.
 func logValues(m map[string]Value) map[string]*fsmpb.Value {
@@ -79,11 +65,19 @@ func delivery(d fsm.Delivery) Delivery {
 
 func exchange(d fsm.ExchangeDef) Exchange {
 	return Exchange{
-		ExchangeSpec: ExchangeSpec{VHost: d.VHost, Name: d.Name, Kind: d.Kind.String(), AutoDelete: d.AutoDelete, Internal: d.Internal, Args: fsm.RoutingArgs(d.Args)},
+		ExchangeSpec: ExchangeSpec{VHost: d.VHost, Name: d.Name, Kind: d.KindName(), AutoDelete: d.AutoDelete, Internal: d.Internal, Args: fsm.RoutingArgs(d.Args)},
 		Builtin:      d.Builtin,
 	}
 }
 
 func binding(d fsm.BindingDef) Binding {
-	return Binding{VHost: d.VHost, Exchange: d.Exchange, Queue: d.Queue, Key: d.Key, Args: fsm.RoutingArgs(d.Args)}
+	return Binding{VHost: d.VHost, Exchange: d.Exchange, Queue: d.Queue, ToExchange: d.ToExchange, Key: d.Key, Args: fsm.RoutingArgs(d.Args)}
+}
+
+// logDestination is a binding's destination kind as the log holds it.
+func logDestination(toExchange bool) fsmpb.DestinationKind {
+	if toExchange {
+		return fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE
+	}
+	return fsmpb.DestinationKind_DESTINATION_KIND_QUEUE
 }

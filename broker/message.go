@@ -20,6 +20,11 @@ const (
 	ValueBool   = routing.ValueBool
 	ValueFloat  = routing.ValueFloat
 	ValueBytes  = routing.ValueBytes
+	// ValueList and ValueTable hold, in Str, the deterministic protobuf
+	// encoding of a ValueList or ValueTable (the API's and the log's are
+	// the same bytes).
+	ValueList  = routing.ValueList
+	ValueTable = routing.ValueTable
 )
 
 // Message is what a producer publishes and a consumer receives: a body
@@ -57,6 +62,15 @@ type PublishEntry struct {
 	// Sequence, with the publisher id of the call, deduplicates retries;
 	// 0 disables it.
 	Sequence uint64
+
+	// deadLetter, set by the broker's own dead-lettering, routes past an
+	// internal exchange and leaves out the queues it names (a dead-letter
+	// cycle).
+	deadLetter *deadLetterRoute
+	// due: a delayed message now due, routed now whatever its x-delay.
+	due bool
+	// outboxID is the outbox entry a broker publish comes from.
+	outboxID uint64
 }
 
 // PublishStatus is the fate of one published message.

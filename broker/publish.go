@@ -28,6 +28,14 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 // Each message is stored once: its body is not copied until it is encoded
 // into the Raft entry.
 func (b *Broker) Publish(ctx context.Context, vhost, publisherID string, entries []PublishEntry) ([]PublishOutcome, error) {
+	if hasNestedHeaders(entries) {
+		if err := b.requireMetaVersion("list and table header values"); err != nil {
+			return nil, err
+		}
+	}
+	if idx := b.delayedIndexes(ctx, vhost, entries); len(idx) > 0 {
+		return b.publishDelayed(ctx, vhost, publisherID, entries, idx)
+	}
 	outcomes, shares, unrouted, err := b.route(vhost, publisherID, entries)
 	if unrouted || errors.Is(err, fsm.ErrNotFound) {
 		// Maybe declared a moment ago through another node: catch up
@@ -53,10 +61,17 @@ func (b *Broker) route(vhost, publisherID string, entries []PublishEntry) ([]Pub
 	b.readMeta(func(m *fsm.Meta) {
 		for i := range entries {
 			e := &entries[i]
-			queues, err := m.Route(vhost, e.Exchange, e.RoutingKey, e.Message.Headers)
+			route := m.Route
+			if e.deadLetter != nil {
+				route = m.RouteDeadLetter
+			}
+			queues, err := route(vhost, e.Exchange, e.RoutingKey, e.Message.Headers)
 			if err != nil {
 				routeErr = err
 				return
+			}
+			if e.deadLetter != nil {
+				queues = e.deadLetter.withoutCycles(queues)
 			}
 			outcomes[i].Status = PublishConfirmed
 			if len(queues) == 0 {
@@ -197,4 +212,18 @@ func (q *queueGroup) enqueue(ctx context.Context, s *groupShare) ([]fsm.EnqueueO
 		return nil, err
 	}
 	return append(out, res...), nil
+}
+
+// hasNestedHeaders reports whether a message has a list or table header,
+// which a build before FSM version 3 does not know (it would count the
+// message's size otherwise).
+func hasNestedHeaders(entries []PublishEntry) bool {
+	for i := range entries {
+		for _, v := range entries[i].Message.Headers {
+			if v.Type == ValueList || v.Type == ValueTable {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -43,11 +43,15 @@ type queueGroup struct {
 	// ready closes the first time this node serves as the group's leader.
 	ready     chan struct{}
 	readyOnce sync.Once
+	// outbox publishes at-least-once dead letters while this node leads.
+	outbox outboxState
 }
 
 func newQueueGroup(b *Broker, i int) *queueGroup {
 	name := queueGroupName(i)
 	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch."+name).With("group", name), ready: make(chan struct{})}
+	q.outbox.kick = make(chan struct{}, 1)
+	q.outbox.delayKick = make(chan struct{}, 1)
 	q.fsm = newQueueStateMachine(b.refused(name))
 	q.fsm.applied = q.applied
 	return q
@@ -83,6 +87,12 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	}
 	d.ActiveChanged(res.ActiveChanged)
 	d.Deliver(res.Deliveries)
+	if res.Outboxed > 0 {
+		q.kickOutbox()
+	}
+	if _, ok := cmd.(*fsmpb.DelayMessages); ok {
+		q.kickDelay()
+	}
 	if len(res.DeadLetters) == 0 && len(res.IdleQueues) == 0 && len(res.ExpiredQueues) == 0 {
 		return nil
 	}
@@ -90,8 +100,16 @@ func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 		if len(res.ExpiredQueues) > 0 {
 			q.b.expireQueues(res.ExpiredQueues)
 		}
-		if len(res.DeadLetters) > 0 {
-			q.b.republishDeadLetters(res.DeadLetters)
+		// At-least-once dead letters are in the outbox: the leader loop
+		// publishes them. The others go now, at most once.
+		var atMostOnce []fsm.DeadLetter
+		for _, dl := range res.DeadLetters {
+			if dl.OutboxID == 0 {
+				atMostOnce = append(atMostOnce, dl)
+			}
+		}
+		if len(atMostOnce) > 0 {
+			q.b.republishDeadLetters(atMostOnce)
 		}
 		if len(res.IdleQueues) > 0 {
 			q.b.autoDeleteIdle(res.IdleQueues)
@@ -207,10 +225,25 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	defer grace.Stop()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	// Dead letters a previous leader left in the outbox go now.
+	q.publishOutbox(ctx, false)
+	// One timer for the first delayed message (the index's head).
+	delay := time.NewTimer(time.Hour)
+	defer delay.Stop()
+	q.armDelay(delay)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-q.outbox.kick:
+			q.publishOutbox(ctx, false)
+		case <-q.outbox.delayKick:
+			q.armDelay(delay)
+		case now := <-delay.C:
+			if q.tickIfDue(ctx, now) {
+				q.forgetReturnedGets(d)
+			}
+			q.armDelay(delay)
 		case <-grace.C:
 			q.downAbsentSessions(ctx, d)
 			absent = q.cancelAbsentConsumers(d, absent)
@@ -219,6 +252,8 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 			if q.tickIfDue(ctx, now) {
 				q.forgetReturnedGets(d)
 			}
+			q.publishOutbox(ctx, true)
+			q.armDelay(delay)
 		}
 	}
 }

@@ -1,9 +1,13 @@
 package broker
 
 import (
+	"fmt"
+
 	"cmp"
 	"slices"
 	"sync/atomic"
+
+	"github.com/warrenmq/warren/fsm"
 
 	"github.com/hashicorp/raft"
 	"github.com/warrenmq/warren/cluster"
@@ -69,4 +73,17 @@ func serversAtVersion(servers []raft.Server, members []cluster.Member, v uint32)
 		}
 	}
 	return true
+}
+
+// requireMetaVersion refuses what needs FSM version featuresVersion
+// (feature names it) while a server of the meta group's configuration
+// gossips an older one: an older build would ignore the new field and
+// apply the command otherwise than the others (STYLE §2). It asks the
+// same gate as declarations' args_level (metaGate). A broker without a
+// node (unit tests) has no older peers.
+func (b *Broker) requireMetaVersion(feature string) error {
+	if b.node == nil || b.meta == nil || b.metaGate.ok() {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: every server of the cluster must run FSM version %d or later first", fsm.ErrPrecondition, feature, featuresVersion)
 }

@@ -8,10 +8,12 @@ import (
 )
 
 // featuresVersion is the first FSM version (cluster.FSMVersion) that
-// applies the queue features of issue 12: DeclareQueue.args_level 1
-// (x-expires, x-single-active-consumer, x-max-priority,
-// x-consumer-timeout, the default delivery limit), QueueUsed, and
-// Checkout's priority and timeout.
+// applies the queue and routing features of issue 12: DeclareQueue.
+// args_level 1 (x-expires, x-single-active-consumer, x-max-priority,
+// x-consumer-timeout, the default delivery limit), QueueUsed, Checkout's
+// priority and timeout; exchange-to-exchange bindings, alternate
+// exchanges, list and table values, x-death, reject-publish-dlx,
+// at-least-once dead-lettering and delayed messages.
 const featuresVersion = 3
 
 // versionGate tells whether every server of a group gossips an FSM

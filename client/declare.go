@@ -66,7 +66,7 @@ type Queue struct {
 type ExchangeInfo struct {
 	// Name is the exchange's name; "" is the default exchange.
 	Name string
-	// Kind is "direct", "topic", "headers" or "fanout".
+	// Kind is "direct", "topic", "headers", "fanout" or "x-delayed-message".
 	Kind string
 	// AutoDelete, Internal and Args are as declared (see ExchangeOptions).
 	AutoDelete bool
@@ -114,12 +114,16 @@ type QueueRates struct {
 	Ack5s, Ack60s         float64
 }
 
-// Binding is a binding of a queue to an exchange.
+// Binding is a binding of a queue, or of another exchange, to an exchange.
 type Binding struct {
 	// Exchange is the source exchange.
 	Exchange string
-	// Queue is the destination queue.
+	// Queue is the destination: a queue's name, or an exchange's when
+	// Destination is ExchangeDestination.
 	Queue string
+	// Destination is what the binding leads to: QueueDestination or
+	// ExchangeDestination.
+	Destination DestinationKind
 	// Key is the binding key (a pattern for topic exchanges).
 	Key string
 	// Args are the binding arguments (x-match and headers for headers
@@ -131,12 +135,50 @@ type Binding struct {
 type BindingFilter struct {
 	// Exchange, when set, selects the bindings of this exchange.
 	Exchange string
-	// Queue, when set, selects the bindings of this queue.
+	// Queue, when set, selects the bindings to a destination of this name.
 	Queue string
+	// Destination, when not AnyDestination, selects the bindings to queues
+	// or those to exchanges.
+	Destination DestinationKind
+}
+
+// DestinationKind is what a binding leads to.
+type DestinationKind int
+
+const (
+	// AnyDestination, in a BindingFilter, selects both kinds.
+	AnyDestination DestinationKind = iota
+	// QueueDestination: the binding delivers to a queue.
+	QueueDestination
+	// ExchangeDestination: the binding routes on through another exchange
+	// (RabbitMQ's exchange-to-exchange binding).
+	ExchangeDestination
+)
+
+// String is "queue", "exchange" or "any".
+func (k DestinationKind) String() string {
+	switch k {
+	case QueueDestination:
+		return "queue"
+	case ExchangeDestination:
+		return "exchange"
+	}
+	return "any"
+}
+
+func (k DestinationKind) api() warrenpb.DestinationKind {
+	switch k {
+	case QueueDestination:
+		return warrenpb.DestinationKind_DESTINATION_KIND_QUEUE
+	case ExchangeDestination:
+		return warrenpb.DestinationKind_DESTINATION_KIND_EXCHANGE
+	}
+	return warrenpb.DestinationKind_DESTINATION_KIND_UNSPECIFIED
 }
 
 // DeclareExchange creates the exchange name of the given kind ("direct",
-// "topic", "headers" or "fanout"), or checks that an existing one has the same
+// "topic", "headers", "fanout", or "x-delayed-message" with the argument
+// x-delayed-type naming one of the others: see Delay), or checks that an existing one has the same
 // properties (FailedPrecondition otherwise). It is retried on Unavailable
 // (after a failover when the connection failed) until ctx ends. Safe for
 // concurrent use.
@@ -317,51 +359,59 @@ func (c *Client) ListQueues(ctx context.Context) ([]QueueInfo, error) {
 // the key's presence). Binding twice is a no-op, so it is retried on
 // Unavailable until ctx ends. Safe for concurrent use.
 func (c *Client) Bind(ctx context.Context, exchange, queue, key string, args map[string]any) error {
-	pargs, err := toValues("argument", args)
-	if err != nil {
-		return err
-	}
-	var resp *warrenpb.BindQueueResponse
-	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		resp, err = cn.api.BindQueue(ctx, &warrenpb.BindQueueRequest{
-			Exchange:     exchange,
-			Queue:        queue,
-			BindingKey:   key,
-			Arguments:    pargs,
-			MinMetaIndex: c.MetaIndex(),
-		})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	c.observeMetaIndex(resp.GetMetaIndex())
-	return nil
+	return c.bind(ctx, false, exchange, queue, QueueDestination, key, args)
 }
 
 // Unbind removes the binding of queue to exchange with exactly this key and
 // these arguments. It is retried on Unavailable until ctx ends. Safe for
 // concurrent use.
 func (c *Client) Unbind(ctx context.Context, exchange, queue, key string, args map[string]any) error {
+	return c.bind(ctx, true, exchange, queue, QueueDestination, key, args)
+}
+
+// BindExchange binds the exchange destination to the exchange source, as
+// RabbitMQ's exchange.bind: a message source routes with key and args goes
+// on through destination as if published there (with its own routing key),
+// and every queue it reaches, by however many paths, gets one copy.
+// destination may be internal (it then takes messages only this way). It
+// needs write permission on destination and read on source. Binding twice
+// is a no-op; retried on Unavailable until ctx ends. Safe for concurrent
+// use.
+func (c *Client) BindExchange(ctx context.Context, source, destination, key string, args map[string]any) error {
+	return c.bind(ctx, false, source, destination, ExchangeDestination, key, args)
+}
+
+// UnbindExchange removes the binding of destination to source with
+// exactly this key and these arguments. Retried on Unavailable until ctx
+// ends. Safe for concurrent use.
+func (c *Client) UnbindExchange(ctx context.Context, source, destination, key string, args map[string]any) error {
+	return c.bind(ctx, true, source, destination, ExchangeDestination, key, args)
+}
+
+func (c *Client) bind(ctx context.Context, unbind bool, source, dest string, kind DestinationKind, key string, args map[string]any) error {
 	pargs, err := toValues("argument", args)
 	if err != nil {
 		return err
 	}
-	var resp *warrenpb.UnbindQueueResponse
-	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) (err error) {
-		resp, err = cn.api.UnbindQueue(ctx, &warrenpb.UnbindQueueRequest{
-			Exchange:     exchange,
-			Queue:        queue,
-			BindingKey:   key,
-			Arguments:    pargs,
-			MinMetaIndex: c.MetaIndex(),
+	var index uint64
+	err = c.call(ctx, retryUnavailable, func(ctx context.Context, cn *conn) error {
+		if unbind {
+			resp, err := cn.api.UnbindQueue(ctx, &warrenpb.UnbindQueueRequest{
+				Exchange: source, Queue: dest, DestinationKind: kind.api(), BindingKey: key, Arguments: pargs, MinMetaIndex: c.MetaIndex(),
+			})
+			index = resp.GetMetaIndex()
+			return err
+		}
+		resp, err := cn.api.BindQueue(ctx, &warrenpb.BindQueueRequest{
+			Exchange: source, Queue: dest, DestinationKind: kind.api(), BindingKey: key, Arguments: pargs, MinMetaIndex: c.MetaIndex(),
 		})
+		index = resp.GetMetaIndex()
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	c.observeMetaIndex(resp.GetMetaIndex())
+	c.observeMetaIndex(index)
 	return nil
 }
 
@@ -370,7 +420,7 @@ func (c *Client) Unbind(ctx context.Context, exchange, queue, key string, args m
 func (c *Client) ListBindings(ctx context.Context, f BindingFilter) ([]Binding, error) {
 	bindings, err := allPages(ctx, c, func(ctx context.Context, cn *conn, token string) ([]*warrenpb.Binding, string, error) {
 		resp, err := cn.api.ListBindings(ctx, &warrenpb.ListBindingsRequest{
-			Exchange: f.Exchange, Queue: f.Queue, MinMetaIndex: c.MetaIndex(), PageToken: token,
+			Exchange: f.Exchange, Queue: f.Queue, DestinationKind: f.Destination.api(), MinMetaIndex: c.MetaIndex(), PageToken: token,
 		})
 		return resp.GetBindings(), resp.GetNextPageToken(), err
 	})
@@ -379,11 +429,16 @@ func (c *Client) ListBindings(ctx context.Context, f BindingFilter) ([]Binding, 
 	}
 	out := make([]Binding, 0, len(bindings))
 	for _, b := range bindings {
+		dest := QueueDestination
+		if b.GetDestinationKind() == warrenpb.DestinationKind_DESTINATION_KIND_EXCHANGE {
+			dest = ExchangeDestination
+		}
 		out = append(out, Binding{
-			Exchange: b.GetExchange(),
-			Queue:    b.GetQueue(),
-			Key:      b.GetBindingKey(),
-			Args:     fromValues(b.GetArguments()),
+			Exchange:    b.GetExchange(),
+			Queue:       b.GetQueue(),
+			Destination: dest,
+			Key:         b.GetBindingKey(),
+			Args:        fromValues(b.GetArguments()),
 		})
 	}
 	return out, nil

@@ -133,7 +133,8 @@
 // Which calls are retried, until their ctx ends, after a connection failure
 // (on the next connection) or an Unavailable answer:
 //
-//   - DeclareExchange, DeclareQueue, Bind, Unbind, ListExchanges, ListQueues,
+//   - DeclareExchange, DeclareQueue, Bind, Unbind, BindExchange, UnbindExchange,
+//     ListExchanges, ListQueues,
 //     ListBindings, ClusterStatus and the opening of Subscribe and of the
 //     session: always; they are idempotent.
 //   - DeleteExchange, DeleteQueue, PurgeQueue: always. When the first attempt

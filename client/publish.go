@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -55,6 +56,16 @@ type PublishOption func(*publishSettings)
 
 type publishSettings struct {
 	mandatory bool
+	delay     time.Duration
+}
+
+// Delay asks an exchange of kind x-delayed-message to route the message
+// only after d (at millisecond precision): it sets the x-delay header, as
+// RabbitMQ's delayed-message plugin reads it. Other exchanges ignore it and
+// route at once. A delayed publish is confirmed once the delay is stored
+// (replicated); mandatory cannot report it unroutable.
+func Delay(d time.Duration) PublishOption {
+	return func(s *publishSettings) { s.delay = d }
 }
 
 // Mandatory makes the server report a message that no queue takes as
@@ -154,6 +165,12 @@ func (c *Client) PublishAsync(ctx context.Context, exchange, key string, msg Mes
 	if err != nil {
 		f.complete(PublishResult{}, err)
 		return f
+	}
+	if s.delay > 0 {
+		if pm.Headers == nil {
+			pm.Headers = map[string]*warrenpb.Value{}
+		}
+		pm.Headers["x-delay"] = intValue(s.delay.Milliseconds())
 	}
 	e := &warrenpb.PublishEntry{Exchange: exchange, RoutingKey: key, Message: pm, Mandatory: s.mandatory}
 	// Checked alone, before it shares a request with other publishes that

@@ -10,7 +10,9 @@ import (
 // toValue converts a Go value to a warrenpb.Value. Supported: string; int,
 // int8, int16, int32, int64, uint8, uint16, uint32, and uint, uint64 up to
 // MaxInt64 (sent as int64); bool; float32, float64; []byte; nil (a value-less
-// entry: in a headers binding, a match on the key's presence).
+// entry: in a headers binding, a match on the key's presence); []any (a
+// field array) and map[string]any (a nested table) of those, as RabbitMQ's
+// x-death header is.
 func toValue(v any) (*warrenpb.Value, error) {
 	switch x := v.(type) {
 	case nil:
@@ -51,6 +53,26 @@ func toValue(v any) (*warrenpb.Value, error) {
 		return &warrenpb.Value{Kind: &warrenpb.Value_DoubleValue{DoubleValue: x}}, nil
 	case []byte:
 		return &warrenpb.Value{Kind: &warrenpb.Value_BytesValue{BytesValue: x}}, nil
+	case []any:
+		l := &warrenpb.ValueList{Values: make([]*warrenpb.Value, 0, len(x))}
+		for i, e := range x {
+			pv, err := toValue(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			l.Values = append(l.Values, pv)
+		}
+		return &warrenpb.Value{Kind: &warrenpb.Value_ListValue{ListValue: l}}, nil
+	case map[string]any:
+		t := &warrenpb.ValueTable{Fields: make(map[string]*warrenpb.Value, len(x))}
+		for k, e := range x {
+			pv, err := toValue(e)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", k, err)
+			}
+			t.Fields[k] = pv
+		}
+		return &warrenpb.Value{Kind: &warrenpb.Value_TableValue{TableValue: t}}, nil
 	default:
 		return nil, fmt.Errorf("%w: %T", ErrUnsupportedValue, v)
 	}
@@ -78,7 +100,7 @@ func toValues(what string, m map[string]any) (map[string]*warrenpb.Value, error)
 }
 
 // fromValue converts a warrenpb.Value back to Go: string, int64, bool,
-// float64, []byte, or nil for a value-less entry.
+// float64, []byte, []any, map[string]any, or nil for a value-less entry.
 func fromValue(v *warrenpb.Value) any {
 	switch k := v.GetKind().(type) {
 	case *warrenpb.Value_StringValue:
@@ -91,6 +113,18 @@ func fromValue(v *warrenpb.Value) any {
 		return k.DoubleValue
 	case *warrenpb.Value_BytesValue:
 		return k.BytesValue
+	case *warrenpb.Value_ListValue:
+		out := make([]any, 0, len(k.ListValue.GetValues()))
+		for _, e := range k.ListValue.GetValues() {
+			out = append(out, fromValue(e))
+		}
+		return out
+	case *warrenpb.Value_TableValue:
+		out := make(map[string]any, len(k.TableValue.GetFields()))
+		for f, e := range k.TableValue.GetFields() {
+			out[f] = fromValue(e)
+		}
+		return out
 	default:
 		return nil
 	}

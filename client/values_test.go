@@ -52,7 +52,7 @@ func TestToValueSupportedTypes(t *testing.T) {
 }
 
 func TestToValueUnsupportedTypes(t *testing.T) {
-	for _, in := range []any{struct{}{}, map[string]any{}, []string{"a"}, time.Now(), uint64(math.MaxInt64 + 1), new(int)} {
+	for _, in := range []any{struct{}{}, map[string]int{}, []string{"a"}, time.Now(), uint64(math.MaxInt64 + 1), new(int)} {
 		if _, err := toValue(in); !errors.Is(err, ErrUnsupportedValue) {
 			t.Errorf("toValue(%T) error = %v, want ErrUnsupportedValue", in, err)
 		}

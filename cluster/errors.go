@@ -82,6 +82,7 @@ var errorCodes = []errorCode{
 	{fsm.ErrInvalid, codes.InvalidArgument, "INVALID"},
 	{fsm.ErrPrecondition, codes.FailedPrecondition, "PRECONDITION"},
 	{fsm.ErrLimit, codes.ResourceExhausted, "LIMIT"},
+	{fsm.ErrAccessRefused, codes.PermissionDenied, "ACCESS_REFUSED"},
 	{fsm.ErrUnknownCommand, codes.InvalidArgument, "UNKNOWN_COMMAND"},
 	{fsm.ErrBadCommand, codes.InvalidArgument, "BAD_COMMAND"},
 	{ErrGossipKeyInvalid, codes.InvalidArgument, "GOSSIP_KEY_INVALID"},

@@ -17,7 +17,7 @@ import (
 // two sentinels share a code (EXISTS and PRECONDITION).
 func TestStatusRoundTrip(t *testing.T) {
 	sentinels := []error{
-		fsm.ErrNotFound, fsm.ErrExists, fsm.ErrInvalid, fsm.ErrPrecondition, fsm.ErrUnknownCommand, fsm.ErrBadCommand,
+		fsm.ErrNotFound, fsm.ErrExists, fsm.ErrInvalid, fsm.ErrPrecondition, fsm.ErrUnknownCommand, fsm.ErrBadCommand, fsm.ErrAccessRefused,
 		raftgroup.ErrOutcomeUnknown, raftgroup.ErrGroupClosed, raftgroup.ErrEntryTooLarge,
 		cluster.ErrShuttingDown, cluster.ErrMemberAlive,
 	}

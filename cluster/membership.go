@@ -30,7 +30,12 @@ import (
 //	3  queue features: DeclareQueue.args_level 1 (x-expires,
 //	   x-single-active-consumer, x-max-priority, x-consumer-timeout, the
 //	   default delivery limit), the QueueUsed command, Checkout.priority
-//	   and Checkout.timeout_ms
+//	   and Checkout.timeout_ms;
+//	   Bind/Unbind.destination_kind EXCHANGE (exchange-to-exchange
+//	   bindings); the alternate-exchange argument; list and table values;
+//	   overflow reject-publish-dlx; at-least-once dead-lettering
+//	   (DeclareQueue.dead_letter_strategy, SettleDeadLetters); exchanges
+//	   of kind x-delayed-message (DelayMessages)
 const FSMVersion = 3
 
 // Member states, as Member.State reports them.

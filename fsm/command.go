@@ -48,6 +48,9 @@ const (
 	CmdGet         CommandType = 29
 	CmdDropQueue   CommandType = 30
 	CmdQueueUsed   CommandType = 31
+	// 40–49: queue commands of FSM version 3.
+	CmdSettleDeadLetters CommandType = 40
+	CmdDelayMessages     CommandType = 41
 )
 
 // envelopeVersion is byte 0 of every encoded command.
@@ -114,6 +117,10 @@ func newBody(t CommandType) proto.Message {
 		return &fsmpb.DropQueue{}
 	case CmdQueueUsed:
 		return &fsmpb.QueueUsed{}
+	case CmdSettleDeadLetters:
+		return &fsmpb.SettleDeadLetters{}
+	case CmdDelayMessages:
+		return &fsmpb.DelayMessages{}
 	}
 	return nil
 }
@@ -127,6 +134,8 @@ func AllCommandTypes() []CommandType {
 		CmdBootstrapUser, CmdAddVHost, CmdDeleteVHost, CmdSetVHostLimits,
 		CmdEnqueue, CmdCheckout, CmdCancel, CmdSettle, CmdReturn, CmdDiscard,
 		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue, CmdQueueUsed,
+		CmdSessionDown, CmdPurge, CmdTick, CmdGet, CmdDropQueue,
+		CmdSettleDeadLetters, CmdDelayMessages,
 	}
 }
 
@@ -196,6 +205,10 @@ func commandType(body proto.Message) (t CommandType, ok bool) {
 		return CmdDropQueue, true
 	case *fsmpb.QueueUsed:
 		return CmdQueueUsed, true
+	case *fsmpb.SettleDeadLetters:
+		return CmdSettleDeadLetters, true
+	case *fsmpb.DelayMessages:
+		return CmdDelayMessages, true
 	}
 	return 0, false
 }

@@ -35,3 +35,8 @@ var ErrBadSnapshot = errors.New("bad snapshot")
 // ErrLimit is wrapped when a command would take a virtual host past one of
 // its limits (max-queues, max-exchanges, max-bindings).
 var ErrLimit = errors.New("limit reached")
+
+// ErrAccessRefused is wrapped when a request is refused whatever the
+// caller's permissions, as RabbitMQ's 403 ACCESS_REFUSED: a publish
+// straight to an internal exchange.
+var ErrAccessRefused = errors.New("access refused")

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // The limits the log enforces. Every command is checked against them when
@@ -244,6 +245,10 @@ func valueProblem(k string, v *fsmpb.Value) string {
 		if n := len(x.BytesValue); n > MaxArgValueBytes {
 			return fmt.Sprintf("value of %q is %d bytes long; the limit is %d", k, n, MaxArgValueBytes)
 		}
+	case *fsmpb.Value_ListValue, *fsmpb.Value_TableValue:
+		if n := valueBytes(v); n > MaxArgValueBytes {
+			return fmt.Sprintf("value of %q is %d bytes long; the limit is %d", k, n, MaxArgValueBytes)
+		}
 	}
 	return ""
 }
@@ -256,6 +261,10 @@ func valueBytes(v *fsmpb.Value) int {
 		return len(x.StringValue)
 	case *fsmpb.Value_BytesValue:
 		return len(x.BytesValue)
+	case *fsmpb.Value_ListValue:
+		return proto.Size(x.ListValue)
+	case *fsmpb.Value_TableValue:
+		return proto.Size(x.TableValue)
 	}
 	return 0
 }

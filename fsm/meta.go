@@ -33,13 +33,49 @@ const GeneratedQueuePrefix = "amq.gen-"
 
 // ExchangeDef describes an exchange.
 type ExchangeDef struct {
-	VHost      string
-	Name       string
+	VHost string
+	Name  string
+	// Kind is how the exchange routes: for a delayed exchange, its
+	// x-delayed-type.
 	Kind       routing.Kind
 	AutoDelete bool
 	Internal   bool
 	Builtin    bool
 	Args       map[string]*fsmpb.Value
+	// Delayed: kind x-delayed-message (RabbitMQ's delayed-message plugin):
+	// a message published to it with an x-delay header is routed once
+	// that many milliseconds have passed.
+	Delayed bool
+}
+
+// DelayedKind is the exchange kind of delayed exchanges.
+const DelayedKind = "x-delayed-message"
+
+// KindName is the kind as declared: x-delayed-message for a delayed
+// exchange.
+func (d ExchangeDef) KindName() string {
+	if d.Delayed {
+		return DelayedKind
+	}
+	return d.Kind.String()
+}
+
+// ParseExchangeKind is the routing kind and delay of a declared kind: for
+// x-delayed-message, the kind its x-delayed-type argument names.
+func ParseExchangeKind(kind string, args map[string]*fsmpb.Value) (routing.Kind, bool, error) {
+	if kind != DelayedKind {
+		k, err := routing.ParseKind(kind)
+		return k, false, err
+	}
+	t, _ := args["x-delayed-type"].GetKind().(*fsmpb.Value_StringValue)
+	if t == nil {
+		return 0, false, fmt.Errorf("exchange kind %s needs the argument x-delayed-type (direct, topic, fanout or headers)", DelayedKind)
+	}
+	k, err := routing.ParseKind(t.StringValue)
+	if err != nil {
+		return 0, false, fmt.Errorf("x-delayed-type: %v", err)
+	}
+	return k, true, nil
 }
 
 // QueueDef describes a queue and its placement. Spec is what the queue's
@@ -58,13 +94,18 @@ type QueueDef struct {
 	ArgsLevel uint32
 }
 
-// BindingDef describes one binding of an exchange to a queue.
+// BindingDef describes one binding of an exchange (the source) to a queue
+// or, when ToExchange, to another exchange (the destination), both in
+// VHost.
 type BindingDef struct {
 	VHost    string
 	Exchange string
-	Queue    string
-	Key      string
-	Args     map[string]*fsmpb.Value
+	// Queue is the destination's name: a queue's, or an exchange's when
+	// ToExchange.
+	Queue      string
+	ToExchange bool
+	Key        string
+	Args       map[string]*fsmpb.Value
 }
 
 // DroppedQueue names a queue whose deletion committed, so that its group
@@ -86,6 +127,8 @@ type exchange struct {
 // canonical (deterministic proto) encoding.
 type bindingID struct {
 	queue, key, args string
+	// toExchange: queue names an exchange.
+	toExchange bool
 }
 
 // bindingRef names one binding: its exchange (by key) and its identity
@@ -95,9 +138,19 @@ type bindingRef struct {
 	id       bindingID
 }
 
-// queueKey is the key of the queue a binding targets: in the exchange's
-// virtual host.
+// queueKey is the key of the queue (or destination exchange) a binding
+// targets: in the exchange's virtual host.
 func (r bindingRef) queueKey() string { return objectKey(vhostOfKey(r.exchange), r.id.queue) }
+
+// tableDest is a binding's destination as the source's routing table holds
+// it: its kind, one byte, then its name, so that a queue and an exchange
+// of one name stay apart (a name may hold any byte).
+func tableDest(name string, toExchange bool) string {
+	if toExchange {
+		return "e" + name
+	}
+	return "q" + name
+}
 
 // objectKey is the key of the exchange or queue name in vhost in the
 // state's maps: the vhost, a NUL, the name. A virtual host name cannot hold
@@ -145,6 +198,9 @@ type Meta struct {
 	// queueBindings maps a queue to its bindings on every exchange; a queue
 	// is listed only while it has one.
 	queueBindings map[string]map[bindingRef]struct{}
+	// exchangeBindings maps an exchange to the bindings that lead to it (it
+	// is their destination); an exchange is listed only while it has one.
+	exchangeBindings map[string]map[bindingRef]struct{}
 
 	// access holds users, permissions and virtual hosts.
 	access access
@@ -165,10 +221,11 @@ func NewMeta(groups int) *Meta {
 		queues:    map[string]*QueueDef{},
 		perGroup:  make([]int, groups),
 
-		owners:        map[string]map[string]struct{}{},
-		queueBindings: map[string]map[bindingRef]struct{}{},
-		access:        newAccess(),
-		objects:       map[string]*vhostObjects{},
+		owners:           map[string]map[string]struct{}{},
+		queueBindings:    map[string]map[bindingRef]struct{}{},
+		exchangeBindings: map[string]map[bindingRef]struct{}{},
+		access:           newAccess(),
+		objects:          map[string]*vhostObjects{},
 	}
 	m.addBuiltins(DefaultVHost)
 	return m
@@ -256,12 +313,18 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 	if err := validText("exchange kind", c.GetKind(), MaxNameBytes, false); err != nil {
 		return refuse(err)
 	}
-	kind, err := routing.ParseKind(c.GetKind())
-	if err != nil {
-		return fail("%w: %v", ErrInvalid, err)
+	if c.GetKind() != DelayedKind {
+		// The kind before the arguments, as before delayed exchanges.
+		if _, err := routing.ParseKind(c.GetKind()); err != nil {
+			return fail("%w: %v", ErrInvalid, err)
+		}
 	}
 	if err := ValidArgs("exchange arguments", c.GetArguments()); err != nil {
 		return refuse(err)
+	}
+	kind, delayed, err := ParseExchangeKind(c.GetKind(), c.GetArguments())
+	if err != nil {
+		return fail("%w: %v", ErrInvalid, err)
 	}
 	vhost := vhostName(c.GetVhost())
 	if res := m.checkVHost(vhost); res != nil {
@@ -269,9 +332,9 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 	}
 	if ex, ok := m.exchanges[objectKey(vhost, c.GetName())]; ok {
 		d := ex.def
-		if d.Kind != kind || d.AutoDelete != c.GetAutoDelete() || d.Internal != c.GetInternal() || !argsEqual(d.Args, c.GetArguments()) {
+		if d.Kind != kind || d.Delayed != delayed || d.AutoDelete != c.GetAutoDelete() || d.Internal != c.GetInternal() || !argsEqual(d.Args, c.GetArguments()) {
 			return fail("%w: exchange %q exists as %s (auto_delete=%t, internal=%t) with other properties than declared",
-				ErrExists, d.Name, d.Kind, d.AutoDelete, d.Internal)
+				ErrExists, d.Name, d.KindName(), d.AutoDelete, d.Internal)
 		}
 		return &Result{}
 	}
@@ -284,7 +347,7 @@ func (m *Meta) applyDeclareExchange(c *fsmpb.DeclareExchange) *Result {
 		return res
 	}
 	m.addExchange(newExchange(ExchangeDef{
-		VHost: vhost, Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()),
+		VHost: vhost, Name: c.GetName(), Kind: kind, AutoDelete: c.GetAutoDelete(), Internal: c.GetInternal(), Args: cloneArgs(c.GetArguments()), Delayed: delayed,
 	}))
 	return &Result{Created: true}
 }
@@ -370,6 +433,7 @@ func (m *Meta) applyDeclareQueue(index uint64, c *fsmpb.DeclareQueue) *Result {
 		return &Result{Err: err}
 	}
 	spec.Vhost = recordVHost(vhost)
+	spec.DeadLetterStrategy = c.GetDeadLetterStrategy()
 	q := &QueueDef{
 		ID: index, VHost: vhost, Name: name, Group: m.leastLoadedGroup(), Exclusive: c.GetExclusive(), AutoDelete: c.GetAutoDelete(),
 		Args: cloneArgs(c.GetArguments()), Spec: spec, ArgsLevel: c.GetArgsLevel(),
@@ -456,7 +520,7 @@ func (m *Meta) removeQueue(q *QueueDef) {
 	slices.Sort(exchanges)
 	for _, name := range slices.Compact(exchanges) {
 		ex := m.exchanges[name]
-		ex.table.UnbindQueue(q.Name)
+		ex.table.UnbindQueue(tableDest(q.Name, false))
 		m.autoDeleteIfUnused(ex)
 	}
 }

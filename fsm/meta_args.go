@@ -14,7 +14,8 @@ import (
 // ("x-max-length" and "max-length" are the same). Known arguments:
 //
 //	max-length, max-length-bytes     int ≥ 0
-//	overflow                         "drop-head" (default) or "reject-publish"
+//	overflow                         "drop-head" (default), "reject-publish" or
+//	                                 "reject-publish-dlx"
 //	message-ttl                      int ≥ 0, milliseconds
 //	delivery-limit                   int; ≤ 0 means unlimited
 //	dead-letter-exchange             string (Meta.Apply: a ValidKey)
@@ -78,11 +79,14 @@ func QueueSpecFromArgs(id uint64, name string, args map[string]*fsmpb.Value, lev
 				spec.Overflow = fsmpb.Overflow_OVERFLOW_DROP_HEAD
 			case s == "reject-publish":
 				spec.Overflow = fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH
+			case s == "reject-publish-dlx":
+				spec.Overflow = fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH_DLX
 			default:
-				err = fmt.Errorf("%w: queue argument %q must be \"drop-head\" or \"reject-publish\", not %q", ErrInvalid, raw, s)
+				err = fmt.Errorf("%w: queue argument %q must be \"drop-head\", \"reject-publish\" or \"reject-publish-dlx\", not %q", ErrInvalid, raw, s)
 			}
 		case "dead-letter-exchange":
 			spec.DeadLetterExchange, err = stringArg(raw, v)
+			spec.DeadLetterExchangeSet = err == nil
 		case "dead-letter-routing-key":
 			spec.DeadLetterRoutingKey, err = stringArg(raw, v)
 		case "queue-type":

@@ -177,7 +177,10 @@ func checkMetaInvariants(m *Meta, placement bool) error {
 			if b.Exchange != name || b.VHost != ex.def.VHost {
 				return fmt.Errorf("binding %+v is stored on exchange %q", b, name)
 			}
-			if _, ok := m.queues[objectKey(b.VHost, b.Queue)]; !ok {
+			if _, ok := m.exchanges[objectKey(b.VHost, b.Queue)]; b.ToExchange && !ok {
+				return fmt.Errorf("binding %q→%q (%q) refers to a missing exchange", name, b.Queue, b.Key)
+			}
+			if _, ok := m.queues[objectKey(b.VHost, b.Queue)]; !b.ToExchange && !ok {
 				return fmt.Errorf("binding %q→%q (%q) refers to a missing queue", name, b.Queue, b.Key)
 			}
 			if newBindingID(b) != id {
@@ -267,17 +270,30 @@ func checkMetaIndexes(m *Meta) error {
 		return fmt.Errorf("owner index %v, recomputed %v", m.owners, owners)
 	}
 	byQueue := map[string]map[bindingRef]struct{}{}
+	byExchange := map[string]map[bindingRef]struct{}{}
 	for name, ex := range m.exchanges {
 		for id, b := range ex.bindings {
 			qk := objectKey(b.VHost, b.Queue)
-			if byQueue[qk] == nil {
-				byQueue[qk] = map[bindingRef]struct{}{}
+			index := byQueue
+			if b.ToExchange {
+				index = byExchange
+				if _, ok := m.exchanges[qk]; !ok {
+					return fmt.Errorf("binding %v leads to a missing exchange", b)
+				}
+			} else if _, ok := m.queues[qk]; !ok {
+				return fmt.Errorf("binding %v leads to a missing queue", b)
 			}
-			byQueue[qk][bindingRef{name, id}] = struct{}{}
+			if index[qk] == nil {
+				index[qk] = map[bindingRef]struct{}{}
+			}
+			index[qk][bindingRef{name, id}] = struct{}{}
 		}
 	}
 	if !reflect.DeepEqual(byQueue, m.queueBindings) {
 		return fmt.Errorf("binding index %v, recomputed %v", m.queueBindings, byQueue)
+	}
+	if !reflect.DeepEqual(byExchange, m.exchangeBindings) {
+		return fmt.Errorf("exchange binding index %v, recomputed %v", m.exchangeBindings, byExchange)
 	}
 	want := slices.Sorted(maps.Keys(owners))
 	if got := m.ExclusiveOwners(); !slices.Equal(got, want) && (len(got) > 0 || len(want) > 0) {
@@ -407,6 +423,15 @@ func metaSeedLog() []proto.Message {
 		&fsmpb.Bind{Exchange: "", Queue: "q1", Key: "k"},
 		&fsmpb.Bind{Exchange: "logs", Queue: "ghost", Key: "k"},
 		&fsmpb.Unbind{Exchange: "hdr", Queue: "q1", Arguments: args},
+		&fsmpb.DeclareExchange{Name: "alt", Kind: "direct", AutoDelete: true, Arguments: map[string]*fsmpb.Value{"alternate-exchange": {Kind: &fsmpb.Value_StringValue{StringValue: "logs"}}}},
+		&fsmpb.Bind{Exchange: "logs", Queue: "fan", Key: "x.#", DestinationKind: fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE},
+		&fsmpb.Bind{Exchange: "alt", Queue: "logs", DestinationKind: fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE},
+		&fsmpb.Bind{Exchange: "fan", Queue: "alt", DestinationKind: fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE},
+		&fsmpb.Bind{Exchange: "fan", Queue: "ghost", DestinationKind: fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE},
+		&fsmpb.Unbind{Exchange: "fan", Queue: "alt", DestinationKind: fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE},
+		&fsmpb.DeclareExchange{Name: "later", Kind: "x-delayed-message", Arguments: map[string]*fsmpb.Value{"x-delayed-type": {Kind: &fsmpb.Value_StringValue{StringValue: "topic"}}}},
+		&fsmpb.DeclareExchange{Name: "later2", Kind: "x-delayed-message"},
+		&fsmpb.Bind{Exchange: "later", Queue: "q1", Key: "#"},
 		&fsmpb.DeleteExchange{Name: "logs", IfUnused: true},
 		&fsmpb.MetaSessionDown{Sessions: []string{"s1"}},
 		&fsmpb.DeleteQueue{Name: "amq.gen-x"},

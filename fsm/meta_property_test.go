@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
-	"github.com/warrenmq/warren/routing"
 	"google.golang.org/protobuf/proto"
 	"pgregory.net/rapid"
 )
@@ -88,8 +89,21 @@ func (d *metaDraw) args(forQueue bool) map[string]*fsmpb.Value {
 	case 9:
 		d.bad = true
 		return map[string]*fsmpb.Value{"k\xff": num(1)}
+	case 10:
+		if !forQueue {
+			return map[string]*fsmpb.Value{"alternate-exchange": str(rapid.SampledFrom(propExchangeNames).Draw(d.t, "alternate"))}
+		}
 	}
 	return nil
+}
+
+// destination draws a binding's destination: a queue mostly, an exchange
+// now and then.
+func (d *metaDraw) destination() (string, fsmpb.DestinationKind) {
+	if rapid.IntRange(0, 2).Draw(d.t, "toExchange") == 0 {
+		return d.name(propExchangeNames, "destExchange"), fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE
+	}
+	return d.name(propQueueNames, "queue"), fsmpb.DestinationKind_DESTINATION_KIND_QUEUE
 }
 
 // drawMetaCommand draws a meta command over small name pools, so that
@@ -99,12 +113,19 @@ func drawMetaCommand(t *rapid.T) (cmd proto.Message, bad bool) {
 	d := &metaDraw{t: t}
 	switch rapid.IntRange(0, 10).Draw(t, "kind") {
 	case 0:
-		kind := rapid.SampledFrom([]string{"direct", "topic", "fanout", "headers", "bogus", "", strings.Repeat("k", 300)}).Draw(t, "exchangeKind")
-		if _, err := routing.ParseKind(kind); err != nil {
+		kind := rapid.SampledFrom([]string{"direct", "topic", "fanout", "headers", "bogus", "", strings.Repeat("k", 300), DelayedKind}).Draw(t, "exchangeKind")
+		name := d.name(propExchangeNames, "exchange")
+		args := d.args(false)
+		if kind == DelayedKind && rapid.Bool().Draw(t, "delayedType") {
+			if args == nil {
+				args = map[string]*fsmpb.Value{}
+			}
+			args["x-delayed-type"] = str(rapid.SampledFrom([]string{"direct", "fanout", "bogus"}).Draw(t, "delayedTypeName"))
+		}
+		if _, _, err := ParseExchangeKind(kind, args); err != nil {
 			d.bad = true
 		}
-		cmd = &fsmpb.DeclareExchange{Name: d.name(propExchangeNames, "exchange"), Kind: kind,
-			AutoDelete: rapid.Bool().Draw(t, "autoDelete"), Arguments: d.args(false)}
+		cmd = &fsmpb.DeclareExchange{Name: name, Kind: kind, AutoDelete: rapid.Bool().Draw(t, "autoDelete"), Arguments: args}
 	case 1:
 		cmd = &fsmpb.DeleteExchange{Name: d.name(propExchangeNames, "exchange"), IfUnused: rapid.Bool().Draw(t, "ifUnused")}
 	case 2, 3:
@@ -114,11 +135,13 @@ func drawMetaCommand(t *rapid.T) (cmd proto.Message, bad bool) {
 	case 4:
 		cmd = &fsmpb.DeleteQueue{Name: d.name(propQueueNames, "queue")}
 	case 5, 6:
-		cmd = &fsmpb.Bind{Exchange: d.name(propExchangeNames, "exchange"), Queue: d.name(propQueueNames, "queue"),
-			Key: d.name(propKeys, "key"), Arguments: d.args(false)}
+		src := d.name(propExchangeNames, "exchange")
+		dest, kind := d.destination()
+		cmd = &fsmpb.Bind{Exchange: src, Queue: dest, DestinationKind: kind, Key: d.name(propKeys, "key"), Arguments: d.args(false)}
 	case 7:
-		cmd = &fsmpb.Unbind{Exchange: d.name(propExchangeNames, "exchange"), Queue: d.name(propQueueNames, "queue"),
-			Key: d.name(propKeys, "key"), Arguments: d.args(false)}
+		src := d.name(propExchangeNames, "exchange")
+		dest, kind := d.destination()
+		cmd = &fsmpb.Unbind{Exchange: src, Queue: dest, DestinationKind: kind, Key: d.name(propKeys, "key"), Arguments: d.args(false)}
 	case 8, 9:
 		var sessions []string
 		for range rapid.IntRange(0, 3).Draw(t, "sessions") {
@@ -176,6 +199,9 @@ func TestMetaProperties(t *testing.T) {
 			if !bytes.Equal(after, propMetaSnapshot(t, replica, 0)) || !bytes.Equal(after, propMetaSnapshot(t, restored, 0)) {
 				t.Fatalf("command %d (%T): snapshots differ", i, cmd)
 			}
+			if err := checkRouteReference(m); err != nil {
+				t.Fatalf("after command %d (%T): %v", i, cmd, err)
+			}
 			if sd, ok := cmd.(*fsmpb.MetaSessionDown); ok && res.Err == nil {
 				for _, s := range sd.GetSessions() {
 					if m.HasExclusiveQueues(s) {
@@ -203,4 +229,75 @@ func propMetaSnapshot(t *rapid.T, m *Meta, index uint64) []byte {
 		t.Fatalf("snapshot: %v", err)
 	}
 	return buf.Bytes()
+}
+
+// checkRouteReference compares Route, from every exchange with every
+// key of the pool, with a naive restatement of RabbitMQ's rules: the set of
+// exchanges reached is the least fixpoint of "an exchange reached routes to
+// what its table matches, or, when that is nothing, to its alternate
+// exchange"; the queues are those the reached exchanges' tables name. An
+// internal exchange refuses the publish with ErrAccessRefused.
+func checkRouteReference(m *Meta) error {
+	for _, exName := range propExchangeNames {
+		if exName == DefaultExchange {
+			continue
+		}
+		start, ok := m.exchanges[objectKey(DefaultVHost, exName)]
+		for _, key := range propKeys {
+			got, err := m.Route(DefaultVHost, exName, key, nil)
+			switch {
+			case !ok:
+				if !errors.Is(err, ErrNotFound) {
+					return fmt.Errorf("route from missing %q: %v", exName, err)
+				}
+				continue
+			case start.def.Internal:
+				if !errors.Is(err, ErrAccessRefused) {
+					return fmt.Errorf("route from internal %q: %v", exName, err)
+				}
+				continue
+			case err != nil:
+				return fmt.Errorf("route from %q: %v", exName, err)
+			}
+			reached := map[string]bool{exName: true}
+			queues := map[string]bool{}
+			for changed := true; changed; {
+				changed = false
+				for x := range reached {
+					var dests []string
+					if x == DefaultExchange {
+						dests = []string{tableDest(key, false)}
+					} else {
+						ex := m.exchanges[objectKey(DefaultVHost, x)]
+						dests = ex.table.Route(key, nil, nil)
+						if ae, has := ex.alternate(); has && len(dests) == 0 {
+							dests = []string{tableDest(ae, true)}
+						}
+					}
+					for _, d := range dests {
+						n := d[1:]
+						if d[0] == 'q' {
+							if _, ok := m.queues[objectKey(DefaultVHost, n)]; ok {
+								queues[n] = true
+							}
+							continue
+						}
+						if _, ok := m.exchanges[objectKey(DefaultVHost, n)]; (ok || n == DefaultExchange) && !reached[n] {
+							reached[n] = true
+							changed = true
+						}
+					}
+				}
+			}
+			var names []string
+			for _, q := range got {
+				names = append(names, q.Name)
+			}
+			want := slices.Sorted(maps.Keys(queues))
+			if !slices.Equal(names, want) && (len(names) > 0 || len(want) > 0) {
+				return fmt.Errorf("route from %q with key %q: %q, reference %q", exName, key, names, want)
+			}
+		}
+	}
+	return nil
 }

@@ -6,14 +6,35 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/warrenmq/warren/fsm/fsmpb"
 	"github.com/warrenmq/warren/routing"
 )
 
 // Route returns the queues a message published to exchange of vhost ("" is
 // the default) with routing key and headers goes to, sorted by name, each
 // once. An unknown exchange is an error wrapping ErrNotFound; an internal
-// one, ErrPrecondition.
+// one, ErrAccessRefused (it takes messages only from other exchanges).
+//
+// Routing follows RabbitMQ's rabbit_exchange:route: from the exchange
+// published to, each exchange reached routes the message by its own table
+// to queues and to exchanges bound to it, which route it in turn; an
+// exchange whose table matches nothing hands it to its alternate exchange
+// (argument alternate-exchange), if that exists. Every exchange routes at
+// most once per message, so cycles end and a queue reached several ways
+// gets one copy. The walk is breadth first in a fixed order; its result is
+// a set, so the order does not show.
 func (m *Meta) Route(vhost, exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
+	return m.route(vhost, exchange, key, headers, false)
+}
+
+// RouteDeadLetter is Route for a message a queue dead-letters: routing by
+// the broker, not a publish, so an internal exchange takes it (as
+// RabbitMQ's dead-lettering does).
+func (m *Meta) RouteDeadLetter(vhost, exchange, key string, headers map[string]routing.Value) ([]*QueueDef, error) {
+	return m.route(vhost, exchange, key, headers, true)
+}
+
+func (m *Meta) route(vhost, exchange, key string, headers map[string]routing.Value, internalOK bool) ([]*QueueDef, error) {
 	if exchange == DefaultExchange {
 		if q, ok := m.queues[objectKey(vhost, key)]; ok {
 			return []*QueueDef{q}, nil
@@ -24,17 +45,86 @@ func (m *Meta) Route(vhost, exchange, key string, headers map[string]routing.Val
 	if !ok {
 		return nil, fmt.Errorf("%w: no exchange %q", ErrNotFound, exchange)
 	}
-	if ex.def.Internal {
-		return nil, fmt.Errorf("%w: exchange %q is internal and takes no publishes", ErrPrecondition, exchange)
+	if ex.def.Internal && !internalOK {
+		return nil, fmt.Errorf("%w: exchange %q is internal: it takes messages only from exchanges bound to it", ErrAccessRefused, exchange)
 	}
 	names := ex.table.Route(key, headers, nil)
-	out := make([]*QueueDef, 0, len(names))
-	for _, n := range names {
-		if q, ok := m.queues[objectKey(vhost, n)]; ok {
-			out = append(out, q)
+	if _, hasAE := ex.alternate(); !hasAE && !hasExchangeDest(names) {
+		// One exchange, to queues only: the common case, with no set.
+		out := make([]*QueueDef, 0, len(names))
+		for _, n := range names {
+			if q, ok := m.queues[objectKey(vhost, n[1:])]; ok {
+				out = append(out, q)
+			}
+		}
+		return out, nil
+	}
+	seen := map[string]bool{exchange: true}
+	queues := map[string]*QueueDef{}
+	work := []string{exchange}
+	for len(work) > 0 {
+		name := work[0]
+		work = work[1:]
+		var dests []string
+		if name == DefaultExchange {
+			// Reached as an alternate exchange: the queue named by the key.
+			dests = []string{tableDest(key, false)}
+			if _, ok := m.queues[objectKey(vhost, key)]; !ok {
+				dests = nil
+			}
+		} else {
+			x := m.exchanges[objectKey(vhost, name)]
+			dests = x.table.Route(key, headers, nil)
+			if len(dests) == 0 {
+				if ae, ok := x.alternate(); ok {
+					dests = []string{tableDest(ae, true)}
+				}
+			}
+		}
+		for _, d := range dests {
+			n := d[1:]
+			if d[0] == 'q' {
+				if q, ok := m.queues[objectKey(vhost, n)]; ok {
+					queues[n] = q
+				}
+				continue
+			}
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			if _, ok := m.exchanges[objectKey(vhost, n)]; ok || n == DefaultExchange {
+				work = append(work, n)
+			}
 		}
 	}
+	out := make([]*QueueDef, 0, len(queues))
+	for _, n := range slices.Sorted(maps.Keys(queues)) {
+		out = append(out, queues[n])
+	}
 	return out, nil
+}
+
+// hasExchangeDest reports whether a routing table's result names an
+// exchange (tableDest).
+func hasExchangeDest(dests []string) bool {
+	for _, d := range dests {
+		if d[0] == 'e' {
+			return true
+		}
+	}
+	return false
+}
+
+// alternate is the exchange's alternate exchange: its argument
+// alternate-exchange (or x-alternate-exchange), when a string.
+func (ex *exchange) alternate() (string, bool) {
+	for _, k := range [...]string{"alternate-exchange", "x-alternate-exchange"} {
+		if v, ok := ex.def.Args[k].GetKind().(*fsmpb.Value_StringValue); ok {
+			return v.StringValue, true
+		}
+	}
+	return "", false
 }
 
 // Queue returns the definition of the queue name in vhost ("" is the
@@ -121,6 +211,9 @@ func (m *Meta) HasExclusiveQueues(session string) bool {
 func lessBindingID(a, b bindingID) bool {
 	if a.queue != b.queue {
 		return a.queue < b.queue
+	}
+	if a.toExchange != b.toExchange {
+		return !a.toExchange
 	}
 	if a.key != b.key {
 		return a.key < b.key

@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
-	"github.com/warrenmq/warren/routing"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,18 +28,18 @@ func (m *Meta) WriteSnapshot(w io.Writer) error {
 			continue
 		}
 		snap.Exchanges = append(snap.Exchanges, &fsmpb.MetaExchangeRecord{
-			Vhost: recordVHost(ex.VHost), Name: ex.Name, Kind: ex.Kind.String(), AutoDelete: ex.AutoDelete, Internal: ex.Internal, Arguments: ex.Args,
+			Vhost: recordVHost(ex.VHost), Name: ex.Name, Kind: ex.KindName(), AutoDelete: ex.AutoDelete, Internal: ex.Internal, Arguments: ex.Args,
 		})
 	}
 	for _, q := range m.Queues() {
 		snap.Queues = append(snap.Queues, &fsmpb.MetaQueueRecord{
 			Vhost: recordVHost(q.VHost), Id: q.ID, Name: q.Name, Group: q.Group, Exclusive: q.Exclusive, AutoDelete: q.AutoDelete,
-			OwnerSession: q.OwnerSession, Arguments: q.Args, ArgsLevel: q.ArgsLevel,
+			OwnerSession: q.OwnerSession, Arguments: q.Args, ArgsLevel: q.ArgsLevel, DeadLetterStrategy: q.Spec.GetDeadLetterStrategy(),
 		})
 	}
 	for _, b := range m.Bindings("", "", "") {
 		snap.Bindings = append(snap.Bindings, &fsmpb.MetaBindingRecord{
-			Vhost: recordVHost(b.VHost), Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args,
+			Vhost: recordVHost(b.VHost), Exchange: b.Exchange, Queue: b.Queue, Key: b.Key, Arguments: b.Args, DestinationKind: destinationKind(b.ToExchange),
 		})
 	}
 	snap.Access = m.access.record()
@@ -122,7 +121,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 		}
 	}
 	for _, e := range snap.GetExchanges() {
-		kind, err := routing.ParseKind(e.GetKind())
+		kind, delayed, err := ParseExchangeKind(e.GetKind(), e.GetArguments())
 		if err != nil {
 			return nil, fmt.Errorf("%w: exchange %q: %v", ErrBadSnapshot, e.GetName(), err)
 		}
@@ -134,7 +133,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 			return nil, fmt.Errorf("%w: exchange %q twice", ErrBadSnapshot, e.GetName())
 		}
 		m.addExchange(newExchange(ExchangeDef{
-			VHost: vhost, Name: e.GetName(), Kind: kind, AutoDelete: e.GetAutoDelete(), Internal: e.GetInternal(), Args: cloneArgs(e.GetArguments()),
+			VHost: vhost, Name: e.GetName(), Kind: kind, AutoDelete: e.GetAutoDelete(), Internal: e.GetInternal(), Args: cloneArgs(e.GetArguments()), Delayed: delayed,
 		}))
 	}
 	for _, rec := range snap.GetQueues() {
@@ -150,6 +149,7 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 			return nil, fmt.Errorf("%w: queue %q: %v", ErrBadSnapshot, rec.GetName(), err)
 		}
 		spec.Vhost = recordVHost(vhost)
+		spec.DeadLetterStrategy = rec.GetDeadLetterStrategy()
 		q := &QueueDef{
 			ID: rec.GetId(), VHost: vhost, Name: rec.GetName(), Group: rec.GetGroup(), Exclusive: rec.GetExclusive(),
 			AutoDelete: rec.GetAutoDelete(), OwnerSession: rec.GetOwnerSession(), Args: cloneArgs(rec.GetArguments()), Spec: spec,
@@ -160,7 +160,9 @@ func metaFromSnapshot(snap *fsmpb.MetaSnapshot, groups int) (*Meta, error) {
 	// Bindings go in through bind, which keeps the binding index but does
 	// not check the limits: a snapshot holds what its log accepted.
 	for _, b := range snap.GetBindings() {
-		res := m.bind(&fsmpb.Bind{Vhost: b.GetVhost(), Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments()})
+		res := m.bind(&fsmpb.Bind{
+			Vhost: b.GetVhost(), Exchange: b.GetExchange(), Queue: b.GetQueue(), Key: b.GetKey(), Arguments: b.GetArguments(), DestinationKind: b.GetDestinationKind(),
+		})
 		if res.Err != nil {
 			return nil, fmt.Errorf("%w: binding: %v", ErrBadSnapshot, res.Err)
 		}
@@ -175,4 +177,12 @@ func recordVHost(v string) string {
 		return ""
 	}
 	return v
+}
+
+// destinationKind is the record of a binding's destination kind.
+func destinationKind(toExchange bool) fsmpb.DestinationKind {
+	if toExchange {
+		return fsmpb.DestinationKind_DESTINATION_KIND_EXCHANGE
+	}
+	return fsmpb.DestinationKind_DESTINATION_KIND_QUEUE
 }

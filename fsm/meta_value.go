@@ -22,8 +22,51 @@ func RoutingValue(v *fsmpb.Value) routing.Value {
 		return routing.Value{Type: routing.ValueFloat, Float: k.DoubleValue}
 	case *fsmpb.Value_BytesValue:
 		return routing.Value{Type: routing.ValueBytes, Str: string(k.BytesValue)}
+	case *fsmpb.Value_ListValue:
+		return routing.Value{Type: routing.ValueList, Str: string(NestedEncoding(k.ListValue))}
+	case *fsmpb.Value_TableValue:
+		return routing.Value{Type: routing.ValueTable, Str: string(NestedEncoding(k.TableValue))}
 	}
 	return routing.Value{}
+}
+
+// NestedEncoding is the deterministic encoding of a list or table value,
+// as routing.Value holds it (nil on a failure, which a valid message
+// cannot have).
+func NestedEncoding(m proto.Message) []byte {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return b
+}
+
+// StoredValue is the inverse of RoutingValue: a routing value as the log
+// holds it. A list or table whose encoding does not decode is kept as
+// bytes.
+func StoredValue(v routing.Value) *fsmpb.Value {
+	switch v.Type {
+	case routing.ValueString:
+		return &fsmpb.Value{Kind: &fsmpb.Value_StringValue{StringValue: v.Str}}
+	case routing.ValueInt:
+		return &fsmpb.Value{Kind: &fsmpb.Value_IntValue{IntValue: v.Int}}
+	case routing.ValueBool:
+		return &fsmpb.Value{Kind: &fsmpb.Value_BoolValue{BoolValue: v.Bool}}
+	case routing.ValueFloat:
+		return &fsmpb.Value{Kind: &fsmpb.Value_DoubleValue{DoubleValue: v.Float}}
+	case routing.ValueBytes:
+		return &fsmpb.Value{Kind: &fsmpb.Value_BytesValue{BytesValue: []byte(v.Str)}}
+	case routing.ValueList:
+		l := &fsmpb.ValueList{}
+		if proto.Unmarshal([]byte(v.Str), l) == nil {
+			return &fsmpb.Value{Kind: &fsmpb.Value_ListValue{ListValue: l}}
+		}
+		return &fsmpb.Value{Kind: &fsmpb.Value_BytesValue{BytesValue: []byte(v.Str)}}
+	case routing.ValueTable:
+		t := &fsmpb.ValueTable{}
+		if proto.Unmarshal([]byte(v.Str), t) == nil {
+			return &fsmpb.Value{Kind: &fsmpb.Value_TableValue{TableValue: t}}
+		}
+		return &fsmpb.Value{Kind: &fsmpb.Value_BytesValue{BytesValue: []byte(v.Str)}}
+	}
+	return &fsmpb.Value{}
 }
 
 // RoutingArgs converts a stored argument map; nil stays nil.

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -57,7 +58,11 @@ func (m *Meta) addExchange(ex *exchange) {
 	m.vhostObjects(ex.def.VHost).exchanges[ex.def.Name] = struct{}{}
 }
 
-// removeExchange deletes an exchange, its bindings and their index entries.
+// removeExchange deletes an exchange, its bindings and their index
+// entries, and the bindings of other exchanges that lead to it; a source
+// left without bindings by that and marked auto-delete goes too (in name
+// order). It costs the bindings it removes (exchangeBindings lists those
+// that lead to it).
 func (m *Meta) removeExchange(ex *exchange) {
 	key := ex.def.key()
 	for id := range ex.bindings {
@@ -69,6 +74,37 @@ func (m *Meta) removeExchange(ex *exchange) {
 		delete(o.exchanges, ex.def.Name)
 		o.bindings -= n
 	})
+	refs := m.exchangeBindings[key]
+	if len(refs) == 0 {
+		return
+	}
+	// Sorted, so the tables' layout and the auto-deletes do not follow
+	// map order.
+	sorted := slices.SortedFunc(maps.Keys(refs), func(a, b bindingRef) int {
+		if a.exchange != b.exchange {
+			return strings.Compare(a.exchange, b.exchange)
+		}
+		if lessBindingID(a.id, b.id) {
+			return -1
+		}
+		if lessBindingID(b.id, a.id) {
+			return 1
+		}
+		return 0
+	})
+	var sources []string
+	for _, r := range sorted {
+		if src, ok := m.exchanges[r.exchange]; ok { // not ex itself: gone above
+			m.dropBinding(src, r.id)
+			sources = append(sources, r.exchange)
+		}
+	}
+	delete(m.exchangeBindings, key)
+	for _, name := range slices.Compact(sources) {
+		if src, ok := m.exchanges[name]; ok {
+			m.autoDeleteIfUnused(src)
+		}
+	}
 }
 
 func (q *QueueDef) dropped() DroppedQueue {

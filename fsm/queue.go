@@ -155,6 +155,10 @@ type queueState struct {
 	usedAt  int64
 	dirty   bool // listed in QueueGroup.dirty for this command's assignment
 	dropped bool // deleted by DropQueue: skip it in the assignment pass
+	// outbox lists the queue's dead letters in the group's outbox
+	// (at-least-once); they count toward its length limits.
+	outbox      map[uint64]struct{}
+	outboxBytes uint64
 }
 
 // prioLevel is one priority level of a priority queue.
@@ -410,10 +414,11 @@ func msgExpiry(spec *fsmpb.QueueSpec, p *fsmpb.Payload, now int64) int64 {
 }
 
 // deadLetter appends the effect of discarding m, when the queue has a
-// dead-letter exchange.
+// dead-letter exchange ("" is the default exchange when the argument was
+// given; a spec from before dead_letter_exchange_set has "" for none).
 func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
 	dlx := q.spec.GetDeadLetterExchange()
-	if dlx == "" {
+	if dlx == "" && !q.spec.GetDeadLetterExchangeSet() {
 		return
 	}
 	p := m.payload()
@@ -423,6 +428,7 @@ func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
 	}
 	res.DeadLetters = append(res.DeadLetters, DeadLetter{
 		VHost: q.spec.GetVhost(), Exchange: dlx, RoutingKey: key, Reason: reason, Queue: q.spec.GetName(), QueueID: q.spec.GetId(), Payload: p,
+		size: uint64(m.size),
 	})
 }
 

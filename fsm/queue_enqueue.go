@@ -119,7 +119,14 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uin
 		return EnqueueNoQueue, reasonQueueDeleted
 	}
 	if q.overLimit(size) {
-		if q.spec.GetOverflow() == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH {
+		switch q.spec.GetOverflow() {
+		case fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH:
+			return EnqueueRejected, q.fullReason(size)
+		case fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH_DLX:
+			// Rejected, and dead-lettered as RabbitMQ does (reason maxlen);
+			// the message never enters the queue, so the state is as with
+			// reject-publish.
+			q.deadLetter(&queueMsg{body: p, size: size}, dlReasonMaxLen, res)
 			return EnqueueRejected, q.fullReason(size)
 		}
 		// Drop-head (the default, and any overflow value this build does not
@@ -150,10 +157,10 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uin
 // exceed the queue's max-length or max-length-bytes. As in RabbitMQ, only
 // ready messages count; checked-out ones do not.
 func (q *queueState) overLimit(size uint32) bool {
-	if l, ok := q.maxLength(); ok && uint64(q.readyLen()) >= l {
+	if l, ok := q.maxLength(); ok && uint64(q.readyLen()+len(q.outbox)) >= l {
 		return true
 	}
-	if b, ok := q.maxBytes(); ok && q.readyBytes+uint64(size) > b {
+	if b, ok := q.maxBytes(); ok && q.readyBytes+q.outboxBytes+uint64(size) > b {
 		return true
 	}
 	return false
@@ -161,7 +168,7 @@ func (q *queueState) overLimit(size uint32) bool {
 
 // fullReason explains an overLimit to a publisher.
 func (q *queueState) fullReason(size uint32) string {
-	if l, ok := q.maxLength(); ok && uint64(q.readyLen()) >= l {
+	if l, ok := q.maxLength(); ok && uint64(q.readyLen()+len(q.outbox)) >= l {
 		return fmt.Sprintf("queue %q is full (max-length %d)", q.spec.GetName(), l)
 	}
 	b, _ := q.maxBytes()

@@ -108,6 +108,9 @@ func FuzzQueueApply(f *testing.F) {
 			if err := checkSessionIndex(a); err != nil {
 				t.Fatalf("after entry %d (%T): %v", idx, cmd, err)
 			}
+			if err := checkOutbox(a); err != nil {
+				t.Fatalf("after entry %d (%T): %v", idx, cmd, err)
+			}
 		}
 		sa := snapshotBytes(t, a)
 		if !bytes.Equal(sa, snapshotBytes(t, b)) {
@@ -121,6 +124,9 @@ func FuzzQueueApply(f *testing.F) {
 			t.Fatal("snapshot does not round-trip")
 		}
 		if err := checkSessionIndex(r); err != nil {
+			t.Fatalf("restored: %v", err)
+		}
+		if err := checkOutbox(r); err != nil {
 			t.Fatalf("restored: %v", err)
 		}
 	})
@@ -197,11 +203,26 @@ func frameLog(entries [][]byte) []byte {
 
 func queueSnapshotSeeds(t testing.TB) [][]byte {
 	golden := snapshotBytes(t, goldenQueueGroup(t))
+	g := NewQueueGroup()
+	replayQueueLog(t, g, 1, makeQueueLog(t, outboxLog()...))
 	return [][]byte{
 		snapshotBytes(t, NewQueueGroup()),
 		golden,
 		golden[:len(golden)-6], // without its trailer: the fuzzer's trailer makes it valid
 		[]byte("WQGS"),
+		snapshotBytes(t, g), // with an outbox section
+	}
+}
+
+// outboxLog dead-letters at least once into the outbox and settles one.
+func outboxLog() []proto.Message {
+	alo := qspec(1, "alo", withMaxLen(3), withReject(), withDLX("dlx", "k"), func(s *fsmpb.QueueSpec) {
+		s.DeadLetterStrategy = fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE
+	})
+	return []proto.Message{
+		enqueue1(10, alo, "a", "b", "c"), checkout(alo, "s", "c", 0, false),
+		discard(ctags(1, "s", "c", 1, 2)), &fsmpb.SettleDeadLetters{Ids: []uint64{1, 7}},
+		enqueue1(11, alo, "d", "e"),
 	}
 }
 
@@ -211,6 +232,7 @@ func queueLogSeeds(t testing.TB) [][]byte {
 	for _, e := range log[:4] {
 		seeds = append(seeds, frameLog([][]byte{e}))
 	}
+	seeds = append(seeds, frameLog(makeQueueLog(t, outboxLog()...)))
 	jobs := qspec(1, "jobs", withMaxLen(2), withTTL(0))
 	seeds = append(seeds, frameLog(makeQueueLog(t,
 		checkout(jobs, "a", "c", 1, true), enqueue1(10, jobs, "m1", "m2", "m3"),

@@ -101,6 +101,7 @@ func (g *QueueGroup) applyTick(b *fsmpb.Tick, res *Result) {
 			res.ExpiredQueues = append(res.ExpiredQueues, IdleQueue{ID: id, VHost: q.spec.GetVhost(), Name: q.spec.GetName()})
 		}
 	}
+	g.releaseDue(now, res)
 }
 
 // timeOutConsumers removes, in service order, the consumers of q that have
@@ -188,5 +189,6 @@ func (g *QueueGroup) applyDropQueue(b *fsmpb.DropQueue, res *Result) {
 		g.dropSessionRef(s, id, "")
 	}
 	q.dropped = true
+	g.dropOutbox(q)
 	delete(g.queues, id)
 }

@@ -51,6 +51,14 @@ type QueueGroup struct {
 	// queue spec, command or consumer with a version 3 feature): it decides
 	// only the snapshot format, version 3 from then on.
 	features bool
+	// outbox holds at-least-once dead letters until the leader settles
+	// them (queue_outbox.go); nextOutboxID is the last id given.
+	outbox       map[uint64]*outboxEntry
+	nextOutboxID uint64
+	// delayed holds the delayed messages not yet due (queue_delay.go);
+	// nextDelayID is the last id given.
+	delayed     delayHeap
+	nextDelayID uint64
 
 	// Per command scratch, empty between commands.
 	cur   uint64        // Raft index of the command being applied
@@ -117,6 +125,10 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 			g.applyDropQueue(b, res)
 		case *fsmpb.QueueUsed:
 			g.applyQueueUsed(b, res)
+		case *fsmpb.SettleDeadLetters:
+			g.applySettleDeadLetters(b, res)
+		case *fsmpb.DelayMessages:
+			g.applyDelayMessages(b, res)
 		default:
 			// A queue command type that commandType knows and this switch
 			// does not: TestQueueApplyHandlesEveryType catches it.
@@ -124,6 +136,7 @@ func (g *QueueGroup) Apply(index uint64, cmd proto.Message) *Result {
 		}
 	}
 	g.assignDirty(res)
+	g.holdDeadLetters(res)
 	g.cur = 0
 	return res
 }

@@ -29,6 +29,10 @@ func drawSpec(t *rapid.T, id uint64) *fsmpb.QueueSpec {
 	if rapid.Bool().Draw(t, "dlx") {
 		s.DeadLetterExchange = "dlx"
 		s.DeadLetterRoutingKey = rapid.SampledFrom([]string{"", "dead"}).Draw(t, "dlk")
+		// At least once goes with reject-publish, as the broker requires.
+		if s.Overflow == fsmpb.Overflow_OVERFLOW_REJECT_PUBLISH && rapid.Bool().Draw(t, "atLeastOnce") {
+			s.DeadLetterStrategy = fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE
+		}
 	}
 	s.SingleActiveConsumer = rapid.IntRange(0, 3).Draw(t, "sac") == 0
 	if rapid.IntRange(0, 2).Draw(t, "hasMaxPriority") == 0 {
@@ -158,6 +162,23 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 	case 20:
 		if rapid.IntRange(0, 3).Draw(t, "reallyDrop") == 0 {
 			return &fsmpb.DropQueue{Queue: spec().GetId()}
+		}
+		if rapid.IntRange(0, 2).Draw(t, "delay") == 0 {
+			d := &fsmpb.DelayMessages{NowMs: clock()}
+			for range rapid.IntRange(1, 2).Draw(t, "delayed") {
+				p := emsg(rapid.SampledFrom([]string{"", "a", "bb"}).Draw(t, "delayedBody")).GetPayload()
+				d.Messages = append(d.Messages, &fsmpb.DelayedMessage{Payload: p, DelayMs: rapid.Int64Range(-5, 40).Draw(t, "delayMs")})
+			}
+			return d
+		}
+		if out := g.Outbox(); len(out) > 0 && rapid.Bool().Draw(t, "settleDeadLetters") {
+			ids := []uint64{rapid.Uint64Range(0, 3).Draw(t, "bogusOutboxID")}
+			for _, dl := range out {
+				if rapid.Bool().Draw(t, "settleIt") {
+					ids = append(ids, dl.OutboxID)
+				}
+			}
+			return &fsmpb.SettleDeadLetters{Ids: ids}
 		}
 		return tick(clock())
 	default:

@@ -113,6 +113,9 @@ func TestQueueGroupProperties(t *testing.T) {
 				if err := checkSessionIndex(other); err != nil {
 					t.Fatalf("%s, before command %d: %v", name, i, err)
 				}
+				if err := checkOutbox(other); err != nil {
+					t.Fatalf("%s, before command %d: %v", name, i, err)
+				}
 			}
 			for name, other := range map[string]*QueueGroup{"replica": replica, "restored": restored} {
 				o := other.Apply(idx, cmd)
@@ -436,4 +439,47 @@ func (m *propModel) checkEnqueue(t *rapid.T, g *QueueGroup, b *fsmpb.Enqueue, re
 			t.Fatalf("queue %d received %d, want %d", id, got, n)
 		}
 	}
+}
+
+// checkOutbox checks the outbox against its per-queue index: every entry
+// is listed by its (existing, at-least-once) queue with its size, and
+// nothing else is; every id is at most the last one given; every dead
+// letter of an at-least-once queue in a Result has an id.
+func checkOutbox(g *QueueGroup) error {
+	perQueue := map[uint64]map[uint64]struct{}{}
+	bytes := map[uint64]uint64{}
+	for id, e := range g.outbox {
+		q := g.queues[e.dl.QueueID]
+		if e.dl.Delayed {
+			if e.dl.QueueID != 0 {
+				return fmt.Errorf("delayed outbox entry %d has queue %d", id, e.dl.QueueID)
+			}
+			if id != e.id || id != e.dl.OutboxID || id > g.nextOutboxID {
+				return fmt.Errorf("outbox entry %d has ids %d/%d (next %d)", id, e.id, e.dl.OutboxID, g.nextOutboxID)
+			}
+			continue
+		}
+		if q == nil {
+			return fmt.Errorf("outbox entry %d of missing queue %d", id, e.dl.QueueID)
+		}
+		if id != e.id || id != e.dl.OutboxID || id > g.nextOutboxID {
+			return fmt.Errorf("outbox entry %d has ids %d/%d (next %d)", id, e.id, e.dl.OutboxID, g.nextOutboxID)
+		}
+		if perQueue[e.dl.QueueID] == nil {
+			perQueue[e.dl.QueueID] = map[uint64]struct{}{}
+		}
+		perQueue[e.dl.QueueID][id] = struct{}{}
+		bytes[e.dl.QueueID] += e.size
+	}
+	for qid, q := range g.queues {
+		if len(q.outbox) != len(perQueue[qid]) || q.outboxBytes != bytes[qid] {
+			return fmt.Errorf("queue %d lists %d outbox entries (%d bytes), the outbox %d (%d bytes)", qid, len(q.outbox), q.outboxBytes, len(perQueue[qid]), bytes[qid])
+		}
+		for id := range q.outbox {
+			if _, ok := perQueue[qid][id]; !ok {
+				return fmt.Errorf("queue %d lists outbox entry %d, not in the outbox", qid, id)
+			}
+		}
+	}
+	return nil
 }

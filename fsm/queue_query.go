@@ -162,6 +162,7 @@ func (g *QueueGroup) NextDeadline() int64 {
 			next = t
 		}
 	}
+	earlier(g.NextDelayDue())
 	for _, q := range g.queues {
 		if q.levels == nil {
 			if m, ok := q.returns.Front(); ok {

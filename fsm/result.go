@@ -32,6 +32,10 @@ type Result struct {
 	// their names, so that the meta state is asked about these queues
 	// alone.
 	IdleQueues []IdleQueue
+	// Outboxed counts what the command put in the group's outbox (at
+	// least once dead letters, delayed messages now due): the leader
+	// publishes the outbox.
+	Outboxed int
 	// DeadLetters are discarded messages of queues with a dead-letter
 	// exchange, for the leader to republish.
 	DeadLetters []DeadLetter
@@ -122,4 +126,13 @@ type DeadLetter struct {
 	// QueueID is the dead-lettering queue's id.
 	QueueID uint64
 	Payload *fsmpb.Payload
+	// OutboxID, when not 0, is the dead letter's id in its group's outbox
+	// (at-least-once): the leader proposes SettleDeadLetters with it once
+	// the publish committed.
+	OutboxID uint64
+	// Delayed: not a dead letter but a delayed message now due, to route
+	// through Exchange as published (no death recorded).
+	Delayed bool
+
+	size uint64 // the message's size, for the outbox's share of the queue's limits
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // MessageSize is the size of a message as a queue counts it, in bytes:
@@ -51,6 +52,10 @@ func headerValueSize(v *fsmpb.Value) uint64 {
 		return uint64(len(x.StringValue))
 	case *fsmpb.Value_BytesValue:
 		return uint64(len(x.BytesValue))
+	case *fsmpb.Value_ListValue:
+		return uint64(proto.Size(x.ListValue))
+	case *fsmpb.Value_TableValue:
+		return uint64(proto.Size(x.TableValue))
 	case *fsmpb.Value_IntValue, *fsmpb.Value_DoubleValue:
 		return 8
 	case *fsmpb.Value_BoolValue:

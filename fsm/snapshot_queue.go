@@ -147,6 +147,9 @@ func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
 			return err
 		}
 	}
+	if err := g.writeOutbox(sw, &e); err != nil {
+		return err
+	}
 	return sw.finish()
 }
 
@@ -297,7 +300,14 @@ func RestoreQueueGroup(r io.Reader) (*QueueGroup, error) {
 	if err := rs.run(want); err != nil {
 		return nil, err
 	}
-	if t, _, err := qr.next(); err != nil {
+	t, body, err = qr.next()
+	if err == nil && t == qsOutbox {
+		if err := rs.readOutbox(body); err != nil {
+			return nil, err
+		}
+		t, _, err = qr.next()
+	}
+	if err != nil {
 		return nil, err
 	} else if t != qsTrailer {
 		return nil, fmt.Errorf("%w: record of type %d after the last queue", errSnapshot, t)

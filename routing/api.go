@@ -68,11 +68,19 @@ const (
 	ValueBool   ValueType = 3
 	ValueFloat  ValueType = 4
 	ValueBytes  ValueType = 5
+	// ValueList and ValueTable are AMQP's field array and nested field
+	// table, held in Str as the deterministic protobuf encoding of a
+	// warren ValueList or ValueTable message (the API's and the log's
+	// encode alike). This package never decodes them: they compare, and
+	// match in a headers binding, by that encoding.
+	ValueList  ValueType = 6
+	ValueTable ValueType = 7
 )
 
 // Value is a typed header or binding-argument value. It is comparable with
 // ==; two values are equal when their types and contents are equal (an int
-// 1 does not equal a string "1", as in RabbitMQ). Bytes are held in Str.
+// 1 does not equal a string "1", as in RabbitMQ). Bytes, lists and tables
+// are held in Str.
 type Value struct {
 	Type  ValueType
 	Str   string

@@ -51,13 +51,15 @@ var rules = map[string]rule{
 		return []access.Need{access.OnQueue(access.Read, r.(*pb.PurgeQueueRequest).GetName())}
 	},
 	pb.BrokerService_ListQueues_FullMethodName: listing,
+	// As RabbitMQ: write on the destination (a queue or an exchange), read
+	// on the source.
 	pb.BrokerService_BindQueue_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.BindQueueRequest)
-		return []access.Need{access.OnQueue(access.Write, x.GetQueue()), access.OnExchange(access.Read, x.GetExchange())}
+		return bindNeeds(x.GetExchange(), x.GetQueue(), x.GetDestinationKind())
 	},
 	pb.BrokerService_UnbindQueue_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.UnbindQueueRequest)
-		return []access.Need{access.OnQueue(access.Write, x.GetQueue()), access.OnExchange(access.Read, x.GetExchange())}
+		return bindNeeds(x.GetExchange(), x.GetQueue(), x.GetDestinationKind())
 	},
 	pb.BrokerService_ListBindings_FullMethodName: listing,
 	pb.BrokerService_Publish_FullMethodName:      publishNeeds,
@@ -137,4 +139,13 @@ func consumeNeeds(r *pb.ConsumeRequest) []access.Need {
 		return []access.Need{access.OnQueue(access.Read, sub.GetQueue())}
 	}
 	return nil
+}
+
+// bindNeeds are the permissions a bind or unbind needs: write on the
+// destination, read on the source exchange.
+func bindNeeds(source, dest string, kind pb.DestinationKind) []access.Need {
+	if toExchange(kind) {
+		return []access.Need{access.OnExchange(access.Write, dest), access.OnExchange(access.Read, source)}
+	}
+	return []access.Need{access.OnQueue(access.Write, dest), access.OnExchange(access.Read, source)}
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // The gRPC API's messages and the broker's types.
@@ -19,8 +20,19 @@ func brokerValue(v *pb.Value) broker.Value {
 		return broker.Value{Type: broker.ValueFloat, Float: k.DoubleValue}
 	case *pb.Value_BytesValue:
 		return broker.Value{Type: broker.ValueBytes, Str: string(k.BytesValue)}
+	case *pb.Value_ListValue:
+		return broker.Value{Type: broker.ValueList, Str: string(nestedEncoding(k.ListValue))}
+	case *pb.Value_TableValue:
+		return broker.Value{Type: broker.ValueTable, Str: string(nestedEncoding(k.TableValue))}
 	}
 	return broker.Value{}
+}
+
+// nestedEncoding is a list's or table's deterministic encoding, as
+// broker.Value holds it.
+func nestedEncoding(m proto.Message) []byte {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return b
 }
 
 func apiValue(v broker.Value) *pb.Value {
@@ -34,6 +46,18 @@ func apiValue(v broker.Value) *pb.Value {
 	case broker.ValueFloat:
 		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: v.Float}}
 	case broker.ValueBytes:
+		return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: []byte(v.Str)}}
+	case broker.ValueList:
+		l := &pb.ValueList{}
+		if proto.Unmarshal([]byte(v.Str), l) == nil {
+			return &pb.Value{Kind: &pb.Value_ListValue{ListValue: l}}
+		}
+		return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: []byte(v.Str)}}
+	case broker.ValueTable:
+		t := &pb.ValueTable{}
+		if proto.Unmarshal([]byte(v.Str), t) == nil {
+			return &pb.Value{Kind: &pb.Value_TableValue{TableValue: t}}
+		}
 		return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: []byte(v.Str)}}
 	}
 	return &pb.Value{}

@@ -133,10 +133,21 @@ func (s *Server) ListBindings(ctx context.Context, r *pb.ListBindingsRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	items, more := s.broker.BindingsAfter(p.vhost, r.GetExchange(), r.GetQueue(), p.cursor, p.limit)
+	kind := broker.AnyDestination
+	switch r.GetDestinationKind() {
+	case pb.DestinationKind_DESTINATION_KIND_QUEUE:
+		kind = broker.QueueDestination
+	case pb.DestinationKind_DESTINATION_KIND_EXCHANGE:
+		kind = broker.ExchangeDestination
+	}
+	items, more := s.broker.BindingsAfter(p.vhost, r.GetExchange(), r.GetQueue(), kind, p.cursor, p.limit)
 	resp := &pb.ListBindingsResponse{}
 	resp.Bindings, resp.NextPageToken = fillPage(items, more, func(b broker.Binding) *pb.Binding {
-		return &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args)}
+		k := pb.DestinationKind_DESTINATION_KIND_QUEUE
+		if b.ToExchange {
+			k = pb.DestinationKind_DESTINATION_KIND_EXCHANGE
+		}
+		return &pb.Binding{Exchange: b.Exchange, Queue: b.Queue, BindingKey: b.Key, Arguments: apiValues(b.Args), DestinationKind: k}
 	}, broker.BindingCursor)
 	return resp, nil
 }

@@ -204,7 +204,9 @@ func (s *Server) BindQueue(ctx context.Context, r *pb.BindQueueRequest) (*pb.Bin
 	if err != nil {
 		return nil, err
 	}
-	idx, err := s.broker.Bind(ctx, broker.Binding{VHost: vh, Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
+	idx, err := s.broker.Bind(ctx, broker.Binding{
+		VHost: vh, Exchange: r.GetExchange(), Queue: r.GetQueue(), ToExchange: toExchange(r.GetDestinationKind()), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments()),
+	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -220,7 +222,9 @@ func (s *Server) UnbindQueue(ctx context.Context, r *pb.UnbindQueueRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	idx, err := s.broker.Unbind(ctx, broker.Binding{VHost: vh, Exchange: r.GetExchange(), Queue: r.GetQueue(), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments())})
+	idx, err := s.broker.Unbind(ctx, broker.Binding{
+		VHost: vh, Exchange: r.GetExchange(), Queue: r.GetQueue(), ToExchange: toExchange(r.GetDestinationKind()), Key: r.GetBindingKey(), Args: brokerValues(r.GetArguments()),
+	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -269,3 +273,7 @@ func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Publish
 	}
 	return resp, nil
 }
+
+// toExchange reports whether a request's destination kind is an exchange
+// (UNSPECIFIED is a queue, as before the field).
+func toExchange(k pb.DestinationKind) bool { return k == pb.DestinationKind_DESTINATION_KIND_EXCHANGE }

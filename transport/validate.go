@@ -54,6 +54,11 @@ func (l Limits) checkValues(what string, m map[string]*pb.Value) error {
 			if len(x.BytesValue) > l.MaxHeaderValueBytes {
 				return tooBigf("%s value of %q is %d bytes; the limit is %d", what, k, len(x.BytesValue), l.MaxHeaderValueBytes)
 			}
+		case *pb.Value_ListValue, *pb.Value_TableValue:
+			// A list or table counts as one value: its encoded size.
+			if n := proto.Size(v); n > l.MaxHeaderValueBytes {
+				return tooBigf("%s value of %q is %d bytes; the limit is %d", what, k, n, l.MaxHeaderValueBytes)
+			}
 		}
 	}
 	return nil

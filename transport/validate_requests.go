@@ -101,19 +101,27 @@ func (l Limits) validateListQueues(r *pb.ListQueuesRequest) error {
 }
 
 func (l Limits) validateBindQueue(r *pb.BindQueueRequest) error {
-	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments())
+	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetDestinationKind(), r.GetBindingKey(), r.GetArguments())
 }
 
 func (l Limits) validateUnbindQueue(r *pb.UnbindQueueRequest) error {
-	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetBindingKey(), r.GetArguments())
+	return l.checkBinding(r.GetExchange(), r.GetQueue(), r.GetDestinationKind(), r.GetBindingKey(), r.GetArguments())
 }
 
 // checkBinding validates the fields Bind and Unbind share.
-func (l Limits) checkBinding(exchange, queue, key string, args map[string]*pb.Value) error {
+func (l Limits) checkBinding(exchange, dest string, kind pb.DestinationKind, key string, args map[string]*pb.Value) error {
 	if err := l.checkName("exchange", exchange, true); err != nil {
 		return err
 	}
-	if err := l.checkName("queue", queue, false); err != nil {
+	what := "queue"
+	switch kind {
+	case pb.DestinationKind_DESTINATION_KIND_UNSPECIFIED, pb.DestinationKind_DESTINATION_KIND_QUEUE:
+	case pb.DestinationKind_DESTINATION_KIND_EXCHANGE:
+		what = "destination exchange"
+	default:
+		return invalidf("destination_kind %d is not QUEUE or EXCHANGE", kind)
+	}
+	if err := l.checkName(what, dest, false); err != nil {
 		return err
 	}
 	if err := l.checkRoutingKey("binding key", key); err != nil {
@@ -129,6 +137,9 @@ func (l Limits) validateListBindings(r *pb.ListBindingsRequest) error {
 	}
 	if err := l.checkName("queue", r.GetQueue(), true); err != nil {
 		return err
+	}
+	if _, ok := pb.DestinationKind_name[int32(r.GetDestinationKind())]; !ok {
+		return invalidf("destination_kind %d is not QUEUE or EXCHANGE", r.GetDestinationKind())
 	}
 	return checkPage(r.GetPageSize(), r.GetPageToken())
 }

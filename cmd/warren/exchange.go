@@ -38,7 +38,7 @@ func newExchangeDeclareCmd(a *app) *cobra.Command {
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVar(&kind, "kind", "", "exchange kind: direct, topic, headers or fanout (required)")
+	f.StringVar(&kind, "kind", "", "exchange kind: direct, topic, headers, fanout or x-delayed-message (with --arg x-delayed-type=KIND) (required)")
 	f.BoolVar(&o.AutoDelete, "auto-delete", false, "delete the exchange when its last binding goes")
 	f.BoolVar(&o.Internal, "internal", false, "refuse direct publishes")
 	f.StringArrayVar(&args, "arg", nil, "exchange argument k=v (repeatable; see 'warren bind --help' for values)")

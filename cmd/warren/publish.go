@@ -25,6 +25,7 @@ func newPublishCmd(a *app) *cobra.Command {
 		mandatory bool
 		count     int
 		msg       client.Message
+		delay     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "publish EXCHANGE ROUTING_KEY [BODY]",
@@ -52,13 +53,14 @@ when any message was unroutable or rejected, so scripts can rely on it.`,
 				return asRunError(err)
 			}
 			return a.action(func(ctx context.Context, c *client.Client, _ []string) error {
-				return publish(ctx, a, c, pos[0], pos[1], msg, mandatory, count)
+				return publish(ctx, a, c, pos[0], pos[1], msg, mandatory, delay, count)
 			})(cmd, pos)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&headers, "header", nil, "header k=v or k (repeatable; integers and true/false are typed)")
 	f.BoolVar(&mandatory, "mandatory", false, "report the message as unroutable when no queue takes it")
+	f.DurationVar(&delay, "delay", 0, "on an exchange of kind x-delayed-message, route the message only after this long (sets the x-delay header)")
 	f.IntVar(&count, "count", 1, "publish the same message N times")
 	f.StringVar(&msg.ContentType, "content-type", "", "content type property")
 	f.StringVar(&msg.MessageID, "message-id", "", "message id property")
@@ -88,10 +90,13 @@ type publishCounts struct {
 	reason     string
 }
 
-func publish(ctx context.Context, a *app, c *client.Client, exchange, key string, msg client.Message, mandatory bool, count int) error {
+func publish(ctx context.Context, a *app, c *client.Client, exchange, key string, msg client.Message, mandatory bool, delay time.Duration, count int) error {
 	var opts []client.PublishOption
 	if mandatory {
 		opts = append(opts, client.Mandatory())
+	}
+	if delay > 0 {
+		opts = append(opts, client.Delay(delay))
 	}
 	msg.Timestamp = time.Now()
 	var n publishCounts

@@ -118,9 +118,10 @@ type MetaQueueRecord struct {
 	Arguments    map[string]*Value      `protobuf:"bytes,7,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Vhost        string                 `protobuf:"bytes,8,opt,name=vhost,proto3" json:"vhost,omitempty"`
 	// DeclareQueue.args_level of the declaration.
-	ArgsLevel     uint32 `protobuf:"varint,9,opt,name=args_level,json=argsLevel,proto3" json:"args_level,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ArgsLevel          uint32             `protobuf:"varint,9,opt,name=args_level,json=argsLevel,proto3" json:"args_level,omitempty"`
+	DeadLetterStrategy DeadLetterStrategy `protobuf:"varint,40,opt,name=dead_letter_strategy,json=deadLetterStrategy,proto3,enum=warren.fsm.v1.DeadLetterStrategy" json:"dead_letter_strategy,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *MetaQueueRecord) Reset() {
@@ -216,15 +217,23 @@ func (x *MetaQueueRecord) GetArgsLevel() uint32 {
 	return 0
 }
 
+func (x *MetaQueueRecord) GetDeadLetterStrategy() DeadLetterStrategy {
+	if x != nil {
+		return x.DeadLetterStrategy
+	}
+	return DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE
+}
+
 type MetaBindingRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Vhost         string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Exchange        string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue           string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	Key             string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Arguments       map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Vhost           string                 `protobuf:"bytes,5,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	DestinationKind DestinationKind        `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.fsm.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MetaBindingRecord) Reset() {
@@ -290,6 +299,13 @@ func (x *MetaBindingRecord) GetVhost() string {
 		return x.Vhost
 	}
 	return ""
+}
+
+func (x *MetaBindingRecord) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_QUEUE
 }
 
 // MetaSnapshot is the whole meta state; lists are sorted (exchanges and
@@ -586,7 +602,7 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\x05vhost\x18\x06 \x01(\tR\x05vhost\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x85\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xda\x03\n" +
 	"\x0fMetaQueueRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -598,16 +614,18 @@ const file_warren_fsm_v1_meta_snapshot_proto_rawDesc = "" +
 	"\targuments\x18\a \x03(\v2-.warren.fsm.v1.MetaQueueRecord.ArgumentsEntryR\targuments\x12\x14\n" +
 	"\x05vhost\x18\b \x01(\tR\x05vhost\x12\x1d\n" +
 	"\n" +
-	"args_level\x18\t \x01(\rR\targsLevel\x1aR\n" +
+	"args_level\x18\t \x01(\rR\targsLevel\x12S\n" +
+	"\x14dead_letter_strategy\x18( \x01(\x0e2!.warren.fsm.v1.DeadLetterStrategyR\x12deadLetterStrategy\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xdb\x02\n" +
 	"\x11MetaBindingRecord\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12M\n" +
 	"\targuments\x18\x04 \x03(\v2/.warren.fsm.v1.MetaBindingRecord.ArgumentsEntryR\targuments\x12\x14\n" +
-	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x1aR\n" +
+	"\x05vhost\x18\x05 \x01(\tR\x05vhost\x12I\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1e.warren.fsm.v1.DestinationKindR\x0fdestinationKind\x1aR\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\xb1\x02\n" +
@@ -658,30 +676,34 @@ var file_warren_fsm_v1_meta_snapshot_proto_goTypes = []any{
 	nil,                        // 7: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	nil,                        // 8: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
 	nil,                        // 9: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	(*VHostLimits)(nil),        // 10: warren.fsm.v1.VHostLimits
-	(*Permission)(nil),         // 11: warren.fsm.v1.Permission
-	(*Value)(nil),              // 12: warren.fsm.v1.Value
+	(DeadLetterStrategy)(0),    // 10: warren.fsm.v1.DeadLetterStrategy
+	(DestinationKind)(0),       // 11: warren.fsm.v1.DestinationKind
+	(*VHostLimits)(nil),        // 12: warren.fsm.v1.VHostLimits
+	(*Permission)(nil),         // 13: warren.fsm.v1.Permission
+	(*Value)(nil),              // 14: warren.fsm.v1.Value
 }
 var file_warren_fsm_v1_meta_snapshot_proto_depIdxs = []int32{
 	7,  // 0: warren.fsm.v1.MetaExchangeRecord.arguments:type_name -> warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry
 	8,  // 1: warren.fsm.v1.MetaQueueRecord.arguments:type_name -> warren.fsm.v1.MetaQueueRecord.ArgumentsEntry
-	9,  // 2: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
-	0,  // 3: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
-	1,  // 4: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
-	2,  // 5: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
-	6,  // 6: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
-	10, // 7: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
-	4,  // 8: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
-	11, // 9: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
-	5,  // 10: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
-	12, // 11: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	12, // 12: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	12, // 13: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	10, // 2: warren.fsm.v1.MetaQueueRecord.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
+	9,  // 3: warren.fsm.v1.MetaBindingRecord.arguments:type_name -> warren.fsm.v1.MetaBindingRecord.ArgumentsEntry
+	11, // 4: warren.fsm.v1.MetaBindingRecord.destination_kind:type_name -> warren.fsm.v1.DestinationKind
+	0,  // 5: warren.fsm.v1.MetaSnapshot.exchanges:type_name -> warren.fsm.v1.MetaExchangeRecord
+	1,  // 6: warren.fsm.v1.MetaSnapshot.queues:type_name -> warren.fsm.v1.MetaQueueRecord
+	2,  // 7: warren.fsm.v1.MetaSnapshot.bindings:type_name -> warren.fsm.v1.MetaBindingRecord
+	6,  // 8: warren.fsm.v1.MetaSnapshot.access:type_name -> warren.fsm.v1.MetaAccess
+	12, // 9: warren.fsm.v1.MetaVHostRecord.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 10: warren.fsm.v1.MetaAccess.users:type_name -> warren.fsm.v1.MetaUserRecord
+	13, // 11: warren.fsm.v1.MetaAccess.permissions:type_name -> warren.fsm.v1.Permission
+	5,  // 12: warren.fsm.v1.MetaAccess.vhosts:type_name -> warren.fsm.v1.MetaVHostRecord
+	14, // 13: warren.fsm.v1.MetaExchangeRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	14, // 14: warren.fsm.v1.MetaQueueRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	14, // 15: warren.fsm.v1.MetaBindingRecord.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_meta_snapshot_proto_init() }

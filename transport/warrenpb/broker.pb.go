@@ -23,6 +23,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a binding leads to: a queue (the default) or another exchange
+// (exchange-to-exchange binding, as RabbitMQ's exchange.bind).
+type DestinationKind int32
+
+const (
+	// A queue. In ListBindingsRequest: any kind.
+	DestinationKind_DESTINATION_KIND_UNSPECIFIED DestinationKind = 0
+	DestinationKind_DESTINATION_KIND_QUEUE       DestinationKind = 1
+	DestinationKind_DESTINATION_KIND_EXCHANGE    DestinationKind = 2
+)
+
+// Enum value maps for DestinationKind.
+var (
+	DestinationKind_name = map[int32]string{
+		0: "DESTINATION_KIND_UNSPECIFIED",
+		1: "DESTINATION_KIND_QUEUE",
+		2: "DESTINATION_KIND_EXCHANGE",
+	}
+	DestinationKind_value = map[string]int32{
+		"DESTINATION_KIND_UNSPECIFIED": 0,
+		"DESTINATION_KIND_QUEUE":       1,
+		"DESTINATION_KIND_EXCHANGE":    2,
+	}
+)
+
+func (x DestinationKind) Enum() *DestinationKind {
+	p := new(DestinationKind)
+	*p = x
+	return p
+}
+
+func (x DestinationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DestinationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_warren_v1_broker_proto_enumTypes[0].Descriptor()
+}
+
+func (DestinationKind) Type() protoreflect.EnumType {
+	return &file_warren_v1_broker_proto_enumTypes[0]
+}
+
+func (x DestinationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DestinationKind.Descriptor instead.
+func (DestinationKind) EnumDescriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{0}
+}
+
 type PublishStatus int32
 
 const (
@@ -62,11 +114,11 @@ func (x PublishStatus) String() string {
 }
 
 func (PublishStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[0].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[1].Descriptor()
 }
 
 func (PublishStatus) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[0]
+	return &file_warren_v1_broker_proto_enumTypes[1]
 }
 
 func (x PublishStatus) Number() protoreflect.EnumNumber {
@@ -75,7 +127,7 @@ func (x PublishStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PublishStatus.Descriptor instead.
 func (PublishStatus) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{0}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
 }
 
 type AckMode int32
@@ -113,11 +165,11 @@ func (x AckMode) String() string {
 }
 
 func (AckMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[1].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[2].Descriptor()
 }
 
 func (AckMode) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[1]
+	return &file_warren_v1_broker_proto_enumTypes[2]
 }
 
 func (x AckMode) Number() protoreflect.EnumNumber {
@@ -126,7 +178,7 @@ func (x AckMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AckMode.Descriptor instead.
 func (AckMode) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
 }
 
 type SettleKind int32
@@ -165,11 +217,11 @@ func (x SettleKind) String() string {
 }
 
 func (SettleKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[2].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[3].Descriptor()
 }
 
 func (SettleKind) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[2]
+	return &file_warren_v1_broker_proto_enumTypes[3]
 }
 
 func (x SettleKind) Number() protoreflect.EnumNumber {
@@ -178,7 +230,7 @@ func (x SettleKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SettleKind.Descriptor instead.
 func (SettleKind) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
 }
 
 // GossipKeyOp is an operation on the gossip keyring.
@@ -225,11 +277,11 @@ func (x GossipKeyOp) String() string {
 }
 
 func (GossipKeyOp) Descriptor() protoreflect.EnumDescriptor {
-	return file_warren_v1_broker_proto_enumTypes[3].Descriptor()
+	return file_warren_v1_broker_proto_enumTypes[4].Descriptor()
 }
 
 func (GossipKeyOp) Type() protoreflect.EnumType {
-	return &file_warren_v1_broker_proto_enumTypes[3]
+	return &file_warren_v1_broker_proto_enumTypes[4]
 }
 
 func (x GossipKeyOp) Number() protoreflect.EnumNumber {
@@ -238,7 +290,7 @@ func (x GossipKeyOp) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GossipKeyOp.Descriptor instead.
 func (GossipKeyOp) EnumDescriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{4}
 }
 
 // Value is a typed header or argument value. An unset kind means "no value"
@@ -252,6 +304,8 @@ type Value struct {
 	//	*Value_BoolValue
 	//	*Value_DoubleValue
 	//	*Value_BytesValue
+	//	*Value_ListValue
+	//	*Value_TableValue
 	Kind          isValue_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -339,6 +393,24 @@ func (x *Value) GetBytesValue() []byte {
 	return nil
 }
 
+func (x *Value) GetListValue() *ValueList {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_ListValue); ok {
+			return x.ListValue
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetTableValue() *ValueTable {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_TableValue); ok {
+			return x.TableValue
+		}
+	}
+	return nil
+}
+
 type isValue_Kind interface {
 	isValue_Kind()
 }
@@ -363,6 +435,17 @@ type Value_BytesValue struct {
 	BytesValue []byte `protobuf:"bytes,5,opt,name=bytes_value,json=bytesValue,proto3,oneof"`
 }
 
+type Value_ListValue struct {
+	// AMQP's field array and nested field table (x-death is an array of
+	// tables). The API and the log format encode them alike, field for
+	// field, so one's deterministic encoding is the other's.
+	ListValue *ValueList `protobuf:"bytes,6,opt,name=list_value,json=listValue,proto3,oneof"`
+}
+
+type Value_TableValue struct {
+	TableValue *ValueTable `protobuf:"bytes,7,opt,name=table_value,json=tableValue,proto3,oneof"`
+}
+
 func (*Value_StringValue) isValue_Kind() {}
 
 func (*Value_IntValue) isValue_Kind() {}
@@ -372,6 +455,98 @@ func (*Value_BoolValue) isValue_Kind() {}
 func (*Value_DoubleValue) isValue_Kind() {}
 
 func (*Value_BytesValue) isValue_Kind() {}
+
+func (*Value_ListValue) isValue_Kind() {}
+
+func (*Value_TableValue) isValue_Kind() {}
+
+type ValueList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []*Value               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueList) Reset() {
+	*x = ValueList{}
+	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueList) ProtoMessage() {}
+
+func (x *ValueList) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueList.ProtoReflect.Descriptor instead.
+func (*ValueList) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ValueList) GetValues() []*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type ValueTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        map[string]*Value      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueTable) Reset() {
+	*x = ValueTable{}
+	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueTable) ProtoMessage() {}
+
+func (x *ValueTable) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueTable.ProtoReflect.Descriptor instead.
+func (*ValueTable) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ValueTable) GetFields() map[string]*Value {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
 
 type Properties struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -394,7 +569,7 @@ type Properties struct {
 
 func (x *Properties) Reset() {
 	*x = Properties{}
-	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	mi := &file_warren_v1_broker_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +581,7 @@ func (x *Properties) String() string {
 func (*Properties) ProtoMessage() {}
 
 func (x *Properties) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[1]
+	mi := &file_warren_v1_broker_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +594,7 @@ func (x *Properties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Properties.ProtoReflect.Descriptor instead.
 func (*Properties) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{1}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Properties) GetContentType() string {
@@ -510,7 +685,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	mi := &file_warren_v1_broker_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +697,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[2]
+	mi := &file_warren_v1_broker_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +710,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{2}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Message) GetBody() []byte {
@@ -574,7 +749,7 @@ type Exchange struct {
 
 func (x *Exchange) Reset() {
 	*x = Exchange{}
-	mi := &file_warren_v1_broker_proto_msgTypes[3]
+	mi := &file_warren_v1_broker_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +761,7 @@ func (x *Exchange) String() string {
 func (*Exchange) ProtoMessage() {}
 
 func (x *Exchange) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[3]
+	mi := &file_warren_v1_broker_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +774,7 @@ func (x *Exchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exchange.ProtoReflect.Descriptor instead.
 func (*Exchange) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Exchange) GetName() string {
@@ -660,7 +835,7 @@ type DeclareExchangeRequest struct {
 
 func (x *DeclareExchangeRequest) Reset() {
 	*x = DeclareExchangeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[4]
+	mi := &file_warren_v1_broker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +847,7 @@ func (x *DeclareExchangeRequest) String() string {
 func (*DeclareExchangeRequest) ProtoMessage() {}
 
 func (x *DeclareExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[4]
+	mi := &file_warren_v1_broker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +860,7 @@ func (x *DeclareExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareExchangeRequest.ProtoReflect.Descriptor instead.
 func (*DeclareExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{4}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeclareExchangeRequest) GetName() string {
@@ -746,7 +921,7 @@ type DeclareExchangeResponse struct {
 
 func (x *DeclareExchangeResponse) Reset() {
 	*x = DeclareExchangeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[5]
+	mi := &file_warren_v1_broker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +933,7 @@ func (x *DeclareExchangeResponse) String() string {
 func (*DeclareExchangeResponse) ProtoMessage() {}
 
 func (x *DeclareExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[5]
+	mi := &file_warren_v1_broker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +946,7 @@ func (x *DeclareExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareExchangeResponse.ProtoReflect.Descriptor instead.
 func (*DeclareExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{5}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeclareExchangeResponse) GetMetaIndex() uint64 {
@@ -793,7 +968,7 @@ type DeleteExchangeRequest struct {
 
 func (x *DeleteExchangeRequest) Reset() {
 	*x = DeleteExchangeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[6]
+	mi := &file_warren_v1_broker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +980,7 @@ func (x *DeleteExchangeRequest) String() string {
 func (*DeleteExchangeRequest) ProtoMessage() {}
 
 func (x *DeleteExchangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[6]
+	mi := &file_warren_v1_broker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +993,7 @@ func (x *DeleteExchangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{6}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteExchangeRequest) GetName() string {
@@ -851,7 +1026,7 @@ type DeleteExchangeResponse struct {
 
 func (x *DeleteExchangeResponse) Reset() {
 	*x = DeleteExchangeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[7]
+	mi := &file_warren_v1_broker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1038,7 @@ func (x *DeleteExchangeResponse) String() string {
 func (*DeleteExchangeResponse) ProtoMessage() {}
 
 func (x *DeleteExchangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[7]
+	mi := &file_warren_v1_broker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1051,7 @@ func (x *DeleteExchangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{7}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteExchangeResponse) GetMetaIndex() uint64 {
@@ -901,7 +1076,7 @@ type ListExchangesRequest struct {
 
 func (x *ListExchangesRequest) Reset() {
 	*x = ListExchangesRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[8]
+	mi := &file_warren_v1_broker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +1088,7 @@ func (x *ListExchangesRequest) String() string {
 func (*ListExchangesRequest) ProtoMessage() {}
 
 func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[8]
+	mi := &file_warren_v1_broker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +1101,7 @@ func (x *ListExchangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangesRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{8}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListExchangesRequest) GetMinMetaIndex() uint64 {
@@ -961,7 +1136,7 @@ type ListExchangesResponse struct {
 
 func (x *ListExchangesResponse) Reset() {
 	*x = ListExchangesResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[9]
+	mi := &file_warren_v1_broker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1148,7 @@ func (x *ListExchangesResponse) String() string {
 func (*ListExchangesResponse) ProtoMessage() {}
 
 func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[9]
+	mi := &file_warren_v1_broker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1161,7 @@ func (x *ListExchangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangesResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{9}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListExchangesResponse) GetExchanges() []*Exchange {
@@ -1020,7 +1195,7 @@ type DeclareQueueRequest struct {
 
 func (x *DeclareQueueRequest) Reset() {
 	*x = DeclareQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[10]
+	mi := &file_warren_v1_broker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1207,7 @@ func (x *DeclareQueueRequest) String() string {
 func (*DeclareQueueRequest) ProtoMessage() {}
 
 func (x *DeclareQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[10]
+	mi := &file_warren_v1_broker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1220,7 @@ func (x *DeclareQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareQueueRequest.ProtoReflect.Descriptor instead.
 func (*DeclareQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{10}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeclareQueueRequest) GetName() string {
@@ -1109,7 +1284,7 @@ type DeclareQueueResponse struct {
 
 func (x *DeclareQueueResponse) Reset() {
 	*x = DeclareQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[11]
+	mi := &file_warren_v1_broker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1296,7 @@ func (x *DeclareQueueResponse) String() string {
 func (*DeclareQueueResponse) ProtoMessage() {}
 
 func (x *DeclareQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[11]
+	mi := &file_warren_v1_broker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1309,7 @@ func (x *DeclareQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclareQueueResponse.ProtoReflect.Descriptor instead.
 func (*DeclareQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{11}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeclareQueueResponse) GetName() string {
@@ -1180,7 +1355,7 @@ type DeleteQueueRequest struct {
 
 func (x *DeleteQueueRequest) Reset() {
 	*x = DeleteQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[12]
+	mi := &file_warren_v1_broker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1367,7 @@ func (x *DeleteQueueRequest) String() string {
 func (*DeleteQueueRequest) ProtoMessage() {}
 
 func (x *DeleteQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[12]
+	mi := &file_warren_v1_broker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1380,7 @@ func (x *DeleteQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteQueueRequest.ProtoReflect.Descriptor instead.
 func (*DeleteQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{12}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteQueueRequest) GetName() string {
@@ -1253,7 +1428,7 @@ type DeleteQueueResponse struct {
 
 func (x *DeleteQueueResponse) Reset() {
 	*x = DeleteQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[13]
+	mi := &file_warren_v1_broker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1440,7 @@ func (x *DeleteQueueResponse) String() string {
 func (*DeleteQueueResponse) ProtoMessage() {}
 
 func (x *DeleteQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[13]
+	mi := &file_warren_v1_broker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1453,7 @@ func (x *DeleteQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteQueueResponse.ProtoReflect.Descriptor instead.
 func (*DeleteQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{13}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteQueueResponse) GetMessageCount() uint64 {
@@ -1308,7 +1483,7 @@ type PurgeQueueRequest struct {
 
 func (x *PurgeQueueRequest) Reset() {
 	*x = PurgeQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[14]
+	mi := &file_warren_v1_broker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1495,7 @@ func (x *PurgeQueueRequest) String() string {
 func (*PurgeQueueRequest) ProtoMessage() {}
 
 func (x *PurgeQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[14]
+	mi := &file_warren_v1_broker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1508,7 @@ func (x *PurgeQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeQueueRequest.ProtoReflect.Descriptor instead.
 func (*PurgeQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{14}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PurgeQueueRequest) GetName() string {
@@ -1366,7 +1541,7 @@ type PurgeQueueResponse struct {
 
 func (x *PurgeQueueResponse) Reset() {
 	*x = PurgeQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[15]
+	mi := &file_warren_v1_broker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1553,7 @@ func (x *PurgeQueueResponse) String() string {
 func (*PurgeQueueResponse) ProtoMessage() {}
 
 func (x *PurgeQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[15]
+	mi := &file_warren_v1_broker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1566,7 @@ func (x *PurgeQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeQueueResponse.ProtoReflect.Descriptor instead.
 func (*PurgeQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{15}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PurgeQueueResponse) GetMessageCount() uint64 {
@@ -1426,7 +1601,7 @@ type QueueInfo struct {
 
 func (x *QueueInfo) Reset() {
 	*x = QueueInfo{}
-	mi := &file_warren_v1_broker_proto_msgTypes[16]
+	mi := &file_warren_v1_broker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1613,7 @@ func (x *QueueInfo) String() string {
 func (*QueueInfo) ProtoMessage() {}
 
 func (x *QueueInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[16]
+	mi := &file_warren_v1_broker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1626,7 @@ func (x *QueueInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueInfo.ProtoReflect.Descriptor instead.
 func (*QueueInfo) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{16}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *QueueInfo) GetName() string {
@@ -1546,7 +1721,7 @@ type QueueRates struct {
 
 func (x *QueueRates) Reset() {
 	*x = QueueRates{}
-	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	mi := &file_warren_v1_broker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1733,7 @@ func (x *QueueRates) String() string {
 func (*QueueRates) ProtoMessage() {}
 
 func (x *QueueRates) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[17]
+	mi := &file_warren_v1_broker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1746,7 @@ func (x *QueueRates) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueRates.ProtoReflect.Descriptor instead.
 func (*QueueRates) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{17}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueueRates) GetKnown() bool {
@@ -1638,7 +1813,7 @@ type ListQueuesRequest struct {
 
 func (x *ListQueuesRequest) Reset() {
 	*x = ListQueuesRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[18]
+	mi := &file_warren_v1_broker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1825,7 @@ func (x *ListQueuesRequest) String() string {
 func (*ListQueuesRequest) ProtoMessage() {}
 
 func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[18]
+	mi := &file_warren_v1_broker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1838,7 @@ func (x *ListQueuesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueuesRequest.ProtoReflect.Descriptor instead.
 func (*ListQueuesRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{18}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListQueuesRequest) GetMinMetaIndex() uint64 {
@@ -1698,7 +1873,7 @@ type ListQueuesResponse struct {
 
 func (x *ListQueuesResponse) Reset() {
 	*x = ListQueuesResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[19]
+	mi := &file_warren_v1_broker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1885,7 @@ func (x *ListQueuesResponse) String() string {
 func (*ListQueuesResponse) ProtoMessage() {}
 
 func (x *ListQueuesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[19]
+	mi := &file_warren_v1_broker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1898,7 @@ func (x *ListQueuesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListQueuesResponse.ProtoReflect.Descriptor instead.
 func (*ListQueuesResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{19}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListQueuesResponse) GetQueues() []*QueueInfo {
@@ -1741,18 +1916,23 @@ func (x *ListQueuesResponse) GetNextPageToken() string {
 }
 
 type Binding struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	BindingKey    string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The source exchange.
+	Exchange string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// The destination's name: a queue, or an exchange when destination_kind
+	// is EXCHANGE.
+	Queue      string            `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	BindingKey string            `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
+	Arguments  map[string]*Value `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// QUEUE or EXCHANGE.
+	DestinationKind DestinationKind `protobuf:"varint,5,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Binding) Reset() {
 	*x = Binding{}
-	mi := &file_warren_v1_broker_proto_msgTypes[20]
+	mi := &file_warren_v1_broker_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1944,7 @@ func (x *Binding) String() string {
 func (*Binding) ProtoMessage() {}
 
 func (x *Binding) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[20]
+	mi := &file_warren_v1_broker_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1957,7 @@ func (x *Binding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Binding.ProtoReflect.Descriptor instead.
 func (*Binding) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{20}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Binding) GetExchange() string {
@@ -1808,20 +1988,32 @@ func (x *Binding) GetArguments() map[string]*Value {
 	return nil
 }
 
+func (x *Binding) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
+}
+
+// Binds a queue, or with destination_kind EXCHANGE an exchange, to the
+// source exchange. Needs write on the destination and read on the source.
 type BindQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	BindingKey    string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	MinMetaIndex  uint64                 `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// The destination's name.
+	Queue        string            `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	BindingKey   string            `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
+	Arguments    map[string]*Value `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MinMetaIndex uint64            `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// UNSPECIFIED and QUEUE: a queue.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BindQueueRequest) Reset() {
 	*x = BindQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[21]
+	mi := &file_warren_v1_broker_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +2025,7 @@ func (x *BindQueueRequest) String() string {
 func (*BindQueueRequest) ProtoMessage() {}
 
 func (x *BindQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[21]
+	mi := &file_warren_v1_broker_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +2038,7 @@ func (x *BindQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindQueueRequest.ProtoReflect.Descriptor instead.
 func (*BindQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{21}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BindQueueRequest) GetExchange() string {
@@ -1884,6 +2076,13 @@ func (x *BindQueueRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *BindQueueRequest) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
+}
+
 type BindQueueResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MetaIndex     uint64                 `protobuf:"varint,1,opt,name=meta_index,json=metaIndex,proto3" json:"meta_index,omitempty"`
@@ -1893,7 +2092,7 @@ type BindQueueResponse struct {
 
 func (x *BindQueueResponse) Reset() {
 	*x = BindQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[22]
+	mi := &file_warren_v1_broker_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2104,7 @@ func (x *BindQueueResponse) String() string {
 func (*BindQueueResponse) ProtoMessage() {}
 
 func (x *BindQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[22]
+	mi := &file_warren_v1_broker_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2117,7 @@ func (x *BindQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindQueueResponse.ProtoReflect.Descriptor instead.
 func (*BindQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{22}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BindQueueResponse) GetMetaIndex() uint64 {
@@ -1929,19 +2128,21 @@ func (x *BindQueueResponse) GetMetaIndex() uint64 {
 }
 
 type UnbindQueueRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	BindingKey    string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
-	Arguments     map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	MinMetaIndex  uint64                 `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Exchange     string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue        string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	BindingKey   string                 `protobuf:"bytes,3,opt,name=binding_key,json=bindingKey,proto3" json:"binding_key,omitempty"`
+	Arguments    map[string]*Value      `protobuf:"bytes,4,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MinMetaIndex uint64                 `protobuf:"varint,5,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// UNSPECIFIED and QUEUE: a queue.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UnbindQueueRequest) Reset() {
 	*x = UnbindQueueRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[23]
+	mi := &file_warren_v1_broker_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2154,7 @@ func (x *UnbindQueueRequest) String() string {
 func (*UnbindQueueRequest) ProtoMessage() {}
 
 func (x *UnbindQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[23]
+	mi := &file_warren_v1_broker_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2167,7 @@ func (x *UnbindQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindQueueRequest.ProtoReflect.Descriptor instead.
 func (*UnbindQueueRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{23}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UnbindQueueRequest) GetExchange() string {
@@ -2004,6 +2205,13 @@ func (x *UnbindQueueRequest) GetMinMetaIndex() uint64 {
 	return 0
 }
 
+func (x *UnbindQueueRequest) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
+}
+
 type UnbindQueueResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MetaIndex     uint64                 `protobuf:"varint,1,opt,name=meta_index,json=metaIndex,proto3" json:"meta_index,omitempty"`
@@ -2013,7 +2221,7 @@ type UnbindQueueResponse struct {
 
 func (x *UnbindQueueResponse) Reset() {
 	*x = UnbindQueueResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[24]
+	mi := &file_warren_v1_broker_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2233,7 @@ func (x *UnbindQueueResponse) String() string {
 func (*UnbindQueueResponse) ProtoMessage() {}
 
 func (x *UnbindQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[24]
+	mi := &file_warren_v1_broker_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2246,7 @@ func (x *UnbindQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnbindQueueResponse.ProtoReflect.Descriptor instead.
 func (*UnbindQueueResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{24}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UnbindQueueResponse) GetMetaIndex() uint64 {
@@ -2050,10 +2258,12 @@ func (x *UnbindQueueResponse) GetMetaIndex() uint64 {
 
 type ListBindingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Optional filters.
-	Exchange     string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Queue        string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
-	MinMetaIndex uint64 `protobuf:"varint,3,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
+	// Optional filters: the source exchange, the destination's name.
+	Exchange string `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Queue    string `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	// UNSPECIFIED: destinations of both kinds.
+	DestinationKind DestinationKind `protobuf:"varint,6,opt,name=destination_kind,json=destinationKind,proto3,enum=warren.v1.DestinationKind" json:"destination_kind,omitempty"`
+	MinMetaIndex    uint64          `protobuf:"varint,3,opt,name=min_meta_index,json=minMetaIndex,proto3" json:"min_meta_index,omitempty"`
 	// Pagination: at most page_size items (0: the server's default, 1,000;
 	// at most 10,000), and never more than 3 MiB of them (under gRPC's default
 	// 4 MiB receive limit); page_token is the
@@ -2066,7 +2276,7 @@ type ListBindingsRequest struct {
 
 func (x *ListBindingsRequest) Reset() {
 	*x = ListBindingsRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[25]
+	mi := &file_warren_v1_broker_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2288,7 @@ func (x *ListBindingsRequest) String() string {
 func (*ListBindingsRequest) ProtoMessage() {}
 
 func (x *ListBindingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[25]
+	mi := &file_warren_v1_broker_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2301,7 @@ func (x *ListBindingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBindingsRequest.ProtoReflect.Descriptor instead.
 func (*ListBindingsRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{25}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListBindingsRequest) GetExchange() string {
@@ -2106,6 +2316,13 @@ func (x *ListBindingsRequest) GetQueue() string {
 		return x.Queue
 	}
 	return ""
+}
+
+func (x *ListBindingsRequest) GetDestinationKind() DestinationKind {
+	if x != nil {
+		return x.DestinationKind
+	}
+	return DestinationKind_DESTINATION_KIND_UNSPECIFIED
 }
 
 func (x *ListBindingsRequest) GetMinMetaIndex() uint64 {
@@ -2140,7 +2357,7 @@ type ListBindingsResponse struct {
 
 func (x *ListBindingsResponse) Reset() {
 	*x = ListBindingsResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[26]
+	mi := &file_warren_v1_broker_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2369,7 @@ func (x *ListBindingsResponse) String() string {
 func (*ListBindingsResponse) ProtoMessage() {}
 
 func (x *ListBindingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[26]
+	mi := &file_warren_v1_broker_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2382,7 @@ func (x *ListBindingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBindingsResponse.ProtoReflect.Descriptor instead.
 func (*ListBindingsResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{26}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListBindingsResponse) GetBindings() []*Binding {
@@ -2197,7 +2414,7 @@ type PublishEntry struct {
 
 func (x *PublishEntry) Reset() {
 	*x = PublishEntry{}
-	mi := &file_warren_v1_broker_proto_msgTypes[27]
+	mi := &file_warren_v1_broker_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2426,7 @@ func (x *PublishEntry) String() string {
 func (*PublishEntry) ProtoMessage() {}
 
 func (x *PublishEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[27]
+	mi := &file_warren_v1_broker_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2439,7 @@ func (x *PublishEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEntry.ProtoReflect.Descriptor instead.
 func (*PublishEntry) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{27}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishEntry) GetExchange() string {
@@ -2272,7 +2489,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[28]
+	mi := &file_warren_v1_broker_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2501,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[28]
+	mi := &file_warren_v1_broker_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2514,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{28}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PublishRequest) GetPublisherId() string {
@@ -2332,7 +2549,7 @@ type PublishResult struct {
 
 func (x *PublishResult) Reset() {
 	*x = PublishResult{}
-	mi := &file_warren_v1_broker_proto_msgTypes[29]
+	mi := &file_warren_v1_broker_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2561,7 @@ func (x *PublishResult) String() string {
 func (*PublishResult) ProtoMessage() {}
 
 func (x *PublishResult) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[29]
+	mi := &file_warren_v1_broker_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2574,7 @@ func (x *PublishResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResult.ProtoReflect.Descriptor instead.
 func (*PublishResult) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{29}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PublishResult) GetStatus() PublishStatus {
@@ -2384,7 +2601,7 @@ type PublishResponse struct {
 
 func (x *PublishResponse) Reset() {
 	*x = PublishResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[30]
+	mi := &file_warren_v1_broker_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2613,7 @@ func (x *PublishResponse) String() string {
 func (*PublishResponse) ProtoMessage() {}
 
 func (x *PublishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[30]
+	mi := &file_warren_v1_broker_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2626,7 @@ func (x *PublishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
 func (*PublishResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{30}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PublishResponse) GetResults() []*PublishResult {
@@ -2454,7 +2671,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_warren_v1_broker_proto_msgTypes[31]
+	mi := &file_warren_v1_broker_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2683,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[31]
+	mi := &file_warren_v1_broker_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2696,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{31}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Subscribe) GetQueue() string {
@@ -2568,7 +2785,7 @@ type Settle struct {
 
 func (x *Settle) Reset() {
 	*x = Settle{}
-	mi := &file_warren_v1_broker_proto_msgTypes[32]
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2797,7 @@ func (x *Settle) String() string {
 func (*Settle) ProtoMessage() {}
 
 func (x *Settle) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[32]
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2810,7 @@ func (x *Settle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Settle.ProtoReflect.Descriptor instead.
 func (*Settle) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{32}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Settle) GetKind() SettleKind {
@@ -2637,7 +2854,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[33]
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2649,7 +2866,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[33]
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2662,7 +2879,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{33}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConsumeRequest) GetRequest() isConsumeRequest_Request {
@@ -2720,7 +2937,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2949,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2962,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Subscribed) GetConsumerTag() string {
@@ -2780,7 +2997,7 @@ type ConsumerState struct {
 
 func (x *ConsumerState) Reset() {
 	*x = ConsumerState{}
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2792,7 +3009,7 @@ func (x *ConsumerState) String() string {
 func (*ConsumerState) ProtoMessage() {}
 
 func (x *ConsumerState) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2805,7 +3022,7 @@ func (x *ConsumerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumerState.ProtoReflect.Descriptor instead.
 func (*ConsumerState) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ConsumerState) GetActive() bool {
@@ -2832,7 +3049,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3061,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3074,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Delivery) GetDeliveryTag() uint64 {
@@ -2930,7 +3147,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3159,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3172,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ConsumeResponse) GetResponse() isConsumeResponse_Response {
@@ -3028,7 +3245,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3257,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3270,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetRequest) GetQueue() string {
@@ -3103,7 +3320,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3332,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3345,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetResponse) GetDelivery() *Delivery {
@@ -3156,7 +3373,7 @@ type SettleRequest struct {
 
 func (x *SettleRequest) Reset() {
 	*x = SettleRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3168,7 +3385,7 @@ func (x *SettleRequest) String() string {
 func (*SettleRequest) ProtoMessage() {}
 
 func (x *SettleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3181,7 +3398,7 @@ func (x *SettleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleRequest.ProtoReflect.Descriptor instead.
 func (*SettleRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SettleRequest) GetSessionId() string {
@@ -3213,7 +3430,7 @@ type SettleResponse struct {
 
 func (x *SettleResponse) Reset() {
 	*x = SettleResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3442,7 @@ func (x *SettleResponse) String() string {
 func (*SettleResponse) ProtoMessage() {}
 
 func (x *SettleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3455,7 @@ func (x *SettleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleResponse.ProtoReflect.Descriptor instead.
 func (*SettleResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
 }
 
 type SessionRequest struct {
@@ -3251,7 +3468,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3480,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3493,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SessionRequest) GetSessionId() string {
@@ -3295,7 +3512,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3524,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3537,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SessionResponse) GetSessionId() string {
@@ -3338,7 +3555,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3567,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3580,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
 }
 
 type ClusterMember struct {
@@ -3385,7 +3602,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +3614,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +3627,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3481,7 +3698,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3493,7 +3710,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3506,7 +3723,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3567,7 +3784,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +3796,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +3809,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -3662,7 +3879,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3674,7 +3891,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3687,7 +3904,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -3719,7 +3936,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3948,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3961,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 type LeaveClusterResponse struct {
@@ -3757,7 +3974,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3769,7 +3986,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3782,7 +3999,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -3801,7 +4018,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3813,7 +4030,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3826,7 +4043,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -3846,7 +4063,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +4075,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +4088,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -3894,7 +4111,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3906,7 +4123,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3919,7 +4136,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -3951,7 +4168,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3963,7 +4180,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3976,7 +4193,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -4015,7 +4232,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +4244,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +4257,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -4068,7 +4285,7 @@ var File_warren_v1_broker_proto protoreflect.FileDescriptor
 
 const file_warren_v1_broker_proto_rawDesc = "" +
 	"\n" +
-	"\x16warren/v1/broker.proto\x12\twarren.v1\"\xbc\x01\n" +
+	"\x16warren/v1/broker.proto\x12\twarren.v1\"\xad\x02\n" +
 	"\x05Value\x12#\n" +
 	"\fstring_value\x18\x01 \x01(\tH\x00R\vstringValue\x12\x1d\n" +
 	"\tint_value\x18\x02 \x01(\x03H\x00R\bintValue\x12\x1f\n" +
@@ -4076,8 +4293,20 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"bool_value\x18\x03 \x01(\bH\x00R\tboolValue\x12#\n" +
 	"\fdouble_value\x18\x04 \x01(\x01H\x00R\vdoubleValue\x12!\n" +
 	"\vbytes_value\x18\x05 \x01(\fH\x00R\n" +
-	"bytesValueB\x06\n" +
-	"\x04kind\"\xe3\x02\n" +
+	"bytesValue\x125\n" +
+	"\n" +
+	"list_value\x18\x06 \x01(\v2\x14.warren.v1.ValueListH\x00R\tlistValue\x128\n" +
+	"\vtable_value\x18\a \x01(\v2\x15.warren.v1.ValueTableH\x00R\n" +
+	"tableValueB\x06\n" +
+	"\x04kind\"5\n" +
+	"\tValueList\x12(\n" +
+	"\x06values\x18\x01 \x03(\v2\x10.warren.v1.ValueR\x06values\"\x94\x01\n" +
+	"\n" +
+	"ValueTable\x129\n" +
+	"\x06fields\x18\x01 \x03(\v2!.warren.v1.ValueTable.FieldsEntryR\x06fields\x1aK\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xe3\x02\n" +
 	"\n" +
 	"Properties\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12)\n" +
@@ -4218,45 +4447,49 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"j\n" +
 	"\x12ListQueuesResponse\x12,\n" +
 	"\x06queues\x18\x01 \x03(\v2\x14.warren.v1.QueueInfoR\x06queues\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xed\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb4\x02\n" +
 	"\aBinding\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
 	"\vbinding_key\x18\x03 \x01(\tR\n" +
 	"bindingKey\x12?\n" +
-	"\targuments\x18\x04 \x03(\v2!.warren.v1.Binding.ArgumentsEntryR\targuments\x1aN\n" +
+	"\targuments\x18\x04 \x03(\v2!.warren.v1.Binding.ArgumentsEntryR\targuments\x12E\n" +
+	"\x10destination_kind\x18\x05 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xa5\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xec\x02\n" +
 	"\x10BindQueueRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
 	"\vbinding_key\x18\x03 \x01(\tR\n" +
 	"bindingKey\x12H\n" +
 	"\targuments\x18\x04 \x03(\v2*.warren.v1.BindQueueRequest.ArgumentsEntryR\targuments\x12$\n" +
-	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x1aN\n" +
+	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x12E\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"2\n" +
 	"\x11BindQueueResponse\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xa9\x02\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xf0\x02\n" +
 	"\x12UnbindQueueRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1f\n" +
 	"\vbinding_key\x18\x03 \x01(\tR\n" +
 	"bindingKey\x12J\n" +
 	"\targuments\x18\x04 \x03(\v2,.warren.v1.UnbindQueueRequest.ArgumentsEntryR\targuments\x12$\n" +
-	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x1aN\n" +
+	"\x0emin_meta_index\x18\x05 \x01(\x04R\fminMetaIndex\x12E\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"4\n" +
 	"\x13UnbindQueueResponse\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xa9\x01\n" +
+	"meta_index\x18\x01 \x01(\x04R\tmetaIndex\"\xf0\x01\n" +
 	"\x13ListBindingsRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
-	"\x05queue\x18\x02 \x01(\tR\x05queue\x12$\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\x12E\n" +
+	"\x10destination_kind\x18\x06 \x01(\x0e2\x1a.warren.v1.DestinationKindR\x0fdestinationKind\x12$\n" +
 	"\x0emin_meta_index\x18\x03 \x01(\x04R\fminMetaIndex\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\rR\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4402,7 +4635,11 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x11GossipKeyResponse\x12/\n" +
 	"\x04keys\x18\x01 \x03(\v2\x1b.warren.v1.GossipKeyHoldersR\x04keys\x12\x18\n" +
 	"\aprimary\x18\x02 \x01(\tR\aprimary\x12\x18\n" +
-	"\amembers\x18\x03 \x01(\rR\amembers*\x89\x01\n" +
+	"\amembers\x18\x03 \x01(\rR\amembers*n\n" +
+	"\x0fDestinationKind\x12 \n" +
+	"\x1cDESTINATION_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16DESTINATION_KIND_QUEUE\x10\x01\x12\x1d\n" +
+	"\x19DESTINATION_KIND_EXCHANGE\x10\x02*\x89\x01\n" +
 	"\rPublishStatus\x12\x1e\n" +
 	"\x1aPUBLISH_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PUBLISH_STATUS_CONFIRMED\x10\x01\x12\x1d\n" +
@@ -4460,165 +4697,178 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 	return file_warren_v1_broker_proto_rawDescData
 }
 
-var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_warren_v1_broker_proto_goTypes = []any{
-	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
-	(AckMode)(0),                    // 1: warren.v1.AckMode
-	(SettleKind)(0),                 // 2: warren.v1.SettleKind
-	(GossipKeyOp)(0),                // 3: warren.v1.GossipKeyOp
-	(*Value)(nil),                   // 4: warren.v1.Value
-	(*Properties)(nil),              // 5: warren.v1.Properties
-	(*Message)(nil),                 // 6: warren.v1.Message
-	(*Exchange)(nil),                // 7: warren.v1.Exchange
-	(*DeclareExchangeRequest)(nil),  // 8: warren.v1.DeclareExchangeRequest
-	(*DeclareExchangeResponse)(nil), // 9: warren.v1.DeclareExchangeResponse
-	(*DeleteExchangeRequest)(nil),   // 10: warren.v1.DeleteExchangeRequest
-	(*DeleteExchangeResponse)(nil),  // 11: warren.v1.DeleteExchangeResponse
-	(*ListExchangesRequest)(nil),    // 12: warren.v1.ListExchangesRequest
-	(*ListExchangesResponse)(nil),   // 13: warren.v1.ListExchangesResponse
-	(*DeclareQueueRequest)(nil),     // 14: warren.v1.DeclareQueueRequest
-	(*DeclareQueueResponse)(nil),    // 15: warren.v1.DeclareQueueResponse
-	(*DeleteQueueRequest)(nil),      // 16: warren.v1.DeleteQueueRequest
-	(*DeleteQueueResponse)(nil),     // 17: warren.v1.DeleteQueueResponse
-	(*PurgeQueueRequest)(nil),       // 18: warren.v1.PurgeQueueRequest
-	(*PurgeQueueResponse)(nil),      // 19: warren.v1.PurgeQueueResponse
-	(*QueueInfo)(nil),               // 20: warren.v1.QueueInfo
-	(*QueueRates)(nil),              // 21: warren.v1.QueueRates
-	(*ListQueuesRequest)(nil),       // 22: warren.v1.ListQueuesRequest
-	(*ListQueuesResponse)(nil),      // 23: warren.v1.ListQueuesResponse
-	(*Binding)(nil),                 // 24: warren.v1.Binding
-	(*BindQueueRequest)(nil),        // 25: warren.v1.BindQueueRequest
-	(*BindQueueResponse)(nil),       // 26: warren.v1.BindQueueResponse
-	(*UnbindQueueRequest)(nil),      // 27: warren.v1.UnbindQueueRequest
-	(*UnbindQueueResponse)(nil),     // 28: warren.v1.UnbindQueueResponse
-	(*ListBindingsRequest)(nil),     // 29: warren.v1.ListBindingsRequest
-	(*ListBindingsResponse)(nil),    // 30: warren.v1.ListBindingsResponse
-	(*PublishEntry)(nil),            // 31: warren.v1.PublishEntry
-	(*PublishRequest)(nil),          // 32: warren.v1.PublishRequest
-	(*PublishResult)(nil),           // 33: warren.v1.PublishResult
-	(*PublishResponse)(nil),         // 34: warren.v1.PublishResponse
-	(*Subscribe)(nil),               // 35: warren.v1.Subscribe
-	(*Settle)(nil),                  // 36: warren.v1.Settle
-	(*ConsumeRequest)(nil),          // 37: warren.v1.ConsumeRequest
-	(*Subscribed)(nil),              // 38: warren.v1.Subscribed
-	(*ConsumerState)(nil),           // 39: warren.v1.ConsumerState
-	(*Delivery)(nil),                // 40: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 41: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 42: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 43: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 44: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 45: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 46: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 47: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 48: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 49: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 50: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 51: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 52: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 53: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 54: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 55: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 56: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 57: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 58: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 59: warren.v1.GossipKeyResponse
-	nil,                             // 60: warren.v1.Message.HeadersEntry
-	nil,                             // 61: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 62: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 63: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 64: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 65: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 66: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 67: warren.v1.UnbindQueueRequest.ArgumentsEntry
-	nil,                             // 68: warren.v1.Subscribe.ArgumentsEntry
+	(DestinationKind)(0),            // 0: warren.v1.DestinationKind
+	(PublishStatus)(0),              // 1: warren.v1.PublishStatus
+	(AckMode)(0),                    // 2: warren.v1.AckMode
+	(SettleKind)(0),                 // 3: warren.v1.SettleKind
+	(GossipKeyOp)(0),                // 4: warren.v1.GossipKeyOp
+	(*Value)(nil),                   // 5: warren.v1.Value
+	(*ValueList)(nil),               // 6: warren.v1.ValueList
+	(*ValueTable)(nil),              // 7: warren.v1.ValueTable
+	(*Properties)(nil),              // 8: warren.v1.Properties
+	(*Message)(nil),                 // 9: warren.v1.Message
+	(*Exchange)(nil),                // 10: warren.v1.Exchange
+	(*DeclareExchangeRequest)(nil),  // 11: warren.v1.DeclareExchangeRequest
+	(*DeclareExchangeResponse)(nil), // 12: warren.v1.DeclareExchangeResponse
+	(*DeleteExchangeRequest)(nil),   // 13: warren.v1.DeleteExchangeRequest
+	(*DeleteExchangeResponse)(nil),  // 14: warren.v1.DeleteExchangeResponse
+	(*ListExchangesRequest)(nil),    // 15: warren.v1.ListExchangesRequest
+	(*ListExchangesResponse)(nil),   // 16: warren.v1.ListExchangesResponse
+	(*DeclareQueueRequest)(nil),     // 17: warren.v1.DeclareQueueRequest
+	(*DeclareQueueResponse)(nil),    // 18: warren.v1.DeclareQueueResponse
+	(*DeleteQueueRequest)(nil),      // 19: warren.v1.DeleteQueueRequest
+	(*DeleteQueueResponse)(nil),     // 20: warren.v1.DeleteQueueResponse
+	(*PurgeQueueRequest)(nil),       // 21: warren.v1.PurgeQueueRequest
+	(*PurgeQueueResponse)(nil),      // 22: warren.v1.PurgeQueueResponse
+	(*QueueInfo)(nil),               // 23: warren.v1.QueueInfo
+	(*QueueRates)(nil),              // 24: warren.v1.QueueRates
+	(*ListQueuesRequest)(nil),       // 25: warren.v1.ListQueuesRequest
+	(*ListQueuesResponse)(nil),      // 26: warren.v1.ListQueuesResponse
+	(*Binding)(nil),                 // 27: warren.v1.Binding
+	(*BindQueueRequest)(nil),        // 28: warren.v1.BindQueueRequest
+	(*BindQueueResponse)(nil),       // 29: warren.v1.BindQueueResponse
+	(*UnbindQueueRequest)(nil),      // 30: warren.v1.UnbindQueueRequest
+	(*UnbindQueueResponse)(nil),     // 31: warren.v1.UnbindQueueResponse
+	(*ListBindingsRequest)(nil),     // 32: warren.v1.ListBindingsRequest
+	(*ListBindingsResponse)(nil),    // 33: warren.v1.ListBindingsResponse
+	(*PublishEntry)(nil),            // 34: warren.v1.PublishEntry
+	(*PublishRequest)(nil),          // 35: warren.v1.PublishRequest
+	(*PublishResult)(nil),           // 36: warren.v1.PublishResult
+	(*PublishResponse)(nil),         // 37: warren.v1.PublishResponse
+	(*Subscribe)(nil),               // 38: warren.v1.Subscribe
+	(*Settle)(nil),                  // 39: warren.v1.Settle
+	(*ConsumeRequest)(nil),          // 40: warren.v1.ConsumeRequest
+	(*Subscribed)(nil),              // 41: warren.v1.Subscribed
+	(*ConsumerState)(nil),           // 42: warren.v1.ConsumerState
+	(*Delivery)(nil),                // 43: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 44: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 45: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 46: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 47: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 48: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 49: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 50: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 51: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 52: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 53: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 54: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 55: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 56: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 57: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 58: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 59: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 60: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 61: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 62: warren.v1.GossipKeyResponse
+	nil,                             // 63: warren.v1.ValueTable.FieldsEntry
+	nil,                             // 64: warren.v1.Message.HeadersEntry
+	nil,                             // 65: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 66: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 67: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 68: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 69: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 70: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 71: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	nil,                             // 72: warren.v1.Subscribe.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	60, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
-	5,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	61, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	62, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	7,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	63, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	64, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
-	21, // 7: warren.v1.QueueInfo.rates:type_name -> warren.v1.QueueRates
-	20, // 8: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	65, // 9: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	66, // 10: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	67, // 11: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
-	24, // 12: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
-	6,  // 13: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
-	31, // 14: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
-	0,  // 15: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
-	33, // 16: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
-	1,  // 17: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	68, // 18: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
-	2,  // 19: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
-	35, // 20: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
-	36, // 21: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
-	6,  // 22: warren.v1.Delivery.message:type_name -> warren.v1.Message
-	38, // 23: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	40, // 24: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	39, // 25: warren.v1.ConsumeResponse.state:type_name -> warren.v1.ConsumerState
-	40, // 26: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	36, // 27: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	50, // 28: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	49, // 29: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	51, // 30: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	3,  // 31: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	58, // 32: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	4,  // 33: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	4,  // 34: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 35: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 36: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 37: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 38: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 39: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 40: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 41: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
-	8,  // 42: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	10, // 43: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	12, // 44: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	14, // 45: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	16, // 46: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	18, // 47: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	22, // 48: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	25, // 49: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	27, // 50: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	29, // 51: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	32, // 52: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	37, // 53: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	42, // 54: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	44, // 55: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	46, // 56: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	48, // 57: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	53, // 58: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	55, // 59: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	57, // 60: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	9,  // 61: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	11, // 62: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	13, // 63: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	15, // 64: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	17, // 65: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	19, // 66: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	23, // 67: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	26, // 68: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	28, // 69: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	30, // 70: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	34, // 71: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	41, // 72: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	43, // 73: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	45, // 74: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	47, // 75: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	52, // 76: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	54, // 77: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	56, // 78: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	59, // 79: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	61, // [61:80] is the sub-list for method output_type
-	42, // [42:61] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	6,  // 0: warren.v1.Value.list_value:type_name -> warren.v1.ValueList
+	7,  // 1: warren.v1.Value.table_value:type_name -> warren.v1.ValueTable
+	5,  // 2: warren.v1.ValueList.values:type_name -> warren.v1.Value
+	63, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
+	64, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	8,  // 5: warren.v1.Message.properties:type_name -> warren.v1.Properties
+	65, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	66, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	10, // 8: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
+	67, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	68, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	24, // 11: warren.v1.QueueInfo.rates:type_name -> warren.v1.QueueRates
+	23, // 12: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
+	69, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	0,  // 14: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
+	70, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	0,  // 16: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	71, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	0,  // 18: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	0,  // 19: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
+	27, // 20: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
+	9,  // 21: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
+	34, // 22: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
+	1,  // 23: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
+	36, // 24: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
+	2,  // 25: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
+	72, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
+	3,  // 27: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
+	38, // 28: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
+	39, // 29: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
+	9,  // 30: warren.v1.Delivery.message:type_name -> warren.v1.Message
+	41, // 31: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
+	43, // 32: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	42, // 33: warren.v1.ConsumeResponse.state:type_name -> warren.v1.ConsumerState
+	43, // 34: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	39, // 35: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	53, // 36: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	52, // 37: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	54, // 38: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	4,  // 39: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	61, // 40: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	5,  // 41: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
+	5,  // 42: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	5,  // 43: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 44: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 45: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 46: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 47: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 48: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 49: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 50: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
+	11, // 51: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	13, // 52: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	15, // 53: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	17, // 54: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	19, // 55: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	21, // 56: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	25, // 57: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	28, // 58: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	30, // 59: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	32, // 60: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	35, // 61: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	40, // 62: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	45, // 63: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	47, // 64: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	49, // 65: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	51, // 66: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	56, // 67: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	58, // 68: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	60, // 69: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	12, // 70: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	14, // 71: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	16, // 72: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	18, // 73: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	20, // 74: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	22, // 75: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	26, // 76: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	29, // 77: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	31, // 78: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	33, // 79: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	37, // 80: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	44, // 81: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	46, // 82: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	48, // 83: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	50, // 84: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	55, // 85: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	57, // 86: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	59, // 87: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	62, // 88: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	70, // [70:89] is the sub-list for method output_type
+	51, // [51:70] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4632,12 +4882,14 @@ func file_warren_v1_broker_proto_init() {
 		(*Value_BoolValue)(nil),
 		(*Value_DoubleValue)(nil),
 		(*Value_BytesValue)(nil),
+		(*Value_ListValue)(nil),
+		(*Value_TableValue)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[33].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[35].OneofWrappers = []any{
 		(*ConsumeRequest_Subscribe)(nil),
 		(*ConsumeRequest_Settle)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[37].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[39].OneofWrappers = []any{
 		(*ConsumeResponse_Subscribed)(nil),
 		(*ConsumeResponse_Delivery)(nil),
 		(*ConsumeResponse_State)(nil),
@@ -4647,8 +4899,8 @@ func file_warren_v1_broker_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   65,
+			NumEnums:      5,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
