@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,6 +52,14 @@ type Group struct {
 	stopMonitor  chan struct{}
 	monitorDone  chan struct{}
 	stopped      chan struct{} // closed once Raft's goroutines have exited
+
+	// The leader watch (leader_watch.go).
+	nodeID              string
+	cfg                 Config
+	leaderCheck         chan struct{} // an accepted connection ended
+	stopWatch           chan struct{}
+	watchDone           chan struct{}
+	deadLeaderElections atomic.Uint64
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -133,8 +142,18 @@ func Open(o Options) (_ *Group, err error) {
 		stopMonitor:  make(chan struct{}),
 		monitorDone:  make(chan struct{}),
 		stopped:      make(chan struct{}),
+		nodeID:       o.NodeID,
+		cfg:          o.Config,
+		leaderCheck:  make(chan struct{}, 1),
+		stopWatch:    make(chan struct{}),
+		watchDone:    make(chan struct{}),
 	}
 	go g.monitorLeadership()
+	go g.watchLeader()
+	if l, ok := o.Layer.(*muxLayer); ok {
+		f := g.peerConnClosed
+		l.peerClosed.Store(&f)
+	}
 	// STYLE §11.7: the pairing decides whether lagging followers can
 	// catch up from the log, so it belongs in the start-up log.
 	logger.Info("raft group started", "addr", trans.LocalAddr(),
@@ -248,6 +267,9 @@ func (g *Group) Stats() map[string]string {
 func (g *Group) Shutdown() error {
 	g.shutdownOnce.Do(func() {
 		var errs []error
+		// The leader watch first: it may be about to send Raft an RPC.
+		close(g.stopWatch)
+		<-g.watchDone
 		// Raft's shutdown future waits for Raft's goroutines and then
 		// closes the transport, which closes the layer.
 		if err := g.raft.Shutdown().Error(); err != nil {

@@ -1,0 +1,150 @@
+package raftgroup
+
+import (
+	"errors"
+	"net"
+	"os"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// A follower learns that its leader's process died long before Raft's
+// heartbeat timeout would tell it: the connections the leader had opened to
+// it (heartbeats, the replication pipeline) end at once, and the leader's
+// Raft port then refuses connections. hashicorp/raft has no call that makes
+// a follower stand for election, but it obeys a TimeoutNow RPC (the last
+// step of a leadership transfer): the receiver becomes a candidate at
+// once, skips the pre-vote, and asks for votes with the leadership-transfer
+// flag, so the other voters grant it even though they have not timed out
+// their dead leader yet. Without that flag the first follower to time out
+// is refused by the others ("we have a leader") and the election waits for
+// the last one's timeout: that, not the election, was most of a failover's
+// 2.5 s.
+//
+// So when an accepted connection of the group ends, watchLeader checks the
+// leader: a refused connection to its Raft address proves its process is
+// gone (a dead host, a partition or a paused process answer nothing, and
+// are left to the timeouts), and the surviving voters stand in order of
+// their ids, one election timeout's fraction apart, so two do not split the
+// vote: the first sends TimeoutNow to itself; a later one stands only if
+// no live leader is known by its turn (the first had a shorter log, say).
+// A live leader costs one TCP connect per closed connection and nothing
+// else: the check never acts on anything but a refusal.
+
+// leaderProbeTimeout bounds the connect to the leader's Raft port. A
+// refusal comes back in a round trip; anything slower is not a refusal.
+const leaderProbeTimeout = 500 * time.Millisecond
+
+// leaderProbeRead is how long an accepted probe waits to be reset by a
+// dying process before the leader counts as up.
+const leaderProbeRead = 100 * time.Millisecond
+
+// standAfter is how long the voter ranked r among the survivors waits
+// before it stands: long enough for the one before it to win an election
+// (a vote each, fsynced, over a LAN), short next to the heartbeat timeout.
+func (g *Group) standAfter(r int) time.Duration {
+	return time.Duration(r) * max(g.cfg.ElectionTimeout/4, 50*time.Millisecond)
+}
+
+// peerConnClosed is called by the layer when an accepted connection ends
+// on the peer's side; it wakes watchLeader without blocking.
+func (g *Group) peerConnClosed() {
+	select {
+	case g.leaderCheck <- struct{}{}:
+	default:
+	}
+}
+
+// watchLeader runs until Shutdown, checking the leader each time an
+// accepted connection ended.
+func (g *Group) watchLeader() {
+	defer close(g.watchDone)
+	for {
+		select {
+		case <-g.stopWatch:
+			return
+		case <-g.leaderCheck:
+		}
+		g.checkLeader()
+	}
+}
+
+// checkLeader stands for election when this node is a voting follower
+// whose leader's Raft port refuses connections, in its turn among the
+// surviving voters.
+func (g *Group) checkLeader() {
+	if g.raft.State() != raft.Follower {
+		return
+	}
+	addr, id := g.raft.LeaderWithID()
+	if addr == "" || string(id) == g.nodeID || !g.leaderGone(addr) {
+		return
+	}
+	f := g.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	var voters []string
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter && s.ID != id {
+			voters = append(voters, string(s.ID))
+		}
+	}
+	slices.Sort(voters)
+	rank := slices.Index(voters, g.nodeID)
+	if rank < 0 {
+		return // not a voter: it cannot stand
+	}
+	if d := g.standAfter(rank); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-g.stopWatch:
+			return
+		}
+		// Stand only if nobody has taken over meanwhile.
+		now, _ := g.raft.LeaderWithID()
+		if g.raft.State() != raft.Follower || (now != "" && now != addr) || !g.leaderGone(addr) {
+			return
+		}
+	}
+	g.logger.Info("the leader's process is gone (its Raft port refuses connections): standing for election now",
+		"leader", string(id), "leader_addr", string(addr), "rank", rank)
+	req := raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{
+		ProtocolVersion: raft.ProtocolVersionMax,
+		ID:              []byte(g.nodeID),
+		Addr:            g.trans.EncodePeer(raft.ServerID(g.nodeID), g.trans.LocalAddr()),
+	}}
+	var resp raft.TimeoutNowResponse
+	if err := g.trans.TimeoutNow(raft.ServerID(g.nodeID), g.trans.LocalAddr(), &req, &resp); err != nil {
+		g.logger.Warn("could not start the election", "error", err)
+		return
+	}
+	g.deadLeaderElections.Add(1)
+}
+
+// leaderGone reports whether the process behind addr is gone: a connection
+// to it is refused, or is accepted and then reset or closed before the
+// live mux would say anything (it never writes first). The second case is
+// a process that is dying as the probe arrives: its connections close
+// before its listener does, so the probe can land in the listener's
+// backlog and be reset a moment later.
+func (g *Group) leaderGone(addr raft.ServerAddress) bool {
+	c, err := net.DialTimeout("tcp", string(addr), leaderProbeTimeout)
+	if err != nil {
+		return errors.Is(err, syscall.ECONNREFUSED)
+	}
+	defer c.Close()
+	if err := c.SetReadDeadline(time.Now().Add(leaderProbeRead)); err != nil {
+		return false
+	}
+	var b [1]byte
+	_, err = c.Read(b[:])
+	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// DeadLeaderElections counts the elections this node started because its
+// leader's process was gone (see watchLeader).
+func (g *Group) DeadLeaderElections() uint64 { return g.deadLeaderElections.Load() }
