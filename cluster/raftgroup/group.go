@@ -58,8 +58,12 @@ type Group struct {
 	cfg                 Config
 	leaderCheck         chan struct{} // an accepted connection ended
 	stopWatch           chan struct{}
-	watchDone           chan struct{}
+	watchers            sync.WaitGroup // watchLeader, watchObservations
 	deadLeaderElections atomic.Uint64
+	observations        chan raft.Observation // leader changes
+	observer            *raft.Observer
+	leaderMu            sync.Mutex
+	leaderChanged       chan struct{} // closed and replaced at each leader change
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -130,26 +134,36 @@ func Open(o Options) (_ *Group, err error) {
 		return nil, fmt.Errorf("raft group %s: start raft: %w", o.Name, err)
 	}
 	g := &Group{
-		name:         o.Name,
-		logger:       logger,
-		raft:         r,
-		trans:        trans,
-		layer:        o.Layer,
-		stores:       stores,
-		fsm:          applied,
-		notifyCh:     notifyCh,
-		onLeadership: o.OnLeadership,
-		stopMonitor:  make(chan struct{}),
-		monitorDone:  make(chan struct{}),
-		stopped:      make(chan struct{}),
-		nodeID:       o.NodeID,
-		cfg:          o.Config,
-		leaderCheck:  make(chan struct{}, 1),
-		stopWatch:    make(chan struct{}),
-		watchDone:    make(chan struct{}),
+		name:          o.Name,
+		logger:        logger,
+		raft:          r,
+		trans:         trans,
+		layer:         o.Layer,
+		stores:        stores,
+		fsm:           applied,
+		notifyCh:      notifyCh,
+		onLeadership:  o.OnLeadership,
+		stopMonitor:   make(chan struct{}),
+		monitorDone:   make(chan struct{}),
+		stopped:       make(chan struct{}),
+		nodeID:        o.NodeID,
+		cfg:           o.Config,
+		leaderCheck:   make(chan struct{}, 1),
+		stopWatch:     make(chan struct{}),
+		observations:  make(chan raft.Observation, 16),
+		leaderChanged: make(chan struct{}),
 	}
+	// Not blocking: a full channel drops an observation, and the next
+	// one closes leaderChanged all the same.
+	g.observer = raft.NewObserver(g.observations, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(g.observer)
 	go g.monitorLeadership()
+	g.watchers.Add(2)
 	go g.watchLeader()
+	go g.watchObservations()
 	if l, ok := o.Layer.(*muxLayer); ok {
 		f := g.peerConnClosed
 		l.peerClosed.Store(&f)
@@ -269,7 +283,8 @@ func (g *Group) Shutdown() error {
 		var errs []error
 		// The leader watch first: it may be about to send Raft an RPC.
 		close(g.stopWatch)
-		<-g.watchDone
+		g.watchers.Wait()
+		g.raft.DeregisterObserver(g.observer)
 		// Raft's shutdown future waits for Raft's goroutines and then
 		// closes the transport, which closes the layer.
 		if err := g.raft.Shutdown().Error(); err != nil {

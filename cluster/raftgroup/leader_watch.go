@@ -61,15 +61,42 @@ func (g *Group) peerConnClosed() {
 // watchLeader runs until Shutdown, checking the leader each time an
 // accepted connection ended.
 func (g *Group) watchLeader() {
-	defer close(g.watchDone)
+	defer g.watchers.Done()
 	for {
 		select {
 		case <-g.stopWatch:
 			return
 		case <-g.leaderCheck:
+			g.checkLeader()
 		}
-		g.checkLeader()
 	}
+}
+
+// watchObservations runs until Shutdown, closing leaderChanged at each
+// change of leader Raft observes. It is apart from watchLeader, whose
+// check may wait, so that callers waiting on LeaderChanged hear at once.
+func (g *Group) watchObservations() {
+	defer g.watchers.Done()
+	for {
+		select {
+		case <-g.stopWatch:
+			return
+		case <-g.observations:
+			g.leaderMu.Lock()
+			close(g.leaderChanged)
+			g.leaderChanged = make(chan struct{})
+			g.leaderMu.Unlock()
+		}
+	}
+}
+
+// LeaderChanged returns a channel that is closed when the leader this node
+// knows of next changes (to another node, to none, or to this node). Take
+// it before reading Leader, so a change in between is not missed.
+func (g *Group) LeaderChanged() <-chan struct{} {
+	g.leaderMu.Lock()
+	defer g.leaderMu.Unlock()
+	return g.leaderChanged
 }
 
 // checkLeader stands for election when this node is a voting follower
