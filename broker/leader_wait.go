@@ -23,6 +23,11 @@ import (
 // and shorter than a client's usual deadline.
 const leaderHold = 5 * time.Second
 
+// leaderPoll is how often a held or forwarded call looks again at
+// whether the group's leader is live (raftgroup.Group.LiveLeader), which
+// changes with time and not only with Raft's observations.
+const leaderPoll = 50 * time.Millisecond
+
 // errLeaderChanged is the cause of a forwarded call cancelled because the
 // group's leader changed while it was in flight.
 var errLeaderChanged = errors.New("the group's leader changed")
@@ -69,7 +74,7 @@ func (q *queueGroup) submitter(ctx context.Context) (func(context.Context, []*fs
 		if _, ok := LeaderElsewhere(err); !ok {
 			return nil, err
 		}
-		if _, id := q.group.Leader(); id != "" && string(id) != q.b.node.NodeID() {
+		if _, id := q.group.LiveLeader(); id != "" && string(id) != q.b.node.NodeID() {
 			return func(ctx context.Context, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
 				return q.b.forwardEnqueue(ctx, q, queues, msgs)
 			}, nil
@@ -82,6 +87,7 @@ func (q *queueGroup) submitter(ctx context.Context) (func(context.Context, []*fs
 		select {
 		case <-changed:
 		case <-served:
+		case <-time.After(leaderPoll): // a silent leader heard from again
 		case <-hold:
 			return nil, err
 		case <-ctx.Done():
@@ -91,13 +97,15 @@ func (q *queueGroup) submitter(ctx context.Context) (func(context.Context, []*fs
 }
 
 // leaderCall runs call with a connection to g's leader and a context that
-// is cancelled if the leader this node knows of changes meanwhile: a call
+// is cancelled if the leader this node knows of changes meanwhile, or goes
+// silent (LiveLeader): a call
 // in flight to a leader that was deposed or went silent would otherwise
 // wait for the peer connection's keepalive (10 s) while a new leader
 // serves. Such a call fails with raftgroup.ErrOutcomeUnknown (it may have
 // committed; the client's retry is deduplicated).
 func (b *Broker) leaderCall(ctx context.Context, g *raftgroup.Group, call func(context.Context, *grpc.ClientConn) error) error {
 	changed := g.LeaderChanged()
+	_, leader := g.LiveLeader()
 	conn, err := b.node.LeaderConn(g)
 	if err != nil {
 		return err
@@ -105,10 +113,21 @@ func (b *Broker) leaderCall(ctx context.Context, g *raftgroup.Group, call func(c
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
-		select {
-		case <-changed:
-			cancel(errLeaderChanged)
-		case <-cctx.Done():
+		tick := time.NewTicker(leaderPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-changed:
+				cancel(errLeaderChanged)
+				return
+			case <-tick.C:
+				if _, id := g.LiveLeader(); id != leader {
+					cancel(errLeaderChanged) // gone silent
+					return
+				}
+			case <-cctx.Done():
+				return
+			}
 		}
 	}()
 	err = call(cctx, conn)

@@ -145,7 +145,7 @@ func (n *Node) PeerListener() net.Listener { return n.nodeAPI }
 // *raftgroup.NotLeaderError when no leader is known or this node is the
 // leader.
 func (n *Node) LeaderConn(g *raftgroup.Group) (*grpc.ClientConn, error) {
-	addr, id := g.Leader()
+	addr, id := g.LiveLeader()
 	if id == "" || addr == "" || string(id) == n.cfg.NodeID {
 		return nil, g.NotLeader()
 	}

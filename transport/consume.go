@@ -71,8 +71,9 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		return toStatus(err)
 	}
 	defer c.Close()
+	heartbeat := time.Duration(sub.GetHeartbeatMs()) * time.Millisecond
 	if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Subscribed{
-		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue()},
+		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), HeartbeatMs: sub.GetHeartbeatMs()},
 	}}); err != nil {
 		return err
 	}
@@ -82,7 +83,13 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		cancel()
 	}()
 	for {
-		d, err := c.Next(ctx)
+		d, err := nextOrHeartbeat(ctx, c, heartbeat)
+		if errors.Is(err, errHeartbeatDue) {
+			if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Heartbeat{Heartbeat: &pb.Heartbeat{}}}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			select {
 			case rerr := <-recvErr:
@@ -109,6 +116,27 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		}
 		c.Sent(d.Tag)
 	}
+}
+
+// errHeartbeatDue says that a consume stream has sent nothing for its
+// heartbeat interval.
+var errHeartbeatDue = errors.New("heartbeat due")
+
+// nextOrHeartbeat waits for c's next delivery, or, when heartbeat is set,
+// at most heartbeat, then returns errHeartbeatDue. A wait cut short this
+// way takes nothing from the consumer (Next only hands over what it
+// returns).
+func nextOrHeartbeat(ctx context.Context, c *broker.Consumer, heartbeat time.Duration) (broker.Delivery, error) {
+	if heartbeat <= 0 {
+		return c.Next(ctx)
+	}
+	hctx, cancel := context.WithTimeoutCause(ctx, heartbeat, errHeartbeatDue)
+	defer cancel()
+	d, err := c.Next(hctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(hctx), errHeartbeatDue) {
+		return d, errHeartbeatDue
+	}
+	return d, err
 }
 
 // recvSettles reads acks, nacks and rejects until the client ends its side

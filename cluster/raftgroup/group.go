@@ -170,7 +170,7 @@ func Open(o Options) (_ *Group, err error) {
 	}
 	// STYLE §11.7: the pairing decides whether lagging followers can
 	// catch up from the log, so it belongs in the start-up log.
-	logger.Info("raft group started", "addr", trans.LocalAddr(),
+	logger.Info("raft group started", "addr", trans.LocalAddr(), "heartbeat_timeout", o.Config.HeartbeatTimeout,
 		"trailing_logs", o.Config.TrailingLogs, "snapshot_threshold", o.Config.SnapshotThreshold)
 	return g, nil
 }

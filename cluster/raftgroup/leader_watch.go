@@ -90,6 +90,22 @@ func (g *Group) watchObservations() {
 	}
 }
 
+// LiveLeader is Leader, less a leader this follower has not heard from
+// for half the heartbeat timeout: it heartbeats every tenth to fifth of
+// it, so that is several heartbeats missed, and a leader that went
+// silent (paused, cut off) is not named to clients or sent their calls
+// for the rest of the timeout while Raft still counts it the leader.
+func (g *Group) LiveLeader() (addr raft.ServerAddress, id raft.ServerID) {
+	addr, id = g.raft.LeaderWithID()
+	if id == "" || string(id) == g.nodeID || g.raft.State() != raft.Follower {
+		return addr, id
+	}
+	if time.Since(g.raft.LastContact()) > g.cfg.HeartbeatTimeout/2 {
+		return "", ""
+	}
+	return addr, id
+}
+
 // LeaderChanged returns a channel that is closed when the leader this node
 // knows of next changes (to another node, to none, or to this node). Take
 // it before reading Leader, so a change in between is not missed.

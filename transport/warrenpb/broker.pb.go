@@ -2322,7 +2322,14 @@ type Subscribe struct {
 	// send as min_meta_index to the leader), so the client can subscribe at
 	// the leader itself (one hop less for every delivery and ack). Without it, or when the
 	// leader's address is not known, a follower proxies the stream.
-	Direct        bool `protobuf:"varint,7,opt,name=direct,proto3" json:"direct,omitempty"`
+	Direct bool `protobuf:"varint,7,opt,name=direct,proto3" json:"direct,omitempty"`
+	// Ask the node that serves the stream for a Heartbeat whenever it has
+	// sent nothing for this many milliseconds (100 to 60000; 0: none), so
+	// that a client can tell a stream whose node went silent (paused, cut
+	// off) from an idle one long before TCP or gRPC keepalives would.
+	// Subscribed says the interval the node uses (0 from a node that sends
+	// none).
+	HeartbeatMs   uint32 `protobuf:"varint,8,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2404,6 +2411,13 @@ func (x *Subscribe) GetDirect() bool {
 		return x.Direct
 	}
 	return false
+}
+
+func (x *Subscribe) GetHeartbeatMs() uint32 {
+	if x != nil {
+		return x.HeartbeatMs
+	}
+	return 0
 }
 
 type Settle struct {
@@ -2561,9 +2575,12 @@ func (*ConsumeRequest_Subscribe) isConsumeRequest_Request() {}
 func (*ConsumeRequest_Settle) isConsumeRequest_Request() {}
 
 type Subscribed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ConsumerTag   string                 `protobuf:"bytes,1,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
-	Queue         string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ConsumerTag string                 `protobuf:"bytes,1,opt,name=consumer_tag,json=consumerTag,proto3" json:"consumer_tag,omitempty"`
+	Queue       string                 `protobuf:"bytes,2,opt,name=queue,proto3" json:"queue,omitempty"`
+	// The heartbeat interval the node uses on this stream (Subscribe's
+	// heartbeat_ms), or 0 when it sends none.
+	HeartbeatMs   uint32 `protobuf:"varint,3,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2612,6 +2629,51 @@ func (x *Subscribed) GetQueue() string {
 	return ""
 }
 
+func (x *Subscribed) GetHeartbeatMs() uint32 {
+	if x != nil {
+		return x.HeartbeatMs
+	}
+	return 0
+}
+
+// Heartbeat says that the node serving a consume stream is alive while it
+// has nothing else to send (Subscribe.heartbeat_ms).
+type Heartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
+}
+
 type Delivery struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	DeliveryTag uint64                 `protobuf:"varint,1,opt,name=delivery_tag,json=deliveryTag,proto3" json:"delivery_tag,omitempty"`
@@ -2629,7 +2691,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2703,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[34]
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2716,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{34}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Delivery) GetDeliveryTag() uint64 {
@@ -2719,6 +2781,7 @@ type ConsumeResponse struct {
 	//
 	//	*ConsumeResponse_Subscribed
 	//	*ConsumeResponse_Delivery
+	//	*ConsumeResponse_Heartbeat
 	Response      isConsumeResponse_Response `protobuf_oneof:"response"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2726,7 +2789,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2801,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2814,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConsumeResponse) GetResponse() isConsumeResponse_Response {
@@ -2779,6 +2842,15 @@ func (x *ConsumeResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+func (x *ConsumeResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Response.(*ConsumeResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isConsumeResponse_Response interface {
 	isConsumeResponse_Response()
 }
@@ -2791,9 +2863,15 @@ type ConsumeResponse_Delivery struct {
 	Delivery *Delivery `protobuf:"bytes,2,opt,name=delivery,proto3,oneof"`
 }
 
+type ConsumeResponse_Heartbeat struct {
+	Heartbeat *Heartbeat `protobuf:"bytes,3,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*ConsumeResponse_Subscribed) isConsumeResponse_Response() {}
 
 func (*ConsumeResponse_Delivery) isConsumeResponse_Response() {}
+
+func (*ConsumeResponse_Heartbeat) isConsumeResponse_Response() {}
 
 type GetRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -2809,7 +2887,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +2899,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +2912,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetRequest) GetQueue() string {
@@ -2884,7 +2962,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +2974,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +2987,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetResponse) GetDelivery() *Delivery {
@@ -2937,7 +3015,7 @@ type SettleRequest struct {
 
 func (x *SettleRequest) Reset() {
 	*x = SettleRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3027,7 @@ func (x *SettleRequest) String() string {
 func (*SettleRequest) ProtoMessage() {}
 
 func (x *SettleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3040,7 @@ func (x *SettleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleRequest.ProtoReflect.Descriptor instead.
 func (*SettleRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SettleRequest) GetSessionId() string {
@@ -2994,7 +3072,7 @@ type SettleResponse struct {
 
 func (x *SettleResponse) Reset() {
 	*x = SettleResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3084,7 @@ func (x *SettleResponse) String() string {
 func (*SettleResponse) ProtoMessage() {}
 
 func (x *SettleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3097,7 @@ func (x *SettleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleResponse.ProtoReflect.Descriptor instead.
 func (*SettleResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 type SessionRequest struct {
@@ -3032,7 +3110,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +3122,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3135,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SessionRequest) GetSessionId() string {
@@ -3076,7 +3154,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3166,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3179,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SessionResponse) GetSessionId() string {
@@ -3119,7 +3197,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3209,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3222,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
 }
 
 type ClusterMember struct {
@@ -3166,7 +3244,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3178,7 +3256,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3191,7 +3269,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3262,7 +3340,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3352,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3365,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3348,7 +3426,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3438,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3451,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -3443,7 +3521,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3455,7 +3533,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3468,7 +3546,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -3500,7 +3578,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3512,7 +3590,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3525,7 +3603,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 type LeaveClusterResponse struct {
@@ -3538,7 +3616,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3550,7 +3628,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3563,7 +3641,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -3582,7 +3660,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3594,7 +3672,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3607,7 +3685,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -3627,7 +3705,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3639,7 +3717,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3652,7 +3730,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -3675,7 +3753,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +3765,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +3778,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -3732,7 +3810,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3744,7 +3822,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3757,7 +3835,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -3796,7 +3874,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3808,7 +3886,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3821,7 +3899,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -4044,7 +4122,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.warren.v1.PublishStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
 	"\x0fPublishResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xec\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\x8f\x02\n" +
 	"\tSubscribe\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x1a\n" +
 	"\bprefetch\x18\x02 \x01(\x05R\bprefetch\x12-\n" +
@@ -4053,7 +4131,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x05 \x01(\tR\tsessionId\x12$\n" +
 	"\x0emin_meta_index\x18\x06 \x01(\x04R\fminMetaIndex\x12\x16\n" +
-	"\x06direct\x18\a \x01(\bR\x06direct\"\x8c\x01\n" +
+	"\x06direct\x18\a \x01(\bR\x06direct\x12!\n" +
+	"\fheartbeat_ms\x18\b \x01(\rR\vheartbeatMs\"\x8c\x01\n" +
 	"\x06Settle\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.warren.v1.SettleKindR\x04kind\x12!\n" +
 	"\fdelivery_tag\x18\x02 \x01(\x04R\vdeliveryTag\x12\x1a\n" +
@@ -4062,11 +4141,13 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0eConsumeRequest\x124\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x14.warren.v1.SubscribeH\x00R\tsubscribe\x12+\n" +
 	"\x06settle\x18\x02 \x01(\v2\x11.warren.v1.SettleH\x00R\x06settleB\t\n" +
-	"\arequest\"E\n" +
+	"\arequest\"h\n" +
 	"\n" +
 	"Subscribed\x12!\n" +
 	"\fconsumer_tag\x18\x01 \x01(\tR\vconsumerTag\x12\x14\n" +
-	"\x05queue\x18\x02 \x01(\tR\x05queue\"\x9a\x02\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\x12!\n" +
+	"\fheartbeat_ms\x18\x03 \x01(\rR\vheartbeatMs\"\v\n" +
+	"\tHeartbeat\"\x9a\x02\n" +
 	"\bDelivery\x12!\n" +
 	"\fdelivery_tag\x18\x01 \x01(\x04R\vdeliveryTag\x12 \n" +
 	"\vredelivered\x18\x02 \x01(\bR\vredelivered\x12%\n" +
@@ -4076,12 +4157,13 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"routingKey\x12,\n" +
 	"\amessage\x18\x06 \x01(\v2\x12.warren.v1.MessageR\amessage\x12\x14\n" +
 	"\x05queue\x18\a \x01(\tR\x05queue\x12!\n" +
-	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\x89\x01\n" +
+	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\xbf\x01\n" +
 	"\x0fConsumeResponse\x127\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x15.warren.v1.SubscribedH\x00R\n" +
 	"subscribed\x121\n" +
-	"\bdelivery\x18\x02 \x01(\v2\x13.warren.v1.DeliveryH\x00R\bdeliveryB\n" +
+	"\bdelivery\x18\x02 \x01(\v2\x13.warren.v1.DeliveryH\x00R\bdelivery\x124\n" +
+	"\theartbeat\x18\x03 \x01(\v2\x14.warren.v1.HeartbeatH\x00R\theartbeatB\n" +
 	"\n" +
 	"\bresponse\"\x9d\x01\n" +
 	"\n" +
@@ -4215,7 +4297,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(PublishStatus)(0),              // 0: warren.v1.PublishStatus
 	(AckMode)(0),                    // 1: warren.v1.AckMode
@@ -4255,47 +4337,48 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*Settle)(nil),                  // 35: warren.v1.Settle
 	(*ConsumeRequest)(nil),          // 36: warren.v1.ConsumeRequest
 	(*Subscribed)(nil),              // 37: warren.v1.Subscribed
-	(*Delivery)(nil),                // 38: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 39: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 40: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 41: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 42: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 43: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 44: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 45: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 46: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 47: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 48: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 49: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 50: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 51: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 52: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 53: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 54: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 55: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 56: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 57: warren.v1.GossipKeyResponse
-	nil,                             // 58: warren.v1.Message.HeadersEntry
-	nil,                             // 59: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 60: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 61: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 62: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 63: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 64: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 65: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	(*Heartbeat)(nil),               // 38: warren.v1.Heartbeat
+	(*Delivery)(nil),                // 39: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 40: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 41: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 42: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 43: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 44: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 45: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 46: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 47: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 48: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 49: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 50: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 51: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 52: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 53: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 54: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 55: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 56: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 57: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 58: warren.v1.GossipKeyResponse
+	nil,                             // 59: warren.v1.Message.HeadersEntry
+	nil,                             // 60: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 61: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 62: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 63: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 64: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 65: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 66: warren.v1.UnbindQueueRequest.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
-	58, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	59, // 0: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	5,  // 1: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	59, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	60, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	60, // 2: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	61, // 3: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	7,  // 4: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	61, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	62, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	62, // 5: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	63, // 6: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
 	20, // 7: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	63, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
-	64, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
-	65, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	64, // 8: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	65, // 9: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	66, // 10: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
 	23, // 11: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
 	6,  // 12: warren.v1.PublishEntry.message:type_name -> warren.v1.Message
 	30, // 13: warren.v1.PublishRequest.entries:type_name -> warren.v1.PublishEntry
@@ -4307,65 +4390,66 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	35, // 19: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
 	6,  // 20: warren.v1.Delivery.message:type_name -> warren.v1.Message
 	37, // 21: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	38, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	38, // 23: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	35, // 24: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	48, // 25: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	47, // 26: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	49, // 27: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	3,  // 28: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	56, // 29: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	4,  // 30: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	4,  // 31: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 32: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 33: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 34: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 35: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 36: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	4,  // 37: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	8,  // 38: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	10, // 39: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	12, // 40: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	14, // 41: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	16, // 42: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	18, // 43: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	21, // 44: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	24, // 45: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	26, // 46: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	28, // 47: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	31, // 48: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	36, // 49: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	40, // 50: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	42, // 51: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	44, // 52: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	46, // 53: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	51, // 54: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	53, // 55: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	55, // 56: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	9,  // 57: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	11, // 58: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	13, // 59: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	15, // 60: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	17, // 61: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	19, // 62: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	22, // 63: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	25, // 64: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	27, // 65: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	29, // 66: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	33, // 67: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	39, // 68: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	41, // 69: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	43, // 70: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	45, // 71: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	50, // 72: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	52, // 73: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	54, // 74: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	57, // 75: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	57, // [57:76] is the sub-list for method output_type
-	38, // [38:57] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 22: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	38, // 23: warren.v1.ConsumeResponse.heartbeat:type_name -> warren.v1.Heartbeat
+	39, // 24: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	35, // 25: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	49, // 26: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	48, // 27: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	50, // 28: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	3,  // 29: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	57, // 30: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	4,  // 31: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	4,  // 32: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 33: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 34: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 35: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 36: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 37: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	4,  // 38: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	8,  // 39: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	10, // 40: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	12, // 41: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	14, // 42: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	16, // 43: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	18, // 44: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	21, // 45: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	24, // 46: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	26, // 47: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	28, // 48: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	31, // 49: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	36, // 50: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	41, // 51: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	43, // 52: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	45, // 53: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	47, // 54: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	52, // 55: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	54, // 56: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	56, // 57: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	9,  // 58: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	11, // 59: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	13, // 60: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	15, // 61: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	17, // 62: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	19, // 63: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	22, // 64: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	25, // 65: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	27, // 66: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	29, // 67: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	33, // 68: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	40, // 69: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	42, // 70: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	44, // 71: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	46, // 72: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	51, // 73: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	53, // 74: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	55, // 75: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	58, // 76: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	58, // [58:77] is the sub-list for method output_type
+	39, // [39:58] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4384,9 +4468,10 @@ func file_warren_v1_broker_proto_init() {
 		(*ConsumeRequest_Subscribe)(nil),
 		(*ConsumeRequest_Settle)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[35].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[36].OneofWrappers = []any{
 		(*ConsumeResponse_Subscribed)(nil),
 		(*ConsumeResponse_Delivery)(nil),
+		(*ConsumeResponse_Heartbeat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4394,7 +4479,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   62,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
