@@ -60,6 +60,7 @@ type Group struct {
 	stopWatch           chan struct{}
 	watchers            sync.WaitGroup // watchLeader, watchObservations
 	deadLeaderElections atomic.Uint64
+	leaderProbesAlive   atomic.Uint64         // probes that found the leader up (tests)
 	observations        chan raft.Observation // leader changes
 	observer            *raft.Observer
 	leaderMu            sync.Mutex

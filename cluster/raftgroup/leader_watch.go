@@ -123,7 +123,11 @@ func (g *Group) checkLeader() {
 		return
 	}
 	addr, id := g.raft.LeaderWithID()
-	if addr == "" || string(id) == g.nodeID || !g.leaderGone(addr) {
+	if addr == "" || string(id) == g.nodeID {
+		return
+	}
+	if !g.leaderGone(addr) {
+		g.leaderProbesAlive.Add(1)
 		return
 	}
 	f := g.raft.GetConfiguration()
