@@ -274,7 +274,8 @@ func (n *Node) peerIndexes(ctx context.Context, m Member) (map[string]GroupIndex
 	}
 	idx := map[string]GroupIndex{}
 	for _, g := range r.GetGroups() {
-		idx[g.GetGroup()] = GroupIndex{LastIndex: g.GetLastIndex(), AppliedIndex: g.GetAppliedIndex(), CommitIndex: g.GetCommitIndex()}
+		idx[g.GetGroup()] = GroupIndex{LastIndex: g.GetLastIndex(), AppliedIndex: g.GetAppliedIndex(), CommitIndex: g.GetCommitIndex(),
+			LeaderID: g.GetLeaderId(), LeaderSilent: time.Duration(g.GetLeaderSilentMs()) * time.Millisecond}
 	}
 	return idx, nil
 }

@@ -58,11 +58,47 @@ func TestKilledLeaderReplacedWithoutTimeout(t *testing.T) {
 	}
 }
 
+// TestSilentLeaderReplacedBeforeTimeout: with Raft's timeouts tripled (a
+// 3 s heartbeat timeout), the leader of a queue's group is paused; the
+// followers find it silent to both of them and one stands for election
+// (its log says so) rather than waiting for Raft's timeouts, and a
+// message published after the pause is confirmed while the old leader is
+// still paused.
+func TestSilentLeaderReplacedBeforeTimeout(t *testing.T) {
+	slow(t)
+	procs := startProcClusterFlags(t, 3, "--raft-timing-multiplier", "3")
+	admin := newClient(t, procs[0].grpcAddr)
+	declareQueue(t, admin, "hushed", nil)
+	waitProcLeadersSpread(t, admin, procs)
+	leader := procQueueLeader(t, procs, procs[0], "hushed")
+	var rest []*nodeProc
+	for _, p := range procs {
+		if p != leader {
+			rest = append(rest, p)
+		}
+	}
+	prod := newClientAddrs(t, []string{rest[0].grpcAddr, rest[1].grpcAddr})
+	if err := leader.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = leader.cmd.Process.Signal(syscall.SIGCONT) }()
+	eventually(t, 60*time.Second, "a follower stood for election because the leader was silent to a majority", func() error {
+		for _, p := range rest {
+			if strings.Contains(p.log(), "silent to a majority of the voters: standing for election now") && strings.Contains(p.log(), "leader="+leader.id) {
+				return nil
+			}
+		}
+		return errors.New("no follower logged it")
+	})
+	publish(t, prod, "", "hushed", client.Message{Body: timeBody(time.Now())}, client.Confirmed)
+}
+
 // TestPausedFollowerDoesNotDeposeLeaders: a node paused (SIGSTOP) past the
 // heartbeat timeout loses the groups it led; resumed, it finds its
-// leaders silent for seconds and starts elections — which pre-vote keeps
-// from reaching the other voters' terms, so every group it did not lead
-// keeps its leader and term.
+// leaders silent for seconds: its silence watch asks the others, who hear
+// from their leaders, and does nothing, and the elections its Raft
+// timeouts start are stopped by pre-vote before they reach the other
+// voters' terms. Every group it did not lead keeps its leader and term.
 func TestPausedFollowerDoesNotDeposeLeaders(t *testing.T) {
 	slow(t)
 	// Doubled timings: the test asserts that no leadership moves, which a

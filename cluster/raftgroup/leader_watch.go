@@ -130,35 +130,47 @@ func (g *Group) checkLeader() {
 		g.leaderProbesAlive.Add(1)
 		return
 	}
+	g.StandForElection(id, "the leader's process is gone (its Raft port refuses connections)",
+		func() bool { return g.leaderGone(addr) })
+}
+
+// StandForElection makes this node, a voting follower of the group whose
+// leader id is lost, a candidate now, in its turn among the other voters:
+// the voters but the lost leader, in id order, each waits standAfter(its
+// rank) and stands only if it is still a follower, no other leader has
+// appeared, and stillLost (asked again after the wait) holds. It sends
+// itself a TimeoutNow, the last step of a leadership transfer: the
+// candidate skips the pre-vote and the voters grant their votes although
+// they have a leader. Only for a leader known to be lost: a live one
+// would be deposed. It reports whether it stood; why is logged.
+func (g *Group) StandForElection(lost raft.ServerID, why string, stillLost func() bool) bool {
 	f := g.raft.GetConfiguration()
 	if f.Error() != nil {
-		return
+		return false
 	}
 	var voters []string
 	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter && s.ID != id {
+		if s.Suffrage == raft.Voter && s.ID != lost {
 			voters = append(voters, string(s.ID))
 		}
 	}
 	slices.Sort(voters)
 	rank := slices.Index(voters, g.nodeID)
 	if rank < 0 {
-		return // not a voter: it cannot stand
+		return false // not a voter: it cannot stand
 	}
 	if d := g.standAfter(rank); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-g.stopWatch:
-			return
-		}
-		// Stand only if nobody has taken over meanwhile.
-		now, _ := g.raft.LeaderWithID()
-		if g.raft.State() != raft.Follower || (now != "" && now != addr) || !g.leaderGone(addr) {
-			return
+			return false
 		}
 	}
-	g.logger.Info("the leader's process is gone (its Raft port refuses connections): standing for election now",
-		"leader", string(id), "leader_addr", string(addr), "rank", rank)
+	// Stand only if nobody has taken over meanwhile.
+	if _, now := g.raft.LeaderWithID(); g.raft.State() != raft.Follower || (now != "" && now != lost) || !stillLost() {
+		return false
+	}
+	g.logger.Info(why+": standing for election now", "leader", string(lost), "rank", rank)
 	req := raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{
 		ProtocolVersion: raft.ProtocolVersionMax,
 		ID:              []byte(g.nodeID),
@@ -167,10 +179,26 @@ func (g *Group) checkLeader() {
 	var resp raft.TimeoutNowResponse
 	if err := g.trans.TimeoutNow(raft.ServerID(g.nodeID), g.trans.LocalAddr(), &req, &resp); err != nil {
 		g.logger.Warn("could not start the election", "error", err)
-		return
+		return false
 	}
 	g.deadLeaderElections.Add(1)
+	return true
 }
+
+// LeaderSilence returns the leader this node follows and how long ago it
+// last heard from it; "" and 0 when this node is not a follower (it leads,
+// or an election is on). A follower that knows no leader (its heartbeat
+// timeout cleared it) returns "" and the time since the last one spoke.
+func (g *Group) LeaderSilence() (raft.ServerID, time.Duration) {
+	if g.raft.State() != raft.Follower {
+		return "", 0
+	}
+	_, id := g.raft.LeaderWithID()
+	return id, time.Since(g.raft.LastContact())
+}
+
+// Timings returns the group's Raft timings.
+func (g *Group) Timings() Config { return g.cfg }
 
 // leaderGone reports whether the process behind addr is gone: a connection
 // to it is refused, or is accepted and then reset or closed before the
