@@ -141,6 +141,9 @@ func (r *reconciler) hearsUs(g *raftgroup.Group, id raft.ServerID) error {
 			return err
 		}
 		gi := idx[g.Name()]
+		if gi.LeaderID == "" && gi.LeaderSilent == 0 {
+			return nil // a node of an older version: it does not say
+		}
 		if gi.LeaderID != n.cfg.NodeID || gi.LeaderSilent >= h/2 {
 			return fmt.Errorf("it follows %q, heard from %v ago", gi.LeaderID, gi.LeaderSilent)
 		}
