@@ -126,6 +126,8 @@ func (n *Node) checkSilentLeader(g *raftgroup.Group, leader raft.ServerID) {
 	}
 	wg.Wait()
 	if 2*agree <= voters {
+		g.Logger().Info("the leader is silent to this node but not to a majority of the voters: not standing",
+			"leader", string(leader), "agree", agree, "voters", voters)
 		return
 	}
 	g.StandForElection(leader, "the leader is silent to a majority of the voters", func() bool {

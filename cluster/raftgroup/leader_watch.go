@@ -168,6 +168,8 @@ func (g *Group) StandForElection(lost raft.ServerID, why string, stillLost func(
 	}
 	// Stand only if nobody has taken over meanwhile.
 	if _, now := g.raft.LeaderWithID(); g.raft.State() != raft.Follower || (now != "" && now != lost) || !stillLost() {
+		g.logger.Debug(why+": not standing, it changed meanwhile", "leader", string(lost), "rank", rank,
+			"state", g.raft.State().String(), "now", string(now))
 		return false
 	}
 	g.logger.Info(why+": standing for election now", "leader", string(lost), "rank", rank)
