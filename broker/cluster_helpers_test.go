@@ -18,6 +18,8 @@ import (
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/cluster/raftgroup"
+	"github.com/warrenmq/warren/transport"
+	"google.golang.org/grpc"
 )
 
 // Helpers for in-process clusters of brokers on loopback: real Raft mux
@@ -67,6 +69,7 @@ type testNode struct {
 	cfg  broker.Config
 	b    *broker.Broker
 	node *cluster.Node // b.Node()
+	peer *grpc.Server  // NodeService on the cluster port
 	once sync.Once
 }
 
@@ -75,6 +78,9 @@ func (n *testNode) stop(t testing.TB) {
 	n.once.Do(func() {
 		if err := n.b.Close(); err != nil {
 			t.Errorf("close %s: %v", n.id, err)
+		}
+		if n.peer != nil {
+			n.peer.Stop()
 		}
 	})
 }
@@ -143,7 +149,12 @@ func startTestNode(t testing.TB, cfg broker.Config) *testNode {
 	if err != nil {
 		t.Fatalf("start %s: %v", cfg.Cluster.NodeID, err)
 	}
-	n := &testNode{id: cfg.Cluster.NodeID, cfg: cfg, b: b, node: b.Node()}
+	// The node-to-node API on the cluster port, as warren-node serves it:
+	// the cluster asks peers through it (leader spread, silence watch).
+	peer := grpc.NewServer()
+	transport.NewNodeServer(b).Register(peer)
+	go func() { _ = peer.Serve(b.Node().PeerListener()) }()
+	n := &testNode{id: cfg.Cluster.NodeID, cfg: cfg, b: b, node: b.Node(), peer: peer}
 	t.Cleanup(func() { n.stop(t) })
 	return n
 }

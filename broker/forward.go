@@ -39,13 +39,16 @@ func (b *Broker) proposeOrForward(ctx context.Context, g *raftgroup.Group, cmd p
 }
 
 func (b *Broker) forwardPropose(ctx context.Context, g *raftgroup.Group, data []byte) (*fsm.Result, uint64, error) {
-	conn, err := b.node.LeaderConn(g)
+	var r *pb.ProposeResponse
+	err := b.leaderCall(ctx, g, func(ctx context.Context, conn *grpc.ClientConn) error {
+		var err error
+		if r, err = pb.NewNodeServiceClient(conn).Propose(ctx, &pb.ProposeRequest{Group: g.Name(), Command: data}); err != nil {
+			return fromLeader(g.Name(), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, 0, err
-	}
-	r, err := pb.NewNodeServiceClient(conn).Propose(ctx, &pb.ProposeRequest{Group: g.Name(), Command: data})
-	if err != nil {
-		return nil, 0, fromLeader(g.Name(), err)
 	}
 	res := &fsm.Result{QueueID: r.GetQueueId(), QueueName: r.GetQueueName(), Count: r.GetCount()}
 	for _, d := range r.GetDropped() {
@@ -93,10 +96,6 @@ func (b *Broker) ServeProposal(ctx context.Context, r *pb.ProposeRequest) (*pb.P
 
 // forwardEnqueue commits msgs on the leader of the queue group.
 func (b *Broker) forwardEnqueue(ctx context.Context, q *queueGroup, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
-	conn, err := b.node.LeaderConn(q.group)
-	if err != nil {
-		return nil, err
-	}
 	req := &pb.EnqueueRequest{Group: uint32(q.idx)}
 	det := proto.MarshalOptions{Deterministic: true}
 	for _, s := range queues {
@@ -113,9 +112,16 @@ func (b *Broker) forwardEnqueue(ctx context.Context, q *queueGroup, queues []*fs
 		}
 		req.Messages = append(req.Messages, enc)
 	}
-	r, err := pb.NewNodeServiceClient(conn).Enqueue(ctx, req)
+	var r *pb.EnqueueResponse
+	err := b.leaderCall(ctx, q.group, func(ctx context.Context, conn *grpc.ClientConn) error {
+		var err error
+		if r, err = pb.NewNodeServiceClient(conn).Enqueue(ctx, req); err != nil {
+			return fromLeader(q.name, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fromLeader(q.name, err)
+		return nil, err
 	}
 	if len(r.GetOutcomes()) != len(msgs) {
 		return nil, fmt.Errorf("forwarded enqueue: %d outcomes for %d messages", len(r.GetOutcomes()), len(msgs))

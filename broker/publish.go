@@ -182,16 +182,11 @@ func (s *groupShare) add(entry int, q *fsm.QueueDef, newMsg func() *fsmpb.Enqueu
 
 // enqueue commits a share, split into entries of at most maxBatchBytes,
 // and returns one outcome per message. On a follower the share goes to the
-// group's leader.
+// group's leader; while the group has none, it waits for one (submitter).
 func (q *queueGroup) enqueue(ctx context.Context, s *groupShare) ([]fsm.EnqueueOutcome, error) {
-	submit := q.commit.submit
-	if _, err := q.dispatcher(); err != nil {
-		if _, ok := LeaderElsewhere(err); !ok {
-			return nil, err
-		}
-		submit = func(ctx context.Context, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
-			return q.b.forwardEnqueue(ctx, q, queues, msgs)
-		}
+	submit, err := q.submitter(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []fsm.EnqueueOutcome
 	start, size := 0, requestSize(s.queues, nil)

@@ -29,8 +29,10 @@ type queueGroup struct {
 	fsm    *stateMachine[*fsm.QueueGroup]
 	commit *committer
 	logger hclog.Logger
-	// disp is the group's dispatcher while this node leads the group.
-	disp atomic.Pointer[dispatch.Dispatcher]
+	// disp is the group's dispatcher while this node leads the group;
+	// dispChanged fires when it is set or cleared.
+	disp        atomic.Pointer[dispatch.Dispatcher]
+	dispChanged broadcast
 	// counters count message events while this node leads the group.
 	counters groupCounters
 	// features opens once every server of the group applies
@@ -211,8 +213,10 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 		}
 	})
 	q.disp.Store(d)
+	q.dispChanged.fire()
 	defer func() {
 		q.disp.Store(nil)
+		q.dispChanged.fire()
 		q.counters.forget()
 		d.Stop(q.group.NotLeader())
 	}()

@@ -127,6 +127,7 @@ func (c *cluster) launchAll(ctx context.Context) error {
 		if c.o.UnsafeAckBeforeFsync {
 			n.flags = append(n.flags, "--unsafe-ack-before-fsync")
 		}
+		n.flags = append(n.flags, c.o.NodeFlags...)
 		if n.conn != nil {
 			n.conn.Close()
 		}

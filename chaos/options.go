@@ -119,6 +119,9 @@ type Options struct {
 	// UnsafeAckBeforeFsync starts the nodes with --unsafe-ack-before-fsync:
 	// a power loss then loses confirmed messages (a test of the checker).
 	UnsafeAckBeforeFsync bool
+	// NodeFlags are more warren-node flags for every node (Raft timings,
+	// --log-store, …), after the harness's own.
+	NodeFlags []string
 	// TimeoutScale multiplies the harness's own deadlines (node start,
 	// heal, drain) for slow machines; default 1.
 	TimeoutScale float64

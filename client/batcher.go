@@ -236,6 +236,7 @@ func (b *batcher) send(batch []*pending) {
 			failAll(batch, err)
 			return
 		}
+		retry := last != nil
 		ctx, cancel := b.requestContext(batch)
 		resp, err := cn.api.Publish(ctx, &warrenpb.PublishRequest{
 			PublisherId:  b.c.opts.publisherID,
@@ -269,7 +270,8 @@ func (b *batcher) send(batch []*pending) {
 			failAll(batch, b.c.gaveUp(wctx, last))
 			return
 		}
-		if f != failConn && !b.c.sleep(wctx, bo.delay()) {
+		// As in call: the first retry at once, later ones back off.
+		if f != failConn && retry && !b.c.sleep(wctx, bo.delay()) {
 			failAll(batch, b.c.gaveUp(wctx, last))
 			return
 		}

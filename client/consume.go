@@ -73,10 +73,16 @@ func (c *Client) Consume(ctx context.Context, queue string, handler Handler, o C
 		if !c.resumable(sub, err) {
 			return err
 		}
-		if time.Since(started) >= c.opts.backoffMax {
+		// A stream that had lived is re-opened at once (the first
+		// retry without back-off: the leader most often moved a moment
+		// ago, and the new one serves); one that ended soon after it
+		// opened waits, so a node that accepts and then fails streams
+		// is not hammered.
+		lived := time.Since(started) >= c.opts.backoffMax
+		if lived {
 			bo.reset()
 		}
-		if sub, err = c.resubscribe(ctx, queue, o, &bo); err != nil {
+		if sub, err = c.resubscribe(ctx, queue, o, &bo, lived); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -123,11 +129,12 @@ func (c *Client) resumable(sub *Subscription, err error) bool {
 	return c.classify(sub.cn, err) != failOther
 }
 
-// resubscribe waits a backoff delay and subscribes again, retrying while the
-// old consumer tag is still registered, until ctx ends.
-func (c *Client) resubscribe(ctx context.Context, queue string, o ConsumeOptions, bo *backoff) (*Subscription, error) {
-	for {
-		if !c.sleep(ctx, bo.delay()) {
+// resubscribe subscribes again, at once when now is set and after a
+// backoff delay otherwise, retrying (after backoff delays) while the old
+// consumer tag is still registered, until ctx ends.
+func (c *Client) resubscribe(ctx context.Context, queue string, o ConsumeOptions, bo *backoff, now bool) (*Subscription, error) {
+	for first := true; ; first = false {
+		if (!first || !now) && !c.sleep(ctx, bo.delay()) {
 			if c.isClosed() {
 				return nil, ErrClosed
 			}

@@ -117,7 +117,10 @@
 // order; [Client.State] and [Client.Addr] tell the current state and node.
 //
 // Unavailable answers from a node whose connection works are retried on the
-// same connection after the backoff delay: NOT_LEADER (the node did nothing;
+// same connection, the first retry at once and later ones after the backoff
+// delay (a leader that changed a moment ago most often has a successor by
+// then, and a node holds a publish while its queue's group has no leader):
+// NOT_LEADER (the node did nothing;
 // nodes forward most requests to the leaders themselves; only a Subscribe
 // asks for the leader's gRPC address, see Consuming), OUTCOME_UNKNOWN (the
 // leader was lost while applying), and plain Unavailable (a node shutting

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ const waitTimeout = 10 * time.Second
 // names: routing key "unroutable" (with mandatory) is unroutable, "reject" is
 // rejected; queue "missing" is not found; queue "empty" has no message; a
 // subscription to "silent" is never answered, one to "failing" fails with
-// Unavailable right after Subscribed.
+// Unavailable right after Subscribed; "hushed" promises heartbeats and
+// sends none, "beating" sends them.
 type fakeBroker struct {
 	warrenpb.UnimplementedBrokerServiceServer
 
@@ -44,6 +46,7 @@ type fakeBroker struct {
 	settles     chan *warrenpb.Settle   // settles received on consume streams
 	consumeEnd  chan struct{}           // gets a value when a consume stream ends
 	failNext    map[string][]error      // per method: errors for the next calls, after recording them
+	heartbeats  atomic.Int64            // heartbeats sent on "beating" streams
 }
 
 func newFakeBroker() *fakeBroker {
@@ -248,13 +251,23 @@ func (f *fakeBroker) Consume(stream grpc.BidiStreamingServer[warrenpb.ConsumeReq
 	if tag == "" {
 		tag = "ctag-1"
 	}
+	hb := uint32(0)
+	if sub.GetQueue() == "hushed" || sub.GetQueue() == "beating" {
+		hb = sub.GetHeartbeatMs() // promises heartbeats; only "beating" keeps it
+	}
 	if err := stream.Send(&warrenpb.ConsumeResponse{Response: &warrenpb.ConsumeResponse_Subscribed{
-		Subscribed: &warrenpb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue()},
+		Subscribed: &warrenpb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), HeartbeatMs: hb},
 	}}); err != nil {
 		return err
 	}
 	if sub.GetQueue() == "failing" {
 		return status.Error(codes.Unavailable, "leader moved")
+	}
+	var beat <-chan time.Time
+	if sub.GetQueue() == "beating" && hb > 0 {
+		t := time.NewTicker(time.Duration(hb) * time.Millisecond)
+		defer t.Stop()
+		beat = t.C
 	}
 	recvDone := make(chan error, 1)
 	go func() {
@@ -273,6 +286,11 @@ func (f *fakeBroker) Consume(stream grpc.BidiStreamingServer[warrenpb.ConsumeReq
 			if err := stream.Send(&warrenpb.ConsumeResponse{Response: &warrenpb.ConsumeResponse_Delivery{Delivery: d}}); err != nil {
 				return err
 			}
+		case <-beat:
+			if err := stream.Send(&warrenpb.ConsumeResponse{Response: &warrenpb.ConsumeResponse_Heartbeat{Heartbeat: &warrenpb.Heartbeat{}}}); err != nil {
+				return err
+			}
+			f.heartbeats.Add(1)
 		case <-recvDone:
 			return nil
 		case <-stream.Context().Done():

@@ -46,7 +46,18 @@ const (
 	// DefaultReconnectBackoffMax caps the backoff delay, which doubles from
 	// DefaultReconnectBackoffMin.
 	DefaultReconnectBackoffMax = 2 * time.Second
+	// DefaultConsumeHeartbeat is how often the node serving a consume
+	// stream is asked to send a heartbeat while it has nothing else to
+	// send; a stream that hears nothing for ConsumeSilenceIntervals of
+	// them ends as Unavailable (Consume subscribes again).
+	DefaultConsumeHeartbeat = 250 * time.Millisecond
 )
+
+// ConsumeSilenceIntervals is how many heartbeat intervals a consume stream
+// may hear nothing before it counts as dead: its node went silent (paused,
+// cut off), which TCP and gRPC keepalives would report only after 15 s.
+// Waiting for a Subscribed answer is bounded by twice that.
+const ConsumeSilenceIntervals = 4
 
 // Option configures a Client in New. Options are applied in order over the
 // documented defaults; an Option that returns an error makes New fail with it.
@@ -68,6 +79,7 @@ type options struct {
 	backoffMax       time.Duration
 	onState          func(State)
 	directConsume    bool
+	consumeHeartbeat time.Duration
 	// user and password, when credentialsSet, are sent with every call;
 	// otherwise guest/guest is, unless a client certificate names the user.
 	user, password string
@@ -91,6 +103,7 @@ func defaultOptions() options {
 		backoffMin:       DefaultReconnectBackoffMin,
 		backoffMax:       DefaultReconnectBackoffMax,
 		directConsume:    true,
+		consumeHeartbeat: DefaultConsumeHeartbeat,
 	}
 }
 
@@ -301,6 +314,26 @@ func WithReconnectBackoff(minDelay, maxDelay time.Duration) Option {
 			return invalid("reconnect backoff min %v, max %v", minDelay, maxDelay)
 		}
 		o.backoffMin, o.backoffMax = minDelay, maxDelay
+		return nil
+	}
+}
+
+// WithConsumeHeartbeat sets the heartbeat interval of consume streams
+// (default 250ms; 100ms to 1m, or 0 for none). The node serving a stream
+// sends a heartbeat whenever it has sent nothing for that long, and a
+// stream that hears nothing for ConsumeSilenceIntervals intervals (while
+// its deliveries are being taken) ends with Unavailable, which Consume
+// follows by subscribing again: a consumer whose node went silent (a paused
+// process, a partition) moves within a second instead of after the
+// keepalive's 15 s. A longer interval costs idle streams less and takes
+// longer to notice; 0 leaves it to keepalives. Nodes of an older version
+// send no heartbeats, and their streams are not watched.
+func WithConsumeHeartbeat(d time.Duration) Option {
+	return func(o *options) error {
+		if d != 0 && (d < 100*time.Millisecond || d > time.Minute) {
+			return invalid("consume heartbeat %v: 0 (none) or 100ms to 1m", d)
+		}
+		o.consumeHeartbeat = d
 		return nil
 	}
 }

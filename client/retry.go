@@ -251,6 +251,7 @@ func (c *Client) call(ctx context.Context, p retryPolicy, attempt func(ctx conte
 		if err != nil {
 			return err
 		}
+		retry := last != nil
 		err = attempt(ctx, cn)
 		if err == nil {
 			c.proven(cn)
@@ -270,7 +271,10 @@ func (c *Client) call(ctx context.Context, p retryPolicy, attempt func(ctx conte
 		if ctx.Err() != nil {
 			return c.gaveUp(ctx, last)
 		}
-		if f != failConn && !c.sleep(ctx, bo.delay()) {
+		// The first retry goes at once: the answer was most often a
+		// leader that changed a moment ago, and the node has a new one
+		// (or holds the call until it has). Later ones back off.
+		if f != failConn && retry && !c.sleep(ctx, bo.delay()) {
 			return c.gaveUp(ctx, last)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/warrenmq/warren/transport/warrenpb"
 )
@@ -74,6 +76,11 @@ type Subscription struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed when the stream has ended
 	err       error         // why; set before done is closed
+
+	// The silence watch (watchSilence), when the node sends heartbeats.
+	heard   atomic.Int64 // Unix ns of the last message, or of the end of a wait to hand one over
+	handing atomic.Bool  // recv is waiting for the application to take a delivery
+	silent  atomic.Bool  // the watch ended the stream
 }
 
 // Subscribe opens a Consume stream on queue and waits, bounded by ctx, for
@@ -132,13 +139,26 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 		StateUpdates:      true,
 		Arguments:         consumerArgs(o),
 		ConsumerTimeoutMs: o.Timeout.Milliseconds(),
+		HeartbeatMs:       uint32(c.opts.consumeHeartbeat / time.Millisecond),
 	}}})
 	var resp *warrenpb.ConsumeResponse
 	if err == nil {
 		stop := context.AfterFunc(ctx, cancel)
+		// With heartbeats on, a node that does not answer in twice the
+		// silence limit is taken for silent (paused, cut off): the attempt
+		// fails as Unavailable and is retried, where gRPC would wait for
+		// the keepalive's 15 s.
+		var slow atomic.Bool
+		if hb := c.opts.consumeHeartbeat; hb > 0 {
+			t := time.AfterFunc(2*ConsumeSilenceIntervals*hb, func() { slow.Store(true); cancel() })
+			defer t.Stop()
+		}
 		resp, err = stream.Recv()
 		if !stop() {
 			return nil, ctx.Err()
+		}
+		if err != nil && slow.Load() {
+			err = status.Errorf(codes.Unavailable, "client: %s did not answer the subscription within %v", cn.addr, 2*ConsumeSilenceIntervals*c.opts.consumeHeartbeat)
 		}
 	} else {
 		// A failed Send reports io.EOF; the stream's status comes from Recv.
@@ -174,9 +194,13 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 	}
 	s.active.Store(subscribed.GetActive())
 	s.pending.init()
+	s.heard.Store(time.Now().UnixNano())
 	if !c.goroutine(func() { s.recv(o.AutoAck) }) {
 		cancel()
 		return nil, ErrClosed
+	}
+	if hb := time.Duration(subscribed.GetHeartbeatMs()) * time.Millisecond; hb > 0 {
+		c.goroutine(func() { s.watchSilence(hb) })
 	}
 	c.track(s)
 	return s, nil
@@ -192,6 +216,10 @@ func (s *Subscription) recv(autoAck bool) {
 	defer s.cancel()
 	for {
 		resp, err := s.stream.Recv()
+		if err != nil && s.silent.Load() {
+			s.err = status.Errorf(codes.Unavailable, "client: the consume stream on %s heard nothing, not even a heartbeat, for %d heartbeat intervals: its node went silent", s.cn.addr, ConsumeSilenceIntervals)
+			return
+		}
 		if err != nil {
 			s.err = s.endError(err)
 			if s.err != nil {
@@ -201,6 +229,10 @@ func (s *Subscription) recv(autoAck bool) {
 				}
 			}
 			return
+		}
+		s.heard.Store(time.Now().UnixNano())
+		if resp.GetHeartbeat() != nil {
+			continue
 		}
 		if st := resp.GetState(); st != nil {
 			s.active.Store(st.GetActive())
@@ -229,11 +261,40 @@ func (s *Subscription) recv(autoAck bool) {
 			d.settler = s
 			s.pending.add(d)
 		}
+		// While the application does not take deliveries, recv reads
+		// nothing, and the silence watch must not count that.
+		s.handing.Store(true)
 		select {
 		case s.deliveries <- d:
 		case <-s.closing:
 		case <-s.c.ctx.Done():
 			s.err = ErrClosed
+			return
+		}
+		s.heard.Store(time.Now().UnixNano())
+		s.handing.Store(false)
+	}
+}
+
+// watchSilence ends the stream when it has heard nothing for
+// ConsumeSilenceIntervals heartbeat intervals while recv was reading: the
+// node serving it went silent. It returns when the stream ends.
+func (s *Subscription) watchSilence(hb time.Duration) {
+	limit := ConsumeSilenceIntervals * hb
+	t := time.NewTicker(hb / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.closing:
+			return // Close bounds the rest
+		case <-t.C:
+			if s.handing.Load() || time.Since(time.Unix(0, s.heard.Load())) < limit {
+				continue
+			}
+			s.silent.Store(true)
+			s.cancel()
 			return
 		}
 	}

@@ -68,7 +68,7 @@ func (n *Node) formed() bool {
 // a new cluster, adding members to groups and spreading leaders.
 func (n *Node) startMembershipLoops() {
 	f := &formation{n: n}
-	loops := []func(){(&reconciler{n: n}).reconcileLoop, n.reconnectLoop}
+	loops := []func(){(&reconciler{n: n}).reconcileLoop, n.reconnectLoop, n.silenceLoop}
 	if len(n.cfg.Join) > 0 {
 		loops = append(loops, f.joinLoop)
 	}

@@ -1,9 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/warrenmq/warren/cluster/raftgroup"
 )
 
 // transferRetryAfter is how long a node that a leadership-spread transfer
@@ -81,6 +86,19 @@ func (r *reconciler) rebalanceLeaders() {
 		if best < 0 {
 			continue
 		}
+		if err := r.hearsUs(g, target.ID); err != nil {
+			// A paused or cut-off node still looks alive to gossip for
+			// seconds, and a transfer to it stalls the group's writes for
+			// an election timeout (issue 14: a failover's new leader
+			// handed its groups to the paused old one).
+			g.Logger().Info("not moving leadership to a node that does not follow this leader now", "group", g.Name(),
+				"to", target.ID, "retry_after", transferRetryAfter, "error", err)
+			if r.transferFailed == nil {
+				r.transferFailed = map[string]time.Time{}
+			}
+			r.transferFailed[string(target.ID)] = time.Now()
+			return
+		}
 		g.Logger().Info("moving leadership to spread queue-group leaders", "group", g.Name(),
 			"to", target.ID, "leads", mine, "target_leads", best)
 		if err := g.TransferLeadershipTo(target.ID, target.Address); err != nil {
@@ -104,4 +122,32 @@ func minCount(counts map[string]int) int {
 		}
 	}
 	return m
+}
+
+// hearsUs returns nil when node id answers at once and follows this node
+// as g's leader, having heard from it within half a heartbeat timeout:
+// a transfer to it can complete.
+func (r *reconciler) hearsUs(g *raftgroup.Group, id raft.ServerID) error {
+	n := r.n
+	h := g.Timings().HeartbeatTimeout
+	for _, m := range n.Members() {
+		if m.ID != string(id) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, h/4)
+		defer cancel()
+		idx, err := n.peerIndexes(ctx, m)
+		if err != nil {
+			return err
+		}
+		gi := idx[g.Name()]
+		if gi.LeaderID == "" && gi.LeaderSilent == 0 {
+			return nil // a node of an older version: it does not say
+		}
+		if gi.LeaderID != n.cfg.NodeID || gi.LeaderSilent >= h/2 {
+			return fmt.Errorf("it follows %q, heard from %v ago", gi.LeaderID, gi.LeaderSilent)
+		}
+		return nil
+	}
+	return errors.New("not a member")
 }

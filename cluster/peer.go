@@ -145,7 +145,7 @@ func (n *Node) PeerListener() net.Listener { return n.nodeAPI }
 // *raftgroup.NotLeaderError when no leader is known or this node is the
 // leader.
 func (n *Node) LeaderConn(g *raftgroup.Group) (*grpc.ClientConn, error) {
-	addr, id := g.Leader()
+	addr, id := g.LiveLeader()
 	if id == "" || addr == "" || string(id) == n.cfg.NodeID {
 		return nil, g.NotLeader()
 	}
@@ -274,7 +274,8 @@ func (n *Node) peerIndexes(ctx context.Context, m Member) (map[string]GroupIndex
 	}
 	idx := map[string]GroupIndex{}
 	for _, g := range r.GetGroups() {
-		idx[g.GetGroup()] = GroupIndex{LastIndex: g.GetLastIndex(), AppliedIndex: g.GetAppliedIndex(), CommitIndex: g.GetCommitIndex()}
+		idx[g.GetGroup()] = GroupIndex{LastIndex: g.GetLastIndex(), AppliedIndex: g.GetAppliedIndex(), CommitIndex: g.GetCommitIndex(),
+			LeaderID: g.GetLeaderId(), LeaderSilent: time.Duration(g.GetLeaderSilentMs()) * time.Millisecond}
 	}
 	return idx, nil
 }

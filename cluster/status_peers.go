@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // GroupIndex is one node's own view of a group's log.
@@ -12,6 +13,10 @@ type GroupIndex struct {
 	// covers all that earlier leaders confirmed (raftgroup's
 	// LeaderCommitIndex).
 	LeaderCommitComplete bool
+	// LeaderID is the leader this node follows and LeaderSilent how long
+	// ago it last heard from it (raftgroup's LeaderSilence).
+	LeaderID     string
+	LeaderSilent time.Duration
 }
 
 // LocalIndexes returns this node's indexes of every group, by group name.
@@ -26,6 +31,8 @@ func (n *Node) LocalIndexes() map[string]GroupIndex {
 		if index, ok := g.LeaderCommitIndex(); ok {
 			gi.CommitIndex, gi.LeaderCommitComplete = index, true
 		}
+		id, silent := g.LeaderSilence()
+		gi.LeaderID, gi.LeaderSilent = string(id), silent
 		out[g.Name()] = gi
 	}
 	return out

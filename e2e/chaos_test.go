@@ -252,3 +252,27 @@ func logNodeTails(t *testing.T, dataDir string) {
 		t.Logf("%s (last 40 lines):\n%s", filepath.Base(p), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 }
+
+// TestFailoverBench runs `warren bench failover`'s harness for one trial of
+// each fault: the leader is found, killed (paused), replaced, and a
+// message published after the fault is confirmed and delivered; the node
+// comes back. The benchmark's figures are not checked here, only that each
+// trial measured them.
+func TestFailoverBench(t *testing.T) {
+	slow(t)
+	for _, fault := range []chaos.FailoverFault{chaos.FailoverKill, chaos.FailoverPause} {
+		t.Run(string(fault), func(t *testing.T) {
+			res, err := chaos.Failover(testCtx(t, 5*time.Minute), chaos.FailoverOptions{
+				Trials: 1, Fault: fault, NodeBinary: nodeBinary, DataDir: keptOnFailure(t),
+				Wait: scaled(60 * time.Second), TimeoutScale: float64(transporttest.TimeoutScale()), Log: &testLog{t: t},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := res.Trials[0]
+			if tr.Error != "" || tr.FirstConfirm < 0 || tr.FirstDelivery < 0 || tr.Elected < 0 || tr.NewLeader == "" || tr.NewLeader == tr.Leader {
+				t.Errorf("trial %+v", tr)
+			}
+		})
+	}
+}

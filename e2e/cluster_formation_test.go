@@ -42,6 +42,12 @@ func newClusterProc(t *testing.T, id string) *nodeProc {
 // all serve.
 func startProcCluster(t *testing.T, size int) []*nodeProc {
 	t.Helper()
+	return startProcClusterFlags(t, size)
+}
+
+// startProcClusterFlags is startProcCluster with more flags for every node.
+func startProcClusterFlags(t *testing.T, size int, flags ...string) []*nodeProc {
+	t.Helper()
 	procs := make([]*nodeProc, size)
 	var join []string
 	for i := range procs {
@@ -54,6 +60,7 @@ func startProcCluster(t *testing.T, size int) []*nodeProc {
 			"--join", strings.Join(join, ","),
 			"--zone", string(rune('a' + i%3)),
 		}
+		p.extra = append(p.extra, flags...)
 	}
 	launchCluster(t, procs)
 	return procs

@@ -73,8 +73,9 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		return toStatus(err)
 	}
 	defer c.Close()
+	heartbeat := time.Duration(sub.GetHeartbeatMs()) * time.Millisecond
 	if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Subscribed{
-		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active()},
+		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active(), HeartbeatMs: sub.GetHeartbeatMs()},
 	}}); err != nil {
 		return err
 	}
@@ -84,7 +85,13 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		cancel()
 	}()
 	for {
-		e, err := c.NextEvent(ctx)
+		e, err := nextOrHeartbeat(ctx, c, heartbeat)
+		if errors.Is(err, errHeartbeatDue) {
+			if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Heartbeat{Heartbeat: &pb.Heartbeat{}}}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			select {
 			case rerr := <-recvErr:
@@ -120,6 +127,27 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		}
 		c.Sent(d.Tag)
 	}
+}
+
+// errHeartbeatDue says that a consume stream has sent nothing for its
+// heartbeat interval.
+var errHeartbeatDue = errors.New("heartbeat due")
+
+// nextOrHeartbeat waits for c's next event (a delivery or a state
+// change), or, when heartbeat is set, at most heartbeat, then returns
+// errHeartbeatDue. A wait cut short this way takes nothing from the
+// consumer (NextEvent only hands over what it returns).
+func nextOrHeartbeat(ctx context.Context, c *broker.Consumer, heartbeat time.Duration) (broker.ConsumerEvent, error) {
+	if heartbeat <= 0 {
+		return c.NextEvent(ctx)
+	}
+	hctx, cancel := context.WithTimeoutCause(ctx, heartbeat, errHeartbeatDue)
+	defer cancel()
+	e, err := c.NextEvent(hctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(hctx), errHeartbeatDue) {
+		return e, errHeartbeatDue
+	}
+	return e, err
 }
 
 // recvSettles reads acks, nacks and rejects until the client ends its side

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
@@ -73,7 +74,8 @@ func (s *NodeServer) LocalStatus(context.Context, *pb.LocalStatusRequest) (*pb.L
 	sort.Strings(names)
 	for _, name := range names {
 		g := idx[name]
-		resp.Groups = append(resp.Groups, &pb.LocalGroupIndex{Group: name, LastIndex: g.LastIndex, AppliedIndex: g.AppliedIndex, CommitIndex: g.CommitIndex, LeaderCommitComplete: g.LeaderCommitComplete})
+		resp.Groups = append(resp.Groups, &pb.LocalGroupIndex{Group: name, LastIndex: g.LastIndex, AppliedIndex: g.AppliedIndex, CommitIndex: g.CommitIndex, LeaderCommitComplete: g.LeaderCommitComplete,
+			LeaderId: g.LeaderID, LeaderSilentMs: uint64(g.LeaderSilent / time.Millisecond)})
 	}
 	return resp, nil
 }

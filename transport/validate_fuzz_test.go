@@ -234,6 +234,11 @@ func fieldLimits(l Limits, fd protoreflect.FieldDescriptor, v protoreflect.Value
 		return walkLimits(l, v.Message())
 	case unlimited[name]:
 		return nil
+	case name == "heartbeat_ms":
+		if ms := v.Uint(); ms != 0 && (ms < 100 || ms > 60000) {
+			return fmt.Errorf("heartbeat_ms %d is neither 0 nor 100..60000", ms)
+		}
+		return nil
 	case name == "page_size":
 		if v.Uint() > maxPageSize {
 			return fmt.Errorf("page_size %d > %d", v.Uint(), maxPageSize)

@@ -195,6 +195,9 @@ func (l Limits) validateSubscribe(r *pb.ConsumeRequest) error {
 	if ms := sub.GetConsumerTimeoutMs(); ms < 0 {
 		return invalidf("consumer timeout must be ≥ 0 ms (0: the queue's or the node's), not %d", ms)
 	}
+	if hb := sub.GetHeartbeatMs(); hb != 0 && (hb < minHeartbeatMs || hb > maxHeartbeatMs) {
+		return invalidf("heartbeat must be 0 (none) or %d to %d ms, not %d", minHeartbeatMs, maxHeartbeatMs, hb)
+	}
 	return nil
 }
 
@@ -215,6 +218,14 @@ func consumerPriority(sub *pb.Subscribe) (int32, error) {
 	}
 	return prio, nil
 }
+
+// The range of a consume stream's heartbeat interval: more often than
+// every 100 ms costs the node a message per stream for little, and less
+// often than a minute is what keepalives already give.
+const (
+	minHeartbeatMs = 100
+	maxHeartbeatMs = 60000
+)
 
 // validateConsumeSettle validates a later message of a Consume stream,
 // which must be a Settle.

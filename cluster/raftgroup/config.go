@@ -65,6 +65,29 @@ func DefaultConfig() Config {
 	}
 }
 
+// Bounds of Scaled's multiplier: below 0.2 the heartbeat timeout (200 ms)
+// is within the stalls of a loaded machine, and above 10 a dead leader
+// goes unnoticed for 10–20 s.
+const (
+	MinTimingMultiplier = 0.2
+	MaxTimingMultiplier = 10
+)
+
+// Scaled returns c with its heartbeat, election and leader-lease timeouts
+// multiplied by m (Consul's and Nomad's raft_multiplier, over the same
+// base of 1 s, 1 s and 500 ms): lower detects a silent leader sooner and
+// risks elections under load, higher the reverse. A leader whose process
+// died is replaced at once whatever m is (leader_watch.go). The commit
+// timeout and the snapshot settings are not timings of failure detection
+// and stay. m must be within [MinTimingMultiplier, MaxTimingMultiplier].
+func (c Config) Scaled(m float64) Config {
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * m).Round(time.Millisecond) }
+	c.HeartbeatTimeout = scale(c.HeartbeatTimeout)
+	c.ElectionTimeout = scale(c.ElectionTimeout)
+	c.LeaderLeaseTimeout = scale(c.LeaderLeaseTimeout)
+	return c
+}
+
 // FastConfig returns timings for tests on loopback: elections take a
 // fraction of a second. raft's own tests use 50 ms, which flaps under
 // -race on a 2-core machine; with these values a leader keeps its lease

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,6 +52,19 @@ type Group struct {
 	stopMonitor  chan struct{}
 	monitorDone  chan struct{}
 	stopped      chan struct{} // closed once Raft's goroutines have exited
+
+	// The leader watch (leader_watch.go).
+	nodeID              string
+	cfg                 Config
+	leaderCheck         chan struct{} // an accepted connection ended
+	stopWatch           chan struct{}
+	watchers            sync.WaitGroup // watchLeader, watchObservations
+	deadLeaderElections atomic.Uint64
+	leaderProbesAlive   atomic.Uint64         // probes that found the leader up (tests)
+	observations        chan raft.Observation // leader changes
+	observer            *raft.Observer
+	leaderMu            sync.Mutex
+	leaderChanged       chan struct{} // closed and replaced at each leader change
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -121,23 +135,43 @@ func Open(o Options) (_ *Group, err error) {
 		return nil, fmt.Errorf("raft group %s: start raft: %w", o.Name, err)
 	}
 	g := &Group{
-		name:         o.Name,
-		logger:       logger,
-		raft:         r,
-		trans:        trans,
-		layer:        o.Layer,
-		stores:       stores,
-		fsm:          applied,
-		notifyCh:     notifyCh,
-		onLeadership: o.OnLeadership,
-		stopMonitor:  make(chan struct{}),
-		monitorDone:  make(chan struct{}),
-		stopped:      make(chan struct{}),
+		name:          o.Name,
+		logger:        logger,
+		raft:          r,
+		trans:         trans,
+		layer:         o.Layer,
+		stores:        stores,
+		fsm:           applied,
+		notifyCh:      notifyCh,
+		onLeadership:  o.OnLeadership,
+		stopMonitor:   make(chan struct{}),
+		monitorDone:   make(chan struct{}),
+		stopped:       make(chan struct{}),
+		nodeID:        o.NodeID,
+		cfg:           o.Config,
+		leaderCheck:   make(chan struct{}, 1),
+		stopWatch:     make(chan struct{}),
+		observations:  make(chan raft.Observation, 16),
+		leaderChanged: make(chan struct{}),
 	}
+	// Not blocking: a full channel drops an observation, and the next
+	// one closes leaderChanged all the same.
+	g.observer = raft.NewObserver(g.observations, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(g.observer)
 	go g.monitorLeadership()
+	g.watchers.Add(2)
+	go g.watchLeader()
+	go g.watchObservations()
+	if l, ok := o.Layer.(*muxLayer); ok {
+		f := g.peerConnClosed
+		l.peerClosed.Store(&f)
+	}
 	// STYLE §11.7: the pairing decides whether lagging followers can
 	// catch up from the log, so it belongs in the start-up log.
-	logger.Info("raft group started", "addr", trans.LocalAddr(),
+	logger.Info("raft group started", "addr", trans.LocalAddr(), "heartbeat_timeout", o.Config.HeartbeatTimeout,
 		"trailing_logs", o.Config.TrailingLogs, "snapshot_threshold", o.Config.SnapshotThreshold)
 	return g, nil
 }
@@ -248,6 +282,10 @@ func (g *Group) Stats() map[string]string {
 func (g *Group) Shutdown() error {
 	g.shutdownOnce.Do(func() {
 		var errs []error
+		// The leader watch first: it may be about to send Raft an RPC.
+		close(g.stopWatch)
+		g.watchers.Wait()
+		g.raft.DeregisterObserver(g.observer)
 		// Raft's shutdown future waits for Raft's goroutines and then
 		// closes the transport, which closes the layer.
 		if err := g.raft.Shutdown().Error(); err != nil {

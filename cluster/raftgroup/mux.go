@@ -247,6 +247,12 @@ func (m *Mux) handshake(raw net.Conn) {
 		if m.isClosed() {
 			return // Close interrupted the read; not the peer's fault
 		}
+		if errors.Is(err, io.EOF) {
+			// Closed before sending a byte: a liveness probe (a
+			// follower checking that its leader is up, leader_watch.go;
+			// a load balancer's TCP check), not a bad header.
+			return
+		}
 		n := m.badHeader.Add(1)
 		m.rateLimitedLog(&m.badHeaderLogged, "rejected raft connection",
 			"remote", raw.RemoteAddr().String(), "error", err, "total", n)

@@ -2,8 +2,11 @@ package raftgroup
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,6 +27,11 @@ type muxLayer struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*layerConn]struct{} // open accepted and dialed connections
+
+	// peerClosed, when set, is called (on the reading goroutine, so it
+	// must not block) when an accepted connection ends on the peer's
+	// side: the group's leader watch (leader_watch.go).
+	peerClosed atomic.Pointer[func()]
 }
 
 var _ raft.StreamLayer = (*muxLayer)(nil)
@@ -188,6 +196,21 @@ type layerConn struct {
 	layer    *muxLayer
 	once     sync.Once
 	err      error
+	ended    atomic.Bool // the peer's end was reported (once per conn)
+}
+
+// Read reads from the connection; on an accepted connection, the first
+// error that is not this side's own close or a deadline is reported to
+// the layer's peerClosed: the peer closed or reset it.
+func (c *layerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && c.accepted && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) &&
+		!c.layer.isClosed() && c.ended.CompareAndSwap(false, true) {
+		if f := c.layer.peerClosed.Load(); f != nil {
+			(*f)()
+		}
+	}
+	return n, err
 }
 
 // Close closes the connection once and forgets it; later calls return the

@@ -118,7 +118,7 @@ func (g *Group) precheck(ctx context.Context) error {
 // the leader it knows of (none while an election or a leadership transfer
 // is under way).
 func (g *Group) NotLeader() *NotLeaderError {
-	addr, id := g.raft.LeaderWithID()
+	addr, id := g.LiveLeader()
 	return NewNotLeaderError(g.name, string(id), string(addr))
 }
 

@@ -296,3 +296,33 @@ func TestVersionFlagReadsNoConfig(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// TestRaftTimingMultiplier: --raft-timing-multiplier scales the heartbeat,
+// election and lease timeouts of every group from any source, and a value
+// out of range (or not a number) is refused with the option's name.
+func TestRaftTimingMultiplier(t *testing.T) {
+	f, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := f.broker.Cluster.Group; g.HeartbeatTimeout != time.Second || g.ElectionTimeout != time.Second || g.LeaderLeaseTimeout != 500*time.Millisecond {
+		t.Errorf("default timings %v %v %v, want 1s 1s 500ms", g.HeartbeatTimeout, g.ElectionTimeout, g.LeaderLeaseTimeout)
+	}
+	for _, args := range [][]string{
+		{"--raft-timing-multiplier", "2.5"},
+		{"--config", writeConfig(t, "raft-timing-multiplier = 2.5")},
+	} {
+		f, err := parseFlags(args)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if g := f.broker.Cluster.Group; g.HeartbeatTimeout != 2500*time.Millisecond || g.ElectionTimeout != 2500*time.Millisecond || g.LeaderLeaseTimeout != 1250*time.Millisecond || g.CommitTimeout != 50*time.Millisecond {
+			t.Errorf("%v: timings %+v", args, g)
+		}
+	}
+	for _, bad := range []string{"0.1", "11", "0", "-1", "NaN", "fast"} {
+		if _, err := parseFlags([]string{"--raft-timing-multiplier", bad}); err == nil || !strings.Contains(err.Error(), "raft-timing-multiplier") {
+			t.Errorf("--raft-timing-multiplier %s: %v, want a refusal naming the option", bad, err)
+		}
+	}
+}

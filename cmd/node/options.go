@@ -35,6 +35,7 @@ type flags struct {
 	readyWait time.Duration
 	pprofAddr string
 	logStore  string
+	raftTime  float64 // --raft-timing-multiplier
 	security  securityFlags
 	sources   sources // where the options came from, for the log
 }
@@ -77,6 +78,7 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text (one line per record, fields as key=value) or json (one JSON object per line)")
 	fs.StringVar(&f.logStore, "log-store", "auto", "Raft log store of every group: segment (append-only segment files, one fdatasync per write), bolt (raft-boltdb), or auto: what each group's directory holds, "+string(raftgroup.DefaultLogStore)+" for a new one; a directory written by the other store is refused")
+	fs.Float64Var(&f.raftTime, "raft-timing-multiplier", 1, fmt.Sprintf("scale Raft's heartbeat, election and leader-lease timeouts (1: 1s, 1s, 500ms; Consul's raft_multiplier): lower notices a silent leader sooner and risks needless elections on a loaded or distant node (%g to %g)", raftgroup.MinTimingMultiplier, float64(raftgroup.MaxTimingMultiplier)))
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	f.security.register(fs)
 	fs.BoolVar(&f.broker.Cluster.UnsafeUnsyncedLog, "unsafe-ack-before-fsync", false, "DANGEROUS, for fault-injection tests only: confirm writes before they are fsynced, so a power loss or kill -9 of a majority LOSES CONFIRMED MESSAGES")
@@ -104,6 +106,10 @@ func (f *flags) check() error {
 		return fmt.Errorf("--log-store: %w", err)
 	}
 	f.broker.Cluster.LogStore = ls
+	if !(f.raftTime >= raftgroup.MinTimingMultiplier && f.raftTime <= raftgroup.MaxTimingMultiplier) {
+		return fmt.Errorf("--raft-timing-multiplier must be %g to %g, not %g", raftgroup.MinTimingMultiplier, float64(raftgroup.MaxTimingMultiplier), f.raftTime)
+	}
+	f.broker.Cluster.Group = f.broker.Cluster.Group.Scaled(f.raftTime)
 	f.broker.Cluster.Join = nil
 	for _, a := range f.join {
 		if a = strings.TrimSpace(a); a != "" {

@@ -114,6 +114,7 @@ SIGINT, or --drain-timeout after the producers finished.`,
 	f.BoolVar(&fl.json, "json", false, "print the report as JSON (as -o json)")
 	f.StringArrayVar(&fl.metricsURLs, "metrics-url", nil, "a node's /metrics URL, read before and after the run for its CPU and RSS (repeatable)")
 	f.StringVar(&fl.queue, "queue", "", "queue to use (default: a fresh bench-<random> queue, deleted after)")
+	cmd.AddCommand(newBenchFailoverCmd(a))
 	return cmd
 }
 

@@ -2665,8 +2665,15 @@ type Subscribe struct {
 	// stream (FAILED_PRECONDITION) and returns the consumer's deliveries.
 	// 0: the queue's x-consumer-timeout, else the node's --consumer-timeout.
 	ConsumerTimeoutMs int64 `protobuf:"varint,10,opt,name=consumer_timeout_ms,json=consumerTimeoutMs,proto3" json:"consumer_timeout_ms,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Ask the node that serves the stream for a Heartbeat whenever it has
+	// sent nothing for this many milliseconds (100 to 60000; 0: none), so
+	// that a client can tell a stream whose node went silent (paused, cut
+	// off) from an idle one long before TCP or gRPC keepalives would.
+	// Subscribed says the interval the node uses (0 from a node that sends
+	// none).
+	HeartbeatMs   uint32 `protobuf:"varint,11,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscribe) Reset() {
@@ -2765,6 +2772,13 @@ func (x *Subscribe) GetStateUpdates() bool {
 func (x *Subscribe) GetConsumerTimeoutMs() int64 {
 	if x != nil {
 		return x.ConsumerTimeoutMs
+	}
+	return 0
+}
+
+func (x *Subscribe) GetHeartbeatMs() uint32 {
+	if x != nil {
+		return x.HeartbeatMs
 	}
 	return 0
 }
@@ -2930,7 +2944,10 @@ type Subscribed struct {
 	// Whether the consumer gets deliveries now: false for a waiting consumer
 	// of a single-active-consumer queue (true for every consumer of other
 	// queues).
-	Active        bool `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
+	Active bool `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
+	// The heartbeat interval the node uses on this stream (Subscribe's
+	// heartbeat_ms), or 0 when it sends none.
+	HeartbeatMs   uint32 `protobuf:"varint,4,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2986,6 +3003,13 @@ func (x *Subscribed) GetActive() bool {
 	return false
 }
 
+func (x *Subscribed) GetHeartbeatMs() uint32 {
+	if x != nil {
+		return x.HeartbeatMs
+	}
+	return 0
+}
+
 // The consumer became, or stopped being, the active consumer of its
 // single-active-consumer queue (sent when Subscribe.state_updates).
 type ConsumerState struct {
@@ -3032,6 +3056,44 @@ func (x *ConsumerState) GetActive() bool {
 	return false
 }
 
+// Heartbeat says that the node serving a consume stream is alive while it
+// has nothing else to send (Subscribe.heartbeat_ms).
+type Heartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+}
+
 type Delivery struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	DeliveryTag uint64                 `protobuf:"varint,1,opt,name=delivery_tag,json=deliveryTag,proto3" json:"delivery_tag,omitempty"`
@@ -3049,7 +3111,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3123,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3136,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Delivery) GetDeliveryTag() uint64 {
@@ -3140,6 +3202,7 @@ type ConsumeResponse struct {
 	//	*ConsumeResponse_Subscribed
 	//	*ConsumeResponse_Delivery
 	//	*ConsumeResponse_State
+	//	*ConsumeResponse_Heartbeat
 	Response      isConsumeResponse_Response `protobuf_oneof:"response"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3147,7 +3210,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3159,7 +3222,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3172,7 +3235,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ConsumeResponse) GetResponse() isConsumeResponse_Response {
@@ -3209,6 +3272,15 @@ func (x *ConsumeResponse) GetState() *ConsumerState {
 	return nil
 }
 
+func (x *ConsumeResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Response.(*ConsumeResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isConsumeResponse_Response interface {
 	isConsumeResponse_Response()
 }
@@ -3225,11 +3297,17 @@ type ConsumeResponse_State struct {
 	State *ConsumerState `protobuf:"bytes,3,opt,name=state,proto3,oneof"`
 }
 
+type ConsumeResponse_Heartbeat struct {
+	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*ConsumeResponse_Subscribed) isConsumeResponse_Response() {}
 
 func (*ConsumeResponse_Delivery) isConsumeResponse_Response() {}
 
 func (*ConsumeResponse_State) isConsumeResponse_Response() {}
+
+func (*ConsumeResponse_Heartbeat) isConsumeResponse_Response() {}
 
 type GetRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -3245,7 +3323,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3335,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3348,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetRequest) GetQueue() string {
@@ -3320,7 +3398,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3332,7 +3410,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3345,7 +3423,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetResponse) GetDelivery() *Delivery {
@@ -3373,7 +3451,7 @@ type SettleRequest struct {
 
 func (x *SettleRequest) Reset() {
 	*x = SettleRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3385,7 +3463,7 @@ func (x *SettleRequest) String() string {
 func (*SettleRequest) ProtoMessage() {}
 
 func (x *SettleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3398,7 +3476,7 @@ func (x *SettleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleRequest.ProtoReflect.Descriptor instead.
 func (*SettleRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SettleRequest) GetSessionId() string {
@@ -3430,7 +3508,7 @@ type SettleResponse struct {
 
 func (x *SettleResponse) Reset() {
 	*x = SettleResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3442,7 +3520,7 @@ func (x *SettleResponse) String() string {
 func (*SettleResponse) ProtoMessage() {}
 
 func (x *SettleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3455,7 +3533,7 @@ func (x *SettleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleResponse.ProtoReflect.Descriptor instead.
 func (*SettleResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
 }
 
 type SessionRequest struct {
@@ -3468,7 +3546,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3558,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3571,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SessionRequest) GetSessionId() string {
@@ -3512,7 +3590,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3524,7 +3602,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3537,7 +3615,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SessionResponse) GetSessionId() string {
@@ -3555,7 +3633,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3567,7 +3645,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3580,7 +3658,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
 }
 
 type ClusterMember struct {
@@ -3602,7 +3680,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3614,7 +3692,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3627,7 +3705,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3698,7 +3776,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3710,7 +3788,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3723,7 +3801,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3784,7 +3862,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3796,7 +3874,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3809,7 +3887,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -3879,7 +3957,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3891,7 +3969,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3904,7 +3982,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -3936,7 +4014,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4026,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4039,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 type LeaveClusterResponse struct {
@@ -3974,7 +4052,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3986,7 +4064,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3999,7 +4077,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -4018,7 +4096,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4030,7 +4108,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4043,7 +4121,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -4063,7 +4141,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4153,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4166,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -4111,7 +4189,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4123,7 +4201,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4136,7 +4214,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -4168,7 +4246,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[56]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4180,7 +4258,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[56]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4193,7 +4271,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -4232,7 +4310,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[57]
+	mi := &file_warren_v1_broker_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4244,7 +4322,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[57]
+	mi := &file_warren_v1_broker_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4257,7 +4335,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -4512,7 +4590,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.warren.v1.PublishStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
 	"\x0fPublishResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xd4\x03\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xf7\x03\n" +
 	"\tSubscribe\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x1a\n" +
 	"\bprefetch\x18\x02 \x01(\x05R\bprefetch\x12-\n" +
@@ -4525,7 +4603,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\targuments\x18\b \x03(\v2#.warren.v1.Subscribe.ArgumentsEntryR\targuments\x12#\n" +
 	"\rstate_updates\x18\t \x01(\bR\fstateUpdates\x12.\n" +
 	"\x13consumer_timeout_ms\x18\n" +
-	" \x01(\x03R\x11consumerTimeoutMs\x1aN\n" +
+	" \x01(\x03R\x11consumerTimeoutMs\x12!\n" +
+	"\fheartbeat_ms\x18\v \x01(\rR\vheartbeatMs\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\x8c\x01\n" +
@@ -4537,14 +4616,16 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0eConsumeRequest\x124\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x14.warren.v1.SubscribeH\x00R\tsubscribe\x12+\n" +
 	"\x06settle\x18\x02 \x01(\v2\x11.warren.v1.SettleH\x00R\x06settleB\t\n" +
-	"\arequest\"]\n" +
+	"\arequest\"\x80\x01\n" +
 	"\n" +
 	"Subscribed\x12!\n" +
 	"\fconsumer_tag\x18\x01 \x01(\tR\vconsumerTag\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x16\n" +
-	"\x06active\x18\x03 \x01(\bR\x06active\"'\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\x12!\n" +
+	"\fheartbeat_ms\x18\x04 \x01(\rR\vheartbeatMs\"'\n" +
 	"\rConsumerState\x12\x16\n" +
-	"\x06active\x18\x01 \x01(\bR\x06active\"\x9a\x02\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\"\v\n" +
+	"\tHeartbeat\"\x9a\x02\n" +
 	"\bDelivery\x12!\n" +
 	"\fdelivery_tag\x18\x01 \x01(\x04R\vdeliveryTag\x12 \n" +
 	"\vredelivered\x18\x02 \x01(\bR\vredelivered\x12%\n" +
@@ -4554,13 +4635,14 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"routingKey\x12,\n" +
 	"\amessage\x18\x06 \x01(\v2\x12.warren.v1.MessageR\amessage\x12\x14\n" +
 	"\x05queue\x18\a \x01(\tR\x05queue\x12!\n" +
-	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\xbb\x01\n" +
+	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\xf1\x01\n" +
 	"\x0fConsumeResponse\x127\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x15.warren.v1.SubscribedH\x00R\n" +
 	"subscribed\x121\n" +
 	"\bdelivery\x18\x02 \x01(\v2\x13.warren.v1.DeliveryH\x00R\bdelivery\x120\n" +
-	"\x05state\x18\x03 \x01(\v2\x18.warren.v1.ConsumerStateH\x00R\x05stateB\n" +
+	"\x05state\x18\x03 \x01(\v2\x18.warren.v1.ConsumerStateH\x00R\x05state\x124\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x14.warren.v1.HeartbeatH\x00R\theartbeatB\n" +
 	"\n" +
 	"\bresponse\"\x9d\x01\n" +
 	"\n" +
@@ -4698,7 +4780,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(DestinationKind)(0),            // 0: warren.v1.DestinationKind
 	(PublishStatus)(0),              // 1: warren.v1.PublishStatus
@@ -4743,56 +4825,57 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*ConsumeRequest)(nil),          // 40: warren.v1.ConsumeRequest
 	(*Subscribed)(nil),              // 41: warren.v1.Subscribed
 	(*ConsumerState)(nil),           // 42: warren.v1.ConsumerState
-	(*Delivery)(nil),                // 43: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 44: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 45: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 46: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 47: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 48: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 49: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 50: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 51: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 52: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 53: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 54: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 55: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 56: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 57: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 58: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 59: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 60: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 61: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 62: warren.v1.GossipKeyResponse
-	nil,                             // 63: warren.v1.ValueTable.FieldsEntry
-	nil,                             // 64: warren.v1.Message.HeadersEntry
-	nil,                             // 65: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 66: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 67: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 68: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 69: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 70: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 71: warren.v1.UnbindQueueRequest.ArgumentsEntry
-	nil,                             // 72: warren.v1.Subscribe.ArgumentsEntry
+	(*Heartbeat)(nil),               // 43: warren.v1.Heartbeat
+	(*Delivery)(nil),                // 44: warren.v1.Delivery
+	(*ConsumeResponse)(nil),         // 45: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 46: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 47: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 48: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 49: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 50: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 51: warren.v1.SessionResponse
+	(*ClusterStatusRequest)(nil),    // 52: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 53: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 54: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 55: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 56: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 57: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 58: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 59: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 60: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 61: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 62: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 63: warren.v1.GossipKeyResponse
+	nil,                             // 64: warren.v1.ValueTable.FieldsEntry
+	nil,                             // 65: warren.v1.Message.HeadersEntry
+	nil,                             // 66: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 67: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 68: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 69: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 70: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 71: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 72: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	nil,                             // 73: warren.v1.Subscribe.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
 	6,  // 0: warren.v1.Value.list_value:type_name -> warren.v1.ValueList
 	7,  // 1: warren.v1.Value.table_value:type_name -> warren.v1.ValueTable
 	5,  // 2: warren.v1.ValueList.values:type_name -> warren.v1.Value
-	63, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
-	64, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	64, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
+	65, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	8,  // 5: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	65, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	66, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	66, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	67, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	10, // 8: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	67, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	68, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	68, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	69, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
 	24, // 11: warren.v1.QueueInfo.rates:type_name -> warren.v1.QueueRates
 	23, // 12: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	69, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	70, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
 	0,  // 14: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
-	70, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	71, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
 	0,  // 16: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
-	71, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	72, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
 	0,  // 18: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
 	0,  // 19: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
 	27, // 20: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
@@ -4801,74 +4884,75 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	1,  // 23: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
 	36, // 24: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
 	2,  // 25: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	72, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
+	73, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
 	3,  // 27: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
 	38, // 28: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
 	39, // 29: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
 	9,  // 30: warren.v1.Delivery.message:type_name -> warren.v1.Message
 	41, // 31: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	43, // 32: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	44, // 32: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
 	42, // 33: warren.v1.ConsumeResponse.state:type_name -> warren.v1.ConsumerState
-	43, // 34: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	39, // 35: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	53, // 36: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	52, // 37: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	54, // 38: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	4,  // 39: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	61, // 40: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	5,  // 41: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
-	5,  // 42: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	5,  // 43: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 44: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 45: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 46: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 47: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 48: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 49: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 50: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
-	11, // 51: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	13, // 52: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	15, // 53: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	17, // 54: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	19, // 55: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	21, // 56: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	25, // 57: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	28, // 58: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	30, // 59: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	32, // 60: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	35, // 61: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	40, // 62: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	45, // 63: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	47, // 64: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	49, // 65: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	51, // 66: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	56, // 67: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	58, // 68: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	60, // 69: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	12, // 70: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	14, // 71: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	16, // 72: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	18, // 73: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	20, // 74: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	22, // 75: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	26, // 76: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	29, // 77: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	31, // 78: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	33, // 79: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	37, // 80: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	44, // 81: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	46, // 82: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	48, // 83: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	50, // 84: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	55, // 85: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	57, // 86: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	59, // 87: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	62, // 88: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	70, // [70:89] is the sub-list for method output_type
-	51, // [51:70] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	43, // 34: warren.v1.ConsumeResponse.heartbeat:type_name -> warren.v1.Heartbeat
+	44, // 35: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	39, // 36: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	54, // 37: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	53, // 38: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	55, // 39: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	4,  // 40: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	62, // 41: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	5,  // 42: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
+	5,  // 43: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	5,  // 44: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 45: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 46: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 47: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 48: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 49: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 50: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 51: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
+	11, // 52: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	13, // 53: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	15, // 54: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	17, // 55: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	19, // 56: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	21, // 57: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	25, // 58: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	28, // 59: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	30, // 60: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	32, // 61: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	35, // 62: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	40, // 63: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	46, // 64: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	48, // 65: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	50, // 66: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	52, // 67: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	57, // 68: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	59, // 69: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	61, // 70: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	12, // 71: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	14, // 72: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	16, // 73: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	18, // 74: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	20, // 75: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	22, // 76: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	26, // 77: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	29, // 78: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	31, // 79: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	33, // 80: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	37, // 81: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	45, // 82: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	47, // 83: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	49, // 84: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	51, // 85: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	56, // 86: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	58, // 87: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	60, // 88: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	63, // 89: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	71, // [71:90] is the sub-list for method output_type
+	52, // [52:71] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4889,10 +4973,11 @@ func file_warren_v1_broker_proto_init() {
 		(*ConsumeRequest_Subscribe)(nil),
 		(*ConsumeRequest_Settle)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[39].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[40].OneofWrappers = []any{
 		(*ConsumeResponse_Subscribed)(nil),
 		(*ConsumeResponse_Delivery)(nil),
 		(*ConsumeResponse_State)(nil),
+		(*ConsumeResponse_Heartbeat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4900,7 +4985,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   68,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -819,8 +819,14 @@ type LocalGroupIndex struct {
 	// commit_index covers everything any earlier leader confirmed (a new
 	// leader's commit index may lag until then).
 	LeaderCommitComplete bool `protobuf:"varint,5,opt,name=leader_commit_complete,json=leaderCommitComplete,proto3" json:"leader_commit_complete,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The leader this node follows, and how long ago it last heard from it
+	// (0 when this node leads): a follower whose leader went silent asks its
+	// peers whether it is silent to a majority before it stands for
+	// election (cluster/silent_leader.go).
+	LeaderId       string `protobuf:"bytes,6,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	LeaderSilentMs uint64 `protobuf:"varint,7,opt,name=leader_silent_ms,json=leaderSilentMs,proto3" json:"leader_silent_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LocalGroupIndex) Reset() {
@@ -886,6 +892,20 @@ func (x *LocalGroupIndex) GetLeaderCommitComplete() bool {
 		return x.LeaderCommitComplete
 	}
 	return false
+}
+
+func (x *LocalGroupIndex) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *LocalGroupIndex) GetLeaderSilentMs() uint64 {
+	if x != nil {
+		return x.LeaderSilentMs
+	}
+	return 0
 }
 
 type LocalStatusResponse struct {
@@ -1188,14 +1208,16 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\"0\n" +
 	"\x14RemoveMemberResponse\x12\x18\n" +
 	"\aremoved\x18\x01 \x01(\bR\aremoved\"\x14\n" +
-	"\x12LocalStatusRequest\"\xc4\x01\n" +
+	"\x12LocalStatusRequest\"\x8b\x02\n" +
 	"\x0fLocalGroupIndex\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
 	"\n" +
 	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12#\n" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12!\n" +
 	"\fcommit_index\x18\x04 \x01(\x04R\vcommitIndex\x124\n" +
-	"\x16leader_commit_complete\x18\x05 \x01(\bR\x14leaderCommitComplete\"b\n" +
+	"\x16leader_commit_complete\x18\x05 \x01(\bR\x14leaderCommitComplete\x12\x1b\n" +
+	"\tleader_id\x18\x06 \x01(\tR\bleaderId\x12(\n" +
+	"\x10leader_silent_ms\x18\a \x01(\x04R\x0eleaderSilentMs\"b\n" +
 	"\x13LocalStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
 	"\x06groups\x18\x02 \x03(\v2\x1a.warren.v1.LocalGroupIndexR\x06groups\"6\n" +
