@@ -58,4 +58,17 @@
 // consumers drain every queue until all are empty and nothing arrived for
 // 3 s, and the history goes to check.Check. The history is saved as
 // history.json in the data directory.
+//
+// # Failover benchmark
+//
+// Failover (behind `warren bench failover`) reuses the cluster of Run to
+// time one thing: how long publishers and consumers of a queue wait when
+// its group's leader is killed (or paused). Per trial it finds the leader,
+// connects a producer (open loop, confirmed publishes carrying their send
+// time) and a consumer to the other nodes, takes the leader away, and
+// records the new leader's election (from the survivors' logs), the first
+// confirm and the first delivery of a message sent after the signal; then
+// it brings the node back and waits for a healthy cluster with its leaders
+// spread before the next trial. It never fails on a slow machine: a trial
+// that sees nothing within its wait is counted as missed.
 package chaos
