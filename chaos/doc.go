@@ -21,8 +21,19 @@
 //
 // Producers (Options.Producers, each its own client, with confirms) draw a
 // route per message: the default exchange, a direct exchange, a topic
-// exchange, or a fanout exchange to two queues, one consumed during the
-// run and one (the backlog) only at the end. Each message carries a unique
+// exchange, a fanout exchange to two queues (one consumed during the run,
+// one, the backlog, only at the end), a queue with
+// x-single-active-consumer=true (at least two consumers, one active), an
+// x-delayed-message exchange (x-delayed-type=direct; each message delayed
+// 50–500 ms with client.Delay), or a dead-letter source queue
+// (x-dead-letter-strategy=at-least-once, x-overflow=reject-publish, a
+// 200 ms x-message-ttl, the default exchange as x-dead-letter-exchange)
+// that no one consumes: every message expires there and is dead-lettered
+// into a consumed target queue. The dead-letter route's publishes are
+// recorded for the target, so the checker counts a message confirmed into
+// the source as delivered when it arrives in the target, and its report
+// row chaos-dl-target shows them. Every queue has x-delivery-limit=-1.
+// Each message carries a unique
 // id "producer-seq" in its body. A publish whose outcome stays unknown
 // after its timeout is retried (up to publishAttempts, the same id, a new
 // publish the server cannot deduplicate); every attempt is recorded: OK on
@@ -55,8 +66,8 @@
 //
 // After Options.Duration everything is healed, the producers stop, the
 // consumers stop (their unacked deliveries return, redelivered), fresh
-// consumers drain every queue until all are empty and nothing arrived for
-// 3 s, and the history goes to check.Check. The history is saved as
+// consumers drain every queue (but the dead-letter source, which empties
+// into its target) until all are empty and nothing arrived for 3 s, and the history goes to check.Check. The history is saved as
 // history.json in the data directory.
 //
 // # Failover benchmark

@@ -87,7 +87,12 @@ func (w *workload) start(ctx context.Context) error {
 	w.stopConsuming = cancel
 	w.rec.Ordered(queueOrdered)
 	for _, q := range consumedQueues {
-		for i := range w.o.Consumers {
+		n := w.o.Consumers
+		if q == queueSAC {
+			// At least two, so that one is active and one waits.
+			n = max(n, 2)
+		}
+		for i := range n {
 			c, err := w.newClient(ctx, rng)
 			if err != nil {
 				return err
@@ -149,7 +154,7 @@ func (w *workload) produce(ctx context.Context, c *client.Client, name string, r
 			next = later(next.Add(interval), time.Now().Add(-interval))
 			r := rs[rng.IntN(len(rs))]
 			id := fmt.Sprintf("%s-%d", name, seq)
-			w.publish(ctx, c, name, seq, id, r, r.routingKey(rng), body)
+			w.publish(ctx, c, name, seq, id, r, r.routingKey(rng), body, r.publishOptions(rng)...)
 		}
 	}()
 }
@@ -164,7 +169,7 @@ func later(a, b time.Time) time.Time {
 // publish publishes message id on r, retrying an unknown outcome up to
 // publishAttempts times, and records every attempt for every queue the
 // route reaches.
-func (w *workload) publish(ctx context.Context, c *client.Client, producer string, seq uint64, id string, r route, key string, body []byte) {
+func (w *workload) publish(ctx context.Context, c *client.Client, producer string, seq uint64, id string, r route, key string, body []byte, opts ...client.PublishOption) {
 	msg := client.Message{Body: messageBody(id, body), MessageID: id}
 	for attempt := 1; attempt <= publishAttempts; attempt++ {
 		w.attempts.Add(1)
@@ -173,7 +178,7 @@ func (w *workload) publish(ctx context.Context, c *client.Client, producer strin
 		}
 		sent := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-		res, err := c.Publish(pctx, r.exchange, key, msg)
+		res, err := c.Publish(pctx, r.exchange, key, msg, opts...)
 		cancel()
 		o := publishOutcome(res, err)
 		for _, q := range r.queues {
@@ -299,7 +304,8 @@ func (w *workload) stopConsumers() {
 	w.consumers.Wait()
 }
 
-// drain consumes every queue with fresh consumers until every queue is
+// drain consumes every queue (but the dead-letter source, which empties
+// by itself into its target) with fresh consumers until every queue is
 // empty (no ready, no unacked) and nothing was delivered for quiet, or
 // until timeout.
 func (w *workload) drain(ctx context.Context, quiet, timeout time.Duration) error {
@@ -315,6 +321,9 @@ func (w *workload) drain(ctx context.Context, quiet, timeout time.Duration) erro
 	}()
 	w.lastDelivery.Store(time.Now().UnixNano())
 	for _, q := range queueNames {
+		if q == queueDLSource {
+			continue
+		}
 		c, err := w.newClient(ctx, rng)
 		if err != nil {
 			return err
