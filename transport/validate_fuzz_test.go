@@ -191,7 +191,8 @@ var unlimited = map[string]bool{
 	"min_meta_index": true, "passive": true, "auto_delete": true, "internal": true, "exclusive": true,
 	"if_unused": true, "if_empty": true, "mandatory": true, "sequence": true, "delivery_tag": true,
 	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true, "direct": true,
-	"int_value": true, "bool_value": true, "double_value": true,
+	"state_updates": true,
+	"int_value":     true, "bool_value": true, "double_value": true,
 	// Checked by requiredFields against the request as a whole.
 	"kind": true, "ack_mode": true, "op": true,
 }
@@ -230,9 +231,25 @@ func fieldLimits(l Limits, fd protoreflect.FieldDescriptor, v protoreflect.Value
 			}
 		}
 		return nil
+	case name == "list_value" || name == "table_value":
+		// A list or table header value counts as one value: its encoding.
+		if n := proto.Size(v.Message().Interface()); n > l.MaxHeaderValueBytes {
+			return fmt.Errorf("%s is %d bytes > %d", fd.FullName(), n, l.MaxHeaderValueBytes)
+		}
+		return nil
 	case fd.Kind() == protoreflect.MessageKind:
 		return walkLimits(l, v.Message())
 	case unlimited[name]:
+		return nil
+	case name == "destination_kind":
+		if k := v.Enum(); k < 0 || k > 2 {
+			return fmt.Errorf("destination_kind %d is none of UNSPECIFIED, QUEUE, EXCHANGE", k)
+		}
+		return nil
+	case name == "consumer_timeout_ms":
+		if ms := v.Int(); ms < 0 {
+			return fmt.Errorf("consumer_timeout_ms %d < 0", ms)
+		}
 		return nil
 	case name == "heartbeat_ms":
 		if ms := v.Uint(); ms != 0 && (ms < 100 || ms > 60000) {
