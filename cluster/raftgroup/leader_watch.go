@@ -173,6 +173,12 @@ func (g *Group) StandForElection(lost raft.ServerID, why string, stillLost func(
 		return false
 	}
 	g.logger.Info(why+": standing for election now", "leader", string(lost), "rank", rank)
+	// Raft asks each voter once per election, on a pooled connection; one
+	// pooled before that voter restarted fails the request (EOF), and the
+	// election then waits out its timeout while the next voter in line
+	// stands too and splits the vote (seen in a chaos run). Drop the pool:
+	// the votes go out on fresh connections.
+	g.trans.CloseStreams()
 	req := raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{
 		ProtocolVersion: raft.ProtocolVersionMax,
 		ID:              []byte(g.nodeID),
