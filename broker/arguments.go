@@ -164,3 +164,17 @@ func needsVersion3(args map[string]Value) bool {
 	}
 	return false
 }
+
+// ClassicQueueNotice is what a declaration with x-queue-type "classic"
+// is told: accepted, but not what a RabbitMQ classic queue is.
+const ClassicQueueNotice = `x-queue-type "classic" accepted: every Warren queue is replicated with Raft, like a RabbitMQ quorum queue (no single-node classic queues)`
+
+// QueueNotice returns the notice for a queue declared with args, or "".
+func QueueNotice(args map[string]Value) string {
+	for _, name := range []string{"x-queue-type", "queue-type"} {
+		if v, ok := args[name]; ok && v.Type == ValueString && v.Str == "classic" {
+			return ClassicQueueNotice
+		}
+	}
+	return ""
+}

@@ -60,6 +60,10 @@ type Queue struct {
 	Messages uint64
 	// Consumers is the number of consumers.
 	Consumers uint32
+	// Notice is a remark of the server on the declaration to show the
+	// user, or "": for x-queue-type "classic", that the queue is a
+	// replicated one.
+	Notice string
 }
 
 // ExchangeInfo describes an exchange in ListExchanges.
@@ -283,7 +287,7 @@ func (c *Client) DeclareQueue(ctx context.Context, name string, o QueueOptions) 
 		return Queue{}, err
 	}
 	c.observeMetaIndex(resp.GetMetaIndex())
-	return Queue{Name: resp.GetName(), Messages: resp.GetMessageCount(), Consumers: resp.GetConsumerCount()}, nil
+	return Queue{Name: resp.GetName(), Messages: resp.GetMessageCount(), Consumers: resp.GetConsumerCount(), Notice: resp.GetNotice()}, nil
 }
 
 // DeleteQueue deletes the queue name and returns how many messages it held.

@@ -66,6 +66,18 @@ func TestUnsupportedArgumentsRefused(t *testing.T) {
 		t.Fatalf("identical re-declare: %v", err)
 	}
 
+	// classic is accepted, with a notice saying what the queue is.
+	cq, err := c.DeclareQueue(ctx, "classic", client.QueueOptions{Args: map[string]any{"x-queue-type": "classic"}})
+	if err != nil || !strings.Contains(cq.Notice, "replicated") {
+		t.Fatalf("declare x-queue-type classic: %+v, %v; want it accepted with a notice that it is replicated", cq, err)
+	}
+	if q.Notice != "" {
+		t.Fatalf("a quorum queue got the notice %q", q.Notice)
+	}
+	if _, errOut, code := runCLI(t, "--server="+n.Addr, "queue", "declare", "classic-cli", "--arg", "x-queue-type=classic"); code != 0 || !strings.Contains(errOut, "note: x-queue-type \"classic\" accepted") {
+		t.Fatalf("warren queue declare --arg x-queue-type=classic: exit %d, stderr %q; want success with the note", code, errOut)
+	}
+
 	_, errOut, code := runCLI(t, "--server="+n.Addr, "queue", "declare", "cli-q", "--arg", "x-no-such-argument=1000")
 	if code == 0 || !strings.Contains(errOut, "x-no-such-argument") {
 		t.Fatalf("warren queue declare --arg x-no-such-argument=1000: exit %d, stderr %q; want a failure naming the argument", code, errOut)

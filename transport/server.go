@@ -160,7 +160,7 @@ func (s *Server) DeclareQueue(ctx context.Context, r *pb.DeclareQueueRequest) (*
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.DeclareQueueResponse{Name: q.Name, MessageCount: q.Ready, ConsumerCount: q.Consumers, MetaIndex: idx}, nil
+	return &pb.DeclareQueueResponse{Name: q.Name, MessageCount: q.Ready, ConsumerCount: q.Consumers, MetaIndex: idx, Notice: broker.QueueNotice(brokerValues(r.GetArguments()))}, nil
 }
 
 // DeleteQueue implements BrokerService.

@@ -43,6 +43,9 @@ exits, so it is deleted at once; it is useful only to test a declaration.`,
 			if err != nil {
 				return err
 			}
+			if q.Notice != "" {
+				fmt.Fprintf(a.stderr, "warren: note: %s\n", q.Notice)
+			}
 			return a.printer().emit(map[string]any{"name": q.Name, "messages": q.Messages, "consumers": q.Consumers}, q.Name)
 		}),
 	}

@@ -1278,6 +1278,10 @@ type DeclareQueueResponse struct {
 	MessageCount  uint64                 `protobuf:"varint,2,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
 	ConsumerCount uint32                 `protobuf:"varint,3,opt,name=consumer_count,json=consumerCount,proto3" json:"consumer_count,omitempty"`
 	MetaIndex     uint64                 `protobuf:"varint,4,opt,name=meta_index,json=metaIndex,proto3" json:"meta_index,omitempty"`
+	// A remark on the declaration the client should show its user: set
+	// for x-queue-type "classic", which Warren accepts as the replicated
+	// queue every Warren queue is.
+	Notice        string `protobuf:"bytes,5,opt,name=notice,proto3" json:"notice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1338,6 +1342,13 @@ func (x *DeclareQueueResponse) GetMetaIndex() uint64 {
 		return x.MetaIndex
 	}
 	return 0
+}
+
+func (x *DeclareQueueResponse) GetNotice() string {
+	if x != nil {
+		return x.Notice
+	}
+	return ""
 }
 
 type DeleteQueueRequest struct {
@@ -4462,13 +4473,14 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0emin_meta_index\x18\a \x01(\x04R\fminMetaIndex\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
-	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\x95\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\xad\x01\n" +
 	"\x14DeclareQueueResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rmessage_count\x18\x02 \x01(\x04R\fmessageCount\x12%\n" +
 	"\x0econsumer_count\x18\x03 \x01(\rR\rconsumerCount\x12\x1d\n" +
 	"\n" +
-	"meta_index\x18\x04 \x01(\x04R\tmetaIndex\"\xa5\x01\n" +
+	"meta_index\x18\x04 \x01(\x04R\tmetaIndex\x12\x16\n" +
+	"\x06notice\x18\x05 \x01(\tR\x06notice\"\xa5\x01\n" +
 	"\x12DeleteQueueRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tif_unused\x18\x02 \x01(\bR\bifUnused\x12\x19\n" +
