@@ -23,6 +23,15 @@ import (
 // and shorter than a client's usual deadline.
 const leaderHold = 5 * time.Second
 
+// electionHold is how long after it last knew a leader of g a node still
+// holds publishes for it: one and a half election timeouts, well past an
+// election after a leader's death (milliseconds) or silence (¾ of the
+// heartbeat timeout, counted before Raft clears the leader), and short
+// enough that a node cut off from the majority answers NOT_LEADER soon.
+func electionHold(g *raftgroup.Group) time.Duration {
+	return g.Timings().ElectionTimeout * 3 / 2
+}
+
 // leaderPoll is how often a held or forwarded call looks again at
 // whether the group's leader is live (raftgroup.Group.LiveLeader), which
 // changes with time and not only with Raft's observations.
@@ -78,6 +87,12 @@ func (q *queueGroup) submitter(ctx context.Context) (func(context.Context, []*fs
 			return func(ctx context.Context, queues []*fsmpb.QueueSpec, msgs []*fsmpb.EnqueueMessage) ([]fsm.EnqueueOutcome, error) {
 				return q.b.forwardEnqueue(ctx, q, queues, msgs)
 			}, nil
+		}
+		// Hold only while an election may still be under way: a node cut
+		// off from the majority knows no leader for good, and its clients
+		// must hear NOT_LEADER at once to try another node.
+		if q.group.NoLeaderFor() >= electionHold(q.group) {
+			return nil, err
 		}
 		if hold == nil {
 			t := time.NewTimer(leaderHold)

@@ -61,6 +61,7 @@ type Group struct {
 	watchers            sync.WaitGroup // watchLeader, watchObservations
 	deadLeaderElections atomic.Uint64
 	leaderProbesAlive   atomic.Uint64         // probes that found the leader up (tests)
+	noLeaderSince       atomic.Int64          // Unix ns since no leader was known; 0 while one is
 	observations        chan raft.Observation // leader changes
 	observer            *raft.Observer
 	leaderMu            sync.Mutex
@@ -162,6 +163,7 @@ func Open(o Options) (_ *Group, err error) {
 	})
 	r.RegisterObserver(g.observer)
 	go g.monitorLeadership()
+	g.noLeaderSince.Store(time.Now().UnixNano())
 	g.watchers.Add(2)
 	go g.watchLeader()
 	go g.watchObservations()

@@ -81,7 +81,14 @@ func (g *Group) watchObservations() {
 		select {
 		case <-g.stopWatch:
 			return
-		case <-g.observations:
+		case o := <-g.observations:
+			if lo, ok := o.Data.(raft.LeaderObservation); ok {
+				if lo.LeaderID == "" {
+					g.noLeaderSince.CompareAndSwap(0, time.Now().UnixNano())
+				} else {
+					g.noLeaderSince.Store(0)
+				}
+			}
 			g.leaderMu.Lock()
 			close(g.leaderChanged)
 			g.leaderChanged = make(chan struct{})
@@ -104,6 +111,20 @@ func (g *Group) LiveLeader() (addr raft.ServerAddress, id raft.ServerID) {
 		return "", ""
 	}
 	return addr, id
+}
+
+// NoLeaderFor returns how long this node has known no leader of the group
+// (0 while it knows one, itself included): since it started, or since
+// Raft last cleared the leader (an election began, a leader stepped down).
+func (g *Group) NoLeaderFor() time.Duration {
+	if _, id := g.raft.LeaderWithID(); id != "" {
+		return 0
+	}
+	since := g.noLeaderSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
 }
 
 // LeaderChanged returns a channel that is closed when the leader this node
