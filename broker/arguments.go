@@ -89,12 +89,8 @@ func supportedList(supported []string) string {
 // streams (an append-only log read from an offset) are a different model
 // that Warren does not have.
 func checkQueueType(args map[string]Value) error {
-	for _, name := range []string{"x-queue-type", "queue-type"} {
-		if v, ok := args[name]; ok {
-			if v.Type == ValueString && v.Str == "stream" {
-				return fmt.Errorf("%w: queue argument %q: streams are not supported by Warren (every queue is a replicated work queue: use \"quorum\")", fsm.ErrInvalid, name)
-			}
-		}
+	if name, v, ok := argEntry(args, "queue-type"); ok && isString(v, "stream") {
+		return fmt.Errorf("%w: queue argument %q: streams are not supported by Warren (every queue is a replicated work queue: use \"quorum\")", fsm.ErrInvalid, name)
 	}
 	return nil
 }
@@ -105,44 +101,54 @@ func checkQueueType(args map[string]Value) error {
 // at-most-once without them; Warren refuses, never keeping an argument it
 // does not act on).
 func checkDeadLetterStrategy(args map[string]Value) error {
-	for _, name := range []string{"x-dead-letter-strategy", "dead-letter-strategy"} {
-		v, ok := args[name]
-		if !ok {
-			continue
+	name, v, ok := argEntry(args, "dead-letter-strategy")
+	if !ok {
+		return nil
+	}
+	switch {
+	case isString(v, "at-most-once"):
+	case isString(v, "at-least-once"):
+		if !hasArg(args, "dead-letter-exchange") {
+			return fmt.Errorf("%w: queue argument %q at-least-once needs a dead-letter exchange (x-dead-letter-exchange)", fsm.ErrInvalid, name)
 		}
-		switch {
-		case v.Type == ValueString && v.Str == "at-most-once":
-		case v.Type == ValueString && v.Str == "at-least-once":
-			if !hasArg(args, "dead-letter-exchange") {
-				return fmt.Errorf("%w: queue argument %q at-least-once needs a dead-letter exchange (x-dead-letter-exchange)", fsm.ErrInvalid, name)
-			}
-			if o, ok := argValue(args, "overflow"); !ok || o.Type != ValueString || o.Str != "reject-publish" {
-				return fmt.Errorf("%w: queue argument %q at-least-once needs x-overflow reject-publish, as in RabbitMQ "+
-					"(dead letters waiting for their target count toward the queue's length)", fsm.ErrInvalid, name)
-			}
-		default:
-			return fmt.Errorf("%w: queue argument %q must be \"at-most-once\" or \"at-least-once\"", fsm.ErrInvalid, name)
+		if o, ok := argValue(args, "overflow"); !ok || !isString(o, "reject-publish") {
+			return fmt.Errorf("%w: queue argument %q at-least-once needs x-overflow reject-publish, as in RabbitMQ "+
+				"(dead letters waiting for their target count toward the queue's length)", fsm.ErrInvalid, name)
 		}
+	default:
+		return fmt.Errorf("%w: queue argument %q must be \"at-most-once\" or \"at-least-once\"", fsm.ErrInvalid, name)
 	}
 	return nil
 }
 
 // deadLetterStrategy is the strategy a declaration's arguments ask for.
 func deadLetterStrategy(args map[string]Value) fsmpb.DeadLetterStrategy {
-	if v, ok := argValue(args, "dead-letter-strategy"); ok && v.Type == ValueString && v.Str == "at-least-once" {
+	if v, ok := argValue(args, "dead-letter-strategy"); ok && isString(v, "at-least-once") {
 		return fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE
 	}
 	return fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_MOST_ONCE
 }
 
+// argEntry finds the argument name, with or without the "x-" prefix (the
+// prefixed one first), and says under which key. Both at once are refused
+// by fsm.QueueSpecFromArgs ("given twice").
+func argEntry(args map[string]Value, name string) (key string, v Value, ok bool) {
+	for _, key := range []string{"x-" + name, name} {
+		if v, ok := args[key]; ok {
+			return key, v, true
+		}
+	}
+	return "", Value{}, false
+}
+
 // argValue is the argument name, with or without the "x-" prefix.
 func argValue(args map[string]Value, name string) (Value, bool) {
-	if v, ok := args["x-"+name]; ok {
-		return v, true
-	}
-	v, ok := args[name]
+	_, v, ok := argEntry(args, name)
 	return v, ok
 }
+
+// isString reports whether v is the string s.
+func isString(v Value, s string) bool { return v.Type == ValueString && v.Str == s }
 
 func hasArg(args map[string]Value, name string) bool {
 	_, ok := argValue(args, name)
@@ -157,12 +163,8 @@ func needsVersion3(args map[string]Value) bool {
 	if deadLetterStrategy(args) == fsmpb.DeadLetterStrategy_DEAD_LETTER_AT_LEAST_ONCE {
 		return true
 	}
-	for _, name := range []string{"x-overflow", "overflow"} {
-		if v, ok := args[name]; ok && v.Type == ValueString && v.Str == "reject-publish-dlx" {
-			return true
-		}
-	}
-	return false
+	v, ok := argValue(args, "overflow")
+	return ok && isString(v, "reject-publish-dlx")
 }
 
 // ClassicQueueNotice is what a declaration with x-queue-type "classic"
@@ -171,10 +173,8 @@ const ClassicQueueNotice = `x-queue-type "classic" accepted: every Warren queue 
 
 // QueueNotice returns the notice for a queue declared with args, or "".
 func QueueNotice(args map[string]Value) string {
-	for _, name := range []string{"x-queue-type", "queue-type"} {
-		if v, ok := args[name]; ok && v.Type == ValueString && v.Str == "classic" {
-			return ClassicQueueNotice
-		}
+	if v, ok := argValue(args, "queue-type"); ok && isString(v, "classic") {
+		return ClassicQueueNotice
 	}
 	return ""
 }
