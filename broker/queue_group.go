@@ -62,8 +62,7 @@ func newQueueGroup(b *Broker, i int) *queueGroup {
 // open takes the group the node opened for it and starts group commit.
 func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
-	gate := &sizeRuleGate{node: q.b.node, group: g}
-	q.commit = newCommitter(g, gate.rule)
+	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule)
 	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
 }
 

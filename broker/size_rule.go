@@ -5,7 +5,6 @@ import (
 
 	"cmp"
 	"slices"
-	"sync/atomic"
 
 	"github.com/warrenmq/warren/fsm"
 
@@ -30,23 +29,21 @@ const sizeRuleVersion = 2
 // not rejoin a group that has used the rule (a downgrade is not
 // supported past a new rule, as past a new command type).
 type sizeRuleGate struct {
-	node  *cluster.Node
-	group *raftgroup.Group
-	open  atomic.Bool
+	gate versionGate // at sizeRuleVersion
+}
+
+func newSizeRuleGate(node *cluster.Node, g *raftgroup.Group) *sizeRuleGate {
+	return &sizeRuleGate{gate: versionGate{node: node, group: g, version: sizeRuleVersion}}
 }
 
 // rule returns the size rule for the next Enqueue of the group. Until the
 // gate opens it reads the group's configuration and the members gossip
 // knows (a few servers: cheap next to the Raft entry it goes into).
 func (s *sizeRuleGate) rule() fsmpb.SizeRule {
-	if s.open.Load() {
+	if s.gate.ok() {
 		return fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
 	}
-	if s.node == nil || s.group == nil || !groupAtVersion(s.group, s.node.Members(), sizeRuleVersion) {
-		return fsmpb.SizeRule_SIZE_RULE_BODY
-	}
-	s.open.Store(true)
-	return fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS
+	return fsmpb.SizeRule_SIZE_RULE_BODY
 }
 
 // groupAtVersion reports whether every server of g's configuration is at

@@ -17,7 +17,7 @@ import (
 const featuresVersion = 3
 
 // versionGate tells whether every server of a group gossips an FSM
-// version, as sizeRuleGate does for the size rule: an older build would
+// version (sizeRuleGate is one, for the size rule): an older build would
 // ignore the new fields or refuse the new command, and its replicas would
 // diverge. Once open it stays open for the life of the process.
 type versionGate struct {
