@@ -42,6 +42,8 @@ type Broker struct {
 	// report leadership before that.
 	opened chan struct{}
 
+	leaders leaderBoard
+
 	sessions *sessionRegistry
 	reaper   *sessionReaper
 
@@ -89,6 +91,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	b.wg.Add(1)
 	go b.reapSessions()
+	b.watchLeaders()
 	close(b.opened)
 	return b, nil
 }

@@ -84,7 +84,7 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 	}
 	var active bool
 	qg.fsm.read(func(g *fsm.QueueGroup) { active = g.ConsumerActive(def.ID, o.Session, o.Tag) })
-	return &Consumer{c: c, active: active}, nil
+	return &Consumer{c: c, active: active, group: qg.name}, nil
 }
 
 // consumerTimeout is a consumer's timeout: its own, else its queue's

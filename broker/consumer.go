@@ -37,6 +37,7 @@ var (
 type Consumer struct {
 	c      *dispatch.Consumer
 	active bool
+	group  string
 }
 
 // ConsumerEvent is a delivery, or (State) the news that the consumer became
@@ -51,6 +52,10 @@ type ConsumerEvent struct {
 // Active reports whether the consumer got deliveries when it subscribed:
 // false for a waiting consumer of a single-active-consumer queue.
 func (c *Consumer) Active() bool { return c.active }
+
+// Group names the queue's Raft group, whose leader serves the consumer
+// (clients match it against leader notices, QueueGroupLeaders).
+func (c *Consumer) Group() string { return c.group }
 
 // NextEvent is Next with the consumer's state changes, in order.
 func (c *Consumer) NextEvent(ctx context.Context) (ConsumerEvent, error) {

@@ -243,6 +243,18 @@ func (b *Broker) Redirect(err error) *NotLeaderError {
 	return &NotLeaderError{NotLeaderError: *nle, LeaderGRPCAddr: addr, MetaIndex: b.MetaIndex()}
 }
 
+// LeaderConnMoved is LeaderConn with a channel closed once this node knows
+// of another leader of the group than the one connected to, or ctx ends
+// (cluster.Node.LeaderConnMoved): a stream proxied to the old leader ends
+// on it, so its client subscribes again where the group now serves.
+func (b *Broker) LeaderConnMoved(ctx context.Context, group string) (*grpc.ClientConn, <-chan struct{}, error) {
+	g, err := b.groupNamed(group)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.node.LeaderConnMoved(ctx, g)
+}
+
 // LeaderConn returns a connection to the node that leads the group named
 // group, for proxying client calls that must run there (consume, get,
 // settle of a get).

@@ -184,3 +184,27 @@ func errorInfoMetadata(b []byte, key string) string {
 	})
 	return found
 }
+
+// leaderMoved ends the direct streams on queue group group that run at
+// another node than its new leader at addr (told on the session stream):
+// Consume subscribes them again at once, at the new leader. A leader that
+// went silent would otherwise hold them until their heartbeat limit.
+// Streams through the client's own node are left alone: that node ends
+// its proxied streams itself when the leader moves.
+func (c *Client) leaderMoved(group, addr string) {
+	if group == "" || addr == "" {
+		return
+	}
+	c.mu.Lock()
+	var moved []*Subscription
+	for s := range c.subs {
+		if s.group == group && s.cn.idx < 0 && s.cn.addr != addr {
+			moved = append(moved, s)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range moved {
+		s.moved.Store(true)
+		s.cancel()
+	}
+}

@@ -85,7 +85,10 @@ func (c *Client) openSession(ctx context.Context, cn *conn) (*session, error) {
 		cancel()
 		return nil, err
 	}
-	if err := stream.Send(&warrenpb.SessionRequest{SessionId: c.opts.sessionID}); err != nil {
+	// With direct consume on, the node tells of new queue group leaders,
+	// so streams at a leader that went silent move at once (leaderMoved).
+	first := &warrenpb.SessionRequest{SessionId: c.opts.sessionID, LeaderNotices: c.opts.directConsume}
+	if err := stream.Send(first); err != nil {
 		// A failed Send reports io.EOF; the stream's status comes from Recv.
 		_, rerr := stream.Recv()
 		cancel()
@@ -130,8 +133,12 @@ func (c *Client) openSession(ctx context.Context, cn *conn) (*session, error) {
 func (c *Client) sessionRecv(s *session) {
 	var err error
 	for {
-		if _, err = s.stream.Recv(); err != nil {
+		var resp *warrenpb.SessionResponse
+		if resp, err = s.stream.Recv(); err != nil {
 			break
+		}
+		if m := resp.GetLeaderMoved(); m != nil {
+			c.leaderMoved(m.GetGroup(), m.GetLeaderGrpcAddr())
 		}
 	}
 	s.err = err

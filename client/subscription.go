@@ -81,6 +81,9 @@ type Subscription struct {
 	heard   atomic.Int64 // Unix ns of the last message, or of the end of a wait to hand one over
 	handing atomic.Bool  // recv is waiting for the application to take a delivery
 	silent  atomic.Bool  // the watch ended the stream
+
+	group string      // the queue's Raft group, as Subscribed named it
+	moved atomic.Bool // leaderMoved ended the stream
 }
 
 // Subscribe opens a Consume stream on queue and waits, bounded by ctx, for
@@ -189,6 +192,7 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	s.group = subscribed.GetGroup()
 	if q := subscribed.GetQueue(); q != "" {
 		s.queue = q
 	}
@@ -218,6 +222,10 @@ func (s *Subscription) recv(autoAck bool) {
 		resp, err := s.stream.Recv()
 		if err != nil && s.silent.Load() {
 			s.err = status.Errorf(codes.Unavailable, "client: the consume stream on %s heard nothing, not even a heartbeat, for %d heartbeat intervals: its node went silent", s.cn.addr, ConsumeSilenceIntervals)
+			return
+		}
+		if err != nil && s.moved.Load() {
+			s.err = status.Errorf(codes.Unavailable, "client: the leader of queue group %s moved away from %s", s.group, s.cn.addr)
 			return
 		}
 		if err != nil {

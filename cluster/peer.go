@@ -152,6 +152,41 @@ func (n *Node) LeaderConn(g *raftgroup.Group) (*grpc.ClientConn, error) {
 	return n.peers.conn(string(addr))
 }
 
+// LeaderConnMoved is LeaderConn, with a channel that is closed once this
+// node knows of another leader of g than the one connected to (another
+// node, or this one), or ctx ends first. A consume stream proxied to a
+// leader ends on it: a leader that went silent (paused, cut off) would
+// otherwise hold the stream until the client's own silence limit, though
+// the group already serves again elsewhere. A moment with no leader known
+// does not close it: the client would only find no leader to go to.
+func (n *Node) LeaderConnMoved(ctx context.Context, g *raftgroup.Group) (*grpc.ClientConn, <-chan struct{}, error) {
+	changed := g.LeaderChanged() // before reading the leader, so no change is missed
+	addr, id := g.LiveLeader()
+	if id == "" || addr == "" || string(id) == n.cfg.NodeID {
+		return nil, nil, g.NotLeader()
+	}
+	conn, err := n.peers.conn(string(addr))
+	if err != nil {
+		return nil, nil, err
+	}
+	moved := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			changed = g.LeaderChanged()
+			if _, now := g.Leader(); now != "" && now != id {
+				close(moved)
+				return
+			}
+		}
+	}()
+	return conn, moved, nil
+}
+
 // PeerConn returns a gRPC connection to the cluster port of member m.
 func (n *Node) PeerConn(m Member) (*grpc.ClientConn, error) {
 	if m.RaftAddr == "" {

@@ -235,3 +235,36 @@ func bodyTime(b []byte) time.Time {
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b)))
 }
+
+// TestConsumeStreamsLeaveAPausedLeader: the leader of a queue's group is
+// paused (SIGSTOP) under two consumers connected to a follower, one
+// consuming at the leader directly (the SDK's default) and one through the
+// follower, which proxies its stream. Their heartbeat limit is four
+// minutes, so neither stream can end on its own silence: each ends because
+// its node learnt of the new leader — the direct one told on the session
+// stream, the proxied one ended by the follower — and says so.
+func TestConsumeStreamsLeaveAPausedLeader(t *testing.T) {
+	slow(t)
+	_, leader, followers := clusterWithQueue(t, "paused")
+	direct := newClient(t, followers[0].grpcAddr, client.WithConsumeHeartbeat(time.Minute))
+	proxied := newClient(t, followers[0].grpcAddr, client.WithConsumeHeartbeat(time.Minute), client.WithoutDirectConsume())
+	waitQueueKnown(t, direct, "paused")
+	subs := map[string]*client.Subscription{
+		"direct":  subscribe(t, direct, "paused", client.ConsumeOptions{Prefetch: 10}),
+		"proxied": subscribe(t, proxied, "paused", client.ConsumeOptions{Prefetch: 10}),
+	}
+	if err := leader.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = leader.cmd.Process.Signal(syscall.SIGCONT) }()
+	for name, sub := range subs {
+		select {
+		case <-sub.Done():
+		case <-time.After(scaled(60 * time.Second)):
+			t.Fatalf("the %s stream at the paused leader did not end", name)
+		}
+		if err := sub.Err(); err == nil || !strings.Contains(err.Error(), "leader of queue group") || !strings.Contains(err.Error(), "moved") {
+			t.Errorf("the %s stream ended with %v, want the leader's move named", name, err)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	defer c.Close()
 	heartbeat := time.Duration(sub.GetHeartbeatMs()) * time.Millisecond
 	if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Subscribed{
-		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active(), HeartbeatMs: sub.GetHeartbeatMs()},
+		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active(), HeartbeatMs: sub.GetHeartbeatMs(), Group: c.Group()},
 	}}); err != nil {
 		return err
 	}
@@ -291,6 +291,17 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 			}
 		}
 	}()
+	if first.GetLeaderNotices() {
+		// The notices are the only sends after the first; the handler
+		// waits for them to stop before it returns.
+		ctx, cancel := context.WithCancel(stream.Context())
+		notified := make(chan struct{})
+		go func() {
+			defer close(notified)
+			s.sendLeaderNotices(ctx, stream)
+		}()
+		defer func() { cancel(); <-notified }()
+	}
 	select {
 	case err := <-recvErr:
 		if err == io.EOF {
@@ -299,5 +310,34 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 		return err
 	case <-s.draining:
 		return toStatus(cluster.ErrShuttingDown)
+	}
+}
+
+// sendLeaderNotices sends a LeaderMoved on stream for each queue group
+// whose leader, as this node knows it, differs from the one it knew when
+// the session opened or last told of, until ctx ends or a send fails. A
+// moment without a leader is not told: the client could go nowhere.
+func (s *Server) sendLeaderNotices(ctx context.Context, stream grpc.BidiStreamingServer[pb.SessionRequest, pb.SessionResponse]) {
+	told := map[string]string{} // group → leader id last known or told
+	for first := true; ; first = false {
+		changed := s.broker.LeadersChanged()
+		for _, l := range s.broker.QueueGroupLeaders() {
+			if l.LeaderID == "" || told[l.Group] == l.LeaderID {
+				continue
+			}
+			told[l.Group] = l.LeaderID
+			if first || l.GRPCAddr == "" {
+				continue
+			}
+			moved := &pb.LeaderMoved{Group: l.Group, LeaderId: l.LeaderID, LeaderGrpcAddr: l.GRPCAddr}
+			if err := stream.Send(&pb.SessionResponse{LeaderMoved: moved}); err != nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
 	}
 }

@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"context"
+	"fmt"
 	"io"
 
+	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 	"google.golang.org/grpc"
 )
@@ -22,13 +25,19 @@ func (s *Server) leaderBroker(group string) (pb.BrokerServiceClient, error) {
 }
 
 // proxyConsume relays a consume stream to the leader of group, first
-// (the Subscribe, with session and consumer tag filled in) included.
+// (the Subscribe, with session and consumer tag filled in) included. When
+// this node learns of another leader of the group, it ends the stream with
+// Unavailable: a client subscribes again at once and reaches the group
+// where it now serves, instead of waiting out its heartbeat limit on a
+// leader that went silent.
 func (s *Server) proxyConsume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], vhost string, first *pb.ConsumeRequest, group string) error {
-	leader, err := s.leaderBroker(group)
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	conn, moved, err := s.broker.LeaderConnMoved(ctx, group)
 	if err != nil {
-		return err
+		return toStatus(err)
 	}
-	up, err := leader.Consume(withVHost(stream.Context(), vhost))
+	up, err := pb.NewBrokerServiceClient(conn).Consume(withVHost(ctx, vhost))
 	if err != nil {
 		return err
 	}
@@ -47,6 +56,22 @@ func (s *Server) proxyConsume(stream grpc.BidiStreamingServer[pb.ConsumeRequest,
 			}
 		}
 	}()
+	down := make(chan error, 1)
+	go func() {
+		down <- relayDown(up, stream)
+	}()
+	select {
+	case err := <-down:
+		return err
+	case <-moved:
+		cancel()
+		return toStatus(fmt.Errorf("%w: the leader of queue group %s moved", broker.ErrStopped, group))
+	}
+}
+
+// relayDown copies the leader's consume responses to the client until
+// the leader's stream ends (nil for a clean end) or a send fails.
+func relayDown(up grpc.BidiStreamingClient[pb.ConsumeRequest, pb.ConsumeResponse], stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse]) error {
 	for {
 		m, err := up.Recv()
 		if err == io.EOF {

@@ -2958,7 +2958,10 @@ type Subscribed struct {
 	Active bool `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
 	// The heartbeat interval the node uses on this stream (Subscribe's
 	// heartbeat_ms), or 0 when it sends none.
-	HeartbeatMs   uint32 `protobuf:"varint,4,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	HeartbeatMs uint32 `protobuf:"varint,4,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	// The queue's Raft group, whose leader serves the stream (the group a
+	// LeaderMoved names).
+	Group         string `protobuf:"bytes,5,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3019,6 +3022,13 @@ func (x *Subscribed) GetHeartbeatMs() uint32 {
 		return x.HeartbeatMs
 	}
 	return 0
+}
+
+func (x *Subscribed) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
 }
 
 // The consumer became, or stopped being, the active consumer of its
@@ -3550,7 +3560,12 @@ func (*SettleResponse) Descriptor() ([]byte, []int) {
 type SessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The first message names the session; later ones are keepalive pings.
-	SessionId     string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Set on the first message: the node sends a LeaderMoved whenever it
+	// learns of a new leader of a queue group, so a client consuming at the
+	// old leader directly moves its streams without waiting for their
+	// heartbeat limit.
+	LeaderNotices bool `protobuf:"varint,2,opt,name=leader_notices,json=leaderNotices,proto3" json:"leader_notices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3592,9 +3607,19 @@ func (x *SessionRequest) GetSessionId() string {
 	return ""
 }
 
+func (x *SessionRequest) GetLeaderNotices() bool {
+	if x != nil {
+		return x.LeaderNotices
+	}
+	return false
+}
+
 type SessionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first response acknowledges the session; later ones carry
+	// leader_moved (when the first request asked for leader notices).
+	SessionId     string       `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	LeaderMoved   *LeaderMoved `protobuf:"bytes,2,opt,name=leader_moved,json=leaderMoved,proto3" json:"leader_moved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3636,6 +3661,74 @@ func (x *SessionResponse) GetSessionId() string {
 	return ""
 }
 
+func (x *SessionResponse) GetLeaderMoved() *LeaderMoved {
+	if x != nil {
+		return x.LeaderMoved
+	}
+	return nil
+}
+
+// A queue group has a new leader, as the answering node knows it.
+type LeaderMoved struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Group          string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	LeaderId       string                 `protobuf:"bytes,2,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	LeaderGrpcAddr string                 `protobuf:"bytes,3,opt,name=leader_grpc_addr,json=leaderGrpcAddr,proto3" json:"leader_grpc_addr,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LeaderMoved) Reset() {
+	*x = LeaderMoved{}
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaderMoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaderMoved) ProtoMessage() {}
+
+func (x *LeaderMoved) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaderMoved.ProtoReflect.Descriptor instead.
+func (*LeaderMoved) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *LeaderMoved) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *LeaderMoved) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *LeaderMoved) GetLeaderGrpcAddr() string {
+	if x != nil {
+		return x.LeaderGrpcAddr
+	}
+	return ""
+}
+
 type ClusterStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3644,7 +3737,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3656,7 +3749,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3669,7 +3762,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 type ClusterMember struct {
@@ -3691,7 +3784,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3703,7 +3796,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3716,7 +3809,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3787,7 +3880,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3799,7 +3892,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3812,7 +3905,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3873,7 +3966,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3885,7 +3978,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3898,7 +3991,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -3968,7 +4061,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3980,7 +4073,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3993,7 +4086,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -4025,7 +4118,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4037,7 +4130,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4050,7 +4143,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 type LeaveClusterResponse struct {
@@ -4063,7 +4156,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4168,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4181,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -4107,7 +4200,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4119,7 +4212,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4132,7 +4225,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -4152,7 +4245,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4164,7 +4257,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4177,7 +4270,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -4200,7 +4293,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[56]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4212,7 +4305,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[56]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4225,7 +4318,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -4257,7 +4350,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[57]
+	mi := &file_warren_v1_broker_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4269,7 +4362,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[57]
+	mi := &file_warren_v1_broker_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4282,7 +4375,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -4321,7 +4414,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[58]
+	mi := &file_warren_v1_broker_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4333,7 +4426,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[58]
+	mi := &file_warren_v1_broker_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4346,7 +4439,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{58}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -4628,13 +4721,14 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0eConsumeRequest\x124\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x14.warren.v1.SubscribeH\x00R\tsubscribe\x12+\n" +
 	"\x06settle\x18\x02 \x01(\v2\x11.warren.v1.SettleH\x00R\x06settleB\t\n" +
-	"\arequest\"\x80\x01\n" +
+	"\arequest\"\x96\x01\n" +
 	"\n" +
 	"Subscribed\x12!\n" +
 	"\fconsumer_tag\x18\x01 \x01(\tR\vconsumerTag\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12!\n" +
-	"\fheartbeat_ms\x18\x04 \x01(\rR\vheartbeatMs\"'\n" +
+	"\fheartbeat_ms\x18\x04 \x01(\rR\vheartbeatMs\x12\x14\n" +
+	"\x05group\x18\x05 \x01(\tR\x05group\"'\n" +
 	"\rConsumerState\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\"\v\n" +
 	"\tHeartbeat\"\x9a\x02\n" +
@@ -4673,13 +4767,19 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12)\n" +
 	"\x06settle\x18\x03 \x01(\v2\x11.warren.v1.SettleR\x06settle\"\x10\n" +
-	"\x0eSettleResponse\"/\n" +
+	"\x0eSettleResponse\"V\n" +
 	"\x0eSessionRequest\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\"0\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12%\n" +
+	"\x0eleader_notices\x18\x02 \x01(\bR\rleaderNotices\"k\n" +
 	"\x0fSessionResponse\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\"\x16\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x129\n" +
+	"\fleader_moved\x18\x02 \x01(\v2\x16.warren.v1.LeaderMovedR\vleaderMoved\"j\n" +
+	"\vLeaderMoved\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
+	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12(\n" +
+	"\x10leader_grpc_addr\x18\x03 \x01(\tR\x0eleaderGrpcAddr\"\x16\n" +
 	"\x14ClusterStatusRequest\"\xb8\x01\n" +
 	"\rClusterMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4792,7 +4892,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(DestinationKind)(0),            // 0: warren.v1.DestinationKind
 	(PublishStatus)(0),              // 1: warren.v1.PublishStatus
@@ -4846,48 +4946,49 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*SettleResponse)(nil),          // 49: warren.v1.SettleResponse
 	(*SessionRequest)(nil),          // 50: warren.v1.SessionRequest
 	(*SessionResponse)(nil),         // 51: warren.v1.SessionResponse
-	(*ClusterStatusRequest)(nil),    // 52: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 53: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 54: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 55: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 56: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 57: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 58: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 59: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 60: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 61: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 62: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 63: warren.v1.GossipKeyResponse
-	nil,                             // 64: warren.v1.ValueTable.FieldsEntry
-	nil,                             // 65: warren.v1.Message.HeadersEntry
-	nil,                             // 66: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 67: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 68: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 69: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 70: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 71: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 72: warren.v1.UnbindQueueRequest.ArgumentsEntry
-	nil,                             // 73: warren.v1.Subscribe.ArgumentsEntry
+	(*LeaderMoved)(nil),             // 52: warren.v1.LeaderMoved
+	(*ClusterStatusRequest)(nil),    // 53: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 54: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 55: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 56: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 57: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 58: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 59: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 60: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 61: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 62: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 63: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 64: warren.v1.GossipKeyResponse
+	nil,                             // 65: warren.v1.ValueTable.FieldsEntry
+	nil,                             // 66: warren.v1.Message.HeadersEntry
+	nil,                             // 67: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 68: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 69: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 70: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 71: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 72: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 73: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	nil,                             // 74: warren.v1.Subscribe.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
 	6,  // 0: warren.v1.Value.list_value:type_name -> warren.v1.ValueList
 	7,  // 1: warren.v1.Value.table_value:type_name -> warren.v1.ValueTable
 	5,  // 2: warren.v1.ValueList.values:type_name -> warren.v1.Value
-	64, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
-	65, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	65, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
+	66, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	8,  // 5: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	66, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	67, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	67, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	68, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	10, // 8: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	68, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	69, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	69, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	70, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
 	24, // 11: warren.v1.QueueInfo.rates:type_name -> warren.v1.QueueRates
 	23, // 12: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	70, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	71, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
 	0,  // 14: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
-	71, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	72, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
 	0,  // 16: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
-	72, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	73, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
 	0,  // 18: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
 	0,  // 19: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
 	27, // 20: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
@@ -4896,7 +4997,7 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	1,  // 23: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
 	36, // 24: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
 	2,  // 25: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	73, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
+	74, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
 	3,  // 27: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
 	38, // 28: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
 	39, // 29: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
@@ -4907,64 +5008,65 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	43, // 34: warren.v1.ConsumeResponse.heartbeat:type_name -> warren.v1.Heartbeat
 	44, // 35: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
 	39, // 36: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	54, // 37: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	53, // 38: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	55, // 39: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	4,  // 40: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	62, // 41: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	5,  // 42: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
-	5,  // 43: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	5,  // 44: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 45: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 46: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 47: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 48: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 49: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 50: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 51: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
-	11, // 52: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	13, // 53: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	15, // 54: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	17, // 55: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	19, // 56: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	21, // 57: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	25, // 58: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	28, // 59: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	30, // 60: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	32, // 61: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	35, // 62: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	40, // 63: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	46, // 64: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	48, // 65: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	50, // 66: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	52, // 67: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	57, // 68: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	59, // 69: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	61, // 70: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	12, // 71: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	14, // 72: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	16, // 73: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	18, // 74: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	20, // 75: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	22, // 76: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	26, // 77: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	29, // 78: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	31, // 79: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	33, // 80: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	37, // 81: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	45, // 82: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	47, // 83: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	49, // 84: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	51, // 85: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	56, // 86: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	58, // 87: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	60, // 88: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	63, // 89: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	71, // [71:90] is the sub-list for method output_type
-	52, // [52:71] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	52, // 37: warren.v1.SessionResponse.leader_moved:type_name -> warren.v1.LeaderMoved
+	55, // 38: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	54, // 39: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	56, // 40: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	4,  // 41: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	63, // 42: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	5,  // 43: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
+	5,  // 44: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	5,  // 45: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 46: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 47: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 48: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 49: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 50: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 51: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 52: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
+	11, // 53: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	13, // 54: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	15, // 55: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	17, // 56: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	19, // 57: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	21, // 58: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	25, // 59: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	28, // 60: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	30, // 61: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	32, // 62: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	35, // 63: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	40, // 64: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	46, // 65: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	48, // 66: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	50, // 67: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	53, // 68: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	58, // 69: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	60, // 70: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	62, // 71: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	12, // 72: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	14, // 73: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	16, // 74: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	18, // 75: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	20, // 76: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	22, // 77: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	26, // 78: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	29, // 79: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	31, // 80: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	33, // 81: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	37, // 82: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	45, // 83: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	47, // 84: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	49, // 85: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	51, // 86: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	57, // 87: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	59, // 88: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	61, // 89: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	64, // 90: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	72, // [72:91] is the sub-list for method output_type
+	53, // [53:72] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -4997,7 +5099,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   69,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
