@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/warrenmq/warren/transport/warrenpb"
 )
@@ -36,6 +39,11 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the stream has ended
 	err    error         // why it ended; set before done is closed
+
+	// The silence watch (watchSessionSilence), when the node sends
+	// heartbeats.
+	heard  atomic.Int64 // Unix ns of the last response
+	silent atomic.Bool  // the watch ended the stream
 }
 
 func (s *session) ended() bool {
@@ -87,7 +95,10 @@ func (c *Client) openSession(ctx context.Context, cn *conn) (*session, error) {
 	}
 	// With direct consume on, the node tells of new queue group leaders,
 	// so streams at a leader that went silent move at once (leaderMoved).
-	first := &warrenpb.SessionRequest{SessionId: c.opts.sessionID, LeaderNotices: c.opts.directConsume}
+	first := &warrenpb.SessionRequest{
+		SessionId: c.opts.sessionID, LeaderNotices: c.opts.directConsume,
+		HeartbeatMs: uint32(c.opts.sessionHeartbeat / time.Millisecond),
+	}
 	if err := stream.Send(first); err != nil {
 		// A failed Send reports io.EOF; the stream's status comes from Recv.
 		_, rerr := stream.Recv()
@@ -114,9 +125,13 @@ func (c *Client) openSession(ctx context.Context, cn *conn) (*session, error) {
 		return nil, fmt.Errorf("%w: session %q acknowledged as %q", ErrProtocol, c.opts.sessionID, id)
 	}
 	s := &session{cn: cn, opened: time.Now(), stream: stream, cancel: cancel, done: make(chan struct{})}
+	s.heard.Store(time.Now().UnixNano())
 	if !c.goroutine(func() { c.sessionRecv(s) }) {
 		cancel()
 		return nil, ErrClosed
+	}
+	if hb := time.Duration(resp.GetHeartbeatMs()) * time.Millisecond; hb > 0 {
+		c.goroutine(func() { s.watchSilence(hb) })
 	}
 	if !c.goroutine(func() { c.sessionPing(s) }) {
 		cancel() // sessionRecv sees it and exits
@@ -137,9 +152,13 @@ func (c *Client) sessionRecv(s *session) {
 		if resp, err = s.stream.Recv(); err != nil {
 			break
 		}
+		s.heard.Store(time.Now().UnixNano())
 		if m := resp.GetLeaderMoved(); m != nil {
 			c.leaderMoved(m.GetGroup(), m.GetLeaderGrpcAddr())
 		}
+	}
+	if s.silent.Load() {
+		err = status.Errorf(codes.Unavailable, "client: the session stream on %s heard nothing, not even a heartbeat, for %d heartbeat intervals: its node went silent", s.cn.addr, ConsumeSilenceIntervals)
 	}
 	s.err = err
 	close(s.done)
@@ -147,6 +166,10 @@ func (c *Client) sessionRecv(s *session) {
 	c.gets.reset()
 	if c.ctx.Err() != nil {
 		return
+	}
+	if s.silent.Load() {
+		// Every call on the connection would hang as long: move now.
+		c.connFailed(s.cn, err)
 	}
 	// A node ends a session stream with Unavailable only when it shuts
 	// down (or the connection failed): move to another node at once.
@@ -184,6 +207,29 @@ func (c *Client) sessionPing(s *session) {
 			if err := s.stream.Send(&warrenpb.SessionRequest{SessionId: c.opts.sessionID}); err != nil {
 				return // sessionRecv reports the stream's end
 			}
+		}
+	}
+}
+
+// watchSilence ends the session stream when it has heard nothing, not even
+// a heartbeat, for ConsumeSilenceIntervals heartbeat intervals: the node
+// went silent, and sessionRecv moves the client off its connection. It
+// returns when the stream ends.
+func (s *session) watchSilence(hb time.Duration) {
+	limit := ConsumeSilenceIntervals * hb
+	t := time.NewTicker(hb / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, s.heard.Load())) < limit {
+				continue
+			}
+			s.silent.Store(true)
+			s.cancel()
+			return
 		}
 	}
 }

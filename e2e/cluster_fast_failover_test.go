@@ -268,3 +268,39 @@ func TestConsumeStreamsLeaveAPausedLeader(t *testing.T) {
 		}
 	}
 }
+
+// TestClientLeavesAPausedNode: the node of a client with a session (it
+// consumes) is paused (SIGSTOP: its connections stay open and silent).
+// With keepalives too slow to notice within the test (two minutes), the
+// client still moves to its next address, because its session stream
+// stops hearing heartbeats, and a publish through it is confirmed while
+// the node is paused.
+func TestClientLeavesAPausedNode(t *testing.T) {
+	slow(t)
+	procs := startProcCluster(t, 3)
+	admin := newClient(t, procs[1].grpcAddr)
+	declareQueue(t, admin, "moving", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(10*time.Second))
+	defer cancel()
+	c, err := client.New(ctx, []string{procs[0].grpcAddr, procs[1].grpcAddr, procs[2].grpcAddr}, client.WithKeepalive(2*time.Minute, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	waitQueueKnown(t, c, "moving")
+	subscribe(t, c, "moving", client.ConsumeOptions{Prefetch: 1}) // opens the session
+	if c.Addr() != procs[0].grpcAddr {
+		t.Fatalf("client on %s, want %s", c.Addr(), procs[0].grpcAddr)
+	}
+	if err := procs[0].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = procs[0].cmd.Process.Signal(syscall.SIGCONT) }()
+	eventually(t, 60*time.Second, "the client moved off the paused node", func() error {
+		if a := c.Addr(); a == procs[0].grpcAddr || c.State() != client.Connected {
+			return fmt.Errorf("client on %s, %v", a, c.State())
+		}
+		return nil
+	})
+	publish(t, c, "", "moving", client.Message{Body: []byte("after")}, client.Confirmed)
+}

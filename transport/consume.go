@@ -277,7 +277,7 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 		defer cancel()
 		s.broker.SessionClosed(ctx, id)
 	}()
-	if err := stream.Send(&pb.SessionResponse{SessionId: id}); err != nil {
+	if err := stream.Send(&pb.SessionResponse{SessionId: id, HeartbeatMs: first.GetHeartbeatMs()}); err != nil {
 		return err
 	}
 	recvErr := make(chan error, 1)
@@ -291,16 +291,17 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 			}
 		}
 	}()
-	if first.GetLeaderNotices() {
-		// The notices are the only sends after the first; the handler
-		// waits for them to stop before it returns.
+	heartbeat := time.Duration(first.GetHeartbeatMs()) * time.Millisecond
+	if first.GetLeaderNotices() || heartbeat > 0 {
+		// sessionSends makes every send after the first; the handler
+		// waits for it to stop before it returns.
 		ctx, cancel := context.WithCancel(stream.Context())
-		notified := make(chan struct{})
+		sent := make(chan struct{})
 		go func() {
-			defer close(notified)
-			s.sendLeaderNotices(ctx, stream)
+			defer close(sent)
+			s.sessionSends(ctx, stream, first.GetLeaderNotices(), heartbeat)
 		}()
-		defer func() { cancel(); <-notified }()
+		defer func() { cancel(); <-sent }()
 	}
 	select {
 	case err := <-recvErr:
@@ -313,31 +314,55 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 	}
 }
 
-// sendLeaderNotices sends a LeaderMoved on stream for each queue group
-// whose leader, as this node knows it, differs from the one it knew when
-// the session opened or last told of, until ctx ends or a send fails. A
-// moment without a leader is not told: the client could go nowhere.
-func (s *Server) sendLeaderNotices(ctx context.Context, stream grpc.BidiStreamingServer[pb.SessionRequest, pb.SessionResponse]) {
+// sessionSends sends on a session stream, until ctx ends or a send fails:
+// with notices, a LeaderMoved for each queue group whose leader, as this
+// node knows it, differs from the one it knew when the session opened or
+// last told of (a moment without a leader is not told: the client could go
+// nowhere); with a heartbeat, an empty response whenever it has sent
+// nothing for that long.
+func (s *Server) sessionSends(ctx context.Context, stream grpc.BidiStreamingServer[pb.SessionRequest, pb.SessionResponse], notices bool, heartbeat time.Duration) {
+	var beat <-chan time.Time
+	var timer *time.Timer
+	if heartbeat > 0 {
+		timer = time.NewTimer(heartbeat)
+		defer timer.Stop()
+		beat = timer.C
+	}
+	sent := func(r *pb.SessionResponse) bool {
+		if err := stream.Send(r); err != nil {
+			return false
+		}
+		if timer != nil {
+			timer.Reset(heartbeat)
+		}
+		return true
+	}
 	told := map[string]string{} // group → leader id last known or told
+	var changed <-chan struct{}
 	for first := true; ; first = false {
-		changed := s.broker.LeadersChanged()
-		for _, l := range s.broker.QueueGroupLeaders() {
-			if l.LeaderID == "" || told[l.Group] == l.LeaderID {
-				continue
-			}
-			told[l.Group] = l.LeaderID
-			if first || l.GRPCAddr == "" {
-				continue
-			}
-			moved := &pb.LeaderMoved{Group: l.Group, LeaderId: l.LeaderID, LeaderGrpcAddr: l.GRPCAddr}
-			if err := stream.Send(&pb.SessionResponse{LeaderMoved: moved}); err != nil {
-				return
+		if notices {
+			changed = s.broker.LeadersChanged()
+			for _, l := range s.broker.QueueGroupLeaders() {
+				if l.LeaderID == "" || told[l.Group] == l.LeaderID {
+					continue
+				}
+				told[l.Group] = l.LeaderID
+				if first || l.GRPCAddr == "" {
+					continue
+				}
+				if !sent(&pb.SessionResponse{LeaderMoved: &pb.LeaderMoved{Group: l.Group, LeaderId: l.LeaderID, LeaderGrpcAddr: l.GRPCAddr}}) {
+					return
+				}
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-beat:
+			if !sent(&pb.SessionResponse{}) {
+				return
+			}
 		}
 	}
 }

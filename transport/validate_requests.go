@@ -270,6 +270,9 @@ func (l Limits) validateSettle(r *pb.SettleRequest) error {
 // validateSession validates the first message of a Session stream, which
 // names the session; later ones are pings and carry nothing to check.
 func (l Limits) validateSession(r *pb.SessionRequest) error {
+	if hb := r.GetHeartbeatMs(); hb != 0 && (hb < minHeartbeatMs || hb > maxHeartbeatMs) {
+		return invalidf("heartbeat must be 0 (none) or %d to %d ms, not %d", minHeartbeatMs, maxHeartbeatMs, hb)
+	}
 	return checkSession(r.GetSessionId(), true)
 }
 

@@ -3566,6 +3566,11 @@ type SessionRequest struct {
 	// old leader directly moves its streams without waiting for their
 	// heartbeat limit.
 	LeaderNotices bool `protobuf:"varint,2,opt,name=leader_notices,json=leaderNotices,proto3" json:"leader_notices,omitempty"`
+	// Set on the first message: the node sends an empty SessionResponse
+	// whenever it has sent nothing on the stream for this many milliseconds
+	// (0: never; else 100 to 60000), so the client can tell a node that went
+	// silent (paused, cut off) from an idle one long before a TCP keepalive.
+	HeartbeatMs   uint32 `protobuf:"varint,3,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3614,12 +3619,23 @@ func (x *SessionRequest) GetLeaderNotices() bool {
 	return false
 }
 
+func (x *SessionRequest) GetHeartbeatMs() uint32 {
+	if x != nil {
+		return x.HeartbeatMs
+	}
+	return 0
+}
+
 type SessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The first response acknowledges the session; later ones carry
-	// leader_moved (when the first request asked for leader notices).
-	SessionId     string       `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	LeaderMoved   *LeaderMoved `protobuf:"bytes,2,opt,name=leader_moved,json=leaderMoved,proto3" json:"leader_moved,omitempty"`
+	// leader_moved (when the first request asked for leader notices), or
+	// nothing (a heartbeat).
+	SessionId   string       `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	LeaderMoved *LeaderMoved `protobuf:"bytes,2,opt,name=leader_moved,json=leaderMoved,proto3" json:"leader_moved,omitempty"`
+	// In the first response: the heartbeat interval the node uses on this
+	// stream (the request's heartbeat_ms), or 0 when it sends none.
+	HeartbeatMs   uint32 `protobuf:"varint,3,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3666,6 +3682,13 @@ func (x *SessionResponse) GetLeaderMoved() *LeaderMoved {
 		return x.LeaderMoved
 	}
 	return nil
+}
+
+func (x *SessionResponse) GetHeartbeatMs() uint32 {
+	if x != nil {
+		return x.HeartbeatMs
+	}
+	return 0
 }
 
 // A queue group has a new leader, as the answering node knows it.
@@ -4767,15 +4790,17 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12)\n" +
 	"\x06settle\x18\x03 \x01(\v2\x11.warren.v1.SettleR\x06settle\"\x10\n" +
-	"\x0eSettleResponse\"V\n" +
+	"\x0eSettleResponse\"y\n" +
 	"\x0eSessionRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12%\n" +
-	"\x0eleader_notices\x18\x02 \x01(\bR\rleaderNotices\"k\n" +
+	"\x0eleader_notices\x18\x02 \x01(\bR\rleaderNotices\x12!\n" +
+	"\fheartbeat_ms\x18\x03 \x01(\rR\vheartbeatMs\"\x8e\x01\n" +
 	"\x0fSessionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x129\n" +
-	"\fleader_moved\x18\x02 \x01(\v2\x16.warren.v1.LeaderMovedR\vleaderMoved\"j\n" +
+	"\fleader_moved\x18\x02 \x01(\v2\x16.warren.v1.LeaderMovedR\vleaderMoved\x12!\n" +
+	"\fheartbeat_ms\x18\x03 \x01(\rR\vheartbeatMs\"j\n" +
 	"\vLeaderMoved\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
 	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12(\n" +
