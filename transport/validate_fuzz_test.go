@@ -191,7 +191,7 @@ var unlimited = map[string]bool{
 	"min_meta_index": true, "passive": true, "auto_delete": true, "internal": true, "exclusive": true,
 	"if_unused": true, "if_empty": true, "mandatory": true, "sequence": true, "delivery_tag": true,
 	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true, "direct": true,
-	"state_updates": true,
+	"state_updates": true, "leader_notices": true,
 	"int_value":     true, "bool_value": true, "double_value": true,
 	// Checked by requiredFields against the request as a whole.
 	"kind": true, "ack_mode": true, "op": true,
