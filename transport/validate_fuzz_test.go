@@ -192,7 +192,7 @@ var unlimited = map[string]bool{
 	"if_unused": true, "if_empty": true, "mandatory": true, "sequence": true, "delivery_tag": true,
 	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true, "direct": true,
 	"state_updates": true, "leader_notices": true,
-	"int_value":     true, "bool_value": true, "double_value": true,
+	"int_value": true, "bool_value": true, "double_value": true,
 	// Checked by requiredFields against the request as a whole.
 	"kind": true, "ack_mode": true, "op": true,
 }
