@@ -39,10 +39,13 @@ are spread. Prints each trial and the median and max of each measure.
 
 A benchmark, not a test: a slow trial is reported, never a failure; a trial
 that sees nothing within --wait counts as missed. --node-flag passes a flag to
-every node (repeatable: --node-flag=--raft-timing-multiplier=2). The --server
-flag is ignored.`,
+every node (repeatable: --node-flag=--raft-timing-multiplier=2). It starts
+its own cluster, so --server is refused.`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseServer(cmd, "bench failover"); err != nil {
+				return err
+			}
 			fl.o.Fault = chaos.FailoverFault(fl.fault)
 			if fl.o.Fault != chaos.FailoverKill && fl.o.Fault != chaos.FailoverPause {
 				return usagef("--fault must be kill or pause, not %q", fl.fault)

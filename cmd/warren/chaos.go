@@ -56,11 +56,14 @@ short, recoveries that pushed the schedule past --duration, partitions left
 out without root). --unsafe-ack-before-fsync makes the nodes confirm before
 fsync: with power-loss faults the run then shows lost messages.
 
-The --server flag is ignored: the run starts its own cluster. Exit status 1
+The run starts its own cluster, so --server is refused. Exit status 1
 when something was lost or delivered unexpectedly, or the harness failed;
 the data directory (node data, node logs, history.json) is then kept.`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseServer(cmd, "chaos run"); err != nil {
+				return err
+			}
 			return runChaos(cmd, a, &fl)
 		},
 	}
@@ -203,4 +206,15 @@ func writeJSONFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return errors.Join(write(f), f.Close())
+}
+
+// refuseServer refuses --server given on the command line of a command
+// that starts its own cluster (name): the flag would otherwise be ignored.
+// WARREN_SERVER in the environment is left alone: it is meant for every
+// command of a shell.
+func refuseServer(cmd *cobra.Command, name string) error {
+	if f := cmd.Flag("server"); f != nil && f.Changed {
+		return usagef("%s starts its own cluster: --server %s is not used; leave it out", name, f.Value.String())
+	}
+	return nil
 }

@@ -28,6 +28,8 @@ func TestChaosRunUsageErrors(t *testing.T) {
 		{[]string{"chaos", "run", "--node-binary", missing}, "--node-binary"},
 		{[]string{"chaos", "run", "--node-binary", fake, "--data-dir", full}, "is not empty"},
 		{[]string{"chaos", "run", "extra"}, "takes 0 argument"},
+		{[]string{"chaos", "run", "--server", "127.0.0.1:1"}, "starts its own cluster: --server 127.0.0.1:1 is not used"},
+		{[]string{"bench", "failover", "--server", "127.0.0.1:1"}, "starts its own cluster: --server 127.0.0.1:1 is not used"},
 	} {
 		code, _, stderr := warren(t, "", "", tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
