@@ -359,4 +359,3 @@ func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	return noContent(w)
 }
-

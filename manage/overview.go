@@ -180,8 +180,8 @@ func cmpString(a, b string) int {
 
 // overviewJSON is /api/overview's answer.
 type overviewJSON struct {
-	Node       string `json:"node"`
-	Version    string `json:"warren_version"`
+	Node         string `json:"node"`
+	Version      string `json:"warren_version"`
 	ObjectTotals struct {
 		Queues    int `json:"queues"`
 		Exchanges int `json:"exchanges"`

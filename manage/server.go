@@ -48,7 +48,8 @@ type Server struct {
 	logger   hclog.Logger
 	sessions *sessionStore
 	history  *rateHistory
-	mux      *http.ServeMux
+	api      router
+	ui       http.Handler
 	maxBody  int64
 }
 
@@ -91,16 +92,12 @@ func New(cfg Config) (*Server, error) {
 		// A base64 body is 4/3 of the message, plus the JSON around it.
 		maxBody: int64(cfg.MaxMessageBytes)*4/3 + maxControlBody,
 	}
-	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern, s.endpoint(rt))
+		s.api.add(rt.pattern, s.endpoint(rt))
 	}
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, notFound("no API endpoint %s", r.URL.Path))
-	})
-	s.mux.HandleFunc("GET /api/openapi.yaml", serveOpenAPI)
+	s.api.add("/api/openapi.yaml", s.endpoint(route{pattern: "/api/openapi.yaml", public: true, methods: map[string]handler{http.MethodGet: serveOpenAPI}}))
 	if cfg.UI {
-		s.mux.Handle("/", uiHandler())
+		s.ui = uiHandler()
 	}
 	return s, nil
 }
@@ -118,7 +115,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	s.mux.ServeHTTP(w, r)
+	switch {
+	case r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/"):
+		if h, ok := s.api.match(r); ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		s.writeError(w, r, notFound("no API endpoint %s", r.URL.Path))
+	case s.ui != nil:
+		s.ui.ServeHTTP(w, r)
+	default:
+		s.writeError(w, r, notFound("no page %s: the web UI is off (--http-ui=false); the API is under /api/", r.URL.Path))
+	}
 }
 
 // contentSecurityPolicy lets the UI load only its own files: no inline

@@ -48,7 +48,8 @@ func UIAssetBytes() int64 {
 var openAPI []byte
 
 // serveOpenAPI serves the API's OpenAPI description.
-func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ *caller) error {
 	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
-	_, _ = w.Write(openAPI)
+	_, err := w.Write(openAPI)
+	return err
 }
