@@ -106,6 +106,8 @@ function confirmThen(text, f) {
 
 function showLogin(msg) {
   stopPolling();
+  showNotice("");
+  showError("");
   state.me = null;
   $("nav").hidden = true;
   $("logout").hidden = true;
@@ -119,6 +121,7 @@ async function afterLogin(me) {
   state.me = me;
   state.csrf = me.csrf_token || "";
   $("login").hidden = true;
+  $("login-error").textContent = "";
   $("nav").hidden = false;
   $("logout").hidden = !me.auth_enabled;
   $("nav-admin").hidden = !isAdmin();
@@ -149,7 +152,8 @@ async function start() {
     if (!me.csrf_token && me.auth_enabled) { showLogin(""); return; }
     await afterLogin(me);
   } catch (e) {
-    if (!(e instanceof APIError && e.status === 401)) showLogin(e.message);
+    // Not logged in yet: the form, without the server's complaint.
+    showLogin(e instanceof APIError && e.status === 401 ? "" : e.message);
   }
 }
 
