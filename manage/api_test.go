@@ -35,6 +35,14 @@ const pw = "secret-password"
 func startNode(t testing.TB, withAuth, ui bool) *node {
 	t.Helper()
 	n := transporttest.Start(t, transporttest.Options{Access: &access.Options{}})
+	nd := serve(t, n, withAuth, ui)
+	addUsers(t, n.Broker)
+	return nd
+}
+
+// serve starts a management Server in front of n.
+func serve(t testing.TB, n *transporttest.Node, withAuth, ui bool) *node {
+	t.Helper()
 	cfg := manage.Config{Broker: n.Broker, UI: ui}
 	if withAuth {
 		authn, err := access.NewAuthenticator(n.Broker, access.Options{FailureDelay: time.Millisecond, FailureBurst: 100000})
@@ -55,11 +63,16 @@ func startNode(t testing.TB, withAuth, ui bool) *node {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
+	return &node{n: n, srv: srv, url: "http://" + ln.Addr().String()}
+}
+
+// addUsers creates the test users (see pw).
+func addUsers(t testing.TB, b *broker.Broker) {
+	t.Helper()
 	ctx := testCtx(t)
-	if err := n.Broker.WaitBootstrapped(ctx); err != nil {
+	if err := b.WaitBootstrapped(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := n.Broker
 	must(t, func() error { _, err := b.AddUser(ctx, "mon", pw, []string{"monitoring"}); return err })
 	must(t, func() error { _, err := b.AddUser(ctx, "alice", pw, nil); return err })
 	must(t, func() error { _, err := b.AddUser(ctx, "nobody", pw, nil); return err })
@@ -67,7 +80,6 @@ func startNode(t testing.TB, withAuth, ui bool) *node {
 		_, err := b.SetPermissions(ctx, broker.Permission{User: "alice", VHost: "/", Configure: "^alice-", Write: "^(alice-|amq\\.default)", Read: "^alice-"})
 		return err
 	})
-	return &node{n: n, srv: srv, url: "http://" + ln.Addr().String()}
 }
 
 func must(t testing.TB, f func() error) {
