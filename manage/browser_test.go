@@ -113,6 +113,8 @@ func TestBrowser(t *testing.T) {
 	// until polls a JavaScript condition (the page's own polling updates
 	// it; the test never reloads).
 	until := func(js string) chromedp.Action[chromedp.Void] {
+		// An element the view has not drawn yet is a condition not met yet.
+		js = `(() => { try { return !!(` + js + `); } catch (e) { return false; } })()`
 		return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(wait))
 	}
 	js := func(expr string) chromedp.Action[chromedp.Void] {
@@ -194,6 +196,19 @@ func TestBrowser(t *testing.T) {
 
 	step("admin page", chromedp.Click(chromedp.CSS(`#nav-admin`)),
 		until(`document.querySelector('#users-table').textContent.includes('alice')`), screenshot("admin"))
+	step("exchanges page", chromedp.Click(chromedp.CSS(`#nav-exchanges`)),
+		until(`document.querySelector('#exchanges-table').textContent.includes('amq.topic')`), screenshot("exchanges"))
+	step("sessions page", chromedp.Click(chromedp.CSS(`#nav-connections`)),
+		until(`document.querySelector('#connections-table tbody') !== null`))
+
+	// A monitoring user sees everything and can change nothing.
+	step("log out", chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login-user`)))
+	login("mon", pw)
+	step("monitoring view is read-only",
+		chromedp.Click(chromedp.CSS(`#nav-queues`)),
+		until(queueRow(hostileName, "td.ready")+` === "0"`),
+		until(`document.querySelector('#new-queue-name') === null && document.querySelector('.readonly-note') !== null`),
+		until(`document.querySelector('#nav-admin').hidden`))
 
 	step("log out", chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login-user`)))
 	login("nobody", pw)
