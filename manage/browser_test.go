@@ -172,6 +172,7 @@ func TestBrowser(t *testing.T) {
 	// A message published elsewhere shows up by the page's own polling.
 	nd.expect(t, http.StatusOK, "guest", http.MethodPost, "/api/exchanges/%2F/amq.default/publish", map[string]any{"routing_key": "ui-q", "payload": "second"})
 	step("ready count updates without a reload",
+		until(`document.querySelector('#queue-consumers').textContent.includes('None.')`),
 		until(`document.querySelector('#queue-ready').textContent === '2'`),
 		screenshot("queue"))
 	step("get the message (requeue)",

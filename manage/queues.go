@@ -27,7 +27,24 @@ type queueJSON struct {
 	ActiveConsumer         string         `json:"single_active_consumer_tag,omitempty"`
 	Group                  uint32         `json:"group"`
 	MessageStats           messageStats   `json:"message_stats"`
+	// ConsumerDetails are the queue's consumers (one queue's answer only,
+	// at most maxConsumersShown; Truncated says more exist).
+	ConsumerDetails []consumerJSON `json:"consumer_details,omitempty"`
+	Truncated       bool           `json:"consumer_details_truncated,omitempty"`
 }
+
+// consumerJSON is one consumer of a queue.
+type consumerJSON struct {
+	ConsumerTag   string `json:"consumer_tag"`
+	Session       string `json:"session"`
+	PrefetchCount uint32 `json:"prefetch_count"`
+	AckRequired   bool   `json:"ack_required"`
+	Unacked       int    `json:"messages_unacknowledged"`
+	Active        bool   `json:"active"`
+}
+
+// maxConsumersShown bounds the consumers one queue's answer lists.
+const maxConsumersShown = 500
 
 // messageStats are a queue's rates, per second over the last 5 s (and
 // 60 s), counted by its group's leader; Known false when it did not
@@ -220,7 +237,24 @@ func (s *Server) getQueue(w http.ResponseWriter, r *http.Request, c *caller) err
 	if len(qs) == 0 {
 		return notFound("no queue %q in virtual host %q", name, vh)
 	}
-	writeJSON(w, http.StatusOK, queueOut(qs[0]))
+	out := queueOut(qs[0])
+	cs, more, err := s.b.QueueConsumers(r.Context(), vh, name, maxConsumersShown)
+	if err != nil {
+		return err
+	}
+	out.ConsumerDetails, out.Truncated = make([]consumerJSON, len(cs)), more
+	sac := false
+	for _, k := range [...]string{"x-single-active-consumer", "single-active-consumer"} {
+		if v, ok := qs[0].Args[k]; ok && v.Type == broker.ValueBool && v.Bool {
+			sac = true
+		}
+	}
+	for i, c := range cs {
+		// Every consumer is active but on a single-active-consumer queue.
+		active := !sac || qs[0].ActiveConsumer == c.Tag
+		out.ConsumerDetails[i] = consumerJSON{ConsumerTag: c.Tag, Session: c.Session, PrefetchCount: c.Prefetch, AckRequired: !c.AutoAck, Unacked: c.Unacked, Active: active}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

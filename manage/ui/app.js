@@ -406,7 +406,10 @@ function queueView(root, [vhost, name]) {
   const chart = chartBox(["publish", "deliver", "ack"]);
   const samples = [];
   const bindings = el("table", { id: "queue-bindings" });
-  root.append(title, info, el("h2", { text: "Rates (since this page opened)" }), chart.node, el("h2", { text: "Bindings" }), bindings);
+  const consumers = el("table", { id: "queue-consumers" });
+  const consumersNote = el("p", { class: "muted" });
+  root.append(title, info, el("h2", { text: "Rates (since this page opened)" }), chart.node, el("h2", { text: "Consumers" }), consumers, consumersNote,
+    el("h2", { text: "Bindings" }), bindings);
   if (!isMonitoringOnly()) {
     const count = el("input", { id: "get-count", type: "number", value: 1, min: 1, max: 1000 });
     const mode = el("select", { id: "get-ackmode" },
@@ -478,6 +481,11 @@ function queueView(root, [vhost, name]) {
         while (samples.length > 120) samples.shift();
       }
       drawChart(chart.canvas, samples, 10 * 60 * 1000);
+      renderTable(consumers, [{ title: "Consumer tag", get: (c) => c.consumer_tag }, { title: "Session", get: (c) => c.session },
+        { title: "Prefetch", get: (c) => c.prefetch_count ? fmtNum(c.prefetch_count) : "unlimited", num: true },
+        { title: "Ack", get: (c) => c.ack_required ? "manual" : "auto" }, { title: "Unacked", get: (c) => fmtNum(c.messages_unacknowledged), num: true },
+        { title: "Active", get: (c) => c.active ? "yes" : "waiting" }], q.consumer_details || []);
+      consumersNote.textContent = q.consumer_details_truncated ? "Only the first " + q.consumer_details.length + " consumers are shown." : "";
       const b = await api("GET", path + "/bindings?page_size=500");
       renderTable(bindings, [{ title: "From exchange", get: (x) => x.source || "(default)" }, { title: "Routing key", get: (x) => x.routing_key }, { title: "Arguments", get: (x) => argsText(x.arguments) }], b.items);
     },
