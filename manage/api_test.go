@@ -431,6 +431,7 @@ func TestNoAuthNodeAndUIToggle(t *testing.T) {
 	nd := startNode(t, false, false)
 	nd.expect(t, http.StatusOK, "", http.MethodGet, "/api/users", nil)
 	nd.expect(t, http.StatusNotFound, "", http.MethodPut, "/api/queues/nohost/q", map[string]any{})
+	nd.expect(t, http.StatusNotFound, "", http.MethodGet, "/api/queues/nohost", nil)
 	if got, _ := nd.call(t, "", http.MethodGet, "/", nil); got != http.StatusNotFound {
 		t.Fatalf("UI off: / answers %d", got)
 	}

@@ -190,8 +190,12 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 // access package's decision (the gRPC API's).
 func (s *Server) authorize(c *caller, vhost string, needs ...access.Need) error {
 	if s.cfg.Authorizer == nil {
-		if len(needs) > 0 && needs[0].Tag == "" && !s.b.HasVHost(vhost) {
-			return fmt.Errorf("%w: %q", access.ErrNoVHost, vhost)
+		// Without authorization the virtual host must still exist for what
+		// acts in it (the Authorizer checks that first).
+		for _, n := range needs {
+			if (n.Tag == "" || n.OrVHostAccess) && !s.b.HasVHost(vhost) {
+				return fmt.Errorf("%w: %q", access.ErrNoVHost, vhost)
+			}
 		}
 		return nil
 	}

@@ -147,6 +147,7 @@ async function start() {
     showLogin("Logged out.");
   }));
   window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && state.view) run(() => state.view.refresh()); });
   try {
     const me = await api("GET", "/api/whoami");
     if (!me.csrf_token && me.auth_enabled) { showLogin(""); return; }
@@ -179,7 +180,8 @@ function route() {
   state.view = view;
   const tick = () => run(() => view.refresh());
   tick();
-  if (view.poll !== false) state.timer = setInterval(() => { if (state.view === view) tick(); }, POLL_MS);
+  // A tab in the background does not poll; it refreshes when shown again.
+  if (view.poll !== false) state.timer = setInterval(() => { if (state.view === view && !document.hidden) tick(); }, POLL_MS);
 }
 
 // ---- tables --------------------------------------------------------------
