@@ -46,8 +46,10 @@ func parseList(r *http.Request, sorts []string) (listParams, error) {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "page", "page_size", "sort", "sort_reverse", "name", "use_regex", "columns", "disable_stats", "enable_queue_totals", "pagination":
+		case "page", "page_size", "sort", "sort_reverse", "name", "use_regex":
 		default:
+			// RabbitMQ's columns, disable_stats and the like are not
+			// built: refused by name rather than ignored.
 			return listParams{}, badRequest("unknown query parameter %q; lists take page, page_size, sort, sort_reverse, name and use_regex", k)
 		}
 	}
