@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/warrenmq/warren/fsm"
 )
 
 // Listings come in pages: items sorted by a key, the page after a cursor
@@ -42,12 +44,49 @@ func (b *Broker) QueuesAfter(ctx context.Context, vhost, cursor string, limit in
 		return nil, false, err
 	}
 	defs, more := pageAfter(b.queueDefs(vhost), queueDefName, cursor, limit)
+	out, err := b.queuesOf(ctx, defs)
+	return out, more, err
+}
+
+// QueueNames lists the names of vhost's queues, sorted, from this node's
+// replica: definitions only, no counts, so a caller can filter and page a
+// listing by name and then read counts for one page (QueuesNamed).
+func (b *Broker) QueueNames(vhost string) []string {
+	defs := b.queueDefs(vhost)
+	out := make([]string, len(defs))
+	for i, d := range defs {
+		out[i] = d.Name
+	}
+	return out
+}
+
+// QueuesNamed is QueuesAfter for the queues of vhost named names (a page
+// of a filtered listing): the same catch-up, counts and rates, in the
+// order of names; a name that no longer exists is left out.
+func (b *Broker) QueuesNamed(ctx context.Context, vhost string, names []string) ([]Queue, error) {
+	if err := b.catchUpMeta(ctx); err != nil {
+		return nil, err
+	}
+	defs := make([]*fsm.QueueDef, 0, len(names))
+	b.readMeta(func(m *fsm.Meta) {
+		for _, n := range names {
+			if d, ok := m.Queue(vhostName(vhost), n); ok {
+				defs = append(defs, d)
+			}
+		}
+	})
+	return b.queuesOf(ctx, defs)
+}
+
+// queuesOf reads the counts and rates of the queues defs, after catching
+// up with the leaders of their groups.
+func (b *Broker) queuesOf(ctx context.Context, defs []*fsm.QueueDef) ([]Queue, error) {
 	groups := map[uint32]bool{}
 	for _, d := range defs {
 		groups[d.Group] = true
 	}
 	if err := b.catchUpGroups(ctx, groups); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	// Counts are read only for the page.
 	out := make([]Queue, 0, len(defs))
@@ -61,7 +100,7 @@ func (b *Broker) QueuesAfter(ctx context.Context, vhost, cursor string, limit in
 	// Rates are the counters of each group's leader: ask those led
 	// elsewhere.
 	b.fillRemoteRates(ctx, out, ids)
-	return out, more, nil
+	return out, nil
 }
 
 // ExchangesAfter is one page of Exchanges, by name after cursor.

@@ -115,3 +115,45 @@ func (b *Broker) WaitMetaIndex(ctx context.Context, index uint64) error {
 // A node that proxies a request to another sends it along, so the other
 // node first reaches at least the state this one has.
 func (b *Broker) MetaIndex() uint64 { return b.metaFSM.appliedIndex() }
+
+// QueueConsumer is one consumer of a queue, as the replicated state of its
+// group holds it.
+type QueueConsumer struct {
+	Session, Tag string
+	// Prefetch is its credit (0: unlimited); Unacked the credit in use.
+	Prefetch uint32
+	AutoAck  bool
+	Unacked  int
+}
+
+// QueueConsumers lists the consumers of one queue of vhost, by session and
+// tag, at most limit, and whether more exist. It reads after catching up
+// with the meta leader and the queue group's leader (as QueuesAfter), and
+// costs the consumers of the queue's group.
+func (b *Broker) QueueConsumers(ctx context.Context, vhost, name string, limit int) ([]QueueConsumer, bool, error) {
+	if err := b.catchUpMeta(ctx); err != nil {
+		return nil, false, err
+	}
+	def, qg, err := b.lookupQueue(vhost, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := b.catchUpGroups(ctx, map[uint32]bool{def.Group: true}); err != nil {
+		return nil, false, err
+	}
+	var out []QueueConsumer
+	more := false
+	qg.fsm.read(func(g *fsm.QueueGroup) {
+		for _, c := range g.Consumers() {
+			if c.Queue != def.ID {
+				continue
+			}
+			if len(out) == limit {
+				more = true
+				return
+			}
+			out = append(out, QueueConsumer{Session: c.Session, Tag: c.Tag, Prefetch: c.Prefetch, AutoAck: c.AutoAck, Unacked: c.Unacked})
+		}
+	})
+	return out, more, nil
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,27 @@ func (r *sessionRegistry) live(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.count[id] > 0
+}
+
+// LocalSession is a session with streams open on this node.
+type LocalSession struct {
+	ID string
+	// Streams is how many Session streams it has open here.
+	Streams int
+}
+
+// LocalSessions lists the sessions with a Session stream open on this
+// node, by id after cursor, at most limit, and whether more follow.
+// Sessions on other nodes are theirs to list.
+func (b *Broker) LocalSessions(cursor string, limit int) ([]LocalSession, bool) {
+	b.sessions.mu.Lock()
+	all := make([]LocalSession, 0, len(b.sessions.count))
+	for id, n := range b.sessions.count {
+		all = append(all, LocalSession{ID: id, Streams: n})
+	}
+	b.sessions.mu.Unlock()
+	slices.SortFunc(all, func(a, c LocalSession) int { return strings.Compare(a.ID, c.ID) })
+	return pageAfter(all, func(s LocalSession) string { return s.ID }, cursor, limit)
 }
 
 // SessionOpened records a live session stream.

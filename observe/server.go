@@ -40,6 +40,10 @@ type Config struct {
 	TLS *tls.Config
 	// Logger logs the server's errors; nil discards.
 	Logger hclog.Logger
+	// Management, when set, answers every path the server does not serve
+	// itself (the management API and UI, package manage, which checks its
+	// own callers).
+	Management http.Handler
 }
 
 // Clients are the client port's open connections and streams.
@@ -105,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog: logger.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Warn}),
 		Registry: s.registry, // promhttp_metric_handler_errors_total
 	})))
+	if cfg.Management != nil {
+		mux.Handle("/", cfg.Management)
+	}
 	s.http = &http.Server{
 		Handler: mux, ReadHeaderTimeout: readHeaderTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: logger.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
@@ -133,6 +140,10 @@ func (s *Server) Drain() { s.draining.Store(true) }
 
 // Shutdown stops serving, waiting for requests in progress until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+// OnShutdown runs f when Shutdown is called (to stop what serves beside
+// the endpoint).
+func (s *Server) OnShutdown(f func()) { s.http.RegisterOnShutdown(f) }
 
 // PublishAnswered records a Publish call's confirm latency
 // (transport.Observer).

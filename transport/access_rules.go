@@ -14,15 +14,11 @@ type rule func(req any) []access.Need
 
 var (
 	onlyVHost  = func(any) []access.Need { return []access.Need{access.VHostAccess()} }
-	listing    = func(any) []access.Need { return []access.Need{access.Listing()} }
-	monitoring = func(any) []access.Need { return []access.Need{access.Tag(access.TagMonitoring)} }
-	admin      = func(any) []access.Need { return []access.Need{access.Tag(access.TagAdministrator)} }
+	listing    = func(any) []access.Need { return access.ListingNeeds() }
+	monitoring = func(any) []access.Need { return access.ClusterStatusNeeds() }
+	admin      = func(any) []access.Need { return access.AdminNeeds() }
 	anyUser    = func(any) []access.Need { return nil }
 )
-
-// generatedQueueName is what a declaration without a name is checked as:
-// the prefix of the name the server will generate.
-const generatedQueueName = "amq.gen-"
 
 // publicMethods need no login at all: probes (gRPC health) and service
 // discovery (reflection) that load balancers and tools call without
@@ -34,32 +30,29 @@ var publicMethods = methodsOf(publicServices...)
 var rules = map[string]rule{
 	pb.BrokerService_DeclareExchange_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.DeclareExchangeRequest)
-		if x.GetPassive() {
-			return []access.Need{access.VHostAccess()}
-		}
-		return []access.Need{access.OnExchange(access.Configure, x.GetName())}
+		return access.DeclareExchangeNeeds(x.GetName(), x.GetPassive())
 	},
 	pb.BrokerService_DeleteExchange_FullMethodName: func(r any) []access.Need {
-		return []access.Need{access.OnExchange(access.Configure, r.(*pb.DeleteExchangeRequest).GetName())}
+		return access.DeleteExchangeNeeds(r.(*pb.DeleteExchangeRequest).GetName())
 	},
 	pb.BrokerService_ListExchanges_FullMethodName: listing,
 	pb.BrokerService_DeclareQueue_FullMethodName:  declareQueueNeeds,
 	pb.BrokerService_DeleteQueue_FullMethodName: func(r any) []access.Need {
-		return []access.Need{access.OnQueue(access.Configure, r.(*pb.DeleteQueueRequest).GetName())}
+		return access.DeleteQueueNeeds(r.(*pb.DeleteQueueRequest).GetName())
 	},
 	pb.BrokerService_PurgeQueue_FullMethodName: func(r any) []access.Need {
-		return []access.Need{access.OnQueue(access.Read, r.(*pb.PurgeQueueRequest).GetName())}
+		return access.PurgeQueueNeeds(r.(*pb.PurgeQueueRequest).GetName())
 	},
 	pb.BrokerService_ListQueues_FullMethodName: listing,
 	// As RabbitMQ: write on the destination (a queue or an exchange), read
 	// on the source.
 	pb.BrokerService_BindQueue_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.BindQueueRequest)
-		return bindNeeds(x.GetExchange(), x.GetQueue(), x.GetDestinationKind())
+		return access.BindNeeds(x.GetExchange(), x.GetQueue(), toExchange(x.GetDestinationKind()))
 	},
 	pb.BrokerService_UnbindQueue_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.UnbindQueueRequest)
-		return bindNeeds(x.GetExchange(), x.GetQueue(), x.GetDestinationKind())
+		return access.BindNeeds(x.GetExchange(), x.GetQueue(), toExchange(x.GetDestinationKind()))
 	},
 	pb.BrokerService_ListBindings_FullMethodName: listing,
 	pb.BrokerService_Publish_FullMethodName:      publishNeeds,
@@ -67,7 +60,7 @@ var rules = map[string]rule{
 	// per Subscribe message (consumeNeeds), after this.
 	pb.BrokerService_Consume_FullMethodName: onlyVHost,
 	pb.BrokerService_Get_FullMethodName: func(r any) []access.Need {
-		return []access.Need{access.OnQueue(access.Read, r.(*pb.GetRequest).GetQueue())}
+		return access.GetNeeds(r.(*pb.GetRequest).GetQueue())
 	},
 	// Settling touches only the session's own deliveries.
 	pb.BrokerService_Settle_FullMethodName:        onlyVHost,
@@ -93,59 +86,34 @@ var rules = map[string]rule{
 	pb.AccessService_SetVHostLimits_FullMethodName:   admin,
 }
 
-// declareQueueNeeds: configure on the queue; with a dead-letter exchange
-// also write on that exchange and read on the queue (RabbitMQ's check, so
-// that dead-lettering cannot publish where the declarer may not).
+// declareQueueNeeds reads a declaration's dead-letter exchange for
+// access.DeclareQueueNeeds.
 func declareQueueNeeds(r any) []access.Need {
 	x := r.(*pb.DeclareQueueRequest)
-	if x.GetPassive() {
-		return []access.Need{access.VHostAccess()}
-	}
-	name := x.GetName()
-	if name == "" {
-		name = generatedQueueName
-	}
-	needs := []access.Need{access.OnQueue(access.Configure, name)}
+	var dlx []string
 	for _, k := range [...]string{"x-dead-letter-exchange", "dead-letter-exchange"} {
 		if v, ok := x.GetArguments()[k].GetKind().(*pb.Value_StringValue); ok {
-			needs = append(needs, access.OnExchange(access.Write, v.StringValue), access.OnQueue(access.Read, name))
+			dlx = append(dlx, v.StringValue)
 		}
 	}
-	return needs
+	return access.DeclareQueueNeeds(x.GetName(), x.GetPassive(), dlx...)
 }
 
-// publishNeeds: write on every exchange the request publishes to, each
-// named once.
+// publishNeeds names the exchanges of a publish for access.PublishNeeds.
 func publishNeeds(r any) []access.Need {
 	entries := r.(*pb.PublishRequest).GetEntries()
-	seen := make(map[string]bool, 1)
-	needs := make([]access.Need, 0, 1)
-	for _, e := range entries {
-		if !seen[e.GetExchange()] {
-			seen[e.GetExchange()] = true
-			needs = append(needs, access.OnExchange(access.Write, e.GetExchange()))
-		}
+	exchanges := make([]string, len(entries))
+	for i, e := range entries {
+		exchanges[i] = e.GetExchange()
 	}
-	if len(needs) == 0 {
-		needs = append(needs, access.VHostAccess())
-	}
-	return needs
+	return access.PublishNeeds(exchanges...)
 }
 
 // consumeNeeds is what one message of a consume stream needs: read on the
 // queue of a Subscribe; nothing for settles.
 func consumeNeeds(r *pb.ConsumeRequest) []access.Need {
 	if sub := r.GetSubscribe(); sub != nil {
-		return []access.Need{access.OnQueue(access.Read, sub.GetQueue())}
+		return access.GetNeeds(sub.GetQueue())
 	}
 	return nil
-}
-
-// bindNeeds are the permissions a bind or unbind needs: write on the
-// destination, read on the source exchange.
-func bindNeeds(source, dest string, kind pb.DestinationKind) []access.Need {
-	if toExchange(kind) {
-		return []access.Need{access.OnExchange(access.Write, dest), access.OnExchange(access.Read, source)}
-	}
-	return []access.Need{access.OnQueue(access.Write, dest), access.OnExchange(access.Read, source)}
 }

@@ -56,6 +56,8 @@ func TestPrecedence(t *testing.T) {
 			func(f *flags) any { return f.broker.SessionGrace }},
 		{"per-queue-metrics", `false`, "true", "false", false, true, false, true,
 			func(f *flags) any { return f.perQueue }},
+		{"http-ui", `false`, "true", "false", false, true, false, true,
+			func(f *flags) any { return f.httpUI }},
 		{"max-message-bytes", `"1MiB"`, "2MiB", "3MiB", uint64(1 << 20), uint64(2 << 20), uint64(3 << 20), uint64(4 << 20),
 			func(f *flags) any { return uint64(f.maxMsg) }},
 		{"join", `["a:1", "b:2"]`, "c:3,d:4", "e:5", "a:1,b:2", "c:3,d:4", "e:5", "",

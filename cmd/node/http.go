@@ -11,16 +11,21 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/internal/watermark"
+	"github.com/warrenmq/warren/manage"
 	"github.com/warrenmq/warren/observe"
 	"github.com/warrenmq/warren/transport"
 )
 
-// startHTTP binds --http-addr and serves the observe endpoint on it, with
-// the client API's TLS certificate and authentication; nil when the flag
-// is "". The bound address is logged (port 0 picks one).
-func startHTTP(f *flags, sec *security, b *broker.Broker, acc *transport.Access, guard *watermark.Monitor, clients func() observe.Clients, logger hclog.Logger) (*observe.Server, error) {
+// startHTTP binds --http-addr and serves the observe endpoint on it, and
+// the management API and UI (package manage) beside it, with the client
+// API's TLS certificate and authentication; nil when the flag is "". The bound address is logged (port 0 picks one).
+func startHTTP(f *flags, sec *security, b *broker.Broker, acc *transport.Access, guard *watermark.Monitor, clients func() observe.Clients, maxMessage int, logger hclog.Logger) (*observe.Server, error) {
 	if f.httpAddr == "" {
 		return nil, nil
+	}
+	mcfg := manage.Config{
+		Broker: b, Watermarks: guard, UI: f.httpUI, SecureCookies: sec.httpTLS != nil, MaxMessageBytes: maxMessage,
+		Logger: logger.Named("manage"),
 	}
 	cfg := observe.Config{
 		Broker: b, Watermarks: guard, Clients: clients, PerQueueMetrics: f.perQueue,
@@ -28,11 +33,19 @@ func startHTTP(f *flags, sec *security, b *broker.Broker, acc *transport.Access,
 	}
 	if acc != nil {
 		cfg.Authenticator, cfg.Authorizer = acc.Authenticator, acc.Authorizer
+		mcfg.Authenticator, mcfg.Authorizer = acc.Authenticator, acc.Authorizer
 	}
-	web, err := observe.New(cfg)
+	mgmt, err := manage.New(mcfg)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Management = mgmt
+	web, err := observe.New(cfg)
+	if err != nil {
+		mgmt.Close()
+		return nil, err
+	}
+	web.OnShutdown(mgmt.Close)
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
@@ -41,7 +54,7 @@ func startHTTP(f *flags, sec *security, b *broker.Broker, acc *transport.Access,
 	if sec.httpTLS != nil {
 		scheme = "https"
 	}
-	logger.Info("http endpoint", "http", ln.Addr().String(), "scheme", scheme, "auth", acc != nil, "per_queue_metrics", f.perQueue)
+	logger.Info("http endpoint", "http", ln.Addr().String(), "scheme", scheme, "auth", acc != nil, "per_queue_metrics", f.perQueue, "ui", f.httpUI)
 	go func() {
 		if err := web.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http endpoint failed", "error", err)

@@ -124,7 +124,7 @@ func serve(f *flags) error {
 	web, err := startHTTP(f, sec, b, acc, guard, func() observe.Clients {
 		st := api.Stats()
 		return observe.Clients{Connections: conns.Open(), ConnectionsRefused: conns.Refused(), Sessions: st.Sessions, ConsumeStreams: st.ConsumeStreams}
-	}, logger)
+	}, limits.MaxMessageBytes, logger)
 	if err != nil {
 		return err
 	}

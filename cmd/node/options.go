@@ -25,6 +25,7 @@ type flags struct {
 	grpcAddr  string
 	httpAddr  string // "" turns the HTTP endpoint off
 	perQueue  bool   // per-queue series on /metrics
+	httpUI    bool   // the web UI at / of the HTTP endpoint (the API stays)
 	logLevel  string
 	logFormat string
 	version   bool // --version: print the build and exit
@@ -52,7 +53,8 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:5680", "address of the client gRPC API")
 	fs.StringVar(&f.broker.Cluster.RaftAddr, "raft-addr", f.broker.Cluster.RaftAddr, "address of the cluster port: every Raft group and the node-to-node API")
 	fs.StringVar(&f.broker.Cluster.GossipAddr, "gossip-addr", f.broker.Cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
-	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:5683", "address of the HTTP endpoint: /metrics (Prometheus), /livez, /readyz; TLS with --tls-cert, and /metrics and /readyz need a monitoring or administrator user; \"\" turns it off")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:5683", "address of the HTTP endpoint: /metrics (Prometheus), /livez, /readyz, the management API /api/ and UI /; TLS with --tls-cert, and /metrics and /readyz need a monitoring or administrator user; \"\" turns it off")
+	fs.BoolVar(&f.httpUI, "http-ui", true, "serve the management web UI at / of the HTTP endpoint; the management API under /api/ stays with --http-ui=false")
 	fs.BoolVar(&f.perQueue, "per-queue-metrics", true, "export 9 series per queue on /metrics (labels vhost, queue) besides the node's totals; turn off on nodes with very many queues")
 	fs.StringSliceVar(&f.join, "join", nil, "gossip addresses (host:port, comma-separated) of cluster nodes to join")
 	fs.IntVar(&f.broker.Cluster.BootstrapExpect, "bootstrap-expect", f.broker.Cluster.BootstrapExpect, "number of nodes that form a new cluster (1: bootstrap alone unless --join is set)")

@@ -17,7 +17,8 @@ const module = "github.com/warrenmq/warren"
 //	cmd/node ─► transport ─► broker ─► dispatch ─► fsm ─► routing
 //	   │           │           │  └──► cluster ─► cluster/raftgroup ─► cluster/raftgroup/segmentlog
 //	   │           └──► access ┴─────────────────► fsm
-//	   └──► observe ─► broker, cluster, access (beside transport, never importing it)
+//	   ├──► observe ─► broker, cluster, access (beside transport, never importing it)
+//	   └──► manage ─► broker, access (beside transport and observe, importing neither)
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
 // leaves. cluster/raftgroup imports nothing of Warren but its own log
@@ -42,6 +43,7 @@ var allowed = map[string][]string{
 	"broker":                       {"cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"transport":                    {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"observe":                      {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
+	"manage":                       {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"client":                       {"transport/warrenpb"},
 	"transport/transporttest":      {"transport", "access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":                  {}, // pure history checker: standard library only
@@ -59,6 +61,12 @@ var direct = map[string][]string{
 	// through what cmd/node hands it (Config.Clients, transport.Observer
 	// met by its Server), never transport itself.
 	"observe": {"access", "broker", "cluster", "internal/version", "internal/watermark"},
+	// manage, the management API and UI, sits on the broker as transport
+	// does and decides with access's per-operation needs (the gRPC API's);
+	// fsm only for its error sentinels, warrenpb only to proxy a get to a
+	// queue's leader as transport does. Never cluster: the members and
+	// groups it shows come through broker.Node().
+	"manage": {"access", "broker", "fsm", "transport/warrenpb", "internal/version", "internal/watermark"},
 }
 
 func TestImportsPointDown(t *testing.T) {
