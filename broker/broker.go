@@ -44,8 +44,9 @@ type Broker struct {
 
 	leaders leaderBoard
 
-	sessions *sessionRegistry
-	reaper   *sessionReaper
+	sessions       *sessionRegistry
+	sessionStreams sessionStreams
+	reaper         *sessionReaper
 
 	ctx       context.Context
 	cancel    context.CancelFunc

@@ -304,3 +304,23 @@ func (s *Server) connections(w http.ResponseWriter, r *http.Request, c *caller) 
 	writeJSON(w, http.StatusOK, pageList(p, all, func(x connectionJSON) string { return x.Name }, func(x connectionJSON, _ string) string { return x.Name }))
 	return nil
 }
+
+// closeConnection answers DELETE /api/connections/{name}: it closes the
+// session as RabbitMQ's API closes a connection (administrator): every
+// stream of it on this node ends, so its unacked deliveries and gets
+// return to their queues and its exclusive queues go. A client that
+// recovers by itself connects again (broker.CloseSession). 404 when the
+// session has no stream on this node.
+func (s *Server) closeConnection(w http.ResponseWriter, r *http.Request, c *caller) error {
+	name, err := pathName(r, "name", "session")
+	if err != nil {
+		return err
+	}
+	if err := s.admin(c); err != nil {
+		return err
+	}
+	if s.b.CloseSession(name) == 0 {
+		return notFound("session %q has no stream open on this node", name)
+	}
+	return noContent(w)
+}

@@ -13,6 +13,7 @@ func (s *Server) routes() []route {
 		{pattern: "/api/overview", methods: get(s.overview)},
 		{pattern: "/api/nodes", methods: get(s.nodes)},
 		{pattern: "/api/connections", methods: get(s.connections)},
+		{pattern: "/api/connections/{name}", methods: map[string]handler{http.MethodDelete: s.closeConnection}},
 
 		{pattern: "/api/queues", methods: get(s.listQueues)},
 		{pattern: "/api/queues/{vhost}", methods: get(s.listQueues)},

@@ -34,8 +34,8 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	}
 	sub := first.GetSubscribe()
 	priority, _ := consumerPriority(sub) // validated above
-	ctx, cancel := context.WithCancel(stream.Context())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
 	vh, err := s.begin(ctx, sub.GetMinMetaIndex())
 	if err != nil {
 		return err
@@ -48,6 +48,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	if tag == "" {
 		tag = randomID("ctag-")
 	}
+	defer s.broker.TrackSessionStream(session, cancel)()
 	if !s.consumers.open(session, s.limits.MaxConsumersPerSession) {
 		return tooBigf("session %s has %d consume streams on this node; the limit is %d", session, s.limits.MaxConsumersPerSession, s.limits.MaxConsumersPerSession)
 	}
@@ -67,7 +68,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 		}
 		sub.SessionId, sub.ConsumerTag = session, tag
 		sub.MinMetaIndex = max(sub.GetMinMetaIndex(), s.broker.MetaIndex())
-		return s.proxyConsume(stream, vh, first, group)
+		return s.proxyConsume(ctx, stream, vh, first, group)
 	}
 	if err != nil {
 		return toStatus(err)
@@ -82,7 +83,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	recvErr := make(chan error, 1)
 	go func() {
 		recvErr <- s.recvSettles(stream, c)
-		cancel()
+		cancel(nil)
 	}()
 	for {
 		e, err := nextOrHeartbeat(ctx, c, heartbeat)
@@ -109,6 +110,9 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 			default:
 			}
 			if errors.Is(err, context.Canceled) {
+				if cause := context.Cause(ctx); errors.Is(cause, broker.ErrSessionClosed) {
+					return toStatus(cause)
+				}
 				return toStatus(stream.Context().Err())
 			}
 			return toStatus(err)
@@ -280,6 +284,9 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 	if err := stream.Send(&pb.SessionResponse{SessionId: id, HeartbeatMs: first.GetHeartbeatMs()}); err != nil {
 		return err
 	}
+	closed, closeSession := context.WithCancelCause(stream.Context())
+	defer closeSession(nil)
+	defer s.broker.TrackSessionStream(id, closeSession)()
 	recvErr := make(chan error, 1)
 	go func() {
 		// Ends when the client goes or the handler returns (which cancels
@@ -311,6 +318,8 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[pb.SessionRequest, pb.S
 		return err
 	case <-s.draining:
 		return toStatus(cluster.ErrShuttingDown)
+	case <-closed.Done():
+		return toStatus(context.Cause(closed))
 	}
 }
 

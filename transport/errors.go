@@ -66,7 +66,7 @@ func toStatus(err error) error {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, broker.ErrConsumerExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, broker.ErrStopped), errors.Is(err, broker.ErrConsumerClosed):
+	case errors.Is(err, broker.ErrStopped), errors.Is(err, broker.ErrConsumerClosed), errors.Is(err, broker.ErrSessionClosed):
 		return status.Error(codes.Unavailable, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())

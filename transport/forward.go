@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -30,8 +31,9 @@ func (s *Server) leaderBroker(group string) (pb.BrokerServiceClient, error) {
 // Unavailable: a client subscribes again at once and reaches the group
 // where it now serves, instead of waiting out its heartbeat limit on a
 // leader that went silent.
-func (s *Server) proxyConsume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], vhost string, first *pb.ConsumeRequest, group string) error {
-	ctx, cancel := context.WithCancel(stream.Context())
+// ctx is the stream's, ended early when an operator closes the session.
+func (s *Server) proxyConsume(ctx context.Context, stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], vhost string, first *pb.ConsumeRequest, group string) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	conn, moved, err := s.broker.LeaderConnMoved(ctx, group)
 	if err != nil {
@@ -62,6 +64,9 @@ func (s *Server) proxyConsume(stream grpc.BidiStreamingServer[pb.ConsumeRequest,
 	}()
 	select {
 	case err := <-down:
+		if cause := context.Cause(ctx); errors.Is(cause, broker.ErrSessionClosed) {
+			return toStatus(cause)
+		}
 		return err
 	case <-moved:
 		cancel()

@@ -596,13 +596,21 @@ function exchangeView(root, [vhost, name]) {
 function connectionsView(root) {
   const table = el("table", { id: "connections-table" });
   root.append(el("h1", { text: "Sessions" }),
-    el("p", { class: "muted", text: "Client sessions with a Session stream open on this node. Closing a session from here is not built: end the client." }), table);
-  return {
+    el("p", { class: "muted", text: "Client sessions with a Session stream open on this node. Closing one ends its streams here, as the client's death would: its unacked messages return to their queues. A client that recovers by itself connects again." }), table);
+  const view = {
     async refresh() {
       const p = await api("GET", "/api/connections?page_size=500");
-      renderTable(table, [{ title: "Session", get: (c) => c.name }, { title: "Node", get: (c) => c.node }, { title: "Streams", get: (c) => fmtNum(c.session_streams), num: true }], p.items);
+      const cols = [{ title: "Session", get: (c) => c.name }, { title: "Node", get: (c) => c.node }, { title: "Streams", get: (c) => fmtNum(c.session_streams), num: true }];
+      if (isAdmin()) {
+        cols.push({ title: "", get: (c) => el("button", { type: "button", class: "danger", text: "Close", onclick: () => confirmThen("Close session " + c.name + "?", async () => {
+          await api("DELETE", "/api/connections/" + enc(c.name));
+          await view.refresh();
+        }) }) });
+      }
+      renderTable(table, cols, p.items);
     },
   };
+  return view;
 }
 
 // ---- users, vhosts, permissions (administrators) --------------------------------
