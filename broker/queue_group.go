@@ -24,11 +24,11 @@ const tickEvery = 250 * time.Millisecond
 // queueGroup is one queue Raft group on this node, with its group-commit
 // loop and, while this node leads it, its dispatcher.
 type queueGroup struct {
-	b      *Broker
-	idx    int
-	name   string
-	group  *raftgroup.Group
-	fsm    *stateMachine[*fsm.QueueGroup]
+	b     *Broker
+	idx   int
+	name  string
+	group *raftgroup.Group
+	fsm   *stateMachine[*fsm.QueueGroup]
 	// bodies is the group's body store with --body-store disk; nil when
 	// the state keeps the bodies.
 	bodies *bodyKeeper
