@@ -2,9 +2,11 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -32,11 +34,14 @@ import (
 //     the state no longer refers to a body a snapshot may reclaim it;
 //     every other payload handed out is still held by the state (an
 //     unacked delivery, an outbox entry) and is filled when it is sent.
-//   - Snapshot: capture serialises the state (O(index)) under the read lock
-//     and deletes the segments it no longer refers to; Persist syncs the
-//     store, then writes the snapshot with every body read back in, so the
-//     snapshot is complete (a follower installing it needs nothing else,
-//     and builds before the body store read it: they ignore the BodyRef).
+//   - Snapshot: capture serialises the state without bodies (O(index))
+//     under the read lock and pins the segments it refers to; Persist syncs
+//     the store, writes the snapshot (O(index)) and deletes the segments
+//     nothing refers to any more. A snapshot is read only through complete
+//     (raftgroup.SnapshotCompleter), which reads the bodies back in, record
+//     by record: the restore at start and a follower installing it read a
+//     complete snapshot, which builds before the body store read too (they
+//     ignore the BodyRef).
 //   - Restore: every body of the snapshot is put into the store (a key the
 //     store has already is kept: a restart over its own store writes
 //     nothing new) and dropped from the state.
@@ -45,10 +50,31 @@ import (
 // commit, the entries after the last snapshot are applied again at a
 // restart (Put is idempotent), and the snapshot carries every body before
 // it, so a torn or lost tail of the store loses nothing (bodystore
-// recovers to its last good record).
+// recovers to its last good record; the store is synced before a
+// snapshot that refers to it is persisted).
 type bodyKeeper struct {
 	store  *bodystore.Store
 	logger hclog.Logger
+	// snapshotEvery is how many bytes of bodies may be applied since the
+	// last snapshot before take asks for one (kick): a restart, or a
+	// follower catching up, re-applies the entries after the snapshot,
+	// and Raft reads those into memory at once, so their bytes must stay
+	// well under the memory watermark, whatever the entry-count threshold.
+	snapshotEvery int64
+	// unsnapshotted counts the body bytes taken since the last capture.
+	unsnapshotted atomic.Int64
+	// kick asks the group's snapshot loop for a snapshot.
+	kick chan struct{}
+}
+
+// defaultSnapshotEvery is bodyKeeper.snapshotEvery unless configured.
+const defaultSnapshotEvery = 64 << 20
+
+func newBodyKeeper(store *bodystore.Store, every int64, logger hclog.Logger) *bodyKeeper {
+	if every <= 0 {
+		every = defaultSnapshotEvery
+	}
+	return &bodyKeeper{store: store, logger: logger, snapshotEvery: every, kick: make(chan struct{}, 1)}
 }
 
 func bodyKey(r *fsmpb.BodyRef) bodystore.Key {
@@ -97,8 +123,33 @@ func (k *bodyKeeper) take(index uint64, cmd proto.Message) {
 			return
 		}
 		p.BodyRef = &fsmpb.BodyRef{Index: index, Position: pos, Length: uint32(len(p.GetBody()))}
+		if k.unsnapshotted.Add(int64(len(p.GetBody()))) >= k.snapshotEvery {
+			select {
+			case k.kick <- struct{}{}:
+			default:
+			}
+		}
 		p.Body = nil
 	})
+}
+
+// snapshotLoop takes a snapshot of group whenever take asks, until ctx
+// ends. One at a time: a snapshot that takes long (it writes the live
+// bodies) delays the next, it does not pile them up.
+func (k *bodyKeeper) snapshotLoop(ctx context.Context, group interface{ Snapshot() error }) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.kick:
+		}
+		if k.unsnapshotted.Load() < k.snapshotEvery {
+			continue // a threshold snapshot came first
+		}
+		if err := group.Snapshot(); err != nil && ctx.Err() == nil {
+			k.logger.Warn("snapshot after bodies applied failed", "error", err)
+		}
+	}
 }
 
 // fill returns p with its body: p itself when it holds it, else a copy
@@ -160,50 +211,104 @@ func (k *bodyKeeper) fillInPlace(p **fsmpb.Payload) {
 }
 
 // capture is the queue group's raft.FSM Snapshot in disk mode, under the
-// state's read lock: the state without bodies, serialised, and the
-// segments no message refers to any more, deleted.
+// state's read lock: the state, serialised without bodies (O(index)), and
+// the body segments it refers to, pinned.
 func (k *bodyKeeper) capture(g *fsm.QueueGroup) (raft.FSMSnapshot, error) {
 	var buf bytes.Buffer
 	if err := g.WriteSnapshot(&buf); err != nil {
 		return nil, err
 	}
-	n, err := k.store.Collect(func(yield func(bodystore.Key)) {
+	k.unsnapshotted.Store(0)
+	pinned := k.store.Pin(func(yield func(bodystore.Key)) {
 		g.VisitBodyRefs(func(r *fsmpb.BodyRef) { yield(bodyKey(r)) })
 	})
-	if err != nil {
-		k.logger.Warn("body store: deleting unreferenced segments failed", "error", err)
-	} else if n > 0 {
-		k.logger.Debug("body store: deleted unreferenced segments", "segments", n)
-	}
-	return &filledSnapshot{index: buf.Bytes(), keeper: k}, nil
+	return &indexSnapshot{index: buf.Bytes(), pinned: pinned, keeper: k}, nil
 }
 
-// filledSnapshot is a captured state without bodies; Persist writes it
-// with them.
-type filledSnapshot struct {
+// indexSnapshot is a captured state without its bodies.
+type indexSnapshot struct {
 	index  []byte
+	pinned bodystore.Pinned
 	keeper *bodyKeeper
 }
 
-// Persist syncs the body store (a reopen then trusts what the snapshot
-// refers to), then writes the snapshot, reading each body back in: memory
-// O(index) for the decoded copy, plus one body at a time.
-func (s *filledSnapshot) Persist(sink raft.SnapshotSink) error {
+// Persist syncs the body store, so the bodies the snapshot refers to are
+// on disk before it is, then writes the snapshot as captured. Once it is
+// persisted, the segments it does not pin are deleted: no state or
+// snapshot to come refers to them (the older snapshot that Raft keeps as
+// a fallback may, and is then unusable; see DESIGN.md).
+func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 	err := s.keeper.store.Sync()
 	if err == nil {
-		var g *fsm.QueueGroup
-		if g, err = fsm.RestoreQueueGroup(bytes.NewReader(s.index)); err == nil {
-			err = g.WriteSnapshotFilled(sink, s.keeper.fill)
-		}
+		_, err = sink.Write(s.index)
 	}
 	if err != nil {
 		_ = sink.Cancel()
 		return err
 	}
-	return sink.Close()
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	n, err := s.keeper.store.DeleteUnpinned(s.pinned)
+	if err != nil {
+		s.keeper.logger.Warn("body store: deleting unreferenced segments failed", "error", err)
+	} else if n > 0 {
+		s.keeper.logger.Debug("body store: deleted unreferenced segments", "segments", n)
+	}
+	return nil
 }
 
-func (s *filledSnapshot) Release() {}
+func (s *indexSnapshot) Release() {}
+
+// complete is raftgroup.SnapshotCompleter in disk mode: a persisted
+// snapshot with its bodies read back in (fsm.CompleteSnapshot), for the
+// restore at start and for a follower. A first pass computes the size
+// (each body counted by its length, its presence checked); the stream is
+// then written as it is read, one record at a time.
+func (k *bodyKeeper) complete(_ int64, persisted io.ReadCloser, reopen func() (io.ReadCloser, error)) (int64, io.ReadCloser, error) {
+	var zeros []byte
+	var count countingWriter
+	err := fsm.CompleteSnapshot(&count, persisted, func(p *fsmpb.Payload) (*fsmpb.Payload, error) {
+		r := p.GetBodyRef()
+		if r == nil || len(p.GetBody()) > 0 || r.GetLength() == 0 {
+			return p, nil
+		}
+		if !k.store.Has(bodyKey(r)) {
+			return nil, fmt.Errorf("%w: index %d position %d", bodystore.ErrNotFound, r.GetIndex(), r.GetPosition())
+		}
+		if int(r.GetLength()) > len(zeros) {
+			zeros = make([]byte, r.GetLength())
+		}
+		return withBody(p, zeros[:r.GetLength()]), nil
+	})
+	if cerr := persisted.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	src, err := reopen()
+	if err != nil {
+		return 0, nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		err := fsm.CompleteSnapshot(pw, src, k.fill)
+		if cerr := src.Close(); err == nil {
+			err = cerr
+		}
+		pw.CloseWithError(err)
+	}()
+	return count.n, pr, nil
+}
+
+// countingWriter counts what is written to it.
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
 
 // errSnapshotBody is wrapped by the errors of a snapshot whose body
 // references do not fit its bodies.
@@ -243,6 +348,9 @@ func (k *bodyKeeper) restore(r io.Reader) (*fsm.QueueGroup, error) {
 func restoreInMemory(r io.Reader) (*fsm.QueueGroup, error) {
 	return fsm.RestoreQueueGroupTaking(r, func(p *fsmpb.Payload) error {
 		if ref := p.GetBodyRef(); ref != nil {
+			if len(p.GetBody()) == 0 && ref.GetLength() > 0 {
+				return fmt.Errorf("%w: the snapshot refers to bodies in the body store (it was written with --body-store disk); start the node with --body-store disk", errSnapshotBody)
+			}
 			if uint64(len(p.GetBody())) != uint64(ref.GetLength()) {
 				return fmt.Errorf("%w: index %d position %d: %d bytes, reference says %d", errSnapshotBody, ref.GetIndex(), ref.GetPosition(), len(p.GetBody()), ref.GetLength())
 			}

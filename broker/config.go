@@ -40,6 +40,11 @@ type Config struct {
 	// BodySegmentBytes is the size of the body store's segment files
 	// (0: bodystore.DefaultSegmentBytes), the granule of reclaimed space.
 	BodySegmentBytes int64
+	// BodySnapshotBytes: with bodies on disk, a queue group takes a
+	// snapshot once this many bytes of bodies were applied since its last
+	// one (0: 64 MiB), so that what a restart re-applies, which Raft reads
+	// into memory at once, stays bounded.
+	BodySnapshotBytes int64
 }
 
 // BodyStore says where a node's queue groups keep message bodies.

@@ -65,7 +65,7 @@ func newQueueGroup(b *Broker, i int) (*queueGroup, error) {
 		if err != nil {
 			return nil, err
 		}
-		q.bodies = &bodyKeeper{store: store, logger: b.logger.Named("bodies").With("group", name)}
+		q.bodies = newBodyKeeper(store, b.cfg.BodySnapshotBytes, b.logger.Named("bodies").With("group", name))
 	}
 	q.fsm = newQueueStateMachine(b.refused(name), q.bodies)
 	q.fsm.applied = q.applied
@@ -94,6 +94,13 @@ func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
 	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule)
 	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
+	if q.bodies != nil {
+		q.b.wg.Add(1)
+		go func() {
+			defer q.b.wg.Done()
+			q.bodies.snapshotLoop(q.b.ctx, g)
+		}()
+	}
 }
 
 // applied hands a command's deliveries to the dispatcher, in log order

@@ -53,6 +53,9 @@ type stateMachine[S replicated] struct {
 	// capture, if set, takes the snapshot under the read lock in place of
 	// serialising the state into memory (a body store's filled snapshot).
 	capture func(S) (raft.FSMSnapshot, error)
+	// complete, if set, completes a persisted snapshot whenever one is
+	// read (CompleteSnapshot); else snapshots are read as persisted.
+	complete func(size int64, persisted io.ReadCloser, reopen func() (io.ReadCloser, error)) (int64, io.ReadCloser, error)
 
 	mu    sync.RWMutex
 	state S
@@ -83,6 +86,7 @@ func newQueueStateMachine(refused func(uint64, error), bodies *bodyKeeper) *stat
 	f := newStateMachine(fsm.NewQueueGroup(), bodies.restore, refused)
 	f.prepare = bodies.take
 	f.capture = bodies.capture
+	f.complete = bodies.complete
 	return f
 }
 
@@ -212,7 +216,16 @@ func (s *byteSnapshot) Release() {}
 // follower's catch-up is exact right after it installs a snapshot.
 func (f *stateMachine[S]) LastCommandIndex() uint64 { return f.appliedIndex() }
 
+// CompleteSnapshot implements raftgroup.SnapshotCompleter.
+func (f *stateMachine[S]) CompleteSnapshot(size int64, persisted io.ReadCloser, reopen func() (io.ReadCloser, error)) (int64, io.ReadCloser, error) {
+	if f.complete == nil {
+		return size, persisted, nil
+	}
+	return f.complete(size, persisted, reopen)
+}
+
 var (
-	_ raftgroup.CommandIndexer = (*stateMachine[*fsm.Meta])(nil)
-	_ raftgroup.CommandIndexer = (*stateMachine[*fsm.QueueGroup])(nil)
+	_ raftgroup.SnapshotCompleter = (*stateMachine[*fsm.Meta])(nil)
+	_ raftgroup.CommandIndexer    = (*stateMachine[*fsm.Meta])(nil)
+	_ raftgroup.CommandIndexer    = (*stateMachine[*fsm.QueueGroup])(nil)
 )

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -80,4 +81,108 @@ func (g *QueueGroup) WriteSnapshotFilled(w io.Writer, fill func(*fsmpb.Payload) 
 // restore's own). The first error of take ends the restore with it.
 func RestoreQueueGroupTaking(r io.Reader, take func(*fsmpb.Payload) error) (*QueueGroup, error) {
 	return restoreQueueGroup(r, take)
+}
+
+// CompleteSnapshot copies the snapshot r (as WriteSnapshot wrote it) to w
+// with each payload replaced by what fill returns, record by record:
+// memory O(one record), whatever the snapshot's size. A node keeping
+// bodies outside the state persists its snapshots without them (O(index))
+// and completes one this way when it is read (restored, or sent to a
+// follower, which needs nothing but the stream). fill must give the same
+// lengths on every call for the same payload (the size of the result is
+// computed by a first pass). The CRC of r is checked at its end; w gets a
+// CRC of its own.
+func CompleteSnapshot(w io.Writer, r io.Reader, fill func(*fsmpb.Payload) (*fsmpb.Payload, error)) error {
+	qr := newQsReader(r)
+	sw := newQsWriter(w)
+	t, body, err := qr.next()
+	if err != nil {
+		return err
+	}
+	if t != qsHeader {
+		return fmt.Errorf("%w: first record has type %d, want the header", errSnapshot, t)
+	}
+	d := qsDec{b: body}
+	if magic := string(d.rawN(len(qsMagic))); d.err == nil && magic != qsMagic {
+		return fmt.Errorf("%w: not a queue group snapshot", errSnapshot)
+	}
+	v3 := d.uvarint() == qsVersionFeatures
+	if d.err != nil {
+		return d.err
+	}
+	sw.record(t, body)
+	var e qsEnc
+	for {
+		t, body, err := qr.next()
+		if err != nil {
+			return err
+		}
+		if t == qsTrailer {
+			return sw.finish()
+		}
+		d := qsDec{b: body}
+		withPayload := true
+		switch t {
+		case qsReady:
+			withPayload = qsSkipMsgHead(&d)
+		case qsDelivery:
+			d.uvarint()
+			if v3 {
+				d.varint()
+			}
+			withPayload = qsSkipMsgHead(&d)
+		case qsGet:
+			d.uvarint()
+			d.varint()
+			withPayload = qsSkipMsgHead(&d)
+		case qsDeadLetter:
+			d.uvarint()
+			d.uvarint()
+			d.str()
+			d.str()
+			d.str()
+			d.str()
+			d.uvarint()
+		case qsDelayed:
+			d.uvarint()
+			d.varint()
+			d.str()
+		default:
+			withPayload = false
+		}
+		if d.err != nil {
+			return d.err
+		}
+		if !withPayload {
+			sw.record(t, body)
+			continue
+		}
+		head := body[:len(body)-len(d.b)]
+		p := &fsmpb.Payload{}
+		d.proto(p)
+		if err := d.end(); err != nil {
+			return err
+		}
+		filled, err := fill(p)
+		if err != nil {
+			return err
+		}
+		e.reset()
+		e.raw(head)
+		if err := e.proto(filled); err != nil {
+			return err
+		}
+		sw.record(t, e.b)
+	}
+}
+
+// qsSkipMsgHead reads a message's fields up to its payload and reports
+// whether one follows.
+func qsSkipMsgHead(d *qsDec) bool {
+	d.uvarint()
+	d.uvarint()
+	d.varint()
+	d.uvarint()
+	d.uvarint()
+	return d.boolean()
 }

@@ -216,28 +216,47 @@ func (s *Store) redirty(seg *segment) bool {
 	return true
 }
 
-// Collect deletes every segment but the one being written whose bodies
-// are all unreferenced: live calls its argument with each key the state
-// still references (repeats allowed). It returns how many segments it
-// deleted. A deleted body is gone: the caller must know that nothing
-// will read it (the state no longer holds it, and every body handed out
-// was read already).
-func (s *Store) Collect(live func(yield func(Key))) (int, error) {
+// Pinned are the segments a snapshot needs: those holding a body it
+// refers to, and every segment from the one being written at its capture
+// on (bodies put after the capture are there).
+type Pinned struct {
+	segs map[uint32]bool
+	from uint32
+}
+
+// Pin returns the segments holding the bodies live yields (repeats
+// allowed) and those from the one being written on. The state machine
+// pins at a snapshot's capture, under its apply lock, and deletes the
+// rest (DeleteUnpinned) once the snapshot is persisted.
+func (s *Store) Pin(live func(yield func(Key))) Pinned {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := Pinned{segs: make(map[uint32]bool)}
+	if s.active != nil {
+		p.from = s.active.id
+	}
+	live(func(k Key) {
+		if l, ok := s.index[k]; ok {
+			p.segs[l.seg] = true
+		}
+	})
+	return p
+}
+
+// DeleteUnpinned deletes every segment p does not pin, and returns how
+// many. A deleted body is gone: the caller must know that nothing will
+// read it (the state no longer refers to it, every body handed out was
+// read already, and the snapshots that refer to it are superseded).
+func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, os.ErrClosed
 	}
-	used := make(map[uint32]bool, len(s.segs))
-	live(func(k Key) {
-		if l, ok := s.index[k]; ok {
-			used[l.seg] = true
-		}
-	})
 	dead := make(map[uint32]bool)
 	var errs []error
 	for id, seg := range s.segs {
-		if used[id] || seg == s.active {
+		if p.segs[id] || id >= p.from || seg == s.active {
 			continue
 		}
 		dead[id] = true

@@ -89,27 +89,34 @@ func TestCollectDeletesUnreferencedSegments(t *testing.T) {
 	}
 	before := s.Stats()
 	keep := Key{Index: 20}
-	n, err := s.Collect(func(yield func(Key)) { yield(keep); yield(keep) })
+	pinned := s.Pin(func(yield func(Key)) { yield(keep); yield(keep) })
+	// A body put after the pin, in a new segment, stays too.
+	late := Key{Index: 41}
+	if err := s.Put(late, body(late, 4000)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteUnpinned(pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := s.Stats()
-	// Only keep's segment and the active one stay.
-	if after.Segments != 2 || n != before.Segments-2 || after.Bytes >= before.Bytes {
+	// Only keep's segment, the one active at the pin and the new one stay.
+	if after.Segments != 3 || n != before.Segments-2 || after.Bytes >= before.Bytes {
 		t.Fatalf("collect removed %d: before %+v, after %+v", n, before, after)
 	}
 	mustRead(t, s, keep, body(keep, 1000))
 	if _, err := s.Read(Key{Index: 1}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("collected key still read: %v", err)
 	}
+	mustRead(t, s, late, body(late, 4000))
 	files, _ := filepath.Glob(filepath.Join(dir, "seg-*"))
-	if len(files) != 2 {
-		t.Fatalf("%d segment files on disk, want 2", len(files))
+	if len(files) != 3 {
+		t.Fatalf("%d segment files on disk, want 3", len(files))
 	}
 	// Reopen sees the same.
 	s.Close()
 	s2 := open(t, dir, 1<<12)
-	if st := s2.Stats(); st.Segments != 2 {
+	if st := s2.Stats(); st.Segments != 3 {
 		t.Fatalf("after reopen: %+v", st)
 	}
 	mustRead(t, s2, keep, body(keep, 1000))

@@ -131,7 +131,11 @@ func Open(o Options) (_ *Group, err error) {
 			return nil, fmt.Errorf("raft group %s: %w", o.Name, err)
 		}
 	}
-	r, err := raft.NewRaft(conf, wrapped, stores.logs, stores.stable(), stores.snaps, trans)
+	snaps := stores.snaps
+	if c, ok := o.FSM.(SnapshotCompleter); ok {
+		snaps = &completingSnapshots{SnapshotStore: snaps, completer: c}
+	}
+	r, err := raft.NewRaft(conf, wrapped, stores.logs, stores.stable(), snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("raft group %s: start raft: %w", o.Name, err)
 	}
