@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -61,8 +62,10 @@ type bodyKeeper struct {
 	// and Raft reads those into memory at once, so their bytes must stay
 	// well under the memory watermark, whatever the entry-count threshold.
 	snapshotEvery int64
-	// unsnapshotted counts the body bytes taken since the last capture.
+	// unsnapshotted counts the body bytes taken since the last capture;
+	// commands counts the commands applied since then.
 	unsnapshotted atomic.Int64
+	commands      atomic.Int64
 	// kick asks the group's snapshot loop for a snapshot.
 	kick chan struct{}
 }
@@ -112,6 +115,7 @@ func dropBodyRefs(_ uint64, cmd proto.Message) {
 // the store cannot take (a write error) stays in the payload, in memory,
 // with an error logged: the state's results are the same either way.
 func (k *bodyKeeper) take(index uint64, cmd proto.Message) {
+	k.commands.Add(1)
 	commandPayloads(cmd, func(pos uint32, p *fsmpb.Payload) {
 		p.BodyRef = nil
 		if len(p.GetBody()) == 0 {
@@ -133,18 +137,31 @@ func (k *bodyKeeper) take(index uint64, cmd proto.Message) {
 	})
 }
 
-// snapshotLoop takes a snapshot of group whenever take asks, until ctx
-// ends. One at a time: a snapshot that takes long (it writes the live
-// bodies) delays the next, it does not pile them up.
+// reclaimEvery is how often a group whose body store holds more than the
+// segment being written takes a snapshot if it applied anything since the
+// last: segments are deleted only when a snapshot is persisted, and a
+// queue drained without new publishes may not reach the entry threshold
+// for a long time.
+const reclaimEvery = 30 * time.Second
+
+// snapshotLoop takes a snapshot of group whenever take asks, and every
+// reclaimEvery when segments may be reclaimable, until ctx ends. One at a
+// time.
 func (k *bodyKeeper) snapshotLoop(ctx context.Context, group interface{ Snapshot() error }) {
+	reclaim := time.NewTicker(reclaimEvery)
+	defer reclaim.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-k.kick:
-		}
-		if k.unsnapshotted.Load() < k.snapshotEvery {
-			continue // a threshold snapshot came first
+			if k.unsnapshotted.Load() < k.snapshotEvery {
+				continue // a threshold snapshot came first
+			}
+		case <-reclaim.C:
+			if k.commands.Load() == 0 || k.store.Stats().Segments < 2 {
+				continue
+			}
 		}
 		if err := group.Snapshot(); err != nil && ctx.Err() == nil {
 			k.logger.Warn("snapshot after bodies applied failed", "error", err)
@@ -219,6 +236,7 @@ func (k *bodyKeeper) capture(g *fsm.QueueGroup) (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	k.unsnapshotted.Store(0)
+	k.commands.Store(0)
 	pinned := k.store.Pin(func(yield func(bodystore.Key)) {
 		g.VisitBodyRefs(func(r *fsmpb.BodyRef) { yield(bodyKey(r)) })
 	})
