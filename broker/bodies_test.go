@@ -243,6 +243,9 @@ func TestBodyStoreFollowerInstallsSnapshot(t *testing.T) {
 	cfg.Cluster.GossipAddr = gossip
 	cfg.Cluster.RaftAddr = "127.0.0.1:0"
 	cfg.Cluster.Join = []string{nodes[0].node.GossipAddr()}
+	// n3 takes no snapshot of its own meanwhile: the one it keeps is the
+	// one it installed.
+	cfg.Cluster.Group.SnapshotThreshold, cfg.Cluster.Group.TrailingLogs = 1000, 2000
 	back := startTestNode(t, cfg)
 	waitReady(t, back)
 	waitUntil(t, 20*time.Second, "n3 installed a snapshot and caught up", func() error {
