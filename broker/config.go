@@ -34,8 +34,8 @@ type Config struct {
 	Bootstrap BootstrapUser
 	// BodyStore is where the queue groups keep message bodies: in their
 	// state (BodiesInMemory), or on disk, in each group's body store
-	// (BodiesOnDisk), the state keeping a reference per message. "" is
-	// BodiesInMemory.
+	// (BodiesOnDisk, DefaultConfig's), the state keeping a reference per
+	// message. "" is BodiesInMemory.
 	BodyStore BodyStore
 	// BodySegmentBytes is the size of the body store's segment files
 	// (0: bodystore.DefaultSegmentBytes), the granule of reclaimed space.
@@ -65,7 +65,7 @@ func DefaultConfig() Config {
 		SessionGrace:    5 * time.Second,
 		DefaultGetLease: 5 * time.Minute,
 		ConsumerTimeout: 30 * time.Minute,
-		BodyStore:       BodiesInMemory,
+		BodyStore:       BodiesOnDisk,
 	}
 }
 
