@@ -83,6 +83,10 @@ func (s *Store) recover() error {
 	}
 	slices.Sort(ids)
 	m := readMarker(s.dir)
+	s.lastID = m.seg
+	if len(ids) > 0 {
+		s.lastID = max(s.lastID, ids[len(ids)-1])
+	}
 	for i, id := range ids {
 		f, err := os.OpenFile(filepath.Join(s.dir, segmentName(id)), os.O_RDWR, 0o600)
 		if err != nil {

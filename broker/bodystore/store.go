@@ -42,6 +42,10 @@ type Store struct {
 	dirty   map[uint32]*segment // written since the last Sync
 	scratch []byte
 	closed  bool
+	// lastID is the highest segment id used, or named by the marker: a
+	// new segment's id is above it, so a marker never vouches for a
+	// segment written after it.
+	lastID uint32
 }
 
 // loc is where a body is: its record's segment and offset, and the body's
@@ -136,10 +140,8 @@ func (s *Store) Put(k Key, body []byte) error {
 
 // roll begins a new segment after the last one.
 func (s *Store) roll() error {
-	var id uint32 = 1
-	if s.active != nil {
-		id = s.active.id + 1
-	}
+	id := s.lastID + 1
+	s.lastID = id
 	f, err := os.OpenFile(filepath.Join(s.dir, segmentName(id)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("body store: %w", err)
