@@ -132,10 +132,16 @@ func Open(o Options) (_ *Group, err error) {
 		}
 	}
 	snaps := stores.snaps
+	var completing *completingSnapshots
 	if c, ok := o.FSM.(SnapshotCompleter); ok {
-		snaps = &completingSnapshots{SnapshotStore: snaps, completer: c}
+		completing = &completingSnapshots{SnapshotStore: snaps, completer: c}
+		completing.starting.Store(true)
+		snaps = completing
 	}
 	r, err := raft.NewRaft(conf, wrapped, stores.logs, stores.stable(), snaps, trans)
+	if completing != nil {
+		completing.starting.Store(false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("raft group %s: start raft: %w", o.Name, err)
 	}
