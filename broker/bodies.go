@@ -38,21 +38,21 @@ import (
 //   - Snapshot: capture serialises the state without bodies (O(index))
 //     under the read lock and pins the segments it refers to; Persist syncs
 //     the store, writes the snapshot (O(index)) and deletes the segments
-//     nothing refers to any more. A snapshot is read only through complete
-//     (raftgroup.SnapshotCompleter), which reads the bodies back in, record
-//     by record: the restore at start and a follower installing it read a
-//     complete snapshot, which builds before the body store read too (they
-//     ignore the BodyRef).
-//   - Restore: every body of the snapshot is put into the store (a key the
-//     store has already is kept: a restart over its own store writes
-//     nothing new) and dropped from the state.
+//     nothing refers to any more. The restore at start reads the node's own
+//     snapshot so; every other read (a follower installing it) goes through
+//     complete (raftgroup.SnapshotCompleter), which reads the bodies back
+//     in, record by record, into a complete snapshot, which builds before
+//     the body store read too (they ignore the BodyRef).
+//   - Restore: every body a snapshot carries is put into the store (a key
+//     the store has already is kept) and dropped from the state; a
+//     reference without a body must name a body the store holds.
 //
 // Writes at apply are not synced: the Raft log holds every entry up to the
-// commit, the entries after the last snapshot are applied again at a
-// restart (Put is idempotent), and the snapshot carries every body before
-// it, so a torn or lost tail of the store loses nothing (bodystore
-// recovers to its last good record; the store is synced before a
-// snapshot that refers to it is persisted).
+// commit and the entries after the last snapshot are applied again at a
+// restart (Put is idempotent); the store is synced before a snapshot that
+// refers to it is persisted, and segments go only once a newer snapshot is.
+// So a torn or lost tail of the store (bodystore recovers to its last good
+// record) holds only bodies the log replay puts again.
 type bodyKeeper struct {
 	store  *bodystore.Store
 	logger hclog.Logger
