@@ -74,12 +74,18 @@ func Start(cfg Config) (*Broker, error) {
 	metaSpec := cluster.GroupSpec{Name: metaGroupName, FSM: b.metaFSM, OnLeadership: b.onMetaLeadership}
 	specs := make([]cluster.GroupSpec, cfg.QueueGroups)
 	for i := range specs {
-		q := newQueueGroup(b, i)
+		q, err := newQueueGroup(b, i)
+		if err != nil {
+			b.closeBodies()
+			cancel()
+			return nil, err
+		}
 		b.queues = append(b.queues, q)
 		specs[i] = cluster.GroupSpec{Name: q.name, FSM: q.fsm, OnLeadership: q.onLeadership, LeaderReady: q.ready}
 	}
 	node, err := cluster.Start(cfg.Cluster, metaSpec, specs)
 	if err != nil {
+		b.closeBodies()
 		cancel()
 		b.wg.Wait()
 		return nil, err
@@ -138,8 +144,20 @@ func (b *Broker) Close() error {
 		}
 		err = b.node.Close()
 		b.wg.Wait()
+		if cerr := b.closeBodies(); err == nil {
+			err = cerr
+		}
 	})
 	return err
+}
+
+// closeBodies closes the queue groups' body stores.
+func (b *Broker) closeBodies() error {
+	var errs []error
+	for _, q := range b.queues {
+		errs = append(errs, q.closeBodies())
+	}
+	return errors.Join(errs...)
 }
 
 // queueGroup returns queue group i.

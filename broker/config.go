@@ -32,7 +32,29 @@ type Config struct {
 	// with every permission in the default virtual host; empty means
 	// guest/guest (whom access lets in from loopback only).
 	Bootstrap BootstrapUser
+	// BodyStore is where the queue groups keep message bodies: in their
+	// state (BodiesInMemory), or on disk, in each group's body store
+	// (BodiesOnDisk, DefaultConfig's), the state keeping a reference per
+	// message. "" is BodiesInMemory.
+	BodyStore BodyStore
+	// BodySegmentBytes is the size of the body store's segment files
+	// (0: bodystore.DefaultSegmentBytes), the granule of reclaimed space.
+	BodySegmentBytes int64
+	// BodySnapshotBytes: with bodies on disk, a queue group takes a
+	// snapshot once this many bytes of bodies were applied since its last
+	// one (0: 64 MiB), so that what a restart re-applies, which Raft reads
+	// into memory at once, stays bounded.
+	BodySnapshotBytes int64
 }
+
+// BodyStore says where a node's queue groups keep message bodies.
+type BodyStore string
+
+// Body stores.
+const (
+	BodiesInMemory BodyStore = "memory"
+	BodiesOnDisk   BodyStore = "disk"
+)
 
 // DefaultConfig returns a single-node configuration with data in
 // ./warren-data, Raft on 127.0.0.1:5681 and gossip on 127.0.0.1:5682.
@@ -43,6 +65,7 @@ func DefaultConfig() Config {
 		SessionGrace:    5 * time.Second,
 		DefaultGetLease: 5 * time.Minute,
 		ConsumerTimeout: 30 * time.Minute,
+		BodyStore:       BodiesOnDisk,
 	}
 }
 
@@ -65,6 +88,12 @@ func (c Config) Validate() error {
 	}
 	if c.ConsumerTimeout < 0 {
 		errs = append(errs, errors.New("consumer timeout is negative"))
+	}
+	if c.BodyStore != "" && c.BodyStore != BodiesInMemory && c.BodyStore != BodiesOnDisk {
+		errs = append(errs, fmt.Errorf("body store must be %q or %q, not %q", BodiesInMemory, BodiesOnDisk, c.BodyStore))
+	}
+	if c.BodySegmentBytes < 0 || c.BodySegmentBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("body segment size must be 0 (the default) to 1 GiB, not %d", c.BodySegmentBytes))
 	}
 	if (c.Bootstrap.Name == "") != (c.Bootstrap.Password == "") {
 		errs = append(errs, errors.New("a bootstrap user needs both a name and a password"))

@@ -84,7 +84,7 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 	}
 	var active bool
 	qg.fsm.read(func(g *fsm.QueueGroup) { active = g.ConsumerActive(def.ID, o.Session, o.Tag) })
-	return &Consumer{c: c, active: active, group: qg.name}, nil
+	return &Consumer{c: c, active: active, group: qg.name, fill: qg.fill}, nil
 }
 
 // consumerTimeout is a consumer's timeout: its own, else its queue's
@@ -145,7 +145,15 @@ func (b *Broker) Get(ctx context.Context, o GetOptions) (*Delivery, uint64, erro
 	if !o.AutoAck {
 		d.TrackGet(*res.Got)
 	}
-	got := delivery(*res.Got)
+	// The body of a Get without ack was read under the apply lock
+	// (bodyKeeper.fillGone); an acked one's is still referenced.
+	payload, err := qg.fill(res.Got.Payload)
+	if err != nil {
+		return nil, 0, fmt.Errorf("get from queue %q: %w", def.Name, err)
+	}
+	g := *res.Got
+	g.Payload = payload
+	got := delivery(g)
 	return &got, res.Count, nil
 }
 

@@ -2,8 +2,11 @@ package broker
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/warrenmq/warren/dispatch"
+	"github.com/warrenmq/warren/fsm"
+	"github.com/warrenmq/warren/fsm/fsmpb"
 )
 
 // SettleKind is what a consumer does with a delivery.
@@ -38,6 +41,20 @@ type Consumer struct {
 	c      *dispatch.Consumer
 	active bool
 	group  string
+	// fill reads a delivery's body back from its group's body store
+	// (queueGroup.fill): the dispatcher holds deliveries without bodies
+	// until they are sent.
+	fill func(*fsmpb.Payload) (*fsmpb.Payload, error)
+}
+
+// delivery is d as the API's Delivery, its body read back in.
+func (c *Consumer) delivery(d fsm.Delivery) (Delivery, error) {
+	p, err := c.fill(d.Payload)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("delivery %d of queue %q: %w", d.Tag, d.QueueName, err)
+	}
+	d.Payload = p
+	return delivery(d), nil
 }
 
 // ConsumerEvent is a delivery, or (State) the news that the consumer became
@@ -66,7 +83,11 @@ func (c *Consumer) NextEvent(ctx context.Context) (ConsumerEvent, error) {
 	if e.State {
 		return ConsumerEvent{State: true, Active: e.Active}, nil
 	}
-	return ConsumerEvent{Delivery: delivery(e.Delivery)}, nil
+	d, err := c.delivery(e.Delivery)
+	if err != nil {
+		return ConsumerEvent{}, err
+	}
+	return ConsumerEvent{Delivery: d}, nil
 }
 
 // Next waits for the next delivery within the consumer's prefetch.
@@ -75,7 +96,7 @@ func (c *Consumer) Next(ctx context.Context) (Delivery, error) {
 	if err != nil {
 		return Delivery{}, err
 	}
-	return delivery(d), nil
+	return c.delivery(d)
 }
 
 // Sent records that the delivery with tag reached the client (an

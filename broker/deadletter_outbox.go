@@ -136,6 +136,16 @@ const outboxSliceLen = 1000
 
 // outboxSlice publishes and settles dls (outboxRound).
 func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter) (left bool) {
+	// The entries are still in the state's outbox (they leave it once
+	// settled below), so their bodies are still in the body store.
+	for i := range dls {
+		p, err := q.fill(dls[i].Payload)
+		if err != nil {
+			q.logger.Error("outbox: body store read failed; the entry stays in the outbox", "outbox_id", dls[i].OutboxID, "error", err)
+			return true
+		}
+		dls[i].Payload = p
+	}
 	withDeaths := q.b.requireMetaVersion("x-death") == nil
 	now := time.Now()
 	type target struct{ vhost, exchange string }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/warrenmq/warren/broker/bodystore"
 	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/dispatch"
 	"github.com/warrenmq/warren/fsm"
@@ -22,11 +24,14 @@ const tickEvery = 250 * time.Millisecond
 // queueGroup is one queue Raft group on this node, with its group-commit
 // loop and, while this node leads it, its dispatcher.
 type queueGroup struct {
-	b      *Broker
-	idx    int
-	name   string
-	group  *raftgroup.Group
-	fsm    *stateMachine[*fsm.QueueGroup]
+	b     *Broker
+	idx   int
+	name  string
+	group *raftgroup.Group
+	fsm   *stateMachine[*fsm.QueueGroup]
+	// bodies is the group's body store with --body-store disk; nil when
+	// the state keeps the bodies.
+	bodies *bodyKeeper
 	commit *committer
 	logger hclog.Logger
 	// disp is the group's dispatcher while this node leads the group;
@@ -49,14 +54,39 @@ type queueGroup struct {
 	outbox outboxState
 }
 
-func newQueueGroup(b *Broker, i int) *queueGroup {
+func newQueueGroup(b *Broker, i int) (*queueGroup, error) {
 	name := queueGroupName(i)
 	q := &queueGroup{b: b, idx: i, name: name, logger: b.logger.Named("dispatch."+name).With("group", name), ready: make(chan struct{})}
 	q.outbox.kick = make(chan struct{}, 1)
 	q.outbox.delayKick = make(chan struct{}, 1)
-	q.fsm = newQueueStateMachine(b.refused(name))
+	if b.cfg.BodyStore == BodiesOnDisk {
+		dir := filepath.Join(raftgroup.Dir(b.cfg.Cluster.DataDir, name), "bodies")
+		store, err := bodystore.Open(dir, bodystore.Options{SegmentBytes: b.cfg.BodySegmentBytes})
+		if err != nil {
+			return nil, err
+		}
+		q.bodies = newBodyKeeper(store, b.cfg.BodySnapshotBytes, b.logger.Named("bodies").With("group", name))
+	}
+	q.fsm = newQueueStateMachine(b.refused(name), q.bodies)
 	q.fsm.applied = q.applied
-	return q
+	return q, nil
+}
+
+// fill returns p with its body (bodyKeeper.fill), for a payload about to
+// leave the node: p itself when the state keeps bodies.
+func (q *queueGroup) fill(p *fsmpb.Payload) (*fsmpb.Payload, error) {
+	if q.bodies == nil || p == nil {
+		return p, nil
+	}
+	return q.bodies.fill(p)
+}
+
+// closeBodies closes the body store, once the group's Raft is shut down.
+func (q *queueGroup) closeBodies() error {
+	if q.bodies == nil {
+		return nil
+	}
+	return q.bodies.store.Close()
 }
 
 // open takes the group the node opened for it and starts group commit.
@@ -64,6 +94,13 @@ func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
 	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule)
 	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
+	if q.bodies != nil {
+		q.b.wg.Add(1)
+		go func() {
+			defer q.b.wg.Done()
+			q.bodies.snapshotLoop(q.b.ctx, g)
+		}()
+	}
 }
 
 // applied hands a command's deliveries to the dispatcher, in log order
@@ -73,6 +110,9 @@ func (q *queueGroup) open(g *raftgroup.Group) {
 // lock is released.
 func (q *queueGroup) applied(cmd proto.Message, res *fsm.Result) func() {
 	d := q.disp.Load()
+	if q.bodies != nil {
+		q.bodies.fillGone(res, d != nil)
+	}
 	if d == nil {
 		return nil
 	}

@@ -46,6 +46,16 @@ type stateMachine[S replicated] struct {
 	// in log order; the func it returns, if any, runs once the lock is
 	// released.
 	applied func(cmd proto.Message, res *fsm.Result) (after func())
+	// prepare, if set, sees each decoded command before the state applies
+	// it, under the write lock (a queue group's bodies leave for its body
+	// store there, or a stray BodyRef is dropped).
+	prepare func(index uint64, cmd proto.Message)
+	// capture, if set, takes the snapshot under the read lock in place of
+	// serialising the state into memory (a body store's filled snapshot).
+	capture func(S) (raft.FSMSnapshot, error)
+	// complete, if set, completes a persisted snapshot whenever one is
+	// read (CompleteSnapshot); else snapshots are read as persisted.
+	complete func(size int64, persisted io.ReadCloser, reopen func() (io.ReadCloser, error)) (int64, io.ReadCloser, error)
 
 	mu    sync.RWMutex
 	state S
@@ -65,10 +75,19 @@ func newMetaStateMachine(queueGroups int, refused func(uint64, error)) *stateMac
 	return newStateMachine(fsm.NewMeta(queueGroups), restore, refused)
 }
 
-// newQueueStateMachine is a queue group's state machine.
-func newQueueStateMachine(refused func(uint64, error)) *stateMachine[*fsm.QueueGroup] {
-	restore := func(r io.Reader) (*fsm.QueueGroup, error) { return fsm.RestoreQueueGroup(r) }
-	return newStateMachine(fsm.NewQueueGroup(), restore, refused)
+// newQueueStateMachine is a queue group's state machine; with bodies, it
+// keeps the message bodies in that store (bodies.go), else in the state.
+func newQueueStateMachine(refused func(uint64, error), bodies *bodyKeeper) *stateMachine[*fsm.QueueGroup] {
+	if bodies == nil {
+		f := newStateMachine(fsm.NewQueueGroup(), restoreInMemory, refused)
+		f.prepare = dropBodyRefs
+		return f
+	}
+	f := newStateMachine(fsm.NewQueueGroup(), bodies.restore, refused)
+	f.prepare = bodies.take
+	f.capture = bodies.capture
+	f.complete = bodies.complete
+	return f
 }
 
 // Apply implements raft.FSM. Its answer is always an *fsm.Result.
@@ -81,6 +100,9 @@ func (f *stateMachine[S]) Apply(l *raft.Log) any {
 	// a change but for its applied index.
 	cmd, decodeErr := fsm.Decode(l.Data)
 	f.mu.Lock()
+	if f.prepare != nil && decodeErr == nil {
+		f.prepare(l.Index, cmd)
+	}
 	res := f.state.Apply(l.Index, cmd)
 	if decodeErr != nil {
 		res = &fsm.Result{Err: decodeErr}
@@ -146,10 +168,14 @@ func (f *stateMachine[S]) waitApplied(ctx context.Context, index uint64) error {
 }
 
 // Snapshot implements raft.FSM; the state is serialised under the read
-// lock so Persist needs no lock.
+// lock so Persist needs no lock (or capture does the same with bodies
+// kept outside the state, and Persist reads them back in).
 func (f *stateMachine[S]) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if f.capture != nil {
+		return f.capture(f.state)
+	}
 	var buf bytes.Buffer
 	if err := f.state.WriteSnapshot(&buf); err != nil {
 		return nil, err
@@ -190,7 +216,16 @@ func (s *byteSnapshot) Release() {}
 // follower's catch-up is exact right after it installs a snapshot.
 func (f *stateMachine[S]) LastCommandIndex() uint64 { return f.appliedIndex() }
 
+// CompleteSnapshot implements raftgroup.SnapshotCompleter.
+func (f *stateMachine[S]) CompleteSnapshot(size int64, persisted io.ReadCloser, reopen func() (io.ReadCloser, error)) (int64, io.ReadCloser, error) {
+	if f.complete == nil {
+		return size, persisted, nil
+	}
+	return f.complete(size, persisted, reopen)
+}
+
 var (
-	_ raftgroup.CommandIndexer = (*stateMachine[*fsm.Meta])(nil)
-	_ raftgroup.CommandIndexer = (*stateMachine[*fsm.QueueGroup])(nil)
+	_ raftgroup.SnapshotCompleter = (*stateMachine[*fsm.Meta])(nil)
+	_ raftgroup.CommandIndexer    = (*stateMachine[*fsm.Meta])(nil)
+	_ raftgroup.CommandIndexer    = (*stateMachine[*fsm.QueueGroup])(nil)
 )

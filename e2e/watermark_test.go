@@ -111,7 +111,9 @@ func TestWatermarkMemoryFlood(t *testing.T) {
 	if _, _, err := procMemory(os.Getpid()); err != nil {
 		t.Skipf("needs /proc/<pid>/status: %v", err)
 	}
-	p := startNodeProcWith(t, "--memory-high-watermark", strconv.Itoa(floodWatermark))
+	// Bodies in the state, so that a flood fills the heap: on disk
+	// (TestBacklogLargerThanMemory) it does not.
+	p := startNodeProcWith(t, "--memory-high-watermark", strconv.Itoa(floodWatermark), "--body-store", "memory")
 	pid := p.cmd.Process.Pid
 	const q = "flood"
 	prod := newClient(t, p.grpcAddr)

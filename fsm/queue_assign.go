@@ -69,7 +69,9 @@ func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res 
 	if c.timeoutMs > 0 && !c.autoAck {
 		m.outAt = max(g.lastNow, 1) // the consumer timeout counts from here
 	}
-	res.Deliveries = append(res.Deliveries, q.delivery(&m, c.session, c.tag, tag))
+	d := q.delivery(&m, c.session, c.tag, tag)
+	d.AutoAck = c.autoAck
+	res.Deliveries = append(res.Deliveries, d)
 	if c.autoAck {
 		// Settled at assignment (at most once): the record keeps the tag's
 		// credit in use until the dispatcher settles it, but not the body.

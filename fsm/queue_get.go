@@ -58,6 +58,7 @@ func (g *QueueGroup) applyGet(b *fsmpb.Get, res *Result) {
 			q.unacked++
 		}
 		d := q.delivery(&m, session, "", tag)
+		d.AutoAck = b.GetAutoAck()
 		res.Got = &d
 	}
 	res.Count = uint64(q.readyLen())

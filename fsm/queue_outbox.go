@@ -149,7 +149,11 @@ func (g *QueueGroup) writeOutbox(sw *qsWriter, e *qsEnc) error {
 		e.str(dl.Exchange)
 		e.str(dl.RoutingKey)
 		e.uvarint(o.size)
-		if err := e.proto(dl.Payload); err != nil {
+		p, err := sw.payload(dl.Payload)
+		if err != nil {
+			return err
+		}
+		if err := e.proto(p); err != nil {
 			return err
 		}
 		sw.record(qsDeadLetter, e.b)
@@ -166,7 +170,11 @@ func (g *QueueGroup) writeOutbox(sw *qsWriter, e *qsEnc) error {
 		e.uvarint(d.id)
 		e.varint(d.due)
 		e.str(d.vhost)
-		if err := e.proto(d.body); err != nil {
+		p, err := sw.payload(d.body)
+		if err != nil {
+			return err
+		}
+		if err := e.proto(p); err != nil {
 			return err
 		}
 		sw.record(qsDelayed, e.b)
@@ -197,6 +205,9 @@ func (rs *qsRestore) readOutbox(body []byte) error {
 		p := &fsmpb.Payload{}
 		d.proto(p)
 		if err := d.end(); err != nil {
+			return err
+		}
+		if err := rs.takeBody(p); err != nil {
 			return err
 		}
 		if id <= prev || id > g.nextOutboxID {
@@ -230,6 +241,9 @@ func (rs *qsRestore) readOutbox(body []byte) error {
 		p := &fsmpb.Payload{}
 		d.proto(p)
 		if err := d.end(); err != nil {
+			return err
+		}
+		if err := rs.takeBody(p); err != nil {
 			return err
 		}
 		if id == 0 || id > g.nextDelayID || (i > 0 && (due < prevDue || (due == prevDue && id <= prevID))) {

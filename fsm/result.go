@@ -103,7 +103,12 @@ type Delivery struct {
 	// back before this delivery.
 	DeliveryCount uint32
 	Redelivered   bool
-	Payload       *fsmpb.Payload
+	// AutoAck: the message left the state when it was assigned (an
+	// auto-ack consumer, or a Get without ack), so the state no longer
+	// holds its payload; whoever keeps bodies outside the state must
+	// read this one's body before anything may reclaim it.
+	AutoAck bool
+	Payload *fsmpb.Payload
 }
 
 // IdleQueue names a queue whose last consumer a command removed.

@@ -31,7 +31,7 @@ import (
 // a definition that every build computes alike. Pure; it sums over the
 // headers, so map order cannot reach the result.
 func MessageSize(p *fsmpb.Payload) uint64 {
-	n := uint64(len(p.GetBody()))
+	n := bodyLen(p)
 	for k, v := range p.GetHeaders() {
 		n += uint64(len(k)) + headerValueSize(v)
 	}
@@ -76,7 +76,7 @@ func headerValueSize(v *fsmpb.Value) uint64 {
 // deliveries), so replicas that restored a snapshot and replicas that
 // replayed the log count the same ready bytes.
 func sizeOf(rule fsmpb.SizeRule, p *fsmpb.Payload) uint32 {
-	n := uint64(len(p.GetBody()))
+	n := bodyLen(p)
 	if rule == fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS {
 		n = MessageSize(p)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/warrenmq/warren/fsm/fsmpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -191,6 +192,17 @@ type qsWriter struct {
 	crc hash.Hash32
 	err error
 	hdr []byte
+	// fill, if set, gives the payload to write for one the state holds
+	// (WriteSnapshotFilled).
+	fill func(*fsmpb.Payload) (*fsmpb.Payload, error)
+}
+
+// payload is p as the snapshot writes it: filled, when the writer fills.
+func (w *qsWriter) payload(p *fsmpb.Payload) (*fsmpb.Payload, error) {
+	if w.fill == nil || p == nil {
+		return p, nil
+	}
+	return w.fill(p)
 }
 
 // newQsWriter buffers w unless it is an in-memory buffer already.

@@ -98,6 +98,10 @@ func (c *qsCounts) list() []*uint64 {
 // give equal bytes: nothing depends on map order. It does not modify the
 // state, but the caller must not Apply concurrently.
 func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
+	return g.writeSnapshot(newQsWriter(w))
+}
+
+func (g *QueueGroup) writeSnapshot(sw *qsWriter) error {
 	ids := g.sortedQueueIDs()
 	var n qsCounts
 	n.tombstones = uint64(len(g.tombstones))
@@ -116,7 +120,6 @@ func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
 		}
 	}
 
-	sw := newQsWriter(w)
 	var e qsEnc
 	e.raw([]byte(qsMagic))
 	e.uvarint(g.snapshotVersion())
@@ -185,7 +188,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			for i := range d.Len() {
 				m := d.At(i)
 				e.reset()
-				if err := qsEncodeMsg(e, &m); err != nil {
+				if err := qsEncodeMsg(sw, e, &m); err != nil {
 					return err
 				}
 				sw.record(qsReady, e.b)
@@ -212,7 +215,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			if v3 {
 				e.varint(m.outAt)
 			}
-			if err := qsEncodeMsg(e, &m); err != nil {
+			if err := qsEncodeMsg(sw, e, &m); err != nil {
 				return err
 			}
 			sw.record(qsDelivery, e.b)
@@ -229,7 +232,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			e.reset()
 			e.uvarint(t)
 			e.varint(g.lease)
-			if err := qsEncodeMsg(e, &g.msg); err != nil {
+			if err := qsEncodeMsg(sw, e, &g.msg); err != nil {
 				return err
 			}
 			sw.record(qsGet, e.b)
@@ -238,13 +241,16 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 	return sw.err
 }
 
-func qsEncodeMsg(e *qsEnc, m *queueMsg) error {
+func qsEncodeMsg(sw *qsWriter, e *qsEnc, m *queueMsg) error {
 	e.uvarint(m.id)
 	e.uvarint(m.index)
 	e.varint(m.expiry)
 	e.uvarint(uint64(m.size))
 	e.uvarint(uint64(m.count))
-	p := m.payload()
+	p, err := sw.payload(m.payload())
+	if err != nil {
+		return err
+	}
 	e.boolean(p != nil)
 	if p != nil {
 		return e.proto(p)
@@ -258,6 +264,10 @@ func qsEncodeMsg(e *qsEnc, m *queueMsg) error {
 // internal "corrupt queue group snapshot" error; it never panics, and memory
 // grows with the bytes actually read, not with lengths or counts claimed.
 func RestoreQueueGroup(r io.Reader) (*QueueGroup, error) {
+	return restoreQueueGroup(r, nil)
+}
+
+func restoreQueueGroup(r io.Reader, take func(*fsmpb.Payload) error) (*QueueGroup, error) {
 	qr := newQsReader(r)
 	t, body, err := qr.next()
 	if err != nil {
@@ -296,7 +306,7 @@ func RestoreQueueGroup(r io.Reader) (*QueueGroup, error) {
 		return nil, fmt.Errorf("%w: %d producers", errSnapshot, want.producers)
 	}
 
-	rs := &qsRestore{g: g, r: qr}
+	rs := &qsRestore{g: g, r: qr, take: take}
 	if err := rs.run(want); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,16 @@ type qsRestore struct {
 	g   *QueueGroup
 	r   *qsReader
 	got qsCounts
+	// take, if set, sees every payload read (RestoreQueueGroupTaking).
+	take func(*fsmpb.Payload) error
+}
+
+// takeBody hands p to the restore's take, if any.
+func (rs *qsRestore) takeBody(p *fsmpb.Payload) error {
+	if rs.take == nil {
+		return nil
+	}
+	return rs.take(p)
 }
 
 // expect reads the next record and requires type t.
@@ -295,10 +305,15 @@ func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg
 		return m, qsCorrupt("message %d: payload present %t, want %t", m.id, m.body != nil, wantBody)
 	case m.body != nil && !sizeFits(rs.g.sizeRule, m.body, size):
 		return m, qsCorrupt("message %d: size %d, body %d bytes (snapshot version %d)",
-			m.id, size, len(m.body.GetBody()), rs.g.snapshotVersion())
+			m.id, size, bodyLen(m.body), rs.g.snapshotVersion())
 	}
 	m.size, m.count = uint32(size), uint32(count)
 	m.prio = msgPriority(q.spec, m.body)
+	if m.body != nil {
+		if err := rs.takeBody(m.body); err != nil {
+			return m, err
+		}
+	}
 	return m, nil
 }
 

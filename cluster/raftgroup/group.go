@@ -131,7 +131,17 @@ func Open(o Options) (_ *Group, err error) {
 			return nil, fmt.Errorf("raft group %s: %w", o.Name, err)
 		}
 	}
-	r, err := raft.NewRaft(conf, wrapped, stores.logs, stores.stable(), stores.snaps, trans)
+	snaps := stores.snaps
+	var completing *completingSnapshots
+	if c, ok := o.FSM.(SnapshotCompleter); ok {
+		completing = &completingSnapshots{SnapshotStore: snaps, completer: c}
+		completing.starting.Store(true)
+		snaps = completing
+	}
+	r, err := raft.NewRaft(conf, wrapped, stores.logs, stores.stable(), snaps, trans)
+	if completing != nil {
+		completing.starting.Store(false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("raft group %s: start raft: %w", o.Name, err)
 	}

@@ -1,6 +1,7 @@
 package raftgroup
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/hashicorp/raft"
@@ -112,4 +113,17 @@ func (g *Group) LastSnapshot() (SnapshotInfo, bool) {
 	}
 	m := metas[0] // newest first
 	return SnapshotInfo{Index: m.Index, Term: m.Term, Size: m.Size}, true
+}
+
+// Snapshot takes a snapshot of the group now, whatever its threshold
+// (hashicorp/raft's user snapshot), and compacts the log as a threshold
+// snapshot would. Nothing applied since the last snapshot is no error. It
+// waits for the snapshot to be persisted; it must not be called from the
+// state machine's Apply.
+func (g *Group) Snapshot() error {
+	err := g.raft.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
 	"github.com/warrenmq/warren/broker"
+	"github.com/warrenmq/warren/broker/bodystore"
 	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/internal/bytesize"
 	"github.com/warrenmq/warren/internal/watermark"
@@ -36,6 +37,8 @@ type flags struct {
 	readyWait time.Duration
 	pprofAddr string
 	logStore  string
+	bodyStore string
+	bodySeg   bytesize.Size
 	raftTime  float64 // --raft-timing-multiplier
 	security  securityFlags
 	sources   sources // where the options came from, for the log
@@ -80,6 +83,9 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text (one line per record, fields as key=value) or json (one JSON object per line)")
 	fs.StringVar(&f.logStore, "log-store", "auto", "Raft log store of every group: segment (append-only segment files, one fdatasync per write), bolt (raft-boltdb), or auto: what each group's directory holds, "+string(raftgroup.DefaultLogStore)+" for a new one; a directory written by the other store is refused")
+	fs.StringVar(&f.bodyStore, "body-store", string(f.broker.BodyStore), "where queue groups keep message bodies: memory (in the replicated state: a backlog is bounded by RAM) or disk (in each group's body segment files under <data-dir>/groups/<group>/bodies, the state keeping a small reference per message: a backlog is bounded by the disk)")
+	f.bodySeg = bodystore.DefaultSegmentBytes
+	fs.Var(&f.bodySeg, "body-segment-bytes", "size of one body segment file with --body-store disk; a file is deleted once none of its messages is left, at the group's next snapshot")
 	fs.Float64Var(&f.raftTime, "raft-timing-multiplier", 1, fmt.Sprintf("scale Raft's heartbeat, election and leader-lease timeouts (1: 1s, 1s, 500ms; Consul's raft_multiplier): lower notices a silent leader sooner and risks needless elections on a loaded or distant node (%g to %g)", raftgroup.MinTimingMultiplier, float64(raftgroup.MaxTimingMultiplier)))
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	f.security.register(fs)
@@ -108,6 +114,16 @@ func (f *flags) check() error {
 		return fmt.Errorf("--log-store: %w", err)
 	}
 	f.broker.Cluster.LogStore = ls
+	switch broker.BodyStore(f.bodyStore) {
+	case broker.BodiesInMemory, broker.BodiesOnDisk:
+		f.broker.BodyStore = broker.BodyStore(f.bodyStore)
+	default:
+		return fmt.Errorf("--body-store must be memory or disk, not %q", f.bodyStore)
+	}
+	if f.bodySeg < 64<<10 || f.bodySeg > 1<<30 {
+		return fmt.Errorf("--body-segment-bytes must be 64KiB to 1GiB, not %s", f.bodySeg.String())
+	}
+	f.broker.BodySegmentBytes = int64(f.bodySeg)
 	if !(f.raftTime >= raftgroup.MinTimingMultiplier && f.raftTime <= raftgroup.MaxTimingMultiplier) {
 		return fmt.Errorf("--raft-timing-multiplier must be %g to %g, not %g", raftgroup.MinTimingMultiplier, float64(raftgroup.MaxTimingMultiplier), f.raftTime)
 	}

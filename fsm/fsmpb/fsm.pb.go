@@ -1313,12 +1313,18 @@ func (x *Properties) GetPriority() uint32 {
 
 // What a consumer receives, shared by every queue the message went to.
 type Payload struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Body          []byte                 `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
-	Headers       map[string]*Value      `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Properties    *Properties            `protobuf:"bytes,3,opt,name=properties,proto3" json:"properties,omitempty"`
-	Exchange      string                 `protobuf:"bytes,4,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	RoutingKey    string                 `protobuf:"bytes,5,opt,name=routing_key,json=routingKey,proto3" json:"routing_key,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Body       []byte                 `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	Headers    map[string]*Value      `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties *Properties            `protobuf:"bytes,3,opt,name=properties,proto3" json:"properties,omitempty"`
+	Exchange   string                 `protobuf:"bytes,4,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	RoutingKey string                 `protobuf:"bytes,5,opt,name=routing_key,json=routingKey,proto3" json:"routing_key,omitempty"`
+	// Where the body is kept when the node keeps bodies on disk
+	// (--body-store disk): the state holds this reference and an empty body;
+	// a snapshot carries both (builds before the body store ignore the
+	// reference and read the body). Never set in a proposed entry: the state
+	// machine adapter sets it, alike on every replica of that mode.
+	BodyRef       *BodyRef `protobuf:"bytes,6,opt,name=body_ref,json=bodyRef,proto3" json:"body_ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1388,6 +1394,77 @@ func (x *Payload) GetRoutingKey() string {
 	return ""
 }
 
+func (x *Payload) GetBodyRef() *BodyRef {
+	if x != nil {
+		return x.BodyRef
+	}
+	return nil
+}
+
+// The key of a body in a queue group's body store: the Raft index of the
+// entry that carried it, and its position among that entry's bodies (a key
+// every replica computes alike), with its length (what the size rules
+// count).
+type BodyRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Position      uint32                 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	Length        uint32                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BodyRef) Reset() {
+	*x = BodyRef{}
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BodyRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BodyRef) ProtoMessage() {}
+
+func (x *BodyRef) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BodyRef.ProtoReflect.Descriptor instead.
+func (*BodyRef) Descriptor() ([]byte, []int) {
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BodyRef) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BodyRef) GetPosition() uint32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *BodyRef) GetLength() uint32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 type EnqueueMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Indexes into Enqueue.queues.
@@ -1402,7 +1479,7 @@ type EnqueueMessage struct {
 
 func (x *EnqueueMessage) Reset() {
 	*x = EnqueueMessage{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1491,7 @@ func (x *EnqueueMessage) String() string {
 func (*EnqueueMessage) ProtoMessage() {}
 
 func (x *EnqueueMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[13]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1504,7 @@ func (x *EnqueueMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnqueueMessage.ProtoReflect.Descriptor instead.
 func (*EnqueueMessage) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{13}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EnqueueMessage) GetQueueRefs() []uint32 {
@@ -1474,7 +1551,7 @@ type Enqueue struct {
 
 func (x *Enqueue) Reset() {
 	*x = Enqueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1563,7 @@ func (x *Enqueue) String() string {
 func (*Enqueue) ProtoMessage() {}
 
 func (x *Enqueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[14]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1576,7 @@ func (x *Enqueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Enqueue.ProtoReflect.Descriptor instead.
 func (*Enqueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{14}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Enqueue) GetQueues() []*QueueSpec {
@@ -1553,7 +1630,7 @@ type Checkout struct {
 
 func (x *Checkout) Reset() {
 	*x = Checkout{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1642,7 @@ func (x *Checkout) String() string {
 func (*Checkout) ProtoMessage() {}
 
 func (x *Checkout) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[15]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1655,7 @@ func (x *Checkout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkout.ProtoReflect.Descriptor instead.
 func (*Checkout) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{15}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Checkout) GetQueue() *QueueSpec {
@@ -1653,7 +1730,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1742,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[16]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1755,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{16}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Cancel) GetQueue() uint64 {
@@ -1722,7 +1799,7 @@ type ConsumerTags struct {
 
 func (x *ConsumerTags) Reset() {
 	*x = ConsumerTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1811,7 @@ func (x *ConsumerTags) String() string {
 func (*ConsumerTags) ProtoMessage() {}
 
 func (x *ConsumerTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[17]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1824,7 @@ func (x *ConsumerTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumerTags.ProtoReflect.Descriptor instead.
 func (*ConsumerTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{17}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConsumerTags) GetQueue() uint64 {
@@ -1790,7 +1867,7 @@ type Settle struct {
 
 func (x *Settle) Reset() {
 	*x = Settle{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1802,7 +1879,7 @@ func (x *Settle) String() string {
 func (*Settle) ProtoMessage() {}
 
 func (x *Settle) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[18]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1815,7 +1892,7 @@ func (x *Settle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Settle.ProtoReflect.Descriptor instead.
 func (*Settle) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{18}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Settle) GetItems() []*ConsumerTags {
@@ -1843,7 +1920,7 @@ type Return struct {
 
 func (x *Return) Reset() {
 	*x = Return{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1932,7 @@ func (x *Return) String() string {
 func (*Return) ProtoMessage() {}
 
 func (x *Return) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[19]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1945,7 @@ func (x *Return) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Return.ProtoReflect.Descriptor instead.
 func (*Return) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{19}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Return) GetItems() []*ConsumerTags {
@@ -1896,7 +1973,7 @@ type Discard struct {
 
 func (x *Discard) Reset() {
 	*x = Discard{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +1985,7 @@ func (x *Discard) String() string {
 func (*Discard) ProtoMessage() {}
 
 func (x *Discard) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[20]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +1998,7 @@ func (x *Discard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discard.ProtoReflect.Descriptor instead.
 func (*Discard) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{20}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Discard) GetItems() []*ConsumerTags {
@@ -1948,7 +2025,7 @@ type SessionDown struct {
 
 func (x *SessionDown) Reset() {
 	*x = SessionDown{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2037,7 @@ func (x *SessionDown) String() string {
 func (*SessionDown) ProtoMessage() {}
 
 func (x *SessionDown) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[21]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2050,7 @@ func (x *SessionDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionDown.ProtoReflect.Descriptor instead.
 func (*SessionDown) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{21}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionDown) GetSessions() []string {
@@ -1999,7 +2076,7 @@ type Purge struct {
 
 func (x *Purge) Reset() {
 	*x = Purge{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2088,7 @@ func (x *Purge) String() string {
 func (*Purge) ProtoMessage() {}
 
 func (x *Purge) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[22]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2101,7 @@ func (x *Purge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Purge.ProtoReflect.Descriptor instead.
 func (*Purge) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{22}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Purge) GetQueue() uint64 {
@@ -2043,7 +2120,7 @@ type Tick struct {
 
 func (x *Tick) Reset() {
 	*x = Tick{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2132,7 @@ func (x *Tick) String() string {
 func (*Tick) ProtoMessage() {}
 
 func (x *Tick) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[23]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2145,7 @@ func (x *Tick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tick.ProtoReflect.Descriptor instead.
 func (*Tick) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{23}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Tick) GetNowMs() int64 {
@@ -2092,7 +2169,7 @@ type Get struct {
 
 func (x *Get) Reset() {
 	*x = Get{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2181,7 @@ func (x *Get) String() string {
 func (*Get) ProtoMessage() {}
 
 func (x *Get) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[24]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2194,7 @@ func (x *Get) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Get.ProtoReflect.Descriptor instead.
 func (*Get) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{24}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Get) GetQueue() *QueueSpec {
@@ -2167,7 +2244,7 @@ type QueueUsed struct {
 
 func (x *QueueUsed) Reset() {
 	*x = QueueUsed{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2256,7 @@ func (x *QueueUsed) String() string {
 func (*QueueUsed) ProtoMessage() {}
 
 func (x *QueueUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[25]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2269,7 @@ func (x *QueueUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueUsed.ProtoReflect.Descriptor instead.
 func (*QueueUsed) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{25}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *QueueUsed) GetQueue() *QueueSpec {
@@ -2222,7 +2299,7 @@ type DropQueue struct {
 
 func (x *DropQueue) Reset() {
 	*x = DropQueue{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2311,7 @@ func (x *DropQueue) String() string {
 func (*DropQueue) ProtoMessage() {}
 
 func (x *DropQueue) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[26]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2324,7 @@ func (x *DropQueue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropQueue.ProtoReflect.Descriptor instead.
 func (*DropQueue) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{26}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DropQueue) GetQueue() uint64 {
@@ -2278,7 +2355,7 @@ type DelayMessages struct {
 
 func (x *DelayMessages) Reset() {
 	*x = DelayMessages{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2367,7 @@ func (x *DelayMessages) String() string {
 func (*DelayMessages) ProtoMessage() {}
 
 func (x *DelayMessages) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[27]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2380,7 @@ func (x *DelayMessages) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DelayMessages.ProtoReflect.Descriptor instead.
 func (*DelayMessages) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{27}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DelayMessages) GetMessages() []*DelayedMessage {
@@ -2333,7 +2410,7 @@ type DelayedMessage struct {
 
 func (x *DelayedMessage) Reset() {
 	*x = DelayedMessage{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2422,7 @@ func (x *DelayedMessage) String() string {
 func (*DelayedMessage) ProtoMessage() {}
 
 func (x *DelayedMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[28]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2435,7 @@ func (x *DelayedMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DelayedMessage.ProtoReflect.Descriptor instead.
 func (*DelayedMessage) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{28}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DelayedMessage) GetVhost() string {
@@ -2394,7 +2471,7 @@ type SettleDeadLetters struct {
 
 func (x *SettleDeadLetters) Reset() {
 	*x = SettleDeadLetters{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2406,7 +2483,7 @@ func (x *SettleDeadLetters) String() string {
 func (*SettleDeadLetters) ProtoMessage() {}
 
 func (x *SettleDeadLetters) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[29]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2419,7 +2496,7 @@ func (x *SettleDeadLetters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleDeadLetters.ProtoReflect.Descriptor instead.
 func (*SettleDeadLetters) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{29}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SettleDeadLetters) GetIds() []uint64 {
@@ -2442,7 +2519,7 @@ type AddUser struct {
 
 func (x *AddUser) Reset() {
 	*x = AddUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2531,7 @@ func (x *AddUser) String() string {
 func (*AddUser) ProtoMessage() {}
 
 func (x *AddUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[30]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2544,7 @@ func (x *AddUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
 func (*AddUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{30}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AddUser) GetName() string {
@@ -2500,7 +2577,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2589,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[31]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2602,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{31}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteUser) GetName() string {
@@ -2545,7 +2622,7 @@ type ChangePassword struct {
 
 func (x *ChangePassword) Reset() {
 	*x = ChangePassword{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2634,7 @@ func (x *ChangePassword) String() string {
 func (*ChangePassword) ProtoMessage() {}
 
 func (x *ChangePassword) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[32]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2647,7 @@ func (x *ChangePassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePassword.ProtoReflect.Descriptor instead.
 func (*ChangePassword) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{32}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ChangePassword) GetName() string {
@@ -2597,7 +2674,7 @@ type SetUserTags struct {
 
 func (x *SetUserTags) Reset() {
 	*x = SetUserTags{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2609,7 +2686,7 @@ func (x *SetUserTags) String() string {
 func (*SetUserTags) ProtoMessage() {}
 
 func (x *SetUserTags) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[33]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2622,7 +2699,7 @@ func (x *SetUserTags) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserTags.ProtoReflect.Descriptor instead.
 func (*SetUserTags) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{33}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetUserTags) GetName() string {
@@ -2654,7 +2731,7 @@ type Permission struct {
 
 func (x *Permission) Reset() {
 	*x = Permission{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2666,7 +2743,7 @@ func (x *Permission) String() string {
 func (*Permission) ProtoMessage() {}
 
 func (x *Permission) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[34]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2679,7 +2756,7 @@ func (x *Permission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Permission.ProtoReflect.Descriptor instead.
 func (*Permission) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{34}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Permission) GetUser() string {
@@ -2726,7 +2803,7 @@ type SetPermissions struct {
 
 func (x *SetPermissions) Reset() {
 	*x = SetPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2815,7 @@ func (x *SetPermissions) String() string {
 func (*SetPermissions) ProtoMessage() {}
 
 func (x *SetPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[35]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2828,7 @@ func (x *SetPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissions.ProtoReflect.Descriptor instead.
 func (*SetPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{35}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetPermissions) GetPermission() *Permission {
@@ -2771,7 +2848,7 @@ type ClearPermissions struct {
 
 func (x *ClearPermissions) Reset() {
 	*x = ClearPermissions{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +2860,7 @@ func (x *ClearPermissions) String() string {
 func (*ClearPermissions) ProtoMessage() {}
 
 func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[36]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +2873,7 @@ func (x *ClearPermissions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearPermissions.ProtoReflect.Descriptor instead.
 func (*ClearPermissions) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{36}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ClearPermissions) GetUser() string {
@@ -2825,7 +2902,7 @@ type BootstrapUser struct {
 
 func (x *BootstrapUser) Reset() {
 	*x = BootstrapUser{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2837,7 +2914,7 @@ func (x *BootstrapUser) String() string {
 func (*BootstrapUser) ProtoMessage() {}
 
 func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[37]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +2927,7 @@ func (x *BootstrapUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootstrapUser.ProtoReflect.Descriptor instead.
 func (*BootstrapUser) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{37}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BootstrapUser) GetUser() *AddUser {
@@ -2876,7 +2953,7 @@ type AddVHost struct {
 
 func (x *AddVHost) Reset() {
 	*x = AddVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +2965,7 @@ func (x *AddVHost) String() string {
 func (*AddVHost) ProtoMessage() {}
 
 func (x *AddVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[38]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +2978,7 @@ func (x *AddVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVHost.ProtoReflect.Descriptor instead.
 func (*AddVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{38}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AddVHost) GetName() string {
@@ -2920,7 +2997,7 @@ type DeleteVHost struct {
 
 func (x *DeleteVHost) Reset() {
 	*x = DeleteVHost{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[39]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +3009,7 @@ func (x *DeleteVHost) String() string {
 func (*DeleteVHost) ProtoMessage() {}
 
 func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[39]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +3022,7 @@ func (x *DeleteVHost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVHost.ProtoReflect.Descriptor instead.
 func (*DeleteVHost) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{39}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteVHost) GetName() string {
@@ -2967,7 +3044,7 @@ type VHostLimits struct {
 
 func (x *VHostLimits) Reset() {
 	*x = VHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[40]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3056,7 @@ func (x *VHostLimits) String() string {
 func (*VHostLimits) ProtoMessage() {}
 
 func (x *VHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[40]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3069,7 @@ func (x *VHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VHostLimits.ProtoReflect.Descriptor instead.
 func (*VHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{40}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VHostLimits) GetMaxQueues() int64 {
@@ -3026,7 +3103,7 @@ type SetVHostLimits struct {
 
 func (x *SetVHostLimits) Reset() {
 	*x = SetVHostLimits{}
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[41]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3038,7 +3115,7 @@ func (x *SetVHostLimits) String() string {
 func (*SetVHostLimits) ProtoMessage() {}
 
 func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[41]
+	mi := &file_warren_fsm_v1_fsm_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3051,7 +3128,7 @@ func (x *SetVHostLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVHostLimits.ProtoReflect.Descriptor instead.
 func (*SetVHostLimits) Descriptor() ([]byte, []int) {
-	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{41}
+	return file_warren_fsm_v1_fsm_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SetVHostLimits) GetName() string {
@@ -3187,7 +3264,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x06app_id\x18\t \x01(\tR\x05appId\x12\x17\n" +
 	"\auser_id\x18\n" +
 	" \x01(\tR\x06userId\x12\x1a\n" +
-	"\bpriority\x18\v \x01(\rR\bpriority\"\xa6\x02\n" +
+	"\bpriority\x18\v \x01(\rR\bpriority\"\xd9\x02\n" +
 	"\aPayload\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12=\n" +
 	"\aheaders\x18\x02 \x03(\v2#.warren.fsm.v1.Payload.HeadersEntryR\aheaders\x129\n" +
@@ -3196,10 +3273,15 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"properties\x12\x1a\n" +
 	"\bexchange\x18\x04 \x01(\tR\bexchange\x12\x1f\n" +
 	"\vrouting_key\x18\x05 \x01(\tR\n" +
-	"routingKey\x1aP\n" +
+	"routingKey\x121\n" +
+	"\bbody_ref\x18\x06 \x01(\v2\x16.warren.fsm.v1.BodyRefR\abodyRef\x1aP\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"\x9e\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"S\n" +
+	"\aBodyRef\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\rR\bposition\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\rR\x06length\"\x9e\x01\n" +
 	"\x0eEnqueueMessage\x12\x1d\n" +
 	"\n" +
 	"queue_refs\x18\x01 \x03(\rR\tqueueRefs\x120\n" +
@@ -3343,7 +3425,7 @@ func file_warren_fsm_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_fsm_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_warren_fsm_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(DeadLetterStrategy)(0),   // 0: warren.fsm.v1.DeadLetterStrategy
 	(DestinationKind)(0),      // 1: warren.fsm.v1.DestinationKind
@@ -3362,85 +3444,87 @@ var file_warren_fsm_v1_fsm_proto_goTypes = []any{
 	(*QueueSpec)(nil),         // 14: warren.fsm.v1.QueueSpec
 	(*Properties)(nil),        // 15: warren.fsm.v1.Properties
 	(*Payload)(nil),           // 16: warren.fsm.v1.Payload
-	(*EnqueueMessage)(nil),    // 17: warren.fsm.v1.EnqueueMessage
-	(*Enqueue)(nil),           // 18: warren.fsm.v1.Enqueue
-	(*Checkout)(nil),          // 19: warren.fsm.v1.Checkout
-	(*Cancel)(nil),            // 20: warren.fsm.v1.Cancel
-	(*ConsumerTags)(nil),      // 21: warren.fsm.v1.ConsumerTags
-	(*Settle)(nil),            // 22: warren.fsm.v1.Settle
-	(*Return)(nil),            // 23: warren.fsm.v1.Return
-	(*Discard)(nil),           // 24: warren.fsm.v1.Discard
-	(*SessionDown)(nil),       // 25: warren.fsm.v1.SessionDown
-	(*Purge)(nil),             // 26: warren.fsm.v1.Purge
-	(*Tick)(nil),              // 27: warren.fsm.v1.Tick
-	(*Get)(nil),               // 28: warren.fsm.v1.Get
-	(*QueueUsed)(nil),         // 29: warren.fsm.v1.QueueUsed
-	(*DropQueue)(nil),         // 30: warren.fsm.v1.DropQueue
-	(*DelayMessages)(nil),     // 31: warren.fsm.v1.DelayMessages
-	(*DelayedMessage)(nil),    // 32: warren.fsm.v1.DelayedMessage
-	(*SettleDeadLetters)(nil), // 33: warren.fsm.v1.SettleDeadLetters
-	(*AddUser)(nil),           // 34: warren.fsm.v1.AddUser
-	(*DeleteUser)(nil),        // 35: warren.fsm.v1.DeleteUser
-	(*ChangePassword)(nil),    // 36: warren.fsm.v1.ChangePassword
-	(*SetUserTags)(nil),       // 37: warren.fsm.v1.SetUserTags
-	(*Permission)(nil),        // 38: warren.fsm.v1.Permission
-	(*SetPermissions)(nil),    // 39: warren.fsm.v1.SetPermissions
-	(*ClearPermissions)(nil),  // 40: warren.fsm.v1.ClearPermissions
-	(*BootstrapUser)(nil),     // 41: warren.fsm.v1.BootstrapUser
-	(*AddVHost)(nil),          // 42: warren.fsm.v1.AddVHost
-	(*DeleteVHost)(nil),       // 43: warren.fsm.v1.DeleteVHost
-	(*VHostLimits)(nil),       // 44: warren.fsm.v1.VHostLimits
-	(*SetVHostLimits)(nil),    // 45: warren.fsm.v1.SetVHostLimits
-	nil,                       // 46: warren.fsm.v1.ValueTable.FieldsEntry
-	nil,                       // 47: warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	nil,                       // 48: warren.fsm.v1.DeclareQueue.ArgumentsEntry
-	nil,                       // 49: warren.fsm.v1.Bind.ArgumentsEntry
-	nil,                       // 50: warren.fsm.v1.Unbind.ArgumentsEntry
-	nil,                       // 51: warren.fsm.v1.Payload.HeadersEntry
+	(*BodyRef)(nil),           // 17: warren.fsm.v1.BodyRef
+	(*EnqueueMessage)(nil),    // 18: warren.fsm.v1.EnqueueMessage
+	(*Enqueue)(nil),           // 19: warren.fsm.v1.Enqueue
+	(*Checkout)(nil),          // 20: warren.fsm.v1.Checkout
+	(*Cancel)(nil),            // 21: warren.fsm.v1.Cancel
+	(*ConsumerTags)(nil),      // 22: warren.fsm.v1.ConsumerTags
+	(*Settle)(nil),            // 23: warren.fsm.v1.Settle
+	(*Return)(nil),            // 24: warren.fsm.v1.Return
+	(*Discard)(nil),           // 25: warren.fsm.v1.Discard
+	(*SessionDown)(nil),       // 26: warren.fsm.v1.SessionDown
+	(*Purge)(nil),             // 27: warren.fsm.v1.Purge
+	(*Tick)(nil),              // 28: warren.fsm.v1.Tick
+	(*Get)(nil),               // 29: warren.fsm.v1.Get
+	(*QueueUsed)(nil),         // 30: warren.fsm.v1.QueueUsed
+	(*DropQueue)(nil),         // 31: warren.fsm.v1.DropQueue
+	(*DelayMessages)(nil),     // 32: warren.fsm.v1.DelayMessages
+	(*DelayedMessage)(nil),    // 33: warren.fsm.v1.DelayedMessage
+	(*SettleDeadLetters)(nil), // 34: warren.fsm.v1.SettleDeadLetters
+	(*AddUser)(nil),           // 35: warren.fsm.v1.AddUser
+	(*DeleteUser)(nil),        // 36: warren.fsm.v1.DeleteUser
+	(*ChangePassword)(nil),    // 37: warren.fsm.v1.ChangePassword
+	(*SetUserTags)(nil),       // 38: warren.fsm.v1.SetUserTags
+	(*Permission)(nil),        // 39: warren.fsm.v1.Permission
+	(*SetPermissions)(nil),    // 40: warren.fsm.v1.SetPermissions
+	(*ClearPermissions)(nil),  // 41: warren.fsm.v1.ClearPermissions
+	(*BootstrapUser)(nil),     // 42: warren.fsm.v1.BootstrapUser
+	(*AddVHost)(nil),          // 43: warren.fsm.v1.AddVHost
+	(*DeleteVHost)(nil),       // 44: warren.fsm.v1.DeleteVHost
+	(*VHostLimits)(nil),       // 45: warren.fsm.v1.VHostLimits
+	(*SetVHostLimits)(nil),    // 46: warren.fsm.v1.SetVHostLimits
+	nil,                       // 47: warren.fsm.v1.ValueTable.FieldsEntry
+	nil,                       // 48: warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	nil,                       // 49: warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	nil,                       // 50: warren.fsm.v1.Bind.ArgumentsEntry
+	nil,                       // 51: warren.fsm.v1.Unbind.ArgumentsEntry
+	nil,                       // 52: warren.fsm.v1.Payload.HeadersEntry
 }
 var file_warren_fsm_v1_fsm_proto_depIdxs = []int32{
 	5,  // 0: warren.fsm.v1.Value.list_value:type_name -> warren.fsm.v1.ValueList
 	6,  // 1: warren.fsm.v1.Value.table_value:type_name -> warren.fsm.v1.ValueTable
 	4,  // 2: warren.fsm.v1.ValueList.values:type_name -> warren.fsm.v1.Value
-	46, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
-	47, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
-	48, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
+	47, // 3: warren.fsm.v1.ValueTable.fields:type_name -> warren.fsm.v1.ValueTable.FieldsEntry
+	48, // 4: warren.fsm.v1.DeclareExchange.arguments:type_name -> warren.fsm.v1.DeclareExchange.ArgumentsEntry
+	49, // 5: warren.fsm.v1.DeclareQueue.arguments:type_name -> warren.fsm.v1.DeclareQueue.ArgumentsEntry
 	0,  // 6: warren.fsm.v1.DeclareQueue.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
-	49, // 7: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
+	50, // 7: warren.fsm.v1.Bind.arguments:type_name -> warren.fsm.v1.Bind.ArgumentsEntry
 	1,  // 8: warren.fsm.v1.Bind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
-	50, // 9: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
+	51, // 9: warren.fsm.v1.Unbind.arguments:type_name -> warren.fsm.v1.Unbind.ArgumentsEntry
 	1,  // 10: warren.fsm.v1.Unbind.destination_kind:type_name -> warren.fsm.v1.DestinationKind
 	2,  // 11: warren.fsm.v1.QueueSpec.overflow:type_name -> warren.fsm.v1.Overflow
 	0,  // 12: warren.fsm.v1.QueueSpec.dead_letter_strategy:type_name -> warren.fsm.v1.DeadLetterStrategy
-	51, // 13: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
+	52, // 13: warren.fsm.v1.Payload.headers:type_name -> warren.fsm.v1.Payload.HeadersEntry
 	15, // 14: warren.fsm.v1.Payload.properties:type_name -> warren.fsm.v1.Properties
-	16, // 15: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
-	14, // 16: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
-	17, // 17: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
-	3,  // 18: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
-	14, // 19: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
-	21, // 20: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
-	21, // 21: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
-	21, // 22: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
-	14, // 23: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
-	14, // 24: warren.fsm.v1.QueueUsed.queue:type_name -> warren.fsm.v1.QueueSpec
-	32, // 25: warren.fsm.v1.DelayMessages.messages:type_name -> warren.fsm.v1.DelayedMessage
-	16, // 26: warren.fsm.v1.DelayedMessage.payload:type_name -> warren.fsm.v1.Payload
-	38, // 27: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
-	34, // 28: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
-	38, // 29: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
-	44, // 30: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
-	4,  // 31: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 32: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 33: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 34: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 35: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
-	4,  // 36: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	17, // 15: warren.fsm.v1.Payload.body_ref:type_name -> warren.fsm.v1.BodyRef
+	16, // 16: warren.fsm.v1.EnqueueMessage.payload:type_name -> warren.fsm.v1.Payload
+	14, // 17: warren.fsm.v1.Enqueue.queues:type_name -> warren.fsm.v1.QueueSpec
+	18, // 18: warren.fsm.v1.Enqueue.messages:type_name -> warren.fsm.v1.EnqueueMessage
+	3,  // 19: warren.fsm.v1.Enqueue.size_rule:type_name -> warren.fsm.v1.SizeRule
+	14, // 20: warren.fsm.v1.Checkout.queue:type_name -> warren.fsm.v1.QueueSpec
+	22, // 21: warren.fsm.v1.Settle.items:type_name -> warren.fsm.v1.ConsumerTags
+	22, // 22: warren.fsm.v1.Return.items:type_name -> warren.fsm.v1.ConsumerTags
+	22, // 23: warren.fsm.v1.Discard.items:type_name -> warren.fsm.v1.ConsumerTags
+	14, // 24: warren.fsm.v1.Get.queue:type_name -> warren.fsm.v1.QueueSpec
+	14, // 25: warren.fsm.v1.QueueUsed.queue:type_name -> warren.fsm.v1.QueueSpec
+	33, // 26: warren.fsm.v1.DelayMessages.messages:type_name -> warren.fsm.v1.DelayedMessage
+	16, // 27: warren.fsm.v1.DelayedMessage.payload:type_name -> warren.fsm.v1.Payload
+	39, // 28: warren.fsm.v1.SetPermissions.permission:type_name -> warren.fsm.v1.Permission
+	35, // 29: warren.fsm.v1.BootstrapUser.user:type_name -> warren.fsm.v1.AddUser
+	39, // 30: warren.fsm.v1.BootstrapUser.permission:type_name -> warren.fsm.v1.Permission
+	45, // 31: warren.fsm.v1.SetVHostLimits.limits:type_name -> warren.fsm.v1.VHostLimits
+	4,  // 32: warren.fsm.v1.ValueTable.FieldsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 33: warren.fsm.v1.DeclareExchange.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 34: warren.fsm.v1.DeclareQueue.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 35: warren.fsm.v1.Bind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 36: warren.fsm.v1.Unbind.ArgumentsEntry.value:type_name -> warren.fsm.v1.Value
+	4,  // 37: warren.fsm.v1.Payload.HeadersEntry.value:type_name -> warren.fsm.v1.Value
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_warren_fsm_v1_fsm_proto_init() }
@@ -3458,14 +3542,14 @@ func file_warren_fsm_v1_fsm_proto_init() {
 		(*Value_TableValue)(nil),
 	}
 	file_warren_fsm_v1_fsm_proto_msgTypes[10].OneofWrappers = []any{}
-	file_warren_fsm_v1_fsm_proto_msgTypes[40].OneofWrappers = []any{}
+	file_warren_fsm_v1_fsm_proto_msgTypes[41].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_fsm_v1_fsm_proto_rawDesc), len(file_warren_fsm_v1_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   48,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -22,7 +22,8 @@ const module = "github.com/warrenmq/warren"
 //
 // The generated API (transport/warrenpb) and log format (fsm/fsmpb) are
 // leaves. cluster/raftgroup imports nothing of Warren but its own log
-// store, cluster/raftgroup/segmentlog, a leaf; cluster does not
+// store, cluster/raftgroup/segmentlog, a leaf; broker/bodystore (the
+// queue groups' body files) is a leaf below broker; cluster does not
 // import broker (it uses fsm only for its error sentinels,
 // internal/certs to read a peer's node id, and internal/version to gossip
 // the build it runs); nothing but
@@ -32,6 +33,7 @@ var allowed = map[string][]string{
 	"fsm/fsmpb":                    {},
 	"transport/warrenpb":           {},
 	"cluster/raftgroup/segmentlog": {},
+	"broker/bodystore":             {}, // a queue group's body files: a leaf
 	"cluster/raftgroup":            {"cluster/raftgroup/segmentlog"},
 	"fsm":                          {"routing", "fsm/fsmpb"},
 	"dispatch":                     {"fsm", "routing", "fsm/fsmpb"},
@@ -40,12 +42,12 @@ var allowed = map[string][]string{
 	"internal/bytesize":            {}, // sizes of options: go-humanize only
 	"internal/watermark":           {"internal/bytesize"},
 	"access":                       {"fsm", "routing", "fsm/fsmpb", "internal/password"},
-	"broker":                       {"cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"transport":                    {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"observe":                      {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
-	"manage":                       {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
+	"broker":                       {"broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport":                    {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"observe":                      {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
+	"manage":                       {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"client":                       {"transport/warrenpb"},
-	"transport/transporttest":      {"transport", "access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport/transporttest":      {"transport", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":                  {}, // pure history checker: standard library only
 	"chaos":                        {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }

@@ -1,0 +1,351 @@
+package bodystore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultSegmentBytes is the size at which a segment file is closed and
+// the next one begun. A segment is deleted once none of its bodies is
+// referenced, so it is also the granule of reclaimed space.
+const DefaultSegmentBytes = 64 << 20
+
+// ErrNotFound: the store holds no body under that key.
+var ErrNotFound = errors.New("body not in the body store")
+
+// Options configure a Store.
+type Options struct {
+	// SegmentBytes: a segment takes records until it holds this many
+	// bytes (a larger body goes alone into one). 0: DefaultSegmentBytes.
+	SegmentBytes int64
+}
+
+// Store is the body store of one queue group: a directory of segment
+// files. Put and Collect are called by the group's state machine in log
+// order; Read and Sync may run concurrently with them and with each other.
+type Store struct {
+	dir     string
+	segSize int64
+
+	syncMu sync.Mutex // one Sync at a time
+
+	mu      sync.RWMutex
+	index   map[Key]loc
+	segs    map[uint32]*segment
+	active  *segment
+	dirty   map[uint32]*segment // written since the last Sync
+	scratch []byte
+	closed  bool
+	// lastID is the highest segment id used, or named by the marker: a
+	// new segment's id is above it, so a marker never vouches for a
+	// segment written after it.
+	lastID uint32
+}
+
+// loc is where a body is: its record's segment and offset, and the body's
+// length.
+type loc struct {
+	seg, off, n uint32
+}
+
+// segment is one open segment file.
+type segment struct {
+	id   uint32
+	f    *os.File
+	size int64
+}
+
+// Stats describe what the store holds.
+type Stats struct {
+	Bodies   int   // bodies indexed
+	Segments int   // segment files
+	Bytes    int64 // bytes in segment files
+}
+
+// Open opens (creating if needed) the store in dir and recovers it: the
+// prefix made durable by the last Sync is trusted, every record after it is
+// checked and the files are cut at the first damaged one (see recover.go).
+func Open(dir string, opt Options) (*Store, error) {
+	if opt.SegmentBytes < 0 || opt.SegmentBytes > 1<<30 {
+		return nil, fmt.Errorf("body store: segment size %d out of range (0 to 1 GiB)", opt.SegmentBytes)
+	}
+	if opt.SegmentBytes == 0 {
+		opt.SegmentBytes = DefaultSegmentBytes
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("body store: %w", err)
+	}
+	s := &Store{
+		dir: dir, segSize: opt.SegmentBytes,
+		index: make(map[Key]loc), segs: make(map[uint32]*segment), dirty: make(map[uint32]*segment),
+	}
+	if err := s.recover(); err != nil {
+		s.closeFiles()
+		return nil, fmt.Errorf("body store %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+func segmentName(id uint32) string { return fmt.Sprintf("seg-%010d.body", id) }
+
+// Has reports whether the store holds a body under k.
+func (s *Store) Has(k Key) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.index[k]
+	return ok
+}
+
+// Put stores body under k, unless the store already holds k: a key names
+// one body of a committed entry, so a second Put of it (an entry applied
+// again after a restart, a snapshot restored over what the store kept) has
+// the same body. Nothing is synced.
+func (s *Store) Put(k Key, body []byte) error {
+	if len(body) > MaxBodyBytes {
+		return fmt.Errorf("body store: body of %d bytes, over the %d limit", len(body), MaxBodyBytes)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return os.ErrClosed
+	}
+	if _, ok := s.index[k]; ok {
+		return nil
+	}
+	rec := int64(headerSize + len(body))
+	if s.active == nil || (s.active.size > 0 && s.active.size+rec > s.segSize) {
+		if err := s.roll(); err != nil {
+			return err
+		}
+	}
+	a := s.active
+	s.scratch = appendRecord(s.scratch[:0], k, body)
+	if _, err := a.f.WriteAt(s.scratch, a.size); err != nil {
+		return fmt.Errorf("body store: write %s: %w", a.f.Name(), err)
+	}
+	if cap(s.scratch) > 4<<20 {
+		s.scratch = nil // do not keep a huge body's buffer
+	}
+	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(len(body))}
+	a.size += rec
+	s.dirty[a.id] = a
+	return nil
+}
+
+// roll begins a new segment after the last one.
+func (s *Store) roll() error {
+	id := s.lastID + 1
+	s.lastID = id
+	f, err := os.OpenFile(filepath.Join(s.dir, segmentName(id)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("body store: %w", err)
+	}
+	seg := &segment{id: id, f: f}
+	s.segs[id] = seg
+	s.active = seg
+	return nil
+}
+
+// Read returns the body stored under k (a new slice), checked against its
+// record's CRC: damage is an error, never a wrong body.
+func (s *Store) Read(k Key) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l, ok := s.index[k]
+	if !ok {
+		return nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
+	}
+	seg := s.segs[l.seg]
+	rec := make([]byte, headerSize+int(l.n))
+	if _, err := seg.f.ReadAt(rec, int64(l.off)); err != nil {
+		return nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
+	}
+	if h := parseHeader(rec); !valid(rec) || h.key != k || h.n != l.n {
+		return nil, fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, seg.f.Name(), l.off)
+	}
+	return rec[headerSize:], nil
+}
+
+// Sync makes every body put so far durable (fdatasync of the segments
+// written since the last Sync, and of the directory), then records that in
+// the marker file, so a reopen need not check those records again. The
+// state machine calls it before a snapshot that refers to them is written.
+func (s *Store) Sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return os.ErrClosed
+	}
+	segs := make([]*segment, 0, len(s.dirty))
+	for _, seg := range s.dirty {
+		segs = append(segs, seg)
+	}
+	clear(s.dirty)
+	var m marker
+	if s.active != nil {
+		m = marker{seg: s.active.id, off: uint64(s.active.size)}
+	}
+	s.mu.Unlock()
+	for _, seg := range segs {
+		if err := fdatasync(seg.f); err != nil && s.redirty(seg) {
+			return fmt.Errorf("body store: sync %s: %w", seg.f.Name(), err)
+		}
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("body store: sync directory: %w", err)
+	}
+	return writeMarker(s.dir, m)
+}
+
+// redirty marks seg unsynced again after a failed fdatasync, and reports
+// whether it is still a segment of the store (one Collect deleted meanwhile
+// needs no sync: its failure is no error).
+func (s *Store) redirty(seg *segment) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.segs[seg.id] != seg {
+		return false
+	}
+	s.dirty[seg.id] = seg
+	return true
+}
+
+// Pinned are the segments a snapshot needs: those holding a body it
+// refers to, and every segment from the one being written at its capture
+// on (bodies put after the capture are there).
+type Pinned struct {
+	segs map[uint32]bool
+	from uint32
+}
+
+// Pin returns the segments holding the bodies live yields (repeats
+// allowed) and those from the one being written on. The state machine
+// pins at a snapshot's capture, under its apply lock, and deletes the
+// rest (DeleteUnpinned) once the snapshot is persisted.
+func (s *Store) Pin(live func(yield func(Key))) Pinned {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := Pinned{segs: make(map[uint32]bool)}
+	if s.active != nil {
+		p.from = s.active.id
+	}
+	live(func(k Key) {
+		if l, ok := s.index[k]; ok {
+			p.segs[l.seg] = true
+		}
+	})
+	return p
+}
+
+// DeleteUnpinned deletes every segment p does not pin, and returns how
+// many. A deleted body is gone: the caller must know that nothing will
+// read it (the state no longer refers to it, every body handed out was
+// read already, and the snapshots that refer to it are superseded).
+func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, os.ErrClosed
+	}
+	dead := make(map[uint32]bool)
+	var errs []error
+	for id, seg := range s.segs {
+		if p.segs[id] || id >= p.from || seg == s.active {
+			continue
+		}
+		dead[id] = true
+		delete(s.segs, id)
+		delete(s.dirty, id)
+		if err := seg.f.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := os.Remove(seg.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(dead) > 0 {
+		for k, l := range s.index {
+			if dead[l.seg] {
+				delete(s.index, k)
+			}
+		}
+	}
+	return len(dead), errors.Join(errs...)
+}
+
+// Stats reports what the store holds.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{Bodies: len(s.index), Segments: len(s.segs)}
+	for _, seg := range s.segs {
+		st.Bytes += seg.size
+	}
+	return st
+}
+
+// Close closes the segment files; the store is not usable after.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.closeFiles()
+}
+
+func (s *Store) closeFiles() error {
+	var errs []error
+	ids := make([]uint32, 0, len(s.segs))
+	for id := range s.segs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		errs = append(errs, s.segs[id].f.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// fdatasync flushes f's data (and the metadata needed to read it back).
+func fdatasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = unix.Fdatasync(int(fd))
+			if serr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// syncDir fsyncs a directory, so the files created, renamed or removed in
+// it survive a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
