@@ -20,10 +20,6 @@ var (
 	anyUser    = func(any) []access.Need { return nil }
 )
 
-// generatedQueueName is what a declaration without a name is checked as:
-// the prefix of the name the server will generate.
-const generatedQueueName = "amq.gen-"
-
 // publicMethods need no login at all: probes (gRPC health) and service
 // discovery (reflection) that load balancers and tools call without
 // credentials. They reveal nothing of the broker's state. They are every
@@ -34,10 +30,7 @@ var publicMethods = methodsOf(publicServices...)
 var rules = map[string]rule{
 	pb.BrokerService_DeclareExchange_FullMethodName: func(r any) []access.Need {
 		x := r.(*pb.DeclareExchangeRequest)
-		if x.GetPassive() {
-			return []access.Need{access.VHostAccess()}
-		}
-		return []access.Need{access.OnExchange(access.Configure, x.GetName())}
+		return access.DeclareExchangeNeeds(x.GetName(), x.GetPassive())
 	},
 	pb.BrokerService_DeleteExchange_FullMethodName: func(r any) []access.Need {
 		return []access.Need{access.OnExchange(access.Configure, r.(*pb.DeleteExchangeRequest).GetName())}
@@ -93,25 +86,17 @@ var rules = map[string]rule{
 	pb.AccessService_SetVHostLimits_FullMethodName:   admin,
 }
 
-// declareQueueNeeds: configure on the queue; with a dead-letter exchange
-// also write on that exchange and read on the queue (RabbitMQ's check, so
-// that dead-lettering cannot publish where the declarer may not).
+// declareQueueNeeds: access's rule, with the dead-letter exchanges the
+// arguments name.
 func declareQueueNeeds(r any) []access.Need {
 	x := r.(*pb.DeclareQueueRequest)
-	if x.GetPassive() {
-		return []access.Need{access.VHostAccess()}
-	}
-	name := x.GetName()
-	if name == "" {
-		name = generatedQueueName
-	}
-	needs := []access.Need{access.OnQueue(access.Configure, name)}
+	var dlx []string
 	for _, k := range [...]string{"x-dead-letter-exchange", "dead-letter-exchange"} {
 		if v, ok := x.GetArguments()[k].GetKind().(*pb.Value_StringValue); ok {
-			needs = append(needs, access.OnExchange(access.Write, v.StringValue), access.OnQueue(access.Read, name))
+			dlx = append(dlx, v.StringValue)
 		}
 	}
-	return needs
+	return access.DeclareQueueNeeds(x.GetName(), x.GetPassive(), dlx)
 }
 
 // publishNeeds: write on every exchange the request publishes to, each
@@ -141,11 +126,7 @@ func consumeNeeds(r *pb.ConsumeRequest) []access.Need {
 	return nil
 }
 
-// bindNeeds are the permissions a bind or unbind needs: write on the
-// destination, read on the source exchange.
+// bindNeeds are access's rule for a bind or unbind.
 func bindNeeds(source, dest string, kind pb.DestinationKind) []access.Need {
-	if toExchange(kind) {
-		return []access.Need{access.OnExchange(access.Write, dest), access.OnExchange(access.Read, source)}
-	}
-	return []access.Need{access.OnQueue(access.Write, dest), access.OnExchange(access.Read, source)}
+	return access.BindNeeds(source, dest, toExchange(kind))
 }
