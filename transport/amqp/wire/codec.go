@@ -280,3 +280,16 @@ func sortedKeys(t Table) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// DecodeTableBody decodes a field table's content without its length
+// prefix (AMQPLAIN's response), or with one when the first four bytes
+// give exactly the rest's length (some clients send that).
+func DecodeTableBody(b []byte) (Table, error) {
+	if len(b) >= 4 && int(binary.BigEndian.Uint32(b)) == len(b)-4 {
+		b = b[4:]
+	}
+	framed := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
+	d := decoder{b: append(framed, b...)}
+	t := d.table(0)
+	return t, d.err
+}

@@ -1,0 +1,138 @@
+package amqp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/warrenmq/warren/broker"
+	pb "github.com/warrenmq/warren/transport/warrenpb"
+	"google.golang.org/grpc/metadata"
+)
+
+// upstream is where a consumer's deliveries come from: the broker's
+// consumer when this node leads the queue's group, else a consume stream
+// to the leader, proxied as the gRPC port proxies one (transport/forward.go):
+// the leader sees this node's session, and when the connection goes the
+// stream ends and the deliveries return.
+type upstream interface {
+	next(ctx context.Context) (broker.ConsumerEvent, error)
+	sent(tag uint64)
+	settle(kind broker.SettleKind, tag uint64, multiple bool) error
+	close()
+}
+
+type localUpstream struct{ c *broker.Consumer }
+
+func (l localUpstream) next(ctx context.Context) (broker.ConsumerEvent, error) {
+	return l.c.NextEvent(ctx)
+}
+func (l localUpstream) sent(tag uint64) { l.c.Sent(tag) }
+func (l localUpstream) settle(kind broker.SettleKind, tag uint64, multiple bool) error {
+	return l.c.Settle(kind, tag, multiple)
+}
+func (l localUpstream) close() { l.c.Close() }
+
+// vhostHeader is the metadata key of the virtual host of a call to a
+// leader (transport's).
+const vhostHeader = "warren-vhost"
+
+func withVHost(ctx context.Context, vhost string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, vhostHeader, vhost)
+}
+
+// leaderClient is the public API of the leader of group, reached over the
+// cluster port.
+func (c *conn) leaderClient(group string) (pb.BrokerServiceClient, error) {
+	cc, err := c.s.cfg.Broker.LeaderConn(group)
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewBrokerServiceClient(cc), nil
+}
+
+type remoteUpstream struct {
+	stream pb.BrokerService_ConsumeClient
+	cancel context.CancelFunc
+	mu     sync.Mutex // Send is not safe for concurrent use
+}
+
+// subscribeRemote opens a consume stream to the leader of group.
+func (c *conn) subscribeRemote(ctx context.Context, group string, o broker.SubscribeOptions) (upstream, error) {
+	client, err := c.leaderClient(group)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(withVHost(ctx, c.vhost))
+	stream, err := client.Consume(sctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	mode := pb.AckMode_ACK_MODE_MANUAL
+	if o.AutoAck {
+		mode = pb.AckMode_ACK_MODE_AUTO
+	}
+	sub := &pb.Subscribe{
+		Queue: o.Queue, Prefetch: int32(min(o.Prefetch, 1<<31-1)), AckMode: mode, ConsumerTag: o.Tag, SessionId: o.Session,
+		MinMetaIndex: c.s.cfg.Broker.MetaIndex(), Direct: true,
+	}
+	if o.Priority != 0 {
+		sub.Arguments = map[string]*pb.Value{"x-priority": {Kind: &pb.Value_IntValue{IntValue: int64(o.Priority)}}}
+	}
+	if err := stream.Send(&pb.ConsumeRequest{Request: &pb.ConsumeRequest_Subscribe{Subscribe: sub}}); err != nil {
+		cancel()
+		return nil, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if first.GetSubscribed() == nil {
+		cancel()
+		return nil, errors.New("the queue's leader answered a subscribe without Subscribed")
+	}
+	return &remoteUpstream{stream: stream, cancel: cancel}, nil
+}
+
+func (r *remoteUpstream) next(ctx context.Context) (broker.ConsumerEvent, error) {
+	for {
+		m, err := r.stream.Recv()
+		if err == io.EOF {
+			return broker.ConsumerEvent{}, broker.ErrConsumerClosed
+		}
+		if err != nil {
+			return broker.ConsumerEvent{}, err
+		}
+		switch x := m.GetResponse().(type) {
+		case *pb.ConsumeResponse_Delivery:
+			return broker.ConsumerEvent{Delivery: brokerDelivery(x.Delivery)}, nil
+		case *pb.ConsumeResponse_State:
+			return broker.ConsumerEvent{State: true, Active: x.State.GetActive()}, nil
+		}
+	}
+}
+
+func (r *remoteUpstream) sent(uint64) {}
+
+func (r *remoteUpstream) settle(kind broker.SettleKind, tag uint64, multiple bool) error {
+	st := &pb.Settle{DeliveryTag: tag, Multiple: multiple, Kind: pb.SettleKind_SETTLE_KIND_ACK}
+	switch kind {
+	case broker.Return:
+		st.Kind, st.Requeue = pb.SettleKind_SETTLE_KIND_NACK, true
+	case broker.Discard:
+		st.Kind = pb.SettleKind_SETTLE_KIND_NACK
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stream.Send(&pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settle{Settle: st}})
+}
+
+func (r *remoteUpstream) close() {
+	r.mu.Lock()
+	_ = r.stream.CloseSend()
+	r.mu.Unlock()
+	r.cancel()
+}
