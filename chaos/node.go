@@ -53,6 +53,7 @@ func (n *node) args() []string {
 		"--raft-addr", n.raftAddr,
 		"--gossip-addr", n.gossipAddr,
 		"--http-addr", "", // several nodes on one host: no fixed HTTP port
+		"--amqp-addr", "", // nor a fixed AMQP port
 		// Test hosts in network namespaces on this machine: no TLS, and no
 		// authentication (the harness checks durability; its clients dial
 		// from namespaces, where guest would be refused).

@@ -85,7 +85,7 @@ func (c *conn) serve() {
 	if c.heartbeat > 0 {
 		go c.sendHeartbeats()
 	}
-	if c.s.cfg.Blocked != nil && c.blockedNotify {
+	if c.s.cfg.Resources != nil && c.blockedNotify {
 		go c.watchBlocked()
 	}
 	err := c.readLoop()
@@ -533,12 +533,16 @@ func (c *conn) watchBlocked() {
 			return
 		case <-t.C:
 		}
-		why := c.s.cfg.Blocked()
+		err := c.s.cfg.Resources()
 		switch {
-		case why != "" && !c.blocked.Load():
+		case err != nil && !c.blocked.Load():
 			c.blocked.Store(true)
-			_ = c.send(0, &wire.ConnectionBlocked{Reason: strings.TrimSpace(why)})
-		case why == "" && c.blocked.Load():
+			why := strings.TrimSpace(err.Error())
+			if len(why) > 255 {
+				why = why[:255]
+			}
+			_ = c.send(0, &wire.ConnectionBlocked{Reason: why})
+		case err == nil && c.blocked.Load():
 			c.blocked.Store(false)
 			_ = c.send(0, &wire.ConnectionUnblocked{})
 		}

@@ -27,7 +27,7 @@ type serverOptions struct {
 	auth      bool
 	heartbeat time.Duration
 	maxMsg    int
-	blocked   func() string
+	resources func() error
 }
 
 func startServer(t *testing.T, o serverOptions) *testServer {
@@ -37,7 +37,7 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 		topts.Access = &access.Options{}
 	}
 	n := transporttest.Start(t, topts)
-	cfg := amqp.Config{Broker: n.Broker, Heartbeat: o.heartbeat, MaxMessageBytes: o.maxMsg, Blocked: o.blocked, Version: "test"}
+	cfg := amqp.Config{Broker: n.Broker, Heartbeat: o.heartbeat, MaxMessageBytes: o.maxMsg, Resources: o.resources, Version: "test"}
 	if o.auth {
 		authn, err := access.NewAuthenticator(n.Broker, access.Options{})
 		if err != nil {

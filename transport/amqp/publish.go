@@ -55,9 +55,16 @@ func (ch *channel) publishEntries(entries []broker.PublishEntry, cmds []command)
 	if ch.confirm {
 		ch.publishSeq += uint64(len(entries))
 	}
-	ctx, cancel := ch.callCtx()
-	outcomes, err := ch.c.s.cfg.Broker.Publish(ctx, ch.c.vhost, ch.publisher, entries)
-	cancel()
+	var outcomes []broker.PublishOutcome
+	var err error
+	if check := ch.c.s.cfg.Resources; check != nil {
+		err = check()
+	}
+	if err == nil {
+		ctx, cancel := ch.callCtx()
+		outcomes, err = ch.c.s.cfg.Broker.Publish(ctx, ch.c.vhost, ch.publisher, entries)
+		cancel()
+	}
 	if err != nil && clientError(err) {
 		if len(entries) > 1 {
 			// One of them is at fault: publish them one by one, so that

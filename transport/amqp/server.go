@@ -44,10 +44,12 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Version is reported in the server properties.
 	Version string
-	// Blocked, when set, reports why publishing should stop ("" when it
-	// may go on): a memory or disk watermark. Connections that advertise
-	// connection.blocked are told with connection.blocked/unblocked.
-	Blocked func() string
+	// Resources, when set, says why publishing must stop (nil when it may
+	// go on): a memory or disk watermark (the node's watermark.Monitor
+	// Check). Publishes are then nacked (not confirmed), as the gRPC port
+	// refuses them, and connections that advertise connection.blocked are
+	// told with connection.blocked, then connection.unblocked.
+	Resources func() error
 }
 
 // Defaults of Config.
