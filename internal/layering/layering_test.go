@@ -43,6 +43,8 @@ var allowed = map[string][]string{
 	"transport":                    {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"observe":                      {"access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"client":                       {"transport/warrenpb"},
+	"transport/amqp/wire":          {}, // AMQP framing: standard library only
+	"transport/amqp":               {"transport/amqp/wire", "access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"transport/transporttest":      {"transport", "access", "broker", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":                  {}, // pure history checker: standard library only
 	"chaos":                        {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
@@ -59,6 +61,11 @@ var direct = map[string][]string{
 	// through what cmd/node hands it (Config.Clients, transport.Observer
 	// met by its Server), never transport itself.
 	"observe": {"access", "broker", "cluster", "internal/version", "internal/watermark"},
+	// The AMQP port is the gRPC port's sibling on the broker: access for
+	// logins and permissions, warrenpb only to proxy a consume or get to
+	// a queue's leader (as transport/forward.go does); never transport,
+	// cluster or the state machines.
+	"transport/amqp": {"transport/amqp/wire", "access", "broker", "transport/warrenpb"},
 }
 
 func TestImportsPointDown(t *testing.T) {

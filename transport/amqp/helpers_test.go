@@ -30,7 +30,7 @@ type serverOptions struct {
 	resources func() error
 }
 
-func startServer(t *testing.T, o serverOptions) *testServer {
+func startServer(t testing.TB, o serverOptions) *testServer {
 	t.Helper()
 	topts := transporttest.Options{}
 	if o.auth {
@@ -48,7 +48,7 @@ func startServer(t *testing.T, o serverOptions) *testServer {
 	return serveOn(t, n, cfg)
 }
 
-func serveOn(t *testing.T, n *transporttest.Node, cfg amqp.Config) *testServer {
+func serveOn(t testing.TB, n *transporttest.Node, cfg amqp.Config) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
