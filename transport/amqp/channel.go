@@ -43,6 +43,7 @@ type channel struct {
 	confirm    bool
 	publishSeq uint64
 	publisher  string
+	dedupSeq   uint64
 
 	mu   sync.Mutex
 	cond *sync.Cond

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/warrenmq/warren/access"
@@ -137,16 +138,63 @@ func (ch *channel) consume(m *wire.BasicConsume) error {
 	return nil
 }
 
-// subscribe attaches a consumer here, or at the queue's leader.
+// subscribe attaches a consumer here, or at the queue's leader. While
+// the group's leadership moves (an election, the leader spread after a
+// node joins) the attempt is repeated for a while, as the SDK does.
 func (ch *channel) subscribe(ctx context.Context, o broker.SubscribeOptions) (upstream, error) {
-	c, err := ch.c.s.cfg.Broker.Subscribe(ctx, o)
-	if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
-		return ch.c.subscribeRemote(ctx, group, o)
+	var up upstream
+	err := retryLeaderMoves(ctx, func() error {
+		c, err := ch.c.s.cfg.Broker.Subscribe(ctx, o)
+		if group, elsewhere := broker.LeaderElsewhere(err); elsewhere {
+			up, err = ch.c.subscribeRemote(ctx, group, o)
+			return err
+		}
+		if err == nil {
+			up = localUpstream{c}
+		}
+		return err
+	})
+	return up, err
+}
+
+// leaderMoveRetry bounds the retries of a call that met a moving leader.
+const leaderMoveRetry = 10 * time.Second
+
+// retryLeaderMoves runs call until it succeeds, fails for another reason
+// than a leader that moved or is being elected, or leaderMoveRetry passed.
+func retryLeaderMoves(ctx context.Context, call func() error) error {
+	deadline := time.Now().Add(leaderMoveRetry)
+	wait := 20 * time.Millisecond
+	for {
+		err := call()
+		if err == nil || !leaderMoved(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
 	}
-	if err != nil {
-		return nil, err
+}
+
+// leaderMoved reports an error that says the group's leader is elsewhere
+// or not known yet, so the call did nothing: worth trying again.
+func leaderMoved(err error) bool {
+	if _, ok := broker.LeaderElsewhere(err); ok {
+		return true
 	}
-	return localUpstream{c}, nil
+	if errors.Is(err, broker.ErrStopped) {
+		return true
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return strings.Contains(err.Error(), "not the leader") || strings.Contains(err.Error(), "no leader")
+	}
+	// Only answers that say nothing was done: a retry must not take a
+	// second message or publish one twice.
+	return strings.Contains(st.Message(), "not the leader") || strings.Contains(st.Message(), "no leader")
 }
 
 // run delivers until the consumer is cancelled. When its stream ends for
@@ -252,10 +300,17 @@ func (co *consumer) stop() {
 	co.cancel()
 	co.ch.mu.Lock()
 	co.ch.cond.Broadcast()
-	co.ch.mu.Unlock()
-	<-co.done
-	co.ch.mu.Lock()
 	up := co.up
+	co.ch.mu.Unlock()
+	up.closeSend()
+	select {
+	case <-co.done:
+	case <-time.After(closeWaitTimeout):
+		up.close() // the leader did not end the stream: end it here
+		<-co.done
+	}
+	co.ch.mu.Lock()
+	up = co.up
 	co.ch.mu.Unlock()
 	up.close()
 }
@@ -388,12 +443,19 @@ func (ch *channel) get(m *wire.BasicGet) error {
 	ctx, cancel := ch.callCtx()
 	defer cancel()
 	b := ch.c.s.cfg.Broker
-	d, left, err := b.Get(ctx, broker.GetOptions{VHost: ch.c.vhost, Queue: queue, Session: ch.c.session, AutoAck: m.NoAck})
+	var d *broker.Delivery
+	var left uint64
 	group := ""
-	if g, elsewhere := broker.LeaderElsewhere(err); elsewhere {
-		group = g
-		d, left, err = ch.getRemote(ctx, group, queue, m.NoAck)
-	}
+	err = retryLeaderMoves(ctx, func() error {
+		var err error
+		group = ""
+		d, left, err = b.Get(ctx, broker.GetOptions{VHost: ch.c.vhost, Queue: queue, Session: ch.c.session, AutoAck: m.NoAck})
+		if g, elsewhere := broker.LeaderElsewhere(err); elsewhere {
+			group = g
+			d, left, err = ch.getRemote(ctx, group, queue, m.NoAck)
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}

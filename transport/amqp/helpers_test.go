@@ -3,9 +3,11 @@ package amqp_test
 import (
 	"context"
 	"net"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 	"github.com/warrenmq/warren/access"
 	"github.com/warrenmq/warren/transport/amqp"
@@ -53,6 +55,9 @@ func serveOn(t testing.TB, n *transporttest.Node, cfg amqp.Config) *testServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Logger == nil && os.Getenv("AMQP_TEST_LOG") != "" {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})
 	}
 	srv := amqp.NewServer(cfg)
 	go func() { _ = srv.Serve(ln) }()

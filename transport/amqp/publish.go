@@ -36,7 +36,10 @@ func (ch *channel) publish(batch []command) error {
 			refusal = err
 			break
 		}
-		entries = append(entries, broker.PublishEntry{Exchange: p.Exchange, RoutingKey: p.RoutingKey, Message: msg, Mandatory: p.Mandatory})
+		// The sequence, under the channel's publisher id, lets the broker
+		// drop the copy a retry after a leader change would enqueue twice.
+		ch.dedupSeq++
+		entries = append(entries, broker.PublishEntry{Exchange: p.Exchange, RoutingKey: p.RoutingKey, Message: msg, Mandatory: p.Mandatory, Sequence: ch.dedupSeq})
 		cmds = append(cmds, cmd)
 	}
 	if len(entries) > 0 {
@@ -62,7 +65,11 @@ func (ch *channel) publishEntries(entries []broker.PublishEntry, cmds []command)
 	}
 	if err == nil {
 		ctx, cancel := ch.callCtx()
-		outcomes, err = ch.c.s.cfg.Broker.Publish(ctx, ch.c.vhost, ch.publisher, entries)
+		err = retryLeaderMoves(ctx, func() error {
+			var err error
+			outcomes, err = ch.c.s.cfg.Broker.Publish(ctx, ch.c.vhost, ch.publisher, entries)
+			return err
+		})
 		cancel()
 	}
 	if err != nil && clientError(err) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/warrenmq/warren/broker"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
@@ -20,8 +21,18 @@ type upstream interface {
 	next(ctx context.Context) (broker.ConsumerEvent, error)
 	sent(tag uint64)
 	settle(kind broker.SettleKind, tag uint64, multiple bool) error
+	// closeSend tells the upstream the client is done: a proxied stream
+	// is half-closed, and the leader ends it once the consumer's acks and
+	// its cancel committed (which ends next).
+	closeSend()
+	// close ends it; what it had delivered and not acked returns to the
+	// queue, after the acks it was sent.
 	close()
 }
+
+// closeWaitTimeout bounds how long a closing consumer waits for its acks
+// and cancel to commit.
+const closeWaitTimeout = 2 * time.Second
 
 type localUpstream struct{ c *broker.Consumer }
 
@@ -32,7 +43,14 @@ func (l localUpstream) sent(tag uint64) { l.c.Sent(tag) }
 func (l localUpstream) settle(kind broker.SettleKind, tag uint64, multiple bool) error {
 	return l.c.Settle(kind, tag, multiple)
 }
-func (l localUpstream) close() { l.c.Close() }
+func (l localUpstream) closeSend() {}
+func (l localUpstream) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWaitTimeout)
+	defer cancel()
+	if l.c.CloseWait(ctx) != nil {
+		l.c.Close()
+	}
+}
 
 // vhostHeader is the metadata key of the virtual host of a call to a
 // leader (transport's).
@@ -64,7 +82,12 @@ func (c *conn) subscribeRemote(ctx context.Context, group string, o broker.Subsc
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(withVHost(ctx, c.vhost))
+	// The stream lives with the connection, not with the consumer's
+	// context: a cancelled consumer half-closes it (closeSend) so that
+	// the leader commits its acks before the stream ends.
+	sctx, cancel := context.WithCancel(withVHost(c.ctx, c.vhost))
+	stop := context.AfterFunc(ctx, cancel) // the subscribe itself is bounded by ctx
+	defer stop()
 	stream, err := client.Consume(sctx)
 	if err != nil {
 		cancel()
@@ -130,9 +153,13 @@ func (r *remoteUpstream) settle(kind broker.SettleKind, tag uint64, multiple boo
 	return r.stream.Send(&pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settle{Settle: st}})
 }
 
-func (r *remoteUpstream) close() {
+func (r *remoteUpstream) closeSend() {
 	r.mu.Lock()
 	_ = r.stream.CloseSend()
 	r.mu.Unlock()
+}
+
+func (r *remoteUpstream) close() {
+	r.closeSend()
 	r.cancel()
 }
