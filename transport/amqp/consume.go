@@ -28,14 +28,13 @@ type delivered struct {
 
 // consumer is one basic.consume of the channel.
 type consumer struct {
-	ch       *channel
-	tag      string
-	opts     broker.SubscribeOptions
-	ctx      context.Context
-	cancel   context.CancelFunc
-	done     chan struct{}
-	up       upstream
-	stopping bool
+	ch     *channel
+	tag    string
+	opts   broker.SubscribeOptions
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	up     upstream
 }
 
 // settle kinds of basic.ack and basic.nack/reject.
