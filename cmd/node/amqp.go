@@ -22,7 +22,7 @@ func startAMQP(f *flags, sec *security, b *broker.Broker, acc *transport.Access,
 	}
 	cfg := amqp.Config{
 		Broker: b, Logger: logger.Named("amqp"), MaxMessageBytes: int(f.maxMsg), Version: version.Get().Short(),
-		Resources: guard.Check,
+		Resources: guard.Check, MaxConsumers: f.caps.MaxConsumersPerSession,
 	}
 	if acc != nil {
 		cfg.Authenticator, cfg.Authorizer = acc.Authenticator, acc.Authorizer
@@ -33,6 +33,8 @@ func startAMQP(f *flags, sec *security, b *broker.Broker, acc *transport.Access,
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", name, err)
 		}
+		// The client port's connection cap applies to each AMQP port too.
+		ln = transport.LimitConnections(ln, f.caps.MaxConnections, logger.Named(name))
 		if tlsConf != nil {
 			ln = tls.NewListener(ln, tlsConf)
 		}

@@ -142,21 +142,55 @@ func (ch *channel) frame(f wire.Frame) error {
 func (ch *channel) publishComplete() error {
 	cmd := command{m: ch.pending, props: &ch.pendingHdr.Properties, body: ch.pendingBody}
 	ch.pending, ch.pendingHdr, ch.pendingBody = nil, nil, nil
-	ch.enqueue(cmd)
+	if !ch.c.reserve(len(cmd.body)) {
+		return nil
+	}
+	if !ch.enqueue(cmd) {
+		ch.c.release(len(cmd.body))
+	}
 	return nil
 }
 
-func (ch *channel) enqueue(cmd command) {
+func (ch *channel) enqueue(cmd command) bool {
+	select {
+	case <-ch.done:
+		return false
+	default:
+	}
 	select {
 	case ch.cmds <- cmd:
+		select {
+		case <-ch.done:
+			// The worker ended meanwhile: nobody will take what is queued.
+			ch.drain()
+		default:
+		}
+		return true
 	case <-ch.done:
+		return false
+	}
+}
+
+// drain empties the queue of an ended channel, returning the publish
+// buffer its messages held.
+func (ch *channel) drain() {
+	for {
+		select {
+		case c := <-ch.cmds:
+			ch.c.release(len(c.body))
+		default:
+			return
+		}
 	}
 }
 
 // run is the channel's worker: methods in order, consecutive publishes
 // in one broker call.
 func (ch *channel) run() {
-	defer close(ch.done)
+	defer func() {
+		close(ch.done)
+		ch.drain()
+	}()
 	var next *command
 	for {
 		var cmd command
@@ -185,7 +219,11 @@ func (ch *channel) run() {
 					break more
 				}
 			}
-			if err := ch.publish(batch); err != nil {
+			err := ch.publish(batch)
+			for _, c := range batch {
+				ch.c.release(len(c.body))
+			}
+			if err != nil {
 				ch.fail(err, cmd.m)
 				return
 			}

@@ -55,15 +55,54 @@ type conn struct {
 	// closing: the server sent connection.close and waits for close-ok.
 	closing atomic.Bool
 	blocked atomic.Bool
+
+	// buffered counts the body bytes read and not yet published
+	// (Config.PublishBuffer), and consumers the open consumers
+	// (Config.MaxConsumers).
+	bufMu     sync.Mutex
+	bufCond   *sync.Cond
+	buffered  int
+	consumers atomic.Int64
+}
+
+// reserve waits until n more body bytes fit the connection's publish
+// buffer (one message alone always fits), or the connection ends.
+func (c *conn) reserve(n int) bool {
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	for c.buffered > 0 && c.buffered+n > c.s.cfg.PublishBuffer && c.ctx.Err() == nil {
+		c.bufCond.Wait()
+	}
+	if c.ctx.Err() != nil {
+		return false
+	}
+	c.buffered += n
+	return true
+}
+
+// release returns n bytes to the publish buffer.
+func (c *conn) release(n int) {
+	c.bufMu.Lock()
+	c.buffered -= n
+	c.bufCond.Broadcast()
+	c.bufMu.Unlock()
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &conn{
+	c := &conn{
 		s: s, nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 64<<10),
 		frameMax: s.cfg.FrameMax, channelMax: s.cfg.ChannelMax, ctx: ctx, cancel: cancel,
 		channels: map[uint16]*channel{}, closingChannels: map[uint16]bool{},
 	}
+	c.bufCond = sync.NewCond(&c.bufMu)
+	// A waiting reserve ends with the connection.
+	context.AfterFunc(ctx, func() {
+		c.bufMu.Lock()
+		c.bufCond.Broadcast()
+		c.bufMu.Unlock()
+	})
+	return c
 }
 
 // serve runs the connection: handshake, then frames until it ends.

@@ -110,6 +110,10 @@ func (ch *channel) consume(m *wire.BasicConsume) error {
 	if exists {
 		return wire.Errorf(wire.NotAllowed, "attempt to reuse consumer tag '%s'", tag)
 	}
+	if n := ch.c.consumers.Add(1); n > int64(ch.c.s.cfg.MaxConsumers) {
+		ch.c.consumers.Add(-1)
+		return wire.Errorf(wire.ResourceError, "the connection has %d consumers; the limit is %d (--max-consumers-per-session)", n-1, ch.c.s.cfg.MaxConsumers)
+	}
 	ctx, cancel := context.WithCancel(ch.ctx)
 	co := &consumer{
 		ch: ch, tag: tag, ctx: ctx, cancel: cancel, done: make(chan struct{}),
@@ -121,6 +125,7 @@ func (ch *channel) consume(m *wire.BasicConsume) error {
 	up, err := ch.subscribe(ctx, co.opts)
 	if err != nil {
 		cancel()
+		ch.c.consumers.Add(-1)
 		return err
 	}
 	co.up = up
@@ -129,7 +134,12 @@ func (ch *channel) consume(m *wire.BasicConsume) error {
 	ch.mu.Unlock()
 	if !m.NoWait {
 		if err := ch.c.send(ch.id, &wire.BasicConsumeOk{ConsumerTag: tag}); err != nil {
-			co.stop()
+			ch.mu.Lock()
+			delete(ch.consumers, tag)
+			ch.mu.Unlock()
+			cancel()
+			up.close()
+			ch.c.consumers.Add(-1)
 			return err
 		}
 	}
@@ -201,6 +211,7 @@ func leaderMoved(err error) bool {
 // queue is gone it tells the client (basic.cancel, RabbitMQ's consumer
 // cancel notification).
 func (co *consumer) run() {
+	defer co.ch.c.consumers.Add(-1)
 	defer close(co.done)
 	ch := co.ch
 	for {

@@ -40,6 +40,13 @@ type Config struct {
 	// Heartbeat is the interval the server proposes; 0 means
 	// DefaultHeartbeat. The client's tune-ok decides (0 turns it off).
 	Heartbeat time.Duration
+	// MaxConsumers bounds the consumers of one connection (the node's
+	// --max-consumers-per-session); 0 means DefaultMaxConsumers.
+	MaxConsumers int
+	// PublishBuffer bounds the bytes of message bodies one connection
+	// has read and not yet handed to the broker; past it the connection's
+	// reader waits (TCP back-pressure). 0 means DefaultPublishBuffer.
+	PublishBuffer int
 	// HandshakeTimeout bounds the time from accept to connection.open-ok.
 	HandshakeTimeout time.Duration
 	// Version is reported in the server properties.
@@ -58,6 +65,8 @@ const (
 	DefaultChannelMax       = 2047
 	DefaultHeartbeat        = 60 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxConsumers     = 1000
+	DefaultPublishBuffer    = 64 << 20
 	defaultMaxMessageBytes  = 4 << 20
 )
 
@@ -87,6 +96,12 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.MaxConsumers <= 0 {
+		cfg.MaxConsumers = DefaultMaxConsumers
+	}
+	if cfg.PublishBuffer <= 0 {
+		cfg.PublishBuffer = DefaultPublishBuffer
 	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = defaultMaxMessageBytes
