@@ -299,9 +299,16 @@ func (ch *channel) cleanup() {
 		gets := ch.takeGets()
 		ch.cond.Broadcast()
 		ch.mu.Unlock()
+		// Concurrently: each waits a moment for its acks to commit.
+		var wg sync.WaitGroup
 		for _, c := range cons {
-			c.stop()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.stop()
+			}()
 		}
+		wg.Wait()
 		ch.returnGets(gets)
 	})
 }
