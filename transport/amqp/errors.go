@@ -33,7 +33,7 @@ func toWireError(err error) *wire.Error {
 		case codes.PermissionDenied:
 			return wire.Errorf(wire.AccessRefused, "%s", text)
 		case codes.FailedPrecondition, codes.AlreadyExists, codes.InvalidArgument, codes.OutOfRange:
-			if strings.Contains(text, "resource locked") {
+			if locked(text) {
 				return wire.Errorf(wire.ResourceLocked, "%s", text)
 			}
 			return wire.Errorf(wire.PreconditionFailed, "%s", text)
@@ -50,7 +50,7 @@ func toWireError(err error) *wire.Error {
 		return wire.Errorf(wire.NotAllowed, "%s", text)
 	case errors.Is(err, broker.ErrNotFound):
 		return wire.Errorf(wire.NotFound, "%s", text)
-	case errors.Is(err, broker.ErrPrecondition) && strings.Contains(text, "resource locked"):
+	case errors.Is(err, broker.ErrPrecondition) && locked(text):
 		return wire.Errorf(wire.ResourceLocked, "%s", text)
 	case errors.Is(err, broker.ErrExists), errors.Is(err, broker.ErrPrecondition), errors.Is(err, broker.ErrInvalid),
 		errors.Is(err, broker.ErrLimit), errors.Is(err, broker.ErrUnknownTag):
@@ -63,4 +63,11 @@ func toWireError(err error) *wire.Error {
 		return wire.Errorf(wire.InternalError, "the broker did not answer in time: %s", text)
 	}
 	return wire.Errorf(wire.InternalError, "%s", text)
+}
+
+// locked reports the broker's refusals of another session's exclusive
+// queue, which RabbitMQ answers with 405 RESOURCE_LOCKED (the broker
+// wraps them in its precondition error, with these words).
+func locked(text string) bool {
+	return strings.Contains(text, "resource locked") || strings.Contains(text, "exclusive to another session")
 }

@@ -1,0 +1,123 @@
+package amqp_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+	"github.com/warrenmq/warren/transport/amqp/wire"
+)
+
+func TestChannelErrorsAsRabbitMQ(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	owner := channel(t, s.dial(t))
+	if _, err := owner.QueueDeclare("mine-alone", false, false, true, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := s.dial(t)
+	var e *amqp091.Error
+	// Another connection's exclusive queue: 405 RESOURCE_LOCKED.
+	_, err := channel(t, other).QueueDeclare("mine-alone", false, false, true, false, nil)
+	if !errors.As(err, &e) || e.Code != 405 {
+		t.Fatalf("declare of another connection's exclusive queue: %v, want 405", err)
+	}
+	_, err = channel(t, other).Consume("mine-alone", "", false, false, false, false, nil)
+	if !errors.As(err, &e) || e.Code != 405 {
+		t.Fatalf("consume from another connection's exclusive queue: %v, want 405", err)
+	}
+	// A publish to a missing exchange: the channel closes with 404.
+	ch := channel(t, other)
+	closed := ch.NotifyClose(make(chan *amqp091.Error, 1))
+	_ = ch.PublishWithContext(testCtx(t, 5*time.Second), "no-such-exchange", "k", false, false, amqp091.Publishing{Body: []byte("x")})
+	if e := <-closed; e == nil || e.Code != 404 {
+		t.Fatalf("publish to a missing exchange: %v, want 404", e)
+	}
+	// Re-declaring an exchange as another kind: 406.
+	ch = channel(t, other)
+	if err := ch.ExchangeDeclare("kinds", "direct", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = ch.ExchangeDeclare("kinds", "fanout", true, false, false, false, nil)
+	if !errors.As(err, &e) || e.Code != 406 {
+		t.Fatalf("inequivalent exchange re-declare: %v, want 406", err)
+	}
+	// A publish straight to an internal exchange: 403.
+	ch = channel(t, other)
+	if err := ch.ExchangeDeclare("inside", "fanout", true, false, true, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	closed = ch.NotifyClose(make(chan *amqp091.Error, 1))
+	_ = ch.PublishWithContext(testCtx(t, 5*time.Second), "inside", "", false, false, amqp091.Publishing{Body: []byte("x")})
+	if e := <-closed; e == nil || e.Code != 403 {
+		t.Fatalf("publish to an internal exchange: %v, want 403", e)
+	}
+}
+
+func TestExchangeBindingsAndRecover(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	ch := channel(t, s.dial(t))
+	if err := ch.ExchangeDeclare("upstream", "topic", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDeclare("downstream", "fanout", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeBind("downstream", "a.#", "upstream", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, false, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, "", "downstream", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	publishConfirmed(t, ch, "upstream", "a.b", amqp091.Publishing{Body: []byte("through two exchanges")})
+	publishConfirmed(t, ch, "upstream", "b.a", amqp091.Publishing{Body: []byte("not routed")})
+	msgs, err := ch.Consume(q.Name, "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, msgs); string(d.Body) != "through two exchanges" {
+		t.Fatalf("got %q", d.Body)
+	}
+	// basic.recover(requeue): the unacked delivery comes again, redelivered.
+	if err := ch.Recover(true); err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, msgs); string(d.Body) != "through two exchanges" || !d.Redelivered {
+		t.Fatalf("after recover: %q redelivered=%v", d.Body, d.Redelivered)
+	}
+	noDelivery(t, msgs, 200*time.Millisecond)
+	if err := ch.ExchangeUnbind("downstream", "a.#", "upstream", false, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServerSendsHeartbeats(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	c := dialRaw(t, s.addr)
+	c.open(1)
+	// The client stays quiet except for its own heartbeats; the server's
+	// come at least every half interval.
+	deadline := time.Now().Add(scaled(5 * time.Second))
+	got := 0
+	for got < 2 && time.Now().Before(deadline) {
+		c.write(wire.AppendFrame(nil, wire.FrameHeartbeat, 0, nil))
+		_ = c.nc.SetReadDeadline(time.Now().Add(scaled(2 * time.Second)))
+		f, err := wire.ReadFrame(c.r, 1<<20)
+		if err != nil {
+			t.Fatalf("after %d heartbeats: %v", got, err)
+		}
+		if f.Type == wire.FrameHeartbeat {
+			got++
+		}
+	}
+	if got < 2 {
+		t.Fatalf("%d server heartbeats within 5 s at a 1 s interval", got)
+	}
+}
