@@ -29,6 +29,7 @@ type conn struct {
 	r  *bufio.Reader
 
 	wmu       sync.Mutex
+	writers   atomic.Int64 // writers waiting for or holding wmu
 	w         *bufio.Writer
 	wbuf      []byte
 	lastWrite atomic.Int64 // unix nanos
@@ -494,6 +495,7 @@ func (c *conn) closeChannels() {
 
 // send writes one method frame.
 func (c *conn) send(channel uint16, m wire.Method) error {
+	c.writers.Add(1)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.wbuf = wire.AppendMethodFrame(c.wbuf[:0], channel, m)
@@ -502,6 +504,7 @@ func (c *conn) send(channel uint16, m wire.Method) error {
 
 // sendContent writes a method with content (deliver, get-ok, return).
 func (c *conn) sendContent(channel uint16, m wire.Method, props *wire.Properties, body []byte) error {
+	c.writers.Add(1)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.wbuf = wire.AppendMethodFrame(c.wbuf[:0], channel, m)
@@ -509,16 +512,19 @@ func (c *conn) sendContent(channel uint16, m wire.Method, props *wire.Properties
 	return c.flushLocked()
 }
 
+// flushLocked writes c.wbuf, and flushes the socket unless another
+// writer is already waiting for the lock: the last of a burst flushes
+// for all (deliveries of several consumers, confirms) in one write.
+// Every caller counted itself in c.writers before taking the lock.
 func (c *conn) flushLocked() error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout(c.heartbeat)))
-	if _, err := c.w.Write(c.wbuf); err != nil {
-		c.cancel()
-		return err
-	}
+	_, err := c.w.Write(c.wbuf)
 	if cap(c.wbuf) > 1<<20 {
 		c.wbuf = nil // do not keep a big message's buffer
 	}
-	err := c.w.Flush()
+	if c.writers.Add(-1) == 0 && err == nil {
+		err = c.w.Flush()
+	}
 	if err != nil {
 		c.cancel()
 		_ = c.nc.Close()
@@ -551,6 +557,7 @@ func (c *conn) sendHeartbeats() {
 		if time.Since(time.Unix(0, c.lastWrite.Load())) < c.heartbeat/2 {
 			continue
 		}
+		c.writers.Add(1)
 		c.wmu.Lock()
 		c.wbuf = append(c.wbuf[:0], hb...)
 		err := c.flushLocked()
