@@ -2,10 +2,12 @@ package amqp_test
 
 import (
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
+	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/transport/amqp"
 	"github.com/warrenmq/warren/transport/transporttest"
 )
@@ -89,4 +91,69 @@ func TestClusterEveryNodeServesAMQP(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A consumer connected to a follower dies with its TCP connection: the
+// stream this node proxied to the queue's leader ends, and the unacked
+// delivery is redelivered to another consumer.
+func TestClusterFollowerConsumerConnectionKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3-node cluster")
+	}
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{})
+	var servers []*testServer
+	for _, n := range nodes {
+		servers = append(servers, serveOn(t, n, amqp.Config{Broker: n.Broker}))
+	}
+	ch := channel(t, servers[0].dial(t))
+	if _, err := ch.QueueDeclare("fragile", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	q, err := nodes[0].Broker.Queue("/", "fragile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A node that does not lead the queue's group, as far as its own
+	// replica knows: the consume there is proxied.
+	var follower *testServer
+	waitFor(t, 10*time.Second, func() error {
+		for i, n := range nodes {
+			if _, _, err := n.Broker.Get(testCtx(t, 5*time.Second), broker.GetOptions{VHost: "/", Queue: "fragile", Session: "probe", AutoAck: true}); err != nil {
+				if _, elsewhere := broker.LeaderElsewhere(err); elsewhere {
+					follower = servers[i]
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no follower of group %d found", q.Group)
+	})
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	publishConfirmed(t, ch, "", "fragile", amqp091.Publishing{Body: []byte("keep me")})
+	var raw net.Conn
+	conn, err := amqp091.DialConfig(follower.url("guest", "guest", "/"), amqp091.Config{Dial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		raw = c
+		return c, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	msgs, err := channel(t, conn).Consume("fragile", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, msgs); string(d.Body) != "keep me" {
+		t.Fatalf("got %q", d.Body)
+	}
+	_ = raw.Close()
+	again, err := channel(t, servers[0].dial(t)).Consume("fragile", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, again); string(d.Body) != "keep me" || !d.Redelivered {
+		t.Fatalf("after the kill: %q redelivered=%v", d.Body, d.Redelivered)
+	}
 }
