@@ -2,6 +2,8 @@ package amqp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math"
 	"strings"
@@ -118,7 +120,7 @@ func (ch *channel) consume(m *wire.BasicConsume) error {
 	co := &consumer{
 		ch: ch, tag: tag, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		opts: broker.SubscribeOptions{
-			VHost: ch.c.vhost, Queue: queue, Session: ch.c.session, Tag: itoa(uint64(ch.id)) + "/" + tag,
+			VHost: ch.c.vhost, Queue: queue, Session: ch.c.session, Tag: brokerTag(ch.id, tag),
 			Prefetch: prefetch, AutoAck: m.NoAck, Priority: prio,
 		},
 	}
@@ -145,6 +147,18 @@ func (ch *channel) consume(m *wire.BasicConsume) error {
 	}
 	go co.run()
 	return nil
+}
+
+// brokerTag is the broker's consumer tag of AMQP tag on channel id:
+// unique in the session across channels, within the broker's 255 bytes
+// (a long tag is replaced by its digest).
+func brokerTag(id uint16, tag string) string {
+	t := itoa(uint64(id)) + "/" + tag
+	if len(t) > 255 {
+		sum := sha256.Sum256([]byte(tag))
+		t = itoa(uint64(id)) + "/sha256:" + hex.EncodeToString(sum[:])
+	}
+	return t
 }
 
 // subscribe attaches a consumer here, or at the queue's leader. While

@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +121,43 @@ func TestServerSendsHeartbeats(t *testing.T) {
 	}
 	if got < 2 {
 		t.Fatalf("%d server heartbeats within 5 s at a 1 s interval", got)
+	}
+}
+
+func TestFlowPriorityAndLongConsumerTags(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	ch := channel(t, s.dial(t))
+	if _, err := ch.QueueDeclare("flowing", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	cons := channel(t, s.dial(t))
+	long := string(make([]byte, 0, 255))
+	for len(long) < 255 {
+		long += "t"
+	}
+	msgs, err := cons.Consume("flowing", long, false, false, false, false, amqp091.Table{"x-priority": int32(5)})
+	if err != nil {
+		t.Fatalf("consume with a 255-byte tag and x-priority: %v", err)
+	}
+	// channel.flow(false): no deliveries until flow resumes.
+	if err := cons.Flow(false); err != nil {
+		t.Fatal(err)
+	}
+	publishConfirmed(t, ch, "", "flowing", amqp091.Publishing{Body: []byte("held")})
+	noDelivery(t, msgs, 300*time.Millisecond)
+	if err := cons.Flow(true); err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, msgs); string(d.Body) != "held" || d.ConsumerTag != long {
+		t.Fatalf("got %q for %d-byte tag", d.Body, len(d.ConsumerTag))
+	}
+	// An unknown consumer argument is refused, naming it.
+	_, err = channel(t, s.dial(t)).Consume("flowing", "", false, false, false, false, amqp091.Table{"x-what": int32(1)})
+	var e *amqp091.Error
+	if !errors.As(err, &e) || e.Code != 406 || !strings.Contains(e.Reason, "x-what") {
+		t.Fatalf("unknown consumer argument: %v", err)
 	}
 }
