@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/warrenmq/warren/transport/amqp/wire"
 )
@@ -18,6 +19,9 @@ type command struct {
 	m     wire.Method
 	props *wire.Properties
 	body  []byte
+	// finish ends the worker once everything queued before it ran (the
+	// client's connection.close: publishes sent before it still count).
+	finish bool
 }
 
 // channel is one AMQP channel. The connection's reader assembles its
@@ -229,6 +233,9 @@ func (ch *channel) run() {
 			}
 			continue
 		}
+		if cmd.finish {
+			return
+		}
 		stop, err := ch.handle(cmd.m)
 		if err != nil {
 			ch.fail(err, cmd.m)
@@ -276,6 +283,27 @@ func (ch *channel) closeByClient() {
 	ch.c.chmu.Unlock()
 	_ = ch.c.send(ch.id, &wire.ChannelCloseOk{})
 	ch.cancel()
+}
+
+// finish lets the worker run what the client sent before its
+// connection.close, waiting at most wait.
+func (ch *channel) finish(wait time.Duration) {
+	if ch.ended.Load() {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ch.cmds <- command{finish: true}:
+	case <-ch.done:
+		return
+	case <-t.C:
+		return
+	}
+	select {
+	case <-ch.done:
+	case <-t.C:
+	}
 }
 
 // stop ends the channel with its connection.

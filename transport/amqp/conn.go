@@ -459,6 +459,7 @@ func (c *conn) connectionFrame(f wire.Frame) error {
 	switch m := m.(type) {
 	case *wire.ConnectionClose:
 		c.closing.Store(true)
+		c.finishChannels()
 		c.closeChannels()
 		_ = c.send(0, &wire.ConnectionCloseOk{})
 		return errClosed
@@ -477,6 +478,31 @@ func (c *conn) connectionFrame(f wire.Frame) error {
 		}
 		return wire.Errorf(wire.CommandInvalid, "%s is not valid on channel 0 after the handshake", m.Name())
 	}
+}
+
+// finishWait bounds how long a client's connection.close waits for its
+// channels to run what was sent before it.
+const finishWait = 10 * time.Second
+
+// finishChannels lets every channel run the methods the client sent
+// before connection.close (a publish then close, without confirms, must
+// not lose the message), concurrently, within finishWait.
+func (c *conn) finishChannels() {
+	c.chmu.Lock()
+	chans := make([]*channel, 0, len(c.channels))
+	for _, ch := range c.channels {
+		chans = append(chans, ch)
+	}
+	c.chmu.Unlock()
+	var wg sync.WaitGroup
+	for _, ch := range chans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch.finish(finishWait)
+		}()
+	}
+	wg.Wait()
 }
 
 // closeChannels ends every channel (its consumers go, which returns their

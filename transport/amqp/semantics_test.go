@@ -161,3 +161,34 @@ func TestFlowPriorityAndLongConsumerTags(t *testing.T) {
 		t.Fatalf("unknown consumer argument: %v", err)
 	}
 }
+
+// A publisher without confirms that publishes and closes at once (the
+// hello-world sender) loses nothing: what came before connection.close
+// is published before the connection ends.
+func TestPublishThenCloseKeepsTheMessages(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	setup := channel(t, s.dial(t))
+	if _, err := setup.QueueDeclare("fire-and-forget", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := amqp091.Dial(s.url("guest", "guest", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if err := ch.PublishWithContext(testCtx(t, 5*time.Second), "", "fire-and-forget", false, false, amqp091.Publishing{Body: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := setup.QueueDeclarePassive("fire-and-forget", true, false, false, false, nil)
+	if err != nil || q.Messages != 50 {
+		t.Fatalf("after publish and close: %+v, %v; want 50 messages", q, err)
+	}
+}
