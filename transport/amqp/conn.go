@@ -129,6 +129,11 @@ func (c *conn) serve() {
 		go c.watchBlocked()
 	}
 	err := c.readLoop()
+	if errors.Is(err, io.EOF) {
+		// The client hung up without connection.close: what it sent
+		// before still runs, as RabbitMQ handles what it received.
+		c.finishChannels()
+	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.fail(err)
 	}
