@@ -171,6 +171,9 @@ func (ch *channel) queueDeclare(m *wire.QueueDeclare) error {
 		if err != nil {
 			return wire.Errorf(wire.NotFound, "no queue '%s' in vhost '%s'", m.Queue, ch.c.vhost)
 		}
+		if q.Exclusive && q.OwnerSession != ch.c.session {
+			return wire.Errorf(wire.ResourceLocked, "cannot obtain exclusive access to locked queue '%s' in vhost '%s'", q.Name, ch.c.vhost)
+		}
 	} else {
 		if err := broker.CheckQueueArgs(m.Queue, args); err != nil {
 			return err

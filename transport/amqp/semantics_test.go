@@ -23,6 +23,13 @@ func TestChannelErrorsAsRabbitMQ(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != 405 {
 		t.Fatalf("declare of another connection's exclusive queue: %v, want 405", err)
 	}
+	_, err = channel(t, other).QueueDeclarePassive("mine-alone", false, false, true, false, nil)
+	if !errors.As(err, &e) || e.Code != 405 {
+		t.Fatalf("passive declare of another connection's exclusive queue: %v, want 405", err)
+	}
+	if _, err := owner.QueueDeclarePassive("mine-alone", false, false, true, false, nil); err != nil {
+		t.Fatalf("passive declare by the owner: %v", err)
+	}
 	_, err = channel(t, other).Consume("mine-alone", "", false, false, false, false, nil)
 	if !errors.As(err, &e) || e.Code != 405 {
 		t.Fatalf("consume from another connection's exclusive queue: %v, want 405", err)
