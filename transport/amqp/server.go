@@ -1,7 +1,3 @@
-// Package amqp serves AMQP 0-9-1 on the broker: existing RabbitMQ clients
-// (amqp091-go, pika, the Java client, …) talk to Warren unchanged. It is a
-// second port beside the gRPC transport, with the same semantics because
-// both call the same broker methods; see DESIGN.md.
 package amqp
 
 import (

@@ -1,7 +1,3 @@
-// Package wire reads and writes AMQP 0-9-1 frames: the protocol header,
-// frames with their bounds, methods, content headers with the basic
-// properties, and field tables. It knows nothing of the broker; the
-// server (package amqp) gives meaning to what it decodes.
 package wire
 
 import (
