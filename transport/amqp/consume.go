@@ -234,6 +234,14 @@ func (co *consumer) run() {
 			if co.ctx.Err() != nil {
 				return
 			}
+			if strings.Contains(err.Error(), "consumer timeout") {
+				// RabbitMQ closes the channel when a delivery stays
+				// unacked past the consumer timeout; the broker already
+				// returned the channel's deliveries of this consumer.
+				// (In a goroutine: closing stops this consumer too.)
+				go ch.closeWith(wire.Errorf(wire.PreconditionFailed, "delivery acknowledgement on channel %d timed out (%v)", ch.id, err), wire.ClassBasic, 20)
+				return
+			}
 			if co.reattach() {
 				continue
 			}

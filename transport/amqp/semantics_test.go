@@ -199,3 +199,40 @@ func TestPublishThenCloseKeepsTheMessages(t *testing.T) {
 		t.Fatalf("after publish and close: %+v, %v; want 50 messages", q, err)
 	}
 }
+
+// A delivery unacked past the queue's x-consumer-timeout closes the
+// channel with 406, as RabbitMQ's delivery acknowledgement timeout, and
+// the message goes back to the queue.
+func TestConsumerTimeoutClosesTheChannel(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	ch := channel(t, s.dial(t))
+	if _, err := ch.QueueDeclare("slow-worker", true, false, false, false, amqp091.Table{"x-consumer-timeout": int32(1000)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	publishConfirmed(t, ch, "", "slow-worker", amqp091.Publishing{Body: []byte("slow")})
+	cons := channel(t, s.dial(t))
+	closed := cons.NotifyClose(make(chan *amqp091.Error, 1))
+	msgs, err := cons.Consume("slow-worker", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, msgs) // and never acked
+	select {
+	case e := <-closed:
+		if e == nil || e.Code != 406 || !strings.Contains(e.Reason, "timed out") {
+			t.Fatalf("channel closed with %v, want 406 timed out", e)
+		}
+	case <-time.After(scaled(20 * time.Second)):
+		t.Fatal("the channel stayed open past the consumer timeout")
+	}
+	again, err := channel(t, s.dial(t)).Consume("slow-worker", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, again); string(d.Body) != "slow" || !d.Redelivered {
+		t.Fatalf("after the timeout: %q redelivered=%v", d.Body, d.Redelivered)
+	}
+}
