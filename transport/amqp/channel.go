@@ -42,6 +42,10 @@ type channel struct {
 	pending     *wire.BasicPublish
 	pendingHdr  *wire.ContentHeader
 	pendingBody []byte
+	// reserved is the publish buffer the content being assembled holds:
+	// set by the reader, taken (Swap 0) either by the reader when the
+	// content is complete or by cleanup when the channel ends first.
+	reserved atomic.Int64
 
 	// publishing, owned by the worker.
 	confirm    bool
@@ -100,6 +104,10 @@ func (ch *channel) frame(f wire.Frame) error {
 			ch.closeWith(wire.Errorf(wire.PreconditionFailed, "message size %d is larger than the configured max size %d", h.BodySize, ch.c.s.cfg.MaxMessageBytes), wire.ClassBasic, 40)
 			return nil
 		}
+		if err := ch.c.reserve(int(h.BodySize)); err != nil {
+			return err
+		}
+		ch.reserved.Store(int64(h.BodySize))
 		ch.pendingHdr = &h
 		ch.pendingBody = make([]byte, 0, h.BodySize)
 		if h.BodySize == 0 {
@@ -146,8 +154,8 @@ func (ch *channel) frame(f wire.Frame) error {
 func (ch *channel) publishComplete() error {
 	cmd := command{m: ch.pending, props: &ch.pendingHdr.Properties, body: ch.pendingBody}
 	ch.pending, ch.pendingHdr, ch.pendingBody = nil, nil, nil
-	if !ch.c.reserve(len(cmd.body)) {
-		return nil
+	if ch.reserved.Swap(0) == 0 && len(cmd.body) > 0 {
+		return nil // the channel ended meanwhile and returned the room
 	}
 	if !ch.enqueue(cmd) {
 		ch.c.release(len(cmd.body))
@@ -318,6 +326,7 @@ func (ch *channel) stop() {
 // return to their queues) and returns its unacked gets.
 func (ch *channel) cleanup() {
 	ch.once.Do(func() {
+		ch.c.release(int(ch.reserved.Swap(0)))
 		ch.mu.Lock()
 		cons := make([]*consumer, 0, len(ch.consumers))
 		for _, c := range ch.consumers {

@@ -66,19 +66,41 @@ type conn struct {
 	consumers atomic.Int64
 }
 
+// reserveWait bounds how long the reader waits for room in the publish
+// buffer: past it the bodies that hold the room are not being completed
+// (a client that announces bodies it never sends), and the connection
+// closes.
+const reserveWait = 30 * time.Second
+
 // reserve waits until n more body bytes fit the connection's publish
-// buffer (one message alone always fits), or the connection ends.
-func (c *conn) reserve(n int) bool {
+// buffer (one message alone always fits). It is taken when a content
+// header announces its body, before the body is allocated, and returned
+// once the message was handed to the broker; an error ends the
+// connection.
+func (c *conn) reserve(n int) error {
 	c.bufMu.Lock()
 	defer c.bufMu.Unlock()
-	for c.buffered > 0 && c.buffered+n > c.s.cfg.PublishBuffer && c.ctx.Err() == nil {
-		c.bufCond.Wait()
+	if c.buffered > 0 && c.buffered+n > c.s.cfg.PublishBuffer {
+		timedOut := false
+		t := time.AfterFunc(reserveWait, func() {
+			c.bufMu.Lock()
+			timedOut = true
+			c.bufCond.Broadcast()
+			c.bufMu.Unlock()
+		})
+		defer t.Stop()
+		for c.buffered > 0 && c.buffered+n > c.s.cfg.PublishBuffer && c.ctx.Err() == nil && !timedOut {
+			c.bufCond.Wait()
+		}
+		if timedOut {
+			return wire.Errorf(wire.ResourceError, "%d bytes of message bodies announced and not completed or not yet published for %v; the limit is %d", c.buffered, reserveWait, c.s.cfg.PublishBuffer)
+		}
 	}
 	if c.ctx.Err() != nil {
-		return false
+		return c.ctx.Err()
 	}
 	c.buffered += n
-	return true
+	return nil
 }
 
 // release returns n bytes to the publish buffer.

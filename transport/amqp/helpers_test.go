@@ -30,6 +30,7 @@ type serverOptions struct {
 	heartbeat time.Duration
 	maxMsg    int
 	resources func() error
+	pubBuffer int
 }
 
 func startServer(t testing.TB, o serverOptions) *testServer {
@@ -39,7 +40,7 @@ func startServer(t testing.TB, o serverOptions) *testServer {
 		topts.Access = &access.Options{}
 	}
 	n := transporttest.Start(t, topts)
-	cfg := amqp.Config{Broker: n.Broker, Heartbeat: o.heartbeat, MaxMessageBytes: o.maxMsg, Resources: o.resources, Version: "test"}
+	cfg := amqp.Config{Broker: n.Broker, Heartbeat: o.heartbeat, MaxMessageBytes: o.maxMsg, Resources: o.resources, PublishBuffer: o.pubBuffer, Version: "test"}
 	if o.auth {
 		authn, err := access.NewAuthenticator(n.Broker, access.Options{})
 		if err != nil {

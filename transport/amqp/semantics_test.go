@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +236,53 @@ func TestConsumerTimeoutClosesTheChannel(t *testing.T) {
 	if d := recv(t, again); string(d.Body) != "slow" || !d.Redelivered {
 		t.Fatalf("after the timeout: %q redelivered=%v", d.Body, d.Redelivered)
 	}
+}
+
+// A publish buffer far smaller than what is in flight only slows the
+// publisher: every message arrives, on several channels at once.
+func TestSmallPublishBufferBackPressure(t *testing.T) {
+	s := startServer(t, serverOptions{pubBuffer: 4096})
+	conn := s.dial(t)
+	setup := channel(t, conn)
+	if _, err := setup.QueueDeclare("squeezed", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		ch := channel(t, conn)
+		if err := ch.Confirm(false); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			var last *amqp091.DeferredConfirmation
+			for range 50 {
+				dc, err := ch.PublishWithDeferredConfirmWithContext(testCtx(t, 10*time.Second), "", "squeezed", false, false, amqp091.Publishing{Body: make([]byte, 1500)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				last = dc
+			}
+			ok, err := last.WaitContext(testCtx(t, 20*time.Second))
+			if err == nil && !ok {
+				err = errors.New("nacked")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() error {
+		q, err := setup.QueueDeclarePassive("squeezed", true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Messages != 200 {
+			return fmt.Errorf("%d of 200 messages", q.Messages)
+		}
+		return nil
+	})
 }
