@@ -1,6 +1,7 @@
 package amqp_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -88,6 +89,24 @@ func TestClusterEveryNodeServesAMQP(t *testing.T) {
 		}
 		if q.Messages != 0 {
 			return fmt.Errorf("%d messages left", q.Messages)
+		}
+		return nil
+	})
+	// Purge and delete through every node.
+	publishConfirmed(t, ch0, "", "spread", amqp091.Publishing{Body: []byte("to purge")})
+	for _, s := range servers {
+		if _, err := channel(t, s.dial(t)).QueuePurge("spread", false); err != nil {
+			t.Fatalf("purge: %v", err)
+		}
+	}
+	if _, err := channel(t, servers[2].dial(t)).QueueDelete("spread", false, false, false); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	var e *amqp091.Error
+	waitFor(t, 10*time.Second, func() error {
+		_, err := channel(t, servers[1].dial(t)).QueueDeclarePassive("spread", true, false, false, false, nil)
+		if !errors.As(err, &e) || e.Code != 404 {
+			return fmt.Errorf("passive declare after delete: %v", err)
 		}
 		return nil
 	})
