@@ -59,8 +59,11 @@ type channel struct {
 	nextTag     uint64
 	outstanding map[uint64]*delivered
 	consumers   map[string]*consumer
-	flowActive  bool
-	lastQueue   string
+	// draining are consumers the client cancelled whose deliveries it
+	// still holds (cancelKeepingDeliveries), by their upstream.
+	draining   map[upstream]*consumer
+	flowActive bool
+	lastQueue  string
 	// prefetch is basic.qos's per-consumer count for consumers that come
 	// next; globalPrefetch (qos with global) bounds the channel's unacked
 	// deliveries, counted in unacked.
@@ -73,7 +76,7 @@ func newChannel(c *conn, id uint16) *channel {
 	ctx, cancel := context.WithCancel(c.ctx)
 	ch := &channel{
 		c: c, id: id, cmds: make(chan command, commandQueue), done: make(chan struct{}), ctx: ctx, cancel: cancel,
-		outstanding: map[uint64]*delivered{}, consumers: map[string]*consumer{}, flowActive: true,
+		outstanding: map[uint64]*delivered{}, consumers: map[string]*consumer{}, draining: map[upstream]*consumer{}, flowActive: true,
 		publisher: c.session + "/" + itoa(uint64(id)),
 	}
 	ch.cond = sync.NewCond(&ch.mu)
@@ -328,11 +331,15 @@ func (ch *channel) cleanup() {
 	ch.once.Do(func() {
 		ch.c.release(int(ch.reserved.Swap(0)))
 		ch.mu.Lock()
-		cons := make([]*consumer, 0, len(ch.consumers))
+		cons := make([]*consumer, 0, len(ch.consumers)+len(ch.draining))
 		for _, c := range ch.consumers {
 			cons = append(cons, c)
 		}
+		for _, c := range ch.draining {
+			cons = append(cons, c)
+		}
 		ch.consumers = map[string]*consumer{}
+		ch.draining = map[upstream]*consumer{}
 		gets := ch.takeGets()
 		ch.cond.Broadcast()
 		ch.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/warrenmq/warren/access"
@@ -37,6 +38,9 @@ type consumer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	up     upstream
+	// sendMu is held from a delivery's tag to its frame written, so that
+	// a basic.cancel can wait until no delivery of it is on its way.
+	sendMu sync.Mutex
 }
 
 // settle kinds of basic.ack and basic.nack/reject.
@@ -245,6 +249,9 @@ func (co *consumer) run() {
 			if co.reattach() {
 				continue
 			}
+			if co.ctx.Err() != nil {
+				return // cancelled by the client meanwhile
+			}
 			co.notifyCancel()
 			return
 		}
@@ -252,12 +259,14 @@ func (co *consumer) run() {
 			continue
 		}
 		d := e.Delivery
+		co.sendMu.Lock()
 		ch.mu.Lock()
 		for co.ctx.Err() == nil && (!ch.flowActive || (!co.opts.AutoAck && ch.globalPrefetch > 0 && ch.unacked >= int(ch.globalPrefetch))) {
 			ch.cond.Wait()
 		}
 		if co.ctx.Err() != nil {
 			ch.mu.Unlock()
+			co.sendMu.Unlock()
 			return
 		}
 		ch.nextTag++
@@ -270,6 +279,7 @@ func (co *consumer) run() {
 		err = ch.c.sendContent(ch.id, &wire.BasicDeliver{
 			ConsumerTag: co.tag, DeliveryTag: tag, Redelivered: d.Redelivered, Exchange: d.Exchange, RoutingKey: d.RoutingKey,
 		}, amqpProperties(&d.Message), d.Message.Body)
+		co.sendMu.Unlock()
 		if err != nil {
 			return
 		}
@@ -353,12 +363,66 @@ func (ch *channel) cancelConsumer(m *wire.BasicCancel) error {
 	delete(ch.consumers, m.ConsumerTag)
 	ch.mu.Unlock()
 	if co != nil {
-		co.stop()
+		ch.cancelKeepingDeliveries(co)
 	}
 	if m.NoWait {
 		return nil
 	}
 	return ch.c.send(ch.id, &wire.BasicCancelOk{ConsumerTag: m.ConsumerTag})
+}
+
+// cancelKeepingDeliveries is basic.cancel as RabbitMQ has it: no delivery
+// follows, but the ones the client holds stay ackable. The broker's
+// consumer stays attached (draining) until the channel has settled every
+// delivery it gave, then goes; what it had taken and not delivered then
+// returns to the queue.
+func (ch *channel) cancelKeepingDeliveries(co *consumer) {
+	co.cancel()
+	ch.mu.Lock()
+	ch.cond.Broadcast()
+	ch.mu.Unlock()
+	co.sendMu.Lock() // no delivery of co is being written past this
+	co.sendMu.Unlock()
+	ch.mu.Lock()
+	held := false
+	for _, d := range ch.outstanding {
+		if d.up == co.up {
+			held = true
+			break
+		}
+	}
+	if held {
+		ch.draining[co.up] = co
+	}
+	ch.mu.Unlock()
+	if !held {
+		co.stop()
+	}
+}
+
+// closeDrained stops the cancelled consumers whose deliveries are all
+// settled now.
+func (ch *channel) closeDrained() {
+	ch.mu.Lock()
+	if len(ch.draining) == 0 {
+		ch.mu.Unlock()
+		return
+	}
+	left := map[upstream]bool{}
+	for _, d := range ch.outstanding {
+		left[d.up] = true
+	}
+	var done []*consumer
+	for up, co := range ch.draining {
+		if !left[up] {
+			done = append(done, co)
+			delete(ch.draining, up)
+		}
+	}
+	ch.mu.Unlock()
+	for _, co := range done {
+		go co.stop() // it waits a moment for the acks to commit
+	}
 }
 
 // settle runs basic.ack, nack and reject. Tags are the channel's; each
@@ -414,6 +478,7 @@ func (ch *channel) settleDelivered(picked []*delivered, kind broker.SettleKind) 
 	for up, t := range top {
 		_ = up.settle(kind, t, count[up] > 1)
 	}
+	ch.closeDrained()
 }
 
 func (ch *channel) settleGet(d *delivered, kind broker.SettleKind) {

@@ -91,10 +91,10 @@ func TestNackRejectRequeueAndGet(t *testing.T) {
 	if _, ok, err := get.Get("nacks", false); err != nil || ok {
 		t.Fatalf("get on empty queue: ok=%v err=%v", ok, err)
 	}
-	publishConfirmed(t, ch, "", "nacks", amqp091.Publishing{Body: []byte("d"), Headers: amqp091.Table{"n": int32(7)}})
 	if err := ch.Cancel("c1", false); err != nil {
 		t.Fatal(err)
 	}
+	publishConfirmed(t, ch, "", "nacks", amqp091.Publishing{Body: []byte("d"), Headers: amqp091.Table{"n": int32(7)}})
 	var d amqp091.Delivery
 	waitFor(t, 10*time.Second, func() error {
 		var ok bool

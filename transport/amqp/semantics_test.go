@@ -286,3 +286,63 @@ func TestSmallPublishBufferBackPressure(t *testing.T) {
 		return nil
 	})
 }
+
+// After basic.cancel the deliveries the client holds stay ackable, as in
+// RabbitMQ (Celery's warm shutdown cancels, finishes its tasks, then
+// acks them): an ack after the cancel settles the message for good.
+func TestAckAfterCancel(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	ch := channel(t, s.dial(t))
+	if _, err := ch.QueueDeclare("finish-then-ack", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"a", "b", "c"} {
+		publishConfirmed(t, ch, "", "finish-then-ack", amqp091.Publishing{Body: []byte(b)})
+	}
+	cons := channel(t, s.dial(t))
+	if err := cons.Qos(2, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := cons.Consume("finish-then-ack", "worker", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := recv(t, msgs), recv(t, msgs)
+	if err := cons.Cancel("worker", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Ack(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Ack(false); err != nil {
+		t.Fatal(err)
+	}
+	// Only the third message is left, never delivered, not redelivered.
+	var d amqp091.Delivery
+	get := channel(t, s.dial(t))
+	waitFor(t, 10*time.Second, func() error {
+		var ok bool
+		if d, ok, err = get.Get("finish-then-ack", true); err != nil {
+			t.Fatal(err)
+		} else if !ok {
+			return errors.New("get-empty")
+		}
+		return nil
+	})
+	if string(d.Body) != "c" {
+		t.Fatalf("left in the queue: %q, want c", d.Body)
+	}
+	waitFor(t, 10*time.Second, func() error {
+		q, err := get.QueueDeclarePassive("finish-then-ack", true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Messages != 0 || q.Consumers != 0 {
+			return fmt.Errorf("%d messages, %d consumers left", q.Messages, q.Consumers)
+		}
+		return nil
+	})
+}
