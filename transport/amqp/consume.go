@@ -348,7 +348,7 @@ func (co *consumer) stop() {
 	select {
 	case <-co.done:
 	case <-time.After(closeWaitTimeout):
-		up.close() // the leader did not end the stream: end it here
+		up.abort() // the leader did not end the stream: end it here
 		<-co.done
 	}
 	co.ch.mu.Lock()

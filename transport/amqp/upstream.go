@@ -28,6 +28,9 @@ type upstream interface {
 	// close ends it; what it had delivered and not acked returns to the
 	// queue, after the acks it was sent.
 	close()
+	// abort ends it at once, while another goroutine may still wait in
+	// next.
+	abort()
 }
 
 // closeWaitTimeout bounds how long a closing consumer waits for its acks
@@ -44,6 +47,7 @@ func (l localUpstream) settle(kind broker.SettleKind, tag uint64, multiple bool)
 	return l.c.Settle(kind, tag, multiple)
 }
 func (l localUpstream) closeSend() {}
+func (l localUpstream) abort()     { l.c.Close() }
 func (l localUpstream) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeWaitTimeout)
 	defer cancel()
@@ -153,13 +157,33 @@ func (r *remoteUpstream) settle(kind broker.SettleKind, tag uint64, multiple boo
 	return r.stream.Send(&pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settle{Settle: st}})
 }
 
+func (r *remoteUpstream) abort() { r.cancel() }
+
 func (r *remoteUpstream) closeSend() {
 	r.mu.Lock()
 	_ = r.stream.CloseSend()
 	r.mu.Unlock()
 }
 
+// close half-closes the stream and lets the leader end it (after the
+// acks sent on it committed), bounded by closeWaitTimeout, then cancels
+// it. The caller is the stream's only reader by then (the consumer's
+// goroutine has ended, or is the caller).
 func (r *remoteUpstream) close() {
 	r.closeSend()
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			if _, err := r.stream.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-time.After(closeWaitTimeout):
+	}
 	r.cancel()
+	<-ended
 }
