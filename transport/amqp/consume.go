@@ -381,8 +381,9 @@ func (ch *channel) cancelKeepingDeliveries(co *consumer) {
 	ch.mu.Lock()
 	ch.cond.Broadcast()
 	ch.mu.Unlock()
-	co.sendMu.Lock() // no delivery of co is being written past this
-	co.sendMu.Unlock()
+	// Past sendMu no delivery of co is being written (its goroutine sees
+	// the cancel before it takes the next tag); same order as run's.
+	co.sendMu.Lock()
 	ch.mu.Lock()
 	held := false
 	for _, d := range ch.outstanding {
@@ -395,6 +396,7 @@ func (ch *channel) cancelKeepingDeliveries(co *consumer) {
 		ch.draining[co.up] = co
 	}
 	ch.mu.Unlock()
+	co.sendMu.Unlock()
 	if !held {
 		co.stop()
 	}
