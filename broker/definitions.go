@@ -51,6 +51,10 @@ type Queue struct {
 	// ActiveConsumer is the tag of a single-active-consumer queue's active
 	// consumer ("" when none).
 	ActiveConsumer string
+	// OwnerSession is the session an exclusive queue belongs to ("" for
+	// others), for a front end that refuses another session's use of it
+	// as RabbitMQ does (405 RESOURCE_LOCKED on a passive declare).
+	OwnerSession string
 	// Rates are the publish, deliver and ack rates, as counted by the
 	// leader of the queue's group (not Known when it could not be asked).
 	Rates Rates

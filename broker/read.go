@@ -38,6 +38,7 @@ func (b *Broker) Queue(vhost, name string) (Queue, error) {
 func (q *queueGroup) info(def *fsm.QueueDef) Queue {
 	info := Queue{
 		VHost: def.VHost, Name: def.Name, Exclusive: def.Exclusive, AutoDelete: def.AutoDelete, Args: fsm.RoutingArgs(def.Args), Group: def.Group,
+		OwnerSession: def.OwnerSession,
 	}
 	q.fsm.read(func(g *fsm.QueueGroup) {
 		if st, ok := g.QueueStats(def.ID); ok {

@@ -25,6 +25,7 @@ const (
 	labGRPCPort   = "5680"
 	labRaftPort   = "5681"
 	labGossipPort = "5682"
+	labAMQPPort   = "5672"
 	// labName prefixes the lab's namespaces (netlab allows 6 characters).
 	labName = "chaos"
 )
@@ -104,9 +105,13 @@ func (c *cluster) launchAll(ctx context.Context) error {
 		if c.lab != nil {
 			ip := n.host.IP
 			n.grpcAddr, n.raftAddr, n.gossipAddr = net.JoinHostPort(ip, labGRPCPort), net.JoinHostPort(ip, labRaftPort), net.JoinHostPort(ip, labGossipPort)
+			n.amqpAddr = net.JoinHostPort(ip, labAMQPPort)
 		} else {
 			var err error
 			if n.grpcAddr, err = freeAddr(); err != nil {
+				return err
+			}
+			if n.amqpAddr, err = freeAddr(); err != nil {
 				return err
 			}
 			if n.raftAddr, err = freeAddr(); err != nil {
@@ -187,6 +192,15 @@ func (c *cluster) restart(ctx context.Context, ns []*node) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// amqpAddrs returns every node's AMQP address.
+func (c *cluster) amqpAddrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.amqpAddr
+	}
+	return out
 }
 
 // grpcAddrs returns every node's client address.

@@ -28,6 +28,7 @@ type node struct {
 	grpcAddr   string
 	raftAddr   string
 	gossipAddr string
+	amqpAddr   string
 	host       *netlab.Host // nil on loopback
 	bin        string
 	flags      []string // cluster flags: --join, --bootstrap-expect, --zone, …
@@ -53,6 +54,7 @@ func (n *node) args() []string {
 		"--raft-addr", n.raftAddr,
 		"--gossip-addr", n.gossipAddr,
 		"--http-addr", "", // several nodes on one host: no fixed HTTP port
+		"--amqp-addr", n.amqpAddr, // picked like the others (Options.Protocol amqp)
 		// Test hosts in network namespaces on this machine: no TLS, and no
 		// authentication (the harness checks durability; its clients dial
 		// from namespaces, where guest would be refused).

@@ -122,6 +122,12 @@ type Options struct {
 	// NodeFlags are more warren-node flags for every node (Raft timings,
 	// --log-store, …), after the harness's own.
 	NodeFlags []string
+	// Protocol is how producers and consumers talk to the cluster during
+	// the run: "grpc" (the Go SDK, the default) or "amqp" (AMQP 0-9-1 with
+	// amqp091-go, through every node's --amqp-addr). The final drain uses
+	// the SDK either way, which also checks that what AMQP published is
+	// what gRPC consumes.
+	Protocol string
 	// TimeoutScale multiplies the harness's own deadlines (node start,
 	// heal, drain) for slow machines; default 1.
 	TimeoutScale float64
@@ -190,6 +196,9 @@ func (o Options) withDefaults() Options {
 // validate checks o after withDefaults.
 func (o Options) validate() error {
 	var errs []error
+	if o.Protocol != "" && o.Protocol != "grpc" && o.Protocol != "amqp" {
+		return fmt.Errorf("protocol %q: grpc or amqp", o.Protocol)
+	}
 	if o.Nodes != 3 && o.Nodes != 5 {
 		errs = append(errs, fmt.Errorf("nodes must be 3 or 5, not %d", o.Nodes))
 	}

@@ -82,6 +82,9 @@ func (w *workload) newClient(ctx context.Context, rng *rand.Rand, opts ...client
 
 // start connects and starts the consumers, then the producers.
 func (w *workload) start(ctx context.Context) error {
+	if w.o.Protocol == "amqp" {
+		return w.startAMQP(ctx)
+	}
 	rng := rand.New(rand.NewPCG(uint64(w.o.Seed), 1))
 	cctx, cancel := context.WithCancel(ctx)
 	w.stopConsuming = cancel

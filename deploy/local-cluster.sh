@@ -80,10 +80,11 @@ start() {
 			--raft-addr "127.0.0.1:$((p + 1))" \
 			--gossip-addr "127.0.0.1:$((p + 2))" \
 			--http-addr "127.0.0.1:$((p + 3))" \
+			--amqp-addr "127.0.0.1:$((p + 4))" \
 			--join "$join" --bootstrap-expect 3 \
 			>>"$dir/node-$n/node.log" 2>&1 </dev/null &
 		echo $! >"$pidfile"
-		echo "node-$n started (pid $!, gRPC 127.0.0.1:$p, HTTP 127.0.0.1:$((p + 3)), log $dir/node-$n/node.log)"
+		echo "node-$n started (pid $!, gRPC 127.0.0.1:$p, HTTP 127.0.0.1:$((p + 3)), AMQP 127.0.0.1:$((p + 4)), log $dir/node-$n/node.log)"
 	done
 	echo "clients: warren --server 127.0.0.1:5680,127.0.0.1:5690,127.0.0.1:5700 …"
 }

@@ -66,10 +66,13 @@ func (c *Consumer) push(ds []fsm.Delivery) {
 		c.buf = append(c.buf, Event{Delivery: d})
 		c.out.add(d.Tag)
 	}
-	c.mu.Unlock()
 	c.wake()
+	c.mu.Unlock()
 }
 
+// wake signals the stream; c.mu must be held, so that closeWith cannot
+// close notify between the closed check and the send (a send on a
+// closed channel panics even in a select with a default).
 func (c *Consumer) wake() {
 	select {
 	case c.notify <- struct{}{}:
@@ -86,8 +89,8 @@ func (c *Consumer) pushState(active bool) {
 		return
 	}
 	c.buf = append(c.buf, Event{State: true, Active: active})
-	c.mu.Unlock()
 	c.wake()
+	c.mu.Unlock()
 }
 
 // Next waits for the next delivery of this consumer. It returns the

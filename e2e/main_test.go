@@ -87,8 +87,12 @@ func build(dir, name, pkg string, extra ...string) (string, error) {
 // every WARREN_ variable. warren-node reads WARREN_<OPTION> as its options,
 // and a developer's shell may export the warren CLI's (WARREN_TLS_CERT and
 // WARREN_TLS_KEY name node options too), so nodes get only their flags.
+//
+// It adds WARREN_AMQP_ADDR=127.0.0.1:0: several nodes of a test share the
+// host and the AMQP port's default (5672) is fixed; a test that needs the
+// AMQP port passes --amqp-addr, which wins.
 func nodeEnv() []string {
-	var env []string
+	env := []string{"WARREN_AMQP_ADDR=127.0.0.1:0"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "WARREN_") {
 			env = append(env, kv)

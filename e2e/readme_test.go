@@ -67,7 +67,7 @@ func TestREADMEWalkThrough(t *testing.T) {
 	script := walkThrough(t, readme(t))
 	dir := t.TempDir()
 	grpcAddr := freeAddr(t)
-	wrapper := fmt.Sprintf("#!/bin/sh\nexec %q \"$@\" --grpc-addr %s --raft-addr %s --gossip-addr %s\n",
+	wrapper := fmt.Sprintf("#!/bin/sh\nexec %q \"$@\" --grpc-addr %s --raft-addr %s --gossip-addr %s --amqp-addr 127.0.0.1:0\n",
 		nodeBinary, grpcAddr, freeAddr(t), freeGossipAddr(t))
 	if err := os.WriteFile(filepath.Join(dir, "warren-node"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)

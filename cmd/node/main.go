@@ -147,6 +147,13 @@ func serve(f *flags) error {
 	if err != nil {
 		return err
 	}
+	amqpSrv, err := startAMQP(f, sec, b, acc, guard, logger)
+	if err != nil {
+		return err
+	}
+	if amqpSrv != nil {
+		defer amqpSrv.Close(clientDrainTimeout)
+	}
 	clientOpts := append(transport.GRPCOptions(limits), transport.ClientCaps(limits)...)
 	if sec.grpcCreds != nil {
 		clientOpts = append(clientOpts, sec.grpcCreds)
@@ -193,6 +200,9 @@ func serve(f *flags) error {
 		return err
 	}
 	api.Drain()
+	if amqpSrv != nil {
+		amqpSrv.Close(clientDrainTimeout)
+	}
 	shutdownGRPC(gs, clientDrainTimeout)
 	shutdownGRPC(peerGS, peerDrainTimeout)
 	return b.Close()

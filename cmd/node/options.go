@@ -25,6 +25,8 @@ type flags struct {
 	join      []string
 	grpcAddr  string
 	httpAddr  string // "" turns the HTTP endpoint off
+	amqpAddr  string // "" turns the AMQP port off
+	amqpsAddr string // "" (the default) leaves the AMQPS port off
 	perQueue  bool   // per-queue series on /metrics
 	httpUI    bool   // the web UI at / of the HTTP endpoint (the API stays)
 	logLevel  string
@@ -58,6 +60,8 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.StringVar(&f.broker.Cluster.GossipAddr, "gossip-addr", f.broker.Cluster.GossipAddr, "address of the memberlist gossip port (TCP and UDP)")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:5683", "address of the HTTP endpoint: /metrics (Prometheus), /livez, /readyz, the management API /api/ and UI /; TLS with --tls-cert, and /metrics and /readyz need a monitoring or administrator user; \"\" turns it off")
 	fs.BoolVar(&f.httpUI, "http-ui", true, "serve the management web UI at / of the HTTP endpoint; the management API under /api/ stays with --http-ui=false")
+	fs.StringVar(&f.amqpAddr, "amqp-addr", "127.0.0.1:5672", "address of the AMQP 0-9-1 port (RabbitMQ clients: amqp091-go, pika, the Java client); \"\" turns it off")
+	fs.StringVar(&f.amqpsAddr, "amqps-addr", "", "address of the AMQP 0-9-1 port over TLS with the client API's certificate (--tls-cert; 5671 is usual); EXTERNAL login with a client certificate when --tls-client-ca is set; off when empty")
 	fs.BoolVar(&f.perQueue, "per-queue-metrics", true, "export 9 series per queue on /metrics (labels vhost, queue) besides the node's totals; turn off on nodes with very many queues")
 	fs.StringSliceVar(&f.join, "join", nil, "gossip addresses (host:port, comma-separated) of cluster nodes to join")
 	fs.IntVar(&f.broker.Cluster.BootstrapExpect, "bootstrap-expect", f.broker.Cluster.BootstrapExpect, "number of nodes that form a new cluster (1: bootstrap alone unless --join is set)")

@@ -124,6 +124,9 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 		}
 		f.broker.Bootstrap = broker.BootstrapUser{Name: s.bootstrapUser, Password: pw}
 	}
+	if f.amqpsAddr != "" && sec.httpTLS == nil {
+		return nil, errors.New("--amqps-addr needs --tls-cert and --tls-key (its TLS certificate is the client API's)")
+	}
 	if s.insecure {
 		return sec, nil
 	}
@@ -136,6 +139,12 @@ func (s *securityFlags) load(f *flags) (*security, error) {
 	}
 	if sec.httpTLS == nil && f.httpAddr != "" && !loopback(f.httpAddr) {
 		missing = append(missing, fmt.Sprintf("the HTTP endpoint on %s has no TLS (--tls-cert, --tls-key)", f.httpAddr))
+	}
+	if s.noAuth && f.amqpAddr != "" && !loopback(f.amqpAddr) {
+		missing = append(missing, fmt.Sprintf("the AMQP port on %s has no authentication (--no-auth)", f.amqpAddr))
+	}
+	if f.amqpAddr != "" && !loopback(f.amqpAddr) {
+		missing = append(missing, fmt.Sprintf("the AMQP port on %s has no TLS (use --amqps-addr, and --amqp-addr \"\" or a loopback address)", f.amqpAddr))
 	}
 	if sec.grpcCreds == nil && !loopback(f.grpcAddr) {
 		missing = append(missing, fmt.Sprintf("the client API on %s has no TLS (--tls-cert, --tls-key)", f.grpcAddr))

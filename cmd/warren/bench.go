@@ -46,6 +46,7 @@ type benchFlags struct {
 	rate                 float64 // msg/s over all producers; 0: closed loop
 	json                 bool
 	metricsURLs          []string
+	amqpURL              string // --amqp-url: the clients speak AMQP 0-9-1 there
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -75,7 +76,11 @@ http://127.0.0.1:5683/metrics; user:password@ in the URL for a node that
 needs a login), the node's CPU over the run and its RSS after it.
 
 The run ends when everything published was consumed, after --duration, on
-SIGINT, or --drain-timeout after the producers finished.`,
+SIGINT, or --drain-timeout after the producers finished.
+
+With --amqp-url every client (and the queue's declaration) speaks AMQP 0-9-1
+with amqp091-go instead of the SDK: the same run measures Warren's AMQP port,
+or RabbitMQ's quorum queues, with one load generator.`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -91,9 +96,14 @@ SIGINT, or --drain-timeout after the producers finished.`,
 				return usagef("need --rate >= 0")
 			case fl.rate > 0 && !fl.confirm:
 				return usagef("--rate times confirms: it needs --confirm")
+			case fl.amqpURL != "" && (fl.rate > 0 || !fl.confirm):
+				return usagef("--amqp-url runs closed loop with confirms: --rate and --confirm=false are not supported with it")
 			}
 			if fl.json {
 				a.output = "json"
+			}
+			if fl.amqpURL != "" {
+				return asRunError(benchAMQP(cmd.Context(), a, fl))
 			}
 			return asRunError(bench(cmd.Context(), a, fl))
 		},
@@ -114,6 +124,7 @@ SIGINT, or --drain-timeout after the producers finished.`,
 	f.BoolVar(&fl.json, "json", false, "print the report as JSON (as -o json)")
 	f.StringArrayVar(&fl.metricsURLs, "metrics-url", nil, "a node's /metrics URL, read before and after the run for its CPU and RSS (repeatable)")
 	f.StringVar(&fl.queue, "queue", "", "queue to use (default: a fresh bench-<random> queue, deleted after)")
+	f.StringVar(&fl.amqpURL, "amqp-url", "", "run every client over AMQP 0-9-1 at this URL (amqp://guest:guest@127.0.0.1:5672/) instead of the SDK: Warren's AMQP port, or RabbitMQ (the queue is declared with x-queue-type quorum)")
 	cmd.AddCommand(newBenchFailoverCmd(a))
 	return cmd
 }

@@ -83,6 +83,7 @@ the data directory (node data, node logs, history.json) is then kept.`,
 	f.IntVar(&fl.o.Prefetch, "prefetch", fl.o.Prefetch, "consumer prefetch")
 	fl.size = bytesize.Size(fl.o.MessageBytes)
 	f.Var(&fl.size, "size", "message body size (bytes, or with a unit: 1KiB)")
+	f.StringVar(&fl.o.Protocol, "protocol", "grpc", "how the workload's producers and consumers connect: grpc (the Go SDK) or amqp (AMQP 0-9-1 with amqp091-go); the final drain uses the SDK")
 	f.StringVar(&fl.jsonPath, "json", "", "also write the result as JSON to this file")
 	f.BoolVar(&fl.keepData, "keep-data", false, "keep the temporary data directory even when the run passes")
 	return cmd

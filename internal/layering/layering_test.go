@@ -47,6 +47,8 @@ var allowed = map[string][]string{
 	"observe":                      {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"manage":                       {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"client":                       {"transport/warrenpb"},
+	"transport/amqp/wire":          {}, // AMQP framing: standard library only
+	"transport/amqp":               {"transport/amqp/wire", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"transport/transporttest":      {"transport", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":                  {}, // pure history checker: standard library only
 	"chaos":                        {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
@@ -69,6 +71,11 @@ var direct = map[string][]string{
 	// queue's leader as transport does. Never cluster: the members and
 	// groups it shows come through broker.Node().
 	"manage": {"access", "broker", "fsm", "transport/warrenpb", "internal/version", "internal/watermark"},
+	// The AMQP port is the gRPC port's sibling on the broker: access for
+	// logins and permissions, warrenpb only to proxy a consume or get to
+	// a queue's leader (as transport/forward.go does); never transport,
+	// cluster or the state machines.
+	"transport/amqp": {"transport/amqp/wire", "access", "broker", "transport/warrenpb"},
 }
 
 func TestImportsPointDown(t *testing.T) {
