@@ -137,6 +137,11 @@ func (c *conn) serve() {
 		return
 	}
 	c.s.cfg.Broker.SessionOpened(c.session)
+	// An operator's close (management API) ends the connection as
+	// RabbitMQ's does: connection.close 320 CONNECTION_FORCED.
+	defer c.s.cfg.Broker.TrackSessionStream(c.session, func(error) {
+		c.closeConnection(wire.ConnectionForced, "closed by an operator (management API)", 0, 0)
+	})()
 	defer func() {
 		c.cancel()
 		c.closeChannels()

@@ -346,3 +346,50 @@ func TestAckAfterCancel(t *testing.T) {
 		return nil
 	})
 }
+
+// An operator closes the connection's session (the management API's
+// DELETE /api/connections/{session}): the client gets connection.close
+// 320 CONNECTION_FORCED, as from RabbitMQ's management UI, and its unacked
+// delivery comes back, redelivered, to another consumer.
+func TestOperatorClosesTheConnection(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	conn := s.dial(t)
+	ch := channel(t, conn)
+	if _, err := ch.QueueDeclare("closed-by-operator", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.PublishWithContext(testCtx(t, 5*time.Second), "", "closed-by-operator", false, false, amqp091.Publishing{Body: []byte("held")}); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := ch.Consume("closed-by-operator", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, deliveries); d.Redelivered {
+		t.Fatal("first delivery marked redelivered")
+	}
+	closed := conn.NotifyClose(make(chan *amqp091.Error, 1))
+	sessions, _ := s.node.Broker.LocalSessions("", 10)
+	if len(sessions) != 1 {
+		t.Fatalf("sessions %+v, want the connection's one", sessions)
+	}
+	if n := s.node.Broker.CloseSession(sessions[0].ID); n != 1 {
+		t.Fatalf("CloseSession ended %d streams, want the connection", n)
+	}
+	select {
+	case e := <-closed:
+		if e == nil || e.Code != amqp091.ConnectionForced {
+			t.Fatalf("connection closed with %v, want 320 CONNECTION_FORCED", e)
+		}
+	case <-time.After(scaled(10 * time.Second)):
+		t.Fatal("the connection outlived its session's close")
+	}
+	other := channel(t, s.dial(t))
+	again, err := other.Consume("closed-by-operator", "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := recv(t, again); string(d.Body) != "held" || !d.Redelivered {
+		t.Fatalf("got %q redelivered=%v, want the held message redelivered", d.Body, d.Redelivered)
+	}
+}
