@@ -216,20 +216,8 @@ func (c *Client) sessionPing(s *session) {
 // went silent, and sessionRecv moves the client off its connection. It
 // returns when the stream ends.
 func (s *session) watchSilence(hb time.Duration) {
-	limit := ConsumeSilenceIntervals * hb
-	t := time.NewTicker(hb / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-			if time.Since(time.Unix(0, s.heard.Load())) < limit {
-				continue
-			}
-			s.silent.Store(true)
-			s.cancel()
-			return
-		}
-	}
+	watchSilence(hb, &s.heard, nil, s.done, nil, func() {
+		s.silent.Store(true)
+		s.cancel()
+	})
 }

@@ -286,26 +286,13 @@ func (s *Subscription) recv(autoAck bool) {
 
 // watchSilence ends the stream when it has heard nothing for
 // ConsumeSilenceIntervals heartbeat intervals while recv was reading: the
-// node serving it went silent. It returns when the stream ends.
+// node serving it went silent. It returns when the stream ends, or when
+// Close begins (Close bounds the rest).
 func (s *Subscription) watchSilence(hb time.Duration) {
-	limit := ConsumeSilenceIntervals * hb
-	t := time.NewTicker(hb / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-s.closing:
-			return // Close bounds the rest
-		case <-t.C:
-			if s.handing.Load() || time.Since(time.Unix(0, s.heard.Load())) < limit {
-				continue
-			}
-			s.silent.Store(true)
-			s.cancel()
-			return
-		}
-	}
+	watchSilence(hb, &s.heard, &s.handing, s.done, s.closing, func() {
+		s.silent.Store(true)
+		s.cancel()
+	})
 }
 
 // endError classifies the error that ended the stream.

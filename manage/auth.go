@@ -6,9 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"sync"
 	"time"
@@ -179,7 +177,7 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	if s.cfg.Authenticator == nil {
 		return &caller{user: anonymous}, nil
 	}
-	u, err := s.cfg.Authenticator.Authenticate(r.Context(), credentialsOf(r))
+	u, err := s.cfg.Authenticator.Authenticate(r.Context(), access.HTTPCredentials(r))
 	if err != nil {
 		return nil, err
 	}
@@ -200,22 +198,6 @@ func (s *Server) authorize(c *caller, vhost string, needs ...access.Need) error 
 		return nil
 	}
 	return s.cfg.Authorizer.Authorize(c.user, vhost, needs...)
-}
-
-// credentialsOf reads what an HTTP caller presented: Basic credentials, a
-// verified client certificate's common name, its address.
-func credentialsOf(r *http.Request) access.Credentials {
-	var c access.Credentials
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		c.Remote = net.TCPAddrFromAddrPort(ap)
-	}
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
-		c.CertUser = r.TLS.VerifiedChains[0][0].Subject.CommonName
-	}
-	if user, pw, ok := r.BasicAuth(); ok && user != "" {
-		c.User, c.Password = user, pw
-	}
-	return c
 }
 
 // loginRequest is the body of POST /api/login.
@@ -240,7 +222,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *caller) error 
 	}
 	u := anonymous
 	if s.cfg.Authenticator != nil {
-		cred := credentialsOf(r)
+		cred := access.HTTPCredentials(r)
 		cred.User, cred.Password, cred.CertUser = req.Username, req.Password, ""
 		var err error
 		if u, err = s.cfg.Authenticator.Authenticate(r.Context(), cred); err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -176,7 +175,7 @@ func (s *Server) monitoring(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := s.cfg.Authenticator.Authenticate(r.Context(), credentialsOf(r))
+		u, err := s.cfg.Authenticator.Authenticate(r.Context(), access.HTTPCredentials(r))
 		if err == nil {
 			err = s.cfg.Authorizer.Authorize(u, "/", access.Tag(access.TagMonitoring))
 		}
@@ -199,20 +198,4 @@ func (s *Server) monitoring(next http.Handler) http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
-}
-
-// credentialsOf reads what an HTTP caller presented: Basic credentials, a
-// verified client certificate's common name, its address.
-func credentialsOf(r *http.Request) access.Credentials {
-	var c access.Credentials
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		c.Remote = net.TCPAddrFromAddrPort(ap)
-	}
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
-		c.CertUser = r.TLS.VerifiedChains[0][0].Subject.CommonName
-	}
-	if user, pw, ok := r.BasicAuth(); ok && user != "" {
-		c.User, c.Password = user, pw
-	}
-	return c
 }
