@@ -239,32 +239,7 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 		}()
 	}
 	pstats := r.produce(producers)
-	pubEnd := time.Now()
-	var published int64
-	for _, s := range pstats {
-		published += s.n
-	}
-	if len(consumers) > 0 {
-		r.target.Store(published)
-		r.checkDone()
-		drain := time.NewTimer(fl.drain)
-		select {
-		case <-r.done:
-		case <-r.ctx.Done():
-		case <-drain.C:
-			r.fail(fmt.Errorf("consumers took %d of %d messages within --drain-timeout %v", r.consumed.Load(), published, fl.drain))
-		}
-		drain.Stop()
-	}
-	r.stop()
-	cwg.Wait()
-	res := r.result(start, pubEnd, pstats, cstats)
-	res.ClientCPUCores = (processCPU() - cpu0).Seconds() / res.ElapsedS
-	res.Servers = serverReport(fl.metricsURLs, before, scrapeAll(ctx, fl.metricsURLs))
-	if err := res.print(a.printer(), created); err != nil {
-		return err
-	}
-	return r.err
+	return r.report(ctx, a, runStart{before, cpu0, start}, pstats, cstats, &cwg, len(consumers) > 0, created)
 }
 
 // benchQueue returns the queue to use, creating a fresh one when name is
@@ -598,4 +573,45 @@ func (res benchResult) print(p printer, deleted bool) error {
 	}
 	_, err := fmt.Fprint(p.w, b.String())
 	return err
+}
+
+// runStart is what a run recorded as it began, for its report.
+type runStart struct {
+	servers []processSample // the nodes' CPU and RSS (--metrics-url)
+	cpu     time.Duration   // this process's CPU time
+	at      time.Time
+}
+
+// report waits, once the producers are done (pstats), for the consumers
+// (if any) to take everything published, bounded by --drain-timeout;
+// stops the run, waits for the consumers (cwg), and prints the report,
+// for the SDK and the AMQP load generator alike.
+func (r *benchRun) report(ctx context.Context, a *app, begun runStart, pstats, cstats []workerStats, cwg *sync.WaitGroup, consuming, created bool) error {
+	fl := r.fl
+	pubEnd := time.Now()
+	var published int64
+	for _, s := range pstats {
+		published += s.n
+	}
+	if consuming {
+		r.target.Store(published)
+		r.checkDone()
+		drain := time.NewTimer(fl.drain)
+		select {
+		case <-r.done:
+		case <-r.ctx.Done():
+		case <-drain.C:
+			r.fail(fmt.Errorf("consumers took %d of %d messages within --drain-timeout %v", r.consumed.Load(), published, fl.drain))
+		}
+		drain.Stop()
+	}
+	r.stop()
+	cwg.Wait()
+	res := r.result(begun.at, pubEnd, pstats, cstats)
+	res.ClientCPUCores = (processCPU() - begun.cpu).Seconds() / res.ElapsedS
+	res.Servers = serverReport(fl.metricsURLs, begun.servers, scrapeAll(ctx, fl.metricsURLs))
+	if err := res.print(a.printer(), created); err != nil {
+		return err
+	}
+	return r.err
 }

@@ -102,32 +102,7 @@ func benchAMQP(ctx context.Context, a *app, fl benchFlags) error {
 		}()
 	}
 	pstats := r.produceAMQP(producers)
-	pubEnd := time.Now()
-	var published int64
-	for _, s := range pstats {
-		published += s.n
-	}
-	if len(consumers) > 0 {
-		r.target.Store(published)
-		r.checkDone()
-		drain := time.NewTimer(fl.drain)
-		select {
-		case <-r.done:
-		case <-r.ctx.Done():
-		case <-drain.C:
-			r.fail(fmt.Errorf("consumers took %d of %d messages within --drain-timeout %v", r.consumed.Load(), published, fl.drain))
-		}
-		drain.Stop()
-	}
-	r.stop()
-	cwg.Wait()
-	res := r.result(start, pubEnd, pstats, cstats)
-	res.ClientCPUCores = (processCPU() - cpu0).Seconds() / res.ElapsedS
-	res.Servers = serverReport(fl.metricsURLs, before, scrapeAll(ctx, fl.metricsURLs))
-	if err := res.print(a.printer(), created); err != nil {
-		return err
-	}
-	return r.err
+	return r.report(ctx, a, runStart{before, cpu0, start}, pstats, cstats, &cwg, len(consumers) > 0, created)
 }
 
 // consumeAMQP takes deliveries until the run ends, acking each with
