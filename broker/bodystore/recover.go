@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/warrenmq/warren/internal/fsync"
 )
 
 // The marker file records how far the last Sync made the store durable:
@@ -50,7 +52,7 @@ func writeMarker(dir string, m marker) error {
 		err = os.Rename(tmp, filepath.Join(dir, markerName))
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = fsync.Dir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("body store: marker: %w", err)

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/warrenmq/warren/internal/fsync"
 )
 
 // DefaultSegmentBytes is the size at which a segment file is closed and
@@ -195,11 +195,11 @@ func (s *Store) Sync() error {
 	}
 	s.mu.Unlock()
 	for _, seg := range segs {
-		if err := fdatasync(seg.f); err != nil && s.redirty(seg) {
+		if err := fsync.Data(seg.f); err != nil && s.redirty(seg) {
 			return fmt.Errorf("body store: sync %s: %w", seg.f.Name(), err)
 		}
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsync.Dir(s.dir); err != nil {
 		return fmt.Errorf("body store: sync directory: %w", err)
 	}
 	return writeMarker(s.dir, m)
@@ -314,38 +314,4 @@ func (s *Store) closeFiles() error {
 		errs = append(errs, s.segs[id].f.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// fdatasync flushes f's data (and the metadata needed to read it back).
-func fdatasync(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			serr = unix.Fdatasync(int(fd))
-			if serr != unix.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
-// syncDir fsyncs a directory, so the files created, renamed or removed in
-// it survive a power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

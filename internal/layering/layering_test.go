@@ -32,24 +32,25 @@ var allowed = map[string][]string{
 	"routing":                      {},
 	"fsm/fsmpb":                    {},
 	"transport/warrenpb":           {},
-	"cluster/raftgroup/segmentlog": {},
-	"broker/bodystore":             {}, // a queue group's body files: a leaf
-	"cluster/raftgroup":            {"cluster/raftgroup/segmentlog"},
+	"cluster/raftgroup/segmentlog": {"internal/fsync"},
+	"broker/bodystore":             {"internal/fsync"}, // a queue group's body files: a leaf but for fsync
+	"cluster/raftgroup":            {"cluster/raftgroup/segmentlog", "internal/fsync"},
 	"fsm":                          {"routing", "fsm/fsmpb"},
 	"dispatch":                     {"fsm", "routing", "fsm/fsmpb"},
-	"cluster":                      {"cluster/raftgroup", "cluster/raftgroup/segmentlog", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
+	"cluster":                      {"cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/version"},
 	"internal/password":            {},
+	"internal/fsync":               {}, // fdatasync and directory fsync: x/sys only
 	"internal/bytesize":            {}, // sizes of options: go-humanize only
 	"internal/watermark":           {"internal/bytesize"},
 	"access":                       {"fsm", "routing", "fsm/fsmpb", "internal/password"},
-	"broker":                       {"broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"transport":                    {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"observe":                      {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
-	"manage":                       {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
+	"broker":                       {"broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport":                    {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"observe":                      {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
+	"manage":                       {"access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version", "internal/watermark", "internal/bytesize"},
 	"client":                       {"transport/warrenpb"},
 	"transport/amqp/wire":          {}, // AMQP framing: standard library only
-	"transport/amqp":               {"transport/amqp/wire", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
-	"transport/transporttest":      {"transport", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport/amqp":               {"transport/amqp/wire", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
+	"transport/transporttest":      {"transport", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":                  {}, // pure history checker: standard library only
 	"chaos":                        {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/warrenmq/warren/internal/fsync"
 	"golang.org/x/sys/unix"
 )
 
@@ -84,13 +85,13 @@ func createFile(dir, name string, b []byte) (*os.File, error) {
 		return nil, err
 	}
 	if _, err = f.Write(b); err == nil {
-		err = fdatasync(f)
+		err = fsync.Data(f)
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = fsync.Dir(dir)
 	}
 	if err != nil {
 		_ = f.Close()
@@ -98,31 +99,6 @@ func createFile(dir, name string, b []byte) (*os.File, error) {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return f, nil
-}
-
-// fdatasync flushes f's data and the metadata needed to read it back
-// (its size), which is all an append needs; a truncation uses f.Sync.
-func fdatasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// syncDir fsyncs a directory, so that the files created, renamed or
-// removed in it survive a power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // lockDir takes an exclusive flock on dir's lock file, failing at once if

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/warrenmq/warren/internal/fsync"
 )
 
 // recover reads the directory into s: it removes the temporary files of
@@ -82,7 +84,7 @@ func (s *Store) recover() error {
 		}
 	}
 	if len(garbage) > 0 {
-		return syncDir(s.dir)
+		return fsync.Dir(s.dir)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/warrenmq/warren/internal/fsync"
 )
 
 // DefaultSegmentBytes is the size at which a segment is sealed and the
@@ -277,7 +278,7 @@ func (s *Store) flush(seg *segment, buf []byte, offsets []uint32) error {
 	if _, err := seg.f.WriteAt(buf, seg.size); err != nil {
 		return fmt.Errorf("write %s: %w", seg.path, err)
 	}
-	if err := fdatasync(seg.f); err != nil {
+	if err := fsync.Data(seg.f); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", seg.path, err)
 	}
 	s.mu.Lock()
@@ -393,7 +394,7 @@ func (s *Store) deleteHead(first uint64) error {
 	if len(drop) > 0 {
 		// Not needed for correctness (Open removes segments below the
 		// first index), but it frees the disk for sure.
-		return syncDir(s.dir)
+		return fsync.Dir(s.dir)
 	}
 	return nil
 }
@@ -417,7 +418,7 @@ func (s *Store) deleteTail(min uint64) error {
 		if err := os.Remove(seg.path); err != nil {
 			return err
 		}
-		if err := syncDir(s.dir); err != nil {
+		if err := fsync.Dir(s.dir); err != nil {
 			return err
 		}
 		s.last = seg.base - 1
@@ -458,7 +459,7 @@ func (s *Store) removeSegments(k int) error {
 			return err
 		}
 	}
-	return syncDir(s.dir)
+	return fsync.Dir(s.dir)
 }
 
 // setDiskFirst durably records first in the first-index file. wmu is held.
