@@ -233,8 +233,9 @@ func WithSessionID(id string) Option {
 // maxMessages entries per PublishRequest (default 256), and a wait of at most
 // maxDelay after the first entry of a batch for more to join (default 1ms;
 // 0 sends whatever is queued at once, without waiting). The batcher waits
-// only while other requests are in flight: a publish made when none is
-// goes at once.
+// only while at least half the request slots (WithPublishInFlight) are
+// taken by other requests: a publish made when fewer are in flight goes
+// at once.
 func WithPublishBatch(maxMessages int, maxDelay time.Duration) Option {
 	return func(o *options) error {
 		if maxMessages < 1 {
