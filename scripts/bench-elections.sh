@@ -9,7 +9,7 @@
 #
 #   scripts/bench-elections.sh [-- extra warren-node flags]
 #
-# Nodes run with --no-auth on 127.0.0.1, ports 26720–26743, data in a fresh
+# Nodes run with --no-auth on 127.0.0.1, ports 26720–26744, data in a fresh
 # temporary directory removed at the end (logs kept when WARREN_BENCH_KEEP=1).
 # A benchmark, not a test: it prints counts and exits 0 unless a node fails
 # to start or the run fails.
@@ -44,7 +44,7 @@ for ((i = 0; i < 3; i++)); do
 	mkdir -p "$work/data/n$i"
 	env "${clean_env[@]}" "$work/bin/warren-node" --no-auth --id "n$i" --zone "z$i" \
 		--data-dir "$work/data/n$i" --grpc-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" \
-		--gossip-addr "127.0.0.1:$((p + 2))" --http-addr "127.0.0.1:$((p + 3))" \
+		--gossip-addr "127.0.0.1:$((p + 2))" --http-addr "127.0.0.1:$((p + 3))" --amqp-addr "127.0.0.1:$((p + 4))" \
 		--join "$join" --bootstrap-expect 3 "${node_flags[@]}" >"$work/n$i.log" 2>&1 </dev/null &
 	pids+=($!)
 	servers+="${servers:+,}127.0.0.1:$p"

@@ -5,7 +5,7 @@
 #   scripts/bench-matrix.sh [-- extra warren-node flags, e.g. --log-store bolt]
 #
 # Every node runs with --no-auth on 127.0.0.1, on fixed high ports (single
-# node 26680–26683; cluster 26690–26693, 26700–26703, 26710–26713), with
+# node 26680–26684; cluster 26690–26694, 26700–26704, 26710–26714), with
 # its data in a fresh temporary directory removed at the end. Scenarios (1 KiB
 # bodies, confirms, manual acks; at most 1,000 unconfirmed per producer):
 #
@@ -81,7 +81,7 @@ start_nodes() {
 		mkdir -p "$work/data/n$i"
 		env "${clean_env[@]}" "$work/bin/warren-node" --no-auth --id "n$i" --zone "z$i" \
 			--data-dir "$work/data/n$i" --grpc-addr "127.0.0.1:$p" --raft-addr "127.0.0.1:$((p + 1))" \
-			--gossip-addr "127.0.0.1:$((p + 2))" --http-addr "127.0.0.1:$((p + 3))" \
+			--gossip-addr "127.0.0.1:$((p + 2))" --http-addr "127.0.0.1:$((p + 3))" --amqp-addr "127.0.0.1:$((p + 4))" \
 			"${extra[@]}" "${node_flags[@]}" >"$work/n$n-$i.log" 2>&1 </dev/null &
 		pids+=($!)
 		servers+="${servers:+,}127.0.0.1:$p"
