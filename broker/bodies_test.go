@@ -170,11 +170,13 @@ func TestBodyStoreRestart(t *testing.T) {
 	declareQueue(t, []*testNode{n}, "backlog")
 	before := n.node.Group("q0").AppliedIndex()
 	total := publishBodies(t, n.b, "backlog", 0, 300)
+	snap := waitSnapshot(t, n, before+10, total)
+	// The snapshot synced the store: every body is in its files now (the
+	// last ones may have waited in its write buffer until then).
 	files, size := bodyFiles(t, cfg)
 	if files < 2 || size < int64(total) {
 		t.Fatalf("%d body files of %d bytes for %d bytes of bodies", files, size, total)
 	}
-	snap := waitSnapshot(t, n, before+10, total)
 	t.Logf("%d bytes of bodies in %d files (%d bytes); snapshot at %d: %d bytes", total, files, size, snap.Index, snap.Size)
 	getBodies(t, n.b, "backlog", 0, 50)
 	total += publishBodies(t, n.b, "backlog", 300, 20) // after the snapshot: replayed from the log

@@ -108,7 +108,7 @@ func (s *Store) recover() error {
 		if err != nil {
 			return err
 		}
-		seg.size = end
+		seg.size, seg.written = end, end
 		if !damaged {
 			continue
 		}

@@ -35,12 +35,20 @@ type Store struct {
 
 	syncMu sync.Mutex // one Sync at a time
 
-	mu      sync.RWMutex
-	index   map[Key]loc
-	segs    map[uint32]*segment
-	active  *segment
-	dirty   map[uint32]*segment // written since the last Sync
-	scratch []byte
+	mu     sync.RWMutex
+	index  map[Key]loc
+	segs   map[uint32]*segment
+	active *segment
+	dirty  map[uint32]*segment // written since the last Sync
+	// pending holds the records of the active segment from its written
+	// size on, not yet written to its file: Put appends there and writes
+	// once writeBuffer bytes gather (one write call for many bodies, not
+	// one each), and Read serves a body still there from memory (a
+	// consumer that keeps up reads the bodies just put). Sync, roll and
+	// Close write it first. Losing it in a crash loses nothing: the store
+	// is durable only up to its last Sync, and Raft applies the entries
+	// after the snapshot again.
+	pending []byte
 	closed  bool
 	// lastID is the highest segment id used, or named by the marker: a
 	// new segment's id is above it, so a marker never vouches for a
@@ -56,10 +64,16 @@ type loc struct {
 
 // segment is one open segment file.
 type segment struct {
-	id   uint32
-	f    *os.File
-	size int64
+	id      uint32
+	f       *os.File
+	size    int64 // its records' bytes, pending ones included
+	written int64 // the bytes in its file (size less the store's pending, for the active segment)
 }
+
+// writeBuffer is how many bytes of records Put gathers before it writes
+// them: about 28 ms of 1 KiB messages at 36,000 a second, at most this
+// much memory per queue group.
+const writeBuffer = 1 << 20
 
 // Stats describe what the store holds.
 type Stats struct {
@@ -125,21 +139,41 @@ func (s *Store) Put(k Key, body []byte) error {
 		}
 	}
 	a := s.active
-	s.scratch = appendRecord(s.scratch[:0], k, body)
-	if _, err := a.f.WriteAt(s.scratch, a.size); err != nil {
-		return fmt.Errorf("body store: write %s: %w", a.f.Name(), err)
-	}
-	if cap(s.scratch) > 4<<20 {
-		s.scratch = nil // do not keep a huge body's buffer
-	}
+	s.pending = appendRecord(s.pending, k, body)
 	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(len(body))}
 	a.size += rec
 	s.dirty[a.id] = a
+	if len(s.pending) >= writeBuffer {
+		return s.writePending()
+	}
+	return nil
+}
+
+// writePending writes the pending records to the active segment's file.
+// On failure they stay pending (and readable), and the next call tries
+// again.
+func (s *Store) writePending() error {
+	a := s.active
+	if a == nil || len(s.pending) == 0 {
+		return nil
+	}
+	if _, err := a.f.WriteAt(s.pending, a.written); err != nil {
+		return fmt.Errorf("body store: write %s: %w", a.f.Name(), err)
+	}
+	a.written += int64(len(s.pending))
+	if cap(s.pending) > 4*writeBuffer {
+		s.pending = nil // do not keep a huge body's buffer
+	} else {
+		s.pending = s.pending[:0]
+	}
 	return nil
 }
 
 // roll begins a new segment after the last one.
 func (s *Store) roll() error {
+	if err := s.writePending(); err != nil {
+		return err
+	}
 	id := s.lastID + 1
 	s.lastID = id
 	f, err := os.OpenFile(filepath.Join(s.dir, segmentName(id)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -163,7 +197,9 @@ func (s *Store) Read(k Key) ([]byte, error) {
 	}
 	seg := s.segs[l.seg]
 	rec := make([]byte, headerSize+int(l.n))
-	if _, err := seg.f.ReadAt(rec, int64(l.off)); err != nil {
+	if off := int64(l.off); seg == s.active && off >= seg.written {
+		copy(rec, s.pending[off-seg.written:])
+	} else if _, err := seg.f.ReadAt(rec, off); err != nil {
 		return nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
 	}
 	if h := parseHeader(rec); !valid(rec) || h.key != k || h.n != l.n {
@@ -183,6 +219,10 @@ func (s *Store) Sync() error {
 	if s.closed {
 		s.mu.Unlock()
 		return os.ErrClosed
+	}
+	if err := s.writePending(); err != nil {
+		s.mu.Unlock()
+		return err
 	}
 	segs := make([]*segment, 0, len(s.dirty))
 	for _, seg := range s.dirty {
@@ -300,7 +340,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.closeFiles()
+	return errors.Join(s.writePending(), s.closeFiles())
 }
 
 func (s *Store) closeFiles() error {
