@@ -160,6 +160,11 @@ func (s *Store) writePending() error {
 	if _, err := a.f.WriteAt(s.pending, a.written); err != nil {
 		return fmt.Errorf("body store: write %s: %w", a.f.Name(), err)
 	}
+	// Start the write-back now, without waiting for it: the Sync before a
+	// snapshot then finds little left to flush, instead of tens of
+	// megabytes whose write-back would hold up the Raft log's fsyncs (and
+	// every confirm) for tens of milliseconds.
+	fsync.Start(a.f, a.written, int64(len(s.pending)))
 	a.written += int64(len(s.pending))
 	if cap(s.pending) > 4*writeBuffer {
 		s.pending = nil // do not keep a huge body's buffer
@@ -291,31 +296,37 @@ func (s *Store) Pin(live func(yield func(Key))) Pinned {
 // read already, and the snapshots that refer to it are superseded).
 func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return 0, os.ErrClosed
 	}
-	dead := make(map[uint32]bool)
-	var errs []error
+	dead := make(map[uint32]*segment)
 	for id, seg := range s.segs {
 		if p.segs[id] || id >= p.from || seg == s.active {
 			continue
 		}
-		dead[id] = true
+		dead[id] = seg
 		delete(s.segs, id)
 		delete(s.dirty, id)
+	}
+	if len(dead) > 0 {
+		for k, l := range s.index {
+			if dead[l.seg] != nil {
+				delete(s.index, k)
+			}
+		}
+	}
+	s.mu.Unlock()
+	// Closing and unlinking a segment of many megabytes takes the file
+	// system a while: outside the lock, so Put (the apply path) and Read
+	// do not wait for it. Nothing reaches these segments any more.
+	var errs []error
+	for _, seg := range dead {
 		if err := seg.f.Close(); err != nil {
 			errs = append(errs, err)
 		}
 		if err := os.Remove(seg.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
-		}
-	}
-	if len(dead) > 0 {
-		for k, l := range s.index {
-			if dead[l.seg] {
-				delete(s.index, k)
-			}
 		}
 	}
 	return len(dead), errors.Join(errs...)

@@ -44,3 +44,17 @@ func Dir(dir string) error {
 	}
 	return err
 }
+
+// Start asks the kernel to begin writing n bytes of f from off back to
+// the disk, and returns at once (sync_file_range with WRITE only): it
+// promises nothing — Data does — but spreads write-back over time, so a
+// later Data has less to flush. Errors are ignored for that reason.
+func Start(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
+}

@@ -345,7 +345,12 @@ func (s *Store) startAt(index uint64) error {
 // returns once the deletion is durable.
 func (s *Store) DeleteRange(min, max uint64) error {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			s.wmu.Unlock()
+		}
+	}()
 	if err := s.writable(); err != nil {
 		return err
 	}
@@ -362,20 +367,30 @@ func (s *Store) DeleteRange(min, max uint64) error {
 		}
 		return s.fail(s.removeSegments(0))
 	case min <= first:
-		return s.fail(s.deleteHead(max + 1))
+		drop, err := s.deleteHead(max + 1)
+		if err != nil {
+			return s.fail(err)
+		}
+		// The deletion is durable (the first-index file); removing the
+		// files can take the file system milliseconds: not under wmu,
+		// which every append (StoreLogs, so every commit) waits for.
+		locked = false
+		s.wmu.Unlock()
+		s.removeDropped(drop)
+		return nil
 	case max >= last:
 		return s.fail(s.deleteTail(min))
 	}
 	return fmt.Errorf("%w: [%d, %d] inside [%d, %d]", ErrMiddleRange, min, max, first, last)
 }
 
-// deleteHead makes first the log's first index: durably in the first-index
-// file, then by removing the segments wholly below it. Entries below first
-// in the segment that holds it stay on disk, invisible, until that segment
-// goes too. wmu is held.
-func (s *Store) deleteHead(first uint64) error {
+// deleteHead makes first the log's first index, durably in the first-index
+// file, and takes the segments wholly below it out of the log; it returns
+// them for removeDropped. Entries below first in the segment that holds it
+// stay on disk, invisible, until that segment goes too. wmu is held.
+func (s *Store) deleteHead(first uint64) ([]*segment, error) {
 	if err := s.setDiskFirst(first); err != nil {
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
 	s.first = first
@@ -385,18 +400,25 @@ func (s *Store) deleteHead(first uint64) error {
 		s.segs = s.segs[1:]
 	}
 	s.mu.Unlock()
+	return drop, nil
+}
+
+// removeDropped closes and removes the files of segments deleteHead took
+// out of the log. A failure is logged, not returned: the first-index file
+// already deleted their entries, and Open removes segments below it.
+func (s *Store) removeDropped(drop []*segment) {
 	for _, seg := range drop {
 		_ = seg.f.Close()
-		if err := os.Remove(seg.path); err != nil {
-			return err
+		if err := os.Remove(seg.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("removing a compacted segment failed; the next open removes it", "file", seg.path, "error", err)
 		}
 	}
 	if len(drop) > 0 {
-		// Not needed for correctness (Open removes segments below the
-		// first index), but it frees the disk for sure.
-		return fsync.Dir(s.dir)
+		// Not needed for correctness, but it frees the disk for sure.
+		if err := fsync.Dir(s.dir); err != nil {
+			s.logger.Warn("syncing the log directory after a compaction failed", "error", err)
+		}
 	}
-	return nil
 }
 
 // deleteTail deletes the entries from min on (min > FirstIndex): the
