@@ -35,11 +35,16 @@ type Store struct {
 
 	syncMu sync.Mutex // one Sync at a time
 
-	mu     sync.RWMutex
-	index  map[Key]loc
-	segs   map[uint32]*segment
-	active *segment
-	dirty  map[uint32]*segment // written since the last Sync
+	mu    sync.RWMutex
+	index map[Key]loc
+	// indexPeak is the most entries index held since it was last made:
+	// a Go map keeps its buckets when entries go, so DeleteUnpinned
+	// rebuilds one that shrank to a quarter (an idle node after a drained
+	// backlog would otherwise keep the backlog's index).
+	indexPeak int
+	segs      map[uint32]*segment
+	active    *segment
+	dirty     map[uint32]*segment // written since the last Sync
 	// pending holds the records of the active segment from its written
 	// size on, not yet written to its file: Put appends there and writes
 	// once writeBuffer bytes gather (one write call for many bodies, not
@@ -141,6 +146,7 @@ func (s *Store) Put(k Key, body []byte) error {
 	a := s.active
 	s.pending = appendRecord(s.pending, k, body)
 	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(len(body))}
+	s.indexPeak = max(s.indexPeak, len(s.index))
 	a.size += rec
 	s.dirty[a.id] = a
 	if len(s.pending) >= writeBuffer {
@@ -314,6 +320,14 @@ func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 			if dead[l.seg] != nil {
 				delete(s.index, k)
 			}
+		}
+		if len(s.index) < s.indexPeak/4 {
+			index := make(map[Key]loc, len(s.index)) // not maps.Clone: it keeps the size
+			for k, l := range s.index {
+				index[k] = l
+			}
+			s.index = index
+			s.indexPeak = len(s.index)
 		}
 	}
 	s.mu.Unlock()
