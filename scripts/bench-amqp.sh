@@ -67,7 +67,11 @@ pid=""
 if command -v rabbitmq-server >/dev/null; then
 	echo "RabbitMQ" >&2
 	rabbitmq-server -detached >/dev/null 2>&1 && rabbit=true
-	timeout 120 rabbitmqctl await_startup >/dev/null
+	# await_startup fails at once until the node has registered: retry.
+	for ((t = 0; t < 60; t++)); do
+		rabbitmqctl await_startup --timeout 5 >/dev/null 2>&1 && break
+		sleep 1
+	done
 	for ((r = 1; r <= runs; r++)); do
 		bench rabbit-tput --amqp-url amqp://guest:guest@127.0.0.1:5672/ --producers 1 --consumers 1 --prefetch 100 --batch 1000 --count "$count"
 		bench rabbit-lat --amqp-url amqp://guest:guest@127.0.0.1:5672/ --producers 1 --consumers 1 --prefetch 100 --batch 1 --count 5000
@@ -76,6 +80,6 @@ fi
 printf '%-10s %14s %22s %22s\n' "" "msgs/s 1p/1c" "confirm p50 ms (1 by 1)" "confirm p99 ms (1 by 1)"
 for who in grpc amqp rabbit; do
 	compgen -G "$work/$who-tput-*.json" >/dev/null || continue
-	printf '%-10s %14s %22s %22s\n' "$who" "$(median "$who-tput" '.consume_msgs_per_s')" \
+	printf '%-10s %14.0f %22.3f %22.3f\n' "$who" "$(median "$who-tput" '.consume_msgs_per_s')" \
 		"$(median "$who-lat" '.confirm_latency.p50_ms')" "$(median "$who-lat" '.confirm_latency.p99_ms')"
 done
