@@ -31,7 +31,8 @@ func startAMQP(f *flags, sec *security, b *broker.Broker, acc *transport.Access,
 	listen := func(addr string, tlsConf *tls.Config, name string) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("%s listener: %w", name, err)
+			// 5672 is often a RabbitMQ's already: say how to move aside.
+			return fmt.Errorf("%s listener: %w (choose another port with --%s-addr, or turn the AMQP port off with --%s-addr \"\")", name, err, name, name)
 		}
 		// The client port's connection cap applies to each AMQP port too.
 		ln = transport.LimitConnections(ln, f.caps.MaxConnections, logger.Named(name))
