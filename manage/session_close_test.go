@@ -53,13 +53,23 @@ func TestCloseSession(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("the consume stream outlived its session's close")
 	}
-	again, err := c.Subscribe(testCtx(t), "work", client.ConsumeOptions{Prefetch: 1})
+	// Another client takes it: the closed one is reconnecting meanwhile
+	// (its session stream ended too), which would end a stream it opened.
+	other, err := client.New(testCtx(t), []string{nd.n.Addr}, client.WithCredentials("guest", "guest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	again, err := other.Subscribe(testCtx(t), "work", client.ConsumeOptions{Prefetch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = again.Close() })
 	select {
-	case d := <-again.Deliveries():
+	case d, ok := <-again.Deliveries():
+		if !ok {
+			t.Fatalf("the second subscription ended: %v", again.Err())
+		}
 		if string(d.Body) != "held" || !d.Redelivered {
 			t.Fatalf("got %q redelivered=%v, want the held message redelivered", d.Body, d.Redelivered)
 		}
