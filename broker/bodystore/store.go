@@ -47,7 +47,7 @@ type Store struct {
 	dirty     map[uint32]*segment // written since the last Sync
 	// pending holds the records of the active segment from its written
 	// size on, not yet written to its file: Put appends there and writes
-	// once writeBuffer bytes gather (one write call for many bodies, not
+	// once WriteBuffer bytes gather (one write call for many bodies, not
 	// one each), and Read serves a body still there from memory (a
 	// consumer that keeps up reads the bodies just put). Sync, roll and
 	// Close write it first. Losing it in a crash loses nothing: the store
@@ -75,10 +75,10 @@ type segment struct {
 	written int64 // the bytes in its file (size less the store's pending, for the active segment)
 }
 
-// writeBuffer is how many bytes of records Put gathers before it writes
-// them: about 28 ms of 1 KiB messages at 36,000 a second, at most this
+// WriteBuffer is how many bytes of records Put gathers before it writes
+// them (at most that much of a store's bodies is in memory only): about 28 ms of 1 KiB messages at 36,000 a second, at most this
 // much memory per queue group.
-const writeBuffer = 1 << 20
+const WriteBuffer = 1 << 20
 
 // Stats describe what the store holds.
 type Stats struct {
@@ -149,7 +149,7 @@ func (s *Store) Put(k Key, body []byte) error {
 	s.indexPeak = max(s.indexPeak, len(s.index))
 	a.size += rec
 	s.dirty[a.id] = a
-	if len(s.pending) >= writeBuffer {
+	if len(s.pending) >= WriteBuffer {
 		return s.writePending()
 	}
 	return nil
@@ -172,7 +172,7 @@ func (s *Store) writePending() error {
 	// every confirm) for tens of milliseconds.
 	fsync.Start(a.f, a.written, int64(len(s.pending)))
 	a.written += int64(len(s.pending))
-	if cap(s.pending) > 4*writeBuffer {
+	if cap(s.pending) > 4*WriteBuffer {
 		s.pending = nil // do not keep a huge body's buffer
 	} else {
 		s.pending = s.pending[:0]

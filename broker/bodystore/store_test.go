@@ -272,7 +272,7 @@ func TestPendingBodiesReadBeforeWritten(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, 0)
 	var keys []Key
-	for i := range 3 * writeBuffer / 1000 { // crosses the buffer's size: some written, some pending
+	for i := range 3 * WriteBuffer / 1000 { // crosses the buffer's size: some written, some pending
 		k := Key{Index: uint64(i + 1)}
 		if err := s.Put(k, body(k, 1000)); err != nil {
 			t.Fatal(err)
