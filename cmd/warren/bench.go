@@ -192,14 +192,8 @@ func bench(ctx context.Context, a *app, fl benchFlags) error {
 			}
 		}()
 	}
-	r := &benchRun{a: a, fl: fl, queue: queue, done: make(chan struct{})}
-	if fl.duration > 0 {
-		r.ctx, r.stop = context.WithTimeout(ctx, fl.duration)
-	} else {
-		r.ctx, r.stop = context.WithCancel(ctx)
-	}
+	r := newBenchRun(ctx, a, fl, queue)
 	defer r.stop()
-	r.target.Store(int64(fl.count))
 
 	var clients []*client.Client
 	defer func() {
@@ -614,4 +608,18 @@ func (r *benchRun) report(ctx context.Context, a *app, begun runStart, pstats, c
 		return err
 	}
 	return r.err
+}
+
+// newBenchRun starts a run on queue, bounded by --duration when set (its
+// stop must be called), expecting --count messages until the producers
+// say how many they published; for the SDK and the AMQP load generator.
+func newBenchRun(ctx context.Context, a *app, fl benchFlags, queue string) *benchRun {
+	r := &benchRun{a: a, fl: fl, queue: queue, done: make(chan struct{})}
+	if fl.duration > 0 {
+		r.ctx, r.stop = context.WithTimeout(ctx, fl.duration)
+	} else {
+		r.ctx, r.stop = context.WithCancel(ctx)
+	}
+	r.target.Store(int64(fl.count))
+	return r
 }

@@ -43,14 +43,8 @@ func benchAMQP(ctx context.Context, a *app, fl benchFlags) error {
 			}
 		}()
 	}
-	r := &benchRun{a: a, fl: fl, queue: queue, done: make(chan struct{})}
-	if fl.duration > 0 {
-		r.ctx, r.stop = context.WithTimeout(ctx, fl.duration)
-	} else {
-		r.ctx, r.stop = context.WithCancel(ctx)
-	}
+	r := newBenchRun(ctx, a, fl, queue)
 	defer r.stop()
-	r.target.Store(int64(fl.count))
 
 	var conns []*amqp091.Connection
 	defer func() {
