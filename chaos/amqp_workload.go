@@ -132,25 +132,7 @@ func (w *workload) produceAMQP(ctx context.Context, a *amqpClient, name string, 
 	go func() {
 		defer w.producers.Done()
 		defer a.close()
-		next := time.Now()
-		for seq := uint64(1); ; seq++ {
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-w.stopPublishing:
-					return
-				case <-ctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
-			select {
-			case <-w.stopPublishing:
-				return
-			case <-ctx.Done():
-				return
-			default:
-			}
-			next = later(next.Add(interval), time.Now().Add(-interval))
+		w.pace(ctx, interval, func(seq uint64) {
 			r := rs[rng.IntN(len(rs))]
 			id := fmt.Sprintf("%s-%d", name, seq)
 			var headers amqp091.Table
@@ -160,7 +142,7 @@ func (w *workload) produceAMQP(ctx context.Context, a *amqpClient, name string, 
 			w.publishAMQP(ctx, a, name, seq, id, r, r.routingKey(rng), amqp091.Publishing{
 				Body: messageBody(id, body), MessageId: id, Headers: headers,
 			})
-		}
+		})
 	}()
 }
 

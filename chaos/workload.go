@@ -136,30 +136,39 @@ func (w *workload) produce(ctx context.Context, c *client.Client, name string, r
 	w.producers.Add(1)
 	go func() {
 		defer w.producers.Done()
-		next := time.Now()
-		for seq := uint64(1); ; seq++ {
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-w.stopPublishing:
-					return
-				case <-ctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
+		w.pace(ctx, interval, func(seq uint64) {
+			r := rs[rng.IntN(len(rs))]
+			id := fmt.Sprintf("%s-%d", name, seq)
+			w.publish(ctx, c, name, seq, id, r, r.routingKey(rng), body, r.publishOptions(rng)...)
+		})
+	}()
+}
+
+// pace calls publish with sequence numbers 1, 2, … once per interval (a
+// producer that fell behind catches up by at most one interval), until
+// publishing stops or ctx ends. The SDK and AMQP producers share it.
+func (w *workload) pace(ctx context.Context, interval time.Duration, publish func(seq uint64)) {
+	next := time.Now()
+	for seq := uint64(1); ; seq++ {
+		if d := time.Until(next); d > 0 {
 			select {
 			case <-w.stopPublishing:
 				return
 			case <-ctx.Done():
 				return
-			default:
+			case <-time.After(d):
 			}
-			next = later(next.Add(interval), time.Now().Add(-interval))
-			r := rs[rng.IntN(len(rs))]
-			id := fmt.Sprintf("%s-%d", name, seq)
-			w.publish(ctx, c, name, seq, id, r, r.routingKey(rng), body, r.publishOptions(rng)...)
 		}
-	}()
+		select {
+		case <-w.stopPublishing:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		next = later(next.Add(interval), time.Now().Add(-interval))
+		publish(seq)
+	}
 }
 
 func later(a, b time.Time) time.Time {
