@@ -3,14 +3,12 @@ package e2e_test
 import (
 	"crypto/tls"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/warrenmq/warren/client"
-	"github.com/warrenmq/warren/internal/certs"
 )
 
 // TestProcessManagementOverTLS: a warren-node process with TLS and
@@ -20,22 +18,7 @@ import (
 func TestProcessManagementOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	clientCfg := tlsFiles(t, dir, "mgmt-node")
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKey, err := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := certs.NewCert(caPEM, caKey, certs.CertOptions{CommonName: "guest", Client: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestCert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guestCert := guestClientCert(t, dir)
 	p := &nodeProc{
 		t: t, id: "mgmt-node", dataDir: t.TempDir(), logPath: filepath.Join(t.TempDir(), "node.log"),
 		grpcAddr: freeAddr(t), raftAddr: freeAddr(t), gossipAddr: freeGossipAddr(t), readOnlyProbe: true,

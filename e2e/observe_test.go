@@ -178,22 +178,7 @@ func TestProcessHealthThroughShutdown(t *testing.T) {
 func TestProcessEndpointsOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	clientCfg := tlsFiles(t, dir, "tls-node")
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKey, err := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := certs.NewCert(caPEM, caKey, certs.CertOptions{CommonName: "guest", Client: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestCert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guestCert := guestClientCert(t, dir)
 	p := &nodeProc{
 		t: t, id: "tls-node", dataDir: t.TempDir(), logPath: filepath.Join(t.TempDir(), "node.log"),
 		grpcAddr: freeAddr(t), raftAddr: freeAddr(t), gossipAddr: freeGossipAddr(t), readOnlyProbe: true,
@@ -282,4 +267,27 @@ func TestProcessJSONLogs(t *testing.T) {
 	if lines == 0 || groupLines == 0 {
 		t.Fatalf("%d JSON lines, %d of Raft groups", lines, groupLines)
 	}
+}
+
+// guestClientCert is a client certificate naming the user guest, signed by
+// the CA tlsFiles wrote into dir.
+func guestClientCert(t *testing.T, dir string) tls.Certificate {
+	t.Helper()
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := os.ReadFile(filepath.Join(dir, "ca-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := certs.NewCert(caPEM, caKey, certs.CertOptions{CommonName: "guest", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guestCert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return guestCert
 }
