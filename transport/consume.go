@@ -348,8 +348,12 @@ func (s *Server) sessionSends(ctx context.Context, stream grpc.BidiStreamingServ
 	}
 	told := map[string]string{} // group → leader id last known or told
 	var changed <-chan struct{}
+	// The leaders are read at the start and after each change, not at
+	// every heartbeat.
+	look := notices
 	for first := true; ; first = false {
-		if notices {
+		if look {
+			look = false
 			changed = s.broker.LeadersChanged()
 			for _, l := range s.broker.QueueGroupLeaders() {
 				if l.LeaderID == "" || told[l.Group] == l.LeaderID {
@@ -368,6 +372,7 @@ func (s *Server) sessionSends(ctx context.Context, stream grpc.BidiStreamingServ
 		case <-ctx.Done():
 			return
 		case <-changed:
+			look = true
 		case <-beat:
 			if !sent(&pb.SessionResponse{}) {
 				return
