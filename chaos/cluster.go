@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -225,6 +226,29 @@ func (c *cluster) killAll() {
 		}()
 	}
 	wg.Wait()
+}
+
+// dumpStacks makes every running node write its goroutines to its log and
+// exit (SIGQUIT; a paused node is resumed first), and waits for them.
+func (c *cluster) dumpStacks() {
+	for _, n := range c.nodes {
+		if !n.running() {
+			continue
+		}
+		_ = n.signal(syscall.SIGCONT)
+		if err := n.signal(syscall.SIGQUIT); err != nil {
+			continue
+		}
+		n.mu.Lock()
+		exited := n.exited
+		n.mu.Unlock()
+		select {
+		case <-exited:
+			fmt.Fprintf(c.o.Log, "chaos: %s wrote its goroutines to %s\n", n.id, n.logPath)
+		case <-time.After(10 * time.Second):
+			fmt.Fprintf(c.o.Log, "chaos: %s did not exit on SIGQUIT within 10s\n", n.id)
+		}
+	}
 }
 
 // close kills every node and removes the lab.

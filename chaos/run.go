@@ -88,8 +88,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	w.stopProducers()
 	w.stopConsumers()
 	logf(o, "producers stopped; draining every queue")
-	if err := w.drain(ctx, 3*time.Second, o.scaled(3*time.Minute)); err != nil {
+	if err := w.drain(ctx, 3*time.Second, o.scaled(time.Minute), o.scaled(3*time.Minute)); err != nil {
 		res.Errors = append(res.Errors, "drain: "+err.Error())
+		// The nodes' goroutines, in their logs, show where a stuck
+		// queue waits: the evidence a rerun may not reproduce.
+		c.dumpStacks()
 	}
 	mon.close()
 

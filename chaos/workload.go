@@ -318,9 +318,12 @@ func (w *workload) stopConsumers() {
 
 // drain consumes every queue (but the dead-letter source, which empties
 // by itself into its target) with fresh consumers until every queue is
-// empty (no ready, no unacked) and nothing was delivered for quiet, or
-// until timeout.
-func (w *workload) drain(ctx context.Context, quiet, timeout time.Duration) error {
+// empty (no ready, no unacked) and nothing was delivered for quiet. It
+// fails after timeout, or sooner once it stalled: nothing delivered and
+// the queues' counts unchanged for stall (a stuck queue is reported
+// while its nodes' state is still the stuck one, not after the whole
+// timeout).
+func (w *workload) drain(ctx context.Context, quiet, stall, timeout time.Duration) error {
 	rng := rand.New(rand.NewPCG(uint64(w.o.Seed), 99))
 	admin, err := w.newClient(ctx, rng)
 	if err != nil {
@@ -344,6 +347,7 @@ func (w *workload) drain(ctx context.Context, quiet, timeout time.Duration) erro
 	}
 	deadline := time.Now().Add(timeout)
 	var last error
+	lastCounts, changed := "", time.Now()
 	for {
 		last = queuesEmpty(ctx, admin)
 		if last == nil && time.Since(time.Unix(0, w.lastDelivery.Load())) >= quiet {
@@ -352,8 +356,14 @@ func (w *workload) drain(ctx context.Context, quiet, timeout time.Duration) erro
 		if last == nil {
 			last = errors.New("deliveries still arriving")
 		}
+		if counts := last.Error(); counts != lastCounts {
+			lastCounts, changed = counts, time.Now()
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("queues not drained after %v: %w", timeout, last)
+		}
+		if idle := min(time.Since(changed), time.Since(time.Unix(0, w.lastDelivery.Load()))); idle >= stall {
+			return fmt.Errorf("drain stalled: nothing delivered and no queue changed for %v: %w", idle.Round(time.Second), last)
 		}
 		select {
 		case <-ctx.Done():
