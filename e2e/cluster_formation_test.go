@@ -81,16 +81,20 @@ func launchCluster(t *testing.T, procs []*nodeProc) {
 	serving := make([]bool, len(procs))
 	relaunches := 0
 	eventually(t, 90*time.Second, "every node serving", func() error {
+		// Relaunch first, every node: the others wait for it to form the
+		// cluster, so a probe of theirs fails until it is back.
 		for i, p := range procs {
-			if serving[i] {
-				continue
-			}
-			if p.bindFailed() && relaunches < 5 {
+			if !serving[i] && p.bindFailed() && relaunches < 5 {
 				relaunches++
 				p.grpcAddr, p.raftAddr, p.gossipAddr = freeAddr(t), freeAddr(t), freeGossipAddr(t)
 				if err := p.launch(); err != nil {
 					return fmt.Errorf("relaunch %s: %w", p.id, err)
 				}
+			}
+		}
+		for i, p := range procs {
+			if serving[i] {
+				continue
 			}
 			if err := p.probe(); err != nil {
 				return fmt.Errorf("%s: %w", p.id, err)

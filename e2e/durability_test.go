@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,15 +46,40 @@ type nodeProc struct {
 // (and that is free again; the caller retries if someone takes it first).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// The OS may hand a port it just freed out again: the gossip
+		// ports of two nodes of one cluster were once the same.
+		if handedOut.add(addr) || attempt == 20 {
+			return addr
+		}
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
+}
+
+// handedOut is every address freeAddr returned in this test process.
+var handedOut = addrSet{seen: map[string]bool{}}
+
+type addrSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// add records addr and reports whether it was new.
+func (s *addrSet) add(addr string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen[addr] {
+		return false
 	}
-	return addr
+	s.seen[addr] = true
+	return true
 }
 
 // freeGossipAddr is freeAddr for memberlist, which binds the port for
