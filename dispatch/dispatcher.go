@@ -385,26 +385,63 @@ func (d *Dispatcher) signal() {
 	}
 }
 
+// Retrying a settlement that was not committed: the first retry after
+// retryFirst, each next one twice as late, up to retryMax.
+const (
+	retryFirst = 20 * time.Millisecond
+	retryMax   = time.Second
+)
+
 // flushLoop proposes whatever settlements accumulated while the previous
-// proposal was in flight: under load many acks share one Raft entry.
+// proposal was in flight: under load many acks share one Raft entry. A
+// flush that could not commit (flush) is tried again after a back-off,
+// with whatever accumulated meanwhile.
 func (d *Dispatcher) flushLoop() {
 	defer d.wg.Done()
+	backoff := time.Duration(0)
 	for {
-		select {
-		case <-d.quit:
-			return
-		case <-d.kick:
+		if backoff == 0 {
+			select {
+			case <-d.quit:
+				return
+			case <-d.kick:
+			}
+		} else {
+			t := time.NewTimer(backoff)
+			select {
+			case <-d.quit:
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 		d.mu.Lock()
 		p := d.pend
 		d.pend = pending{}
 		d.mu.Unlock()
-		d.flush(p)
+		if d.flush(p) {
+			backoff = min(max(2*backoff, retryFirst), retryMax)
+		} else {
+			backoff = 0
+		}
 	}
 }
 
-func (d *Dispatcher) flush(p pending) {
-	for _, kind := range []SettleKind{Ack, Return, Discard} {
+// settleKinds is the order in which a flush proposes settlements.
+var settleKinds = [...]SettleKind{Ack, Return, Discard}
+
+// flush proposes p in order and reports whether it must be tried again.
+// A settlement that was not committed while this dispatcher still serves
+// (a leadership transfer that was refused or failed, a commit that timed
+// out) goes back, with everything after it, in front of what is pending:
+// it is tried again until it commits or the dispatcher stops. Dropping it
+// would leave the messages checked out to a consumer that lives on, its
+// credit used up by deliveries the client believes it acked, and the
+// queue stuck. A settlement applied twice is harmless: a tag no longer
+// checked out is skipped, and tags are never reused. Only a refusal by
+// the state machine is final.
+func (d *Dispatcher) flush(p pending) (retry bool) {
+	for i, kind := range settleKinds {
 		items := p.items(kind)
 		if len(items) == 0 {
 			continue
@@ -418,10 +455,28 @@ func (d *Dispatcher) flush(p pending) {
 		case Discard:
 			cmd = &fsmpb.Discard{Items: items, NowMs: d.now()}
 		}
-		p.finish(kind, d.propose(cmd))
+		final, err := d.propose(cmd)
+		if !final {
+			d.putBack(p.from(settleKinds[i:]))
+			return true
+		}
+		p.finish(kind, err)
 	}
 	d.proposeCancels(p.cancels, p.cancelWaiters)
 	d.proposeDowns(p.downs)
+	return false
+}
+
+// putBack returns p, which the flusher could not commit, to the front of
+// what is pending; after Stop its waiters hear the stop error.
+func (d *Dispatcher) putBack(p pending) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		p.fail(d.stopErr)
+		return
+	}
+	d.pend = p.then(d.pend)
 }
 
 // sessionsPerDown bounds the sessions of one SessionDown the flusher
@@ -444,7 +499,7 @@ func (d *Dispatcher) proposeDowns(downs []sessionDown) {
 		if len(chunk) == 0 {
 			return
 		}
-		err := d.propose(&fsmpb.SessionDown{Sessions: chunk, NowMs: d.now()})
+		_, err := d.propose(&fsmpb.SessionDown{Sessions: chunk, NowMs: d.now()})
 		for _, i := range owners {
 			if errs[i] == nil {
 				errs[i] = err
@@ -493,7 +548,7 @@ func (d *Dispatcher) proposeCancels(keys []Key, waiters map[Key][]chan error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag, NowMs: d.now()})
+			_, err := d.propose(&fsmpb.Cancel{Queue: key.Queue, Session: key.Session, ConsumerTag: key.Tag, NowMs: d.now()})
 			for _, w := range waiters[key] {
 				w <- err
 			}
@@ -502,17 +557,24 @@ func (d *Dispatcher) proposeCancels(keys []Key, waiters map[Key][]chan error) {
 	wg.Wait()
 }
 
-func (d *Dispatcher) propose(cmd proto.Message) error {
+// propose commits cmd. final is false when it was not committed for a
+// reason that may pass (not the state machine's refusal): the caller may
+// try again. A Cancel or SessionDown not committed is not tried again
+// here: the leader's liveness checks return what such a consumer or
+// session holds (broker's cancelAbsentConsumers, downAbsentSessions).
+func (d *Dispatcher) propose(cmd proto.Message) (final bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
 	defer cancel()
 	res, err := d.proposer.Propose(ctx, cmd)
-	if err == nil && res != nil {
-		err = res.Err
-	}
 	if err != nil {
 		d.logger.Warn("settlement not committed", "command", fmt.Sprintf("%T", cmd), "error", err)
+		return false, err
 	}
-	return err
+	if res != nil && res.Err != nil {
+		d.logger.Warn("settlement refused", "command", fmt.Sprintf("%T", cmd), "error", res.Err)
+		return true, res.Err
+	}
+	return true, nil
 }
 
 // pending is what the flusher has yet to propose.
@@ -549,7 +611,9 @@ func (p *pending) add(key Key, kind SettleKind, tags []uint64, done chan error) 
 		p.settles[kind] = m
 	}
 	m[key] = append(m[key], tags...)
-	p.waiters[kind] = append(p.waiters[kind], done)
+	if done != nil {
+		p.waiters[kind] = append(p.waiters[kind], done)
+	}
 }
 
 // items returns kind's settlements sorted by consumer so the command bytes
@@ -575,6 +639,45 @@ func (p *pending) items(kind SettleKind) []*fsmpb.ConsumerTags {
 		items = append(items, &fsmpb.ConsumerTags{Queue: k.Queue, Session: k.Session, ConsumerTag: k.Tag, Tags: m[k]})
 	}
 	return items
+}
+
+// from is what p holds of kinds and after them: those settlements, and
+// every Cancel and SessionDown.
+func (p *pending) from(kinds []SettleKind) pending {
+	out := pending{cancels: p.cancels, cancelWaiters: p.cancelWaiters, downs: p.downs}
+	for _, kind := range kinds {
+		for key, tags := range p.settles[kind] {
+			out.add(key, kind, tags, nil)
+		}
+		if out.waiters != nil {
+			out.waiters[kind] = p.waiters[kind]
+		}
+	}
+	return out
+}
+
+// then is p followed by next: next's settlements join p's (one command
+// per kind carries both), its Cancels and SessionDowns come after p's.
+func (p pending) then(next pending) pending {
+	for _, kind := range settleKinds {
+		for key, tags := range next.settles[kind] {
+			p.add(key, kind, tags, nil)
+		}
+		if len(next.waiters[kind]) > 0 {
+			if p.waiters == nil {
+				p.waiters = map[SettleKind][]chan error{}
+			}
+			p.waiters[kind] = append(p.waiters[kind], next.waiters[kind]...)
+		}
+	}
+	p.cancels = append(p.cancels, next.cancels...)
+	for key, ws := range next.cancelWaiters {
+		for _, w := range ws {
+			p.addCancelWaiter(key, w)
+		}
+	}
+	p.downs = append(p.downs, next.downs...)
+	return p
 }
 
 func (p *pending) finish(kind SettleKind, err error) {

@@ -436,3 +436,128 @@ func TestSessionDownsShareCommands(t *testing.T) {
 		t.Fatalf("SessionDown sizes %v, want %d then the rest of %d", sizes, sessionsPerDown, 4+len(many))
 	}
 }
+
+// flaky is a recorder whose first failures proposals fail as Raft fails
+// them when this node cannot commit for now (a refused leadership
+// transfer, a commit that timed out); a unit-test fake.
+type flaky struct {
+	recorder
+	failures int
+	failed   []proto.Message
+}
+
+func (f *flaky) Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, error) {
+	f.mu.Lock()
+	if f.failures > 0 {
+		f.failures--
+		f.failed = append(f.failed, cmd)
+		f.mu.Unlock()
+		return nil, errors.New("raft group q0: not the leader, no leader known")
+	}
+	f.mu.Unlock()
+	return f.recorder.Propose(ctx, cmd)
+}
+
+// TestAckNotCommittedIsTriedAgain: an ack whose Settle was not committed
+// while the dispatcher still serves is proposed again until it commits,
+// ahead of the Cancel queued after it and together with the acks that
+// came meanwhile; its waiter hears the final outcome. Dropped, it would
+// leave the messages checked out to a live consumer whose credit is then
+// used up: a queue stuck for good (issue 14's chaos hang).
+func TestAckNotCommittedIsTriedAgain(t *testing.T) {
+	f := &flaky{recorder: *newRecorder(), failures: 3}
+	d := New(f, nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	d.Deliver(deliveries(c.Key(), 1, 2, 3))
+	first, err := c.Settle(Ack, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tag 2 is acked while tag 1 is being retried, then the stream ends.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		n := len(f.failed)
+		f.mu.Unlock()
+		if n >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first Settle was never proposed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	second, err := c.Settle(Ack, 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for i, done := range []<-chan error{first, second} {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("ack %d: %v, want committed", i+1, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ack %d never answered", i+1)
+		}
+	}
+	cmds := f.waitFor(t, 2)
+	var acked []uint64
+	for _, cmd := range cmds[:len(cmds)-1] {
+		s, ok := cmd.(*fsmpb.Settle)
+		if !ok {
+			t.Fatalf("committed %T before the Cancel, want only Settles", cmd)
+		}
+		for _, it := range s.GetItems() {
+			acked = append(acked, it.GetTags()...)
+		}
+	}
+	if !reflect.DeepEqual(acked, []uint64{1, 2}) {
+		t.Fatalf("committed acks %v, want [1 2]", acked)
+	}
+	if _, ok := cmds[len(cmds)-1].(*fsmpb.Cancel); !ok {
+		t.Fatalf("last command %T, want the Cancel after the acks", cmds[len(cmds)-1])
+	}
+	if len(f.failed) != 3 {
+		t.Fatalf("%d failed proposals, want 3", len(f.failed))
+	}
+}
+
+// TestAckRetriedUntilStop: a Settle that never commits is answered with
+// the stop error when the dispatcher stops (leadership lost: the next
+// leader returns what is still checked out).
+func TestAckRetriedUntilStop(t *testing.T) {
+	f := &flaky{recorder: *newRecorder(), failures: 1 << 30}
+	d := New(f, nil)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	d.Deliver(deliveries(c.Key(), 1))
+	done, err := c.Settle(Ack, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		n := len(f.failed)
+		f.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d attempts, want the Settle tried again", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop := errors.New("leadership lost")
+	d.Stop(stop)
+	select {
+	case err := <-done:
+		if !errors.Is(err, stop) {
+			t.Fatalf("ack: %v, want the stop error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ack never answered after Stop")
+	}
+}
