@@ -1,0 +1,111 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/transport/transporttest"
+)
+
+// TestConsumersDrainWhileLeadershipMoves (issue 14's chaos hang): the
+// leadership of a queue's group moves every few hundred milliseconds while
+// short-lived consumers, each a fresh client connected to some node,
+// subscribe, take a few messages, ack them and leave, as a chaos run's
+// drain did when the queue got stuck: every stream must end up at the
+// serving leader and every ack must count. Once the moves stop, one more
+// consumer must empty the queue: nothing may stay checked out to a
+// consumer that lives on, or to one that is gone.
+func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
+	slow(t)
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1, SessionGrace: 500 * time.Millisecond})
+	admin := newClient(t, nodes[0].Addr)
+	declareQueue(t, admin, "churn", nil)
+	group := queueGroupName(t, nodes[0].Dial(t), "churn")
+	const n = 600
+	ctx := testCtx(t, 3*time.Minute)
+	msgs := make([]client.Publishing, n)
+	for i := range msgs {
+		msgs[i] = client.Publishing{RoutingKey: "churn", Message: client.Message{Body: fmt.Appendf(nil, "m-%d", i)}}
+	}
+	for i := 0; i < n; i += 100 {
+		res, err := admin.PublishBatch(ctx, msgs[i:i+100])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != client.Confirmed {
+				t.Fatalf("publish: %v", r.Status)
+			}
+		}
+	}
+
+	var (
+		mu   sync.Mutex
+		seen = map[int]bool{}
+	)
+	handler := func(ctx context.Context, d *client.Delivery) error {
+		id, err := parseID(d.Body)
+		if err != nil {
+			return err
+		}
+		if err := d.Ack(context.WithoutCancel(ctx)); err == nil {
+			mu.Lock()
+			seen[id] = true
+			mu.Unlock()
+		}
+		return nil
+	}
+
+	// Moves: the group's leader hands over to another node, again and
+	// again, for the first part of the run.
+	moving, stopMoving := context.WithTimeout(ctx, scaled(8*time.Second))
+	defer stopMoving()
+	var moves sync.WaitGroup
+	moves.Add(1)
+	go func() {
+		defer moves.Done()
+		for moving.Err() == nil {
+			for _, nd := range nodes {
+				_ = nd.Broker.Node().TransferLeadership(group, "")
+			}
+			select {
+			case <-moving.Done():
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+	// Consumers: each a fresh client on a node in turn, for 100–400 ms.
+	rng := rand.New(rand.NewPCG(14, 11))
+	for i := 0; moving.Err() == nil; i++ {
+		c := newClient(t, nodes[i%3].Addr)
+		cctx, cancel := context.WithTimeout(ctx, time.Duration(100+rng.IntN(300))*time.Millisecond)
+		_ = c.Consume(cctx, "churn", handler, client.ConsumeOptions{Prefetch: 10})
+		cancel()
+		_ = c.Close()
+	}
+	moves.Wait()
+
+	// The moves are over: one consumer must empty the queue.
+	last := newClient(t, nodes[0].Addr)
+	lctx, lcancel := context.WithCancel(ctx)
+	defer lcancel()
+	go func() { _ = last.Consume(lctx, "churn", handler, client.ConsumeOptions{Prefetch: 100}) }()
+	eventually(t, 60*time.Second, "the queue drained after the moves", func() error {
+		c, err := getCounts(ctx, admin, "churn")
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		got := len(seen)
+		mu.Unlock()
+		if c.Ready != 0 || c.Unacked != 0 || got != n {
+			return fmt.Errorf("%d ready, %d unacked; %d of %d messages acked", c.Ready, c.Unacked, got, n)
+		}
+		return nil
+	})
+}
