@@ -119,6 +119,28 @@ run() {
 	done
 }
 
+# scrape TAG: saves every node's /metrics as $work/metrics-TAG-<i>.
+scrape() {
+	local i=0 m
+	rm -f "$work/metrics-$1-"*
+	for m in "${metrics[@]}"; do
+		[[ "$m" == --metrics-url ]] && continue
+		curl -fsS "$m" >"$work/metrics-$1-$i"
+		i=$((i + 1))
+	done
+}
+
+# hist_mean METRIC: the mean, in ms, of histogram METRIC over every node
+# and label set, between the scrapes "before" and "after" (Δsum / Δcount).
+hist_mean() {
+	awk -v m="$1" '
+		FNR == 1 { sign = (FILENAME ~ /metrics-before-/) ? -1 : 1 }
+		$1 ~ "^" m "_sum" { sum += sign * $2 }
+		$1 ~ "^" m "_count" { n += sign * $2 }
+		END { if (n > 0) printf "%.3f ms", 1000 * sum / n; else print "n/a" }
+	' "$work"/metrics-before-* "$work"/metrics-after-*
+}
+
 # median SETUP NAME JQ: the median over the runs of JQ applied to each report.
 median() {
 	local f
@@ -133,7 +155,14 @@ for setup in $setups; do
 	run p1c1 --producers 1 --consumers 1 --prefetch 100 --count "$count" --batch 1000
 	run p1c4 --producers 1 --consumers 4 --prefetch 1 --count "$((count / 4))" --batch 1000
 	run p4c4 --producers 4 --consumers 4 --prefetch 100 --count "$count" --batch 1000
+	scrape before
 	run rate1k --producers 1 --consumers 1 --prefetch 100 --rate 1000 --count "$((1000 * rate_seconds))" --batch 1000
+	scrape after
+	cell[$setup, b_client]="$(median "$setup" rate1k '.confirm_latency.p50_ms') ms"
+	cell[$setup, b_publish]="$(hist_mean warren_publish_confirm_duration_seconds)"
+	cell[$setup, b_commit]="$(hist_mean warren_raft_commit_duration_seconds)"
+	cell[$setup, b_store]="$(hist_mean warren_raft_store_logs_duration_seconds)"
+	cell[$setup, b_apply]="$(hist_mean warren_raft_fsm_apply_duration_seconds)"
 	sleep 5
 	rss=""
 	for m in "${metrics[@]}"; do
@@ -167,6 +196,20 @@ for row in "p1c1:msgs/s end to end, 1 producer, 1 consumer, prefetch 100" \
 	"lat:confirm latency p50 / p99 at a steady 1,000 msg/s" \
 	"cpu:server CPU at 1,000 msg/s (cores, all nodes)" \
 	"rss:server RSS after the runs, 5 s idle (per node)"; do
+	line="| ${row#*:} |"
+	for setup in $setups; do line+=" ${cell[$setup, ${row%%:*}]} |"; done
+	echo "$line"
+done
+echo
+echo "Where a publish's time goes at 1,000 msg/s (the rate runs; server figures are means over every node and group, from /metrics):"
+echo
+echo "$header"
+echo "$rule"
+for row in "b_client:confirm p50, the client's view (SDK, gRPC, node)" \
+	"b_publish:the node's Publish call, arrival to answer (mean)" \
+	"b_commit:Raft commit: leader's append to commit (mean)" \
+	"b_store:one log write with its fsync, StoreLogs (mean, leader and followers)" \
+	"b_apply:state machine apply of one entry (mean)"; do
 	line="| ${row#*:} |"
 	for setup in $setups; do line+=" ${cell[$setup, ${row%%:*}]} |"; done
 	echo "$line"
