@@ -47,17 +47,29 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 	// write lock): a consumer that re-attaches — its stream ended with a
 	// leader that died — gets its unacked deliveries again, marked
 	// redelivered, instead of holding credit nobody can use.
+	//
+	// An auto-ack consumer's deliveries leave the state when assigned and
+	// count as acknowledged once written to a stream; the Ack that gives
+	// back their credit follows. A stream that ended in between (its
+	// leader moved) leaves such tags checked out without a body: they are
+	// acknowledged now, or they would hold the consumer's credit for good
+	// and, with prefetch 1, stop its deliveries.
 	var c *dispatch.Consumer
 	var resend []fsm.Delivery
+	var sent []uint64
 	qg.fsm.read(func(g *fsm.QueueGroup) {
 		c, err = d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck)
 		if err != nil {
 			return
 		}
 		for _, dv := range g.CheckedOut(o.Session) {
-			if dv.Queue == def.ID && dv.ConsumerTag == o.Tag && dv.Payload != nil {
+			switch {
+			case dv.Queue != def.ID || dv.ConsumerTag != o.Tag:
+			case dv.Payload != nil:
 				dv.Redelivered = true
 				resend = append(resend, dv)
+			case o.AutoAck:
+				sent = append(sent, dv.Tag)
 			}
 		}
 	})
@@ -82,6 +94,7 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 		d.Forget(c)
 		return nil, err
 	}
+	c.AckSent(sent)
 	var active bool
 	qg.fsm.read(func(g *fsm.QueueGroup) { active = g.ConsumerActive(def.ID, o.Session, o.Tag) })
 	return &Consumer{c: c, active: active, group: qg.name, fill: qg.fill}, nil

@@ -145,6 +145,17 @@ func (c *Consumer) Sent(tag uint64) {
 	}
 }
 
+// AckSent acknowledges tags of an auto-ack consumer that an earlier
+// stream of it was sent, whose Ack was not committed before that stream
+// ended (broker's Subscribe finds them in the state on re-attach). No-op
+// for a manual-ack consumer.
+func (c *Consumer) AckSent(tags []uint64) {
+	if !c.autoAck || len(tags) == 0 {
+		return
+	}
+	c.d.enqueue(c.key, Ack, tags)
+}
+
 // Settle acks (Ack), requeues (Return) or discards (Discard) the delivery
 // tag, or with multiple every outstanding tag up to it (all of them when tag
 // is 0). Tags not outstanding are refused with ErrUnknownTag and nothing is

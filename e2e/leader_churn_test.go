@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,9 +71,7 @@ func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
 	go func() {
 		defer moves.Done()
 		for moving.Err() == nil {
-			for _, nd := range nodes {
-				_ = nd.Broker.Node().TransferLeadership(group, "")
-			}
+			moveLeader(nodes, group)
 			select {
 			case <-moving.Done():
 			case <-time.After(300 * time.Millisecond):
@@ -108,4 +107,80 @@ func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestAutoAckConsumerKeepsItsCreditAcrossMoves: an auto-ack consumer with
+// prefetch 1 stays subscribed while its queue group's leadership moves
+// again and again. A delivery counts as acknowledged once written to the
+// stream, and its Ack is committed a moment later; a move in between
+// leaves the tag checked out in the state. When the consumer re-attaches
+// at the new leader, that tag must not hold its only credit: the queue
+// must still drain.
+func TestAutoAckConsumerKeepsItsCreditAcrossMoves(t *testing.T) {
+	slow(t)
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1, SessionGrace: 500 * time.Millisecond})
+	admin := newClient(t, nodes[0].Addr)
+	declareQueue(t, admin, "autoack", nil)
+	group := queueGroupName(t, nodes[0].Dial(t), "autoack")
+	ctx := testCtx(t, 3*time.Minute)
+	const n = 3000
+	msgs := make([]client.Publishing, 100)
+	for i := 0; i < n; i += len(msgs) {
+		for j := range msgs {
+			msgs[j] = client.Publishing{RoutingKey: "autoack", Message: client.Message{Body: fmt.Appendf(nil, "m-%d", i+j)}}
+		}
+		if _, err := admin.PublishBatch(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got sync.Map
+	var count atomic.Int64
+	c := newClient(t, nodes[1].Addr)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_ = c.Consume(cctx, "autoack", func(_ context.Context, d *client.Delivery) error {
+			if _, dup := got.LoadOrStore(string(d.Body), true); !dup {
+				count.Add(1)
+			}
+			return nil
+		}, client.ConsumeOptions{Prefetch: 1, AutoAck: true})
+	}()
+	moving, stopMoving := context.WithTimeout(ctx, scaled(6*time.Second))
+	defer stopMoving()
+	moves := 0
+	for moving.Err() == nil {
+		if moveLeader(nodes, group) {
+			moves++
+		}
+		select {
+		case <-moving.Done():
+		case <-time.After(400 * time.Millisecond):
+		}
+	}
+	t.Logf("%d moves; %d delivered meanwhile", moves, count.Load())
+	// Auto-ack is at most once: a delivery lost in a move is gone. The
+	// queue must still empty, at the consumer's own pace.
+	eventually(t, 60*time.Second, "the auto-ack consumer emptied the queue", func() error {
+		cnt, err := getCounts(ctx, admin, "autoack")
+		if err != nil {
+			return err
+		}
+		if cnt.Ready != 0 || cnt.Unacked != 0 {
+			return fmt.Errorf("%d ready, %d unacked; %d delivered", cnt.Ready, cnt.Unacked, count.Load())
+		}
+		return nil
+	})
+}
+
+// moveLeader asks the leader of group among nodes to hand its leadership
+// to the next node, and reports whether one did.
+func moveLeader(nodes []*transporttest.Node, group string) bool {
+	for i, nd := range nodes {
+		next := nodes[(i+1)%len(nodes)].Broker.Node().NodeID()
+		if nd.Broker.Node().TransferLeadership(group, next) == nil {
+			return true
+		}
+	}
+	return false
 }
