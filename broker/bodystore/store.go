@@ -137,17 +137,33 @@ func (s *Store) Put(k Key, body []byte) error {
 	if _, ok := s.index[k]; ok {
 		return nil
 	}
-	rec := int64(headerSize + len(body))
-	if s.active == nil || (s.active.size > 0 && s.active.size+rec > s.segSize) {
-		if err := s.roll(); err != nil {
-			return err
-		}
+	if err := s.makeRoom(int64(headerSize + len(body))); err != nil {
+		return err
 	}
-	a := s.active
+	n := len(s.pending)
 	s.pending = appendRecord(s.pending, k, body)
-	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(len(body))}
+	err := s.appended(k, len(s.pending)-n)
 	s.indexPeak = max(s.indexPeak, len(s.index))
-	a.size += rec
+	return err
+}
+
+// makeRoom makes the active segment one that takes a record of rec bytes:
+// a new one when there is none or rec would overfill it (a larger record
+// goes alone into a segment).
+func (s *Store) makeRoom(rec int64) error {
+	if s.active == nil || (s.active.size > 0 && s.active.size+rec > s.segSize) {
+		return s.roll()
+	}
+	return nil
+}
+
+// appended indexes k at the record of rec bytes just appended to pending
+// (at the active segment's end), and writes pending once WriteBuffer
+// bytes gathered.
+func (s *Store) appended(k Key, rec int) error {
+	a := s.active
+	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(rec - headerSize)}
+	a.size += int64(rec)
 	s.dirty[a.id] = a
 	if len(s.pending) >= WriteBuffer {
 		return s.writePending()
@@ -200,23 +216,33 @@ func (s *Store) roll() error {
 // Read returns the body stored under k (a new slice), checked against its
 // record's CRC: damage is an error, never a wrong body.
 func (s *Store) Read(k Key) ([]byte, error) {
+	_, rec, err := s.readRecord(k)
+	if err != nil {
+		return nil, err
+	}
+	return rec[headerSize:], nil
+}
+
+// readRecord returns where k's record is and the record (header and body),
+// checked against its CRC and key.
+func (s *Store) readRecord(k Key) (loc, []byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l, ok := s.index[k]
 	if !ok {
-		return nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
+		return loc{}, nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
 	}
 	seg := s.segs[l.seg]
 	rec := make([]byte, headerSize+int(l.n))
 	if off := int64(l.off); seg == s.active && off >= seg.written {
 		copy(rec, s.pending[off-seg.written:])
 	} else if _, err := seg.f.ReadAt(rec, off); err != nil {
-		return nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
+		return loc{}, nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
 	}
 	if h := parseHeader(rec); !valid(rec) || h.key != k || h.n != l.n {
-		return nil, fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, seg.f.Name(), l.off)
+		return loc{}, nil, fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, seg.f.Name(), l.off)
 	}
-	return rec[headerSize:], nil
+	return l, rec, nil
 }
 
 // Sync makes every body put so far durable (fdatasync of the segments
@@ -271,28 +297,38 @@ func (s *Store) redirty(seg *segment) bool {
 
 // Pinned are the segments a snapshot needs: those holding a body it
 // refers to, and every segment from the one being written at its capture
-// on (bodies put after the capture are there).
+// on (bodies put after the capture are there); and the bodies Compact is
+// to copy out of the sparse ones among them (compact.go).
 type Pinned struct {
-	segs map[uint32]bool
+	// live: the bytes of the records the snapshot refers to, per segment
+	// holding any (a body referred to twice counts twice).
+	live map[uint32]int64
 	from uint32
+	// sparse are the segments whose bodies Compact copies, moves the keys
+	// of their live bodies (sorted, no repeats).
+	sparse map[uint32]bool
+	moves  []Key
 }
 
 // Pin returns the segments holding the bodies live yields (repeats
 // allowed) and those from the one being written on. The state machine
 // pins at a snapshot's capture, under its apply lock, and deletes the
-// rest (DeleteUnpinned) once the snapshot is persisted.
+// rest (DeleteUnpinned) once the snapshot is persisted. When some sealed
+// segments are sparse (compact.go), live is called a second time to list
+// their live bodies.
 func (s *Store) Pin(live func(yield func(Key))) Pinned {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := Pinned{segs: make(map[uint32]bool)}
+	p := Pinned{live: make(map[uint32]int64)}
 	if s.active != nil {
 		p.from = s.active.id
 	}
 	live(func(k Key) {
 		if l, ok := s.index[k]; ok {
-			p.segs[l.seg] = true
+			p.live[l.seg] += headerSize + int64(l.n)
 		}
 	})
+	s.chooseSparse(&p, live)
 	return p
 }
 
@@ -308,7 +344,7 @@ func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 	}
 	dead := make(map[uint32]*segment)
 	for id, seg := range s.segs {
-		if p.segs[id] || id >= p.from || seg == s.active {
+		if _, pinned := p.live[id]; pinned || id >= p.from || seg == s.active {
 			continue
 		}
 		dead[id] = seg
