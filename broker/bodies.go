@@ -38,7 +38,9 @@ import (
 //   - Snapshot: capture serialises the state without bodies (O(index))
 //     under the read lock and pins the segments it refers to; Persist syncs
 //     the store, writes the snapshot (O(index)) and deletes the segments
-//     nothing refers to any more. The restore at start reads the node's own
+//     nothing refers to any more, then copies the live bodies out of the
+//     sparse segments it pinned (bodystore Compact), so that the next
+//     snapshot deletes those too. The restore at start reads the node's own
 //     snapshot so; every other read (a follower installing it) goes through
 //     complete (raftgroup.SnapshotCompleter), which reads the bodies back
 //     in, record by record, into a complete snapshot, which builds before
@@ -277,6 +279,17 @@ func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 		s.keeper.logger.Warn("body store: deleting unreferenced segments failed", "error", err)
 	} else if n > 0 {
 		s.keeper.logger.Debug("body store: deleted unreferenced segments", "segments", n)
+	}
+	// Copy the live bodies of sparse segments into the segment being
+	// written, outside the apply lock (Put waits for one small batch at
+	// most): the next snapshot no longer pins those segments and deletes
+	// them, after its Sync made the copies durable. A failure leaves the
+	// bodies where they are.
+	moved, err := s.keeper.store.Compact(s.pinned)
+	if err != nil {
+		s.keeper.logger.Warn("body store: compacting sparse segments failed", "error", err)
+	} else if moved > 0 {
+		s.keeper.logger.Debug("body store: copied the live bodies of sparse segments", "bodies", moved)
 	}
 	return nil
 }
