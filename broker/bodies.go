@@ -39,8 +39,8 @@ import (
 //     under the read lock and pins the segments it refers to; Persist syncs
 //     the store, writes the snapshot (O(index)) and deletes the segments
 //     nothing refers to any more, then copies the live bodies out of the
-//     sparse segments it pinned (bodystore Compact), so that the next
-//     snapshot deletes those too. The restore at start reads the node's own
+//     sparse segments it pinned, syncs and deletes those too (bodystore
+//     Compact). The restore at start reads the node's own
 //     snapshot so; every other read (a follower installing it) goes through
 //     complete (raftgroup.SnapshotCompleter), which reads the bodies back
 //     in, record by record, into a complete snapshot, which builds before
@@ -282,14 +282,13 @@ func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 	}
 	// Copy the live bodies of sparse segments into the segment being
 	// written, outside the apply lock (Put waits for one small batch at
-	// most): the next snapshot no longer pins those segments and deletes
-	// them, after its Sync made the copies durable. A failure leaves the
-	// bodies where they are.
-	moved, err := s.keeper.store.Compact(s.pinned)
+	// most), sync, and delete those segments. A failure leaves the bodies
+	// where they are, for the next snapshot.
+	moved, deleted, err := s.keeper.store.Compact(s.pinned)
 	if err != nil {
 		s.keeper.logger.Warn("body store: compacting sparse segments failed", "error", err)
-	} else if moved > 0 {
-		s.keeper.logger.Debug("body store: copied the live bodies of sparse segments", "bodies", moved)
+	} else if moved > 0 || deleted > 0 {
+		s.keeper.logger.Debug("body store: compacted sparse segments", "bodies", moved, "segments", deleted)
 	}
 	return nil
 }

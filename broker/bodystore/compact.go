@@ -15,12 +15,9 @@ import (
 // sealed segments whose live records take under CompactPercent of their
 // bytes, and Compact, run after the snapshot is persisted (outside the
 // apply lock), copies those records into the active segment under the
-// same keys. The next snapshot's Pin finds the keys there, no longer pins
-// the old segments, and its DeleteUnpinned deletes them: after the Sync
-// that made the copies durable and once a snapshot that no longer needs
-// the old segments is persisted. A reopen finding a key in two segments
-// (a crash between the copy and that deletion) keeps the later copy; both
-// hold the same body.
+// same keys, syncs, and deletes the old segments. A reopen finding a key
+// in two segments (a crash between the copy and that deletion) keeps the
+// later copy; both hold the same body.
 
 // CompactPercent: a sealed segment whose live records take under this
 // share of its bytes is compacted. Copying one costs at most a quarter of
@@ -76,8 +73,12 @@ func (s *Store) chooseSparse(p *Pinned, live func(yield func(Key))) {
 		budget -= c.live
 	}
 	live(func(k Key) {
-		if l, ok := s.index[k]; ok && p.sparse[l.seg] && len(p.moves) < compactKeys {
-			p.moves = append(p.moves, k)
+		if l, ok := s.index[k]; ok && p.sparse[l.seg] {
+			if len(p.moves) < compactKeys {
+				p.moves = append(p.moves, k)
+			} else {
+				p.partial = true
+			}
 		}
 	})
 	slices.SortFunc(p.moves, compareKeys)
@@ -89,23 +90,35 @@ func compareKeys(a, b Key) int {
 }
 
 // Compact copies the bodies p listed out of the sparse segments p chose
-// into the active segment, under the same keys, and returns how many it
-// copied. It reads records without the store's write lock and appends them
-// under it a batch at a time, so Put waits for at most one batch; a Read
-// at any moment finds a key at its old place (still there) or its new one,
-// and checks the record's CRC and key either way. A key deleted or moved
-// meanwhile is skipped. Nothing is synced: the old segments stay until a
-// later snapshot's Pin, Sync and DeleteUnpinned, in that order, so a
-// crash before the copies are durable finds the bodies where they were.
-// The state machine calls it once p's snapshot is persisted, from the
-// goroutine that persists snapshots (one Compact at a time).
-func (s *Store) Compact(p Pinned) (int, error) {
+// into the active segment, under the same keys, syncs the store, and then
+// deletes those segments; it returns how many bodies it copied and how
+// many segments it deleted. The state machine calls it once p's snapshot
+// is persisted, from the goroutine that persists snapshots (one Compact
+// at a time), so:
+//
+//   - Copying: it reads records without the store's write lock and
+//     appends them under it a batch at a time, so Put waits for at most
+//     one batch. A Read at any moment finds a key at its old place (still
+//     there) or at its new one, and checks the record's CRC and key
+//     either way. A key deleted or moved meanwhile is skipped.
+//   - Deleting: a sparse segment goes once the Sync made the copies
+//     durable. The persisted snapshot refers to keys, not places: every
+//     body it refers to in that segment was copied (p listed all of them,
+//     or the segment stays), and the others no state from it on refers
+//     to (as for DeleteUnpinned). A segment touched since p's Pin (a Put
+//     of a key it holds) stays, as does every one when p's list was cut
+//     short (compactKeys); the next snapshots take them. A crash before
+//     the deletion leaves a key in two segments: a reopen keeps the later
+//     copy.
+func (s *Store) Compact(p Pinned) (moved, deleted int, err error) {
+	if len(p.moves) == 0 && len(p.sparse) == 0 {
+		return 0, 0, nil
+	}
 	type record struct {
 		k    Key
 		from loc
 		rec  []byte
 	}
-	moved := 0
 	var batch []record
 	size := 0
 	flush := func() error {
@@ -122,21 +135,40 @@ func (s *Store) Compact(p Pinned) (int, error) {
 		case errors.Is(err, ErrNotFound):
 			continue // deleted since
 		case err != nil:
-			return moved, err
+			return moved, 0, err
 		case !p.sparse[from.seg]:
 			continue // moved since
 		}
 		batch = append(batch, record{k, from, rec})
 		if size += len(rec); size >= compactBatch {
 			if err := flush(); err != nil {
-				return moved, err
+				return moved, 0, err
 			}
 		}
 	}
-	if len(batch) == 0 {
-		return moved, nil
+	if err := flush(); err != nil {
+		return moved, 0, err
 	}
-	return moved, flush()
+	if p.partial {
+		return moved, 0, nil
+	}
+	if err := s.Sync(); err != nil {
+		return moved, 0, err
+	}
+	// Only Put adds keys, to the active segment: a listed key found
+	// outside the sparse segments now stays outside.
+	uncopied := make(map[uint32]bool)
+	s.mu.RLock()
+	for _, k := range p.moves {
+		if l, ok := s.index[k]; ok && p.sparse[l.seg] {
+			uncopied[l.seg] = true
+		}
+	}
+	s.mu.RUnlock()
+	deleted, err = s.drop(func(id uint32, seg *segment) bool {
+		return p.sparse[id] && !uncopied[id] && seg != s.active && s.touched[id] < p.pin
+	})
+	return moved, deleted, err
 }
 
 // relocate appends n records (at(i): key, the place it was read from, the

@@ -112,7 +112,7 @@ func TestModel(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				n, err := s.Compact(p)
+				n, _, err := s.Compact(p)
 				if err != nil {
 					t.Fatal(err)
 				}

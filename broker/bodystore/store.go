@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/internal/fsync"
 )
@@ -55,6 +56,12 @@ type Store struct {
 	// after the snapshot again.
 	pending []byte
 	closed  bool
+	// pins counts the Pins; touched is, per segment, the count at the
+	// last Put of a key the store held in it (so a Put that stored
+	// nothing). A segment touched since a Pin is not deleted for it: the
+	// state may refer to that key though it did not at the Pin.
+	pins    atomic.Uint64
+	touched map[uint32]uint64
 	// lastID is the highest segment id used, or named by the marker: a
 	// new segment's id is above it, so a marker never vouches for a
 	// segment written after it.
@@ -103,6 +110,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	s := &Store{
 		dir: dir, segSize: opt.SegmentBytes,
 		index: make(map[Key]loc), segs: make(map[uint32]*segment), dirty: make(map[uint32]*segment),
+		touched: make(map[uint32]uint64),
 	}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
@@ -134,7 +142,11 @@ func (s *Store) Put(k Key, body []byte) error {
 	if s.closed {
 		return os.ErrClosed
 	}
-	if _, ok := s.index[k]; ok {
+	if l, ok := s.index[k]; ok {
+		// The state refers to k again after a Pin that may have found it
+		// unreferenced (an entry applied again after a restart, a
+		// snapshot restored): its segment stays for that Pin.
+		s.touched[l.seg] = s.pins.Load()
 		return nil
 	}
 	if err := s.makeRoom(int64(headerSize + len(body))); err != nil {
@@ -304,10 +316,13 @@ type Pinned struct {
 	// holding any (a body referred to twice counts twice).
 	live map[uint32]int64
 	from uint32
+	pin  uint64 // the store's count of Pins at this one
 	// sparse are the segments whose bodies Compact copies, moves the keys
 	// of their live bodies (sorted, no repeats).
 	sparse map[uint32]bool
 	moves  []Key
+	// partial: moves was cut short at compactKeys.
+	partial bool
 }
 
 // Pin returns the segments holding the bodies live yields (repeats
@@ -319,7 +334,7 @@ type Pinned struct {
 func (s *Store) Pin(live func(yield func(Key))) Pinned {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := Pinned{live: make(map[uint32]int64)}
+	p := Pinned{live: make(map[uint32]int64), pin: s.pins.Add(1)}
 	if s.active != nil {
 		p.from = s.active.id
 	}
@@ -337,23 +352,33 @@ func (s *Store) Pin(live func(yield func(Key))) Pinned {
 // read it (the state no longer refers to it, every body handed out was
 // read already, and the snapshots that refer to it are superseded).
 func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
+	return s.drop(func(id uint32, seg *segment) bool {
+		_, pinned := p.live[id]
+		return !pinned && id < p.from && seg != s.active && s.touched[id] < p.pin
+	})
+}
+
+// drop deletes the segments dead says, under the store's lock, with their
+// bodies, and returns how many.
+func (s *Store) drop(dead func(id uint32, seg *segment) bool) (int, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return 0, os.ErrClosed
 	}
-	dead := make(map[uint32]*segment)
+	gone := make(map[uint32]*segment)
 	for id, seg := range s.segs {
-		if _, pinned := p.live[id]; pinned || id >= p.from || seg == s.active {
+		if !dead(id, seg) {
 			continue
 		}
-		dead[id] = seg
+		gone[id] = seg
 		delete(s.segs, id)
 		delete(s.dirty, id)
+		delete(s.touched, id)
 	}
-	if len(dead) > 0 {
+	if len(gone) > 0 {
 		for k, l := range s.index {
-			if dead[l.seg] != nil {
+			if gone[l.seg] != nil {
 				delete(s.index, k)
 			}
 		}
@@ -371,7 +396,7 @@ func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 	// system a while: outside the lock, so Put (the apply path) and Read
 	// do not wait for it. Nothing reaches these segments any more.
 	var errs []error
-	for _, seg := range dead {
+	for _, seg := range gone {
 		if err := seg.f.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -379,7 +404,7 @@ func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 			errs = append(errs, err)
 		}
 	}
-	return len(dead), errors.Join(errs...)
+	return len(gone), errors.Join(errs...)
 }
 
 // Stats reports what the store holds.
