@@ -28,8 +28,9 @@ type Options struct {
 }
 
 // Store is the body store of one queue group: a directory of segment
-// files. Put and Collect are called by the group's state machine in log
-// order; Read and Sync may run concurrently with them and with each other.
+// files. Put and Pin are called by the group's state machine in log
+// order; Read, Sync, DeleteUnpinned and Compact may run concurrently with
+// them and with each other (one Compact at a time).
 type Store struct {
 	dir     string
 	segSize int64
@@ -295,7 +296,7 @@ func (s *Store) Sync() error {
 }
 
 // redirty marks seg unsynced again after a failed fdatasync, and reports
-// whether it is still a segment of the store (one Collect deleted meanwhile
+// whether it is still a segment of the store (one deleted meanwhile
 // needs no sync: its failure is no error).
 func (s *Store) redirty(seg *segment) bool {
 	s.mu.Lock()

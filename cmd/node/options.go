@@ -89,7 +89,7 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.StringVar(&f.logStore, "log-store", "auto", "Raft log store of every group: segment (append-only segment files, one fdatasync per write), bolt (raft-boltdb), or auto: what each group's directory holds, "+string(raftgroup.DefaultLogStore)+" for a new one; a directory written by the other store is refused")
 	fs.StringVar(&f.bodyStore, "body-store", string(f.broker.BodyStore), "where queue groups keep message bodies: memory (in the replicated state: a backlog is bounded by RAM) or disk (in each group's body segment files under <data-dir>/groups/<group>/bodies, the state keeping a small reference per message: a backlog is bounded by the disk)")
 	f.bodySeg = bodystore.DefaultSegmentBytes
-	fs.Var(&f.bodySeg, "body-segment-bytes", "size of one body segment file with --body-store disk; a file is deleted once none of its messages is left, at the group's next snapshot")
+	fs.Var(&f.bodySeg, "body-segment-bytes", "size of one body segment file with --body-store disk; at the group's next snapshot a file is deleted once none of its messages is left, or once its remaining messages, under a quarter of it, were copied into the file being written")
 	fs.Float64Var(&f.raftTime, "raft-timing-multiplier", 1, fmt.Sprintf("scale Raft's heartbeat, election and leader-lease timeouts (1: 1s, 1s, 500ms; Consul's raft_multiplier): lower notices a silent leader sooner and risks needless elections on a loaded or distant node (%g to %g)", raftgroup.MinTimingMultiplier, float64(raftgroup.MaxTimingMultiplier)))
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
 	f.security.register(fs)
