@@ -72,12 +72,13 @@ type bodyKeeper struct {
 	kick chan struct{}
 }
 
-// defaultSnapshotEvery is bodyKeeper.snapshotEvery unless configured.
-const defaultSnapshotEvery = 64 << 20
+// DefaultBodySnapshotBytes is bodyKeeper.snapshotEvery unless configured
+// (Config.BodySnapshotBytes).
+const DefaultBodySnapshotBytes = 64 << 20
 
 func newBodyKeeper(store *bodystore.Store, every int64, logger hclog.Logger) *bodyKeeper {
 	if every <= 0 {
-		every = defaultSnapshotEvery
+		every = DefaultBodySnapshotBytes
 	}
 	return &bodyKeeper{store: store, logger: logger, snapshotEvery: every, kick: make(chan struct{}, 1)}
 }
