@@ -73,7 +73,7 @@ func (s *Store) chooseSparse(p *Pinned, live func(yield func(Key))) {
 		budget -= c.live
 	}
 	live(func(k Key) {
-		if l, ok := s.index[k]; ok && p.sparse[l.seg] {
+		if l, ok := s.index.get(k); ok && p.sparse[l.seg] {
 			if len(p.moves) < compactKeys {
 				p.moves = append(p.moves, k)
 			} else {
@@ -160,7 +160,7 @@ func (s *Store) Compact(p Pinned) (moved, deleted int, err error) {
 	uncopied := make(map[uint32]bool)
 	s.mu.RLock()
 	for _, k := range p.moves {
-		if l, ok := s.index[k]; ok && p.sparse[l.seg] {
+		if l, ok := s.index.get(k); ok && p.sparse[l.seg] {
 			uncopied[l.seg] = true
 		}
 	}
@@ -184,7 +184,7 @@ func (s *Store) relocate(n int, at func(i int) (Key, loc, []byte)) (int, error) 
 	moved := 0
 	for i := range n {
 		k, from, rec := at(i)
-		if s.index[k] != from {
+		if l, ok := s.index.get(k); !ok || l != from {
 			continue
 		}
 		if err := s.makeRoom(int64(len(rec))); err != nil {

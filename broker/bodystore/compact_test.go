@@ -191,7 +191,7 @@ func TestKeyInTwoSegments(t *testing.T) {
 		}
 		s2 := open(t, dir, 4096)
 		mustRead(t, s2, keys[0], body(keys[0], 300))
-		if l := s2.index[keys[0]]; synced == (l.seg == 1) {
+		if l, _ := s2.index.get(keys[0]); synced == (l.seg == 1) {
 			t.Fatalf("synced %t: key read from segment %d", synced, l.seg)
 		}
 		snapshot(t, s2, live)

@@ -36,7 +36,7 @@ func TestModel(t *testing.T) {
 		// old segment stayed (referenced by others) is found there again.
 		// It must be a body put under that key.
 		adopt := func(step int) {
-			for k := range s.index {
+			for k := range s.index.all() {
 				if _, ok := model[k]; ok {
 					continue
 				}

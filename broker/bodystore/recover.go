@@ -168,7 +168,7 @@ func (s *Store) scan(seg *segment, trusted int64) (end int64, damaged bool, err 
 		// segment was not deleted yet (the same body, both checked as
 		// any record is): the later copy is kept, so the old segment is
 		// not pinned again.
-		s.index[h.key] = loc{seg: seg.id, off: uint32(off), n: h.n}
+		s.index.set(h.key, loc{seg: seg.id, off: uint32(off), n: h.n})
 		off += n
 	}
 	return off, false, nil

@@ -38,12 +38,7 @@ type Store struct {
 	syncMu sync.Mutex // one Sync at a time
 
 	mu    sync.RWMutex
-	index map[Key]loc
-	// indexPeak is the most entries index held since it was last made:
-	// a Go map keeps its buckets when entries go, so DeleteUnpinned
-	// rebuilds one that shrank to a quarter (an idle node after a drained
-	// backlog would otherwise keep the backlog's index).
-	indexPeak int
+	index *keyIndex // key to record (index.go)
 	segs      map[uint32]*segment
 	active    *segment
 	dirty     map[uint32]*segment // written since the last Sync
@@ -110,7 +105,7 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	s := &Store{
 		dir: dir, segSize: opt.SegmentBytes,
-		index: make(map[Key]loc), segs: make(map[uint32]*segment), dirty: make(map[uint32]*segment),
+		index: newKeyIndex(), segs: make(map[uint32]*segment), dirty: make(map[uint32]*segment),
 		touched: make(map[uint32]uint64),
 	}
 	if err := s.recover(); err != nil {
@@ -126,7 +121,7 @@ func segmentName(id uint32) string { return fmt.Sprintf("seg-%010d.body", id) }
 func (s *Store) Has(k Key) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	_, ok := s.index[k]
+	_, ok := s.index.get(k)
 	return ok
 }
 
@@ -143,7 +138,7 @@ func (s *Store) Put(k Key, body []byte) error {
 	if s.closed {
 		return os.ErrClosed
 	}
-	if l, ok := s.index[k]; ok {
+	if l, ok := s.index.get(k); ok {
 		// The state refers to k again after a Pin that may have found it
 		// unreferenced (an entry applied again after a restart, a
 		// snapshot restored): its segment stays for that Pin.
@@ -155,9 +150,7 @@ func (s *Store) Put(k Key, body []byte) error {
 	}
 	n := len(s.pending)
 	s.pending = appendRecord(s.pending, k, body)
-	err := s.appended(k, len(s.pending)-n)
-	s.indexPeak = max(s.indexPeak, len(s.index))
-	return err
+	return s.appended(k, len(s.pending)-n)
 }
 
 // makeRoom makes the active segment one that takes a record of rec bytes:
@@ -175,7 +168,7 @@ func (s *Store) makeRoom(rec int64) error {
 // bytes gathered.
 func (s *Store) appended(k Key, rec int) error {
 	a := s.active
-	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(rec - headerSize)}
+	s.index.set(k, loc{seg: a.id, off: uint32(a.size), n: uint32(rec - headerSize)})
 	a.size += int64(rec)
 	s.dirty[a.id] = a
 	if len(s.pending) >= WriteBuffer {
@@ -241,7 +234,7 @@ func (s *Store) Read(k Key) ([]byte, error) {
 func (s *Store) readRecord(k Key) (loc, []byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	l, ok := s.index[k]
+	l, ok := s.index.get(k)
 	if !ok {
 		return loc{}, nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
 	}
@@ -340,7 +333,7 @@ func (s *Store) Pin(live func(yield func(Key))) Pinned {
 		p.from = s.active.id
 	}
 	live(func(k Key) {
-		if l, ok := s.index[k]; ok {
+		if l, ok := s.index.get(k); ok {
 			p.live[l.seg] += headerSize + int64(l.n)
 		}
 	})
@@ -378,19 +371,7 @@ func (s *Store) drop(dead func(id uint32, seg *segment) bool) (int, error) {
 		delete(s.touched, id)
 	}
 	if len(gone) > 0 {
-		for k, l := range s.index {
-			if gone[l.seg] != nil {
-				delete(s.index, k)
-			}
-		}
-		if len(s.index) < s.indexPeak/4 {
-			index := make(map[Key]loc, len(s.index)) // not maps.Clone: it keeps the size
-			for k, l := range s.index {
-				index[k] = l
-			}
-			s.index = index
-			s.indexPeak = len(s.index)
-		}
+		s.index.drop(gone)
 	}
 	s.mu.Unlock()
 	// Closing and unlinking a segment of many megabytes takes the file
@@ -412,7 +393,7 @@ func (s *Store) drop(dead func(id uint32, seg *segment) bool) (int, error) {
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := Stats{Bodies: len(s.index), Segments: len(s.segs)}
+	st := Stats{Bodies: s.index.count, Segments: len(s.segs)}
 	for _, seg := range s.segs {
 		st.Bytes += seg.size
 	}
