@@ -54,6 +54,13 @@ func (r *run) key(i int) Key {
 
 // find returns the run and entry holding k, if any.
 func (x *keyIndex) find(k Key) (*run, int, bool) {
+	if len(x.runs) == 0 {
+		return nil, 0, false
+	}
+	// Put asks for a key above every other, mostly: no search then.
+	if last := x.runs[len(x.runs)-1]; compareKeys(k, last.key(len(last.ents)-1)) > 0 {
+		return nil, 0, false
+	}
 	ri := sort.Search(len(x.runs), func(i int) bool { return compareKeys(x.runs[i].key(0), k) > 0 }) - 1
 	if ri < 0 {
 		return nil, 0, false

@@ -11,7 +11,7 @@ import (
 )
 
 // TestModel runs random operations against a store and a map: puts (new
-// and repeated keys), reads, syncs, snapshots (pin, sync, delete, compact:
+// keys, in order mostly, and repeated keys), reads, syncs, snapshots (pin, sync, delete, compact:
 // live bodies are copied out of sparse segments), clean reopens, and
 // crashes that cut each segment's unsynced tail at a random byte.
 // After each step every key the model holds must read back its body; after
@@ -64,6 +64,15 @@ func TestModel(t *testing.T) {
 			case op < 10: // a new body
 				k := Key{Index: next, Position: uint32(rng.IntN(3))}
 				next++
+				switch rng.IntN(20) {
+				case 0: // out of order (a body a restored snapshot carries)
+					k = Key{Index: 1 + rng.Uint64N(next), Position: 5}
+					if _, ok := ever[k]; ok {
+						continue
+					}
+				case 1: // a Raft index far past the last
+					next += 1 << 32
+				}
 				b := make([]byte, rng.IntN(700))
 				for i := range b {
 					b[i] = byte(rng.Uint32())
