@@ -37,11 +37,11 @@ type Store struct {
 
 	syncMu sync.Mutex // one Sync at a time
 
-	mu    sync.RWMutex
-	index *keyIndex // key to record (index.go)
-	segs      map[uint32]*segment
-	active    *segment
-	dirty     map[uint32]*segment // written since the last Sync
+	mu     sync.RWMutex
+	index  *keyIndex // key to record (index.go)
+	segs   map[uint32]*segment
+	active *segment
+	dirty  map[uint32]*segment // written since the last Sync
 	// pending holds the records of the active segment from its written
 	// size on, not yet written to its file: Put appends there and writes
 	// once WriteBuffer bytes gather (one write call for many bodies, not
