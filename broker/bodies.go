@@ -38,7 +38,9 @@ import (
 //   - Snapshot: capture serialises the state without bodies (O(index))
 //     under the read lock and pins the segments it refers to; Persist syncs
 //     the store, writes the snapshot (O(index)) and deletes the segments
-//     nothing refers to any more. The restore at start reads the node's own
+//     nothing refers to any more, then copies the live bodies out of the
+//     sparse segments it pinned, syncs and deletes those too (bodystore
+//     Compact). The restore at start reads the node's own
 //     snapshot so; every other read (a follower installing it) goes through
 //     complete (raftgroup.SnapshotCompleter), which reads the bodies back
 //     in, record by record, into a complete snapshot, which builds before
@@ -70,12 +72,13 @@ type bodyKeeper struct {
 	kick chan struct{}
 }
 
-// defaultSnapshotEvery is bodyKeeper.snapshotEvery unless configured.
-const defaultSnapshotEvery = 64 << 20
+// DefaultBodySnapshotBytes is bodyKeeper.snapshotEvery unless configured
+// (Config.BodySnapshotBytes).
+const DefaultBodySnapshotBytes = 64 << 20
 
 func newBodyKeeper(store *bodystore.Store, every int64, logger hclog.Logger) *bodyKeeper {
 	if every <= 0 {
-		every = defaultSnapshotEvery
+		every = DefaultBodySnapshotBytes
 	}
 	return &bodyKeeper{store: store, logger: logger, snapshotEvery: every, kick: make(chan struct{}, 1)}
 }
@@ -277,6 +280,16 @@ func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 		s.keeper.logger.Warn("body store: deleting unreferenced segments failed", "error", err)
 	} else if n > 0 {
 		s.keeper.logger.Debug("body store: deleted unreferenced segments", "segments", n)
+	}
+	// Copy the live bodies of sparse segments into the segment being
+	// written, outside the apply lock (Put waits for one small batch at
+	// most), sync, and delete those segments. A failure leaves the bodies
+	// where they are, for the next snapshot.
+	moved, deleted, err := s.keeper.store.Compact(s.pinned)
+	if err != nil {
+		s.keeper.logger.Warn("body store: compacting sparse segments failed", "error", err)
+	} else if moved > 0 || deleted > 0 {
+		s.keeper.logger.Debug("body store: compacted sparse segments", "bodies", moved, "segments", deleted)
 	}
 	return nil
 }

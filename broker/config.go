@@ -42,8 +42,9 @@ type Config struct {
 	BodySegmentBytes int64
 	// BodySnapshotBytes: with bodies on disk, a queue group takes a
 	// snapshot once this many bytes of bodies were applied since its last
-	// one (0: 64 MiB), so that what a restart re-applies, which Raft reads
-	// into memory at once, stays bounded.
+	// one (0: DefaultBodySnapshotBytes, 64 MiB), so that what a restart
+	// re-applies, which Raft reads into memory at once, stays bounded, and
+	// the space of consumed messages comes back (at snapshots).
 	BodySnapshotBytes int64
 }
 
@@ -94,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodySegmentBytes < 0 || c.BodySegmentBytes > 1<<30 {
 		errs = append(errs, fmt.Errorf("body segment size must be 0 (the default) to 1 GiB, not %d", c.BodySegmentBytes))
+	}
+	if c.BodySnapshotBytes < 0 || c.BodySnapshotBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("body bytes between snapshots must be 0 (the default) to 1 GiB, not %d", c.BodySnapshotBytes))
 	}
 	if (c.Bootstrap.Name == "") != (c.Bootstrap.Password == "") {
 		errs = append(errs, errors.New("a bootstrap user needs both a name and a password"))

@@ -9,6 +9,7 @@
 // (Put is idempotent). Sync makes everything written so far durable and
 // records how far that is, so that a reopen trusts the synced prefix and
 // checks the rest record by record, truncating at the first damaged one.
-// Collect deletes the segments none of whose bodies the state still
-// references. See DESIGN.md.
+// DeleteUnpinned deletes the segments none of whose bodies the state still
+// references, and Compact copies the few live bodies of sparse segments
+// into the segment being written, so those go too. See DESIGN.md.
 package bodystore

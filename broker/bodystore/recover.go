@@ -164,9 +164,11 @@ func (s *Store) scan(seg *segment, trusted int64) (end int64, damaged bool, err 
 				return off, true, nil
 			}
 		}
-		if _, dup := s.index[h.key]; !dup {
-			s.index[h.key] = loc{seg: seg.id, off: uint32(off), n: h.n}
-		}
+		// A key in two segments is a body Compact copied whose old
+		// segment was not deleted yet (the same body, both checked as
+		// any record is): the later copy is kept, so the old segment is
+		// not pinned again.
+		s.index.set(h.key, loc{seg: seg.id, off: uint32(off), n: h.n})
 		off += n
 	}
 	return off, false, nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/warrenmq/warren/internal/fsync"
 )
@@ -27,24 +28,20 @@ type Options struct {
 }
 
 // Store is the body store of one queue group: a directory of segment
-// files. Put and Collect are called by the group's state machine in log
-// order; Read and Sync may run concurrently with them and with each other.
+// files. Put and Pin are called by the group's state machine in log
+// order; Read, Sync, DeleteUnpinned and Compact may run concurrently with
+// them and with each other (one Compact at a time).
 type Store struct {
 	dir     string
 	segSize int64
 
 	syncMu sync.Mutex // one Sync at a time
 
-	mu    sync.RWMutex
-	index map[Key]loc
-	// indexPeak is the most entries index held since it was last made:
-	// a Go map keeps its buckets when entries go, so DeleteUnpinned
-	// rebuilds one that shrank to a quarter (an idle node after a drained
-	// backlog would otherwise keep the backlog's index).
-	indexPeak int
-	segs      map[uint32]*segment
-	active    *segment
-	dirty     map[uint32]*segment // written since the last Sync
+	mu     sync.RWMutex
+	index  *keyIndex // key to record (index.go)
+	segs   map[uint32]*segment
+	active *segment
+	dirty  map[uint32]*segment // written since the last Sync
 	// pending holds the records of the active segment from its written
 	// size on, not yet written to its file: Put appends there and writes
 	// once WriteBuffer bytes gather (one write call for many bodies, not
@@ -55,6 +52,12 @@ type Store struct {
 	// after the snapshot again.
 	pending []byte
 	closed  bool
+	// pins counts the Pins; touched is, per segment, the count at the
+	// last Put of a key the store held in it (so a Put that stored
+	// nothing). A segment touched since a Pin is not deleted for it: the
+	// state may refer to that key though it did not at the Pin.
+	pins    atomic.Uint64
+	touched map[uint32]uint64
 	// lastID is the highest segment id used, or named by the marker: a
 	// new segment's id is above it, so a marker never vouches for a
 	// segment written after it.
@@ -102,7 +105,8 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	s := &Store{
 		dir: dir, segSize: opt.SegmentBytes,
-		index: make(map[Key]loc), segs: make(map[uint32]*segment), dirty: make(map[uint32]*segment),
+		index: newKeyIndex(), segs: make(map[uint32]*segment), dirty: make(map[uint32]*segment),
+		touched: make(map[uint32]uint64),
 	}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
@@ -117,7 +121,7 @@ func segmentName(id uint32) string { return fmt.Sprintf("seg-%010d.body", id) }
 func (s *Store) Has(k Key) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	_, ok := s.index[k]
+	_, ok := s.index.get(k)
 	return ok
 }
 
@@ -134,20 +138,38 @@ func (s *Store) Put(k Key, body []byte) error {
 	if s.closed {
 		return os.ErrClosed
 	}
-	if _, ok := s.index[k]; ok {
+	if l, ok := s.index.get(k); ok {
+		// The state refers to k again after a Pin that may have found it
+		// unreferenced (an entry applied again after a restart, a
+		// snapshot restored): its segment stays for that Pin.
+		s.touched[l.seg] = s.pins.Load()
 		return nil
 	}
-	rec := int64(headerSize + len(body))
-	if s.active == nil || (s.active.size > 0 && s.active.size+rec > s.segSize) {
-		if err := s.roll(); err != nil {
-			return err
-		}
+	if err := s.makeRoom(int64(headerSize + len(body))); err != nil {
+		return err
 	}
-	a := s.active
+	n := len(s.pending)
 	s.pending = appendRecord(s.pending, k, body)
-	s.index[k] = loc{seg: a.id, off: uint32(a.size), n: uint32(len(body))}
-	s.indexPeak = max(s.indexPeak, len(s.index))
-	a.size += rec
+	return s.appended(k, len(s.pending)-n)
+}
+
+// makeRoom makes the active segment one that takes a record of rec bytes:
+// a new one when there is none or rec would overfill it (a larger record
+// goes alone into a segment).
+func (s *Store) makeRoom(rec int64) error {
+	if s.active == nil || (s.active.size > 0 && s.active.size+rec > s.segSize) {
+		return s.roll()
+	}
+	return nil
+}
+
+// appended indexes k at the record of rec bytes just appended to pending
+// (at the active segment's end), and writes pending once WriteBuffer
+// bytes gathered.
+func (s *Store) appended(k Key, rec int) error {
+	a := s.active
+	s.index.set(k, loc{seg: a.id, off: uint32(a.size), n: uint32(rec - headerSize)})
+	a.size += int64(rec)
 	s.dirty[a.id] = a
 	if len(s.pending) >= WriteBuffer {
 		return s.writePending()
@@ -200,23 +222,33 @@ func (s *Store) roll() error {
 // Read returns the body stored under k (a new slice), checked against its
 // record's CRC: damage is an error, never a wrong body.
 func (s *Store) Read(k Key) ([]byte, error) {
+	_, rec, err := s.readRecord(k)
+	if err != nil {
+		return nil, err
+	}
+	return rec[headerSize:], nil
+}
+
+// readRecord returns where k's record is and the record (header and body),
+// checked against its CRC and key.
+func (s *Store) readRecord(k Key) (loc, []byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	l, ok := s.index[k]
+	l, ok := s.index.get(k)
 	if !ok {
-		return nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
+		return loc{}, nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
 	}
 	seg := s.segs[l.seg]
 	rec := make([]byte, headerSize+int(l.n))
 	if off := int64(l.off); seg == s.active && off >= seg.written {
 		copy(rec, s.pending[off-seg.written:])
 	} else if _, err := seg.f.ReadAt(rec, off); err != nil {
-		return nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
+		return loc{}, nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
 	}
 	if h := parseHeader(rec); !valid(rec) || h.key != k || h.n != l.n {
-		return nil, fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, seg.f.Name(), l.off)
+		return loc{}, nil, fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, seg.f.Name(), l.off)
 	}
-	return rec[headerSize:], nil
+	return l, rec, nil
 }
 
 // Sync makes every body put so far durable (fdatasync of the segments
@@ -257,7 +289,7 @@ func (s *Store) Sync() error {
 }
 
 // redirty marks seg unsynced again after a failed fdatasync, and reports
-// whether it is still a segment of the store (one Collect deleted meanwhile
+// whether it is still a segment of the store (one deleted meanwhile
 // needs no sync: its failure is no error).
 func (s *Store) redirty(seg *segment) bool {
 	s.mu.Lock()
@@ -271,28 +303,41 @@ func (s *Store) redirty(seg *segment) bool {
 
 // Pinned are the segments a snapshot needs: those holding a body it
 // refers to, and every segment from the one being written at its capture
-// on (bodies put after the capture are there).
+// on (bodies put after the capture are there); and the bodies Compact is
+// to copy out of the sparse ones among them (compact.go).
 type Pinned struct {
-	segs map[uint32]bool
+	// live: the bytes of the records the snapshot refers to, per segment
+	// holding any (a body referred to twice counts twice).
+	live map[uint32]int64
 	from uint32
+	pin  uint64 // the store's count of Pins at this one
+	// sparse are the segments whose bodies Compact copies, moves the keys
+	// of their live bodies (sorted, no repeats).
+	sparse map[uint32]bool
+	moves  []Key
+	// partial: moves was cut short at compactKeys.
+	partial bool
 }
 
 // Pin returns the segments holding the bodies live yields (repeats
 // allowed) and those from the one being written on. The state machine
 // pins at a snapshot's capture, under its apply lock, and deletes the
-// rest (DeleteUnpinned) once the snapshot is persisted.
+// rest (DeleteUnpinned) once the snapshot is persisted. When some sealed
+// segments are sparse (compact.go), live is called a second time to list
+// their live bodies.
 func (s *Store) Pin(live func(yield func(Key))) Pinned {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := Pinned{segs: make(map[uint32]bool)}
+	p := Pinned{live: make(map[uint32]int64), pin: s.pins.Add(1)}
 	if s.active != nil {
 		p.from = s.active.id
 	}
 	live(func(k Key) {
-		if l, ok := s.index[k]; ok {
-			p.segs[l.seg] = true
+		if l, ok := s.index.get(k); ok {
+			p.live[l.seg] += headerSize + int64(l.n)
 		}
 	})
+	s.chooseSparse(&p, live)
 	return p
 }
 
@@ -301,41 +346,39 @@ func (s *Store) Pin(live func(yield func(Key))) Pinned {
 // read it (the state no longer refers to it, every body handed out was
 // read already, and the snapshots that refer to it are superseded).
 func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
+	return s.drop(func(id uint32, seg *segment) bool {
+		_, pinned := p.live[id]
+		return !pinned && id < p.from && seg != s.active && s.touched[id] < p.pin
+	})
+}
+
+// drop deletes the segments dead says, under the store's lock, with their
+// bodies, and returns how many.
+func (s *Store) drop(dead func(id uint32, seg *segment) bool) (int, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return 0, os.ErrClosed
 	}
-	dead := make(map[uint32]*segment)
+	gone := make(map[uint32]*segment)
 	for id, seg := range s.segs {
-		if p.segs[id] || id >= p.from || seg == s.active {
+		if !dead(id, seg) {
 			continue
 		}
-		dead[id] = seg
+		gone[id] = seg
 		delete(s.segs, id)
 		delete(s.dirty, id)
+		delete(s.touched, id)
 	}
-	if len(dead) > 0 {
-		for k, l := range s.index {
-			if dead[l.seg] != nil {
-				delete(s.index, k)
-			}
-		}
-		if len(s.index) < s.indexPeak/4 {
-			index := make(map[Key]loc, len(s.index)) // not maps.Clone: it keeps the size
-			for k, l := range s.index {
-				index[k] = l
-			}
-			s.index = index
-			s.indexPeak = len(s.index)
-		}
+	if len(gone) > 0 {
+		s.index.drop(gone)
 	}
 	s.mu.Unlock()
 	// Closing and unlinking a segment of many megabytes takes the file
 	// system a while: outside the lock, so Put (the apply path) and Read
 	// do not wait for it. Nothing reaches these segments any more.
 	var errs []error
-	for _, seg := range dead {
+	for _, seg := range gone {
 		if err := seg.f.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -343,14 +386,14 @@ func (s *Store) DeleteUnpinned(p Pinned) (int, error) {
 			errs = append(errs, err)
 		}
 	}
-	return len(dead), errors.Join(errs...)
+	return len(gone), errors.Join(errs...)
 }
 
 // Stats reports what the store holds.
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := Stats{Bodies: len(s.index), Segments: len(s.segs)}
+	st := Stats{Bodies: s.index.count, Segments: len(s.segs)}
 	for _, seg := range s.segs {
 		st.Bytes += seg.size
 	}
