@@ -75,7 +75,7 @@ func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res 
 	if c.autoAck {
 		// Settled at assignment (at most once): the record keeps the tag's
 		// credit in use until the dispatcher settles it, but not the body.
-		m.body = nil
+		m.dropPayload()
 	} else {
 		q.unacked++
 	}

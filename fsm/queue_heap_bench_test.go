@@ -71,7 +71,7 @@ func queuedMessageHeap(b *testing.B, n int, onDisk, headers bool) float64 {
 		}
 		index := uint64(i/perEntry + 1)
 		if onDisk {
-			moveBodiesOut(index, cmd.(*fsmpb.Enqueue))
+			moveBodiesOut(index, cmd)
 		}
 		if res := g.Apply(index, cmd); res.Err != nil || len(res.Enqueued) != len(e.Messages) {
 			b.Fatal(res.Err)
@@ -87,10 +87,24 @@ func queuedMessageHeap(b *testing.B, n int, onDisk, headers bool) float64 {
 }
 
 // moveBodiesOut is what the broker's body store adapter (take) leaves in
-// an Enqueue's payloads, without the store.
-func moveBodiesOut(index uint64, e *fsmpb.Enqueue) {
-	for i, m := range e.GetMessages() {
-		p := m.GetPayload()
+// the payloads of a command at index, without the store.
+func moveBodiesOut(index uint64, cmd proto.Message) {
+	var payloads []*fsmpb.Payload
+	switch c := cmd.(type) {
+	case *fsmpb.Enqueue:
+		for _, m := range c.GetMessages() {
+			payloads = append(payloads, m.GetPayload())
+		}
+	case *fsmpb.DelayMessages:
+		for _, m := range c.GetMessages() {
+			payloads = append(payloads, m.GetPayload())
+		}
+	}
+	for i, p := range payloads {
+		if p == nil {
+			continue
+		}
+		p.BodyRef = nil
 		if pr := p.GetProperties(); pr != nil && proto.Size(pr) == 0 {
 			p.Properties = nil
 		}
