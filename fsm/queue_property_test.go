@@ -170,7 +170,9 @@ func checkInlineBodies(t *rapid.T, idx uint64, cmd proto.Message, disk, diskWhol
 // bodyRefList is what VisitBodyRefs lists, sorted.
 func bodyRefList(g *QueueGroup) []string {
 	var out []string
-	g.VisitBodyRefs(func(r *fsmpb.BodyRef) { out = append(out, fmt.Sprint(r.GetIndex(), "/", r.GetPosition(), "/", r.GetLength())) })
+	g.VisitBodyRefs(func(r *fsmpb.BodyRef) {
+		out = append(out, fmt.Sprint(r.GetIndex(), "/", r.GetPosition(), "/", r.GetLength()))
+	})
 	slices.Sort(out)
 	return out
 }
