@@ -132,3 +132,75 @@ func TestBodiesOutsideTheState(t *testing.T) {
 		t.Fatal("a damaged snapshot was completed")
 	}
 }
+
+// TestQueuedPayloadForms: a payload whose body was moved out for its own
+// entry is held inline, with nothing beside the record when the publisher
+// set nothing else, and one BodyRef-less copy shared by the queues when it
+// did; any other payload is held as it is. Each form gives back, in a
+// delivery, exactly the payload enqueued.
+func TestQueuedPayloadForms(t *testing.T) {
+	jobs, audit := qspec(1, "jobs"), qspec(2, "audit")
+	specs := []*fsmpb.QueueSpec{jobs, audit}
+	ref := func(index uint64, pos uint32) *fsmpb.BodyRef {
+		return &fsmpb.BodyRef{Index: index, Position: pos, Length: 7}
+	}
+	plain := &fsmpb.Payload{RoutingKey: "jobs", BodyRef: ref(1, 0)}
+	withHeaders := &fsmpb.Payload{RoutingKey: "jobs", BodyRef: ref(1, 1),
+		Headers: map[string]*fsmpb.Value{"k": {Kind: &fsmpb.Value_StringValue{StringValue: "v"}}}}
+	otherEntry := &fsmpb.Payload{RoutingKey: "jobs", BodyRef: ref(9, 2)}
+	inMemory := &fsmpb.Payload{RoutingKey: "jobs", Body: []byte("in-mem!")}
+	named := &fsmpb.Payload{Exchange: "amq.direct", RoutingKey: "jobs", BodyRef: ref(1, 4)}
+	e := enqueue(1, specs,
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: plain},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0, 1}, Payload: withHeaders},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: otherEntry},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: inMemory},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0, 1}, Payload: named},
+	)
+	g := NewQueueGroup()
+	if res := g.Apply(1, e); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	q, a := g.queues[1], g.queues[2]
+	at := func(q *queueState, i int) queueMsg { return q.main.At(i) }
+	if m := at(q, 0); m.env != nil || m.ref != refInline || m.refLen != 7 {
+		t.Fatalf("plain message: env %v, ref %#x, length %d; want inline and nothing else", m.env, m.ref, m.refLen)
+	}
+	if m, o := at(q, 1), at(a, 0); m.env == nil || m.env != o.env || m.env.BodyRef != nil || m.ref&refInline == 0 {
+		t.Fatal("a message with headers: want one BodyRef-less copy shared by its queues, the reference inline")
+	}
+	if m := at(q, 2); m.env != otherEntry || m.ref != 0 {
+		t.Fatal("a reference to another entry is not held as it is")
+	}
+	if m := at(q, 3); m.env != inMemory || m.ref != 0 {
+		t.Fatal("a body in memory is not held as it is")
+	}
+	// A routing key is implied only for the queue it names.
+	if m := at(q, 4); m.env == nil {
+		t.Fatal("a named exchange was dropped")
+	}
+	g.Apply(2, checkout(jobs, "s", "c", 0, false))
+	res := g.Apply(3, checkout(audit, "s", "c", 0, false))
+	want := []*fsmpb.Payload{plain, withHeaders, otherEntry, inMemory, named}
+	var got []*fsmpb.Payload
+	for _, d := range res.Deliveries {
+		got = append(got, d.Payload)
+	}
+	if len(got) != 2 || !proto.Equal(got[0], withHeaders) || !proto.Equal(got[1], named) {
+		t.Fatalf("deliveries on audit: %v", got)
+	}
+	got = nil
+	for _, d := range g.CheckedOut("s") {
+		if d.Queue == 1 {
+			got = append(got, d.Payload)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d deliveries on jobs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Fatalf("delivery %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
