@@ -40,11 +40,8 @@ type queueMsg struct {
 // refInline marks queueMsg.ref as holding a BodyRef's position.
 const refInline = 1 << 31
 
-// hasPayload reports whether the record holds a payload: all but an
-// auto-ack consumer's outstanding tags.
-func (m *queueMsg) hasPayload() bool { return m.env != nil || m.ref&refInline != 0 }
-
-// dropPayload leaves the record without a payload.
+// dropPayload leaves the record without a payload (an auto-ack consumer's
+// outstanding tag: the message left at assignment).
 func (m *queueMsg) dropPayload() { m.env, m.ref, m.refLen = nil, 0, 0 }
 
 // payload returns the message's payload, equal (proto.Equal, and the same
