@@ -56,7 +56,7 @@ func (g *QueueGroup) VisitBodyRefs(fn func(r *fsmpb.BodyRef)) {
 		}
 		for c := q.first; c != nil; c = c.next {
 			for _, m := range c.out {
-				visitMsg(&m)
+				visitMsg(&m.queueMsg)
 			}
 		}
 		for _, h := range q.gets {

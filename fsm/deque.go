@@ -26,9 +26,10 @@ type deque[T any] struct {
 const dequeMinCap = 8
 
 // dequeBlock is the number of elements of a block, and the largest ring. A
-// block of 56-byte queue records is 57,344 bytes, exactly 7 pages: a large
+// block of 48-byte queue records is 49,152 bytes, exactly 6 pages: a large
 // object, which Go allocates without a per-object header or size-class
-// rounding (a 14 KiB block of 256 cost 16 KiB: 8 bytes a record).
+// rounding (a block of 256 56-byte records cost 16 KiB, not 14: 8 bytes a
+// record).
 const dequeBlock = 1024
 
 // Len returns the number of elements.

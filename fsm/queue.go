@@ -11,7 +11,7 @@ import (
 )
 
 // queueMsg is the record of one message in one queue. It is small and
-// fixed-size (56 bytes) so that a backlog costs little beyond its bodies:
+// fixed-size (48 bytes) so that a backlog costs little beyond its bodies:
 // with the body in a body store and nothing but a body set by the
 // publisher, the record is all a queued message costs the state (see
 // msgBody for the forms a payload takes). It reaches the payload only
@@ -20,11 +20,8 @@ type queueMsg struct {
 	id     uint64 // per queue, increasing in log order, from 0
 	index  uint64 // Raft index of the Enqueue that carried the message
 	expiry int64  // Unix ms at which the message expires; 0: never
-	// outAt is when a consumer's delivery was assigned (Unix ms, for the
-	// consumer timeout); 0 for ready messages and gets.
-	outAt int64
-	size  uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
-	count uint32 // delivery count: how often it was delivered and came back
+	size   uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
+	count  uint32 // delivery count: how often it was delivered and came back
 	// ref, when its refInline bit is set, holds the payload's BodyRef
 	// inline: the position, with refLen the length, and index the Raft
 	// index (msgBody says when a payload is held so).
@@ -129,6 +126,14 @@ func (b *msgBody) set(m *queueMsg, queue string) {
 	m.env = b.env
 }
 
+// outMsg is a consumer's outstanding delivery: the message and when it was
+// assigned (Unix ms, for the consumer timeout; 0 when the consumer has
+// none). Outside queueMsg, which ready messages, most of a backlog, fill.
+type outMsg struct {
+	queueMsg
+	outAt int64
+}
+
 // queueConsumer is one consumer (session, consumer tag) of a queue.
 type queueConsumer struct {
 	session  string
@@ -145,7 +150,7 @@ type queueConsumer struct {
 	// out holds the outstanding deliveries by tag. For an auto-ack consumer
 	// the record has no body: the message left the queue at assignment and
 	// only the tag (the credit it uses) remains until it is settled.
-	out map[uint64]queueMsg
+	out map[uint64]outMsg
 	// low is the lowest outstanding tag, or nextTag when none is: tags are
 	// handed out in order and assignment times never decrease, so it is
 	// the oldest delivery (consumer timeout) in O(1). Derived from out
@@ -549,7 +554,6 @@ func (q *queueState) requeue(m queueMsg, res *Result) bool {
 	if m.count < math.MaxUint32 {
 		m.count++
 	}
-	m.outAt = 0
 	if lim := q.spec.GetDeliveryLimit(); lim > 0 && m.count > lim {
 		q.deadLetter(&m, dlReasonDeliveryLimit, res)
 		return false
@@ -574,7 +578,7 @@ func (q *queueState) takeOutConsumer(c *queueConsumer) []queueMsg {
 	tags := sortedTags(c.out)
 	out := make([]queueMsg, 0, len(tags))
 	for _, t := range tags {
-		out = append(out, c.out[t])
+		out = append(out, c.out[t].queueMsg)
 	}
 	clear(c.out)
 	c.low = c.nextTag

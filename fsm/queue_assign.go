@@ -65,9 +65,9 @@ func (q *queueState) nextConsumer(prio bool) *queueConsumer {
 func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res *Result) {
 	tag := c.nextTag
 	c.nextTag++
-	m.outAt = 0
+	var at int64
 	if c.timeoutMs > 0 && !c.autoAck {
-		m.outAt = max(g.lastNow, 1) // the consumer timeout counts from here
+		at = max(g.lastNow, 1) // the consumer timeout counts from here
 	}
 	d := q.delivery(&m, c.session, c.tag, tag)
 	d.AutoAck = c.autoAck
@@ -79,7 +79,7 @@ func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res 
 	} else {
 		q.unacked++
 	}
-	c.out[tag] = m
+	c.out[tag] = outMsg{m, at}
 }
 
 // assignSingle is assign for a queue with x-single-active-consumer: only

@@ -49,7 +49,7 @@ func locate(t *rapid.T, g *QueueGroup) map[msgKey]msgLoc {
 				continue
 			}
 			for tag, m := range c.out {
-				put(id, m, fmt.Sprintf("c:%s/%s#%d", c.session, c.tag, tag))
+				put(id, m.queueMsg, fmt.Sprintf("c:%s/%s#%d", c.session, c.tag, tag))
 			}
 		}
 		for s, h := range q.gets {

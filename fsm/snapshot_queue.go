@@ -215,7 +215,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			if v3 {
 				e.varint(m.outAt)
 			}
-			if err := qsEncodeMsg(sw, e, &m, q.spec.GetName()); err != nil {
+			if err := qsEncodeMsg(sw, e, &m.queueMsg, q.spec.GetName()); err != nil {
 				return err
 			}
 			sw.record(qsDelivery, e.b)

@@ -173,7 +173,7 @@ func (rs *qsRestore) consumer(q *queueState) error {
 	if err != nil {
 		return err
 	}
-	c := &queueConsumer{session: d.str(), tag: d.str(), out: make(map[uint64]queueMsg)}
+	c := &queueConsumer{session: d.str(), tag: d.str(), out: make(map[uint64]outMsg)}
 	prefetch := d.uvarint()
 	c.autoAck = d.boolean()
 	c.nextTag = d.uvarint()
@@ -221,12 +221,11 @@ func (rs *qsRestore) consumer(q *queueState) error {
 		if outAt < 0 {
 			return qsCorrupt("delivery %d assigned at %d", tag, outAt)
 		}
-		m.outAt = outAt
 		if tag <= prevTag || tag >= c.nextTag {
 			return qsCorrupt("delivery tag %d (previous %d, next %d)", tag, prevTag, c.nextTag)
 		}
 		prevTag = tag
-		c.out[tag] = m
+		c.out[tag] = outMsg{m, outAt}
 		if !c.autoAck {
 			q.unacked++
 		}
