@@ -27,9 +27,9 @@ const dequeMinCap = 8
 
 // dequeBlock is the number of elements of a block, and the largest ring. A
 // block of 48-byte queue records is 49,152 bytes, exactly 6 pages: a large
-// object, which Go allocates without a per-object header or size-class
-// rounding (a block of 256 56-byte records cost 16 KiB, not 14: 8 bytes a
-// record).
+// object, which Go allocates in whole pages without a per-object header;
+// a small block (≤ 32 KiB) with pointers has an 8-byte header and is
+// rounded up to its size class (14,336 bytes of records took 16 KiB).
 const dequeBlock = 1024
 
 // Len returns the number of elements.
