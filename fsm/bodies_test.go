@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // bodyKeeperSim does what the broker's body store adapter does around
@@ -202,5 +204,62 @@ func TestQueuedPayloadForms(t *testing.T) {
 		if !proto.Equal(got[i], want[i]) {
 			t.Fatalf("delivery %d: %v, want %v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestSamePropertiesCoversEveryField: two properties that differ in any
+// one field, or hold unknown fields, are not the same (a message would
+// otherwise be handed out with another's properties).
+func TestSamePropertiesCoversEveryField(t *testing.T) {
+	if !sameProperties(nil, nil) || sameProperties(nil, &fsmpb.Properties{}) || !sameProperties(&fsmpb.Properties{}, &fsmpb.Properties{}) {
+		t.Fatal("nil and empty properties compare wrong (they marshal differently)")
+	}
+	fields := (&fsmpb.Properties{}).ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		b := &fsmpb.Properties{}
+		switch f.Kind() {
+		case protoreflect.StringKind:
+			b.ProtoReflect().Set(f, protoreflect.ValueOfString("x"))
+		case protoreflect.Int64Kind:
+			b.ProtoReflect().Set(f, protoreflect.ValueOfInt64(1))
+		case protoreflect.Uint32Kind:
+			b.ProtoReflect().Set(f, protoreflect.ValueOfUint32(1))
+		default:
+			t.Fatalf("field %s of kind %v: teach this test and sameProperties", f.Name(), f.Kind())
+		}
+		if sameProperties(&fsmpb.Properties{}, b) {
+			t.Errorf("sameProperties ignores field %s", f.Name())
+		}
+	}
+	u := &fsmpb.Properties{}
+	u.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1))
+	if sameProperties(&fsmpb.Properties{}, u) || sameProperties(u, u) {
+		t.Error("properties with unknown fields are shared")
+	}
+}
+
+// TestInlinePayloadKeepsEveryField: a payload held inline gives back every
+// field it was enqueued with; a field added to Payload must be kept by
+// msgBody (its copy) and payloadInto too.
+func TestInlinePayloadKeepsEveryField(t *testing.T) {
+	if n := (&fsmpb.Payload{}).ProtoReflect().Descriptor().Fields().Len(); n != 6 {
+		t.Fatalf("fsmpb.Payload has %d fields; msgBody and payloadInto know 6: update them", n)
+	}
+	p := &fsmpb.Payload{
+		Headers: map[string]*fsmpb.Value{"h": {Kind: &fsmpb.Value_IntValue{IntValue: 1}}}, Properties: &fsmpb.Properties{Type: "t"},
+		Exchange: "x", RoutingKey: "k", BodyRef: &fsmpb.BodyRef{Index: 3, Position: 1, Length: 2},
+	}
+	g := NewQueueGroup()
+	res := g.Apply(3, enqueue(1, []*fsmpb.QueueSpec{qspec(1, "q")}, &fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: p}))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	m := g.queues[1].main.At(0)
+	if m.ref&refInline == 0 {
+		t.Fatal("not held inline")
+	}
+	if got := m.payload("q"); !proto.Equal(got, p) {
+		t.Fatalf("payload %v, enqueued %v", got, p)
 	}
 }

@@ -107,8 +107,8 @@ func newMsgBody(p *fsmpb.Payload, index uint64) msgBody {
 	return msgBody{p: p, inline: inline}
 }
 
-// set stores the payload in m, a record of the queue named queue.
-func (b *msgBody) set(m *queueMsg, queue string) {
+// set stores the payload in m, a record of q.
+func (b *msgBody) set(m *queueMsg, q *queueState) {
 	if !b.inline {
 		m.env, m.ref, m.refLen = b.p, 0, 0
 		return
@@ -116,14 +116,44 @@ func (b *msgBody) set(m *queueMsg, queue string) {
 	r := b.p.GetBodyRef()
 	m.ref, m.refLen = r.GetPosition()|refInline, r.GetLength()
 	p := b.p
-	if len(p.GetHeaders()) == 0 && p.Properties == nil && p.GetExchange() == "" && p.GetRoutingKey() == queue {
+	if len(p.GetHeaders()) == 0 && p.Properties == nil && p.GetExchange() == "" && p.GetRoutingKey() == q.spec.GetName() {
 		m.env = nil
 		return
 	}
 	if b.env == nil {
-		b.env = &fsmpb.Payload{Headers: p.Headers, Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+		b.env = q.envelope(p)
 	}
 	m.env = b.env
+}
+
+// envelope returns p without its body and BodyRef (which the record holds).
+// A message without headers shares the queue's last such copy when that is
+// equal (the messages of one publisher through one exchange with one key
+// mostly are), so they cost the record alone; the copy is immutable, and
+// equal fields give equal results and snapshot bytes.
+func (q *queueState) envelope(p *fsmpb.Payload) *fsmpb.Payload {
+	if len(p.GetHeaders()) > 0 {
+		return &fsmpb.Payload{Headers: p.Headers, Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+	}
+	if e := q.lastEnvelope; e != nil && e.Exchange == p.Exchange && e.RoutingKey == p.RoutingKey && sameProperties(e.Properties, p.Properties) {
+		return e
+	}
+	q.lastEnvelope = &fsmpb.Payload{Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+	return q.lastEnvelope
+}
+
+// sameProperties reports whether a and b marshal alike: both nil, or both
+// set with equal fields and no unknown ones. TestSamePropertiesCoversEveryField
+// keeps it complete.
+func sameProperties(a, b *fsmpb.Properties) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ContentType == b.ContentType && a.ContentEncoding == b.ContentEncoding &&
+		a.MessageId == b.MessageId && a.CorrelationId == b.CorrelationId && a.ReplyTo == b.ReplyTo &&
+		a.ExpirationMs == b.ExpirationMs && a.TimestampMs == b.TimestampMs && a.Type == b.Type &&
+		a.AppId == b.AppId && a.UserId == b.UserId && a.Priority == b.Priority &&
+		len(a.ProtoReflect().GetUnknown()) == 0 && len(b.ProtoReflect().GetUnknown()) == 0
 }
 
 // outMsg is a consumer's outstanding delivery: the message and when it was
@@ -259,6 +289,10 @@ type queueState struct {
 	// (at-least-once); they count toward its length limits.
 	outbox      map[uint64]struct{}
 	outboxBytes uint64
+	// lastEnvelope is the last payload copy without headers that a record
+	// of the queue holds inline (envelope), shared with the next message
+	// that has the same one: not state, it changes no result.
+	lastEnvelope *fsmpb.Payload
 }
 
 // prioLevel is one priority level of a priority queue.

@@ -143,7 +143,7 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, b *msgBody, size uint32, n
 		}
 	}
 	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, b.p, now), size: size}
-	b.set(&m, q.spec.GetName())
+	b.set(&m, q)
 	q.nextMsgID++
 	if q.overLimit(size) {
 		// The message alone exceeds the limit (max-length 0, or a message

@@ -314,7 +314,7 @@ func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg
 		// Held as an Enqueue holds it: inline when take left a reference
 		// to the message's own entry.
 		b := newMsgBody(p, m.index)
-		b.set(&m, q.spec.GetName())
+		b.set(&m, q)
 	}
 	return m, nil
 }
