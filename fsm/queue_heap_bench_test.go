@@ -15,24 +15,28 @@ import (
 // to the default exchange (routing key = the queue's name), encoded and
 // decoded as a log entry is (100 messages an entry, as the committer
 // batches), its body moved out as the broker's --body-store disk adapter
-// does before Apply (a BodyRef, empty properties dropped). Variants: with
-// headers (two headers and a named exchange, which the state must keep)
-// and with the body in memory (--body-store memory). A measurement, not a
-// test: run it with -benchtime=1x and read heap-bytes/msg.
+// does before Apply (a BodyRef, empty properties dropped). Variants: through
+// a named exchange with a content type (the same for every message), with
+// headers (two, one different in each message, and a named exchange),
+// which the state must keep, and with the body in memory (--body-store
+// memory). A measurement, not a test: run it with -benchtime=1x and read
+// heap-bytes/msg.
 func BenchmarkQueuedMessageStateHeap(b *testing.B) {
 	for _, tc := range []struct {
-		name    string
-		n       int
-		onDisk  bool
-		headers bool
+		name     string
+		n        int
+		onDisk   bool
+		exchange bool
+		headers  bool
 	}{
-		{"disk", 500_000, true, false},
-		{"disk-headers", 200_000, true, true},
-		{"memory", 50_000, false, false},
+		{"disk", 500_000, true, false, false},
+		{"disk-exchange", 500_000, true, true, false},
+		{"disk-headers", 200_000, true, true, true},
+		{"memory", 50_000, false, false, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				b.ReportMetric(queuedMessageHeap(b, tc.n, tc.onDisk, tc.headers), "heap-bytes/msg")
+				b.ReportMetric(queuedMessageHeap(b, tc.n, tc.onDisk, tc.exchange, tc.headers), "heap-bytes/msg")
 			}
 		})
 	}
@@ -40,7 +44,7 @@ func BenchmarkQueuedMessageStateHeap(b *testing.B) {
 
 // queuedMessageHeap enqueues n messages to one queue of a fresh group and
 // returns the heap it grew by, per message, after a GC.
-func queuedMessageHeap(b *testing.B, n int, onDisk, headers bool) float64 {
+func queuedMessageHeap(b *testing.B, n int, onDisk, exchange, headers bool) float64 {
 	const perEntry = 100
 	spec := qspec(1, "jobs")
 	body := make([]byte, 1024)
@@ -52,8 +56,11 @@ func queuedMessageHeap(b *testing.B, n int, onDisk, headers bool) float64 {
 		e := &fsmpb.Enqueue{Queues: []*fsmpb.QueueSpec{spec}, NowMs: 1, SizeRule: fsmpb.SizeRule_SIZE_RULE_WITH_HEADERS}
 		for j := range min(perEntry, n-i) {
 			p := &fsmpb.Payload{Body: body, RoutingKey: "jobs", Properties: &fsmpb.Properties{}}
-			if headers {
+			if exchange {
 				p.Exchange = "amq.direct"
+				p.Properties.ContentType = "application/json"
+			}
+			if headers {
 				p.Headers = map[string]*fsmpb.Value{
 					"trace": {Kind: &fsmpb.Value_StringValue{StringValue: fmt.Sprint("t-", i+j)}},
 					"tries": {Kind: &fsmpb.Value_IntValue{IntValue: 1}},
