@@ -29,8 +29,9 @@ type queueMsg struct {
 	// env is the payload (ref not inline), or with ref inline the payload
 	// less its BodyRef, or nil when that is implied (no headers, no
 	// properties, the default exchange, the queue's name as routing key).
-	// Shared by every queue of the group the message went to, and by the
-	// Deliveries that carry it: never mutate it.
+	// Shared by every queue of the group the message went to, by the
+	// Deliveries that carry it and, with ref inline, by equal messages of
+	// the queue (envelope): never mutate it.
 	env *fsmpb.Payload
 }
 
