@@ -30,28 +30,38 @@ func bodyLen(p *fsmpb.Payload) uint64 {
 // whose body it does not (ready, delivered and got messages, the outbox
 // and the delayed messages), in no defined order: it is for the body
 // store's garbage collection, which only counts. A payload held by several
-// queues is visited once per queue. Read-only, like WriteSnapshot.
-func (g *QueueGroup) VisitBodyRefs(fn func(*fsmpb.BodyRef)) {
+// queues is visited once per queue. fn must not keep r, which may be
+// reused for the next call (a queued message holds its reference inline,
+// not as a BodyRef). Read-only, like WriteSnapshot.
+func (g *QueueGroup) VisitBodyRefs(fn func(r *fsmpb.BodyRef)) {
+	var inline fsmpb.BodyRef
 	visit := func(p *fsmpb.Payload) {
 		if r := p.GetBodyRef(); r != nil && len(p.GetBody()) == 0 {
 			fn(r)
+		}
+	}
+	visitMsg := func(m *queueMsg) {
+		if m.bodyRefInto(&inline) {
+			fn(&inline)
+		} else {
+			visit(m.env)
 		}
 	}
 	for _, q := range g.queues {
 		for _, d := range q.readyDeques() {
 			for i := range d.Len() {
 				m := d.At(i)
-				visit(m.payload())
+				visitMsg(&m)
 			}
 		}
 		for c := q.first; c != nil; c = c.next {
 			for _, m := range c.out {
-				visit(m.payload())
+				visitMsg(&m.queueMsg)
 			}
 		}
 		for _, h := range q.gets {
 			for _, ge := range h.out {
-				visit(ge.msg.payload())
+				visitMsg(&ge.msg)
 			}
 		}
 	}

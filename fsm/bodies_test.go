@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // bodyKeeperSim does what the broker's body store adapter does around
@@ -130,5 +132,134 @@ func TestBodiesOutsideTheState(t *testing.T) {
 	bad[len(bad)/2] ^= 1
 	if err := CompleteSnapshot(&bytes.Buffer{}, bytes.NewReader(bad), store.fill); err == nil {
 		t.Fatal("a damaged snapshot was completed")
+	}
+}
+
+// TestQueuedPayloadForms: a payload whose body was moved out for its own
+// entry is held inline, with nothing beside the record when the publisher
+// set nothing else, and one BodyRef-less copy shared by the queues when it
+// did; any other payload is held as it is. Each form gives back, in a
+// delivery, exactly the payload enqueued.
+func TestQueuedPayloadForms(t *testing.T) {
+	jobs, audit := qspec(1, "jobs"), qspec(2, "audit")
+	specs := []*fsmpb.QueueSpec{jobs, audit}
+	ref := func(index uint64, pos uint32) *fsmpb.BodyRef {
+		return &fsmpb.BodyRef{Index: index, Position: pos, Length: 7}
+	}
+	plain := &fsmpb.Payload{RoutingKey: "jobs", BodyRef: ref(1, 0)}
+	withHeaders := &fsmpb.Payload{RoutingKey: "jobs", BodyRef: ref(1, 1),
+		Headers: map[string]*fsmpb.Value{"k": {Kind: &fsmpb.Value_StringValue{StringValue: "v"}}}}
+	otherEntry := &fsmpb.Payload{RoutingKey: "jobs", BodyRef: ref(9, 2)}
+	inMemory := &fsmpb.Payload{RoutingKey: "jobs", Body: []byte("in-mem!")}
+	named := &fsmpb.Payload{Exchange: "amq.direct", RoutingKey: "jobs", BodyRef: ref(1, 4)}
+	e := enqueue(1, specs,
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: plain},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0, 1}, Payload: withHeaders},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: otherEntry},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: inMemory},
+		&fsmpb.EnqueueMessage{QueueRefs: []uint32{0, 1}, Payload: named},
+	)
+	g := NewQueueGroup()
+	if res := g.Apply(1, e); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	q, a := g.queues[1], g.queues[2]
+	at := func(q *queueState, i int) queueMsg { return q.main.At(i) }
+	if m := at(q, 0); m.env != nil || m.ref != refInline || m.refLen != 7 {
+		t.Fatalf("plain message: env %v, ref %#x, length %d; want inline and nothing else", m.env, m.ref, m.refLen)
+	}
+	if m, o := at(q, 1), at(a, 0); m.env == nil || m.env != o.env || m.env.BodyRef != nil || m.ref&refInline == 0 {
+		t.Fatal("a message with headers: want one BodyRef-less copy shared by its queues, the reference inline")
+	}
+	if m := at(q, 2); m.env != otherEntry || m.ref != 0 {
+		t.Fatal("a reference to another entry is not held as it is")
+	}
+	if m := at(q, 3); m.env != inMemory || m.ref != 0 {
+		t.Fatal("a body in memory is not held as it is")
+	}
+	// A routing key is implied only for the queue it names.
+	if m := at(q, 4); m.env == nil {
+		t.Fatal("a named exchange was dropped")
+	}
+	g.Apply(2, checkout(jobs, "s", "c", 0, false))
+	res := g.Apply(3, checkout(audit, "s", "c", 0, false))
+	want := []*fsmpb.Payload{plain, withHeaders, otherEntry, inMemory, named}
+	var got []*fsmpb.Payload
+	for _, d := range res.Deliveries {
+		got = append(got, d.Payload)
+	}
+	if len(got) != 2 || !proto.Equal(got[0], withHeaders) || !proto.Equal(got[1], named) {
+		t.Fatalf("deliveries on audit: %v", got)
+	}
+	got = nil
+	for _, d := range g.CheckedOut("s") {
+		if d.Queue == 1 {
+			got = append(got, d.Payload)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d deliveries on jobs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Fatalf("delivery %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestSamePropertiesCoversEveryField: two properties that differ in any
+// one field, or hold unknown fields, are not the same (a message would
+// otherwise be handed out with another's properties).
+func TestSamePropertiesCoversEveryField(t *testing.T) {
+	if !sameProperties(nil, nil) || sameProperties(nil, &fsmpb.Properties{}) || !sameProperties(&fsmpb.Properties{}, &fsmpb.Properties{}) {
+		t.Fatal("nil and empty properties compare wrong (they marshal differently)")
+	}
+	fields := (&fsmpb.Properties{}).ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		b := &fsmpb.Properties{}
+		switch f.Kind() {
+		case protoreflect.StringKind:
+			b.ProtoReflect().Set(f, protoreflect.ValueOfString("x"))
+		case protoreflect.Int64Kind:
+			b.ProtoReflect().Set(f, protoreflect.ValueOfInt64(1))
+		case protoreflect.Uint32Kind:
+			b.ProtoReflect().Set(f, protoreflect.ValueOfUint32(1))
+		default:
+			t.Fatalf("field %s of kind %v: teach this test and sameProperties", f.Name(), f.Kind())
+		}
+		if sameProperties(&fsmpb.Properties{}, b) {
+			t.Errorf("sameProperties ignores field %s", f.Name())
+		}
+	}
+	u := &fsmpb.Properties{}
+	u.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1))
+	if sameProperties(&fsmpb.Properties{}, u) || sameProperties(u, u) {
+		t.Error("properties with unknown fields are shared")
+	}
+}
+
+// TestInlinePayloadKeepsEveryField: a payload held inline gives back every
+// field it was enqueued with; a field added to Payload must be kept by
+// msgBody (its copy) and payloadInto too.
+func TestInlinePayloadKeepsEveryField(t *testing.T) {
+	if n := (&fsmpb.Payload{}).ProtoReflect().Descriptor().Fields().Len(); n != 6 {
+		t.Fatalf("fsmpb.Payload has %d fields; msgBody and payloadInto know 6: update them", n)
+	}
+	p := &fsmpb.Payload{
+		Headers: map[string]*fsmpb.Value{"h": {Kind: &fsmpb.Value_IntValue{IntValue: 1}}}, Properties: &fsmpb.Properties{Type: "t"},
+		Exchange: "x", RoutingKey: "k", BodyRef: &fsmpb.BodyRef{Index: 3, Position: 1, Length: 2},
+	}
+	g := NewQueueGroup()
+	res := g.Apply(3, enqueue(1, []*fsmpb.QueueSpec{qspec(1, "q")}, &fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: p}))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	m := g.queues[1].main.At(0)
+	if m.ref&refInline == 0 {
+		t.Fatal("not held inline")
+	}
+	if got := m.payload("q"); !proto.Equal(got, p) {
+		t.Fatalf("payload %v, enqueued %v", got, p)
 	}
 }

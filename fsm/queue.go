@@ -11,28 +11,159 @@ import (
 )
 
 // queueMsg is the record of one message in one queue. It is small and
-// fixed-size so that a backlog costs little beyond its bodies, and it reaches
-// the body only through payload(), so that a body store keyed by the Raft
-// index can later replace the in-memory pointer (ARCHITECTURE §3).
+// fixed-size (48 bytes) so that a backlog costs little beyond its bodies:
+// with the body in a body store and nothing but a body set by the
+// publisher, the record is all a queued message costs the state (see
+// msgBody for the forms a payload takes). It reaches the payload only
+// through payload and its siblings.
 type queueMsg struct {
 	id     uint64 // per queue, increasing in log order, from 0
 	index  uint64 // Raft index of the Enqueue that carried the message
 	expiry int64  // Unix ms at which the message expires; 0: never
 	size   uint32 // bytes counted against max_length_bytes: sizeOf at enqueue
 	count  uint32 // delivery count: how often it was delivered and came back
-	// prio is the message's priority in a queue with x-max-priority: its
-	// priority property, capped at the queue's maximum (msgPriority).
-	prio uint8
-	// outAt is when a consumer's delivery was assigned (Unix ms, for the
-	// consumer timeout); 0 for ready messages and gets.
-	outAt int64
-	// body is shared by every queue of the group the message went to, and by
-	// the Deliveries that carry it: never mutate it.
-	body *fsmpb.Payload
+	// ref, when its refInline bit is set, holds the payload's BodyRef
+	// inline: the position, with refLen the length, and index the Raft
+	// index (msgBody says when a payload is held so).
+	ref, refLen uint32
+	// env is the payload (ref not inline), or with ref inline the payload
+	// less its BodyRef, or nil when that is implied (no headers, no
+	// properties, the default exchange, the queue's name as routing key).
+	// Shared by every queue of the group the message went to, by the
+	// Deliveries that carry it and, with ref inline, by equal messages of
+	// the queue (envelope): never mutate it.
+	env *fsmpb.Payload
 }
 
-// payload returns the message's payload: the one accessor for bodies.
-func (m *queueMsg) payload() *fsmpb.Payload { return m.body }
+// refInline marks queueMsg.ref as holding a BodyRef's position.
+const refInline = 1 << 31
+
+// dropPayload leaves the record without a payload (an auto-ack consumer's
+// outstanding tag: the message left at assignment).
+func (m *queueMsg) dropPayload() { m.env, m.ref, m.refLen = nil, 0, 0 }
+
+// payload returns the message's payload, equal (proto.Equal, and the same
+// bytes marshalled) to the one enqueued, in a queue named queue; nil when
+// the record holds none. A payload held inline is built anew on each call.
+func (m *queueMsg) payload(queue string) *fsmpb.Payload {
+	if m.ref&refInline == 0 {
+		return m.env
+	}
+	return m.payloadInto(queue, &fsmpb.Payload{}, &fsmpb.BodyRef{})
+}
+
+// payloadInto is payload building an inline payload in p and r (empty, or
+// last built by payloadInto), which the caller owns: the snapshot writer
+// reuses two for every message.
+func (m *queueMsg) payloadInto(queue string, p *fsmpb.Payload, r *fsmpb.BodyRef) *fsmpb.Payload {
+	if m.ref&refInline == 0 {
+		return m.env
+	}
+	m.bodyRefInto(r)
+	p.Body, p.BodyRef = nil, r
+	if e := m.env; e != nil {
+		p.Headers, p.Properties, p.Exchange, p.RoutingKey = e.Headers, e.Properties, e.Exchange, e.RoutingKey
+	} else {
+		p.Headers, p.Properties, p.Exchange, p.RoutingKey = nil, nil, "", queue
+	}
+	return p
+}
+
+// bodyRefInto sets r to the message's BodyRef, held inline, and reports
+// whether it is; r is the caller's.
+func (m *queueMsg) bodyRefInto(r *fsmpb.BodyRef) bool {
+	if m.ref&refInline == 0 {
+		return false
+	}
+	r.Index, r.Position, r.Length = m.index, m.ref&^refInline, m.refLen
+	return true
+}
+
+// properties returns the message's properties (nil when it has none),
+// without building its payload.
+func (m *queueMsg) properties() *fsmpb.Properties { return m.env.GetProperties() }
+
+// msgBody is how the queues of a group hold one enqueued payload p,
+// prepared once per message (one payload may go to several queues). A
+// payload whose body was moved to a body store (a BodyRef that names the
+// message's own entry, and no body) is held inline: the BodyRef in the
+// record, and what else the publisher set (headers, properties, exchange,
+// a routing key that is not the queue's name) in one copy of p without the
+// BodyRef, shared by the queues, or nothing when there is nothing else.
+// Any other payload (a body in memory; a reference from another entry, or
+// with fields this build does not know) is held as it is. Either way
+// payload gives back what was enqueued, so results and snapshots do not
+// depend on the form.
+type msgBody struct {
+	p      *fsmpb.Payload
+	inline bool
+	env    *fsmpb.Payload // p without its BodyRef, made when first needed
+}
+
+// newMsgBody prepares p, enqueued by the entry at index.
+func newMsgBody(p *fsmpb.Payload, index uint64) msgBody {
+	r := p.GetBodyRef()
+	inline := r != nil && len(p.GetBody()) == 0 && r.GetIndex() == index && r.GetPosition() < refInline &&
+		len(r.ProtoReflect().GetUnknown()) == 0 && len(p.ProtoReflect().GetUnknown()) == 0
+	return msgBody{p: p, inline: inline}
+}
+
+// set stores the payload in m, a record of q.
+func (b *msgBody) set(m *queueMsg, q *queueState) {
+	if !b.inline {
+		m.env, m.ref, m.refLen = b.p, 0, 0
+		return
+	}
+	r := b.p.GetBodyRef()
+	m.ref, m.refLen = r.GetPosition()|refInline, r.GetLength()
+	p := b.p
+	if len(p.GetHeaders()) == 0 && p.Properties == nil && p.GetExchange() == "" && p.GetRoutingKey() == q.spec.GetName() {
+		m.env = nil
+		return
+	}
+	if b.env == nil {
+		b.env = q.envelope(p)
+	}
+	m.env = b.env
+}
+
+// envelope returns p without its body and BodyRef (which the record holds).
+// A message without headers shares the queue's last such copy when that is
+// equal (the messages of one publisher through one exchange with one key
+// mostly are), so they cost the record alone; the copy is immutable, and
+// equal fields give equal results and snapshot bytes.
+func (q *queueState) envelope(p *fsmpb.Payload) *fsmpb.Payload {
+	if len(p.GetHeaders()) > 0 {
+		return &fsmpb.Payload{Headers: p.Headers, Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+	}
+	if e := q.lastEnvelope; e != nil && e.Exchange == p.Exchange && e.RoutingKey == p.RoutingKey && sameProperties(e.Properties, p.Properties) {
+		return e
+	}
+	q.lastEnvelope = &fsmpb.Payload{Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+	return q.lastEnvelope
+}
+
+// sameProperties reports whether a and b marshal alike: both nil, or both
+// set with equal fields and no unknown ones. TestSamePropertiesCoversEveryField
+// keeps it complete.
+func sameProperties(a, b *fsmpb.Properties) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.ContentType == b.ContentType && a.ContentEncoding == b.ContentEncoding &&
+		a.MessageId == b.MessageId && a.CorrelationId == b.CorrelationId && a.ReplyTo == b.ReplyTo &&
+		a.ExpirationMs == b.ExpirationMs && a.TimestampMs == b.TimestampMs && a.Type == b.Type &&
+		a.AppId == b.AppId && a.UserId == b.UserId && a.Priority == b.Priority &&
+		len(a.ProtoReflect().GetUnknown()) == 0 && len(b.ProtoReflect().GetUnknown()) == 0
+}
+
+// outMsg is a consumer's outstanding delivery: the message and when it was
+// assigned (Unix ms, for the consumer timeout; 0 when the consumer has
+// none). Outside queueMsg, which ready messages, most of a backlog, fill.
+type outMsg struct {
+	queueMsg
+	outAt int64
+}
 
 // queueConsumer is one consumer (session, consumer tag) of a queue.
 type queueConsumer struct {
@@ -50,7 +181,7 @@ type queueConsumer struct {
 	// out holds the outstanding deliveries by tag. For an auto-ack consumer
 	// the record has no body: the message left the queue at assignment and
 	// only the tag (the credit it uses) remains until it is settled.
-	out map[uint64]queueMsg
+	out map[uint64]outMsg
 	// low is the lowest outstanding tag, or nextTag when none is: tags are
 	// handed out in order and assignment times never decrease, so it is
 	// the oldest delivery (consumer timeout) in O(1). Derived from out
@@ -159,6 +290,10 @@ type queueState struct {
 	// (at-least-once); they count toward its length limits.
 	outbox      map[uint64]struct{}
 	outboxBytes uint64
+	// lastEnvelope is the last payload copy without headers that a record
+	// of the queue holds inline (envelope), shared with the next message
+	// that has the same one: not state, it changes no result.
+	lastEnvelope *fsmpb.Payload
 }
 
 // prioLevel is one priority level of a priority queue.
@@ -178,14 +313,20 @@ func newQueueState(spec *fsmpb.QueueSpec) *queueState {
 	return q
 }
 
-// msgPriority is the level of a message with payload p in a queue of spec:
-// its priority property capped at x-max-priority; 0 without priorities.
-func msgPriority(spec *fsmpb.QueueSpec, p *fsmpb.Payload) uint8 {
+// msgPriority is the level of a message with properties pr in a queue of
+// spec: its priority property capped at x-max-priority; 0 without
+// priorities. Computed when needed, not stored: it is a function of both.
+func msgPriority(spec *fsmpb.QueueSpec, pr *fsmpb.Properties) uint8 {
 	n := min(spec.GetMaxPriority(), MaxPriority)
 	if n == 0 {
 		return 0
 	}
-	return uint8(min(p.GetProperties().GetPriority(), n))
+	return uint8(min(pr.GetPriority(), n))
+}
+
+// level is m's priority level in q (a priority queue).
+func (q *queueState) level(m *queueMsg) int {
+	return int(min(int(msgPriority(q.spec, m.properties())), len(q.levels)-1))
 }
 
 func (q *queueState) readyLen() int { return q.returns.Len() + q.main.Len() + q.prioReady }
@@ -238,7 +379,7 @@ func (q *queueState) popReady() (queueMsg, bool) {
 func (q *queueState) pushMain(m queueMsg) {
 	q.readyBytes += uint64(m.size)
 	if q.levels != nil {
-		p := int(min(int(m.prio), len(q.levels)-1))
+		p := q.level(&m)
 		q.levels[p].main.PushBack(m)
 		q.prioReady++
 		q.levelChanged(p)
@@ -250,7 +391,7 @@ func (q *queueState) pushMain(m queueMsg) {
 func (q *queueState) pushReturn(m queueMsg) {
 	q.readyBytes += uint64(m.size)
 	if q.levels != nil {
-		p := int(min(int(m.prio), len(q.levels)-1))
+		p := q.level(&m)
 		q.levels[p].returns.PushBack(m)
 		q.prioReady++
 		q.levelChanged(p)
@@ -421,7 +562,7 @@ func (q *queueState) deadLetter(m *queueMsg, reason string, res *Result) {
 	if dlx == "" && !q.spec.GetDeadLetterExchangeSet() {
 		return
 	}
-	p := m.payload()
+	p := m.payload(q.spec.GetName())
 	key := q.spec.GetDeadLetterRoutingKey()
 	if key == "" {
 		key = p.GetRoutingKey()
@@ -448,7 +589,6 @@ func (q *queueState) requeue(m queueMsg, res *Result) bool {
 	if m.count < math.MaxUint32 {
 		m.count++
 	}
-	m.outAt = 0
 	if lim := q.spec.GetDeliveryLimit(); lim > 0 && m.count > lim {
 		q.deadLetter(&m, dlReasonDeliveryLimit, res)
 		return false
@@ -463,7 +603,7 @@ func (q *queueState) delivery(m *queueMsg, session, consumerTag string, tag uint
 		Queue: q.spec.GetId(), QueueName: q.spec.GetName(),
 		Session: session, ConsumerTag: consumerTag, Tag: tag,
 		MsgID: m.id, DeliveryCount: m.count, Redelivered: m.count > 0,
-		Payload: m.payload(),
+		Payload: m.payload(q.spec.GetName()),
 	}
 }
 
@@ -473,7 +613,7 @@ func (q *queueState) takeOutConsumer(c *queueConsumer) []queueMsg {
 	tags := sortedTags(c.out)
 	out := make([]queueMsg, 0, len(tags))
 	for _, t := range tags {
-		out = append(out, c.out[t])
+		out = append(out, c.out[t].queueMsg)
 	}
 	clear(c.out)
 	c.low = c.nextTag

@@ -65,9 +65,9 @@ func (q *queueState) nextConsumer(prio bool) *queueConsumer {
 func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res *Result) {
 	tag := c.nextTag
 	c.nextTag++
-	m.outAt = 0
+	var at int64
 	if c.timeoutMs > 0 && !c.autoAck {
-		m.outAt = max(g.lastNow, 1) // the consumer timeout counts from here
+		at = max(g.lastNow, 1) // the consumer timeout counts from here
 	}
 	d := q.delivery(&m, c.session, c.tag, tag)
 	d.AutoAck = c.autoAck
@@ -75,11 +75,11 @@ func (g *QueueGroup) deliverTo(q *queueState, c *queueConsumer, m queueMsg, res 
 	if c.autoAck {
 		// Settled at assignment (at most once): the record keeps the tag's
 		// credit in use until the dispatcher settles it, but not the body.
-		m.body = nil
+		m.dropPayload()
 	} else {
 		q.unacked++
 	}
-	c.out[tag] = m
+	c.out[tag] = outMsg{m, at}
 }
 
 // assignSingle is assign for a queue with x-single-active-consumer: only

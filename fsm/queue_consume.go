@@ -65,7 +65,7 @@ func (g *QueueGroup) applyCheckout(b *fsmpb.Checkout, res *Result) {
 	q.used(g.advanceClock(b.GetNowMs()))
 	c := &queueConsumer{
 		session: session, tag: tag, prefetch: b.GetPrefetch(), autoAck: b.GetAutoAck(),
-		nextTag: 1, low: 1, out: make(map[uint64]queueMsg), priority: b.GetPriority(), timeoutMs: max(b.GetTimeoutMs(), 0),
+		nextTag: 1, low: 1, out: make(map[uint64]outMsg), priority: b.GetPriority(), timeoutMs: max(b.GetTimeoutMs(), 0),
 	}
 	if c.priority != 0 || c.timeoutMs != 0 {
 		g.features = true

@@ -89,7 +89,10 @@ func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.Queu
 		return EnqueueOutcome{Status: EnqueueDuplicate}
 	}
 	var out EnqueueOutcome
-	size := sizeOf(rule, m.GetPayload()) // once: the payload is shared by its queues
+	// Once: the payload is shared by its queues.
+	size := sizeOf(rule, m.GetPayload())
+	body := newMsgBody(m.GetPayload(), g.cur)
+	body.inline = body.inline && !g.wholePayloads
 	*ids = (*ids)[:0]
 	for _, r := range m.GetQueueRefs() {
 		spec := specs[r]
@@ -99,7 +102,7 @@ func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.Queu
 			continue
 		}
 		*ids = append(*ids, spec.GetId())
-		status, reason := g.enqueueTo(spec, m.GetPayload(), size, now, res)
+		status, reason := g.enqueueTo(spec, &body, size, now, res)
 		// The statuses are numbered by precedence: NoQueue > Rejected > OK.
 		if status > out.Status {
 			out = EnqueueOutcome{Status: status, Reason: reason}
@@ -111,9 +114,9 @@ func (g *QueueGroup) enqueueMessage(m *fsmpb.EnqueueMessage, specs []*fsmpb.Queu
 	return out
 }
 
-// enqueueTo appends one message of size bytes (sizeOf) to one queue,
-// applying its length limits.
-func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uint32, now int64, res *Result) (EnqueueStatus, string) {
+// enqueueTo appends one message of size bytes (sizeOf) with payload b to
+// one queue, applying its length limits.
+func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, b *msgBody, size uint32, now int64, res *Result) (EnqueueStatus, string) {
 	q, err := g.queueFor(spec)
 	if err != nil {
 		return EnqueueNoQueue, reasonQueueDeleted
@@ -126,7 +129,7 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uin
 			// Rejected, and dead-lettered as RabbitMQ does (reason maxlen);
 			// the message never enters the queue, so the state is as with
 			// reject-publish.
-			q.deadLetter(&queueMsg{body: p, size: size}, dlReasonMaxLen, res)
+			q.deadLetter(&queueMsg{env: b.p, size: size}, dlReasonMaxLen, res)
 			return EnqueueRejected, q.fullReason(size)
 		}
 		// Drop-head (the default, and any overflow value this build does not
@@ -139,7 +142,8 @@ func (g *QueueGroup) enqueueTo(spec *fsmpb.QueueSpec, p *fsmpb.Payload, size uin
 			q.deadLetter(&old, dlReasonMaxLen, res)
 		}
 	}
-	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, p, now), size: size, body: p, prio: msgPriority(q.spec, p)}
+	m := queueMsg{id: q.nextMsgID, index: g.cur, expiry: msgExpiry(q.spec, b.p, now), size: size}
+	b.set(&m, q)
 	q.nextMsgID++
 	if q.overLimit(size) {
 		// The message alone exceeds the limit (max-length 0, or a message

@@ -50,7 +50,7 @@ func TestEnqueue(t *testing.T) {
 		{"one message to several queues, a queue named twice gets it once", []qstep{
 			{cmd: enqueue(0, specs, emsg("m1", 0, 1, 0)), check: both(outcomes(ok), ready(1, "m1"), ready(2, "m1"),
 				func(t *testing.T, _ *Result, g *QueueGroup) {
-					if g.queues[1].main.At(0).body != g.queues[2].main.At(0).body {
+					if g.queues[1].main.At(0).env != g.queues[2].main.At(0).env {
 						t.Fatal("the queues do not share the payload")
 					}
 				})},

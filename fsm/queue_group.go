@@ -60,6 +60,10 @@ type QueueGroup struct {
 	delayed     delayHeap
 	nextDelayID uint64
 
+	// wholePayloads, set by tests only, holds every payload as it is,
+	// never inline (msgBody): the reference the inline form must match.
+	wholePayloads bool
+
 	// Per command scratch, empty between commands.
 	cur   uint64        // Raft index of the command being applied
 	dirty []*queueState // queues the command touched, for the assignment pass

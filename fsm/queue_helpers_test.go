@@ -176,7 +176,7 @@ func readyBodies(g *QueueGroup, id uint64) []string {
 	for _, d := range q.readyDeques() {
 		for i := range d.Len() {
 			m := d.At(i)
-			out = append(out, string(m.payload().GetBody()))
+			out = append(out, string(m.payload(q.spec.GetName()).GetBody()))
 		}
 	}
 	return out

@@ -169,7 +169,7 @@ func TestQueueSessionDownLegacySession(t *testing.T) {
 	g.Apply(1, enqueue1(5, qspec(1, "jobs"), "m1"))
 	// What Apply of an older build would have done for a Checkout.
 	q := g.queues[1]
-	c := &queueConsumer{session: long, tag: repeat(400), nextTag: 1, out: map[uint64]queueMsg{}}
+	c := &queueConsumer{session: long, tag: repeat(400), nextTag: 1, out: map[uint64]outMsg{}}
 	q.consumers[consumerKey{c.session, c.tag}] = c
 	q.appendConsumer(c)
 	g.addSessionRef(c.session, 1, c.tag)

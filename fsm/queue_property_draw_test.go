@@ -113,6 +113,10 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 				}
 				m.Payload.Properties.Priority = rapid.SampledFrom([]uint32{0, 1, 2, 5, 69, 200, 255, 300}).Draw(t, "priority")
 			}
+			if rapid.Bool().Draw(t, "defaultExchange") {
+				// As the default exchange routes: to the queue its key names.
+				m.Payload.Exchange, m.Payload.RoutingKey = "", specs[refs[0]].GetName()
+			}
 			if rapid.IntRange(0, 2).Draw(t, "hasHeaders") == 0 {
 				m.Payload.Headers = map[string]*fsmpb.Value{
 					"h": {Kind: &fsmpb.Value_StringValue{StringValue: rapid.SampledFrom([]string{"", "v", "vvvv"}).Draw(t, "header")}},

@@ -49,7 +49,7 @@ func locate(t *rapid.T, g *QueueGroup) map[msgKey]msgLoc {
 				continue
 			}
 			for tag, m := range c.out {
-				put(id, m, fmt.Sprintf("c:%s/%s#%d", c.session, c.tag, tag))
+				put(id, m.queueMsg, fmt.Sprintf("c:%s/%s#%d", c.session, c.tag, tag))
 			}
 		}
 		for s, h := range q.gets {
@@ -91,6 +91,10 @@ func TestQueueGroupProperties(t *testing.T) {
 			locs: map[msgKey]msgLoc{},
 		}
 		g, replica := NewQueueGroup(), NewQueueGroup()
+		// The same commands with their bodies moved out as a body store's
+		// adapter does: held inline, and held whole (the reference).
+		disk, diskWhole := NewQueueGroup(), NewQueueGroup()
+		diskWhole.wholePayloads = true
 		now := int64(1000)
 		for i := range rapid.IntRange(1, 80).Draw(t, "commands") {
 			idx := uint64(i + 1)
@@ -124,6 +128,7 @@ func TestQueueGroupProperties(t *testing.T) {
 				}
 			}
 			m.check(t, g, cmd, res)
+			checkInlineBodies(t, idx, cmd, disk, diskWhole)
 			after := propSnapshot(t, g)
 			if !bytes.Equal(after, propSnapshot(t, replica)) {
 				t.Fatal("replica snapshot differs")
@@ -133,6 +138,43 @@ func TestQueueGroupProperties(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkInlineBodies applies cmd at idx, with its bodies moved out, to
+// disk (which holds queued payloads inline) and diskWhole (which holds
+// them as they are): results, snapshots and body references must be
+// identical, and disk's snapshot must restore to the same state.
+func checkInlineBodies(t *rapid.T, idx uint64, cmd proto.Message, disk, diskWhole *QueueGroup) {
+	moved := proto.Clone(cmd)
+	moveBodiesOut(idx, moved)
+	a, b := disk.Apply(idx, moved), diskWhole.Apply(idx, moved)
+	if na, nb := normalize(a), normalize(b); !reflect.DeepEqual(na, nb) {
+		t.Fatalf("%T: result with payloads inline differs\n inline %+v\n whole  %+v", cmd, na, nb)
+	}
+	snap := propSnapshot(t, disk)
+	if !bytes.Equal(snap, propSnapshot(t, diskWhole)) {
+		t.Fatal("snapshot with payloads inline differs from the one with payloads whole")
+	}
+	restored, err := RestoreQueueGroup(bytes.NewReader(snap))
+	if err != nil {
+		t.Fatalf("restore with payloads inline: %v", err)
+	}
+	if !bytes.Equal(snap, propSnapshot(t, restored)) {
+		t.Fatal("snapshot → restore → snapshot with payloads inline is not byte-identical")
+	}
+	if ra, rb := bodyRefList(disk), bodyRefList(diskWhole); !slices.Equal(ra, rb) {
+		t.Fatalf("body references inline %v, whole %v", ra, rb)
+	}
+}
+
+// bodyRefList is what VisitBodyRefs lists, sorted.
+func bodyRefList(g *QueueGroup) []string {
+	var out []string
+	g.VisitBodyRefs(func(r *fsmpb.BodyRef) {
+		out = append(out, fmt.Sprint(r.GetIndex(), "/", r.GetPosition(), "/", r.GetLength()))
+	})
+	slices.Sort(out)
+	return out
 }
 
 // propSnapshotAt is propSnapshot with LastIndex raised to index, as Apply
@@ -236,8 +278,9 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 				}
 				for _, d := range []*deque[queueMsg]{&q.levels[p].returns, &q.levels[p].main} {
 					for i := range d.Len() {
-						if int(d.At(i).prio) != p {
-							t.Fatalf("queue %d: message of priority %d at level %d", id, d.At(i).prio, p)
+						m := d.At(i)
+						if l := q.level(&m); l != p {
+							t.Fatalf("queue %d: message of priority level %d at level %d", id, l, p)
 						}
 					}
 				}

@@ -98,7 +98,7 @@ func (g *QueueGroup) CheckedOut(session string) []Delivery {
 			}
 			if c := q.consumers[consumerKey{session, tag}]; c != nil {
 				for _, t := range sortedTags(c.out) {
-					m := c.out[t]
+					m := c.out[t].queueMsg
 					out = append(out, q.delivery(&m, session, c.tag, t))
 				}
 			}

@@ -84,7 +84,7 @@ func (g *QueueGroup) settleConsumer(q *queueState, c *queueConsumer, tags []uint
 			continue
 		}
 		q.unacked--
-		q.finish(m, kind, res)
+		q.finish(m.queueMsg, kind, res)
 	}
 	c.settleLow()
 }

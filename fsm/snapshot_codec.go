@@ -195,6 +195,11 @@ type qsWriter struct {
 	// fill, if set, gives the payload to write for one the state holds
 	// (WriteSnapshotFilled).
 	fill func(*fsmpb.Payload) (*fsmpb.Payload, error)
+	// inline and inlineRef are where the payload of a message that holds
+	// it inline is built, one message at a time (queueMsg.payloadInto):
+	// it is written before the next is built.
+	inline    fsmpb.Payload
+	inlineRef fsmpb.BodyRef
 }
 
 // payload is p as the snapshot writes it: filled, when the writer fills.

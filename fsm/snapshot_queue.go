@@ -188,7 +188,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			for i := range d.Len() {
 				m := d.At(i)
 				e.reset()
-				if err := qsEncodeMsg(sw, e, &m); err != nil {
+				if err := qsEncodeMsg(sw, e, &m, q.spec.GetName()); err != nil {
 					return err
 				}
 				sw.record(qsReady, e.b)
@@ -215,7 +215,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			if v3 {
 				e.varint(m.outAt)
 			}
-			if err := qsEncodeMsg(sw, e, &m); err != nil {
+			if err := qsEncodeMsg(sw, e, &m.queueMsg, q.spec.GetName()); err != nil {
 				return err
 			}
 			sw.record(qsDelivery, e.b)
@@ -232,7 +232,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			e.reset()
 			e.uvarint(t)
 			e.varint(g.lease)
-			if err := qsEncodeMsg(sw, e, &g.msg); err != nil {
+			if err := qsEncodeMsg(sw, e, &g.msg, q.spec.GetName()); err != nil {
 				return err
 			}
 			sw.record(qsGet, e.b)
@@ -241,13 +241,14 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 	return sw.err
 }
 
-func qsEncodeMsg(sw *qsWriter, e *qsEnc, m *queueMsg) error {
+// qsEncodeMsg writes m, a message of the queue named name.
+func qsEncodeMsg(sw *qsWriter, e *qsEnc, m *queueMsg, name string) error {
 	e.uvarint(m.id)
 	e.uvarint(m.index)
 	e.varint(m.expiry)
 	e.uvarint(uint64(m.size))
 	e.uvarint(uint64(m.count))
-	p, err := sw.payload(m.payload())
+	p, err := sw.payload(m.payloadInto(name, &sw.inline, &sw.inlineRef))
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func (rs *qsRestore) consumer(q *queueState) error {
 	if err != nil {
 		return err
 	}
-	c := &queueConsumer{session: d.str(), tag: d.str(), out: make(map[uint64]queueMsg)}
+	c := &queueConsumer{session: d.str(), tag: d.str(), out: make(map[uint64]outMsg)}
 	prefetch := d.uvarint()
 	c.autoAck = d.boolean()
 	c.nextTag = d.uvarint()
@@ -221,12 +221,11 @@ func (rs *qsRestore) consumer(q *queueState) error {
 		if outAt < 0 {
 			return qsCorrupt("delivery %d assigned at %d", tag, outAt)
 		}
-		m.outAt = outAt
 		if tag <= prevTag || tag >= c.nextTag {
 			return qsCorrupt("delivery tag %d (previous %d, next %d)", tag, prevTag, c.nextTag)
 		}
 		prevTag = tag
-		c.out[tag] = m
+		c.out[tag] = outMsg{m, outAt}
 		if !c.autoAck {
 			q.unacked++
 		}
@@ -288,10 +287,10 @@ func (rs *qsRestore) holder(q *queueState, notFirst bool, prevSession *string) e
 func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg, error) {
 	m := queueMsg{id: d.uvarint(), index: d.uvarint(), expiry: d.varint()}
 	size, count := d.uvarint(), d.uvarint()
+	var p *fsmpb.Payload
 	if d.boolean() {
-		p := &fsmpb.Payload{}
+		p = &fsmpb.Payload{}
 		d.proto(p)
-		m.body = p
 	}
 	if err := d.end(); err != nil {
 		return m, err
@@ -301,18 +300,21 @@ func (rs *qsRestore) decodeMsg(d *qsDec, q *queueState, wantBody bool) (queueMsg
 		return m, qsCorrupt("message %d of queue %d, next id %d", m.id, q.spec.GetId(), q.nextMsgID)
 	case size > math.MaxUint32 || count > math.MaxUint32 || m.expiry < 0:
 		return m, qsCorrupt("message %d: size %d, count %d, expiry %d", m.id, size, count, m.expiry)
-	case (m.body != nil) != wantBody:
-		return m, qsCorrupt("message %d: payload present %t, want %t", m.id, m.body != nil, wantBody)
-	case m.body != nil && !sizeFits(rs.g.sizeRule, m.body, size):
+	case (p != nil) != wantBody:
+		return m, qsCorrupt("message %d: payload present %t, want %t", m.id, p != nil, wantBody)
+	case p != nil && !sizeFits(rs.g.sizeRule, p, size):
 		return m, qsCorrupt("message %d: size %d, body %d bytes (snapshot version %d)",
-			m.id, size, bodyLen(m.body), rs.g.snapshotVersion())
+			m.id, size, bodyLen(p), rs.g.snapshotVersion())
 	}
 	m.size, m.count = uint32(size), uint32(count)
-	m.prio = msgPriority(q.spec, m.body)
-	if m.body != nil {
-		if err := rs.takeBody(m.body); err != nil {
+	if p != nil {
+		if err := rs.takeBody(p); err != nil {
 			return m, err
 		}
+		// Held as an Enqueue holds it: inline when take left a reference
+		// to the message's own entry.
+		b := newMsgBody(p, m.index)
+		b.set(&m, q)
 	}
 	return m, nil
 }
