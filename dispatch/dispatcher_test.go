@@ -458,6 +458,24 @@ func (f *flaky) Propose(ctx context.Context, cmd proto.Message) (*fsm.Result, er
 	return f.recorder.Propose(ctx, cmd)
 }
 
+// waitFailed waits until n proposals have failed.
+func (f *flaky) waitFailed(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		failed := len(f.failed)
+		f.mu.Unlock()
+		if failed >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d proposals failed, want %d", failed, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestAckNotCommittedIsTriedAgain: an ack whose Settle was not committed
 // while the dispatcher still serves is proposed again until it commits,
 // ahead of the Cancel queued after it and together with the acks that
@@ -475,19 +493,7 @@ func TestAckNotCommittedIsTriedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Tag 2 is acked while tag 1 is being retried, then the stream ends.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		f.mu.Lock()
-		n := len(f.failed)
-		f.mu.Unlock()
-		if n >= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first Settle was never proposed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.waitFailed(t, 1)
 	second, err := c.Settle(Ack, 2, false)
 	if err != nil {
 		t.Fatal(err)
@@ -537,19 +543,7 @@ func TestAckRetriedUntilStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		f.mu.Lock()
-		n := len(f.failed)
-		f.mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d attempts, want the Settle tried again", n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.waitFailed(t, 2) // tried again
 	stop := errors.New("leadership lost")
 	d.Stop(stop)
 	select {

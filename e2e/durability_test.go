@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/warrenmq/warren/client"
+	"github.com/warrenmq/warren/internal/freeport"
 )
 
 // nodeProc is a warren-node child process.
@@ -46,59 +45,22 @@ type nodeProc struct {
 // (and that is free again; the caller retries if someone takes it first).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	for attempt := 0; ; attempt++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		if err := ln.Close(); err != nil {
-			t.Fatal(err)
-		}
-		// The OS may hand a port it just freed out again: the gossip
-		// ports of two nodes of one cluster were once the same.
-		if handedOut.add(addr) || attempt == 20 {
-			return addr
-		}
+	addr, err := freeport.TCP()
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// handedOut is every address freeAddr returned in this test process.
-var handedOut = addrSet{seen: map[string]bool{}}
-
-type addrSet struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
-
-// add records addr and reports whether it was new.
-func (s *addrSet) add(addr string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.seen[addr] {
-		return false
-	}
-	s.seen[addr] = true
-	return true
+	return addr
 }
 
 // freeGossipAddr is freeAddr for memberlist, which binds the port for
 // both TCP and UDP.
 func freeGossipAddr(t *testing.T) string {
 	t.Helper()
-	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
-		pc, err := net.ListenPacket("udp", addr)
-		if err == nil {
-			if err := pc.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return addr
-		}
-		if attempt == 10 {
-			t.Fatalf("no free gossip port: %v", err)
-		}
+	addr, err := freeport.Gossip()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return addr
 }
 
 // startNodeProc starts warren-node on fresh ports over dataDir, retrying

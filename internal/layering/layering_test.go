@@ -52,7 +52,8 @@ var allowed = map[string][]string{
 	"transport/amqp":               {"transport/amqp/wire", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"transport/transporttest":      {"transport", "access", "broker", "broker/bodystore", "cluster", "cluster/raftgroup", "cluster/raftgroup/segmentlog", "internal/fsync", "dispatch", "fsm", "routing", "fsm/fsmpb", "transport/warrenpb", "internal/certs", "internal/password", "internal/version"},
 	"chaos/check":                  {}, // pure history checker: standard library only
-	"chaos":                        {"chaos/check", "client", "internal/netlab", "transport/warrenpb"},
+	"chaos":                        {"chaos/check", "client", "internal/freeport", "internal/netlab", "transport/warrenpb"},
+	"internal/freeport":            {}, // loopback ports for harnesses: net only
 }
 
 // direct lists, for packages that adapt a lower layer, the only Warren
