@@ -36,10 +36,12 @@ import (
 //     the state no longer refers to a body a snapshot may reclaim it;
 //     every other payload handed out is still held by the state (an
 //     unacked delivery, an outbox entry) and is filled when it is sent.
-//   - Snapshot: capture serialises the state without bodies (O(index))
-//     under the read lock and pins the segments it refers to; Persist syncs
-//     the store, writes the snapshot (O(index)) and deletes the segments
-//     nothing refers to any more, then copies the live bodies out of the
+//   - Snapshot: capture takes the state's copy-on-write view under the
+//     apply lock (O(structure), not O(messages)); Persist, while commands
+//     apply, pins the segments the view refers to (and those holding the
+//     bodies put since the capture), syncs the store, writes the view
+//     without bodies (O(index)) and deletes the segments nothing refers
+//     to any more, then copies the live bodies out of the
 //     sparse segments it pinned, syncs and deletes those too (bodystore
 //     Compact). The restore at start reads the node's own
 //     snapshot so; every other read (a follower installing it) goes through
@@ -307,8 +309,9 @@ type indexSnapshot struct {
 	rec    *[]bodystore.Key // the keys taken since the capture (pin)
 }
 
-// Persist syncs the body store, so the bodies the snapshot refers to are
-// on disk before it is, then writes the snapshot as captured. Once it is
+// Persist pins the segments the snapshot needs (pin), syncs the body
+// store, so the bodies the snapshot refers to are on disk before it is,
+// then writes the snapshot as captured, all while commands apply. Once it is
 // persisted, the segments it does not pin are deleted: no state or
 // snapshot to come refers to them (the older snapshot that Raft keeps as
 // a fallback may, and is then unusable; see DESIGN.md).
