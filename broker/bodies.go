@@ -1,11 +1,12 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,10 +36,12 @@ import (
 //     the state no longer refers to a body a snapshot may reclaim it;
 //     every other payload handed out is still held by the state (an
 //     unacked delivery, an outbox entry) and is filled when it is sent.
-//   - Snapshot: capture serialises the state without bodies (O(index))
-//     under the read lock and pins the segments it refers to; Persist syncs
-//     the store, writes the snapshot (O(index)) and deletes the segments
-//     nothing refers to any more, then copies the live bodies out of the
+//   - Snapshot: capture takes the state's copy-on-write view under the
+//     apply lock (O(structure), not O(messages)); Persist, while commands
+//     apply, pins the segments the view refers to (and those holding the
+//     bodies put since the capture), syncs the store, writes the view
+//     without bodies (O(index)) and deletes the segments nothing refers
+//     to any more, then copies the live bodies out of the
 //     sparse segments it pinned, syncs and deletes those too (bodystore
 //     Compact). The restore at start reads the node's own
 //     snapshot so; every other read (a follower installing it) goes through
@@ -70,6 +73,12 @@ type bodyKeeper struct {
 	commands      atomic.Int64
 	// kick asks the group's snapshot loop for a snapshot.
 	kick chan struct{}
+	// recording, between a capture and its Pin (pin), lists the keys
+	// taken since the capture: the bodies the state refers to that the
+	// captured view does not, which the Pin must keep too. nil when no
+	// capture waits for its Pin.
+	recMu     sync.Mutex
+	recording *[]bodystore.Key
 }
 
 // DefaultBodySnapshotBytes is bodyKeeper.snapshotEvery unless configured
@@ -130,6 +139,7 @@ func (k *bodyKeeper) take(index uint64, cmd proto.Message) {
 			return
 		}
 		key := bodystore.Key{Index: index, Position: pos}
+		k.record(key) // before the Put: see pin
 		if err := k.store.Put(key, p.GetBody()); err != nil {
 			k.logger.Error("body store write failed; the body stays in memory", "index", index, "position", pos, "error", err)
 			return
@@ -236,37 +246,80 @@ func (k *bodyKeeper) fillInPlace(p **fsmpb.Payload) {
 }
 
 // capture is the queue group's raft.FSM Snapshot in disk mode, under the
-// state's read lock: the state, serialised without bodies (O(index)), and
-// the body segments it refers to, pinned.
+// state's write lock: the state's copy-on-write view (fsm.QueueGroup.Capture,
+// O(its structure), not O(its messages)), serialised without bodies
+// (O(index)) by Persist, while commands apply. From here to the Pin in
+// Persist the keys taken are recorded (pin).
 func (k *bodyKeeper) capture(g *fsm.QueueGroup) (raft.FSMSnapshot, error) {
-	var buf bytes.Buffer
-	if err := g.WriteSnapshot(&buf); err != nil {
-		return nil, err
-	}
+	view := g.Capture()
 	k.unsnapshotted.Store(0)
 	k.commands.Store(0)
-	pinned := k.store.Pin(func(yield func(bodystore.Key)) {
-		g.VisitBodyRefs(func(r *fsmpb.BodyRef) { yield(bodyKey(r)) })
+	rec := new([]bodystore.Key)
+	k.recMu.Lock()
+	k.recording = rec
+	k.recMu.Unlock()
+	return &indexSnapshot{view: view, keeper: k, rec: rec}, nil
+}
+
+// record lists key if a capture waits for its Pin.
+func (k *bodyKeeper) record(key bodystore.Key) {
+	k.recMu.Lock()
+	if k.recording != nil {
+		*k.recording = append(*k.recording, key)
+	}
+	k.recMu.Unlock()
+}
+
+// stopRecording ends the recording rec of a capture, unless a later
+// capture's replaced it.
+func (k *bodyKeeper) stopRecording(rec *[]bodystore.Key) {
+	k.recMu.Lock()
+	if k.recording == rec {
+		k.recording = nil
+	}
+	k.recMu.Unlock()
+}
+
+// pin pins the segments view refers to, and those holding the bodies
+// taken since its capture: the Pin runs after the capture, and a segment
+// sealed in between holds bodies the state refers to that view does not;
+// pinned from the one being written at the Pin on, it would be deleted
+// (DeleteUnpinned) with them. Each key is recorded before its Put, so a
+// Put done before the Pin takes the store's lock is listed when the Pin
+// reads the list (under that lock), and a Put done after goes to the
+// segment being written at the Pin or a later one. The view's walk
+// (O(index)) runs without the apply lock.
+func (k *bodyKeeper) pin(view *fsm.QueueGroupSnapshot, rec *[]bodystore.Key) bodystore.Pinned {
+	defer k.stopRecording(rec)
+	return k.store.Pin(func(yield func(bodystore.Key)) {
+		view.VisitBodyRefs(func(r *fsmpb.BodyRef) { yield(bodyKey(r)) })
+		k.recMu.Lock()
+		since := slices.Clip(*rec)
+		k.recMu.Unlock()
+		for _, key := range since {
+			yield(key)
+		}
 	})
-	return &indexSnapshot{index: buf.Bytes(), pinned: pinned, keeper: k}, nil
 }
 
-// indexSnapshot is a captured state without its bodies.
+// indexSnapshot is a captured state, written without its bodies.
 type indexSnapshot struct {
-	index  []byte
-	pinned bodystore.Pinned
+	view   *fsm.QueueGroupSnapshot
 	keeper *bodyKeeper
+	rec    *[]bodystore.Key // the keys taken since the capture (pin)
 }
 
-// Persist syncs the body store, so the bodies the snapshot refers to are
-// on disk before it is, then writes the snapshot as captured. Once it is
+// Persist pins the segments the snapshot needs (pin), syncs the body
+// store, so the bodies the snapshot refers to are on disk before it is,
+// then writes the snapshot as captured, all while commands apply. Once it is
 // persisted, the segments it does not pin are deleted: no state or
 // snapshot to come refers to them (the older snapshot that Raft keeps as
 // a fallback may, and is then unusable; see DESIGN.md).
 func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
+	pinned := s.keeper.pin(s.view, s.rec)
 	err := s.keeper.store.Sync()
 	if err == nil {
-		_, err = sink.Write(s.index)
+		err = s.view.WriteSnapshot(sink)
 	}
 	if err != nil {
 		_ = sink.Cancel()
@@ -275,7 +328,7 @@ func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 	if err := sink.Close(); err != nil {
 		return err
 	}
-	n, err := s.keeper.store.DeleteUnpinned(s.pinned)
+	n, err := s.keeper.store.DeleteUnpinned(pinned)
 	if err != nil {
 		s.keeper.logger.Warn("body store: deleting unreferenced segments failed", "error", err)
 	} else if n > 0 {
@@ -285,7 +338,7 @@ func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 	// written, outside the apply lock (Put waits for one small batch at
 	// most), sync, and delete those segments. A failure leaves the bodies
 	// where they are, for the next snapshot.
-	moved, deleted, err := s.keeper.store.Compact(s.pinned)
+	moved, deleted, err := s.keeper.store.Compact(pinned)
 	if err != nil {
 		s.keeper.logger.Warn("body store: compacting sparse segments failed", "error", err)
 	} else if moved > 0 || deleted > 0 {
@@ -294,7 +347,8 @@ func (s *indexSnapshot) Persist(sink raft.SnapshotSink) error {
 	return nil
 }
 
-func (s *indexSnapshot) Release() {}
+// Release ends the recording of a capture that was not persisted.
+func (s *indexSnapshot) Release() { s.keeper.stopRecording(s.rec) }
 
 // complete is raftgroup.SnapshotCompleter in disk mode: a persisted
 // snapshot with its bodies read back in (fsm.CompleteSnapshot), for the

@@ -50,8 +50,11 @@ type stateMachine[S replicated] struct {
 	// it, under the write lock (a queue group's bodies leave for its body
 	// store there, or a stray BodyRef is dropped).
 	prepare func(index uint64, cmd proto.Message)
-	// capture, if set, takes the snapshot under the read lock in place of
-	// serialising the state into memory (a body store's filled snapshot).
+	// capture, if set, takes the snapshot under the write lock in place
+	// of serialising the state into memory under the read lock: a queue
+	// group's copy-on-write view (fsm.QueueGroup.Capture, which marks the
+	// state's shared blocks, a write), serialised by Persist while
+	// commands apply.
 	capture func(S) (raft.FSMSnapshot, error)
 	// complete, if set, completes a persisted snapshot whenever one is
 	// read (CompleteSnapshot); else snapshots are read as persisted.
@@ -81,6 +84,7 @@ func newQueueStateMachine(refused func(uint64, error), bodies *bodyKeeper) *stat
 	if bodies == nil {
 		f := newStateMachine(fsm.NewQueueGroup(), restoreInMemory, refused)
 		f.prepare = dropBodyRefs
+		f.capture = captureView
 		return f
 	}
 	f := newStateMachine(fsm.NewQueueGroup(), bodies.restore, refused)
@@ -167,15 +171,18 @@ func (f *stateMachine[S]) waitApplied(ctx context.Context, index uint64) error {
 	return nil
 }
 
-// Snapshot implements raft.FSM; the state is serialised under the read
-// lock so Persist needs no lock (or capture does the same with bodies
-// kept outside the state, and Persist reads them back in).
+// Snapshot implements raft.FSM. A queue group's state is captured under
+// the write lock, in O(its structure), not O(its messages) (capture), and
+// serialised by Persist while commands apply; the meta state, small, is
+// serialised under the read lock, so Persist needs no lock.
 func (f *stateMachine[S]) Snapshot() (raft.FSMSnapshot, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
 	if f.capture != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		return f.capture(f.state)
 	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	var buf bytes.Buffer
 	if err := f.state.WriteSnapshot(&buf); err != nil {
 		return nil, err
@@ -210,6 +217,25 @@ func (s *byteSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *byteSnapshot) Release() {}
+
+// captureView is a queue group's snapshot with bodies in memory: the
+// state as captured, written by Persist.
+func captureView(g *fsm.QueueGroup) (raft.FSMSnapshot, error) {
+	return &viewSnapshot{view: g.Capture()}, nil
+}
+
+// viewSnapshot is a captured queue group state, serialised when persisted.
+type viewSnapshot struct{ view *fsm.QueueGroupSnapshot }
+
+func (s *viewSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.view.WriteSnapshot(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *viewSnapshot) Release() {}
 
 // LastCommandIndex implements raftgroup.CommandIndexer: the index of the
 // last command applied, or after a Restore the restored state's, so a

@@ -34,43 +34,7 @@ func bodyLen(p *fsmpb.Payload) uint64 {
 // reused for the next call (a queued message holds its reference inline,
 // not as a BodyRef). Read-only, like WriteSnapshot.
 func (g *QueueGroup) VisitBodyRefs(fn func(r *fsmpb.BodyRef)) {
-	var inline fsmpb.BodyRef
-	visit := func(p *fsmpb.Payload) {
-		if r := p.GetBodyRef(); r != nil && len(p.GetBody()) == 0 {
-			fn(r)
-		}
-	}
-	visitMsg := func(m *queueMsg) {
-		if m.bodyRefInto(&inline) {
-			fn(&inline)
-		} else {
-			visit(m.env)
-		}
-	}
-	for _, q := range g.queues {
-		for _, d := range q.readyDeques() {
-			for i := range d.Len() {
-				m := d.At(i)
-				visitMsg(&m)
-			}
-		}
-		for c := q.first; c != nil; c = c.next {
-			for _, m := range c.out {
-				visitMsg(&m.queueMsg)
-			}
-		}
-		for _, h := range q.gets {
-			for _, ge := range h.out {
-				visitMsg(&ge.msg)
-			}
-		}
-	}
-	for _, o := range g.outbox {
-		visit(o.dl.Payload)
-	}
-	for _, d := range g.delayed {
-		visit(d.body)
-	}
+	g.capture(false).VisitBodyRefs(fn)
 }
 
 // WriteSnapshotFilled is WriteSnapshot with each payload written as fill
@@ -79,9 +43,7 @@ func (g *QueueGroup) VisitBodyRefs(fn func(r *fsmpb.BodyRef)) {
 // needs no store of the leader's). fill must not modify its argument, which
 // the state holds. The first error of fill ends the snapshot with it.
 func (g *QueueGroup) WriteSnapshotFilled(w io.Writer, fill func(*fsmpb.Payload) (*fsmpb.Payload, error)) error {
-	sw := newQsWriter(w)
-	sw.fill = fill
-	return g.writeSnapshot(sw)
+	return g.capture(false).WriteSnapshotFilled(w, fill)
 }
 
 // RestoreQueueGroupTaking is RestoreQueueGroup that hands take every

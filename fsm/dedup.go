@@ -122,12 +122,20 @@ func (t *dedupTable) insert(p *dedupProducer) {
 	heap.Push(&t.lru, p)
 }
 
-// sorted returns the producers sorted by id (the snapshot order).
-func (t *dedupTable) sorted() []*dedupProducer {
-	out := make([]*dedupProducer, 0, len(t.byID))
-	out = append(out, t.lru...)
-	slices.SortFunc(out, func(a, b *dedupProducer) int { return strings.Compare(a.id, b.id) })
+// copies returns a copy of each producer, for a snapshot's view, in no
+// order (sortProducers puts them in the snapshot's): O(producers), at most
+// DedupMaxProducers.
+func (t *dedupTable) copies() []dedupProducer {
+	out := make([]dedupProducer, 0, len(t.lru))
+	for _, p := range t.lru {
+		out = append(out, *p)
+	}
 	return out
+}
+
+// sortProducers sorts ps by id, the snapshot order.
+func sortProducers(ps []dedupProducer) {
+	slices.SortFunc(ps, func(a, b dedupProducer) int { return strings.Compare(a.id, b.id) })
 }
 
 // dedupLRU implements heap.Interface over producers, least recently used

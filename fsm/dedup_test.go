@@ -59,7 +59,9 @@ func TestDedupEvictsLeastRecentlyUsed(t *testing.T) {
 	if d.seen("p00001", 1) || !d.seen("p00007", 1) {
 		t.Fatal("wrong second eviction")
 	}
-	if got := d.sorted(); got[0].id != "new" || got[len(got)-1].id != "p09999" {
+	got := d.copies()
+	sortProducers(got)
+	if got[0].id != "new" || got[len(got)-1].id != "p09999" {
 		t.Fatalf("sorted order starts %q ends %q", got[0].id, got[len(got)-1].id)
 	}
 }

@@ -1,5 +1,7 @@
 package fsm
 
+import "slices"
+
 // deque is a FIFO (push at the back, pop at the front) with indexed reads.
 // Small, it is a ring buffer whose capacity is a power of two, at most
 // dequeBlock; past that, a list of fixed blocks of dequeBlock elements. Push
@@ -19,6 +21,36 @@ type deque[T any] struct {
 	// blocks, when not nil, hold the elements in order from blocks[0][head];
 	// buf is then nil.
 	blocks []*[dequeBlock]T
+	// Copy on write (share): ringShared says buf is also read by a
+	// snapshot's view, so the next write copies it first; sharedBlocks is
+	// how many blocks at the front may be read by one (those that existed
+	// at the last share), whose popped slots are then left as they are
+	// rather than zeroed. A push never writes where a view reads: a view
+	// reads the positions it held, and pushes go past the back.
+	ringShared   bool
+	sharedBlocks int
+}
+
+// share returns a read-only copy of d for a snapshot's view, which may be
+// read (Len, At) from another goroutine while d goes on changing, and
+// marks d so that it never writes what the copy reads. O(blocks): the
+// list of blocks is copied, the blocks and the ring are shared.
+func (d *deque[T]) share() deque[T] {
+	v := deque[T]{buf: d.buf, head: d.head, n: d.n}
+	if d.blocks != nil {
+		v.blocks = slices.Clone(d.blocks)
+		d.sharedBlocks = len(d.blocks)
+	} else if d.buf != nil {
+		d.ringShared = true
+	}
+	return v
+}
+
+// ownRing copies the ring before a write when a view shares it.
+func (d *deque[T]) ownRing() {
+	if d.ringShared {
+		d.buf, d.ringShared = slices.Clone(d.buf), false
+	}
 }
 
 // dequeMinCap is the smallest ring allocated; it keeps tiny queues cheap
@@ -77,6 +109,7 @@ func (d *deque[T]) PushBack(v T) {
 		}
 		d.resize(max(dequeMinCap, 2*len(d.buf)))
 	}
+	d.ownRing()
 	d.buf[(d.head+d.n)&(len(d.buf)-1)] = v
 	d.n++
 }
@@ -90,19 +123,23 @@ func (d *deque[T]) PopFront() (T, bool) {
 	if d.blocks != nil {
 		b := d.blocks[0]
 		v := b[d.head]
-		b[d.head] = zero // drop references (payload pointers) for the GC
+		if d.sharedBlocks == 0 {
+			b[d.head] = zero // drop references (payload pointers) for the GC
+		}
 		d.head++
 		d.n--
 		if d.head == dequeBlock {
 			d.blocks[0] = nil
 			d.blocks = d.blocks[1:]
 			d.head = 0
+			d.sharedBlocks = max(d.sharedBlocks-1, 0)
 		}
 		if d.n <= dequeBlock/4 {
 			d.toRing()
 		}
 		return v, true
 	}
+	d.ownRing()
 	v := d.buf[d.head]
 	d.buf[d.head] = zero // drop references (payload pointers) for the GC
 	d.head = (d.head + 1) & (len(d.buf) - 1)
@@ -135,7 +172,7 @@ func (d *deque[T]) resize(c int) {
 			copy(nb[k:], d.buf[:d.n-k])
 		}
 	}
-	d.buf, d.head = nb, 0
+	d.buf, d.head, d.ringShared = nb, 0, false
 }
 
 // toBlocks moves a full ring of dequeBlock elements into a first block.
@@ -143,7 +180,7 @@ func (d *deque[T]) toBlocks() {
 	b := new([dequeBlock]T)
 	k := copy(b[:], d.buf[d.head:])
 	copy(b[k:], d.buf[:d.head])
-	d.blocks, d.buf, d.head = []*[dequeBlock]T{b}, nil, 0
+	d.blocks, d.buf, d.head, d.ringShared = []*[dequeBlock]T{b}, nil, 0, false
 }
 
 // toRing moves the elements, at most a quarter of a block, back into a
@@ -154,5 +191,5 @@ func (d *deque[T]) toRing() {
 	for i := range d.n {
 		nb[i] = d.At(i)
 	}
-	d.buf, d.blocks, d.head = nb, nil, 0
+	d.buf, d.blocks, d.head, d.sharedBlocks = nb, nil, 0, 0
 }

@@ -26,7 +26,8 @@ import (
 // else. The read methods (QueueStats, Sessions, CheckedOut, Consumers,
 // NextDeadline, LastIndex, WriteSnapshot) do not modify the state, so several
 // may run concurrently with each other, under a read lock, while no Apply
-// runs. Payloads of applied commands are kept and handed out in Results:
+// runs. Capture (under the exclusive lock) gives a view of the state that
+// may be written while Apply runs (snapshot_view.go). Payloads of applied commands are kept and handed out in Results:
 // neither the caller nor the receivers of Results may mutate them.
 type QueueGroup struct {
 	queues     map[uint64]*queueState

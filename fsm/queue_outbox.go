@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
@@ -129,18 +128,19 @@ const (
 	qsDelayed    byte = 42
 )
 
-func (g *QueueGroup) writeOutbox(sw *qsWriter, e *qsEnc) error {
-	if g.nextOutboxID == 0 && g.nextDelayID == 0 {
+func (s *QueueGroupSnapshot) writeOutbox(sw *qsWriter, e *qsEnc) error {
+	if s.nextOutboxID == 0 && s.nextDelayID == 0 {
 		return nil
 	}
 	e.reset()
-	e.uvarint(g.nextOutboxID)
-	e.uvarint(uint64(len(g.outbox)))
-	e.uvarint(g.nextDelayID)
-	e.uvarint(uint64(len(g.delayed)))
+	e.uvarint(s.nextOutboxID)
+	e.uvarint(uint64(len(s.outbox)))
+	e.uvarint(s.nextDelayID)
+	e.uvarint(uint64(len(s.delayed)))
 	sw.record(qsOutbox, e.b)
-	for _, dl := range g.Outbox() {
-		o := g.outbox[dl.OutboxID]
+	for i := range s.outbox {
+		o := &s.outbox[i]
+		dl := &o.dl
 		e.reset()
 		e.uvarint(o.id)
 		e.uvarint(dl.QueueID)
@@ -158,14 +158,7 @@ func (g *QueueGroup) writeOutbox(sw *qsWriter, e *qsEnc) error {
 		}
 		sw.record(qsDeadLetter, e.b)
 	}
-	delayed := slices.Clone(g.delayed)
-	slices.SortFunc(delayed, func(a, b *delayedEntry) int {
-		if a.due != b.due {
-			return cmp.Compare(a.due, b.due)
-		}
-		return cmp.Compare(a.id, b.id)
-	})
-	for _, d := range delayed {
+	for _, d := range s.delayed {
 		e.reset()
 		e.uvarint(d.id)
 		e.varint(d.due)

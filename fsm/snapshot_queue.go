@@ -96,46 +96,50 @@ func (c *qsCounts) list() []*uint64 {
 
 // WriteSnapshot writes the whole state to w in the format above. Equal states
 // give equal bytes: nothing depends on map order. It does not modify the
-// state, but the caller must not Apply concurrently.
+// state, but the caller must not Apply concurrently (Capture gives a view
+// that may be written while the group applies).
 func (g *QueueGroup) WriteSnapshot(w io.Writer) error {
-	return g.writeSnapshot(newQsWriter(w))
+	return g.capture(false).WriteSnapshot(w)
 }
 
-func (g *QueueGroup) writeSnapshot(sw *qsWriter) error {
-	ids := g.sortedQueueIDs()
+func (s *QueueGroupSnapshot) write(sw *qsWriter) error {
+	s.sort()
 	var n qsCounts
-	n.tombstones = uint64(len(g.tombstones))
-	n.producers = uint64(len(g.dedup.byID))
-	n.queues = uint64(len(ids))
-	for _, id := range ids {
-		q := g.queues[id]
-		n.ready += uint64(q.readyLen())
+	n.tombstones = uint64(len(s.tombstones))
+	n.producers = uint64(len(s.producers))
+	n.queues = uint64(len(s.queues))
+	for i := range s.queues {
+		q := &s.queues[i]
+		for j := range q.ready {
+			n.ready += uint64(q.ready[j].Len())
+		}
 		n.consumers += uint64(len(q.consumers))
-		n.holders += uint64(len(q.gets))
+		n.holders += uint64(len(q.holders))
 		for _, c := range q.consumers {
 			n.deliveries += uint64(len(c.out))
 		}
-		for _, h := range q.gets {
+		for _, h := range q.holders {
 			n.gets += uint64(len(h.out))
 		}
 	}
 
 	var e qsEnc
 	e.raw([]byte(qsMagic))
-	e.uvarint(g.snapshotVersion())
-	e.uvarint(g.lastIndex)
-	e.varint(g.lastNow)
+	e.uvarint(s.version)
+	e.uvarint(s.lastIndex)
+	e.varint(s.lastNow)
 	for _, v := range n.list() {
 		e.uvarint(*v)
 	}
 	sw.record(qsHeader, e.b)
 
-	for _, id := range sortedTags(g.tombstones) {
+	for _, id := range s.tombstones {
 		e.reset()
 		e.uvarint(id)
 		sw.record(qsTombstone, e.b)
 	}
-	for _, p := range g.dedup.sorted() {
+	for i := range s.producers {
+		p := &s.producers[i]
 		e.reset()
 		e.str(p.id)
 		e.uvarint(p.hi)
@@ -145,36 +149,36 @@ func (g *QueueGroup) writeSnapshot(sw *qsWriter) error {
 		}
 		sw.record(qsProducer, e.b)
 	}
-	for _, id := range ids {
-		if err := qsWriteQueue(sw, &e, g.queues[id], g.features); err != nil {
+	for i := range s.queues {
+		if err := qsWriteQueue(sw, &e, &s.queues[i], s.features); err != nil {
 			return err
 		}
 	}
-	if err := g.writeOutbox(sw, &e); err != nil {
+	if err := s.writeOutbox(sw, &e); err != nil {
 		return err
 	}
 	return sw.finish()
 }
 
-func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
+func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueView, v3 bool) error {
 	e.reset()
 	if err := e.proto(q.spec); err != nil {
 		return err
 	}
 	e.uvarint(q.nextMsgID)
-	ds := q.readyDeques()
+	ds := q.ready
 	var nRet, nMain int
-	for i, d := range ds {
+	for i := range ds {
 		if i%2 == 0 {
-			nRet += d.Len()
+			nRet += ds[i].Len()
 		} else {
-			nMain += d.Len()
+			nMain += ds[i].Len()
 		}
 	}
 	e.uvarint(uint64(nRet))
 	e.uvarint(uint64(nMain))
 	e.uvarint(uint64(len(q.consumers)))
-	e.uvarint(uint64(len(q.gets)))
+	e.uvarint(uint64(len(q.holders)))
 	if v3 {
 		e.varint(q.usedAt)
 	}
@@ -184,7 +188,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 	// main FIFO: a restore puts each message back at its level.
 	for _, first := range []int{0, 1} {
 		for j := first; j < len(ds); j += 2 {
-			d := ds[j]
+			d := &ds[j]
 			for i := range d.Len() {
 				m := d.At(i)
 				e.reset()
@@ -195,7 +199,7 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			}
 		}
 	}
-	for c := q.first; c != nil; c = c.next {
+	for _, c := range q.consumers {
 		e.reset()
 		e.str(c.session)
 		e.str(c.tag)
@@ -208,8 +212,8 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			e.varint(c.timeoutMs)
 		}
 		sw.record(qsConsumer, e.b)
-		for _, t := range sortedTags(c.out) {
-			m := c.out[t]
+		for i := range c.out {
+			t, m := c.out[i].tag, &c.out[i].m
 			e.reset()
 			e.uvarint(t)
 			if v3 {
@@ -221,14 +225,14 @@ func qsWriteQueue(sw *qsWriter, e *qsEnc, q *queueState, v3 bool) error {
 			sw.record(qsDelivery, e.b)
 		}
 	}
-	for _, h := range q.sortedHolders() {
+	for _, h := range q.holders {
 		e.reset()
 		e.str(h.session)
 		e.uvarint(h.nextTag)
 		e.uvarint(uint64(len(h.out)))
 		sw.record(qsHolder, e.b)
-		for _, t := range sortedTags(h.out) {
-			g := h.out[t]
+		for i := range h.out {
+			t, g := h.out[i].tag, &h.out[i].g
 			e.reset()
 			e.uvarint(t)
 			e.varint(g.lease)

@@ -40,29 +40,15 @@ const (
 // chooseSparse picks, for p (its live bytes counted), the sealed segments
 // to compact, sparsest first (most space freed per byte copied), up to
 // about one segment's size of live records per snapshot (at least one
-// segment), and lists the keys of their live bodies by calling live again.
-// Under the store's read lock.
+// segment), and lists the keys of their live bodies by calling live again,
+// outside the store's lock, looked up under it a batch at a time (Pin).
 func (s *Store) chooseSparse(p *Pinned, live func(yield func(Key))) {
-	type candidate struct {
-		id   uint32
-		live int64
-	}
-	var cands []candidate
-	for id, n := range p.live {
-		seg := s.segs[id]
-		if seg == nil || id >= p.from || seg == s.active {
-			continue
-		}
-		if n*100 < seg.size*CompactPercent {
-			cands = append(cands, candidate{id, n})
-		}
-	}
+	s.mu.RLock()
+	cands := s.sparseCandidates(p)
+	s.mu.RUnlock()
 	if len(cands) == 0 {
 		return
 	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(a.live, b.live), cmp.Compare(a.id, b.id))
-	})
 	p.sparse = make(map[uint32]bool)
 	budget := s.segSize
 	for _, c := range cands {
@@ -72,17 +58,47 @@ func (s *Store) chooseSparse(p *Pinned, live func(yield func(Key))) {
 		p.sparse[c.id] = true
 		budget -= c.live
 	}
-	live(func(k Key) {
-		if l, ok := s.index.get(k); ok && p.sparse[l.seg] {
-			if len(p.moves) < compactKeys {
-				p.moves = append(p.moves, k)
-			} else {
-				p.partial = true
+	inBatches(live, func(keys []Key) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, k := range keys {
+			if l, ok := s.index.get(k); ok && p.sparse[l.seg] {
+				if len(p.moves) < compactKeys {
+					p.moves = append(p.moves, k)
+				} else {
+					p.partial = true
+				}
 			}
 		}
 	})
 	slices.SortFunc(p.moves, compareKeys)
 	p.moves = slices.Compact(p.moves)
+}
+
+// sparseCandidate is a sealed segment p pins, with its live bytes.
+type sparseCandidate struct {
+	id   uint32
+	live int64
+}
+
+// sparseCandidates returns the sealed segments p pins whose live records
+// take under CompactPercent of their bytes, sparsest first. Under the
+// store's read lock.
+func (s *Store) sparseCandidates(p *Pinned) []sparseCandidate {
+	var cands []sparseCandidate
+	for id, n := range p.live {
+		seg := s.segs[id]
+		if seg == nil || id >= p.from || seg == s.active {
+			continue
+		}
+		if n*100 < seg.size*CompactPercent {
+			cands = append(cands, sparseCandidate{id, n})
+		}
+	}
+	slices.SortFunc(cands, func(a, b sparseCandidate) int {
+		return cmp.Or(cmp.Compare(a.live, b.live), cmp.Compare(a.id, b.id))
+	})
+	return cands
 }
 
 func compareKeys(a, b Key) int {

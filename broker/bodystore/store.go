@@ -321,24 +321,55 @@ type Pinned struct {
 
 // Pin returns the segments holding the bodies live yields (repeats
 // allowed) and those from the one being written on. The state machine
-// pins at a snapshot's capture, under its apply lock, and deletes the
-// rest (DeleteUnpinned) once the snapshot is persisted. When some sealed
+// pins after a snapshot's capture, before it persists it, and deletes the
+// rest (DeleteUnpinned) once it is persisted; live must also yield the
+// keys put since the capture (before their Put), or a segment sealed in
+// between would go with bodies the state refers to. When some sealed
 // segments are sparse (compact.go), live is called a second time to list
-// their live bodies.
+// their live bodies. The walk of live runs outside the store's lock, which
+// is taken for pinBatch keys at a time: a Put waits for one batch at
+// most, not for the walk of a whole backlog. Between batches Puts go to
+// the segment being written or later ones (pinned from the start), and
+// no record moves but by Compact or DeleteUnpinned, which the caller runs
+// after its Pin, one at a time.
 func (s *Store) Pin(live func(yield func(Key))) Pinned {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	p := Pinned{live: make(map[uint32]int64), pin: s.pins.Add(1)}
 	if s.active != nil {
 		p.from = s.active.id
 	}
-	live(func(k Key) {
-		if l, ok := s.index.get(k); ok {
-			p.live[l.seg] += headerSize + int64(l.n)
+	s.mu.RUnlock()
+	inBatches(live, func(keys []Key) {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		for _, k := range keys {
+			if l, ok := s.index.get(k); ok {
+				p.live[l.seg] += headerSize + int64(l.n)
+			}
 		}
 	})
 	s.chooseSparse(&p, live)
 	return p
+}
+
+// pinBatch is how many keys Pin looks up under the store's read lock at a
+// time.
+const pinBatch = 4096
+
+// inBatches calls fn with the keys live yields, pinBatch at a time (the
+// slice is reused).
+func inBatches(live func(yield func(Key)), fn func([]Key)) {
+	batch := make([]Key, 0, pinBatch)
+	live(func(k Key) {
+		batch = append(batch, k)
+		if len(batch) == pinBatch {
+			fn(batch)
+			batch = batch[:0]
+		}
+	})
+	if len(batch) > 0 {
+		fn(batch)
+	}
 }
 
 // DeleteUnpinned deletes every segment p does not pin, and returns how
