@@ -9,11 +9,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -95,6 +97,7 @@ func serve(f *flags) error {
 	limits.MaxMessageBytes = int(f.maxMsg)
 	conns := transport.LimitConnections(ln, limits.MaxConnections, logger.Named("api"))
 	f.broker.Cluster.GRPCAddr = advertised(f.grpcAddr, ln.Addr())
+	setMemoryLimit(uint64(f.memHigh), logger)
 	b, err := broker.Start(f.broker)
 	if err != nil {
 		return err
@@ -230,4 +233,19 @@ func shutdownGRPC(gs *grpc.Server, wait time.Duration) {
 	case <-time.After(wait):
 		gs.Stop()
 	}
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to 90 % of the
+// memory watermark (unless GOMEMLIMIT sets one, or the watermark is off):
+// the collector then works harder as the heap nears the watermark, so the
+// garbage of a burst — a restart applying the log after the last snapshot
+// (up to --body-snapshot-bytes of bodies), a flood of large publishes —
+// does not carry the process over the watermark with nothing live there.
+func setMemoryLimit(watermark uint64, logger hclog.Logger) {
+	if watermark == 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := int64(min(watermark/10*9, math.MaxInt64))
+	debug.SetMemoryLimit(limit)
+	logger.Debug("Go soft memory limit set", "bytes", limit)
 }

@@ -90,8 +90,7 @@ func defineFlags(fs *pflag.FlagSet, f *flags) {
 	fs.StringVar(&f.logStore, "log-store", "auto", "Raft log store of every group: segment (append-only segment files, one fdatasync per write), bolt (raft-boltdb), or auto: what each group's directory holds, "+string(raftgroup.DefaultLogStore)+" for a new one; a directory written by the other store is refused")
 	fs.StringVar(&f.bodyStore, "body-store", string(f.broker.BodyStore), "where queue groups keep message bodies: memory (in the replicated state: a backlog is bounded by RAM) or disk (in each group's body segment files under <data-dir>/groups/<group>/bodies, the state keeping a small reference per message: a backlog is bounded by the disk)")
 	f.bodySeg = bodystore.DefaultSegmentBytes
-	f.bodySnap = broker.DefaultBodySnapshotBytes
-	fs.Var(&f.bodySnap, "body-snapshot-bytes", "with --body-store disk, a queue group takes a snapshot once this many bytes of bodies were applied since its last one: a restart re-applies (and Raft reads into memory) up to this much, and the space of consumed messages comes back at snapshots")
+	fs.Var(&f.bodySnap, "body-snapshot-bytes", "with --body-store disk, a queue group takes a snapshot once this many bytes of bodies were applied since its last one: a restart re-applies (and Raft reads into memory) up to this much, and the space of consumed messages comes back at snapshots (default: 64MiB, at most an eighth of --memory-high-watermark)")
 	fs.Var(&f.bodySeg, "body-segment-bytes", "size of one body segment file with --body-store disk; at the group's next snapshot a file is deleted once none of its messages is left, or once its remaining messages, under a quarter of it, were copied into the file being written")
 	fs.Float64Var(&f.raftTime, "raft-timing-multiplier", 1, fmt.Sprintf("scale Raft's heartbeat, election and leader-lease timeouts (1: 1s, 1s, 500ms; Consul's raft_multiplier): lower notices a silent leader sooner and risks needless elections on a loaded or distant node (%g to %g)", raftgroup.MinTimingMultiplier, float64(raftgroup.MaxTimingMultiplier)))
 	fs.StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof on this address (off when empty)")
@@ -131,6 +130,9 @@ func (f *flags) check() error {
 		return fmt.Errorf("--body-segment-bytes must be 64KiB to 1GiB, not %s", f.bodySeg.String())
 	}
 	f.broker.BodySegmentBytes = int64(f.bodySeg)
+	if f.bodySnap == 0 {
+		f.bodySnap = bytesize.Size(defaultBodySnapshotBytes(uint64(f.memHigh)))
+	}
 	if f.bodySnap < 64<<10 || f.bodySnap > 1<<30 {
 		return fmt.Errorf("--body-snapshot-bytes must be 64KiB to 1GiB, not %s", f.bodySnap.String())
 	}
@@ -152,4 +154,17 @@ func (f *flags) check() error {
 		return fmt.Errorf("--max-message-bytes must be 1 byte to 64MiB, not %s", f.maxMsg.String())
 	}
 	return nil
+}
+
+// defaultBodySnapshotBytes is --body-snapshot-bytes unless set: 64 MiB, at
+// most an eighth of the memory watermark (at least 64 KiB). A restart
+// applies the log after the last snapshot, with up to this much of bodies,
+// and holds about twice that at its peak (garbage included): a node with a
+// small watermark would otherwise pass it at every restart.
+func defaultBodySnapshotBytes(memHigh uint64) uint64 {
+	v := uint64(broker.DefaultBodySnapshotBytes)
+	if memHigh > 0 {
+		v = min(v, memHigh/8)
+	}
+	return max(v, 64<<10)
 }
