@@ -64,7 +64,7 @@ func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
 
 	// Moves: the group's leader hands over to another node, again and
 	// again, for the first part of the run.
-	moving, stopMoving := context.WithTimeout(ctx, scaled(8*time.Second))
+	moving, stopMoving := context.WithTimeout(ctx, 5*time.Second) // a workload, not a deadline: unscaled
 	defer stopMoving()
 	var moves sync.WaitGroup
 	moves.Add(1)
@@ -146,7 +146,7 @@ func TestAutoAckConsumerKeepsItsCreditAcrossMoves(t *testing.T) {
 			return nil
 		}, client.ConsumeOptions{Prefetch: 1, AutoAck: true})
 	}()
-	moving, stopMoving := context.WithTimeout(ctx, scaled(6*time.Second))
+	moving, stopMoving := context.WithTimeout(ctx, 4*time.Second) // a workload, not a deadline: unscaled
 	defer stopMoving()
 	moves := 0
 	for moving.Err() == nil {
