@@ -457,7 +457,12 @@ func (d *Dispatcher) flush(p pending) (retry bool) {
 		}
 		final, err := d.propose(cmd)
 		if !final {
-			d.putBack(p.from(settleKinds[i:]))
+			// The kinds before this one are committed and answered.
+			for _, done := range settleKinds[:i] {
+				delete(p.settles, done)
+				delete(p.waiters, done)
+			}
+			d.putBack(p)
 			return true
 		}
 		p.finish(kind, err)
@@ -639,21 +644,6 @@ func (p *pending) items(kind SettleKind) []*fsmpb.ConsumerTags {
 		items = append(items, &fsmpb.ConsumerTags{Queue: k.Queue, Session: k.Session, ConsumerTag: k.Tag, Tags: m[k]})
 	}
 	return items
-}
-
-// from is what p holds of kinds and after them: those settlements, and
-// every Cancel and SessionDown.
-func (p *pending) from(kinds []SettleKind) pending {
-	out := pending{cancels: p.cancels, cancelWaiters: p.cancelWaiters, downs: p.downs}
-	for _, kind := range kinds {
-		for key, tags := range p.settles[kind] {
-			out.add(key, kind, tags, nil)
-		}
-		if out.waiters != nil {
-			out.waiters[kind] = p.waiters[kind]
-		}
-	}
-	return out
 }
 
 // then is p followed by next: next's settlements join p's (one command
