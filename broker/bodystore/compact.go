@@ -130,17 +130,10 @@ func (s *Store) Compact(p Pinned) (moved, deleted int, err error) {
 	if len(p.moves) == 0 && len(p.sparse) == 0 {
 		return 0, 0, nil
 	}
-	type record struct {
-		k    Key
-		from loc
-		rec  []byte
-	}
-	var batch []record
+	var batch []relocation
 	size := 0
 	flush := func() error {
-		n, err := s.relocate(len(batch), func(i int) (Key, loc, []byte) {
-			return batch[i].k, batch[i].from, batch[i].rec
-		})
+		n, err := s.relocate(batch)
 		moved += n
 		batch, size = batch[:0], 0
 		return err
@@ -155,7 +148,7 @@ func (s *Store) Compact(p Pinned) (moved, deleted int, err error) {
 		case !p.sparse[from.seg]:
 			continue // moved since
 		}
-		batch = append(batch, record{k, from, rec})
+		batch = append(batch, relocation{k, from, rec})
 		if size += len(rec); size >= compactBatch {
 			if err := flush(); err != nil {
 				return moved, 0, err
@@ -187,28 +180,34 @@ func (s *Store) Compact(p Pinned) (moved, deleted int, err error) {
 	return moved, deleted, err
 }
 
-// relocate appends n records (at(i): key, the place it was read from, the
-// record) to the active segment and points their keys there, under the
-// store's lock, skipping a key no longer at that place. It returns how
-// many it appended.
-func (s *Store) relocate(n int, at func(i int) (Key, loc, []byte)) (int, error) {
+// relocation is a record Compact read: its key, the place it was read
+// from, and the record.
+type relocation struct {
+	k    Key
+	from loc
+	rec  []byte
+}
+
+// relocate appends the records rs to the active segment and points their
+// keys there, under the store's lock, skipping a key no longer at the
+// place it was read from. It returns how many it appended.
+func (s *Store) relocate(rs []relocation) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, os.ErrClosed
 	}
 	moved := 0
-	for i := range n {
-		k, from, rec := at(i)
-		if l, ok := s.index.get(k); !ok || l != from {
+	for _, r := range rs {
+		if l, ok := s.index.get(r.k); !ok || l != r.from {
 			continue
 		}
-		if err := s.makeRoom(int64(len(rec))); err != nil {
+		if err := s.makeRoom(int64(len(r.rec))); err != nil {
 			return moved, fmt.Errorf("body store: compaction: %w", err)
 		}
-		s.pending = append(s.pending, rec...)
+		s.pending = append(s.pending, r.rec...)
 		moved++
-		if err := s.appended(k, len(rec)); err != nil {
+		if err := s.appended(r.k, len(r.rec)); err != nil {
 			return moved, fmt.Errorf("body store: compaction: %w", err)
 		}
 	}
