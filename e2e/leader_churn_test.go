@@ -23,27 +23,9 @@ import (
 // consumer that lives on, or to one that is gone.
 func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
 	slow(t)
-	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1, SessionGrace: 500 * time.Millisecond})
-	admin := newClient(t, nodes[0].Addr)
-	declareQueue(t, admin, "churn", nil)
-	group := queueGroupName(t, nodes[0].Dial(t), "churn")
 	const n = 600
 	ctx := testCtx(t, 3*time.Minute)
-	msgs := make([]client.Publishing, n)
-	for i := range msgs {
-		msgs[i] = client.Publishing{RoutingKey: "churn", Message: client.Message{Body: fmt.Appendf(nil, "m-%d", i)}}
-	}
-	for i := 0; i < n; i += 100 {
-		res, err := admin.PublishBatch(ctx, msgs[i:i+100])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res {
-			if r.Status != client.Confirmed {
-				t.Fatalf("publish: %v", r.Status)
-			}
-		}
-	}
+	nodes, admin, group := churnCluster(t, ctx, "churn", n)
 
 	var (
 		mu   sync.Mutex
@@ -70,13 +52,7 @@ func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
 	moves.Add(1)
 	go func() {
 		defer moves.Done()
-		for moving.Err() == nil {
-			moveLeader(nodes, group)
-			select {
-			case <-moving.Done():
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
+		moveLeaderEvery(moving, nodes, group, 300*time.Millisecond)
 	}()
 	// Consumers: each a fresh client on a node in turn, for 100–400 ms.
 	rng := rand.New(rand.NewPCG(14, 11))
@@ -118,21 +94,8 @@ func TestConsumersDrainWhileLeadershipMoves(t *testing.T) {
 // must still drain.
 func TestAutoAckConsumerKeepsItsCreditAcrossMoves(t *testing.T) {
 	slow(t)
-	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1, SessionGrace: 500 * time.Millisecond})
-	admin := newClient(t, nodes[0].Addr)
-	declareQueue(t, admin, "autoack", nil)
-	group := queueGroupName(t, nodes[0].Dial(t), "autoack")
 	ctx := testCtx(t, 3*time.Minute)
-	const n = 3000
-	msgs := make([]client.Publishing, 100)
-	for i := 0; i < n; i += len(msgs) {
-		for j := range msgs {
-			msgs[j] = client.Publishing{RoutingKey: "autoack", Message: client.Message{Body: fmt.Appendf(nil, "m-%d", i+j)}}
-		}
-		if _, err := admin.PublishBatch(ctx, msgs); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nodes, admin, group := churnCluster(t, ctx, "autoack", 3000)
 	var got sync.Map
 	var count atomic.Int64
 	c := newClient(t, nodes[1].Addr)
@@ -148,16 +111,7 @@ func TestAutoAckConsumerKeepsItsCreditAcrossMoves(t *testing.T) {
 	}()
 	moving, stopMoving := context.WithTimeout(ctx, 4*time.Second) // a workload, not a deadline: unscaled
 	defer stopMoving()
-	moves := 0
-	for moving.Err() == nil {
-		if moveLeader(nodes, group) {
-			moves++
-		}
-		select {
-		case <-moving.Done():
-		case <-time.After(400 * time.Millisecond):
-		}
-	}
+	moves := moveLeaderEvery(moving, nodes, group, 400*time.Millisecond)
 	t.Logf("%d moves; %d delivered meanwhile", moves, count.Load())
 	// Auto-ack is at most once: a delivery lost in a move is gone. The
 	// queue must still empty, at the consumer's own pace.
@@ -171,6 +125,50 @@ func TestAutoAckConsumerKeepsItsCreditAcrossMoves(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// churnCluster starts three in-process nodes with one queue group,
+// declares queue and publishes n confirmed messages "m-<i>" to it; it
+// returns the nodes, the publishing client and the queue's group.
+func churnCluster(t *testing.T, ctx context.Context, queue string, n int) ([]*transporttest.Node, *client.Client, string) {
+	t.Helper()
+	nodes := transporttest.StartCluster(t, 3, transporttest.Options{QueueGroups: 1, SessionGrace: 500 * time.Millisecond})
+	admin := newClient(t, nodes[0].Addr)
+	declareQueue(t, admin, queue, nil)
+	group := queueGroupName(t, nodes[0].Dial(t), queue)
+	msgs := make([]client.Publishing, 0, 100)
+	for i := 0; i < n; i += len(msgs) {
+		msgs = msgs[:0]
+		for j := i; j < min(i+cap(msgs), n); j++ {
+			msgs = append(msgs, client.Publishing{RoutingKey: queue, Message: client.Message{Body: fmt.Appendf(nil, "m-%d", j)}})
+		}
+		res, err := admin.PublishBatch(ctx, msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != client.Confirmed {
+				t.Fatalf("publish: %v", r.Status)
+			}
+		}
+	}
+	return nodes, admin, group
+}
+
+// moveLeaderEvery moves group's leadership to another node every interval
+// until ctx ends, and returns how many moves were made.
+func moveLeaderEvery(ctx context.Context, nodes []*transporttest.Node, group string, interval time.Duration) int {
+	moves := 0
+	for ctx.Err() == nil {
+		if moveLeader(nodes, group) {
+			moves++
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(interval):
+		}
+	}
+	return moves
 }
 
 // moveLeader asks the leader of group among nodes to hand its leadership
