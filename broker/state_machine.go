@@ -187,7 +187,11 @@ func (f *stateMachine[S]) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.state.WriteSnapshot(&buf); err != nil {
 		return nil, err
 	}
-	return &byteSnapshot{data: buf.Bytes()}, nil
+	data := buf.Bytes()
+	return writtenSnapshot(func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}), nil
 }
 
 // Restore implements raft.FSM.
@@ -205,37 +209,26 @@ func (f *stateMachine[S]) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// byteSnapshot is a snapshot already serialised in memory.
-type byteSnapshot struct{ data []byte }
-
-func (s *byteSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s.data); err != nil {
-		_ = sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-func (s *byteSnapshot) Release() {}
-
 // captureView is a queue group's snapshot with bodies in memory: the
 // state as captured, written by Persist.
 func captureView(g *fsm.QueueGroup) (raft.FSMSnapshot, error) {
-	return &viewSnapshot{view: g.Capture()}, nil
+	return writtenSnapshot(g.Capture().WriteSnapshot), nil
 }
 
-// viewSnapshot is a captured queue group state, serialised when persisted.
-type viewSnapshot struct{ view *fsm.QueueGroupSnapshot }
+// writtenSnapshot is a snapshot that writes itself to its sink when
+// persisted: one serialised in memory (the meta state), or a captured
+// queue group state serialised then.
+type writtenSnapshot func(io.Writer) error
 
-func (s *viewSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.view.WriteSnapshot(sink); err != nil {
+func (write writtenSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := write(sink); err != nil {
 		_ = sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s *viewSnapshot) Release() {}
+func (writtenSnapshot) Release() {}
 
 // LastCommandIndex implements raftgroup.CommandIndexer: the index of the
 // last command applied, or after a Restore the restored state's, so a
