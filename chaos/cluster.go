@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/warrenmq/warren/internal/freeport"
 	"github.com/warrenmq/warren/internal/netlab"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
@@ -109,16 +110,16 @@ func (c *cluster) launchAll(ctx context.Context) error {
 			n.amqpAddr = net.JoinHostPort(ip, labAMQPPort)
 		} else {
 			var err error
-			if n.grpcAddr, err = freeAddr(); err != nil {
+			if n.grpcAddr, err = freeport.TCP(); err != nil {
 				return err
 			}
-			if n.amqpAddr, err = freeAddr(); err != nil {
+			if n.amqpAddr, err = freeport.TCP(); err != nil {
 				return err
 			}
-			if n.raftAddr, err = freeAddr(); err != nil {
+			if n.raftAddr, err = freeport.TCP(); err != nil {
 				return err
 			}
-			if n.gossipAddr, err = freeGossipAddr(); err != nil {
+			if n.gossipAddr, err = freeport.Gossip(); err != nil {
 				return err
 			}
 		}
