@@ -138,7 +138,11 @@ func TestBatcherWaitsOnlyWhileBusy(t *testing.T) {
 	fb := newFakeBroker()
 	fb.publishSeen = make(chan int, 16)
 	fb.publishGate = make(chan struct{}, 16)
-	c := newTestClient(t, fb, WithPublishBatch(256, time.Hour))
+	// Two request slots: with the first request in flight, the second
+	// batch has half of them busy and waits; with the default eight it
+	// would go at once, holding however many of the five the batcher had
+	// taken by then.
+	c := newTestClient(t, fb, WithPublishBatch(256, time.Hour), WithPublishInFlight(2))
 	ctx := testCtx(t)
 
 	first := c.PublishAsync(ctx, "", "q", Message{Body: []byte("first")})
