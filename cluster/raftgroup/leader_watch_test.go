@@ -43,14 +43,26 @@ func threeNodeGroup(t *testing.T, name string) []*groupNode {
 // minute of heartbeat timeout no follower would stand for election within
 // the test's deadline; the leader watch of a follower sees the closed
 // connections, finds the leader's port refusing connections and stands at
-// once. The new leader commits, and exactly one follower stood (the first
-// in id order wins, so the second never has to).
+// once. The new leader commits, and exactly one follower stood (with
+// equal logs the first in id order wins, so the second never has to).
 func TestDeadLeaderReplacedAtOnce(t *testing.T) {
 	nodes := threeNodeGroup(t, "q0")
 	old := waitAgreedGroupLeader(t, nodes, "q0")
 	if _, err := proposeOnGroupLeader(nodes, "q0", "before"); err != nil {
 		t.Fatal(err)
 	}
+	// A commit needs one follower; wait for both, so the first in line
+	// is not refused for a shorter log (then the second stands too, as
+	// it should, and this test would count two).
+	eventually(t, 30*time.Second, func() error {
+		want := old.groups["q0"].raft.LastIndex()
+		for _, n := range nodes {
+			if got := n.groups["q0"].raft.LastIndex(); got != want {
+				return fmt.Errorf("%s holds the log to %d, the leader to %d", n.id, got, want)
+			}
+		}
+		return nil
+	})
 	slowElections(t, nodes, "q0")
 	term := old.groups["q0"].raft.CurrentTerm()
 
