@@ -17,6 +17,7 @@ const (
 	errorDomain          = "warren"
 	reasonNotLeader      = "NOT_LEADER"
 	reasonOutcomeUnknown = "OUTCOME_UNKNOWN"
+	reasonSessionClosed  = "SESSION_CLOSED"
 	errorInfoTypeURL     = "type.googleapis.com/google.rpc.ErrorInfo"
 )
 

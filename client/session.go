@@ -172,8 +172,12 @@ func (c *Client) sessionRecv(s *session) {
 		c.connFailed(s.cn, err)
 	}
 	// A node ends a session stream with Unavailable only when it shuts
-	// down (or the connection failed): move to another node at once.
-	if f := c.classify(s.cn, err); f == failConn || f == failServer {
+	// down (or the connection failed): move to another node at once. An
+	// operator's close (SESSION_CLOSED) leaves node and connection fine;
+	// closing the connection here would also end the session's consume
+	// streams with "the client connection is closing" before the node's
+	// own status reached them.
+	if f := c.classify(s.cn, err); (f == failConn || f == failServer) && !operatorClosed(err) {
 		c.connFailed(s.cn, err)
 	}
 	// A session that ends soon after opening is re-opened after a growing
@@ -220,4 +224,15 @@ func (s *session) watchSilence(hb time.Duration) {
 		s.silent.Store(true)
 		s.cancel()
 	})
+}
+
+// operatorClosed reports whether err is a node's end of a session an
+// operator closed (reason SESSION_CLOSED).
+func operatorClosed(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	reason, _ := warrenReason(st)
+	return reason == reasonSessionClosed
 }

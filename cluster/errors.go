@@ -177,6 +177,13 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.sentinel.Error() + ": " + e.msg }
 func (e *remoteError) Unwrap() error { return e.sentinel }
 
+// ErrorWithReason returns a status error of code and msg carrying an
+// ErrorInfo of reason in Warren's domain, for errors of other layers that
+// a client tells apart by reason (transport's SESSION_CLOSED).
+func ErrorWithReason(code codes.Code, msg, reason string) error {
+	return withInfo(code, msg, reason, nil).Err()
+}
+
 func withInfo(code codes.Code, msg, reason string, md map[string]string) *status.Status {
 	st := status.New(code, msg)
 	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: md}); err == nil {

@@ -11,6 +11,12 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// reasonSessionClosed is the ErrorInfo reason of the streams of a session
+// an operator closed: the node and the connection are fine, so a client
+// re-opens its session on the same connection rather than leaving the node
+// (client/retry.go mirrors it).
+const reasonSessionClosed = "SESSION_CLOSED"
+
 // invalidf reports bad client input.
 func invalidf(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
@@ -66,7 +72,9 @@ func toStatus(err error) error {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, broker.ErrConsumerExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, broker.ErrStopped), errors.Is(err, broker.ErrConsumerClosed), errors.Is(err, broker.ErrSessionClosed):
+	case errors.Is(err, broker.ErrSessionClosed):
+		return cluster.ErrorWithReason(codes.Unavailable, err.Error(), reasonSessionClosed)
+	case errors.Is(err, broker.ErrStopped), errors.Is(err, broker.ErrConsumerClosed):
 		return status.Error(codes.Unavailable, err.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
