@@ -164,7 +164,7 @@ func (c Config) validateMembership() []error {
 			}
 		}
 	}
-	if meta, err := encodeNodeMeta(c.NodeID, c.Zone, c.RaftAddr, c.GRPCAddr); err != nil {
+	if meta, err := encodeNodeMeta(c.NodeID, c.Zone, c.RaftAddr, c.GRPCAddr, ^uint64(0)); err != nil {
 		errs = append(errs, err)
 	} else if len(meta) > memberlist.MetaMaxSize {
 		errs = append(errs, fmt.Errorf("node id, zone and addresses take %d bytes of gossip meta, limit %d", len(meta), memberlist.MetaMaxSize))

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -84,6 +86,9 @@ type Member struct {
 	// Since is when this node saw the member enter State (zero when the
 	// state came from before this node started).
 	Since time.Time
+	// boot tells the member's processes apart (NodeMeta.boot; 0 from a
+	// node that gossips none).
+	boot uint64
 }
 
 // Running reports whether the member's process is up: alive, or alive
@@ -104,8 +109,14 @@ const (
 	// gossipMsgLeaving is the type byte (after the version byte) of the
 	// user message a node broadcasts as it leaves, followed by its id:
 	// memberlist tells delegates that a node is gone but not whether it
-	// left or died.
+	// left or died. Sent by earlier builds, and still understood.
 	gossipMsgLeaving byte = 1
+	// gossipMsgLeavingBoot is the leave notice this build sends: the
+	// type byte, the boot of the leaving process (8 bytes, big-endian),
+	// then its id. Peers relay a notice for a while after the node is
+	// gone; a node that restarts within that while must not be taken
+	// for leaving by a notice of its previous process.
+	gossipMsgLeavingBoot byte = 2
 )
 
 // membership is the node's memberlist: its delegates keep a map of the
@@ -114,7 +125,9 @@ type membership struct {
 	ml     *memberlist.Memberlist
 	logger hclog.Logger
 	self   string
-	meta   []byte
+	// boot is this process's NodeMeta.boot.
+	boot uint64
+	meta []byte
 	// state is this node's push/pull state (membership_state.go).
 	state func() gossipState
 	// peerFormed is set once a peer reported, in a push/pull, that it has
@@ -126,8 +139,9 @@ type membership struct {
 
 	mu      sync.Mutex
 	members map[string]Member
-	// leaving holds the ids that announced they are leaving.
-	leaving map[string]bool
+	// leaving holds the ids that announced they are leaving, each with
+	// the boot of the process that did (0: unknown, an earlier build).
+	leaving map[string]uint64
 	// peerVoters holds the meta-group voter sets that formed peers
 	// reported, keyed by their encoding.
 	peerVoters map[string][]string
@@ -135,10 +149,10 @@ type membership struct {
 }
 
 // encodeNodeMeta is the deterministic encoding of this node's gossip meta.
-func encodeNodeMeta(id, zone, raftAddr, grpcAddr string) ([]byte, error) {
+func encodeNodeMeta(id, zone, raftAddr, grpcAddr string, boot uint64) ([]byte, error) {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.NodeMeta{
 		Id: id, Zone: zone, RaftAddr: raftAddr, GrpcAddr: grpcAddr, FsmVersion: FSMVersion,
-		Version: version.Get().Short(),
+		Version: version.Get().Short(), Boot: boot,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode node meta: %w", err)
@@ -150,7 +164,8 @@ func encodeNodeMeta(id, zone, raftAddr, grpcAddr string) ([]byte, error) {
 // raftAddr as this node's Raft address, encrypted with keyring (nil: not
 // encrypted).
 func startMembership(cfg Config, keyring *memberlist.Keyring, raftAddr string, logger hclog.Logger, state func() gossipState) (*membership, error) {
-	meta, err := encodeNodeMeta(cfg.NodeID, cfg.Zone, raftAddr, cfg.GRPCAddr)
+	boot := rand.Uint64() | 1 // never 0, which means "none"
+	meta, err := encodeNodeMeta(cfg.NodeID, cfg.Zone, raftAddr, cfg.GRPCAddr, boot)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +173,8 @@ func startMembership(cfg Config, keyring *memberlist.Keyring, raftAddr string, l
 		return nil, fmt.Errorf("gossip meta is %d bytes, limit %d", len(meta), memberlist.MetaMaxSize)
 	}
 	m := &membership{
-		logger: logger.Named("membership"), self: cfg.NodeID, meta: meta, state: state,
-		members: map[string]Member{}, leaving: map[string]bool{}, peerVoters: map[string][]string{},
+		logger: logger.Named("membership"), self: cfg.NodeID, boot: boot, meta: meta, state: state,
+		members: map[string]Member{}, leaving: map[string]uint64{}, peerVoters: map[string][]string{},
 	}
 	conf, err := memberlistConfig(cfg, keyring, logger)
 	if err != nil {
@@ -251,17 +266,45 @@ func (m *membership) NodeMeta(limit int) []byte {
 	return m.meta
 }
 
+// parseLeaveNotice returns the id and boot (0: not given) of a leave
+// notice, and false when buf is none.
+func parseLeaveNotice(buf []byte) (id string, boot uint64, ok bool) {
+	switch {
+	case len(buf) < 3 || buf[0] != gossipStateVersion:
+		return "", 0, false
+	case buf[1] == gossipMsgLeaving:
+		return string(buf[2:]), 0, true
+	case buf[1] == gossipMsgLeavingBoot && len(buf) > 10:
+		return string(buf[10:]), binary.BigEndian.Uint64(buf[2:10]), true
+	}
+	return "", 0, false
+}
+
+// leaveNoticeMsg is this process's leave notice.
+func (m *membership) leaveNoticeMsg() []byte {
+	msg := []byte{gossipStateVersion, gossipMsgLeavingBoot}
+	msg = binary.BigEndian.AppendUint64(msg, m.boot)
+	return append(msg, m.self...)
+}
+
 // NotifyMsg implements memberlist.Delegate: a peer's leave notice. The
 // first time a node hears it, it gossips it on, as memberlist does with
-// its own messages, so the notice reaches every node.
+// its own messages, so the notice reaches every node. A notice about this
+// node, or from a process of a member that is not the one gossip now
+// knows (it restarted since), is dropped: it is not news of the member.
 func (m *membership) NotifyMsg(buf []byte) {
-	if len(buf) < 3 || buf[0] != gossipStateVersion || buf[1] != gossipMsgLeaving {
+	id, boot, ok := parseLeaveNotice(buf)
+	if !ok || id == m.self {
 		return
 	}
-	id := string(buf[2:])
 	m.mu.Lock()
-	first := !m.leaving[id]
-	m.leaving[id] = true
+	if mem, ok := m.members[id]; ok && boot != 0 && mem.boot != 0 && mem.boot != boot {
+		m.mu.Unlock()
+		return
+	}
+	_, was := m.leaving[id]
+	first := !was
+	m.leaving[id] = boot
 	if mem, ok := m.members[id]; ok && mem.State == MemberDead {
 		// The leave itself arrived first.
 		mem.State, mem.Since = MemberLeft, time.Now()
@@ -273,7 +316,7 @@ func (m *membership) NotifyMsg(buf []byte) {
 		m.notifyLocked()
 	}
 	m.mu.Unlock()
-	if first && id != m.self {
+	if first {
 		m.broadcasts.QueueBroadcast(&leaveNotice{id: id, msg: slices.Clone(buf)})
 	}
 }
@@ -299,7 +342,7 @@ func (m *membership) NotifyLeave(node *memberlist.Node) {
 		return
 	}
 	state := MemberDead
-	if m.leaving[node.Name] {
+	if _, left := m.leaving[node.Name]; left {
 		state = MemberLeft
 	}
 	mem.State, mem.Since = state, time.Now()
@@ -318,6 +361,7 @@ func (m *membership) update(node *memberlist.Node, join bool) {
 		ID: meta.GetId(), Zone: meta.GetZone(), RaftAddr: meta.GetRaftAddr(), GRPCAddr: meta.GetGrpcAddr(),
 		GossipAddr: net.JoinHostPort(node.Addr.String(), strconv.Itoa(int(node.Port))),
 		FSMVersion: meta.GetFsmVersion(), Version: meta.GetVersion(), State: MemberAlive, Since: time.Now(),
+		boot: meta.GetBoot(),
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -325,7 +369,11 @@ func (m *membership) update(node *memberlist.Node, join bool) {
 		mem.Since = old.Since
 	}
 	m.members[mem.ID] = mem
-	delete(m.leaving, mem.ID)
+	// A notice of this process stays (gossip may tell of its meta after
+	// the notice); one of another process, or of unknown boot, goes.
+	if b, ok := m.leaving[mem.ID]; ok && (b == 0 || b != mem.boot) {
+		delete(m.leaving, mem.ID)
+	}
 	if join && mem.ID != m.self {
 		m.logger.Info("member joined", "node", mem.ID, "zone", mem.Zone, "raft_addr", mem.RaftAddr, "grpc_addr", mem.GRPCAddr, "version", mem.Version)
 	}
@@ -337,7 +385,7 @@ func (m *membership) list() []Member {
 	m.mu.Lock()
 	out := make([]Member, 0, len(m.members))
 	for _, mem := range m.members {
-		if mem.State == MemberAlive && m.leaving[mem.ID] {
+		if _, leaving := m.leaving[mem.ID]; leaving && mem.State == MemberAlive {
 			mem.State = MemberLeaving
 		}
 		out = append(out, mem)
@@ -352,7 +400,7 @@ func (m *membership) get(id string) (Member, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mem, ok := m.members[id]
-	if ok && mem.State == MemberAlive && m.leaving[id] {
+	if _, leaving := m.leaving[id]; ok && leaving && mem.State == MemberAlive {
 		mem.State = MemberLeaving
 	}
 	return mem, ok
@@ -382,8 +430,8 @@ func (m *membership) pushPull(addrs []string) int {
 // once.
 func (m *membership) announceLeaving() {
 	m.mu.Lock()
-	already := m.leaving[m.self]
-	m.leaving[m.self] = true
+	_, already := m.leaving[m.self]
+	m.leaving[m.self] = m.boot
 	m.notifyLocked()
 	m.mu.Unlock()
 	if already || m.ml.NumMembers() <= 1 {
@@ -391,7 +439,7 @@ func (m *membership) announceLeaving() {
 	}
 	notice := &leaveNotice{
 		id:   m.self,
-		msg:  append([]byte{gossipStateVersion, gossipMsgLeaving}, m.self...),
+		msg:  m.leaveNoticeMsg(),
 		done: make(chan struct{}),
 	}
 	m.broadcasts.QueueBroadcast(notice)

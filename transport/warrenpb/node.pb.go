@@ -132,7 +132,11 @@ type NodeMeta struct {
 	FsmVersion uint32                 `protobuf:"varint,5,opt,name=fsm_version,json=fsmVersion,proto3" json:"fsm_version,omitempty"`
 	// The build the node runs (internal/version Short: "v1.2.3",
 	// "devel+4dac8f030d15.dirty"), at most 64 bytes.
-	Version       string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	Version string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	// Random per process start: a leave notice names the boot it was sent
+	// from, so a notice still gossiped after the node restarted (a quick
+	// rejoin) is not taken for the new process.
+	Boot          uint64 `protobuf:"fixed64,7,opt,name=boot,proto3" json:"boot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -207,6 +211,13 @@ func (x *NodeMeta) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *NodeMeta) GetBoot() uint64 {
+	if x != nil {
+		return x.Boot
+	}
+	return 0
 }
 
 type ProposeRequest struct {
@@ -1163,7 +1174,7 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1b\n" +
 	"\tqueue_ids\x18\x02 \x03(\x04R\bqueueIds\"A\n" +
 	"\x12QueueRatesResponse\x12+\n" +
-	"\x05rates\x18\x01 \x03(\v2\x15.warren.v1.QueueRatesR\x05rates\"\xa3\x01\n" +
+	"\x05rates\x18\x01 \x03(\v2\x15.warren.v1.QueueRatesR\x05rates\"\xb7\x01\n" +
 	"\bNodeMeta\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12\x1b\n" +
@@ -1171,7 +1182,8 @@ const file_warren_v1_node_proto_rawDesc = "" +
 	"\tgrpc_addr\x18\x04 \x01(\tR\bgrpcAddr\x12\x1f\n" +
 	"\vfsm_version\x18\x05 \x01(\rR\n" +
 	"fsmVersion\x12\x18\n" +
-	"\aversion\x18\x06 \x01(\tR\aversion\"@\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\x12\x12\n" +
+	"\x04boot\x18\a \x01(\x06R\x04boot\"@\n" +
 	"\x0eProposeRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\acommand\x18\x02 \x01(\fR\acommand\"\x91\x02\n" +
