@@ -58,7 +58,7 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 	var resend []fsm.Delivery
 	var sent []uint64
 	qg.fsm.read(func(g *fsm.QueueGroup) {
-		c, err = d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck)
+		c, err = d.Register(dispatch.Key{Queue: def.ID, Session: o.Session, Tag: o.Tag}, o.AutoAck, o.Prefetch)
 		if err != nil {
 			return
 		}

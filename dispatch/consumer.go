@@ -32,7 +32,10 @@ type Key struct {
 type Consumer struct {
 	key     Key
 	autoAck bool
-	d       *Dispatcher
+	// prefetch is the consumer's credit (0: unlimited): how long its
+	// settlements may wait to share a Raft entry depends on it.
+	prefetch uint32
+	d        *Dispatcher
 
 	mu     sync.Mutex
 	buf    []Event
@@ -141,7 +144,7 @@ func (c *Consumer) Sent(tag uint64) {
 	ok := c.out.remove(tag)
 	c.mu.Unlock()
 	if ok {
-		c.d.enqueue(c.key, Ack, []uint64{tag})
+		c.d.enqueue(c.key, Ack, []uint64{tag}, c)
 	}
 }
 
@@ -153,7 +156,7 @@ func (c *Consumer) AckSent(tags []uint64) {
 	if !c.autoAck || len(tags) == 0 {
 		return
 	}
-	c.d.enqueue(c.key, Ack, tags)
+	c.d.enqueue(c.key, Ack, tags, c)
 }
 
 // Settle acks (Ack), requeues (Return) or discards (Discard) the delivery
@@ -190,7 +193,23 @@ func (c *Consumer) Settle(kind SettleKind, tag uint64, multiple bool) (<-chan er
 		done <- nil
 		return done, nil
 	}
-	return c.d.enqueue(c.key, kind, tags), nil
+	return c.d.enqueue(c.key, kind, tags, c), nil
+}
+
+// needsCredit reports whether the consumer may be waiting for the credit
+// that settling more tags gives back: its deliveries not yet settled in
+// the state (out, sent or still to be sent, and the uncommitted ones the
+// client settled) take at least half its prefetch. Its settlements are
+// then proposed at once; otherwise they may linger (settleLinger). c.mu
+// must not be held.
+func (c *Consumer) needsCredit(uncommitted int) bool {
+	if c.prefetch == 0 {
+		return false
+	}
+	c.mu.Lock()
+	held := c.out.len() + uncommitted
+	c.mu.Unlock()
+	return 2*held >= int(c.prefetch)
 }
 
 // Unacked is the number of outstanding deliveries.

@@ -62,8 +62,8 @@ func deliveries(key Key, tags ...uint64) []fsm.Delivery {
 func TestDeliveriesReachTheirConsumerInOrder(t *testing.T) {
 	d := New(newRecorder(), nil)
 	defer d.Stop(ErrStopped)
-	a, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "a"}, false)
-	b, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "b"}, false)
+	a, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "a"}, false, 1)
+	b, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "b"}, false, 1)
 	d.Deliver(append(deliveries(a.Key(), 1, 2), deliveries(b.Key(), 1)...))
 	d.Deliver(deliveries(Key{Queue: 1, Session: "gone", Tag: "x"}, 1)) // no stream: dropped
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -83,7 +83,7 @@ func TestSettleValidatesTagsAndBatches(t *testing.T) {
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
-	c, _ := d.Register(Key{Queue: 7, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 7, Session: "s", Tag: "c"}, false, 1)
 	d.Deliver(deliveries(c.Key(), 1, 2, 3, 4, 5))
 	if _, err := c.Settle(Ack, 99, false); !errors.Is(err, ErrUnknownTag) {
 		t.Fatalf("unknown tag: %v", err)
@@ -118,7 +118,7 @@ func TestCloseCancelsAfterEarlierAcks(t *testing.T) {
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 1)
 	d.Deliver(deliveries(c.Key(), 1, 2))
 	if _, err := c.Settle(Ack, 1, false); err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestCloseCancelsAfterEarlierAcks(t *testing.T) {
 func TestCloseWaitReturnsOnceCancelled(t *testing.T) {
 	rec := newRecorder()
 	d := New(rec, nil)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 1)
 	d.Deliver(deliveries(c.Key(), 1))
 	if _, err := c.Settle(Ack, 1, false); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestCloseWaitReturnsOnceCancelled(t *testing.T) {
 	if err := c.CloseWait(context.Background()); err != nil {
 		t.Fatalf("second CloseWait: %v", err)
 	}
-	c2, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c2"}, false)
+	c2, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c2"}, false, 1)
 	d.Stop(ErrStopped)
 	if err := c2.CloseWait(context.Background()); err != nil {
 		t.Fatalf("CloseWait of a consumer Stop closed: %v", err)
@@ -174,7 +174,7 @@ func TestAutoAckReleasesCreditOnSend(t *testing.T) {
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "auto"}, true)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "auto"}, true, 1)
 	d.Deliver(deliveries(c.Key(), 1))
 	if _, err := c.Settle(Ack, 1, false); !errors.Is(err, ErrUnknownTag) {
 		t.Fatalf("client ack on auto-ack consumer: %v", err)
@@ -188,13 +188,13 @@ func TestAutoAckReleasesCreditOnSend(t *testing.T) {
 
 func TestStopEndsConsumersWithTheReason(t *testing.T) {
 	d := New(newRecorder(), nil)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 1)
 	reason := errors.New("leadership moved")
 	d.Stop(reason)
 	if _, err := c.Next(context.Background()); !errors.Is(err, reason) {
 		t.Fatalf("Next after Stop: %v, want the stop reason", err)
 	}
-	if _, err := d.Register(Key{Queue: 1, Session: "s", Tag: "d"}, false); !errors.Is(err, reason) {
+	if _, err := d.Register(Key{Queue: 1, Session: "s", Tag: "d"}, false, 1); !errors.Is(err, reason) {
 		t.Fatalf("Register after Stop: %v", err)
 	}
 }
@@ -243,8 +243,8 @@ func TestSessionDownAfterStopDoesNotWait(t *testing.T) {
 func TestEndSessionsEndsTheirStreams(t *testing.T) {
 	d := New(newRecorder(), nil)
 	defer d.Stop(ErrStopped)
-	gone, _ := d.Register(Key{Queue: 1, Session: "s1", Tag: "a"}, false)
-	kept, _ := d.Register(Key{Queue: 1, Session: "s2", Tag: "b"}, false)
+	gone, _ := d.Register(Key{Queue: 1, Session: "s1", Tag: "a"}, false, 1)
+	kept, _ := d.Register(Key{Queue: 1, Session: "s2", Tag: "b"}, false, 1)
 	d.EndSessions([]string{"s1"})
 	if _, err := gone.Next(context.Background()); !errors.Is(err, ErrSessionEnded) || !errors.Is(err, ErrConsumerClosed) {
 		t.Fatalf("consumer of an ended session: %v, want ErrSessionEnded", err)
@@ -297,10 +297,10 @@ func TestSessionIndexFollowsConsumersAndGets(t *testing.T) {
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
-	a1, _ := d.Register(Key{Queue: 1, Session: "a", Tag: "1"}, false)
-	d.Register(Key{Queue: 2, Session: "a", Tag: "2"}, false)
-	b1, _ := d.Register(Key{Queue: 1, Session: "b", Tag: "1"}, false)
-	d.Register(Key{Queue: 1, Session: "c", Tag: "1"}, false)
+	a1, _ := d.Register(Key{Queue: 1, Session: "a", Tag: "1"}, false, 1)
+	d.Register(Key{Queue: 2, Session: "a", Tag: "2"}, false, 1)
+	b1, _ := d.Register(Key{Queue: 1, Session: "b", Tag: "1"}, false, 1)
+	d.Register(Key{Queue: 1, Session: "c", Tag: "1"}, false, 1)
 	d.TrackGet(fsm.Delivery{Queue: 1, Session: "a", Tag: 1})
 	d.TrackGet(fsm.Delivery{Queue: 2, Session: "b", Tag: 1})
 	d.TrackGet(fsm.Delivery{Queue: 2, Session: "b", Tag: 2})
@@ -372,7 +372,7 @@ func TestSessionDownsShareCommands(t *testing.T) {
 			close(g.release)
 		}
 	}()
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 1)
 	d.Deliver(deliveries(c.Key(), 1))
 	if _, err := c.Settle(Ack, 1, false); err != nil { // the flusher blocks on it
 		t.Fatal(err)
@@ -486,7 +486,7 @@ func TestAckNotCommittedIsTriedAgain(t *testing.T) {
 	f := &flaky{recorder: *newRecorder(), failures: 3}
 	d := New(f, nil)
 	defer d.Stop(ErrStopped)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 1)
 	d.Deliver(deliveries(c.Key(), 1, 2, 3))
 	first, err := c.Settle(Ack, 1, false)
 	if err != nil {
@@ -537,7 +537,7 @@ func TestAckNotCommittedIsTriedAgain(t *testing.T) {
 func TestAckRetriedUntilStop(t *testing.T) {
 	f := &flaky{recorder: *newRecorder(), failures: 1 << 30}
 	d := New(f, nil)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 1)
 	d.Deliver(deliveries(c.Key(), 1))
 	done, err := c.Settle(Ack, 1, false)
 	if err != nil {
@@ -553,5 +553,89 @@ func TestAckRetriedUntilStop(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("ack never answered after Stop")
+	}
+}
+
+// TestAcksWithCreditToSpareLinger: the acks of a consumer with more than
+// half its prefetch free are not proposed at once but wait up to
+// settleLinger, so that acks arriving meanwhile share one Settle; an ack
+// that leaves a consumer short of credit flushes them all at once.
+func TestAcksWithCreditToSpareLinger(t *testing.T) {
+	rec := newRecorder()
+	d := New(rec, nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 8)
+	d.Deliver(deliveries(c.Key(), 1, 2, 3, 4, 5, 6))
+	// Ack 1..4 (multiple): 2 delivered + 4 pending = 6 held of 8: short
+	// of credit, flushed at once.
+	if _, err := c.Settle(Ack, 4, true); err != nil {
+		t.Fatal(err)
+	}
+	cmds := rec.waitFor(t, 1)
+	if s, ok := cmds[0].(*fsmpb.Settle); !ok || len(s.Items[0].Tags) != 4 {
+		t.Fatalf("first command %v, want a Settle of tags 1..4", cmds[0])
+	}
+	// Now 2 held (tags 5, 6): an ack of 5 leaves 1 delivered + 1 pending,
+	// a quarter of the prefetch: it lingers, and the ack of 6 joins it.
+	if _, err := c.Settle(Ack, 5, false); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.Settle(Ack, 6, false); err != nil {
+		t.Fatal(err)
+	}
+	cmds = rec.waitFor(t, 2)
+	waited := time.Since(start)
+	if s, ok := cmds[1].(*fsmpb.Settle); !ok || len(s.Items[0].Tags) != 2 {
+		t.Fatalf("second command %v, want one Settle of tags 5 and 6", cmds[1])
+	}
+	if waited < settleLinger/2 {
+		t.Fatalf("the lingering acks were proposed after %v, want about %v", waited, settleLinger)
+	}
+}
+
+// TestCloseFlushesLingeringAcks: a consumer's Close proposes its
+// lingering acks at once, before its Cancel.
+func TestCloseFlushesLingeringAcks(t *testing.T) {
+	rec := newRecorder()
+	d := New(rec, nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 100)
+	d.Deliver(deliveries(c.Key(), 1, 2))
+	if _, err := c.Settle(Ack, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.CloseWait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cmds := rec.waitFor(t, 2)
+	if _, ok := cmds[0].(*fsmpb.Settle); !ok {
+		t.Fatalf("first command %T, want the lingering Settle", cmds[0])
+	}
+	if _, ok := cmds[1].(*fsmpb.Cancel); !ok {
+		t.Fatalf("second command %T, want the Cancel", cmds[1])
+	}
+}
+
+// TestGetSettleDoesNotLinger: a get's Settle is a call waiting for its
+// commit; it is proposed at once.
+func TestGetSettleDoesNotLinger(t *testing.T) {
+	rec := newRecorder()
+	d := New(rec, nil)
+	defer d.Stop(ErrStopped)
+	d.TrackGet(fsm.Delivery{Queue: 1, Session: "s", Tag: 9})
+	done, err := d.SettleGet(1, "s", Ack, 9, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(settleLinger * 20):
+		t.Fatal("a get's Settle waited")
 	}
 }

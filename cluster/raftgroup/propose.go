@@ -67,7 +67,7 @@ func Append[R any](ctx context.Context, g *Group, data []byte) (*Proposal[R], er
 // errors.
 func (p *Proposal[R]) Wait(ctx context.Context) (resp R, index uint64, err error) {
 	g := p.g
-	if err := await(ctx, p.future, g.stopped); err != nil {
+	if err := g.await(ctx, p.future); err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The future is still Raft's to write: reading its index now
 			// races with Raft. The outcome is unknown to the caller.
@@ -92,7 +92,7 @@ func (g *Group) Barrier(ctx context.Context) error {
 		return err
 	}
 	f := g.raft.Barrier(enqueueTimeout(ctx))
-	if err := await(ctx, f, g.stopped); err != nil {
+	if err := g.await(ctx, f); err != nil {
 		return g.mapErr(ctx, err, false)
 	}
 	return nil
@@ -172,7 +172,17 @@ func enqueueTimeout(ctx context.Context) time.Duration {
 // resolves the future, which Raft does for every entry it took, at the
 // latest on shutdown. The one exception is an entry still buffered in the
 // apply channel (BatchApplyCh) when Raft stops: stopped unblocks the caller
-// then, and that goroutine stays blocked.
+// then, and that goroutine stays blocked. A ctx that never ends (the
+// publish committer's) needs no goroutine unless BatchApplyCh is on: the
+// caller waits for f itself, which spares a goroutine and a wake-up per
+// entry.
+func (g *Group) await(ctx context.Context, f raft.Future) error {
+	if ctx.Done() == nil && !g.cfg.BatchApplyCh {
+		return f.Error()
+	}
+	return await(ctx, f, g.stopped)
+}
+
 func await(ctx context.Context, f raft.Future, stopped <-chan struct{}) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()

@@ -125,7 +125,7 @@ or RabbitMQ's quorum queues, with one load generator.`,
 	f.StringArrayVar(&fl.metricsURLs, "metrics-url", nil, "a node's /metrics URL, read before and after the run for its CPU and RSS (repeatable)")
 	f.StringVar(&fl.queue, "queue", "", "queue to use (default: a fresh bench-<random> queue, deleted after)")
 	f.StringVar(&fl.amqpURL, "amqp-url", "", "run every client over AMQP 0-9-1 at this URL (amqp://guest:guest@127.0.0.1:5672/) instead of the SDK: Warren's AMQP port, or RabbitMQ (the queue is declared with x-queue-type quorum)")
-	cmd.AddCommand(newBenchFailoverCmd(a))
+	cmd.AddCommand(newBenchFailoverCmd(a), newBenchFloorCmd(a))
 	return cmd
 }
 

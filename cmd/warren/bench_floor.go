@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/warrenmq/warren/internal/bytesize"
+	"github.com/warrenmq/warren/internal/fsync"
+)
+
+// A confirmed publish at light load is a chain of steps each of which has a
+// cost on the machine it runs on, whatever the broker does: the client's
+// and the node's goroutines are woken (a parked OS thread each time on an
+// idle process), the request crosses loopback TCP through gRPC, and the
+// entry is appended and fdatasynced. `warren bench floor` measures those
+// steps alone, paced as `warren bench --rate` paces publishes, so that a
+// broker's figures can be set against what the machine allows (as
+// PostgreSQL's pg_test_fsync does for its WAL). On a VM an fdatasync and a
+// thread wake cost far more CPU than on bare metal; this shows how much.
+
+type floorFlags struct {
+	rate     float64
+	duration time.Duration
+	size     bytesize.Size
+	dir      string
+	json     bool
+}
+
+// floorStep is one measured step: its latency and the process CPU it took
+// (user and system, every thread: the Go runtime's own wake-ups included).
+type floorStep struct {
+	Name     string      `json:"name"`
+	What     string      `json:"what"`
+	Ops      int64       `json:"ops"`
+	Latency  latencyJSON `json:"latency"`
+	CPUPerOp float64     `json:"cpu_us_per_op"`
+	// Cores is the CPU the step takes at the rate: CPUPerOp × rate.
+	Cores float64 `json:"cores_at_rate"`
+}
+
+type floorResult struct {
+	Rate   float64     `json:"rate"`
+	Size   int         `json:"size"`
+	Dir    string      `json:"dir"`
+	Steps  []floorStep `json:"steps"`
+	Errors []string    `json:"errors,omitempty"`
+}
+
+func newBenchFloorCmd(a *app) *cobra.Command {
+	var fl floorFlags
+	cmd := &cobra.Command{
+		Use:   "floor",
+		Short: "Measure what this machine allows a confirmed publish: thread wakes, fdatasync, a gRPC round trip",
+		Long: `Measure, each alone and paced at --rate operations a second (open loop, as
+warren bench --rate paces publishes), the steps every confirmed publish at
+light load is made of, whatever the broker:
+
+  timer      the pacing alone: a timer wakes a goroutine (the Go runtime's
+             cost of an event on an otherwise idle process)
+  hand-off   a goroutine hands a token to a parked one and gets it back
+             (two wakes: a request passed to a worker and answered)
+  fdatasync  append --size bytes to a file in --dir and fdatasync it (give
+             the disk the node's data directory is on)
+  grpc       a unary gRPC call (health Check) over loopback TCP, client and
+             server in this process
+
+For each: latency p50, p99 and max, and the process CPU per operation (user
+and system, all threads: rusage), which is what a node's CPU figure at that
+rate is made of. Nothing talks to a node; --server is refused.
+
+A benchmark, not a test: nothing fails on a slow machine.`,
+		Args: nArgs(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseServer(cmd, "bench floor"); err != nil {
+				return err
+			}
+			switch {
+			case fl.rate <= 0 || fl.rate > 100000:
+				return usagef("--rate must be above 0 and at most 100000")
+			case fl.duration <= 0 || fl.duration > 10*time.Minute:
+				return usagef("--duration must be above 0 and at most 10m")
+			case fl.size < 1 || fl.size > 16<<20:
+				return usagef("--size must be at least 1 byte and at most 16MiB")
+			}
+			if fl.json {
+				a.output = "json"
+			}
+			return asRunError(runBenchFloor(cmd.Context(), a, &fl))
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&fl.rate, "rate", 1000, "operations a second, each step (open loop)")
+	f.DurationVar(&fl.duration, "duration", 5*time.Second, "how long each step runs")
+	fl.size = 1100 // a 1 KiB body with its entry's framing
+	f.Var(&fl.size, "size", "bytes appended before each fdatasync")
+	f.StringVar(&fl.dir, "dir", "", "directory for the fdatasync file (default: the system's temporary directory); the file is removed")
+	f.BoolVar(&fl.json, "json", false, "print the result as JSON (as -o json)")
+	return cmd
+}
+
+func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
+	dir := fl.dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	res := floorResult{Rate: fl.rate, Size: int(fl.size), Dir: dir}
+	steps := []struct {
+		name, what string
+		setup      func() (op func() error, done func(), err error)
+	}{
+		{"timer", "a timer wakes the pacing goroutine", func() (func() error, func(), error) {
+			return func() error { return nil }, func() {}, nil
+		}},
+		{"hand-off", "to a parked goroutine and back", floorHandOff},
+		{"fdatasync", fmt.Sprintf("append %d bytes, fdatasync", int(fl.size)), func() (func() error, func(), error) {
+			return floorFdatasync(dir, int(fl.size))
+		}},
+		{"grpc", "unary call over loopback TCP, both ends", func() (func() error, func(), error) {
+			return floorGRPC(ctx)
+		}},
+	}
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		op, done, err := s.setup()
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", s.name, err))
+			continue
+		}
+		st, err := paceFloor(ctx, fl.rate, fl.duration, op)
+		done()
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", s.name, err))
+			continue
+		}
+		st.Name, st.What = s.name, s.what
+		res.Steps = append(res.Steps, st)
+	}
+	if a.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return writeFloorTable(a.stdout, res)
+}
+
+// paceFloor runs op at rate a second for d, each at its scheduled time,
+// and returns its latencies and the process CPU per op.
+func paceFloor(ctx context.Context, rate float64, d time.Duration, op func() error) (floorStep, error) {
+	lat := newLatencyHistogram()
+	interval := time.Duration(float64(time.Second) / rate)
+	n := int64(d / interval)
+	if n < 1 {
+		n = 1
+	}
+	cpu0 := processCPU()
+	start := time.Now()
+	t := time.NewTimer(0)
+	<-t.C
+	for i := range n {
+		if w := time.Until(start.Add(time.Duration(i) * interval)); w > 0 {
+			t.Reset(w)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return floorStep{}, ctx.Err()
+			}
+		}
+		t0 := time.Now()
+		if err := op(); err != nil {
+			return floorStep{}, err
+		}
+		_ = lat.RecordValue(max(1, time.Since(t0).Microseconds()))
+	}
+	cpu1 := processCPU()
+	perOp := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(n)
+	return floorStep{Ops: n, Latency: floorLatency(lat), CPUPerOp: perOp, Cores: perOp * rate / 1e6}, nil
+}
+
+// floorLatency is percentiles with sub-millisecond precision kept.
+func floorLatency(lat *hdrhistogram.Histogram) latencyJSON {
+	at := func(q float64) float64 { return float64(lat.ValueAtQuantile(q)) / 1000 }
+	return latencyJSON{Count: lat.TotalCount(), P50Ms: at(50), P90Ms: at(90), P99Ms: at(99), P999Ms: at(99.9),
+		MaxMs: float64(lat.Max()) / 1000}
+}
+
+// floorHandOff passes a token to a goroutine parked on a channel, which
+// sends it back.
+func floorHandOff() (func() error, func(), error) {
+	req, resp := make(chan struct{}), make(chan struct{})
+	go func() {
+		for range req {
+			resp <- struct{}{}
+		}
+	}()
+	return func() error {
+		req <- struct{}{}
+		<-resp
+		return nil
+	}, func() { close(req) }, nil
+}
+
+// floorFdatasync appends size bytes to a fresh file in dir and fdatasyncs
+// it, as a log store's append does.
+func floorFdatasync(dir string, size int) (func() error, func(), error) {
+	f, err := os.CreateTemp(dir, "warren-floor-*.log")
+	if err != nil {
+		return nil, nil, err
+	}
+	buf := make([]byte, size)
+	op := func() error {
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+		return fsync.Data(f)
+	}
+	return op, func() {
+		_ = f.Close()
+		_ = os.Remove(filepath.Clean(f.Name()))
+	}, nil
+}
+
+// floorGRPC serves gRPC's health service on a loopback port and calls its
+// Check over a client connection.
+func floorGRPC(ctx context.Context) (func() error, func(), error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		srv.Stop()
+		return nil, nil, err
+	}
+	hc := healthpb.NewHealthClient(cc)
+	op := func() error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := hc.Check(cctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	// The first call connects; it is not measured.
+	if err := op(); err != nil {
+		_ = cc.Close()
+		srv.Stop()
+		return nil, nil, err
+	}
+	return op, func() {
+		_ = cc.Close()
+		srv.Stop()
+	}, nil
+}
+
+func writeFloorTable(w io.Writer, r floorResult) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "step\tp50\tp99\tmax\tCPU/op\tcores at %.0f/s\twhat\t\n", r.Rate)
+	for _, s := range r.Steps {
+		fmt.Fprintf(tw, "%s\t%.3f ms\t%.3f ms\t%.3f ms\t%.0f µs\t%.3f\t%s\t\n", s.Name, s.Latency.P50Ms, s.Latency.P99Ms,
+			s.Latency.MaxMs, s.CPUPerOp, s.Cores, s.What)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%.0f ops/s each, fdatasync in %s; CPU is this process's user+system time, all threads\n", r.Rate, r.Dir)
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("%d step(s) failed", len(r.Errors))
+	}
+	return nil
+}
