@@ -43,7 +43,7 @@ every node (repeatable: --node-flag=--raft-timing-multiplier=2). It starts
 its own cluster, so --server is refused.`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := refuseServer(cmd, "bench failover"); err != nil {
+			if err := refuseServer(cmd, "bench failover", "starts its own cluster"); err != nil {
 				return err
 			}
 			fl.o.Fault = chaos.FailoverFault(fl.fault)

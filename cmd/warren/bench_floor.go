@@ -70,7 +70,9 @@ warren bench --rate paces publishes), the steps every confirmed publish at
 light load is made of, whatever the broker:
 
   timer      the pacing alone: a timer wakes a goroutine (the Go runtime's
-             cost of an event on an otherwise idle process)
+             cost of an event on an otherwise idle process); its latency is
+             how late the goroutine runs after the time it was due, which
+             warren bench --rate counts in every confirm
   hand-off   a goroutine hands a token to a parked one and gets it back
              (two wakes: a request passed to a worker and answered)
   fdatasync  append --size bytes to a file in --dir and fdatasync it (give
@@ -85,7 +87,7 @@ rate is made of. Nothing talks to a node; --server is refused.
 A benchmark, not a test: nothing fails on a slow machine.`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := refuseServer(cmd, "bench floor"); err != nil {
+			if err := refuseServer(cmd, "bench floor", "talks to no node"); err != nil {
 				return err
 			}
 			switch {
@@ -120,16 +122,18 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 	res := floorResult{Rate: fl.rate, Size: int(fl.size), Dir: dir}
 	steps := []struct {
 		name, what string
-		setup      func() (op func() error, done func(), err error)
+		// late: the latency is how late the op ran, not how long it took
+		late  bool
+		setup func() (op func() error, done func(), err error)
 	}{
-		{"timer", "a timer wakes the pacing goroutine", func() (func() error, func(), error) {
+		{"timer", "a timer wakes the pacing goroutine (latency: how late)", true, func() (func() error, func(), error) {
 			return func() error { return nil }, func() {}, nil
 		}},
-		{"hand-off", "to a parked goroutine and back", floorHandOff},
-		{"fdatasync", fmt.Sprintf("append %d bytes, fdatasync", int(fl.size)), func() (func() error, func(), error) {
+		{"hand-off", "to a parked goroutine and back", false, floorHandOff},
+		{"fdatasync", fmt.Sprintf("append %d bytes, fdatasync", int(fl.size)), false, func() (func() error, func(), error) {
 			return floorFdatasync(dir, int(fl.size))
 		}},
-		{"grpc", "unary call over loopback TCP, both ends", func() (func() error, func(), error) {
+		{"grpc", "unary call over loopback TCP, both ends", false, func() (func() error, func(), error) {
 			return floorGRPC(ctx)
 		}},
 	}
@@ -142,7 +146,7 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", s.name, err))
 			continue
 		}
-		st, err := paceFloor(ctx, fl.rate, fl.duration, op)
+		st, err := paceFloor(ctx, fl.rate, fl.duration, s.late, op)
 		done()
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", s.name, err))
@@ -160,8 +164,9 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 }
 
 // paceFloor runs op at rate a second for d, each at its scheduled time,
-// and returns its latencies and the process CPU per op.
-func paceFloor(ctx context.Context, rate float64, d time.Duration, op func() error) (floorStep, error) {
+// and returns its latencies (with late, how late each ran instead) and the
+// process CPU per op.
+func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op func() error) (floorStep, error) {
 	lat := newLatencyHistogram()
 	interval := time.Duration(float64(time.Second) / rate)
 	n := int64(d / interval)
@@ -173,7 +178,8 @@ func paceFloor(ctx context.Context, rate float64, d time.Duration, op func() err
 	t := time.NewTimer(0)
 	<-t.C
 	for i := range n {
-		if w := time.Until(start.Add(time.Duration(i) * interval)); w > 0 {
+		at := start.Add(time.Duration(i) * interval)
+		if w := time.Until(at); w > 0 {
 			t.Reset(w)
 			select {
 			case <-t.C:
@@ -182,6 +188,9 @@ func paceFloor(ctx context.Context, rate float64, d time.Duration, op func() err
 			}
 		}
 		t0 := time.Now()
+		if late {
+			t0 = at
+		}
 		if err := op(); err != nil {
 			return floorStep{}, err
 		}

@@ -61,7 +61,7 @@ when something was lost or delivered unexpectedly, or the harness failed;
 the data directory (node data, node logs, history.json) is then kept.`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := refuseServer(cmd, "chaos run"); err != nil {
+			if err := refuseServer(cmd, "chaos run", "starts its own cluster"); err != nil {
 				return err
 			}
 			return runChaos(cmd, a, &fl)
@@ -210,12 +210,13 @@ func writeJSONFile(path string, write func(io.Writer) error) error {
 }
 
 // refuseServer refuses --server given on the command line of a command
-// that starts its own cluster (name): the flag would otherwise be ignored.
+// (name) that uses no server it is given (why: it starts its own cluster,
+// it talks to no node): the flag would otherwise be ignored.
 // WARREN_SERVER in the environment is left alone: it is meant for every
 // command of a shell.
-func refuseServer(cmd *cobra.Command, name string) error {
+func refuseServer(cmd *cobra.Command, name, why string) error {
 	if f := cmd.Flag("server"); f != nil && f.Changed {
-		return usagef("%s starts its own cluster: --server %s is not used; leave it out", name, f.Value.String())
+		return usagef("%s %s: --server %s is not used; leave it out", name, why, f.Value.String())
 	}
 	return nil
 }

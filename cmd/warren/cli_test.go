@@ -281,3 +281,37 @@ func TestPercentilesFromHistogram(t *testing.T) {
 		t.Fatalf("percentiles %+v, want p50 ≈ 501 ms and p99 ≈ 991 ms", got)
 	}
 }
+
+// TestBenchFloor: bench floor measures its four steps (here for a moment)
+// and reports each with latencies and CPU; bad flags and --server are
+// refused with exit 2.
+func TestBenchFloor(t *testing.T) {
+	code, out, stderr := warren(t, "", "", "bench", "floor", "--duration", "200ms", "--rate", "200", "--dir", t.TempDir(), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res floorResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var names []string
+	for _, s := range res.Steps {
+		names = append(names, s.Name)
+		if s.Ops != 40 || s.Latency.Count != 40 || s.CPUPerOp <= 0 {
+			t.Errorf("step %s: %d ops, %d latencies, %.1f µs CPU an op; want 40, 40 and some CPU", s.Name, s.Ops, s.Latency.Count, s.CPUPerOp)
+		}
+	}
+	if want := []string{"timer", "hand-off", "fdatasync", "grpc"}; !reflect.DeepEqual(names, want) || len(res.Errors) > 0 {
+		t.Fatalf("steps %v, errors %v; want %v", names, res.Errors, want)
+	}
+	for _, args := range [][]string{
+		{"bench", "floor", "--rate", "0"},
+		{"bench", "floor", "--duration", "11m"},
+		{"bench", "floor", "--size", "0"},
+		{"--server", "127.0.0.1:1", "bench", "floor"},
+	} {
+		if code, _, stderr := warren(t, "", "", args...); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)
+		}
+	}
+}
