@@ -645,7 +645,7 @@ type pending struct {
 	tags    int
 	waiters map[SettleKind][]chan error
 	// urgent is set when what is pending may not linger (settleLinger).
-	urgent bool
+	urgent  bool
 	cancels []Key
 	// cancelWaiters hear the outcome of their key's Cancel (a consumer
 	// closed with CloseWait); each key is once in cancels for them.
