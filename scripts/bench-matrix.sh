@@ -15,6 +15,9 @@
 #   1,000 msg/s             warren bench --rate 1000: confirm p50/p99, server CPU (all nodes)
 #   idle RSS                each node's RSS after the runs and 5 s idle
 #
+# Then where a publish's time goes at 1,000 msg/s (from the nodes' /metrics)
+# and what the machine allows each step of it (warren bench floor).
+#
 # Each scenario runs WARREN_BENCH_RUNS times (default 2) and the table shows
 # the median (of 2: the mean of both). WARREN_BENCH_COUNT (default 100000)
 # messages per throughput run, WARREN_BENCH_RATE_SECONDS (default 10) seconds
@@ -159,6 +162,7 @@ for setup in $setups; do
 	run rate1k --producers 1 --consumers 1 --prefetch 100 --rate 1000 --count "$((1000 * rate_seconds))" --batch 1000
 	scrape after
 	cell[$setup, b_client]="$(median "$setup" rate1k '.confirm_latency.p50_ms') ms"
+	cell[$setup, b_late]="$(median "$setup" rate1k '.pacing_lateness.p50_ms') ms"
 	cell[$setup, b_publish]="$(hist_mean warren_publish_confirm_duration_seconds)"
 	cell[$setup, b_commit]="$(hist_mean warren_raft_commit_duration_seconds)"
 	cell[$setup, b_store]="$(hist_mean warren_raft_store_logs_duration_seconds)"
@@ -205,7 +209,8 @@ echo "Where a publish's time goes at 1,000 msg/s (the rate runs; server figures 
 echo
 echo "$header"
 echo "$rule"
-for row in "b_client:confirm p50, the client's view (SDK, gRPC, node)" \
+for row in "b_late:the load generator's timer, how late it woke for a publish (p50; not in the confirm)" \
+	"b_client:confirm p50, the client's view (SDK, gRPC, node)" \
 	"b_publish:the node's Publish call, arrival to answer (mean)" \
 	"b_commit:Raft commit: leader's append to commit (mean)" \
 	"b_store:one log write with its fsync, StoreLogs (mean, leader and followers)" \
@@ -214,3 +219,7 @@ for row in "b_client:confirm p50, the client's view (SDK, gRPC, node)" \
 	for setup in $setups; do line+=" ${cell[$setup, ${row%%:*}]} |"; done
 	echo "$line"
 done
+echo
+echo "What this machine allows a confirmed publish, each step alone at 1,000/s (warren bench floor, fdatasync on the nodes' disk):"
+echo
+"$warren" bench floor --duration 5s --dir "$work"
