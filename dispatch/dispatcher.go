@@ -257,7 +257,6 @@ func (d *Dispatcher) SessionDown(ctx context.Context, sessions []string) error {
 	}
 	done := make(chan error, 1)
 	d.pend.downs = append(d.pend.downs, sessionDown{sessions: sessions, done: done})
-	d.pend.urgent = true
 	d.signal()
 	d.mu.Unlock()
 	select {
@@ -330,7 +329,6 @@ func (d *Dispatcher) CancelAbsent(keys []Key) {
 		return
 	}
 	d.pend.cancels = append(d.pend.cancels, keys...)
-	d.pend.urgent = true
 	d.signal()
 }
 
@@ -371,7 +369,10 @@ func (d *Dispatcher) Stop(err error) {
 // enqueue queues a settlement of tags for the flusher. c is the consumer
 // they were delivered to, nil for gets: a get's Settle is a call that
 // waits for the commit, so it is proposed at once, as are the settlements
-// of a consumer that may be waiting for their credit (needsCredit).
+// of a consumer that may be waiting for their credit (needsCredit) and
+// every Return and Discard: a message nacked with requeue is back in the
+// queue for the client's next Get or another consumer without a linger's
+// delay (RabbitMQ's channels keep that order), and a dead letter goes on.
 func (d *Dispatcher) enqueue(key Key, kind SettleKind, tags []uint64, c *Consumer) <-chan error {
 	done := make(chan error, 1)
 	d.mu.Lock()
@@ -381,7 +382,7 @@ func (d *Dispatcher) enqueue(key Key, kind SettleKind, tags []uint64, c *Consume
 		return done
 	}
 	d.pend.add(key, kind, tags, done)
-	if c == nil || d.pend.tags >= lingerMaxTags || c.needsCredit(d.pend.count(key)) {
+	if c == nil || kind != Ack || d.pend.tags >= lingerMaxTags || c.needsCredit(d.pend.count(key)) {
 		d.pend.urgent = true
 	}
 	d.signal()
@@ -402,8 +403,8 @@ const (
 	retryMax   = time.Second
 )
 
-// A settlement nobody waits for — a stream's ack, whose consumer has more
-// than half its credit free — lingers up to settleLinger before it is
+// A settlement nobody waits for — a stream's ack (not a nack), whose
+// consumer has more than half its credit free — lingers up to settleLinger before it is
 // proposed, so that the acks of a light load share Raft entries: each
 // entry costs an fdatasync on every voter, and at 1,000 msg/s one a
 // message doubled the disk writes and most of a node's CPU (an fdatasync
@@ -411,13 +412,13 @@ const (
 // lingering ack holds back no delivery (the consumer has credit left), it
 // only shows in listings as unacked a few milliseconds longer, and a crash
 // in that window redelivers the message, as one just before the ack
-// would. Anything else — a consumer short of credit, a get's Settle, a
-// Cancel or SessionDown, lingerMaxTags tags — flushes what is pending at
-// once, lingering settlements included, in order.
-const (
-	settleLinger  = 5 * time.Millisecond
-	lingerMaxTags = 1024
-)
+// would. Anything else — a consumer short of credit, a nack, a get's
+// Settle, a Cancel or SessionDown, lingerMaxTags tags — flushes what is
+// pending at once, lingering settlements included, in order.
+const lingerMaxTags = 1024
+
+// settleLinger is a variable for tests.
+var settleLinger = 5 * time.Millisecond
 
 // flushLoop proposes whatever settlements accumulated while the previous
 // proposal was in flight: under load many acks share one Raft entry. A
@@ -463,9 +464,9 @@ func (d *Dispatcher) linger() bool {
 	var t *time.Timer
 	for {
 		d.mu.Lock()
-		urgent := d.pend.urgent
+		may := d.pend.mayLinger()
 		d.mu.Unlock()
-		if urgent {
+		if !may {
 			break
 		}
 		if t == nil {
@@ -644,7 +645,8 @@ type pending struct {
 	// tags counts the tags in settles.
 	tags    int
 	waiters map[SettleKind][]chan error
-	// urgent is set when what is pending may not linger (settleLinger).
+	// urgent is set when a settlement pending may not linger
+	// (settleLinger): see enqueue.
 	urgent  bool
 	cancels []Key
 	// cancelWaiters hear the outcome of their key's Cancel (a consumer
@@ -680,6 +682,12 @@ func (p *pending) add(key Key, kind SettleKind, tags []uint64, done chan error) 
 	if done != nil {
 		p.waiters[kind] = append(p.waiters[kind], done)
 	}
+}
+
+// mayLinger reports whether what is pending may wait (settleLinger): no
+// settlement that may not, and no Cancel or SessionDown.
+func (p *pending) mayLinger() bool {
+	return !p.urgent && len(p.cancels) == 0 && len(p.downs) == 0
 }
 
 // count is how many of key's tags are pending, of every kind.

@@ -556,11 +556,19 @@ func TestAckRetriedUntilStop(t *testing.T) {
 	}
 }
 
+// withLinger sets settleLinger to d for the test.
+func withLinger(t *testing.T, d time.Duration) {
+	old := settleLinger
+	settleLinger = d
+	t.Cleanup(func() { settleLinger = old })
+}
+
 // TestAcksWithCreditToSpareLinger: the acks of a consumer with more than
 // half its prefetch free are not proposed at once but wait up to
 // settleLinger, so that acks arriving meanwhile share one Settle; an ack
 // that leaves a consumer short of credit flushes them all at once.
 func TestAcksWithCreditToSpareLinger(t *testing.T) {
+	withLinger(t, 50*time.Millisecond)
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
@@ -597,6 +605,7 @@ func TestAcksWithCreditToSpareLinger(t *testing.T) {
 // TestCloseFlushesLingeringAcks: a consumer's Close proposes its
 // lingering acks at once, before its Cancel.
 func TestCloseFlushesLingeringAcks(t *testing.T) {
+	withLinger(t, time.Minute) // what lingered would come too late
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
@@ -622,6 +631,7 @@ func TestCloseFlushesLingeringAcks(t *testing.T) {
 // TestGetSettleDoesNotLinger: a get's Settle is a call waiting for its
 // commit; it is proposed at once.
 func TestGetSettleDoesNotLinger(t *testing.T) {
+	withLinger(t, time.Minute) // what lingered would come too late
 	rec := newRecorder()
 	d := New(rec, nil)
 	defer d.Stop(ErrStopped)
@@ -635,7 +645,32 @@ func TestGetSettleDoesNotLinger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(settleLinger * 20):
+	case <-time.After(5 * time.Second):
 		t.Fatal("a get's Settle waited")
+	}
+}
+
+// TestNackDoesNotLinger: a nack with requeue (Return) is proposed at once,
+// with the acks lingering before it, so the message is back in the queue
+// for the next Get; only acks linger.
+func TestNackDoesNotLinger(t *testing.T) {
+	withLinger(t, time.Minute) // what lingered would come too late
+	rec := newRecorder()
+	d := New(rec, nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 100)
+	d.Deliver(deliveries(c.Key(), 1, 2))
+	if _, err := c.Settle(Ack, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Settle(Return, 2, false); err != nil {
+		t.Fatal(err)
+	}
+	cmds := rec.waitFor(t, 2)
+	if _, ok := cmds[0].(*fsmpb.Settle); !ok {
+		t.Fatalf("first command %T, want the lingering ack's Settle", cmds[0])
+	}
+	if _, ok := cmds[1].(*fsmpb.Return); !ok {
+		t.Fatalf("second command %T, want the Return", cmds[1])
 	}
 }
