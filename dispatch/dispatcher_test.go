@@ -602,18 +602,27 @@ func TestAcksWithCreditToSpareLinger(t *testing.T) {
 	}
 }
 
-// TestCloseFlushesLingeringAcks: a consumer's Close proposes its
-// lingering acks at once, before its Cancel.
-func TestCloseFlushesLingeringAcks(t *testing.T) {
-	withLinger(t, time.Minute) // what lingered would come too late
+// oneAckLingering returns a consumer with prefetch 100, delivered tags 1
+// and 2, whose ack of 1 lingers for a minute (so a test that sees it
+// proposed sees it flushed), and the recorder of its dispatcher.
+func oneAckLingering(t *testing.T) (*recorder, *Consumer) {
+	t.Helper()
+	withLinger(t, time.Minute)
 	rec := newRecorder()
 	d := New(rec, nil)
-	defer d.Stop(ErrStopped)
+	t.Cleanup(func() { d.Stop(ErrStopped) })
 	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 100)
 	d.Deliver(deliveries(c.Key(), 1, 2))
 	if _, err := c.Settle(Ack, 1, false); err != nil {
 		t.Fatal(err)
 	}
+	return rec, c
+}
+
+// TestCloseFlushesLingeringAcks: a consumer's Close proposes its
+// lingering acks at once, before its Cancel.
+func TestCloseFlushesLingeringAcks(t *testing.T) {
+	rec, c := oneAckLingering(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.CloseWait(ctx); err != nil {
@@ -654,15 +663,7 @@ func TestGetSettleDoesNotLinger(t *testing.T) {
 // with the acks lingering before it, so the message is back in the queue
 // for the next Get; only acks linger.
 func TestNackDoesNotLinger(t *testing.T) {
-	withLinger(t, time.Minute) // what lingered would come too late
-	rec := newRecorder()
-	d := New(rec, nil)
-	defer d.Stop(ErrStopped)
-	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 100)
-	d.Deliver(deliveries(c.Key(), 1, 2))
-	if _, err := c.Settle(Ack, 1, false); err != nil {
-		t.Fatal(err)
-	}
+	rec, c := oneAckLingering(t)
 	if _, err := c.Settle(Return, 2, false); err != nil {
 		t.Fatal(err)
 	}
