@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/warrenmq/warren/transport/warrenpb"
 )
 
@@ -175,11 +173,12 @@ func (c *Client) PublishAsync(ctx context.Context, exchange, key string, msg Mes
 	e := &warrenpb.PublishEntry{Exchange: exchange, RoutingKey: key, Message: pm, Mandatory: s.mandatory}
 	// Checked alone, before it shares a request with other publishes that
 	// a bad string would fail with it.
-	if err := checkUTF8(e); err != nil {
+	size, err := checkEntry(e)
+	if err != nil {
 		f.complete(PublishResult{}, err)
 		return f
 	}
-	c.pub.enqueue(ctx, &pending{entry: e, size: proto.Size(e), ctx: ctx, fut: f})
+	c.pub.enqueue(ctx, &pending{entry: e, size: size, ctx: ctx, fut: f})
 	return f
 }
 

@@ -3,11 +3,14 @@ package client
 import (
 	"context"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/warrenmq/warren/transport/warrenpb"
 )
 
 // Every string of the API (names, keys, header and argument keys and
@@ -81,12 +84,43 @@ func invalidValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) string 
 }
 
 // checkUTF8Unary is a client interceptor that refuses a unary request
-// holding a string that is not valid UTF-8 before it is marshaled.
+// holding a string that is not valid UTF-8 before it is marshaled. A
+// Publish is not walked again: each of its entries was checked when it was
+// published (checkEntry), and the rest of the request is the client's own.
+// The walk is reflection: it cost the load generator an eighth of its CPU
+// at 40k msg/s.
 func checkUTF8Unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if method == warrenpb.BrokerService_Publish_FullMethodName {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
 	if m, ok := req.(proto.Message); ok {
 		if err := checkUTF8(m); err != nil {
 			return err
 		}
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// entryBuffers are marshal buffers for checkEntry.
+var entryBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// checkEntry returns the encoded size of a publish entry, or the
+// ErrInvalidArgument error naming its first string that is not valid
+// UTF-8. Encoding is the check that gRPC's marshal would make (and a fast
+// one: generated code, no reflection); only an entry that fails it is
+// walked to name the field.
+func checkEntry(e *warrenpb.PublishEntry) (int, error) {
+	buf := entryBuffers.Get().(*[]byte)
+	defer entryBuffers.Put(buf)
+	b, err := proto.MarshalOptions{}.MarshalAppend((*buf)[:0], e)
+	if err != nil {
+		if cerr := checkUTF8(e); cerr != nil {
+			return 0, cerr
+		}
+		return 0, invalid("the message cannot be encoded: %v", err)
+	}
+	if cap(b) <= 1<<20 {
+		*buf = b // kept for the next, unless a large body grew it
+	}
+	return len(b), nil
 }
