@@ -54,6 +54,15 @@ func (r *run) key(i int) Key {
 
 // find returns the run and entry holding k, if any.
 func (x *keyIndex) find(k Key) (*run, int, bool) {
+	hint := -1
+	return x.findFrom(k, &hint)
+}
+
+// findFrom is find, trying first the run *hint (an index into runs; -1:
+// none) and leaving in *hint the run it searched: keys looked up in
+// increasing order (a snapshot's pin walk, a queue's deliveries) mostly
+// fall in the run of the one before, and skip the search of the runs.
+func (x *keyIndex) findFrom(k Key, hint *int) (*run, int, bool) {
 	if len(x.runs) == 0 {
 		return nil, 0, false
 	}
@@ -61,7 +70,12 @@ func (x *keyIndex) find(k Key) (*run, int, bool) {
 	if last := x.runs[len(x.runs)-1]; compareKeys(k, last.key(len(last.ents)-1)) > 0 {
 		return nil, 0, false
 	}
-	ri := sort.Search(len(x.runs), func(i int) bool { return compareKeys(x.runs[i].key(0), k) > 0 }) - 1
+	ri := *hint
+	if ri < 0 || ri >= len(x.runs) || compareKeys(x.runs[ri].key(0), k) > 0 ||
+		(ri+1 < len(x.runs) && compareKeys(x.runs[ri+1].key(0), k) <= 0) {
+		ri = sort.Search(len(x.runs), func(i int) bool { return compareKeys(x.runs[i].key(0), k) > 0 }) - 1
+	}
+	*hint = ri
 	if ri < 0 {
 		return nil, 0, false
 	}
@@ -79,17 +93,24 @@ func (x *keyIndex) find(k Key) (*run, int, bool) {
 
 // get returns where k's record is.
 func (x *keyIndex) get(k Key) (loc, bool) {
+	hint := -1
+	return x.getFrom(k, &hint)
+}
+
+// getFrom is get with findFrom's hint. The runs are searched first: a key
+// in moved has no live entry in them (set marks it gone when it moves), so
+// the map is looked up only for keys the runs do not hold.
+func (x *keyIndex) getFrom(k Key, hint *int) (loc, bool) {
+	if r, i, ok := x.findFrom(k, hint); ok && r.ents[i].off&gone == 0 {
+		e := r.ents[i]
+		return loc{seg: r.seg, off: e.off, n: e.n}, true
+	}
 	if len(x.moved) > 0 {
 		if l, ok := x.moved[k]; ok {
 			return l, true
 		}
 	}
-	r, i, ok := x.find(k)
-	if !ok || r.ents[i].off&gone != 0 {
-		return loc{}, false
-	}
-	e := r.ents[i]
-	return loc{seg: r.seg, off: e.off, n: e.n}, true
+	return loc{}, false
 }
 
 // set records k's record at l: a new key, or one whose record was copied

@@ -1,7 +1,9 @@
 package bodystore
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -15,6 +17,7 @@ func TestKeyIndexModel(t *testing.T) {
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 11))
 		x := newKeyIndex()
+		hint := -1
 		model := map[Key]loc{}
 		var ever []Key
 		next := uint64(1)
@@ -79,6 +82,11 @@ func TestKeyIndexModel(t *testing.T) {
 					if ok != held || got != want {
 						t.Fatalf("seed %d step %d: get %+v = %+v %t, want %+v %t", seed, step, k, got, ok, want, held)
 					}
+					// With a hint left by earlier lookups (any run, or
+					// one since dropped), the answer is the same.
+					if got, ok := x.getFrom(k, &hint); ok != held || got != want {
+						t.Fatalf("seed %d step %d: getFrom %+v = %+v %t, want %+v %t", seed, step, k, got, ok, want, held)
+					}
 				}
 			}
 			if x.count != len(model) {
@@ -98,6 +106,15 @@ func TestKeyIndexModel(t *testing.T) {
 		for k, want := range model {
 			if got, ok := x.get(k); !ok || got != want {
 				t.Fatalf("seed %d: get %+v = %+v %t, want %+v", seed, k, got, ok, want)
+			}
+		}
+		// In increasing order, as a snapshot's pin walks them, with one
+		// hint throughout: most lookups stay in the run of the one before.
+		keys := slices.SortedFunc(maps.Keys(model), compareKeys)
+		hint = -1
+		for _, k := range keys {
+			if got, ok := x.getFrom(k, &hint); !ok || got != model[k] {
+				t.Fatalf("seed %d: in order, getFrom %+v = %+v %t, want %+v", seed, k, got, ok, model[k])
 			}
 		}
 	}

@@ -339,11 +339,12 @@ func (s *Store) Pin(live func(yield func(Key))) Pinned {
 		p.from = s.active.id
 	}
 	s.mu.RUnlock()
+	hint := -1 // live yields keys mostly in order: see findFrom
 	inBatches(live, func(keys []Key) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		for _, k := range keys {
-			if l, ok := s.index.get(k); ok {
+			if l, ok := s.index.getFrom(k, &hint); ok {
 				p.live[l.seg] += headerSize + int64(l.n)
 			}
 		}
