@@ -298,20 +298,21 @@ func (m *membership) NotifyMsg(buf []byte) {
 		return
 	}
 	m.mu.Lock()
-	if mem, ok := m.members[id]; ok && boot != 0 && mem.boot != 0 && mem.boot != boot {
+	mem, known := m.members[id]
+	if known && boot != 0 && mem.boot != 0 && mem.boot != boot {
 		m.mu.Unlock()
 		return
 	}
 	_, was := m.leaving[id]
 	first := !was
 	m.leaving[id] = boot
-	if mem, ok := m.members[id]; ok && mem.State == MemberDead {
+	if known && mem.State == MemberDead {
 		// The leave itself arrived first.
 		mem.State, mem.Since = MemberLeft, time.Now()
 		m.members[id] = mem
 		m.logger.Info("member left", "node", id, "zone", mem.Zone)
 		m.notifyLocked()
-	} else if first && ok {
+	} else if first && known {
 		m.logger.Info("member is leaving", "node", id, "zone", mem.Zone)
 		m.notifyLocked()
 	}
@@ -385,10 +386,7 @@ func (m *membership) list() []Member {
 	m.mu.Lock()
 	out := make([]Member, 0, len(m.members))
 	for _, mem := range m.members {
-		if _, leaving := m.leaving[mem.ID]; leaving && mem.State == MemberAlive {
-			mem.State = MemberLeaving
-		}
-		out = append(out, mem)
+		out = append(out, m.shownLocked(mem))
 	}
 	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
@@ -400,10 +398,19 @@ func (m *membership) get(id string) (Member, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mem, ok := m.members[id]
-	if _, leaving := m.leaving[id]; ok && leaving && mem.State == MemberAlive {
+	if !ok {
+		return Member{}, false
+	}
+	return m.shownLocked(mem), true
+}
+
+// shownLocked is mem as Members shows it: an alive member that announced
+// it is leaving is MemberLeaving. m.mu is held.
+func (m *membership) shownLocked(mem Member) Member {
+	if _, leaving := m.leaving[mem.ID]; leaving && mem.State == MemberAlive {
 		mem.State = MemberLeaving
 	}
-	return mem, ok
+	return mem
 }
 
 // localAddr is the bound (advertised) gossip address.

@@ -516,6 +516,9 @@ func (d *Dispatcher) flush(p pending) (retry bool) {
 		if !final {
 			// The kinds before this one are committed and answered.
 			for _, done := range settleKinds[:i] {
+				for _, tags := range p.settles[done] {
+					p.tags -= len(tags)
+				}
 				delete(p.settles, done)
 				delete(p.waiters, done)
 			}

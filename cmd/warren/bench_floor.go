@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -198,14 +197,8 @@ func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op
 	}
 	cpu1 := processCPU()
 	perOp := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(n)
-	return floorStep{Ops: n, Latency: floorLatency(lat), CPUPerOp: perOp, Cores: perOp * rate / 1e6}, nil
-}
-
-// floorLatency is percentiles with sub-millisecond precision kept.
-func floorLatency(lat *hdrhistogram.Histogram) latencyJSON {
-	at := func(q float64) float64 { return float64(lat.ValueAtQuantile(q)) / 1000 }
-	return latencyJSON{Count: lat.TotalCount(), P50Ms: at(50), P90Ms: at(90), P99Ms: at(99), P999Ms: at(99.9),
-		MaxMs: float64(lat.Max()) / 1000}
+	// n ≥ 1 values recorded: percentiles is not nil.
+	return floorStep{Ops: n, Latency: *percentiles(lat), CPUPerOp: perOp, Cores: perOp * rate / 1e6}, nil
 }
 
 // floorHandOff passes a token to a goroutine parked on a channel, which
