@@ -99,9 +99,21 @@ func (c *Consumer) Next(ctx context.Context) (Delivery, error) {
 	return c.delivery(d)
 }
 
-// Sent records that the delivery with tag reached the client (an
+// TryNext takes the next delivery without waiting, when one is ready and
+// no state change comes before it (ok false otherwise): a stream sends what
+// is ready together. An error is a body that could not be read back.
+func (c *Consumer) TryNext() (d Delivery, ok bool, err error) {
+	fd, ok := c.c.TryNext()
+	if !ok {
+		return Delivery{}, false, nil
+	}
+	d, err = c.delivery(fd)
+	return d, err == nil, err
+}
+
+// Sent records that the deliveries with tags reached the client (an
 // auto-ack delivery releases its prefetch credit then).
-func (c *Consumer) Sent(tag uint64) { c.c.Sent(tag) }
+func (c *Consumer) Sent(tags ...uint64) { c.c.Sent(tags...) }
 
 // Settle acks, returns or discards the delivery with tag, or with multiple
 // every outstanding one up to it (all of them when tag is 0). Tags not

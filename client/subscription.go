@@ -68,6 +68,17 @@ type Subscription struct {
 	sendMu  sync.Mutex // stream sends (settles, CloseSend) must not race
 	pending ledger
 
+	// batch: the node sends Deliveries and takes Settles (Subscribed.batch).
+	// Settles are then queued, in the order they were claimed, and the
+	// writeSettles goroutine sends what is queued in one message: under load
+	// many acks share a message, at light load each goes at once.
+	batch     bool
+	settleMu  sync.Mutex // queued, spare, settleEnd, and claims in queue order
+	queued    []*warrenpb.Settle
+	spare     []*warrenpb.Settle // the last batch's slice, reused
+	settleEnd bool               // Close began: settles are refused
+	settleDue chan struct{}      // wakes writeSettles (capacity 1)
+
 	deliveries chan *Delivery
 	// active: whether the consumer gets deliveries (false while it waits
 	// its turn on a single-active-consumer queue).
@@ -143,6 +154,7 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 		Arguments:         consumerArgs(o),
 		ConsumerTimeoutMs: o.Timeout.Milliseconds(),
 		HeartbeatMs:       uint32(c.opts.consumeHeartbeat / time.Millisecond),
+		Batch:             true,
 	}}})
 	var resp *warrenpb.ConsumeResponse
 	if err == nil {
@@ -203,6 +215,10 @@ func (c *Client) subscribe(ctx context.Context, cn *conn, queue string, o Consum
 		cancel()
 		return nil, ErrClosed
 	}
+	if subscribed.GetBatch() && !o.AutoAck {
+		s.batch, s.settleDue = true, make(chan struct{}, 1)
+		c.goroutine(s.writeSettles)
+	}
 	if hb := time.Duration(subscribed.GetHeartbeatMs()) * time.Millisecond; hb > 0 {
 		c.goroutine(func() { s.watchSilence(hb) })
 	}
@@ -246,42 +262,60 @@ func (s *Subscription) recv(autoAck bool) {
 			s.active.Store(st.GetActive())
 			continue
 		}
-		pd := resp.GetDelivery()
-		if pd == nil {
+		var pds []*warrenpb.Delivery
+		switch {
+		case resp.GetDelivery() != nil:
+			pds = []*warrenpb.Delivery{resp.GetDelivery()}
+		case resp.GetDeliveries() != nil:
+			pds = resp.GetDeliveries().GetDeliveries()
+		default:
 			s.err = fmt.Errorf("%w: unexpected %T on the consume stream", ErrProtocol, resp.GetResponse())
 			return
 		}
-		select {
-		case <-s.closing:
-			continue // unsettled: the server returns it to the queue
-		default:
+		for _, pd := range pds {
+			if !s.hand(pd, autoAck) {
+				return
+			}
 		}
-		d := deliveryFromProto(pd)
-		if d.Queue == "" {
-			d.Queue = s.queue
-		}
-		if d.ConsumerTag == "" {
-			d.ConsumerTag = s.tag
-		}
-		if autoAck {
-			d.settled.Store(true)
-		} else {
-			d.settler = s
-			s.pending.add(d)
-		}
-		// While the application does not take deliveries, recv reads
-		// nothing, and the silence watch must not count that.
-		s.handing.Store(true)
-		select {
-		case s.deliveries <- d:
-		case <-s.closing:
-		case <-s.c.ctx.Done():
-			s.err = ErrClosed
-			return
-		}
-		s.heard.Store(time.Now().UnixNano())
-		s.handing.Store(false)
 	}
+}
+
+// hand passes one delivery to the application, waiting until it is taken;
+// it reports false when the client closed meanwhile (s.err is set). After
+// Close began the delivery is dropped (unsettled: the server returns it to
+// the queue).
+func (s *Subscription) hand(pd *warrenpb.Delivery, autoAck bool) bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+	}
+	d := deliveryFromProto(pd)
+	if d.Queue == "" {
+		d.Queue = s.queue
+	}
+	if d.ConsumerTag == "" {
+		d.ConsumerTag = s.tag
+	}
+	if autoAck {
+		d.settled.Store(true)
+	} else {
+		d.settler = s
+		s.pending.add(d)
+	}
+	// While the application does not take deliveries, recv reads
+	// nothing, and the silence watch must not count that.
+	s.handing.Store(true)
+	select {
+	case s.deliveries <- d:
+	case <-s.closing:
+	case <-s.c.ctx.Done():
+		s.err = ErrClosed
+		return false
+	}
+	s.heard.Store(time.Now().UnixNano())
+	s.handing.Store(false)
+	return true
 }
 
 // watchSilence ends the stream when it has heard nothing for
@@ -366,6 +400,14 @@ func (s *Subscription) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		s.sendMu.Lock()
+		if s.batch {
+			// Settles queued before Close go out before the half-close,
+			// and no later one is taken.
+			s.settleMu.Lock()
+			s.settleEnd = true
+			s.settleMu.Unlock()
+			s.sendQueued()
+		}
 		_ = s.stream.CloseSend()
 		s.sendMu.Unlock()
 		t := time.NewTimer(CloseGracePeriod)
@@ -396,12 +438,18 @@ func (s *Subscription) settle(ctx context.Context, d *Delivery, st *warrenpb.Set
 		return ErrSubscriptionEnded
 	default:
 	}
+	if s.batch {
+		return s.queueSettle(d, st)
+	}
 	// A settle that cannot be sent is not undone: the stream is gone, and
-	// the server returns its unsettled deliveries to the queue.
+	// the server returns its unsettled deliveries to the queue. Claimed and
+	// sent under one lock, so settles go in the order they were claimed
+	// (see queueSettle).
+	s.sendMu.Lock()
 	if _, err := s.pending.claim(d, st.GetMultiple()); err != nil {
+		s.sendMu.Unlock()
 		return err
 	}
-	s.sendMu.Lock()
 	err := s.stream.Send(&warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Settle{Settle: st}})
 	s.sendMu.Unlock()
 	if err == nil {
@@ -416,3 +464,76 @@ func (s *Subscription) settle(ctx context.Context, d *Delivery, st *warrenpb.Set
 	}
 	return fmt.Errorf("%w: %w", ErrSubscriptionEnded, err)
 }
+
+// queueSettle claims d and queues its settle for writeSettles. Claim and
+// queue happen under one lock, so settles reach the node in the order they
+// were claimed: an ack of tag 5 claimed before a multiple ack of tag 10
+// must not arrive after it, or the node finds tag 5 already settled and
+// ends the stream. Like a send on the stream, it returns before the node
+// has the settle; one that cannot be sent is not undone (the stream is
+// gone, and the server returns its unsettled deliveries to the queue).
+func (s *Subscription) queueSettle(d *Delivery, st *warrenpb.Settle) error {
+	s.settleMu.Lock()
+	if s.settleEnd {
+		s.settleMu.Unlock()
+		return fmt.Errorf("%w: the subscription is closing", ErrSubscriptionEnded)
+	}
+	if _, err := s.pending.claim(d, st.GetMultiple()); err != nil {
+		s.settleMu.Unlock()
+		return err
+	}
+	s.queued = append(s.queued, st)
+	s.settleMu.Unlock()
+	select {
+	case s.settleDue <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writeSettles sends the queued settles until the stream ends: what was
+// queued while it sent goes together in the next message.
+func (s *Subscription) writeSettles() {
+	for {
+		select {
+		case <-s.settleDue:
+		case <-s.done:
+			return
+		}
+		s.sendMu.Lock()
+		s.sendQueued()
+		s.sendMu.Unlock()
+	}
+}
+
+// sendQueued sends what is queued, maxSettlesPerMessage settles to a
+// message (one alone as a Settle). s.sendMu must be held: taking and
+// sending under it keeps the queue's order on the stream. A failed send
+// drops the rest, since the stream is gone (recv reports why).
+func (s *Subscription) sendQueued() {
+	s.settleMu.Lock()
+	batch := s.queued
+	s.queued, s.spare = s.spare[:0], nil
+	s.settleMu.Unlock()
+	for rest := batch; len(rest) > 0; {
+		n := min(len(rest), maxSettlesPerMessage)
+		m := &warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Settle{Settle: rest[0]}}
+		if n > 1 {
+			m = &warrenpb.ConsumeRequest{Request: &warrenpb.ConsumeRequest_Settles{Settles: &warrenpb.Settles{Settles: rest[:n]}}}
+		}
+		if s.stream.Send(m) != nil {
+			break
+		}
+		rest = rest[n:]
+	}
+	clear(batch)
+	s.settleMu.Lock()
+	if s.spare == nil {
+		s.spare = batch[:0]
+	}
+	s.settleMu.Unlock()
+}
+
+// maxSettlesPerMessage is the most settles a node takes in one Settles
+// message (README "Limits").
+const maxSettlesPerMessage = 1024

@@ -133,18 +133,40 @@ func (c *Consumer) NextEvent(ctx context.Context) (Event, error) {
 	}
 }
 
-// Sent tells the dispatcher a delivery was written to the stream. For an
-// auto-ack consumer that is the moment it counts as acknowledged, so its
-// credit is released with a batched Settle.
-func (c *Consumer) Sent(tag uint64) {
-	if !c.autoAck {
+// TryNext takes the next delivery without waiting, when one is buffered
+// and no state change comes before it: the stream's writer takes what is
+// ready after NextEvent, to send it together. ok is false otherwise (and
+// once the consumer is closed).
+func (c *Consumer) TryNext() (d fsm.Delivery, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(c.buf) == 0 || c.buf[0].State {
+		return fsm.Delivery{}, false
+	}
+	d = c.buf[0].Delivery
+	c.buf[0] = Event{}
+	c.buf = c.buf[1:]
+	return d, true
+}
+
+// Sent tells the dispatcher deliveries were written to the stream. For an
+// auto-ack consumer that is the moment they count as acknowledged, so
+// their credit is released with a batched Settle (one for the tags of one
+// call).
+func (c *Consumer) Sent(tags ...uint64) {
+	if !c.autoAck || len(tags) == 0 {
 		return
 	}
+	acked := make([]uint64, 0, len(tags))
 	c.mu.Lock()
-	ok := c.out.remove(tag)
+	for _, tag := range tags {
+		if c.out.remove(tag) {
+			acked = append(acked, tag)
+		}
+	}
 	c.mu.Unlock()
-	if ok {
-		c.d.enqueue(c.key, Ack, []uint64{tag}, c)
+	if len(acked) > 0 {
+		c.d.enqueue(c.key, Ack, acked, c)
 	}
 }
 

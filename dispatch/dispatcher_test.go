@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -673,5 +674,56 @@ func TestNackDoesNotLinger(t *testing.T) {
 	}
 	if _, ok := cmds[1].(*fsmpb.Return); !ok {
 		t.Fatalf("second command %T, want the Return", cmds[1])
+	}
+}
+
+// TryNext takes the deliveries buffered, in order, without waiting, and
+// stops at a state change, which NextEvent hands over on its own.
+func TestTryNextStopsAtStateChanges(t *testing.T) {
+	d := New(newRecorder(), nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 10)
+	if _, ok := c.TryNext(); ok {
+		t.Fatal("TryNext took a delivery from an empty buffer")
+	}
+	d.Deliver(deliveries(c.Key(), 1, 2))
+	d.ActiveChanged([]fsm.ActiveChange{{Queue: 1, Session: "s", Tag: "c", Active: false}})
+	d.Deliver(deliveries(c.Key(), 3))
+	for _, want := range []uint64{1, 2} {
+		if got, ok := c.TryNext(); !ok || got.Tag != want {
+			t.Fatalf("TryNext = %d %v, want tag %d", got.Tag, ok, want)
+		}
+	}
+	if got, ok := c.TryNext(); ok {
+		t.Fatalf("TryNext took tag %d past a state change", got.Tag)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if e, err := c.NextEvent(ctx); err != nil || !e.State || e.Active {
+		t.Fatalf("NextEvent = %+v %v, want the state change", e, err)
+	}
+	if got, ok := c.TryNext(); !ok || got.Tag != 3 {
+		t.Fatalf("TryNext = %d %v after the state change, want tag 3", got.Tag, ok)
+	}
+	c.Close()
+	d.Deliver(deliveries(c.Key(), 4))
+	if _, ok := c.TryNext(); ok {
+		t.Fatal("TryNext took a delivery from a closed consumer")
+	}
+}
+
+// An auto-ack consumer's deliveries sent together are acked in one
+// settlement; tags not outstanding are left out.
+func TestAutoAckSentTogether(t *testing.T) {
+	rec := newRecorder()
+	d := New(rec, nil)
+	defer d.Stop(ErrStopped)
+	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "auto"}, true, 3)
+	d.Deliver(deliveries(c.Key(), 1, 2, 3))
+	c.Sent(1, 2, 3, 9)
+	cmds := rec.waitFor(t, 1)
+	s, ok := cmds[0].(*fsmpb.Settle)
+	if !ok || len(s.Items) != 1 || !slices.Equal(s.Items[0].Tags, []uint64{1, 2, 3}) {
+		t.Fatalf("got %v, want one Settle of tags 1, 2, 3", cmds[0])
 	}
 }

@@ -76,7 +76,7 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 	defer c.Close()
 	heartbeat := time.Duration(sub.GetHeartbeatMs()) * time.Millisecond
 	if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Subscribed{
-		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active(), HeartbeatMs: sub.GetHeartbeatMs(), Group: c.Group()},
+		Subscribed: &pb.Subscribed{ConsumerTag: tag, Queue: sub.GetQueue(), Active: c.Active(), HeartbeatMs: sub.GetHeartbeatMs(), Group: c.Group(), Batch: sub.GetBatch()},
 	}}); err != nil {
 		return err
 	}
@@ -125,12 +125,67 @@ func (s *Server) Consume(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.C
 			}
 			continue
 		}
+		if sub.GetBatch() {
+			if err := sendReady(stream, c, e.Delivery); err != nil {
+				return err
+			}
+			continue
+		}
 		d := e.Delivery
 		if err := stream.Send(&pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: apiDelivery(d)}}); err != nil {
 			return err
 		}
 		c.Sent(d.Tag)
 	}
+}
+
+// What one Deliveries message carries at most: deliveries, and bytes of
+// bodies (a delivery larger than that goes alone). They bound how long the
+// first delivery of a batch waits for the bodies of the others to be read,
+// and keep a batch far below a client's smallest receive limit (gRPC's
+// default is 4 MiB).
+const (
+	maxBatchDeliveries = 64
+	maxBatchBodyBytes  = 128 << 10
+)
+
+// sendReady sends first and every delivery ready behind it, as Deliveries
+// messages (Delivery for one alone): a consumer whose credit a commit
+// freed gets what that commit assigned in one message, not one message
+// each, which is most of what a delivery costs both ends at full load.
+func sendReady(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], c *broker.Consumer, first broker.Delivery) error {
+	batch := []*pb.Delivery{apiDelivery(first)}
+	tags := []uint64{first.Tag}
+	bytes := len(first.Message.Body)
+	send := func() error {
+		m := &pb.ConsumeResponse{Response: &pb.ConsumeResponse_Deliveries{Deliveries: &pb.Deliveries{Deliveries: batch}}}
+		if len(batch) == 1 {
+			m = &pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: batch[0]}}
+		}
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+		c.Sent(tags...)
+		batch, tags, bytes = nil, nil, 0
+		return nil
+	}
+	for {
+		d, ok, err := c.TryNext()
+		if err != nil {
+			return toStatus(err) // what was taken and not sent returns with the Cancel
+		}
+		if !ok {
+			break
+		}
+		n := len(d.Message.Body)
+		if len(batch) == maxBatchDeliveries || (len(batch) > 0 && bytes+n > maxBatchBodyBytes) {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		batch, tags, bytes = append(batch, apiDelivery(d)), append(tags, d.Tag), bytes+n
+	}
+	return send()
 }
 
 // errHeartbeatDue says that a consume stream has sent nothing for its
@@ -169,15 +224,30 @@ func (s *Server) recvSettles(stream grpc.BidiStreamingServer[pb.ConsumeRequest, 
 		if err := s.limits.validateConsumeSettle(req); err != nil {
 			return err
 		}
-		st := req.GetSettle()
-		kind, err := settleKind(st)
-		if err != nil {
+		if ss := req.GetSettles(); ss != nil {
+			for _, st := range ss.GetSettles() {
+				if err := settle(c, st); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := settle(c, req.GetSettle()); err != nil {
 			return err
 		}
-		if err := c.Settle(kind, st.GetDeliveryTag(), st.GetMultiple()); err != nil {
-			return toStatus(err)
-		}
 	}
+}
+
+// settle applies one validated settle of a consume stream.
+func settle(c *broker.Consumer, st *pb.Settle) error {
+	kind, err := settleKind(st)
+	if err != nil {
+		return err
+	}
+	if err := c.Settle(kind, st.GetDeliveryTag(), st.GetMultiple()); err != nil {
+		return toStatus(err)
+	}
+	return nil
 }
 
 func settleKind(st *pb.Settle) (broker.SettleKind, error) {

@@ -55,3 +55,8 @@ func DefaultLimits() Limits {
 
 // maxSessionIDBytes bounds client-chosen session ids.
 const maxSessionIDBytes = 128
+
+// MaxSettlesPerMessage bounds the settles of one Settles message on a
+// consume stream (a client settling more sends more messages), so what one
+// message makes the node do is bounded by more than its byte size.
+const MaxSettlesPerMessage = 1024

@@ -167,7 +167,7 @@ func TestValidateSeeds(t *testing.T) {
 // most 128 bytes; headers and arguments at most MaxHeaders entries with
 // non-empty keys; string and bytes values and string properties at most
 // MaxHeaderValueBytes; bodies at most MaxMessageBytes; 1..MaxPublishBatch
-// entries per publish; prefetch 0..MaxPrefetch; no negative durations.
+// entries per publish; 1..MaxSettlesPerMessage settles per Settles; prefetch 0..MaxPrefetch; no negative durations.
 // A field it does not know is an error, so a new field gets a documented
 // limit (or an explicit "any value").
 func documentedLimits(l Limits, typeName string, m proto.Message) error {
@@ -191,7 +191,7 @@ var unlimited = map[string]bool{
 	"min_meta_index": true, "passive": true, "auto_delete": true, "internal": true, "exclusive": true,
 	"if_unused": true, "if_empty": true, "mandatory": true, "sequence": true, "delivery_tag": true,
 	"multiple": true, "requeue": true, "auto_ack": true, "timestamp_ms": true, "priority": true, "direct": true,
-	"state_updates": true, "leader_notices": true,
+	"state_updates": true, "leader_notices": true, "batch": true,
 	"int_value": true, "bool_value": true, "double_value": true,
 	// Checked by requiredFields against the request as a whole.
 	"kind": true, "ack_mode": true, "op": true,
@@ -219,11 +219,13 @@ func fieldLimits(l Limits, fd protoreflect.FieldDescriptor, v protoreflect.Value
 		})
 		return err
 	case fd.IsList():
-		if name != "entries" {
+		limit := map[string]int{"entries": l.MaxPublishBatch, "settles": MaxSettlesPerMessage}
+		most, ok := limit[name]
+		if !ok {
 			return fmt.Errorf("list field %s has no documented limit", fd.FullName())
 		}
-		if n := v.List().Len(); n > l.MaxPublishBatch {
-			return fmt.Errorf("%d entries > %d", n, l.MaxPublishBatch)
+		if n := v.List().Len(); n > most {
+			return fmt.Errorf("%d %s > %d", n, name, most)
 		}
 		for i := 0; i < v.List().Len(); i++ {
 			if err := walkLimits(l, v.List().Get(i).Message()); err != nil {
@@ -352,6 +354,18 @@ func requiredFields(typeName string, m proto.Message) error {
 			mode := sub.GetAckMode()
 			return need(mode == pb.AckMode_ACK_MODE_UNSPECIFIED || mode == pb.AckMode_ACK_MODE_MANUAL || mode == pb.AckMode_ACK_MODE_AUTO, "a known ack mode")
 		}
+		if ss := r.GetSettles(); ss != nil {
+			n := len(ss.GetSettles())
+			if n == 0 || n > MaxSettlesPerMessage {
+				return fmt.Errorf("%d settles in a Settles, not 1 to %d", n, MaxSettlesPerMessage)
+			}
+			for _, st := range ss.GetSettles() {
+				if err := settleRequired(st); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		return settleRequired(r.GetSettle())
 	case *pb.GetRequest:
 		if err := need(r.GetQueue() != "", "a queue name"); err != nil {
@@ -443,6 +457,9 @@ func RequestSeeds(t testing.TB) []RequestSeed {
 		{"bad-subscribe-prefetch", "ConsumeSubscribe", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Subscribe{Subscribe: &pb.Subscribe{Queue: "jobs", Prefetch: -1}}}},
 		{"bad-subscribe-settle-first", "ConsumeSubscribe", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settle{Settle: ack}}},
 		{"ok-consume-settle", "ConsumeSettle", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settle{Settle: ack}}},
+		{"ok-consume-settles", "ConsumeSettle", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settles{Settles: &pb.Settles{Settles: []*pb.Settle{ack, {Kind: pb.SettleKind_SETTLE_KIND_NACK, DeliveryTag: 2, Requeue: true}}}}}},
+		{"bad-consume-settles-empty", "ConsumeSettle", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settles{Settles: &pb.Settles{}}}},
+		{"bad-consume-settles-reject-multiple", "ConsumeSettle", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settles{Settles: &pb.Settles{Settles: []*pb.Settle{ack, {Kind: pb.SettleKind_SETTLE_KIND_REJECT, Multiple: true}}}}}},
 		{"bad-consume-reject-multiple", "ConsumeSettle", &pb.ConsumeRequest{Request: &pb.ConsumeRequest_Settle{Settle: &pb.Settle{Kind: pb.SettleKind_SETTLE_KIND_REJECT, Multiple: true}}}},
 		{"ok-get", "Get", &pb.GetRequest{Queue: "jobs", AutoAck: true}},
 		{"ok-get-session", "Get", &pb.GetRequest{Queue: "jobs", SessionId: "s1", LeaseMs: 1000}},

@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"math"
+
+	"google.golang.org/grpc/status"
+
 	"github.com/warrenmq/warren/broker"
 	"github.com/warrenmq/warren/cluster"
 	pb "github.com/warrenmq/warren/transport/warrenpb"
-	"math"
 )
 
 // Every request type of BrokerService has one validation function here. It
@@ -228,11 +231,26 @@ const (
 )
 
 // validateConsumeSettle validates a later message of a Consume stream,
-// which must be a Settle.
+// which must be a Settle, or Settles: 1 to MaxSettlesPerMessage of them.
 func (l Limits) validateConsumeSettle(r *pb.ConsumeRequest) error {
+	if ss := r.GetSettles(); ss != nil {
+		n := len(ss.GetSettles())
+		if n == 0 {
+			return invalidf("a Settles message carries no settle")
+		}
+		if n > MaxSettlesPerMessage {
+			return tooBigf("a Settles message carries %d settles; the limit is %d", n, MaxSettlesPerMessage)
+		}
+		for i, st := range ss.GetSettles() {
+			if _, err := settleKind(st); err != nil {
+				return invalidf("settle %d of %d: %s", i+1, n, status.Convert(err).Message())
+			}
+		}
+		return nil
+	}
 	st := r.GetSettle()
 	if st == nil {
-		return invalidf("after Subscribe a Consume stream takes only Settle messages; prefetch cannot change mid-stream")
+		return invalidf("after Subscribe a Consume stream takes only Settle and Settles messages; prefetch cannot change mid-stream")
 	}
 	_, err := settleKind(st)
 	return err

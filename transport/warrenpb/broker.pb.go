@@ -2682,7 +2682,13 @@ type Subscribe struct {
 	// off) from an idle one long before TCP or gRPC keepalives would.
 	// Subscribed says the interval the node uses (0 from a node that sends
 	// none).
-	HeartbeatMs   uint32 `protobuf:"varint,11,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	HeartbeatMs uint32 `protobuf:"varint,11,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	// Ask for batches: a node that can answers Subscribed.batch, then sends
+	// the deliveries it has ready together in one Deliveries message (at most
+	// 64 of them and 128 KiB of bodies, or one larger delivery alone) and
+	// takes Settles, many settles in one message. A node that cannot ignores
+	// it.
+	Batch         bool `protobuf:"varint,12,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2794,6 +2800,13 @@ func (x *Subscribe) GetHeartbeatMs() uint32 {
 	return 0
 }
 
+func (x *Subscribe) GetBatch() bool {
+	if x != nil {
+		return x.Batch
+	}
+	return false
+}
+
 type Settle struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Kind        SettleKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=warren.v1.SettleKind" json:"kind,omitempty"`
@@ -2866,12 +2879,60 @@ func (x *Settle) GetRequeue() bool {
 	return false
 }
 
+// Settles are settles sent together, applied in order as if each came in a
+// Settle message of its own (only on a stream whose Subscribed.batch is set;
+// at most 1,024 in one message).
+type Settles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settles       []*Settle              `protobuf:"bytes,1,rep,name=settles,proto3" json:"settles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Settles) Reset() {
+	*x = Settles{}
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Settles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Settles) ProtoMessage() {}
+
+func (x *Settles) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Settles.ProtoReflect.Descriptor instead.
+func (*Settles) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *Settles) GetSettles() []*Settle {
+	if x != nil {
+		return x.Settles
+	}
+	return nil
+}
+
 type ConsumeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Request:
 	//
 	//	*ConsumeRequest_Subscribe
 	//	*ConsumeRequest_Settle
+	//	*ConsumeRequest_Settles
 	Request       isConsumeRequest_Request `protobuf_oneof:"request"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2879,7 +2940,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +2952,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[35]
+	mi := &file_warren_v1_broker_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +2965,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{35}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConsumeRequest) GetRequest() isConsumeRequest_Request {
@@ -2932,6 +2993,15 @@ func (x *ConsumeRequest) GetSettle() *Settle {
 	return nil
 }
 
+func (x *ConsumeRequest) GetSettles() *Settles {
+	if x != nil {
+		if x, ok := x.Request.(*ConsumeRequest_Settles); ok {
+			return x.Settles
+		}
+	}
+	return nil
+}
+
 type isConsumeRequest_Request interface {
 	isConsumeRequest_Request()
 }
@@ -2944,9 +3014,15 @@ type ConsumeRequest_Settle struct {
 	Settle *Settle `protobuf:"bytes,2,opt,name=settle,proto3,oneof"`
 }
 
+type ConsumeRequest_Settles struct {
+	Settles *Settles `protobuf:"bytes,3,opt,name=settles,proto3,oneof"`
+}
+
 func (*ConsumeRequest_Subscribe) isConsumeRequest_Request() {}
 
 func (*ConsumeRequest_Settle) isConsumeRequest_Request() {}
+
+func (*ConsumeRequest_Settles) isConsumeRequest_Request() {}
 
 type Subscribed struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -2961,14 +3037,17 @@ type Subscribed struct {
 	HeartbeatMs uint32 `protobuf:"varint,4,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
 	// The queue's Raft group, whose leader serves the stream (the group a
 	// LeaderMoved names).
-	Group         string `protobuf:"bytes,5,opt,name=group,proto3" json:"group,omitempty"`
+	Group string `protobuf:"bytes,5,opt,name=group,proto3" json:"group,omitempty"`
+	// The node sends Deliveries and takes Settles on this stream (the
+	// answer to Subscribe.batch).
+	Batch         bool `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3059,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[36]
+	mi := &file_warren_v1_broker_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3072,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{36}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Subscribed) GetConsumerTag() string {
@@ -3031,6 +3110,13 @@ func (x *Subscribed) GetGroup() string {
 	return ""
 }
 
+func (x *Subscribed) GetBatch() bool {
+	if x != nil {
+		return x.Batch
+	}
+	return false
+}
+
 // The consumer became, or stopped being, the active consumer of its
 // single-active-consumer queue (sent when Subscribe.state_updates).
 type ConsumerState struct {
@@ -3042,7 +3128,7 @@ type ConsumerState struct {
 
 func (x *ConsumerState) Reset() {
 	*x = ConsumerState{}
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3140,7 @@ func (x *ConsumerState) String() string {
 func (*ConsumerState) ProtoMessage() {}
 
 func (x *ConsumerState) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[37]
+	mi := &file_warren_v1_broker_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,7 +3153,7 @@ func (x *ConsumerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumerState.ProtoReflect.Descriptor instead.
 func (*ConsumerState) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{37}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ConsumerState) GetActive() bool {
@@ -3087,7 +3173,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +3185,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[38]
+	mi := &file_warren_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +3198,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 type Delivery struct {
@@ -3132,7 +3218,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3230,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[39]
+	mi := &file_warren_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3243,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Delivery) GetDeliveryTag() uint64 {
@@ -3216,6 +3302,52 @@ func (x *Delivery) GetConsumerTag() string {
 	return ""
 }
 
+// Deliveries are deliveries sent together, in delivery order (only when
+// Subscribed.batch is set).
+type Deliveries struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries    []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deliveries) Reset() {
+	*x = Deliveries{}
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deliveries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deliveries) ProtoMessage() {}
+
+func (x *Deliveries) ProtoReflect() protoreflect.Message {
+	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deliveries.ProtoReflect.Descriptor instead.
+func (*Deliveries) Descriptor() ([]byte, []int) {
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Deliveries) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
 type ConsumeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Response:
@@ -3224,6 +3356,7 @@ type ConsumeResponse struct {
 	//	*ConsumeResponse_Delivery
 	//	*ConsumeResponse_State
 	//	*ConsumeResponse_Heartbeat
+	//	*ConsumeResponse_Deliveries
 	Response      isConsumeResponse_Response `protobuf_oneof:"response"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3231,7 +3364,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3376,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[40]
+	mi := &file_warren_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3389,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ConsumeResponse) GetResponse() isConsumeResponse_Response {
@@ -3302,6 +3435,15 @@ func (x *ConsumeResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *ConsumeResponse) GetDeliveries() *Deliveries {
+	if x != nil {
+		if x, ok := x.Response.(*ConsumeResponse_Deliveries); ok {
+			return x.Deliveries
+		}
+	}
+	return nil
+}
+
 type isConsumeResponse_Response interface {
 	isConsumeResponse_Response()
 }
@@ -3322,6 +3464,10 @@ type ConsumeResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
 }
 
+type ConsumeResponse_Deliveries struct {
+	Deliveries *Deliveries `protobuf:"bytes,5,opt,name=deliveries,proto3,oneof"`
+}
+
 func (*ConsumeResponse_Subscribed) isConsumeResponse_Response() {}
 
 func (*ConsumeResponse_Delivery) isConsumeResponse_Response() {}
@@ -3329,6 +3475,8 @@ func (*ConsumeResponse_Delivery) isConsumeResponse_Response() {}
 func (*ConsumeResponse_State) isConsumeResponse_Response() {}
 
 func (*ConsumeResponse_Heartbeat) isConsumeResponse_Response() {}
+
+func (*ConsumeResponse_Deliveries) isConsumeResponse_Response() {}
 
 type GetRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -3344,7 +3492,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3356,7 +3504,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[41]
+	mi := &file_warren_v1_broker_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3369,7 +3517,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{41}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetRequest) GetQueue() string {
@@ -3419,7 +3567,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +3579,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[42]
+	mi := &file_warren_v1_broker_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +3592,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{42}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetResponse) GetDelivery() *Delivery {
@@ -3472,7 +3620,7 @@ type SettleRequest struct {
 
 func (x *SettleRequest) Reset() {
 	*x = SettleRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3484,7 +3632,7 @@ func (x *SettleRequest) String() string {
 func (*SettleRequest) ProtoMessage() {}
 
 func (x *SettleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[43]
+	mi := &file_warren_v1_broker_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3497,7 +3645,7 @@ func (x *SettleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleRequest.ProtoReflect.Descriptor instead.
 func (*SettleRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{43}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SettleRequest) GetSessionId() string {
@@ -3529,7 +3677,7 @@ type SettleResponse struct {
 
 func (x *SettleResponse) Reset() {
 	*x = SettleResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3689,7 @@ func (x *SettleResponse) String() string {
 func (*SettleResponse) ProtoMessage() {}
 
 func (x *SettleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[44]
+	mi := &file_warren_v1_broker_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3702,7 @@ func (x *SettleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleResponse.ProtoReflect.Descriptor instead.
 func (*SettleResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{44}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
 }
 
 type SessionRequest struct {
@@ -3577,7 +3725,7 @@ type SessionRequest struct {
 
 func (x *SessionRequest) Reset() {
 	*x = SessionRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3589,7 +3737,7 @@ func (x *SessionRequest) String() string {
 func (*SessionRequest) ProtoMessage() {}
 
 func (x *SessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[45]
+	mi := &file_warren_v1_broker_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3602,7 +3750,7 @@ func (x *SessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionRequest.ProtoReflect.Descriptor instead.
 func (*SessionRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{45}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SessionRequest) GetSessionId() string {
@@ -3642,7 +3790,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3654,7 +3802,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[46]
+	mi := &file_warren_v1_broker_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3667,7 +3815,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{46}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SessionResponse) GetSessionId() string {
@@ -3703,7 +3851,7 @@ type LeaderMoved struct {
 
 func (x *LeaderMoved) Reset() {
 	*x = LeaderMoved{}
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3715,7 +3863,7 @@ func (x *LeaderMoved) String() string {
 func (*LeaderMoved) ProtoMessage() {}
 
 func (x *LeaderMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[47]
+	mi := &file_warren_v1_broker_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3728,7 +3876,7 @@ func (x *LeaderMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaderMoved.ProtoReflect.Descriptor instead.
 func (*LeaderMoved) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{47}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LeaderMoved) GetGroup() string {
@@ -3760,7 +3908,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3772,7 +3920,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[48]
+	mi := &file_warren_v1_broker_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3785,7 +3933,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{48}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
 }
 
 type ClusterMember struct {
@@ -3807,7 +3955,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3819,7 +3967,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[49]
+	mi := &file_warren_v1_broker_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3832,7 +3980,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{49}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ClusterMember) GetId() string {
@@ -3903,7 +4051,7 @@ type GroupPeer struct {
 
 func (x *GroupPeer) Reset() {
 	*x = GroupPeer{}
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3915,7 +4063,7 @@ func (x *GroupPeer) String() string {
 func (*GroupPeer) ProtoMessage() {}
 
 func (x *GroupPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[50]
+	mi := &file_warren_v1_broker_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3928,7 +4076,7 @@ func (x *GroupPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPeer.ProtoReflect.Descriptor instead.
 func (*GroupPeer) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{50}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GroupPeer) GetId() string {
@@ -3989,7 +4137,7 @@ type GroupStatus struct {
 
 func (x *GroupStatus) Reset() {
 	*x = GroupStatus{}
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4001,7 +4149,7 @@ func (x *GroupStatus) String() string {
 func (*GroupStatus) ProtoMessage() {}
 
 func (x *GroupStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[51]
+	mi := &file_warren_v1_broker_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4014,7 +4162,7 @@ func (x *GroupStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupStatus.ProtoReflect.Descriptor instead.
 func (*GroupStatus) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{51}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GroupStatus) GetName() string {
@@ -4084,7 +4232,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4096,7 +4244,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[52]
+	mi := &file_warren_v1_broker_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4109,7 +4257,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{52}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -4141,7 +4289,7 @@ type LeaveClusterRequest struct {
 
 func (x *LeaveClusterRequest) Reset() {
 	*x = LeaveClusterRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4153,7 +4301,7 @@ func (x *LeaveClusterRequest) String() string {
 func (*LeaveClusterRequest) ProtoMessage() {}
 
 func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[53]
+	mi := &file_warren_v1_broker_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4166,7 +4314,7 @@ func (x *LeaveClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterRequest.ProtoReflect.Descriptor instead.
 func (*LeaveClusterRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{53}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
 }
 
 type LeaveClusterResponse struct {
@@ -4179,7 +4327,7 @@ type LeaveClusterResponse struct {
 
 func (x *LeaveClusterResponse) Reset() {
 	*x = LeaveClusterResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4191,7 +4339,7 @@ func (x *LeaveClusterResponse) String() string {
 func (*LeaveClusterResponse) ProtoMessage() {}
 
 func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[54]
+	mi := &file_warren_v1_broker_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4204,7 +4352,7 @@ func (x *LeaveClusterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveClusterResponse.ProtoReflect.Descriptor instead.
 func (*LeaveClusterResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{54}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LeaveClusterResponse) GetGroups() []string {
@@ -4223,7 +4371,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4235,7 +4383,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[55]
+	mi := &file_warren_v1_broker_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4248,7 +4396,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{55}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -4268,7 +4416,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[56]
+	mi := &file_warren_v1_broker_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +4428,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[56]
+	mi := &file_warren_v1_broker_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +4441,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{56}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RemoveNodeResponse) GetGroups() []string {
@@ -4316,7 +4464,7 @@ type GossipKeyRequest struct {
 
 func (x *GossipKeyRequest) Reset() {
 	*x = GossipKeyRequest{}
-	mi := &file_warren_v1_broker_proto_msgTypes[57]
+	mi := &file_warren_v1_broker_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4328,7 +4476,7 @@ func (x *GossipKeyRequest) String() string {
 func (*GossipKeyRequest) ProtoMessage() {}
 
 func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[57]
+	mi := &file_warren_v1_broker_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4341,7 +4489,7 @@ func (x *GossipKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyRequest.ProtoReflect.Descriptor instead.
 func (*GossipKeyRequest) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{57}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GossipKeyRequest) GetOp() GossipKeyOp {
@@ -4373,7 +4521,7 @@ type GossipKeyHolders struct {
 
 func (x *GossipKeyHolders) Reset() {
 	*x = GossipKeyHolders{}
-	mi := &file_warren_v1_broker_proto_msgTypes[58]
+	mi := &file_warren_v1_broker_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4385,7 +4533,7 @@ func (x *GossipKeyHolders) String() string {
 func (*GossipKeyHolders) ProtoMessage() {}
 
 func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[58]
+	mi := &file_warren_v1_broker_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4398,7 +4546,7 @@ func (x *GossipKeyHolders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyHolders.ProtoReflect.Descriptor instead.
 func (*GossipKeyHolders) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{58}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GossipKeyHolders) GetKey() string {
@@ -4437,7 +4585,7 @@ type GossipKeyResponse struct {
 
 func (x *GossipKeyResponse) Reset() {
 	*x = GossipKeyResponse{}
-	mi := &file_warren_v1_broker_proto_msgTypes[59]
+	mi := &file_warren_v1_broker_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4449,7 +4597,7 @@ func (x *GossipKeyResponse) String() string {
 func (*GossipKeyResponse) ProtoMessage() {}
 
 func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_warren_v1_broker_proto_msgTypes[59]
+	mi := &file_warren_v1_broker_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4462,7 +4610,7 @@ func (x *GossipKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GossipKeyResponse.ProtoReflect.Descriptor instead.
 func (*GossipKeyResponse) Descriptor() ([]byte, []int) {
-	return file_warren_v1_broker_proto_rawDescGZIP(), []int{59}
+	return file_warren_v1_broker_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GossipKeyResponse) GetKeys() []*GossipKeyHolders {
@@ -4718,7 +4866,7 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.warren.v1.PublishStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
 	"\x0fPublishResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\xf7\x03\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\x8d\x04\n" +
 	"\tSubscribe\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x1a\n" +
 	"\bprefetch\x18\x02 \x01(\x05R\bprefetch\x12-\n" +
@@ -4732,7 +4880,8 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\rstate_updates\x18\t \x01(\bR\fstateUpdates\x12.\n" +
 	"\x13consumer_timeout_ms\x18\n" +
 	" \x01(\x03R\x11consumerTimeoutMs\x12!\n" +
-	"\fheartbeat_ms\x18\v \x01(\rR\vheartbeatMs\x1aN\n" +
+	"\fheartbeat_ms\x18\v \x01(\rR\vheartbeatMs\x12\x14\n" +
+	"\x05batch\x18\f \x01(\bR\x05batch\x1aN\n" +
 	"\x0eArgumentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12&\n" +
 	"\x05value\x18\x02 \x01(\v2\x10.warren.v1.ValueR\x05value:\x028\x01\"\x8c\x01\n" +
@@ -4740,18 +4889,22 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.warren.v1.SettleKindR\x04kind\x12!\n" +
 	"\fdelivery_tag\x18\x02 \x01(\x04R\vdeliveryTag\x12\x1a\n" +
 	"\bmultiple\x18\x03 \x01(\bR\bmultiple\x12\x18\n" +
-	"\arequeue\x18\x04 \x01(\bR\arequeue\"~\n" +
+	"\arequeue\x18\x04 \x01(\bR\arequeue\"6\n" +
+	"\aSettles\x12+\n" +
+	"\asettles\x18\x01 \x03(\v2\x11.warren.v1.SettleR\asettles\"\xae\x01\n" +
 	"\x0eConsumeRequest\x124\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x14.warren.v1.SubscribeH\x00R\tsubscribe\x12+\n" +
-	"\x06settle\x18\x02 \x01(\v2\x11.warren.v1.SettleH\x00R\x06settleB\t\n" +
-	"\arequest\"\x96\x01\n" +
+	"\x06settle\x18\x02 \x01(\v2\x11.warren.v1.SettleH\x00R\x06settle\x12.\n" +
+	"\asettles\x18\x03 \x01(\v2\x12.warren.v1.SettlesH\x00R\asettlesB\t\n" +
+	"\arequest\"\xac\x01\n" +
 	"\n" +
 	"Subscribed\x12!\n" +
 	"\fconsumer_tag\x18\x01 \x01(\tR\vconsumerTag\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12!\n" +
 	"\fheartbeat_ms\x18\x04 \x01(\rR\vheartbeatMs\x12\x14\n" +
-	"\x05group\x18\x05 \x01(\tR\x05group\"'\n" +
+	"\x05group\x18\x05 \x01(\tR\x05group\x12\x14\n" +
+	"\x05batch\x18\x06 \x01(\bR\x05batch\"'\n" +
 	"\rConsumerState\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\"\v\n" +
 	"\tHeartbeat\"\x9a\x02\n" +
@@ -4764,14 +4917,22 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"routingKey\x12,\n" +
 	"\amessage\x18\x06 \x01(\v2\x12.warren.v1.MessageR\amessage\x12\x14\n" +
 	"\x05queue\x18\a \x01(\tR\x05queue\x12!\n" +
-	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"\xf1\x01\n" +
+	"\fconsumer_tag\x18\b \x01(\tR\vconsumerTag\"A\n" +
+	"\n" +
+	"Deliveries\x123\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x13.warren.v1.DeliveryR\n" +
+	"deliveries\"\xaa\x02\n" +
 	"\x0fConsumeResponse\x127\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x15.warren.v1.SubscribedH\x00R\n" +
 	"subscribed\x121\n" +
 	"\bdelivery\x18\x02 \x01(\v2\x13.warren.v1.DeliveryH\x00R\bdelivery\x120\n" +
 	"\x05state\x18\x03 \x01(\v2\x18.warren.v1.ConsumerStateH\x00R\x05state\x124\n" +
-	"\theartbeat\x18\x04 \x01(\v2\x14.warren.v1.HeartbeatH\x00R\theartbeatB\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x14.warren.v1.HeartbeatH\x00R\theartbeat\x127\n" +
+	"\n" +
+	"deliveries\x18\x05 \x01(\v2\x15.warren.v1.DeliveriesH\x00R\n" +
+	"deliveriesB\n" +
 	"\n" +
 	"\bresponse\"\x9d\x01\n" +
 	"\n" +
@@ -4917,7 +5078,7 @@ func file_warren_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_warren_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
+var file_warren_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_warren_v1_broker_proto_goTypes = []any{
 	(DestinationKind)(0),            // 0: warren.v1.DestinationKind
 	(PublishStatus)(0),              // 1: warren.v1.PublishStatus
@@ -4959,61 +5120,63 @@ var file_warren_v1_broker_proto_goTypes = []any{
 	(*PublishResponse)(nil),         // 37: warren.v1.PublishResponse
 	(*Subscribe)(nil),               // 38: warren.v1.Subscribe
 	(*Settle)(nil),                  // 39: warren.v1.Settle
-	(*ConsumeRequest)(nil),          // 40: warren.v1.ConsumeRequest
-	(*Subscribed)(nil),              // 41: warren.v1.Subscribed
-	(*ConsumerState)(nil),           // 42: warren.v1.ConsumerState
-	(*Heartbeat)(nil),               // 43: warren.v1.Heartbeat
-	(*Delivery)(nil),                // 44: warren.v1.Delivery
-	(*ConsumeResponse)(nil),         // 45: warren.v1.ConsumeResponse
-	(*GetRequest)(nil),              // 46: warren.v1.GetRequest
-	(*GetResponse)(nil),             // 47: warren.v1.GetResponse
-	(*SettleRequest)(nil),           // 48: warren.v1.SettleRequest
-	(*SettleResponse)(nil),          // 49: warren.v1.SettleResponse
-	(*SessionRequest)(nil),          // 50: warren.v1.SessionRequest
-	(*SessionResponse)(nil),         // 51: warren.v1.SessionResponse
-	(*LeaderMoved)(nil),             // 52: warren.v1.LeaderMoved
-	(*ClusterStatusRequest)(nil),    // 53: warren.v1.ClusterStatusRequest
-	(*ClusterMember)(nil),           // 54: warren.v1.ClusterMember
-	(*GroupPeer)(nil),               // 55: warren.v1.GroupPeer
-	(*GroupStatus)(nil),             // 56: warren.v1.GroupStatus
-	(*ClusterStatusResponse)(nil),   // 57: warren.v1.ClusterStatusResponse
-	(*LeaveClusterRequest)(nil),     // 58: warren.v1.LeaveClusterRequest
-	(*LeaveClusterResponse)(nil),    // 59: warren.v1.LeaveClusterResponse
-	(*RemoveNodeRequest)(nil),       // 60: warren.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),      // 61: warren.v1.RemoveNodeResponse
-	(*GossipKeyRequest)(nil),        // 62: warren.v1.GossipKeyRequest
-	(*GossipKeyHolders)(nil),        // 63: warren.v1.GossipKeyHolders
-	(*GossipKeyResponse)(nil),       // 64: warren.v1.GossipKeyResponse
-	nil,                             // 65: warren.v1.ValueTable.FieldsEntry
-	nil,                             // 66: warren.v1.Message.HeadersEntry
-	nil,                             // 67: warren.v1.Exchange.ArgumentsEntry
-	nil,                             // 68: warren.v1.DeclareExchangeRequest.ArgumentsEntry
-	nil,                             // 69: warren.v1.DeclareQueueRequest.ArgumentsEntry
-	nil,                             // 70: warren.v1.QueueInfo.ArgumentsEntry
-	nil,                             // 71: warren.v1.Binding.ArgumentsEntry
-	nil,                             // 72: warren.v1.BindQueueRequest.ArgumentsEntry
-	nil,                             // 73: warren.v1.UnbindQueueRequest.ArgumentsEntry
-	nil,                             // 74: warren.v1.Subscribe.ArgumentsEntry
+	(*Settles)(nil),                 // 40: warren.v1.Settles
+	(*ConsumeRequest)(nil),          // 41: warren.v1.ConsumeRequest
+	(*Subscribed)(nil),              // 42: warren.v1.Subscribed
+	(*ConsumerState)(nil),           // 43: warren.v1.ConsumerState
+	(*Heartbeat)(nil),               // 44: warren.v1.Heartbeat
+	(*Delivery)(nil),                // 45: warren.v1.Delivery
+	(*Deliveries)(nil),              // 46: warren.v1.Deliveries
+	(*ConsumeResponse)(nil),         // 47: warren.v1.ConsumeResponse
+	(*GetRequest)(nil),              // 48: warren.v1.GetRequest
+	(*GetResponse)(nil),             // 49: warren.v1.GetResponse
+	(*SettleRequest)(nil),           // 50: warren.v1.SettleRequest
+	(*SettleResponse)(nil),          // 51: warren.v1.SettleResponse
+	(*SessionRequest)(nil),          // 52: warren.v1.SessionRequest
+	(*SessionResponse)(nil),         // 53: warren.v1.SessionResponse
+	(*LeaderMoved)(nil),             // 54: warren.v1.LeaderMoved
+	(*ClusterStatusRequest)(nil),    // 55: warren.v1.ClusterStatusRequest
+	(*ClusterMember)(nil),           // 56: warren.v1.ClusterMember
+	(*GroupPeer)(nil),               // 57: warren.v1.GroupPeer
+	(*GroupStatus)(nil),             // 58: warren.v1.GroupStatus
+	(*ClusterStatusResponse)(nil),   // 59: warren.v1.ClusterStatusResponse
+	(*LeaveClusterRequest)(nil),     // 60: warren.v1.LeaveClusterRequest
+	(*LeaveClusterResponse)(nil),    // 61: warren.v1.LeaveClusterResponse
+	(*RemoveNodeRequest)(nil),       // 62: warren.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),      // 63: warren.v1.RemoveNodeResponse
+	(*GossipKeyRequest)(nil),        // 64: warren.v1.GossipKeyRequest
+	(*GossipKeyHolders)(nil),        // 65: warren.v1.GossipKeyHolders
+	(*GossipKeyResponse)(nil),       // 66: warren.v1.GossipKeyResponse
+	nil,                             // 67: warren.v1.ValueTable.FieldsEntry
+	nil,                             // 68: warren.v1.Message.HeadersEntry
+	nil,                             // 69: warren.v1.Exchange.ArgumentsEntry
+	nil,                             // 70: warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	nil,                             // 71: warren.v1.DeclareQueueRequest.ArgumentsEntry
+	nil,                             // 72: warren.v1.QueueInfo.ArgumentsEntry
+	nil,                             // 73: warren.v1.Binding.ArgumentsEntry
+	nil,                             // 74: warren.v1.BindQueueRequest.ArgumentsEntry
+	nil,                             // 75: warren.v1.UnbindQueueRequest.ArgumentsEntry
+	nil,                             // 76: warren.v1.Subscribe.ArgumentsEntry
 }
 var file_warren_v1_broker_proto_depIdxs = []int32{
 	6,  // 0: warren.v1.Value.list_value:type_name -> warren.v1.ValueList
 	7,  // 1: warren.v1.Value.table_value:type_name -> warren.v1.ValueTable
 	5,  // 2: warren.v1.ValueList.values:type_name -> warren.v1.Value
-	65, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
-	66, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
+	67, // 3: warren.v1.ValueTable.fields:type_name -> warren.v1.ValueTable.FieldsEntry
+	68, // 4: warren.v1.Message.headers:type_name -> warren.v1.Message.HeadersEntry
 	8,  // 5: warren.v1.Message.properties:type_name -> warren.v1.Properties
-	67, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
-	68, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
+	69, // 6: warren.v1.Exchange.arguments:type_name -> warren.v1.Exchange.ArgumentsEntry
+	70, // 7: warren.v1.DeclareExchangeRequest.arguments:type_name -> warren.v1.DeclareExchangeRequest.ArgumentsEntry
 	10, // 8: warren.v1.ListExchangesResponse.exchanges:type_name -> warren.v1.Exchange
-	69, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
-	70, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
+	71, // 9: warren.v1.DeclareQueueRequest.arguments:type_name -> warren.v1.DeclareQueueRequest.ArgumentsEntry
+	72, // 10: warren.v1.QueueInfo.arguments:type_name -> warren.v1.QueueInfo.ArgumentsEntry
 	24, // 11: warren.v1.QueueInfo.rates:type_name -> warren.v1.QueueRates
 	23, // 12: warren.v1.ListQueuesResponse.queues:type_name -> warren.v1.QueueInfo
-	71, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
+	73, // 13: warren.v1.Binding.arguments:type_name -> warren.v1.Binding.ArgumentsEntry
 	0,  // 14: warren.v1.Binding.destination_kind:type_name -> warren.v1.DestinationKind
-	72, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
+	74, // 15: warren.v1.BindQueueRequest.arguments:type_name -> warren.v1.BindQueueRequest.ArgumentsEntry
 	0,  // 16: warren.v1.BindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
-	73, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
+	75, // 17: warren.v1.UnbindQueueRequest.arguments:type_name -> warren.v1.UnbindQueueRequest.ArgumentsEntry
 	0,  // 18: warren.v1.UnbindQueueRequest.destination_kind:type_name -> warren.v1.DestinationKind
 	0,  // 19: warren.v1.ListBindingsRequest.destination_kind:type_name -> warren.v1.DestinationKind
 	27, // 20: warren.v1.ListBindingsResponse.bindings:type_name -> warren.v1.Binding
@@ -5022,76 +5185,80 @@ var file_warren_v1_broker_proto_depIdxs = []int32{
 	1,  // 23: warren.v1.PublishResult.status:type_name -> warren.v1.PublishStatus
 	36, // 24: warren.v1.PublishResponse.results:type_name -> warren.v1.PublishResult
 	2,  // 25: warren.v1.Subscribe.ack_mode:type_name -> warren.v1.AckMode
-	74, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
+	76, // 26: warren.v1.Subscribe.arguments:type_name -> warren.v1.Subscribe.ArgumentsEntry
 	3,  // 27: warren.v1.Settle.kind:type_name -> warren.v1.SettleKind
-	38, // 28: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
-	39, // 29: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
-	9,  // 30: warren.v1.Delivery.message:type_name -> warren.v1.Message
-	41, // 31: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
-	44, // 32: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
-	42, // 33: warren.v1.ConsumeResponse.state:type_name -> warren.v1.ConsumerState
-	43, // 34: warren.v1.ConsumeResponse.heartbeat:type_name -> warren.v1.Heartbeat
-	44, // 35: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
-	39, // 36: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
-	52, // 37: warren.v1.SessionResponse.leader_moved:type_name -> warren.v1.LeaderMoved
-	55, // 38: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
-	54, // 39: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
-	56, // 40: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
-	4,  // 41: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
-	63, // 42: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
-	5,  // 43: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
-	5,  // 44: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
-	5,  // 45: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 46: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 47: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 48: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 49: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 50: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 51: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
-	5,  // 52: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
-	11, // 53: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
-	13, // 54: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
-	15, // 55: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
-	17, // 56: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
-	19, // 57: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
-	21, // 58: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
-	25, // 59: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
-	28, // 60: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
-	30, // 61: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
-	32, // 62: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
-	35, // 63: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
-	40, // 64: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
-	46, // 65: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
-	48, // 66: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
-	50, // 67: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
-	53, // 68: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
-	58, // 69: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
-	60, // 70: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
-	62, // 71: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
-	12, // 72: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
-	14, // 73: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
-	16, // 74: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
-	18, // 75: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
-	20, // 76: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
-	22, // 77: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
-	26, // 78: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
-	29, // 79: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
-	31, // 80: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
-	33, // 81: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
-	37, // 82: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
-	45, // 83: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
-	47, // 84: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
-	49, // 85: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
-	51, // 86: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
-	57, // 87: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
-	59, // 88: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
-	61, // 89: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
-	64, // 90: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
-	72, // [72:91] is the sub-list for method output_type
-	53, // [53:72] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	39, // 28: warren.v1.Settles.settles:type_name -> warren.v1.Settle
+	38, // 29: warren.v1.ConsumeRequest.subscribe:type_name -> warren.v1.Subscribe
+	39, // 30: warren.v1.ConsumeRequest.settle:type_name -> warren.v1.Settle
+	40, // 31: warren.v1.ConsumeRequest.settles:type_name -> warren.v1.Settles
+	9,  // 32: warren.v1.Delivery.message:type_name -> warren.v1.Message
+	45, // 33: warren.v1.Deliveries.deliveries:type_name -> warren.v1.Delivery
+	42, // 34: warren.v1.ConsumeResponse.subscribed:type_name -> warren.v1.Subscribed
+	45, // 35: warren.v1.ConsumeResponse.delivery:type_name -> warren.v1.Delivery
+	43, // 36: warren.v1.ConsumeResponse.state:type_name -> warren.v1.ConsumerState
+	44, // 37: warren.v1.ConsumeResponse.heartbeat:type_name -> warren.v1.Heartbeat
+	46, // 38: warren.v1.ConsumeResponse.deliveries:type_name -> warren.v1.Deliveries
+	45, // 39: warren.v1.GetResponse.delivery:type_name -> warren.v1.Delivery
+	39, // 40: warren.v1.SettleRequest.settle:type_name -> warren.v1.Settle
+	54, // 41: warren.v1.SessionResponse.leader_moved:type_name -> warren.v1.LeaderMoved
+	57, // 42: warren.v1.GroupStatus.peers:type_name -> warren.v1.GroupPeer
+	56, // 43: warren.v1.ClusterStatusResponse.members:type_name -> warren.v1.ClusterMember
+	58, // 44: warren.v1.ClusterStatusResponse.groups:type_name -> warren.v1.GroupStatus
+	4,  // 45: warren.v1.GossipKeyRequest.op:type_name -> warren.v1.GossipKeyOp
+	65, // 46: warren.v1.GossipKeyResponse.keys:type_name -> warren.v1.GossipKeyHolders
+	5,  // 47: warren.v1.ValueTable.FieldsEntry.value:type_name -> warren.v1.Value
+	5,  // 48: warren.v1.Message.HeadersEntry.value:type_name -> warren.v1.Value
+	5,  // 49: warren.v1.Exchange.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 50: warren.v1.DeclareExchangeRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 51: warren.v1.DeclareQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 52: warren.v1.QueueInfo.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 53: warren.v1.Binding.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 54: warren.v1.BindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 55: warren.v1.UnbindQueueRequest.ArgumentsEntry.value:type_name -> warren.v1.Value
+	5,  // 56: warren.v1.Subscribe.ArgumentsEntry.value:type_name -> warren.v1.Value
+	11, // 57: warren.v1.BrokerService.DeclareExchange:input_type -> warren.v1.DeclareExchangeRequest
+	13, // 58: warren.v1.BrokerService.DeleteExchange:input_type -> warren.v1.DeleteExchangeRequest
+	15, // 59: warren.v1.BrokerService.ListExchanges:input_type -> warren.v1.ListExchangesRequest
+	17, // 60: warren.v1.BrokerService.DeclareQueue:input_type -> warren.v1.DeclareQueueRequest
+	19, // 61: warren.v1.BrokerService.DeleteQueue:input_type -> warren.v1.DeleteQueueRequest
+	21, // 62: warren.v1.BrokerService.PurgeQueue:input_type -> warren.v1.PurgeQueueRequest
+	25, // 63: warren.v1.BrokerService.ListQueues:input_type -> warren.v1.ListQueuesRequest
+	28, // 64: warren.v1.BrokerService.BindQueue:input_type -> warren.v1.BindQueueRequest
+	30, // 65: warren.v1.BrokerService.UnbindQueue:input_type -> warren.v1.UnbindQueueRequest
+	32, // 66: warren.v1.BrokerService.ListBindings:input_type -> warren.v1.ListBindingsRequest
+	35, // 67: warren.v1.BrokerService.Publish:input_type -> warren.v1.PublishRequest
+	41, // 68: warren.v1.BrokerService.Consume:input_type -> warren.v1.ConsumeRequest
+	48, // 69: warren.v1.BrokerService.Get:input_type -> warren.v1.GetRequest
+	50, // 70: warren.v1.BrokerService.Settle:input_type -> warren.v1.SettleRequest
+	52, // 71: warren.v1.BrokerService.Session:input_type -> warren.v1.SessionRequest
+	55, // 72: warren.v1.BrokerService.ClusterStatus:input_type -> warren.v1.ClusterStatusRequest
+	60, // 73: warren.v1.BrokerService.LeaveCluster:input_type -> warren.v1.LeaveClusterRequest
+	62, // 74: warren.v1.BrokerService.RemoveNode:input_type -> warren.v1.RemoveNodeRequest
+	64, // 75: warren.v1.BrokerService.GossipKey:input_type -> warren.v1.GossipKeyRequest
+	12, // 76: warren.v1.BrokerService.DeclareExchange:output_type -> warren.v1.DeclareExchangeResponse
+	14, // 77: warren.v1.BrokerService.DeleteExchange:output_type -> warren.v1.DeleteExchangeResponse
+	16, // 78: warren.v1.BrokerService.ListExchanges:output_type -> warren.v1.ListExchangesResponse
+	18, // 79: warren.v1.BrokerService.DeclareQueue:output_type -> warren.v1.DeclareQueueResponse
+	20, // 80: warren.v1.BrokerService.DeleteQueue:output_type -> warren.v1.DeleteQueueResponse
+	22, // 81: warren.v1.BrokerService.PurgeQueue:output_type -> warren.v1.PurgeQueueResponse
+	26, // 82: warren.v1.BrokerService.ListQueues:output_type -> warren.v1.ListQueuesResponse
+	29, // 83: warren.v1.BrokerService.BindQueue:output_type -> warren.v1.BindQueueResponse
+	31, // 84: warren.v1.BrokerService.UnbindQueue:output_type -> warren.v1.UnbindQueueResponse
+	33, // 85: warren.v1.BrokerService.ListBindings:output_type -> warren.v1.ListBindingsResponse
+	37, // 86: warren.v1.BrokerService.Publish:output_type -> warren.v1.PublishResponse
+	47, // 87: warren.v1.BrokerService.Consume:output_type -> warren.v1.ConsumeResponse
+	49, // 88: warren.v1.BrokerService.Get:output_type -> warren.v1.GetResponse
+	51, // 89: warren.v1.BrokerService.Settle:output_type -> warren.v1.SettleResponse
+	53, // 90: warren.v1.BrokerService.Session:output_type -> warren.v1.SessionResponse
+	59, // 91: warren.v1.BrokerService.ClusterStatus:output_type -> warren.v1.ClusterStatusResponse
+	61, // 92: warren.v1.BrokerService.LeaveCluster:output_type -> warren.v1.LeaveClusterResponse
+	63, // 93: warren.v1.BrokerService.RemoveNode:output_type -> warren.v1.RemoveNodeResponse
+	66, // 94: warren.v1.BrokerService.GossipKey:output_type -> warren.v1.GossipKeyResponse
+	76, // [76:95] is the sub-list for method output_type
+	57, // [57:76] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_warren_v1_broker_proto_init() }
@@ -5108,15 +5275,17 @@ func file_warren_v1_broker_proto_init() {
 		(*Value_ListValue)(nil),
 		(*Value_TableValue)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[35].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[36].OneofWrappers = []any{
 		(*ConsumeRequest_Subscribe)(nil),
 		(*ConsumeRequest_Settle)(nil),
+		(*ConsumeRequest_Settles)(nil),
 	}
-	file_warren_v1_broker_proto_msgTypes[40].OneofWrappers = []any{
+	file_warren_v1_broker_proto_msgTypes[42].OneofWrappers = []any{
 		(*ConsumeResponse_Subscribed)(nil),
 		(*ConsumeResponse_Delivery)(nil),
 		(*ConsumeResponse_State)(nil),
 		(*ConsumeResponse_Heartbeat)(nil),
+		(*ConsumeResponse_Deliveries)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5124,7 +5293,7 @@ func file_warren_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_warren_v1_broker_proto_rawDesc), len(file_warren_v1_broker_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   70,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
