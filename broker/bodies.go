@@ -202,6 +202,30 @@ func (k *bodyKeeper) fill(p *fsmpb.Payload) (*fsmpb.Payload, error) {
 	return withBody(p, body), nil
 }
 
+// fillMany is fill for many payloads; the bodies in the store are read
+// together (bodystore.ReadMany). ps is not modified.
+func (k *bodyKeeper) fillMany(ps []*fsmpb.Payload) ([]*fsmpb.Payload, error) {
+	var keys []bodystore.Key
+	var at []int // the payloads whose body is read, in keys' order
+	for i, p := range ps {
+		if r := p.GetBodyRef(); r != nil && len(p.GetBody()) == 0 && r.GetLength() > 0 {
+			keys, at = append(keys, bodyKey(r)), append(at, i)
+		}
+	}
+	out := slices.Clone(ps)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	bodies, err := k.store.ReadMany(keys)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		out[i] = withBody(ps[i], bodies[j])
+	}
+	return out, nil
+}
+
 // withBody is a copy of p with body, sharing p's other fields (which
 // nobody mutates). TestWithBodyCopiesEveryField keeps it complete.
 func withBody(p *fsmpb.Payload, body []byte) *fsmpb.Payload {

@@ -97,7 +97,7 @@ func (b *Broker) Subscribe(ctx context.Context, o SubscribeOptions) (*Consumer, 
 	c.AckSent(sent)
 	var active bool
 	qg.fsm.read(func(g *fsm.QueueGroup) { active = g.ConsumerActive(def.ID, o.Session, o.Tag) })
-	return &Consumer{c: c, active: active, group: qg.name, fill: qg.fill}, nil
+	return &Consumer{c: c, active: active, group: qg.name, fill: qg.fill, fillMany: qg.fillMany}, nil
 }
 
 // consumerTimeout is a consumer's timeout: its own, else its queue's

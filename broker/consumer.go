@@ -42,9 +42,11 @@ type Consumer struct {
 	active bool
 	group  string
 	// fill reads a delivery's body back from its group's body store
-	// (queueGroup.fill): the dispatcher holds deliveries without bodies
-	// until they are sent.
-	fill func(*fsmpb.Payload) (*fsmpb.Payload, error)
+	// (queueGroup.fill), and fillMany those of many deliveries
+	// (queueGroup.fillMany): the dispatcher holds deliveries without
+	// bodies until they are sent.
+	fill     func(*fsmpb.Payload) (*fsmpb.Payload, error)
+	fillMany func([]*fsmpb.Payload) ([]*fsmpb.Payload, error)
 }
 
 // delivery is d as the API's Delivery, its body read back in.
@@ -99,16 +101,46 @@ func (c *Consumer) Next(ctx context.Context) (Delivery, error) {
 	return c.delivery(d)
 }
 
-// TryNext takes the next delivery without waiting, when one is ready and
-// no state change comes before it (ok false otherwise): a stream sends what
-// is ready together. An error is a body that could not be read back.
-func (c *Consumer) TryNext() (d Delivery, ok bool, err error) {
-	fd, ok := c.c.TryNext()
-	if !ok {
-		return Delivery{}, false, nil
+// TakeReady takes, without waiting, up to max of the deliveries ready (no
+// state change before them) whose bodies come to at most maxBodyBytes in
+// all, and reads their bodies back together (bodystore.ReadMany: one read
+// for records that lie one after another). A stream sends them in one
+// message. An error is a body that could not be read back.
+func (c *Consumer) TakeReady(max, maxBodyBytes int) ([]Delivery, error) {
+	bytes := 0
+	fds := c.c.TakeReady(max, func(d fsm.Delivery) bool {
+		n := bodyLen(d.Payload)
+		if bytes+n > maxBodyBytes {
+			return false
+		}
+		bytes += n
+		return true
+	})
+	if len(fds) == 0 {
+		return nil, nil
 	}
-	d, err = c.delivery(fd)
-	return d, err == nil, err
+	ps := make([]*fsmpb.Payload, len(fds))
+	for i := range fds {
+		ps[i] = fds[i].Payload
+	}
+	ps, err := c.fillMany(ps)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries %d to %d of queue %q: %w", fds[0].Tag, fds[len(fds)-1].Tag, fds[0].QueueName, err)
+	}
+	ds := make([]Delivery, len(fds))
+	for i, fd := range fds {
+		fd.Payload = ps[i]
+		ds[i] = delivery(fd)
+	}
+	return ds, nil
+}
+
+// bodyLen is the length of p's body, in the payload or in the body store.
+func bodyLen(p *fsmpb.Payload) int {
+	if n := len(p.GetBody()); n > 0 {
+		return n
+	}
+	return int(p.GetBodyRef().GetLength())
 }
 
 // Sent records that the deliveries with tags reached the client (an

@@ -81,6 +81,14 @@ func (q *queueGroup) fill(p *fsmpb.Payload) (*fsmpb.Payload, error) {
 	return q.bodies.fill(p)
 }
 
+// fillMany is fill for many payloads, whose bodies it reads together.
+func (q *queueGroup) fillMany(ps []*fsmpb.Payload) ([]*fsmpb.Payload, error) {
+	if q.bodies == nil {
+		return ps, nil
+	}
+	return q.bodies.fillMany(ps)
+}
+
 // closeBodies closes the body store, once the group's Raft is shut down.
 func (q *queueGroup) closeBodies() error {
 	if q.bodies == nil {

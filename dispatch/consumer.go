@@ -133,20 +133,21 @@ func (c *Consumer) NextEvent(ctx context.Context) (Event, error) {
 	}
 }
 
-// TryNext takes the next delivery without waiting, when one is buffered
-// and no state change comes before it: the stream's writer takes what is
-// ready after NextEvent, to send it together. ok is false otherwise (and
-// once the consumer is closed).
-func (c *Consumer) TryNext() (d fsm.Delivery, ok bool) {
+// TakeReady takes, without waiting, up to max of the deliveries buffered,
+// in order, while fits accepts the next one, and stops at a state change
+// (NextEvent hands that over on its own): the stream's writer takes what
+// is ready after NextEvent, to send it together. It returns nothing once
+// the consumer is closed.
+func (c *Consumer) TakeReady(max int, fits func(fsm.Delivery) bool) []fsm.Delivery {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || len(c.buf) == 0 || c.buf[0].State {
-		return fsm.Delivery{}, false
+	var ds []fsm.Delivery
+	for !c.closed && len(ds) < max && len(c.buf) > 0 && !c.buf[0].State && fits(c.buf[0].Delivery) {
+		ds = append(ds, c.buf[0].Delivery)
+		c.buf[0] = Event{}
+		c.buf = c.buf[1:]
 	}
-	d = c.buf[0].Delivery
-	c.buf[0] = Event{}
-	c.buf = c.buf[1:]
-	return d, true
+	return ds
 }
 
 // Sent tells the dispatcher deliveries were written to the stream. For an

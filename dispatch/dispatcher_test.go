@@ -677,38 +677,48 @@ func TestNackDoesNotLinger(t *testing.T) {
 	}
 }
 
-// TryNext takes the deliveries buffered, in order, without waiting, and
-// stops at a state change, which NextEvent hands over on its own.
-func TestTryNextStopsAtStateChanges(t *testing.T) {
+// TakeReady takes the deliveries buffered, in order, without waiting, as
+// many as it may and fits accepts, and stops at a state change, which
+// NextEvent hands over on its own.
+func TestTakeReadyStopsAtStateChanges(t *testing.T) {
 	d := New(newRecorder(), nil)
 	defer d.Stop(ErrStopped)
 	c, _ := d.Register(Key{Queue: 1, Session: "s", Tag: "c"}, false, 10)
-	if _, ok := c.TryNext(); ok {
-		t.Fatal("TryNext took a delivery from an empty buffer")
-	}
-	d.Deliver(deliveries(c.Key(), 1, 2))
-	d.ActiveChanged([]fsm.ActiveChange{{Queue: 1, Session: "s", Tag: "c", Active: false}})
-	d.Deliver(deliveries(c.Key(), 3))
-	for _, want := range []uint64{1, 2} {
-		if got, ok := c.TryNext(); !ok || got.Tag != want {
-			t.Fatalf("TryNext = %d %v, want tag %d", got.Tag, ok, want)
+	all := func(fsm.Delivery) bool { return true }
+	tags := func(ds []fsm.Delivery) []uint64 {
+		var out []uint64
+		for _, d := range ds {
+			out = append(out, d.Tag)
 		}
+		return out
 	}
-	if got, ok := c.TryNext(); ok {
-		t.Fatalf("TryNext took tag %d past a state change", got.Tag)
+	if got := c.TakeReady(10, all); len(got) != 0 {
+		t.Fatalf("TakeReady took %v from an empty buffer", tags(got))
+	}
+	d.Deliver(deliveries(c.Key(), 1, 2, 3, 4))
+	d.ActiveChanged([]fsm.ActiveChange{{Queue: 1, Session: "s", Tag: "c", Active: false}})
+	d.Deliver(deliveries(c.Key(), 5))
+	if got := c.TakeReady(1, all); !slices.Equal(tags(got), []uint64{1}) {
+		t.Fatalf("TakeReady(1) = %v, want [1]", tags(got))
+	}
+	if got := c.TakeReady(10, func(d fsm.Delivery) bool { return d.Tag < 3 }); !slices.Equal(tags(got), []uint64{2}) {
+		t.Fatalf("TakeReady of tags under 3 = %v, want [2]", tags(got))
+	}
+	if got := c.TakeReady(10, all); !slices.Equal(tags(got), []uint64{3, 4}) {
+		t.Fatalf("TakeReady = %v, want [3 4] and no tag past the state change", tags(got))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if e, err := c.NextEvent(ctx); err != nil || !e.State || e.Active {
 		t.Fatalf("NextEvent = %+v %v, want the state change", e, err)
 	}
-	if got, ok := c.TryNext(); !ok || got.Tag != 3 {
-		t.Fatalf("TryNext = %d %v after the state change, want tag 3", got.Tag, ok)
+	if got := c.TakeReady(10, all); !slices.Equal(tags(got), []uint64{5}) {
+		t.Fatalf("TakeReady = %v after the state change, want [5]", tags(got))
 	}
+	d.Deliver(deliveries(c.Key(), 6))
 	c.Close()
-	d.Deliver(deliveries(c.Key(), 4))
-	if _, ok := c.TryNext(); ok {
-		t.Fatal("TryNext took a delivery from a closed consumer")
+	if got := c.TakeReady(10, all); len(got) != 0 {
+		t.Fatalf("TakeReady took %v from a closed consumer", tags(got))
 	}
 }
 

@@ -154,10 +154,17 @@ const (
 // freed gets what that commit assigned in one message, not one message
 // each, which is most of what a delivery costs both ends at full load.
 func sendReady(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResponse], c *broker.Consumer, first broker.Delivery) error {
-	batch := []*pb.Delivery{apiDelivery(first)}
-	tags := []uint64{first.Tag}
-	bytes := len(first.Message.Body)
-	send := func() error {
+	ds, err := c.TakeReady(maxBatchDeliveries-1, maxBatchBodyBytes-len(first.Message.Body))
+	ds = append([]broker.Delivery{first}, ds...)
+	for len(ds) > 0 {
+		if err != nil {
+			return toStatus(err) // what was taken and not sent returns with the Cancel
+		}
+		batch := make([]*pb.Delivery, len(ds))
+		tags := make([]uint64, len(ds))
+		for i, d := range ds {
+			batch[i], tags[i] = apiDelivery(d), d.Tag
+		}
 		m := &pb.ConsumeResponse{Response: &pb.ConsumeResponse_Deliveries{Deliveries: &pb.Deliveries{Deliveries: batch}}}
 		if len(batch) == 1 {
 			m = &pb.ConsumeResponse{Response: &pb.ConsumeResponse_Delivery{Delivery: batch[0]}}
@@ -166,26 +173,9 @@ func sendReady(stream grpc.BidiStreamingServer[pb.ConsumeRequest, pb.ConsumeResp
 			return err
 		}
 		c.Sent(tags...)
-		batch, tags, bytes = nil, nil, 0
-		return nil
+		ds, err = c.TakeReady(maxBatchDeliveries, maxBatchBodyBytes)
 	}
-	for {
-		d, ok, err := c.TryNext()
-		if err != nil {
-			return toStatus(err) // what was taken and not sent returns with the Cancel
-		}
-		if !ok {
-			break
-		}
-		n := len(d.Message.Body)
-		if len(batch) == maxBatchDeliveries || (len(batch) > 0 && bytes+n > maxBatchBodyBytes) {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-		batch, tags, bytes = append(batch, apiDelivery(d)), append(tags, d.Tag), bytes+n
-	}
-	return send()
+	return nil
 }
 
 // errHeartbeatDue says that a consume stream has sent nothing for its

@@ -2,11 +2,14 @@ package bodystore
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -56,6 +59,25 @@ func TestModel(t *testing.T) {
 				got, err := s.Read(k)
 				if err != nil || !bytes.Equal(got, want) {
 					t.Fatalf("seed %d step %d (%s): read %+v: %v", seed, step, what, k, err)
+				}
+			}
+			// ReadMany: every key in key order (mostly the order in the
+			// segments, so runs read together), then a random few in any
+			// order.
+			keys := slices.SortedFunc(maps.Keys(model), func(a, b Key) int {
+				return cmp.Or(cmp.Compare(a.Index, b.Index), cmp.Compare(a.Position, b.Position))
+			})
+			some := slices.Clone(keys)
+			rng.Shuffle(len(some), func(i, j int) { some[i], some[j] = some[j], some[i] })
+			for _, ks := range [][]Key{keys, some[:len(some)/3]} {
+				got, err := s.ReadMany(ks)
+				if err != nil {
+					t.Fatalf("seed %d step %d (%s): ReadMany of %d keys: %v", seed, step, what, len(ks), err)
+				}
+				for i, k := range ks {
+					if !bytes.Equal(got[i], model[k]) {
+						t.Fatalf("seed %d step %d (%s): ReadMany gave %+v a wrong body", seed, step, what, k)
+					}
 				}
 			}
 		}

@@ -238,17 +238,94 @@ func (s *Store) readRecord(k Key) (loc, []byte, error) {
 	if !ok {
 		return loc{}, nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
 	}
-	seg := s.segs[l.seg]
 	rec := make([]byte, headerSize+int(l.n))
-	if off := int64(l.off); seg == s.active && off >= seg.written {
-		copy(rec, s.pending[off-seg.written:])
-	} else if _, err := seg.f.ReadAt(rec, off); err != nil {
-		return loc{}, nil, fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
+	if err := s.readAt(rec, l); err != nil {
+		return loc{}, nil, err
 	}
-	if h := parseHeader(rec); !valid(rec) || h.key != k || h.n != l.n {
-		return loc{}, nil, fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, seg.f.Name(), l.off)
+	if err := s.check(rec, k, l); err != nil {
+		return loc{}, nil, err
 	}
 	return l, rec, nil
+}
+
+// readAt reads into b the bytes of l's segment from l.off on: from the
+// file, or from pending for what is not written yet. s.mu must be held.
+func (s *Store) readAt(b []byte, l loc) error {
+	seg := s.segs[l.seg]
+	off := int64(l.off)
+	if seg == s.active && off >= seg.written {
+		copy(b, s.pending[off-seg.written:])
+		return nil
+	}
+	if seg == s.active && off+int64(len(b)) > seg.written {
+		return fmt.Errorf("body store: a read at %d of %d bytes in %s spans its unwritten tail", off, len(b), seg.f.Name())
+	}
+	if _, err := seg.f.ReadAt(b, off); err != nil {
+		return fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
+	}
+	return nil
+}
+
+// check verifies that rec is the intact record of k that l locates.
+func (s *Store) check(rec []byte, k Key, l loc) error {
+	if h := parseHeader(rec); !valid(rec) || h.key != k || h.n != l.n {
+		return fmt.Errorf("body store: record of index %d position %d in %s at %d is damaged", k.Index, k.Position, s.segs[l.seg].f.Name(), l.off)
+	}
+	return nil
+}
+
+// ReadMany returns the bodies stored under keys, in order, each checked as
+// Read checks it. Records that lie one after another in a segment (a
+// queue's messages delivered in the order they were published) are read
+// with one pread: a consumer's batch of deliveries costs a read, not one a
+// message. The bodies share that read's buffer.
+func (s *Store) ReadMany(keys []Key) ([][]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	locs := make([]loc, len(keys))
+	for i, k := range keys {
+		l, ok := s.index.get(k)
+		if !ok {
+			return nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
+		}
+		locs[i] = l
+	}
+	bodies := make([][]byte, len(keys))
+	for i := 0; i < len(keys); {
+		// A run: records i..j-1, each starting where the one before ends,
+		// all in the file or all pending.
+		first := locs[i]
+		end := first.off + headerSize + first.n
+		j := i + 1
+		for ; j < len(keys); j++ {
+			l := locs[j]
+			if l.seg != first.seg || l.off != end || s.pendingFrom(l) != s.pendingFrom(first) {
+				break
+			}
+			end += headerSize + l.n
+		}
+		buf := make([]byte, end-first.off)
+		if err := s.readAt(buf, first); err != nil {
+			return nil, err
+		}
+		for k := i; k < j; k++ {
+			at := locs[k].off - first.off
+			rec := buf[at : at+headerSize+locs[k].n : at+headerSize+locs[k].n]
+			if err := s.check(rec, keys[k], locs[k]); err != nil {
+				return nil, err
+			}
+			bodies[k] = rec[headerSize:]
+		}
+		i = j
+	}
+	return bodies, nil
+}
+
+// pendingFrom reports whether l's record is still pending (not written to
+// its file). s.mu must be held.
+func (s *Store) pendingFrom(l loc) bool {
+	seg := s.segs[l.seg]
+	return seg == s.active && int64(l.off) >= seg.written
 }
 
 // Sync makes every body put so far durable (fdatasync of the segments
