@@ -28,13 +28,25 @@ func nowMs() int64 { return time.Now().UnixMilli() }
 // Each message is stored once: its body is not copied until it is encoded
 // into the Raft entry.
 func (b *Broker) Publish(ctx context.Context, vhost, publisherID string, entries []PublishEntry) ([]PublishOutcome, error) {
+	outcomes, _, err := b.PublishHinted(ctx, vhost, publisherID, entries)
+	return outcomes, err
+}
+
+// PublishHinted is Publish, and also returns the gRPC address of the node
+// that leads every queue group the entries went to, when that is another
+// node whose address is known ("" otherwise): a client that sends the same
+// exchanges and routing keys there saves this node's hop, a gRPC call and
+// a copy of every body (issue 11: a third of the confirm latency and a
+// fifth of the CPU of three nodes at 1,000 msg/s).
+func (b *Broker) PublishHinted(ctx context.Context, vhost, publisherID string, entries []PublishEntry) ([]PublishOutcome, string, error) {
 	if hasNestedHeaders(entries) {
 		if err := b.requireMetaVersion("list and table header values"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	if idx := b.delayedIndexes(ctx, vhost, entries); len(idx) > 0 {
-		return b.publishDelayed(ctx, vhost, publisherID, entries, idx)
+		outcomes, err := b.publishDelayed(ctx, vhost, publisherID, entries, idx)
+		return outcomes, "", err
 	}
 	outcomes, shares, unrouted, err := b.route(vhost, publisherID, entries)
 	if unrouted || errors.Is(err, fsm.ErrNotFound) {
@@ -45,9 +57,36 @@ func (b *Broker) Publish(ctx context.Context, vhost, publisherID string, entries
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return b.enqueueShares(ctx, outcomes, shares)
+	outcomes, err = b.enqueueShares(ctx, outcomes, shares)
+	if err != nil {
+		return nil, "", err
+	}
+	return outcomes, b.sharesLeader(shares), nil
+}
+
+// sharesLeader is the gRPC address of the node that leads every group of
+// shares, when that is another node ("" when this one leads any of them,
+// they have different leaders, or an address is not known).
+func (b *Broker) sharesLeader(shares map[uint32]*groupShare) string {
+	var leader string
+	for g := range shares {
+		qg, err := b.queueGroup(g)
+		if err != nil || qg.group.IsLeader() {
+			return ""
+		}
+		_, id := qg.group.Leader()
+		if id == "" || (leader != "" && string(id) != leader) {
+			return ""
+		}
+		leader = string(id)
+	}
+	if leader == "" {
+		return ""
+	}
+	addr, _ := b.node.MemberGRPCAddr(leader)
+	return addr
 }
 
 // route routes every entry with the local meta state: the outcomes so far

@@ -39,6 +39,13 @@ type batcher struct {
 	seq   uint64   // owned by run: the last sequence number given out
 
 	window seqWindow
+
+	// leader is the gRPC address the last answer named as the leader of
+	// every queue group its messages went to (PublishResponse's
+	// leader_grpc_addr), "" for none: publishes go there, on a direct
+	// connection, and skip the hop through the current node. A worker's
+	// producer publishes to one queue, whose leader that is.
+	leader atomic.Pointer[string]
 }
 
 func newBatcher(c *Client) *batcher {
@@ -237,6 +244,7 @@ func (b *batcher) send(batch []*pending) {
 	defer stop()
 	bo := b.c.newBackoff()
 	var last error
+	direct := b.c.opts.directPublish
 	for {
 		cn, err := b.c.conn(wctx, last)
 		if err != nil {
@@ -244,18 +252,45 @@ func (b *batcher) send(batch []*pending) {
 			return
 		}
 		retry := last != nil
+		to := cn
+		if direct {
+			to = b.leaderConn(wctx, cn)
+		}
 		ctx, cancel := b.requestContext(batch)
-		resp, err := cn.api.Publish(ctx, &warrenpb.PublishRequest{
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if to != cn {
+			actx, acancel = context.WithTimeout(ctx, directPublishPatience)
+		}
+		resp, err := to.api.Publish(actx, &warrenpb.PublishRequest{
 			PublisherId:  b.c.opts.publisherID,
 			Entries:      entries,
 			MinMetaIndex: b.c.MetaIndex(),
 		})
+		impatient := actx.Err() != nil && ctx.Err() == nil
+		acancel()
 		timedOut := ctx.Err() != nil
 		cancel()
 		if err == nil {
-			b.c.proven(cn)
+			if to == cn {
+				b.c.proven(cn)
+			}
+			b.noteLeader(to, resp.GetLeaderGrpcAddr())
 			b.complete(batch, resp)
 			return
+		}
+		if to != cn {
+			// The leader answered (a refusal any node would give), or its
+			// connection failed or it did not answer in time: then the
+			// batch goes through the current node at once, which takes any
+			// publish (a retry with the same sequences, deduplicated), and
+			// the leader is forgotten.
+			if f := b.c.classify(to, err); f == failOther && !impatient {
+				failAll(batch, b.c.rpcError(connError(to, f, err)))
+				return
+			}
+			b.forgetLeader(to.addr)
+			direct = false
+			continue
 		}
 		f := b.c.classify(cn, err)
 		if f == failConn || b.c.shouldHop(cn, f) {
@@ -283,6 +318,48 @@ func (b *batcher) send(batch []*pending) {
 			return
 		}
 	}
+}
+
+// directPublishPatience bounds a publish sent directly to a leader. A
+// paused or cut-off leader closes nothing, and gRPC's keepalive would tell
+// only after 15 s; the node the client is connected to learns of the
+// silence within an election (it then holds the publish for the new
+// leader), and a direct publish answers in milliseconds at ordinary loads.
+// After this long the batch goes through the connected node instead.
+const directPublishPatience = 500 * time.Millisecond
+
+// leaderConn is the direct connection to the leader the last answer named,
+// or cn when none was named, it is cn's node, or it cannot be had now.
+func (b *batcher) leaderConn(ctx context.Context, cn *conn) *conn {
+	addr := b.leader.Load()
+	if addr == nil || *addr == cn.addr {
+		return cn
+	}
+	dc, err := b.c.directConn(ctx, *addr)
+	if err != nil {
+		b.forgetLeader(*addr)
+		return cn
+	}
+	return dc
+}
+
+// forgetLeader drops addr as the leader publishes go to, unless another
+// answer named a leader since.
+func (b *batcher) forgetLeader(addr string) {
+	if cur := b.leader.Load(); cur != nil && *cur == addr {
+		b.leader.CompareAndSwap(cur, nil)
+	}
+}
+
+// noteLeader records the leader an answer from to named: the next
+// publishes go there. An answer that names none leaves the choice as it is
+// (the leader itself names none, and neither does a node whose publish
+// went to groups with different leaders).
+func (b *batcher) noteLeader(to *conn, addr string) {
+	if addr == "" || addr == to.addr {
+		return
+	}
+	b.leader.Store(&addr)
 }
 
 // complete completes the futures of batch from the server's answer.

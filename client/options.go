@@ -85,6 +85,7 @@ type options struct {
 	backoffMax       time.Duration
 	onState          func(State)
 	directConsume    bool
+	directPublish    bool
 	consumeHeartbeat time.Duration
 	sessionHeartbeat time.Duration
 	// user and password, when credentialsSet, are sent with every call;
@@ -110,6 +111,7 @@ func defaultOptions() options {
 		backoffMin:       DefaultReconnectBackoffMin,
 		backoffMax:       DefaultReconnectBackoffMax,
 		directConsume:    true,
+		directPublish:    true,
 		consumeHeartbeat: DefaultConsumeHeartbeat,
 		sessionHeartbeat: DefaultSessionHeartbeat,
 	}
@@ -380,6 +382,21 @@ func WithSessionHeartbeat(d time.Duration) Option {
 func WithoutDirectConsume() Option {
 	return func(o *options) error {
 		o.directConsume = false
+		return nil
+	}
+}
+
+// WithoutDirectPublish makes publishes always go to the node the client is
+// connected to, which forwards them to the leaders of their queues' groups.
+// By default, once an answer names the node that leads every group its
+// messages went to, the next publishes go to that node on a direct
+// connection (as consume streams do), which saves a hop, a gRPC call and a
+// copy of every body; when that connection fails they go through the
+// connected node again. Use this option when the nodes' advertised gRPC
+// addresses are not reachable from the client.
+func WithoutDirectPublish() Option {
+	return func(o *options) error {
+		o.directPublish = false
 		return nil
 	}
 }

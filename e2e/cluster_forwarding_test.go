@@ -134,7 +134,9 @@ func TestProcessPublishAndConsumeThroughFollowers(t *testing.T) {
 // then takes a get through a follower and lets its session end.
 func publishConsumeGetThroughFollowers(t *testing.T, admin *client.Client, followers []string) {
 	t.Helper()
-	prod := newClient(t, followers[0])
+	// Without direct publish: every publish goes through the follower,
+	// which forwards it (TestPublishGoesToTheLeader covers direct ones).
+	prod := newClient(t, followers[0], client.WithoutDirectPublish())
 	cons := newClient(t, followers[1])
 	// A client of another node has not seen the declaration's meta index:
 	// a publish before that node applied it would be unroutable.

@@ -251,11 +251,11 @@ func (s *Server) Publish(ctx context.Context, r *pb.PublishRequest) (*pb.Publish
 	if err != nil {
 		return nil, err
 	}
-	outcomes, err := s.broker.Publish(ctx, vh, r.GetPublisherId(), entries)
+	outcomes, leader, err := s.broker.PublishHinted(ctx, vh, r.GetPublisherId(), entries)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &pb.PublishResponse{Results: make([]*pb.PublishResult, len(outcomes))}
+	resp := &pb.PublishResponse{Results: make([]*pb.PublishResult, len(outcomes)), LeaderGrpcAddr: leader}
 	for i, o := range outcomes {
 		res := &pb.PublishResult{Reason: o.Reason}
 		switch o.Status {

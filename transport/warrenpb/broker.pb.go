@@ -2605,9 +2605,14 @@ func (x *PublishResult) GetReason() string {
 type PublishResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One per entry, in order.
-	Results       []*PublishResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Results []*PublishResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// Set when every message went to queue groups led by one other node: that
+	// node's gRPC address. Publishing the same exchanges and routing keys
+	// there saves the hop through this node (any node takes any publish, so
+	// this is a hint, never a refusal).
+	LeaderGrpcAddr string `protobuf:"bytes,2,opt,name=leader_grpc_addr,json=leaderGrpcAddr,proto3" json:"leader_grpc_addr,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PublishResponse) Reset() {
@@ -2645,6 +2650,13 @@ func (x *PublishResponse) GetResults() []*PublishResult {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *PublishResponse) GetLeaderGrpcAddr() string {
+	if x != nil {
+		return x.LeaderGrpcAddr
+	}
+	return ""
 }
 
 type Subscribe struct {
@@ -4864,9 +4876,10 @@ const file_warren_v1_broker_proto_rawDesc = "" +
 	"\x0emin_meta_index\x18\x03 \x01(\x04R\fminMetaIndex\"Y\n" +
 	"\rPublishResult\x120\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x18.warren.v1.PublishStatusR\x06status\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"o\n" +
 	"\x0fPublishResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\"\x8d\x04\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.warren.v1.PublishResultR\aresults\x12(\n" +
+	"\x10leader_grpc_addr\x18\x02 \x01(\tR\x0eleaderGrpcAddr\"\x8d\x04\n" +
 	"\tSubscribe\x12\x14\n" +
 	"\x05queue\x18\x01 \x01(\tR\x05queue\x12\x1a\n" +
 	"\bprefetch\x18\x02 \x01(\x05R\bprefetch\x12-\n" +
