@@ -139,6 +139,24 @@ func (b *Broker) route(vhost, publisherID string, entries []PublishEntry) ([]Pub
 // enqueueShares enqueues each group's share of a routed publish and
 // returns the outcomes once every group committed.
 func (b *Broker) enqueueShares(ctx context.Context, outcomes []PublishOutcome, shares map[uint32]*groupShare) ([]PublishOutcome, error) {
+	if len(shares) == 1 {
+		// One group (a publish to one queue, the common case): on this
+		// goroutine, which would only wait for another.
+		for g, share := range shares {
+			qg, err := b.queueGroup(g)
+			if err != nil {
+				return nil, err
+			}
+			res, err := qg.enqueue(ctx, share)
+			if err != nil {
+				return nil, err
+			}
+			for j, entry := range share.entries {
+				merge(&outcomes[entry], res[j])
+			}
+		}
+		return checkOutcomes(outcomes)
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -168,6 +186,12 @@ func (b *Broker) enqueueShares(ctx context.Context, outcomes []PublishOutcome, s
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	return checkOutcomes(outcomes)
+}
+
+// checkOutcomes fails a publish some of whose target queues vanished
+// (Status 0, see merge) with ErrNotFound.
+func checkOutcomes(outcomes []PublishOutcome) ([]PublishOutcome, error) {
 	for i := range outcomes {
 		if outcomes[i].Status == 0 {
 			return nil, fmt.Errorf("%w: %s", fsm.ErrNotFound, outcomes[i].Reason)

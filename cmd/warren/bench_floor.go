@@ -135,6 +135,9 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 		{"grpc", "unary call over loopback TCP, both ends", false, func() (func() error, func(), error) {
 			return floorGRPC(ctx)
 		}},
+		{"raft+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a one-voter hashicorp/raft group (segment log)", int(fl.size)), false, func() (func() error, func(), error) {
+			return floorRaftGRPC(ctx, dir, int(fl.size))
+		}},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
