@@ -42,7 +42,7 @@ type batcher struct {
 
 	// leader is the gRPC address the last answer named as the leader of
 	// every queue group its messages went to (PublishResponse's
-	// leader_grpc_addr), "" for none: publishes go there, on a direct
+	// leader_grpc_addr), nil for none: publishes go there, on a direct
 	// connection, and skip the hop through the current node. A worker's
 	// producer publishes to one queue, whose leader that is.
 	leader atomic.Pointer[string]
