@@ -17,6 +17,20 @@ import (
 	pb "github.com/warrenmq/warren/transport/warrenpb"
 )
 
+// jobsNode starts a node with a queue "jobs" and returns a client of it
+// and a context bounding the test.
+func jobsNode(t *testing.T) (pb.BrokerServiceClient, context.Context) {
+	t.Helper()
+	n := transporttest.Start(t, transporttest.Options{})
+	c := n.Dial(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if _, err := c.DeclareQueue(ctx, &pb.DeclareQueueRequest{Name: "jobs"}); err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx
+}
+
 // publishBodies publishes one message per body to queue jobs, confirmed.
 func publishBodies(ctx context.Context, t *testing.T, c pb.BrokerServiceClient, bodies [][]byte) {
 	t.Helper()
@@ -100,13 +114,7 @@ func waitQueueEmpty(ctx context.Context, t *testing.T, c pb.BrokerServiceClient)
 // messages, in tag order and bounded in bytes, and its Settles settle
 // every delivery they name.
 func TestConsumeBatches(t *testing.T) {
-	n := transporttest.Start(t, transporttest.Options{})
-	c := n.Dial(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.DeclareQueue(ctx, &pb.DeclareQueueRequest{Name: "jobs"}); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := jobsNode(t)
 	const small = 50
 	var bodies [][]byte
 	for i := range small {
@@ -170,13 +178,7 @@ func TestConsumeBatches(t *testing.T) {
 // A stream that does not ask for batches (a client of an earlier build)
 // gets one Delivery a message.
 func TestConsumeWithoutBatches(t *testing.T) {
-	n := transporttest.Start(t, transporttest.Options{})
-	c := n.Dial(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.DeclareQueue(ctx, &pb.DeclareQueueRequest{Name: "jobs"}); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := jobsNode(t)
 	var bodies [][]byte
 	for i := range 20 {
 		bodies = append(bodies, fmt.Appendf(nil, "job %d", i))
