@@ -303,6 +303,11 @@ func (s *Subscription) hand(pd *warrenpb.Delivery, autoAck bool) bool {
 		d.settler = s
 		s.pending.add(d)
 	}
+	select {
+	case s.deliveries <- d:
+		return true // room in the channel: recv did not wait
+	default:
+	}
 	// While the application does not take deliveries, recv reads
 	// nothing, and the silence watch must not count that.
 	s.handing.Store(true)
