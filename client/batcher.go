@@ -45,7 +45,8 @@ type batcher struct {
 	// leader_grpc_addr), nil for none: publishes go there, on a direct
 	// connection, and skip the hop through the current node. A worker's
 	// producer publishes to one queue, whose leader that is.
-	leader atomic.Pointer[string]
+	leader  atomic.Pointer[string]
+	dialing atomic.Bool // leaderDial is dialling
 }
 
 func newBatcher(c *Client) *batcher {
@@ -254,7 +255,7 @@ func (b *batcher) send(batch []*pending) {
 		retry := last != nil
 		to := cn
 		if direct {
-			to = b.leaderConn(wctx, cn)
+			to = b.leaderConn(cn)
 		}
 		ctx, cancel := b.requestContext(batch)
 		actx, acancel := ctx, context.CancelFunc(func() {})
@@ -329,18 +330,38 @@ func (b *batcher) send(batch []*pending) {
 const directPublishPatience = 500 * time.Millisecond
 
 // leaderConn is the direct connection to the leader the last answer named,
-// or cn when none was named, it is cn's node, or it cannot be had now.
-func (b *batcher) leaderConn(ctx context.Context, cn *conn) *conn {
+// or cn when none was named, it is cn's node, or there is no connection
+// to it ready now. A missing connection is dialled in the background
+// (leaderDial) while publishes go through cn: a dial never holds up a
+// publish, not even toward an address that drops packets, where it would
+// wait out the connect timeout.
+func (b *batcher) leaderConn(cn *conn) *conn {
 	addr := b.leader.Load()
 	if addr == nil || *addr == cn.addr {
 		return cn
 	}
-	dc, err := b.c.directConn(ctx, *addr)
-	if err != nil {
-		b.forgetLeader(*addr)
-		return cn
+	if dc := b.c.readyDirectConn(*addr); dc != nil {
+		return dc
 	}
-	return dc
+	b.leaderDial(*addr)
+	return cn
+}
+
+// leaderDial dials addr for direct publishes, once at a time, in the
+// background; when it fails, the leader is forgotten (directConn then
+// refuses the address for a while).
+func (b *batcher) leaderDial(addr string) {
+	if !b.dialing.CompareAndSwap(false, true) {
+		return
+	}
+	if !b.c.goroutine(func() {
+		defer b.dialing.Store(false)
+		if _, err := b.c.directConn(b.c.ctx, addr); err != nil {
+			b.forgetLeader(addr)
+		}
+	}) {
+		b.dialing.Store(false)
+	}
 }
 
 // forgetLeader drops addr as the leader publishes go to, unless another

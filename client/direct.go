@@ -124,6 +124,22 @@ func (c *Client) directConn(ctx context.Context, addr string) (*conn, error) {
 	return cn, nil
 }
 
+// readyDirectConn returns the direct connection to addr when there is one
+// that has not failed, without dialling.
+func (c *Client) readyDirectConn(addr string) *conn {
+	c.direct.mu.Lock()
+	defer c.direct.mu.Unlock()
+	cn := c.direct.conns[addr]
+	if cn == nil {
+		return nil
+	}
+	switch cn.cc.GetState() {
+	case connectivity.TransientFailure, connectivity.Shutdown:
+		return nil
+	}
+	return cn
+}
+
 // closeDirect closes every direct connection, at Close after the streams
 // on them have ended.
 func (c *Client) closeDirect() {

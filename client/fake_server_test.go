@@ -47,6 +47,7 @@ type fakeBroker struct {
 	consumeEnd  chan struct{}           // gets a value when a consume stream ends
 	failNext    map[string][]error      // per method: errors for the next calls, after recording them
 	heartbeats  atomic.Int64            // heartbeats sent on "beating" streams
+	leaderHint  string                  // Publish answers name it as the leader
 }
 
 func newFakeBroker() *fakeBroker {
@@ -153,7 +154,9 @@ func (f *fakeBroker) Publish(ctx context.Context, r *warrenpb.PublishRequest) (*
 			return nil, ctx.Err()
 		}
 	}
-	resp := &warrenpb.PublishResponse{}
+	f.mu.Lock()
+	resp := &warrenpb.PublishResponse{LeaderGrpcAddr: f.leaderHint}
+	f.mu.Unlock()
 	for _, e := range r.GetEntries() {
 		res := &warrenpb.PublishResult{Status: warrenpb.PublishStatus_PUBLISH_STATUS_CONFIRMED}
 		switch {
