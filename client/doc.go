@@ -90,6 +90,21 @@
 // (always so with [WithoutDirectConsume]). Losing the connected node does
 // not end a stream held at the leader; losing the leader does.
 //
+// Publishes go first to the connected node, which forwards them to the
+// leaders of their queues' groups. When its answer names the node that leads
+// every group the messages went to, the client dials that node in the
+// background and sends the next publishes there once the connection is
+// ready. A publish the leader fails, or does not answer within 500 ms (a
+// paused or cut-off node), goes through the connected node at once with the
+// same sequence numbers, which the server deduplicates
+// ([WithoutDirectPublish] keeps every publish on the connected node).
+//
+// Deliveries that are ready together come in one message, and settles made
+// while the previous ones are being sent go out together: under load a
+// subscription costs a message per batch, not per delivery and per ack.
+// A settle method returns once its settle is queued to be sent, as a send on
+// a stream returns before the server has it.
+//
 // # What the client expects of the server
 //
 // The server answers the first SessionRequest with a SessionResponse (the
