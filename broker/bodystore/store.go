@@ -236,7 +236,7 @@ func (s *Store) readRecord(k Key) (loc, []byte, error) {
 	defer s.mu.RUnlock()
 	l, ok := s.index.get(k)
 	if !ok {
-		return loc{}, nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
+		return loc{}, nil, notFound(k)
 	}
 	rec := make([]byte, headerSize+int(l.n))
 	if err := s.readAt(rec, l); err != nil {
@@ -253,7 +253,7 @@ func (s *Store) readRecord(k Key) (loc, []byte, error) {
 func (s *Store) readAt(b []byte, l loc) error {
 	seg := s.segs[l.seg]
 	off := int64(l.off)
-	if seg == s.active && off >= seg.written {
+	if s.pendingFrom(l) {
 		copy(b, s.pending[off-seg.written:])
 		return nil
 	}
@@ -264,6 +264,11 @@ func (s *Store) readAt(b []byte, l loc) error {
 		return fmt.Errorf("body store: read %s at %d: %w", seg.f.Name(), l.off, err)
 	}
 	return nil
+}
+
+// notFound is the error for a key the store does not hold.
+func notFound(k Key) error {
+	return fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
 }
 
 // check verifies that rec is the intact record of k that l locates.
@@ -286,7 +291,7 @@ func (s *Store) ReadMany(keys []Key) ([][]byte, error) {
 	for i, k := range keys {
 		l, ok := s.index.get(k)
 		if !ok {
-			return nil, fmt.Errorf("%w: index %d position %d", ErrNotFound, k.Index, k.Position)
+			return nil, notFound(k)
 		}
 		locs[i] = l
 	}
