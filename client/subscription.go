@@ -73,11 +73,10 @@ type Subscription struct {
 	// writeSettles goroutine sends what is queued in one message: under load
 	// many acks share a message, at light load each goes at once.
 	batch     bool
-	settleMu  sync.Mutex // queued, spare, settleEnd, and claims in queue order
+	settleMu  sync.Mutex // queued, settleEnd, and claims in queue order
 	queued    []*warrenpb.Settle
-	spare     []*warrenpb.Settle // the last batch's slice, reused
-	settleEnd bool               // Close began: settles are refused
-	settleDue chan struct{}      // wakes writeSettles (capacity 1)
+	settleEnd bool          // Close began: settles are refused
+	settleDue chan struct{} // wakes writeSettles (capacity 1)
 
 	deliveries chan *Delivery
 	// active: whether the consumer gets deliveries (false while it waits
@@ -518,7 +517,7 @@ func (s *Subscription) writeSettles() {
 func (s *Subscription) sendQueued() {
 	s.settleMu.Lock()
 	batch := s.queued
-	s.queued, s.spare = s.spare[:0], nil
+	s.queued = nil
 	s.settleMu.Unlock()
 	for rest := batch; len(rest) > 0; {
 		n := min(len(rest), maxSettlesPerMessage)
@@ -531,12 +530,6 @@ func (s *Subscription) sendQueued() {
 		}
 		rest = rest[n:]
 	}
-	clear(batch)
-	s.settleMu.Lock()
-	if s.spare == nil {
-		s.spare = batch[:0]
-	}
-	s.settleMu.Unlock()
 }
 
 // maxSettlesPerMessage is the most settles a node takes in one Settles
