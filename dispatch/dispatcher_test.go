@@ -629,13 +629,7 @@ func TestCloseFlushesLingeringAcks(t *testing.T) {
 	if err := c.CloseWait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cmds := rec.waitFor(t, 2)
-	if _, ok := cmds[0].(*fsmpb.Settle); !ok {
-		t.Fatalf("first command %T, want the lingering Settle", cmds[0])
-	}
-	if _, ok := cmds[1].(*fsmpb.Cancel); !ok {
-		t.Fatalf("second command %T, want the Cancel", cmds[1])
-	}
+	wantLingeringAckThen[*fsmpb.Cancel](t, rec)
 }
 
 // TestGetSettleDoesNotLinger: a get's Settle is a call waiting for its
@@ -668,12 +662,20 @@ func TestNackDoesNotLinger(t *testing.T) {
 	if _, err := c.Settle(Return, 2, false); err != nil {
 		t.Fatal(err)
 	}
+	wantLingeringAckThen[*fsmpb.Return](t, rec)
+}
+
+// wantLingeringAckThen waits for two commands: the lingering ack's Settle
+// (oneAckLingering), then a T.
+func wantLingeringAckThen[T proto.Message](t *testing.T, rec *recorder) {
+	t.Helper()
 	cmds := rec.waitFor(t, 2)
 	if _, ok := cmds[0].(*fsmpb.Settle); !ok {
 		t.Fatalf("first command %T, want the lingering ack's Settle", cmds[0])
 	}
-	if _, ok := cmds[1].(*fsmpb.Return); !ok {
-		t.Fatalf("second command %T, want the Return", cmds[1])
+	if _, ok := cmds[1].(T); !ok {
+		var want T
+		t.Fatalf("second command %T, want a %T", cmds[1], want)
 	}
 }
 
