@@ -91,7 +91,7 @@ func TestBatchedSettlesKeepClaimOrder(t *testing.T) {
 				} else {
 					err = ds[i].Ack(ctx)
 				}
-				if err != nil && !isAlreadySettled(err) {
+				if err != nil && !errors.Is(err, client.ErrAlreadySettled) {
 					t.Errorf("settle %d: %v", i, err)
 				}
 			}
@@ -126,8 +126,4 @@ func TestCloseSendsQueuedSettles(t *testing.T) {
 	}
 	_ = sub.Close()
 	waitCounts(ctx, t, c, queue, n-acked, 0)
-}
-
-func isAlreadySettled(err error) bool {
-	return errors.Is(err, client.ErrAlreadySettled)
 }
