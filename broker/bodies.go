@@ -191,8 +191,8 @@ func (k *bodyKeeper) snapshotLoop(ctx context.Context, group interface{ Snapshot
 // sharing everything but the body, read from the store. p is the state's
 // and is not modified.
 func (k *bodyKeeper) fill(p *fsmpb.Payload) (*fsmpb.Payload, error) {
-	r := p.GetBodyRef()
-	if r == nil || len(p.GetBody()) > 0 || r.GetLength() == 0 {
+	r := storedRef(p)
+	if r == nil {
 		return p, nil
 	}
 	body, err := k.store.Read(bodyKey(r))
@@ -208,7 +208,7 @@ func (k *bodyKeeper) fillMany(ps []*fsmpb.Payload) ([]*fsmpb.Payload, error) {
 	var keys []bodystore.Key
 	var at []int // the payloads whose body is read, in keys' order
 	for i, p := range ps {
-		if r := p.GetBodyRef(); r != nil && len(p.GetBody()) == 0 && r.GetLength() > 0 {
+		if r := storedRef(p); r != nil {
 			keys, at = append(keys, bodyKey(r)), append(at, i)
 		}
 	}
@@ -224,6 +224,16 @@ func (k *bodyKeeper) fillMany(ps []*fsmpb.Payload) ([]*fsmpb.Payload, error) {
 		out[i] = withBody(ps[i], bodies[j])
 	}
 	return out, nil
+}
+
+// storedRef is p's reference to its body in the store, or nil when p holds
+// its body (or has none) and nothing is to be read.
+func storedRef(p *fsmpb.Payload) *fsmpb.BodyRef {
+	r := p.GetBodyRef()
+	if r == nil || len(p.GetBody()) > 0 || r.GetLength() == 0 {
+		return nil
+	}
+	return r
 }
 
 // withBody is a copy of p with body, sharing p's other fields (which
@@ -383,8 +393,8 @@ func (k *bodyKeeper) complete(_ int64, persisted io.ReadCloser, reopen func() (i
 	var zeros []byte
 	var count countingWriter
 	err := fsm.CompleteSnapshot(&count, persisted, func(p *fsmpb.Payload) (*fsmpb.Payload, error) {
-		r := p.GetBodyRef()
-		if r == nil || len(p.GetBody()) > 0 || r.GetLength() == 0 {
+		r := storedRef(p)
+		if r == nil {
 			return p, nil
 		}
 		if !k.store.Has(bodyKey(r)) {
