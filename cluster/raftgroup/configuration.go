@@ -44,11 +44,7 @@ func (g *Group) changeConfiguration(ctx context.Context, change func(timeout tim
 	if err := g.precheck(ctx); err != nil {
 		return err
 	}
-	f := change(enqueueTimeout(ctx))
-	if err := await(ctx, f, g.stopped); err != nil {
-		return g.mapErr(ctx, err, f.Index() != 0)
-	}
-	return nil
+	return g.awaitIndexed(ctx, change(enqueueTimeout(ctx)))
 }
 
 // TransferLeadership asks the leader (this node) to hand leadership to the

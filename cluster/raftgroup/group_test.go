@@ -478,3 +478,30 @@ func TestRestoreTakesTheFSMsIndex(t *testing.T) {
 		t.Fatalf("after the next entry: unknown %v applied %d, want false 9", a.restoredUnknown.Load(), a.applied.Load())
 	}
 }
+
+// A configuration change whose ctx ends while Raft appends it returns
+// ctx's error and leaves the group working. Under -race this also checks
+// that nothing reads the change's future while Raft may still write it.
+func TestConfigurationChangeCancelledWhileAppending(t *testing.T) {
+	m := newTestMux(t, raftTestLogger(t, "mux"))
+	g := openSingleVoter(t, m, t.TempDir(), "q0", &listFSM{}, nil)
+	waitGroupLeader(t, g)
+
+	cancelled := 0
+	for i := range 40 {
+		ctx, cancel := context.WithCancel(context.Background())
+		go cancel()
+		err := g.AddNonvoter(ctx, raft.ServerID(fmt.Sprintf("n%d", i+2)),
+			raft.ServerAddress(fmt.Sprintf("127.0.0.1:%d", i+1)))
+		switch {
+		case errors.Is(err, context.Canceled):
+			cancelled++
+		case err != nil:
+			t.Fatalf("change %d: %v, want nil or context.Canceled", i, err)
+		}
+	}
+	t.Logf("%d of 40 changes saw their ctx end first", cancelled)
+	if _, _, err := Propose[string](context.Background(), g, []byte("after")); err != nil {
+		t.Fatalf("propose after the changes: %v", err)
+	}
+}

@@ -67,13 +67,8 @@ func Append[R any](ctx context.Context, g *Group, data []byte) (*Proposal[R], er
 // errors.
 func (p *Proposal[R]) Wait(ctx context.Context) (resp R, index uint64, err error) {
 	g := p.g
-	if err := g.await(ctx, p.future); err != nil {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			// The future is still Raft's to write: reading its index now
-			// races with Raft. The outcome is unknown to the caller.
-			return resp, 0, err
-		}
-		return resp, 0, g.mapErr(ctx, err, p.future.Index() != 0)
+	if err := g.awaitIndexed(ctx, p.future); err != nil {
+		return resp, 0, err
 	}
 	raw := p.future.Response()
 	resp, ok := raw.(R)
@@ -176,6 +171,23 @@ func enqueueTimeout(ctx context.Context) time.Duration {
 // publish committer's) needs no goroutine unless BatchApplyCh is on: the
 // caller waits for f itself, which spares a goroutine and a wake-up per
 // entry.
+// awaitIndexed waits for f, an entry Raft may have appended, and maps its
+// error with mapErr. The index tells whether Raft appended the entry, and
+// is read only once the future is resolved: when ctx ends first, Raft may
+// still be writing it (the race detector caught a configuration change
+// doing that), and the outcome is unknown to the caller anyway.
+func (g *Group) awaitIndexed(ctx context.Context, f raft.IndexFuture) error {
+	err := g.await(ctx, f)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return g.mapErr(ctx, err, f.Index() != 0)
+	}
+}
+
 func (g *Group) await(ctx context.Context, f raft.Future) error {
 	if ctx.Done() == nil && !g.cfg.BatchApplyCh {
 		return f.Error()
