@@ -136,7 +136,10 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 			return floorGRPC(ctx)
 		}},
 		{"raft+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a one-voter hashicorp/raft group (segment log)", int(fl.size)), false, func() (func() error, func(), error) {
-			return floorRaftGRPC(ctx, dir, int(fl.size))
+			return floorRaftGRPC(ctx, dir, int(fl.size), 1)
+		}},
+		{"raft3+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a three-voter hashicorp/raft group (segment logs, voters in this process on loopback)", int(fl.size)), false, func() (func() error, func(), error) {
+			return floorRaftGRPC(ctx, dir, int(fl.size), 3)
 		}},
 	}
 	for _, s := range steps {

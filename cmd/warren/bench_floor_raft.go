@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,16 +19,21 @@ import (
 	"github.com/warrenmq/warren/cluster/raftgroup"
 )
 
-// The "raft" step of warren bench floor is a confirmed publish with nothing
-// of Warren's broker in it: a unary gRPC call carrying --size bytes whose
-// handler proposes them to a one-voter hashicorp/raft group, on Warren's
+// The "raft+grpc" step of warren bench floor is a confirmed publish with
+// nothing of Warren's broker in it: a unary gRPC call carrying --size bytes
+// whose handler proposes them to a hashicorp/raft group, on Warren's
 // segment log in --dir, and answers once the entry is applied. Those are
 // the parts Warren is built on (raftgroup is the thin layer Warren's groups
-// use), so its latency is the floor of a one-node confirm on this machine
-// for this architecture: what the broker adds is the rest.
+// use), so its latency is the floor of a confirm on this machine for this
+// architecture: what the broker adds is the rest. "raft3+grpc" is the same
+// with three voters, each with its own directory, listener and Raft
+// transport over loopback, in this one process: the floor of a three-node
+// confirm when the three nodes share this machine, as the benchmark's
+// three-node setup does.
 
-// floorRaftGRPC starts the group and the server and returns the call.
-func floorRaftGRPC(ctx context.Context, dir string, size int) (func() error, func(), error) {
+// floorRaftGRPC starts a group of voters (1 or more) and the server, and
+// returns the call.
+func floorRaftGRPC(ctx context.Context, dir string, size, voters int) (func() error, func(), error) {
 	data, err := os.MkdirTemp(dir, "warren-floor-raft-*")
 	if err != nil {
 		return nil, nil, err
@@ -39,27 +45,15 @@ func floorRaftGRPC(ctx context.Context, dir string, size int) (func() error, fun
 		}
 		_ = os.RemoveAll(data)
 	}
-	raftLn, err := net.Listen("tcp", "127.0.0.1:0")
+	groups, err := openFloorGroups(data, voters, &stops)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	mux := raftgroup.NewMux(raftLn, nil)
-	go func() { _ = mux.Serve() }()
-	stops = append(stops, func() { _ = mux.Close() })
-	g, err := raftgroup.Open(raftgroup.Options{
-		Name: "floor", NodeID: "floor", DataDir: data, FSM: &floorFSM{},
-		Layer: mux.Layer("floor"), Config: raftgroup.DefaultConfig(), Bootstrap: true,
-	})
-	if err != nil {
-		stop()
-		return nil, nil, err
-	}
-	stops = append(stops, func() { _ = g.Shutdown() })
-	for deadline := time.Now().Add(10 * time.Second); !g.IsLeader(); {
+	for deadline := time.Now().Add(10 * time.Second); floorLeader(groups) == nil; {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			stop()
-			return nil, nil, errors.New("the one-voter group elected no leader within 10 s")
+			return nil, nil, fmt.Errorf("the %d-voter group elected no leader within 10 s", voters)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -70,7 +64,7 @@ func floorRaftGRPC(ctx context.Context, dir string, size int) (func() error, fun
 		return nil, nil, err
 	}
 	srv := grpc.NewServer()
-	healthpb.RegisterHealthServer(srv, &proposingHealth{g: g})
+	healthpb.RegisterHealthServer(srv, &proposingHealth{groups: groups})
 	go func() { _ = srv.Serve(ln) }()
 	stops = append(stops, srv.Stop)
 	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -97,15 +91,61 @@ func floorRaftGRPC(ctx context.Context, dir string, size int) (func() error, fun
 	return op, stop, nil
 }
 
+// openFloorGroups opens one voter of group "floor" per directory under
+// data, each on its own loopback listener, all bootstrapped with the same
+// configuration. Each stop it needs is appended to stops.
+func openFloorGroups(data string, voters int, stops *[]func()) ([]*raftgroup.Group, error) {
+	muxes := make([]*raftgroup.Mux, voters)
+	servers := make([]raft.Server, voters)
+	for i := range muxes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		m := raftgroup.NewMux(ln, nil)
+		go func() { _ = m.Serve() }()
+		*stops = append(*stops, func() { _ = m.Close() })
+		muxes[i] = m
+		servers[i] = raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(fmt.Sprintf("floor%d", i+1)), Address: raft.ServerAddress(ln.Addr().String())}
+	}
+	groups := make([]*raftgroup.Group, voters)
+	for i, m := range muxes {
+		g, err := raftgroup.Open(raftgroup.Options{
+			Name: "floor", NodeID: string(servers[i].ID), DataDir: filepath.Join(data, string(servers[i].ID)), FSM: &floorFSM{},
+			Layer: m.Layer("floor"), Config: raftgroup.DefaultConfig(), Bootstrap: true, BootstrapServers: servers,
+		})
+		if err != nil {
+			return nil, err
+		}
+		*stops = append(*stops, func() { _ = g.Shutdown() })
+		groups[i] = g
+	}
+	return groups, nil
+}
+
+// floorLeader returns the voter that leads, or nil during an election.
+func floorLeader(groups []*raftgroup.Group) *raftgroup.Group {
+	for _, g := range groups {
+		if g.IsLeader() {
+			return g
+		}
+	}
+	return nil
+}
+
 // proposingHealth answers a health check once its service name, as an
-// entry, is applied by the group.
+// entry, is applied by the leader of the group.
 type proposingHealth struct {
 	healthpb.UnimplementedHealthServer
-	g *raftgroup.Group
+	groups []*raftgroup.Group
 }
 
 func (p *proposingHealth) Check(ctx context.Context, r *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	if _, _, err := raftgroup.Propose[uint64](ctx, p.g, []byte(r.GetService())); err != nil {
+	g := floorLeader(p.groups)
+	if g == nil {
+		return nil, errors.New("the group has no leader")
+	}
+	if _, _, err := raftgroup.Propose[uint64](ctx, g, []byte(r.GetService())); err != nil {
 		return nil, fmt.Errorf("propose: %w", err)
 	}
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
