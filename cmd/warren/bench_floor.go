@@ -78,10 +78,20 @@ light load is made of, whatever the broker:
              the disk the node's data directory is on)
   grpc       a unary gRPC call (health Check) over loopback TCP, client and
              server in this process
+  raft+grpc  a unary call carrying --size bytes whose handler proposes them
+             to a one-voter hashicorp/raft group on Warren's segment log in
+             --dir and answers once they are applied: a one-node confirm
+             with nothing of the broker in it
+  raft3+grpc the same with a three-voter group, its voters in this process,
+             each with its own directory and Raft transport over loopback
+  raft3-procs+grpc
+             the same with each voter a process of its own (this executable
+             run again), as a local three-node cluster is; its CPU is that
+             of all four processes
 
 For each: latency p50, p99 and max, and the process CPU per operation (user
-and system, all threads: rusage), which is what a node's CPU figure at that
-rate is made of. Nothing talks to a node; --server is refused.
+and system, all threads: rusage; raft3-procs+grpc adds its voters'), which
+is what a node's CPU figure at that rate is made of. Nothing talks to a node; --server is refused.
 
 A benchmark, not a test: nothing fails on a slow machine.`,
 		Args: nArgs(0, 0),
@@ -119,28 +129,34 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 		dir = os.TempDir()
 	}
 	res := floorResult{Rate: fl.rate, Size: int(fl.size), Dir: dir}
+	var voters floorProcs
 	steps := []struct {
 		name, what string
 		// late: the latency is how late the op ran, not how long it took
 		late  bool
 		setup func() (op func() error, done func(), err error)
+		// cpu is the CPU the step takes so far; nil: this process's
+		cpu func() time.Duration
 	}{
 		{"timer", "a timer wakes the pacing goroutine (latency: how late)", true, func() (func() error, func(), error) {
 			return func() error { return nil }, func() {}, nil
-		}},
-		{"hand-off", "to a parked goroutine and back", false, floorHandOff},
+		}, nil},
+		{"hand-off", "to a parked goroutine and back", false, floorHandOff, nil},
 		{"fdatasync", fmt.Sprintf("append %d bytes, fdatasync", int(fl.size)), false, func() (func() error, func(), error) {
 			return floorFdatasync(dir, int(fl.size))
-		}},
+		}, nil},
 		{"grpc", "unary call over loopback TCP, both ends", false, func() (func() error, func(), error) {
 			return floorGRPC(ctx)
-		}},
+		}, nil},
 		{"raft+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a one-voter hashicorp/raft group (segment log)", int(fl.size)), false, func() (func() error, func(), error) {
 			return floorRaftGRPC(ctx, dir, int(fl.size), 1)
-		}},
+		}, nil},
 		{"raft3+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a three-voter hashicorp/raft group (segment logs, voters in this process on loopback)", int(fl.size)), false, func() (func() error, func(), error) {
 			return floorRaftGRPC(ctx, dir, int(fl.size), 3)
-		}},
+		}, nil},
+		{"raft3-procs+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a three-voter hashicorp/raft group (segment logs, each voter a process of its own; CPU: all four processes)", int(fl.size)), false, func() (func() error, func(), error) {
+			return voters.start(ctx, dir, int(fl.size))
+		}, voters.cpu},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
@@ -151,7 +167,11 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", s.name, err))
 			continue
 		}
-		st, err := paceFloor(ctx, fl.rate, fl.duration, s.late, op)
+		cpu := s.cpu
+		if cpu == nil {
+			cpu = processCPU
+		}
+		st, err := paceFloor(ctx, fl.rate, fl.duration, s.late, op, cpu)
 		done()
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", s.name, err))
@@ -170,15 +190,15 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 
 // paceFloor runs op at rate a second for d, each at its scheduled time,
 // and returns its latencies (with late, how late each ran instead) and the
-// process CPU per op.
-func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op func() error) (floorStep, error) {
+// CPU per op, as cpu counts it.
+func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op func() error, cpu func() time.Duration) (floorStep, error) {
 	lat := newLatencyHistogram()
 	interval := time.Duration(float64(time.Second) / rate)
 	n := int64(d / interval)
 	if n < 1 {
 		n = 1
 	}
-	cpu0 := processCPU()
+	cpu0 := cpu()
 	start := time.Now()
 	t := time.NewTimer(0)
 	<-t.C
@@ -201,7 +221,7 @@ func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op
 		}
 		_ = lat.RecordValue(max(1, time.Since(t0).Microseconds()))
 	}
-	cpu1 := processCPU()
+	cpu1 := cpu()
 	perOp := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(n)
 	// n ≥ 1 values recorded: percentiles is not nil.
 	return floorStep{Ops: n, Latency: *percentiles(lat), CPUPerOp: perOp, Cores: perOp * rate / 1e6}, nil

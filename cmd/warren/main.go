@@ -11,6 +11,9 @@ import (
 )
 
 func main() {
+	if code, ok := floorVoterMain(); ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
