@@ -86,10 +86,7 @@ func runFloorVoter(dir string, in io.Reader, out io.Writer) error {
 	if self == "" {
 		return fmt.Errorf("this voter's address %s is not among %q", raftLn.Addr(), lines.Text())
 	}
-	g, err := raftgroup.Open(raftgroup.Options{
-		Name: "floor", NodeID: self, DataDir: dir, FSM: &floorFSM{},
-		Layer: mux.Layer("floor"), Config: raftgroup.DefaultConfig(), Bootstrap: true, BootstrapServers: servers,
-	})
+	g, err := openFloorVoter(mux, raft.ServerID(self), dir, servers)
 	if err != nil {
 		return err
 	}
@@ -177,7 +174,7 @@ func (p *floorProcs) start(ctx context.Context, dir string, size int) (func() er
 			return nil, nil, err
 		}
 	}
-	var clients []healthpb.HealthClient
+	var calls []func() error
 	for _, addr := range grpcAddrs {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -185,21 +182,14 @@ func (p *floorProcs) start(ctx context.Context, dir string, size int) (func() er
 			return nil, nil, err
 		}
 		conns = append(conns, cc)
-		clients = append(clients, healthpb.NewHealthClient(cc))
-	}
-	req := &healthpb.HealthCheckRequest{Service: strings.Repeat("x", size)}
-	call := func(hc healthpb.HealthClient) error {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err := hc.Check(cctx, req)
-		return err
+		calls = append(calls, floorCall(ctx, healthpb.NewHealthClient(cc), size))
 	}
 	// The leader is the voter whose call succeeds; the first call to it
 	// is not measured.
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		for _, hc := range clients {
-			if call(hc) == nil {
-				return func() error { return call(hc) }, stop, nil
+		for _, call := range calls {
+			if call() == nil {
+				return call, stop, nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

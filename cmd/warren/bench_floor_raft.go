@@ -73,16 +73,7 @@ func floorRaftGRPC(ctx context.Context, dir string, size, voters int) (func() er
 		return nil, nil, err
 	}
 	stops = append(stops, func() { _ = cc.Close() })
-	hc := healthpb.NewHealthClient(cc)
-	// The request carries the entry: the health check's service name is a
-	// string field like any other, which is all this needs.
-	req := &healthpb.HealthCheckRequest{Service: strings.Repeat("x", size)}
-	op := func() error {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err := hc.Check(cctx, req)
-		return err
-	}
+	op := floorCall(ctx, healthpb.NewHealthClient(cc), size)
 	// The first call connects; it is not measured.
 	if err := op(); err != nil {
 		stop()
@@ -110,10 +101,7 @@ func openFloorGroups(data string, voters int, stops *[]func()) ([]*raftgroup.Gro
 	}
 	groups := make([]*raftgroup.Group, voters)
 	for i, m := range muxes {
-		g, err := raftgroup.Open(raftgroup.Options{
-			Name: "floor", NodeID: string(servers[i].ID), DataDir: filepath.Join(data, string(servers[i].ID)), FSM: &floorFSM{},
-			Layer: m.Layer("floor"), Config: raftgroup.DefaultConfig(), Bootstrap: true, BootstrapServers: servers,
-		})
+		g, err := openFloorVoter(m, servers[i].ID, filepath.Join(data, string(servers[i].ID)), servers)
 		if err != nil {
 			return nil, err
 		}
@@ -121,6 +109,28 @@ func openFloorGroups(data string, voters int, stops *[]func()) ([]*raftgroup.Gro
 		groups[i] = g
 	}
 	return groups, nil
+}
+
+// openFloorVoter opens voter id of group "floor" on m, bootstrapped with
+// servers.
+func openFloorVoter(m *raftgroup.Mux, id raft.ServerID, dir string, servers []raft.Server) (*raftgroup.Group, error) {
+	return raftgroup.Open(raftgroup.Options{
+		Name: "floor", NodeID: string(id), DataDir: dir, FSM: &floorFSM{},
+		Layer: m.Layer("floor"), Config: raftgroup.DefaultConfig(), Bootstrap: true, BootstrapServers: servers,
+	})
+}
+
+// floorCall returns the step's operation: a health check whose service
+// name is size bytes, the entry the handler proposes (a string field like
+// any other, which is all this needs).
+func floorCall(ctx context.Context, hc healthpb.HealthClient, size int) func() error {
+	req := &healthpb.HealthCheckRequest{Service: strings.Repeat("x", size)}
+	return func() error {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := hc.Check(cctx, req)
+		return err
+	}
 }
 
 // floorLeader returns the voter that leads, or nil during an election.
