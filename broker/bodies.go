@@ -241,7 +241,7 @@ func storedRef(p *fsmpb.Payload) *fsmpb.BodyRef {
 func withBody(p *fsmpb.Payload, body []byte) *fsmpb.Payload {
 	return &fsmpb.Payload{
 		Body: body, Headers: p.Headers, Properties: p.Properties,
-		Exchange: p.Exchange, RoutingKey: p.RoutingKey, BodyRef: p.BodyRef,
+		Exchange: p.Exchange, RoutingKey: p.RoutingKey, BodyRef: p.BodyRef, Redelivered: p.Redelivered,
 	}
 }
 

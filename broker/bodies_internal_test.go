@@ -11,12 +11,12 @@ import (
 // and snapshots would lose it.
 func TestWithBodyCopiesEveryField(t *testing.T) {
 	fields := (&fsmpb.Payload{}).ProtoReflect().Descriptor().Fields()
-	if fields.Len() != 6 {
-		t.Fatalf("fsmpb.Payload has %d fields; withBody copies 6: update it", fields.Len())
+	if fields.Len() != 7 {
+		t.Fatalf("fsmpb.Payload has %d fields; withBody copies 7: update it", fields.Len())
 	}
 	p := &fsmpb.Payload{
 		Headers: map[string]*fsmpb.Value{"h": {}}, Properties: &fsmpb.Properties{Type: "t"},
-		Exchange: "x", RoutingKey: "k", BodyRef: &fsmpb.BodyRef{Index: 3, Length: 2},
+		Exchange: "x", RoutingKey: "k", BodyRef: &fsmpb.BodyRef{Index: 3, Length: 2}, Redelivered: true,
 	}
 	c := withBody(p, []byte("ab"))
 	for i := range fields.Len() {

@@ -71,19 +71,23 @@ type committer struct {
 	g *raftgroup.Group
 	// sizeRule gives the size rule of each Enqueue (sizeRuleGate.rule).
 	sizeRule func() fsmpb.SizeRule
-	reqs     chan *enqueueReq
-	sem      chan struct{}
-	quit     chan struct{}
-	wg       sync.WaitGroup
+	// redelivered reports whether every server of the group applies
+	// Payload.redelivered (a versionGate at redeliveredVersion).
+	redelivered func() bool
+	reqs        chan *enqueueReq
+	sem         chan struct{}
+	quit        chan struct{}
+	wg          sync.WaitGroup
 }
 
-func newCommitter(g *raftgroup.Group, sizeRule func() fsmpb.SizeRule) *committer {
+func newCommitter(g *raftgroup.Group, sizeRule func() fsmpb.SizeRule, redelivered func() bool) *committer {
 	c := &committer{
-		g:        g,
-		sizeRule: sizeRule,
-		reqs:     make(chan *enqueueReq, 1024),
-		sem:      make(chan struct{}, maxInFlight),
-		quit:     make(chan struct{}),
+		g:           g,
+		sizeRule:    sizeRule,
+		redelivered: redelivered,
+		reqs:        make(chan *enqueueReq, 1024),
+		sem:         make(chan struct{}, maxInFlight),
+		quit:        make(chan struct{}),
 	}
 	c.wg.Add(1)
 	go c.loop()
@@ -154,30 +158,9 @@ func (c *committer) loop() {
 
 // apply merges the batch into one Enqueue, hands it to Raft in order, and
 // waits for the outcome on another goroutine so the next entry can be
-// built meanwhile. The caller holds one sem slot, released here. The
-// messages go into the entry as they are; only their queue_refs are
-// renumbered from their request's queue list into the entry's.
+// built meanwhile. The caller holds one sem slot, released here.
 func (c *committer) apply(batch []*enqueueReq) {
-	cmd := &fsmpb.Enqueue{NowMs: nowMs(), SizeRule: c.sizeRule()}
-	ids := map[uint64]uint32{}
-	for _, r := range batch {
-		remap := make([]uint32, len(r.queues))
-		for i, s := range r.queues {
-			ref, ok := ids[s.GetId()]
-			if !ok {
-				ref = uint32(len(cmd.Queues))
-				ids[s.GetId()] = ref
-				cmd.Queues = append(cmd.Queues, s)
-			}
-			remap[i] = ref
-		}
-		for _, m := range r.msgs {
-			for i, old := range m.QueueRefs {
-				m.QueueRefs[i] = remap[old]
-			}
-			cmd.Messages = append(cmd.Messages, m)
-		}
-	}
+	cmd := buildEnqueue(batch, c.sizeRule(), c.redelivered())
 	data, err := fsm.Encode(cmd)
 	if err != nil {
 		<-c.sem
@@ -213,6 +196,48 @@ func (c *committer) apply(batch []*enqueueReq) {
 			off = end
 		}
 	}()
+}
+
+// withoutRedelivered is p without Payload.redelivered, for a group with a
+// server of a build before it (which would deliver the message unflagged
+// while the others flag it). A copy: the payload may be shared with the
+// Enqueue of another group whose servers all know the field.
+func withoutRedelivered(p *fsmpb.Payload) *fsmpb.Payload {
+	p = proto.Clone(p).(*fsmpb.Payload)
+	p.Redelivered = false
+	return p
+}
+
+// buildEnqueue merges the batch into one Enqueue. The messages go into
+// it as they are; only their queue_refs are renumbered from their
+// request's queue list into the entry's, and with flagOK false (a server
+// of the group predates Payload.redelivered) a flagged payload is
+// replaced by an unflagged copy.
+func buildEnqueue(batch []*enqueueReq, rule fsmpb.SizeRule, flagOK bool) *fsmpb.Enqueue {
+	cmd := &fsmpb.Enqueue{NowMs: nowMs(), SizeRule: rule}
+	ids := map[uint64]uint32{}
+	for _, r := range batch {
+		remap := make([]uint32, len(r.queues))
+		for i, s := range r.queues {
+			ref, ok := ids[s.GetId()]
+			if !ok {
+				ref = uint32(len(cmd.Queues))
+				ids[s.GetId()] = ref
+				cmd.Queues = append(cmd.Queues, s)
+			}
+			remap[i] = ref
+		}
+		for _, m := range r.msgs {
+			for i, old := range m.QueueRefs {
+				m.QueueRefs[i] = remap[old]
+			}
+			if !flagOK && m.Payload.GetRedelivered() {
+				m.Payload = withoutRedelivered(m.Payload)
+			}
+			cmd.Messages = append(cmd.Messages, m)
+		}
+	}
+	return cmd
 }
 
 func failAll(batch []*enqueueReq, err error) {

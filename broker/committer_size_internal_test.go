@@ -3,6 +3,7 @@ package broker
 import (
 	"testing"
 
+	"github.com/warrenmq/warren/cluster"
 	"github.com/warrenmq/warren/cluster/raftgroup"
 	"github.com/warrenmq/warren/fsm"
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -38,5 +39,40 @@ func TestFullEntryFitsTheRaftLimit(t *testing.T) {
 	}
 	if len(cmd.Messages) < 200 {
 		t.Fatalf("only %d 1 KiB messages fit in an entry", len(cmd.Messages))
+	}
+}
+
+// TestEnqueueFlagsRedeliveredOnlyWhenEveryServerKnowsIt: with the gate
+// open a flagged payload goes into the entry as it is; closed (a server of
+// the group predates Payload.redelivered, and would deliver the message
+// unflagged while the others flag it) the entry carries an unflagged copy,
+// and the payload, which the Enqueue of another group may share, keeps
+// its flag.
+func TestEnqueueFlagsRedeliveredOnlyWhenEveryServerKnowsIt(t *testing.T) {
+	spec := &fsmpb.QueueSpec{Id: 7, Name: "q", Vhost: "/"}
+	shared := &fsmpb.Payload{Body: []byte("b"), RoutingKey: "q", Redelivered: true}
+	req := func() *enqueueReq {
+		return &enqueueReq{queues: []*fsmpb.QueueSpec{spec}, msgs: []*fsmpb.EnqueueMessage{
+			{QueueRefs: []uint32{0}, Payload: shared},
+			{QueueRefs: []uint32{0}, Payload: &fsmpb.Payload{Body: []byte("c"), RoutingKey: "q"}},
+		}}
+	}
+	open := buildEnqueue([]*enqueueReq{req()}, fsmpb.SizeRule_SIZE_RULE_BODY, true)
+	if got := open.Messages[0].GetPayload(); got != shared {
+		t.Fatalf("gate open: the flagged payload was replaced by %v", got)
+	}
+	closed := buildEnqueue([]*enqueueReq{req()}, fsmpb.SizeRule_SIZE_RULE_BODY, false)
+	got := closed.Messages[0].GetPayload()
+	if got.GetRedelivered() || string(got.GetBody()) != "b" || got.GetRoutingKey() != "q" {
+		t.Fatalf("gate closed: entry payload %v, want the message unflagged", got)
+	}
+	if !shared.GetRedelivered() {
+		t.Fatal("gate closed: the shared payload lost its flag")
+	}
+	if p := closed.Messages[1].GetPayload(); string(p.GetBody()) != "c" || p.GetRedelivered() {
+		t.Fatalf("gate closed: the unflagged message became %v", p)
+	}
+	if cluster.FSMVersion < redeliveredVersion {
+		t.Fatalf("this build gossips FSM version %d but flags payloads of version %d", cluster.FSMVersion, redeliveredVersion)
 	}
 }

@@ -23,6 +23,14 @@ import (
 // target group sees are neither dense nor in order (other exchanges,
 // other targets, retries), and a sequence older than the dedup window
 // counts as a duplicate there, which would drop a dead letter unseen.
+// Instead a publish that may be a second copy says so: it is delivered
+// with redelivered set (Payload.redelivered), as RabbitMQ flags a message
+// that may have been seen. That is every entry the outbox held when this
+// node took the lead (a previous leader may have published it), and every
+// entry whose earlier publish by this leader may have reached a queue: one
+// that failed (a target may have committed it) or committed (its settle
+// failed). An entry added under this leader is not flagged on its first
+// publish, nor after publishes that routed it nowhere.
 
 // outboxRetryEvery is how long a dead letter that could not be published
 // waits before the next try.
@@ -34,10 +42,56 @@ type outboxState struct {
 	running  bool      // a publish round is under way
 	again    bool      // a kick came during the round: start another
 	lastFail time.Time // when a round last left dead letters behind
-	kick     chan struct{}
+	// inherited is the last outbox id when this node took the lead: an
+	// entry up to it may have been published by an earlier leader.
+	inherited uint64
+	// attempted holds the ids this leader published that may have
+	// reached a queue, of those still in the outbox at the last round.
+	attempted map[uint64]bool
+	kick      chan struct{}
 	// delayKick asks the leader loop to re-arm its delay timer (a
 	// DelayMessages applied).
 	delayKick chan struct{}
+}
+
+// lead starts the outbox's bookkeeping of a leadership: the entries up to
+// last (LastOutboxID) are inherited, and none was attempted yet.
+func (o *outboxState) lead(last uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.inherited, o.attempted = last, nil
+}
+
+// startRound forgets the attempts of entries no longer in the outbox (dls
+// is what it holds now) and returns which may be in their queues already:
+// inherited, or attempted by this leadership (attempt).
+func (o *outboxState) startRound(dls []fsm.DeadLetter) (maybeSeen func(id uint64) bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	kept := make(map[uint64]bool)
+	for _, dl := range dls {
+		if o.attempted[dl.OutboxID] {
+			kept[dl.OutboxID] = true
+		}
+	}
+	o.attempted = kept
+	inherited := o.inherited
+	return func(id uint64) bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return id <= inherited || o.attempted[id]
+	}
+}
+
+// attempt records that the entry id was published in a way that may have
+// reached a queue.
+func (o *outboxState) attempt(id uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.attempted == nil {
+		o.attempted = map[uint64]bool{}
+	}
+	o.attempted[id] = true
 }
 
 // kickDelay asks the leader loop to re-arm its delay timer.
@@ -119,11 +173,12 @@ func (q *queueGroup) publishOutbox(ctx context.Context, retry bool) {
 func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 	var all []fsm.DeadLetter
 	q.fsm.read(func(g *fsm.QueueGroup) { all = g.Outbox() })
+	maybeSeen := q.outbox.startRound(all)
 	// In slices of at most outboxSliceLen, so no publish call or settle
 	// outgrows its limits.
 	for len(all) > 0 && ctx.Err() == nil {
 		n := min(len(all), outboxSliceLen)
-		if q.outboxSlice(ctx, all[:n]) {
+		if q.outboxSlice(ctx, all[:n], maybeSeen) {
 			left = true
 		}
 		all = all[n:]
@@ -134,8 +189,9 @@ func (q *queueGroup) outboxRound(ctx context.Context) (left bool) {
 // outboxSliceLen is how many outbox entries a round publishes at once.
 const outboxSliceLen = 1000
 
-// outboxSlice publishes and settles dls (outboxRound).
-func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter) (left bool) {
+// outboxSlice publishes and settles dls (outboxRound), flagging those
+// that maybeSeen names.
+func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter, maybeSeen func(id uint64) bool) (left bool) {
 	// The entries are still in the state's outbox (they leave it once
 	// settled below), so their bodies are still in the body store.
 	for i := range dls {
@@ -167,7 +223,8 @@ func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter) (lef
 			if dls[i].Delayed {
 				// A delayed message now due: routed as published, and
 				// dropped when it routes nowhere (as the plugin does).
-				entries[j] = PublishEntry{Exchange: dls[i].Exchange, RoutingKey: dls[i].RoutingKey, Message: message(dls[i].Payload), due: true, outboxID: dls[i].OutboxID}
+				entries[j] = PublishEntry{Exchange: dls[i].Exchange, RoutingKey: dls[i].RoutingKey, Message: message(dls[i].Payload), due: true,
+					outboxID: dls[i].OutboxID, redelivered: maybeSeen(dls[i].OutboxID)}
 				continue
 			}
 			allDelayed = false
@@ -176,7 +233,7 @@ func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter) (lef
 				delete(e.Message.Headers, "x-death")
 			}
 			e.Mandatory = true
-			e.outboxID = dls[i].OutboxID
+			e.outboxID, e.redelivered = dls[i].OutboxID, maybeSeen(dls[i].OutboxID)
 			entries[j] = e
 		}
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -194,11 +251,18 @@ func (q *queueGroup) outboxSlice(ctx context.Context, dls []fsm.DeadLetter) (lef
 			if !errors.Is(err, context.Canceled) {
 				q.logger.Debug("at-least-once dead letters not published yet", "vhost", vhostName(vhost), "exchange", k.exchange, "count", len(entries), "error", err)
 			}
+			// A target group may have committed them before the error.
+			for _, e := range entries {
+				q.outbox.attempt(e.outboxID)
+			}
 			left = true
 			continue
 		}
 		for j, out := range outs {
 			e := &entries[j]
+			if out.Status != PublishUnroutable {
+				q.outbox.attempt(e.outboxID)
+			}
 			switch {
 			case e.due && out.Status != PublishRejected:
 				settled = append(settled, e.outboxID)

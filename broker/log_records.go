@@ -36,8 +36,9 @@ func logPayload(e *PublishEntry) *fsmpb.Payload {
 			CorrelationId: p.CorrelationID, ReplyTo: p.ReplyTo, ExpirationMs: p.ExpirationMs,
 			TimestampMs: p.TimestampMs, Type: p.Type, AppId: p.AppID, UserId: p.UserID, Priority: p.Priority,
 		},
-		Exchange:   e.Exchange,
-		RoutingKey: e.RoutingKey,
+		Exchange:    e.Exchange,
+		RoutingKey:  e.RoutingKey,
+		Redelivered: e.redelivered,
 	}
 }
 

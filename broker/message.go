@@ -71,6 +71,9 @@ type PublishEntry struct {
 	due bool
 	// outboxID is the outbox entry a broker publish comes from.
 	outboxID uint64
+	// redelivered: the message may be in its queues already (an outbox
+	// publish made again); it is delivered flagged (Payload.redelivered).
+	redelivered bool
 }
 
 // PublishStatus is the fate of one published message.

@@ -100,7 +100,7 @@ func (q *queueGroup) closeBodies() error {
 // open takes the group the node opened for it and starts group commit.
 func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
-	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule)
+	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule, (&versionGate{node: q.b.node, group: g, version: redeliveredVersion}).ok)
 	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
 	if q.bodies != nil {
 		q.b.wg.Add(1)
@@ -276,7 +276,10 @@ func (q *queueGroup) leaderLoop(ctx context.Context) {
 	defer grace.Stop()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
-	// Dead letters a previous leader left in the outbox go now.
+	// Dead letters a previous leader left in the outbox go now, flagged.
+	var lastOutboxID uint64
+	q.fsm.read(func(g *fsm.QueueGroup) { lastOutboxID = g.LastOutboxID() })
+	q.outbox.lead(lastOutboxID)
 	q.publishOutbox(ctx, false)
 	// One timer for the first delayed message (the index's head).
 	delay := time.NewTimer(time.Hour)

@@ -38,7 +38,10 @@ import (
 //	   overflow reject-publish-dlx; at-least-once dead-lettering
 //	   (DeclareQueue.dead_letter_strategy, SettleDeadLetters); exchanges
 //	   of kind x-delayed-message (DelayMessages)
-const FSMVersion = 3
+//	4  Payload.redelivered: a dead letter or delayed message the outbox
+//	   publishes again, which may be in its queues already, is delivered
+//	   with redelivered set
+const FSMVersion = 4
 
 // Member states, as Member.State reports them.
 const (

@@ -33,9 +33,10 @@ func rejectAll(t *testing.T, c *client.Client, queue string, n int) {
 }
 
 // waitBodies waits until queue holds exactly want (in any order; each
-// once), taking them. A failed get (a node just stopped: the SDK does not
-// retry a get) is tried again.
-func waitBodies(t *testing.T, c *client.Client, queue string, want []string) {
+// once), taking them, and returns how many of them came flagged
+// redelivered. A failed get (a node just stopped: the SDK does not retry
+// a get) is tried again.
+func waitBodies(t *testing.T, c *client.Client, queue string, want []string) (redelivered int) {
 	t.Helper()
 	ctx := testCtx(t, 60*time.Second)
 	var got []string
@@ -49,6 +50,9 @@ func waitBodies(t *testing.T, c *client.Client, queue string, want []string) {
 				break
 			}
 			got = append(got, string(d.Body))
+			if d.Redelivered {
+				redelivered++
+			}
 		}
 		if len(got) < len(want) {
 			return fmt.Errorf("%d of %d", len(got), len(want))
@@ -61,6 +65,7 @@ func waitBodies(t *testing.T, c *client.Client, queue string, want []string) {
 	if !slices.Equal(got, w) {
 		t.Fatalf("%s holds %v, want %v", queue, got, w)
 	}
+	return redelivered
 }
 
 func bodies(prefix string, n int) []string {
@@ -75,7 +80,10 @@ func bodies(prefix string, n int) []string {
 // x-dead-letter-strategy at-least-once a dead letter the dead-letter
 // exchange cannot route yet is kept, across a restart, and delivered once
 // a binding appears; the strategy needs a dead-letter exchange and
-// overflow reject-publish.
+// overflow reject-publish. Dead letters the restarted node inherited in
+// its outbox come flagged redelivered (an earlier leader may have
+// published them); one dead-lettered under the present leader does not,
+// even after its publishes routed nowhere for a while.
 func TestAtLeastOnceDeadLettering(t *testing.T) {
 	dir := t.TempDir()
 	n := transporttest.Start(t, transporttest.Options{DataDir: dir})
@@ -114,10 +122,14 @@ func TestAtLeastOnceDeadLettering(t *testing.T) {
 	n = transporttest.Start(t, transporttest.Options{DataDir: dir})
 	c = newClient(t, n.Addr)
 	bind(t, c, "alo.dlx", "alo.target", "t", nil)
-	waitBodies(t, c, "alo.target", want)
+	if r := waitBodies(t, c, "alo.target", want); r != len(want) {
+		t.Errorf("%d of %d inherited dead letters came flagged redelivered, want all", r, len(want))
+	}
 	declareExchange(t, c, "alo.later", "fanout")
 	bind(t, c, "alo.later", "alo.target2", "", nil)
-	waitBodies(t, c, "alo.target2", want2)
+	if r := waitBodies(t, c, "alo.target2", want2); r != len(want2) {
+		t.Errorf("%d of %d inherited dead letters came flagged redelivered, want all", r, len(want2))
+	}
 	d := func() *client.Delivery {
 		publish(t, c, "", "alo.src", client.Message{Body: []byte("x")}, client.Confirmed)
 		rejectAll(t, c, "alo.src", 1)
@@ -125,6 +137,23 @@ func TestAtLeastOnceDeadLettering(t *testing.T) {
 	}()
 	if ds := deaths(t, d); ds[0]["reason"] != "rejected" || ds[0]["queue"] != "alo.src" {
 		t.Fatalf("x-death %v", ds)
+	}
+	if d.Redelivered {
+		t.Error("a dead letter published once by the leader that took it came flagged redelivered")
+	}
+
+	// Routed nowhere for a while (the outbox tries again every second),
+	// then routed: still a first copy.
+	declareExchange(t, c, "alo.dlx3", "direct")
+	declareQueue(t, c, "alo.target3", nil)
+	declareQueue(t, c, "alo.src3", aloArgs("alo.dlx3"))
+	publish(t, c, "", "alo.src3", client.Message{Body: []byte("y")}, client.Confirmed)
+	rejectAll(t, c, "alo.src3", 1)
+	waitCounts(t, c, "alo.src3", 0, 0)
+	time.Sleep(1500 * time.Millisecond) // the duration is the point: the outbox's first try and a retry (every second) route nowhere
+	bind(t, c, "alo.dlx3", "alo.target3", "t", nil)
+	if r := waitBodies(t, c, "alo.target3", []string{"y"}); r != 0 {
+		t.Error("a dead letter whose earlier publishes routed nowhere came flagged redelivered")
 	}
 }
 
@@ -159,5 +188,7 @@ func TestAtLeastOnceDeadLetteringLeaderKill(t *testing.T) {
 	}
 	c = newClient(t, left[0].Addr)
 	bind(t, c, "alo.dlx", "alo.target", "t", nil)
-	waitBodies(t, c, "alo.target", want)
+	if r := waitBodies(t, c, "alo.target", want); r != len(want) {
+		t.Errorf("%d of %d dead letters the new leader inherited came flagged redelivered, want all", r, len(want))
+	}
 }

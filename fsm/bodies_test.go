@@ -243,12 +243,12 @@ func TestSamePropertiesCoversEveryField(t *testing.T) {
 // field it was enqueued with; a field added to Payload must be kept by
 // msgBody (its copy) and payloadInto too.
 func TestInlinePayloadKeepsEveryField(t *testing.T) {
-	if n := (&fsmpb.Payload{}).ProtoReflect().Descriptor().Fields().Len(); n != 6 {
-		t.Fatalf("fsmpb.Payload has %d fields; msgBody and payloadInto know 6: update them", n)
+	if n := (&fsmpb.Payload{}).ProtoReflect().Descriptor().Fields().Len(); n != 7 {
+		t.Fatalf("fsmpb.Payload has %d fields; msgBody and payloadInto know 7: update them", n)
 	}
 	p := &fsmpb.Payload{
 		Headers: map[string]*fsmpb.Value{"h": {Kind: &fsmpb.Value_IntValue{IntValue: 1}}}, Properties: &fsmpb.Properties{Type: "t"},
-		Exchange: "x", RoutingKey: "k", BodyRef: &fsmpb.BodyRef{Index: 3, Position: 1, Length: 2},
+		Exchange: "x", RoutingKey: "k", BodyRef: &fsmpb.BodyRef{Index: 3, Position: 1, Length: 2}, Redelivered: true,
 	}
 	g := NewQueueGroup()
 	res := g.Apply(3, enqueue(1, []*fsmpb.QueueSpec{qspec(1, "q")}, &fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: p}))
@@ -261,5 +261,51 @@ func TestInlinePayloadKeepsEveryField(t *testing.T) {
 	}
 	if got := m.payload("q"); !proto.Equal(got, p) {
 		t.Fatalf("payload %v, enqueued %v", got, p)
+	}
+}
+
+// TestRedeliveredPayloadIsDeliveredRedelivered: a message enqueued with
+// Payload.redelivered (an outbox republish that may be a duplicate) is
+// delivered with Redelivered set on its first delivery, whatever form the
+// queue holds it in: inline with nothing else to keep (which would
+// otherwise leave no envelope at all), inline sharing an envelope with an
+// unflagged message of the same exchange, key and properties, and not
+// inline. The unflagged messages beside it are delivered unflagged.
+func TestRedeliveredPayloadIsDeliveredRedelivered(t *testing.T) {
+	const index = 3
+	ref := func(pos uint32) *fsmpb.BodyRef { return &fsmpb.BodyRef{Index: index, Position: pos, Length: 1} }
+	msgs := []struct {
+		p    *fsmpb.Payload
+		want bool
+	}{
+		{&fsmpb.Payload{RoutingKey: "q", BodyRef: ref(0)}, false},
+		{&fsmpb.Payload{RoutingKey: "q", BodyRef: ref(1), Redelivered: true}, true},
+		{&fsmpb.Payload{Exchange: "x", RoutingKey: "k", BodyRef: ref(2)}, false},
+		{&fsmpb.Payload{Exchange: "x", RoutingKey: "k", BodyRef: ref(3), Redelivered: true}, true},
+		{&fsmpb.Payload{Exchange: "x", RoutingKey: "k", BodyRef: ref(4)}, false},
+		{&fsmpb.Payload{Body: []byte("b"), RoutingKey: "q", Redelivered: true}, true},
+	}
+	var ems []*fsmpb.EnqueueMessage
+	for _, m := range msgs {
+		ems = append(ems, &fsmpb.EnqueueMessage{QueueRefs: []uint32{0}, Payload: m.p})
+	}
+	g := NewQueueGroup()
+	if res := g.Apply(index, enqueue(1, []*fsmpb.QueueSpec{qspec(1, "q")}, ems...)); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	res := g.Apply(index+1, checkout(qspec(1, "q"), "s", "c", 0, false))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if len(res.Deliveries) != len(msgs) {
+		t.Fatalf("%d deliveries, want %d", len(res.Deliveries), len(msgs))
+	}
+	for i, d := range res.Deliveries {
+		if d.Redelivered != msgs[i].want || d.DeliveryCount != 0 {
+			t.Errorf("delivery %d: redelivered %t, count %d; want %t, 0", i, d.Redelivered, d.DeliveryCount, msgs[i].want)
+		}
+		if !proto.Equal(d.Payload, msgs[i].p) {
+			t.Errorf("delivery %d: payload %v, enqueued %v", i, d.Payload, msgs[i].p)
+		}
 	}
 }

@@ -62,9 +62,9 @@ func (m *queueMsg) payloadInto(queue string, p *fsmpb.Payload, r *fsmpb.BodyRef)
 	m.bodyRefInto(r)
 	p.Body, p.BodyRef = nil, r
 	if e := m.env; e != nil {
-		p.Headers, p.Properties, p.Exchange, p.RoutingKey = e.Headers, e.Properties, e.Exchange, e.RoutingKey
+		p.Headers, p.Properties, p.Exchange, p.RoutingKey, p.Redelivered = e.Headers, e.Properties, e.Exchange, e.RoutingKey, e.Redelivered
 	} else {
-		p.Headers, p.Properties, p.Exchange, p.RoutingKey = nil, nil, "", queue
+		p.Headers, p.Properties, p.Exchange, p.RoutingKey, p.Redelivered = nil, nil, "", queue, false
 	}
 	return p
 }
@@ -117,7 +117,7 @@ func (b *msgBody) set(m *queueMsg, q *queueState) {
 	r := b.p.GetBodyRef()
 	m.ref, m.refLen = r.GetPosition()|refInline, r.GetLength()
 	p := b.p
-	if len(p.GetHeaders()) == 0 && p.Properties == nil && p.GetExchange() == "" && p.GetRoutingKey() == q.spec.GetName() {
+	if len(p.GetHeaders()) == 0 && p.Properties == nil && p.GetExchange() == "" && p.GetRoutingKey() == q.spec.GetName() && !p.GetRedelivered() {
 		m.env = nil
 		return
 	}
@@ -134,12 +134,13 @@ func (b *msgBody) set(m *queueMsg, q *queueState) {
 // equal fields give equal results and snapshot bytes.
 func (q *queueState) envelope(p *fsmpb.Payload) *fsmpb.Payload {
 	if len(p.GetHeaders()) > 0 {
-		return &fsmpb.Payload{Headers: p.Headers, Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+		return &fsmpb.Payload{Headers: p.Headers, Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey, Redelivered: p.Redelivered}
 	}
-	if e := q.lastEnvelope; e != nil && e.Exchange == p.Exchange && e.RoutingKey == p.RoutingKey && sameProperties(e.Properties, p.Properties) {
+	if e := q.lastEnvelope; e != nil && e.Exchange == p.Exchange && e.RoutingKey == p.RoutingKey && e.Redelivered == p.Redelivered &&
+		sameProperties(e.Properties, p.Properties) {
 		return e
 	}
-	q.lastEnvelope = &fsmpb.Payload{Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey}
+	q.lastEnvelope = &fsmpb.Payload{Properties: p.Properties, Exchange: p.Exchange, RoutingKey: p.RoutingKey, Redelivered: p.Redelivered}
 	return q.lastEnvelope
 }
 
@@ -602,7 +603,7 @@ func (q *queueState) delivery(m *queueMsg, session, consumerTag string, tag uint
 	return Delivery{
 		Queue: q.spec.GetId(), QueueName: q.spec.GetName(),
 		Session: session, ConsumerTag: consumerTag, Tag: tag,
-		MsgID: m.id, DeliveryCount: m.count, Redelivered: m.count > 0,
+		MsgID: m.id, DeliveryCount: m.count, Redelivered: m.count > 0 || m.env.GetRedelivered(),
 		Payload: m.payload(q.spec.GetName()),
 	}
 }

@@ -113,6 +113,11 @@ func (g *QueueGroup) Outbox() []DeadLetter {
 // OutboxLen is the number of dead letters waiting in the outbox.
 func (g *QueueGroup) OutboxLen() int { return len(g.outbox) }
 
+// LastOutboxID is the id of the last dead letter the outbox took (ids
+// increase from 1; 0: none yet). A new leader takes every entry up to it
+// for one an earlier leader may have published.
+func (g *QueueGroup) LastOutboxID() uint64 { return g.nextOutboxID }
+
 // Snapshot section (after the last queue, before the trailer; written only
 // once an outbox was used, so a group that never dead-lettered at least
 // once writes what builds before it read, and those refuse one that did:

@@ -122,6 +122,8 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 					"h": {Kind: &fsmpb.Value_StringValue{StringValue: rapid.SampledFrom([]string{"", "v", "vvvv"}).Draw(t, "header")}},
 				}
 			}
+			// An outbox republish that may be a duplicate.
+			m.Payload.Redelivered = rapid.IntRange(0, 3).Draw(t, "redelivered") == 0
 			e.Messages = append(e.Messages, m)
 		}
 		return e

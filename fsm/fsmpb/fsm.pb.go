@@ -1324,7 +1324,13 @@ type Payload struct {
 	// a snapshot carries both (builds before the body store ignore the
 	// reference and read the body). Never set in a proposed entry: the state
 	// machine adapter sets it, alike on every replica of that mode.
-	BodyRef       *BodyRef `protobuf:"bytes,6,opt,name=body_ref,json=bodyRef,proto3" json:"body_ref,omitempty"`
+	BodyRef *BodyRef `protobuf:"bytes,6,opt,name=body_ref,json=bodyRef,proto3" json:"body_ref,omitempty"`
+	// The message may be in its queues already: an at-least-once republish
+	// by a leader that cannot know whether an earlier attempt (its own, or
+	// a previous leader's) committed. Delivered with redelivered set, as
+	// RabbitMQ flags a message that may have been seen before. Proposed
+	// only at FSM version 4 (a build before it ignores the field).
+	Redelivered   bool `protobuf:"varint,7,opt,name=redelivered,proto3" json:"redelivered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1399,6 +1405,13 @@ func (x *Payload) GetBodyRef() *BodyRef {
 		return x.BodyRef
 	}
 	return nil
+}
+
+func (x *Payload) GetRedelivered() bool {
+	if x != nil {
+		return x.Redelivered
+	}
+	return false
 }
 
 // The key of a body in a queue group's body store: the Raft index of the
@@ -3264,7 +3277,7 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x06app_id\x18\t \x01(\tR\x05appId\x12\x17\n" +
 	"\auser_id\x18\n" +
 	" \x01(\tR\x06userId\x12\x1a\n" +
-	"\bpriority\x18\v \x01(\rR\bpriority\"\xd9\x02\n" +
+	"\bpriority\x18\v \x01(\rR\bpriority\"\xfb\x02\n" +
 	"\aPayload\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12=\n" +
 	"\aheaders\x18\x02 \x03(\v2#.warren.fsm.v1.Payload.HeadersEntryR\aheaders\x129\n" +
@@ -3274,7 +3287,8 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\bexchange\x18\x04 \x01(\tR\bexchange\x12\x1f\n" +
 	"\vrouting_key\x18\x05 \x01(\tR\n" +
 	"routingKey\x121\n" +
-	"\bbody_ref\x18\x06 \x01(\v2\x16.warren.fsm.v1.BodyRefR\abodyRef\x1aP\n" +
+	"\bbody_ref\x18\x06 \x01(\v2\x16.warren.fsm.v1.BodyRefR\abodyRef\x12 \n" +
+	"\vredelivered\x18\a \x01(\bR\vredelivered\x1aP\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.warren.fsm.v1.ValueR\x05value:\x028\x01\"S\n" +
