@@ -72,7 +72,7 @@ type committer struct {
 	// sizeRule gives the size rule of each Enqueue (sizeRuleGate.rule).
 	sizeRule func() fsmpb.SizeRule
 	// redelivered reports whether every server of the group applies
-	// Payload.redelivered (a versionGate at redeliveredVersion).
+	// Payload.redelivered (a versionGate at dedupFlagsVersion).
 	redelivered func() bool
 	reqs        chan *enqueueReq
 	sem         chan struct{}

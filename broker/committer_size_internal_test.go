@@ -72,7 +72,7 @@ func TestEnqueueFlagsRedeliveredOnlyWhenEveryServerKnowsIt(t *testing.T) {
 	if p := closed.Messages[1].GetPayload(); string(p.GetBody()) != "c" || p.GetRedelivered() {
 		t.Fatalf("gate closed: the unflagged message became %v", p)
 	}
-	if cluster.FSMVersion < redeliveredVersion {
-		t.Fatalf("this build gossips FSM version %d but flags payloads of version %d", cluster.FSMVersion, redeliveredVersion)
+	if cluster.FSMVersion < dedupFlagsVersion {
+		t.Fatalf("this build gossips FSM version %d but flags payloads of version %d", cluster.FSMVersion, dedupFlagsVersion)
 	}
 }

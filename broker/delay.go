@@ -112,6 +112,11 @@ func (b *Broker) publishDelayed(ctx context.Context, vhost, publisherID string, 
 	for _, i := range idx {
 		g := delayGroup(vhost, entries[i].Exchange, len(b.queues))
 		m := &fsmpb.DelayedMessage{Vhost: logVHost(vhostName(vhost)), Payload: logPayload(&entries[i]), DelayMs: delayOf(&entries[i].Message)}
+		if entries[i].Sequence > 0 && b.queues[g].dedupFlags.ok() {
+			// A resend (the SDK's, after a leader that did not answer) is
+			// stored once, as an Enqueue's is.
+			m.ProducerId, m.Sequence = publisherID, entries[i].Sequence
+		}
 		n := entrySize(m)
 		cmds := byGroup[g]
 		if len(cmds) == 0 || sizes[g]+n > delayBatchBytes {

@@ -43,6 +43,10 @@ type queueGroup struct {
 	// features opens once every server of the group applies
 	// featuresVersion: Checkouts then carry priority and timeout.
 	features *versionGate
+	// dedupFlags opens once every server of the group applies
+	// dedupFlagsVersion: Enqueues then carry Payload.redelivered and
+	// DelayMessages their producers' sequences.
+	dedupFlags *versionGate
 
 	mu           sync.Mutex
 	leaderCancel context.CancelFunc
@@ -100,8 +104,9 @@ func (q *queueGroup) closeBodies() error {
 // open takes the group the node opened for it and starts group commit.
 func (q *queueGroup) open(g *raftgroup.Group) {
 	q.group = g
-	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule, (&versionGate{node: q.b.node, group: g, version: redeliveredVersion}).ok)
 	q.features = &versionGate{node: q.b.node, group: g, version: featuresVersion}
+	q.dedupFlags = &versionGate{node: q.b.node, group: g, version: dedupFlagsVersion}
+	q.commit = newCommitter(g, newSizeRuleGate(q.b.node, g).rule, q.dedupFlags.ok)
 	if q.bodies != nil {
 		q.b.wg.Add(1)
 		go func() {

@@ -16,9 +16,10 @@ import (
 // at-least-once dead-lettering and delayed messages.
 const featuresVersion = 3
 
-// redeliveredVersion is the first FSM version that applies
-// Payload.redelivered (a republish the outbox flags as possibly seen).
-const redeliveredVersion = 4
+// dedupFlagsVersion is the first FSM version that applies
+// Payload.redelivered (a republish the outbox flags as possibly seen) and
+// the deduplication of DelayedMessage (producer_id, sequence).
+const dedupFlagsVersion = 4
 
 // versionGate tells whether every server of a group gossips an FSM
 // version (sizeRuleGate is one, for the size rule): an older build would

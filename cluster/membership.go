@@ -40,7 +40,8 @@ import (
 //	   of kind x-delayed-message (DelayMessages)
 //	4  Payload.redelivered: a dead letter or delayed message the outbox
 //	   publishes again, which may be in its queues already, is delivered
-//	   with redelivered set
+//	   with redelivered set; DelayedMessage.producer_id and sequence: a
+//	   delayed publish sent again is stored once
 const FSMVersion = 4
 
 // Member states, as Member.State reports them.

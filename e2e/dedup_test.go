@@ -66,3 +66,35 @@ func checkRetryEnqueuedOnce(t *testing.T, raw pb.BrokerServiceClient, c *client.
 	send("p2", 1)
 	waitCounts(t, c, "once", 3, 0)
 }
+
+// TestDelayedPublishRetryIsStoredOnce: a publish to a delayed exchange
+// sent again with the same publisher id and sequence (as the SDK does
+// after an unknown outcome, or when a leader it published to directly does
+// not answer) is stored, and so delivered, once.
+func TestDelayedPublishRetryIsStoredOnce(t *testing.T) {
+	n := startNode(t)
+	c := newClient(t, n.Addr)
+	declareDelayed(t, c, "dly.once", "dly.once.q")
+	raw := n.Dial(t)
+	ctx := testCtx(t, 20*time.Second)
+	send := func(body string, seq uint64, delay time.Duration) {
+		t.Helper()
+		resp, err := raw.Publish(ctx, &pb.PublishRequest{PublisherId: "p1", Entries: []*pb.PublishEntry{{
+			Exchange: "dly.once", RoutingKey: "k", Sequence: seq, Message: &pb.Message{Body: []byte(body), Headers: map[string]*pb.Value{
+				"x-delay": {Kind: &pb.Value_IntValue{IntValue: delay.Milliseconds()}},
+			}},
+		}}})
+		if err != nil {
+			t.Fatalf("publish %d: %v", seq, err)
+		}
+		if st := resp.GetResults()[0].GetStatus(); st != pb.PublishStatus_PUBLISH_STATUS_CONFIRMED {
+			t.Fatalf("publish %d: %v", seq, st)
+		}
+	}
+	// The copies are due before the last message: by the time it arrives
+	// any second copy would have too.
+	send("a", 1, 100*time.Millisecond)
+	send("a", 1, 100*time.Millisecond) // the retry
+	send("b", 2, 600*time.Millisecond)
+	waitBodies(t, c, "dly.once.q", []string{"a", "b"})
+}

@@ -66,9 +66,24 @@ func (g *QueueGroup) applyDelayMessages(b *fsmpb.DelayMessages, res *Result) {
 			res.Err = fmt.Errorf("delay messages: message %d: %w", i, err)
 			return
 		}
+		if err := validText("producer id", m.GetProducerId(), MaxSessionIDBytes, true); err != nil {
+			res.Err = fmt.Errorf("delay messages: message %d: %w", i, err)
+			return
+		}
 	}
 	now := g.advanceClock(b.GetNowMs())
 	for _, m := range msgs {
+		// A publish sent again (its sequence seen) is stored once, as an
+		// Enqueue deduplicates one, in the same table of producers.
+		producer, seq := m.GetProducerId(), m.GetSequence()
+		dedup := producer != "" && seq > 0
+		if dedup && g.dedup.seen(producer, seq) {
+			g.dedup.record(producer, seq, g.cur)
+			continue
+		}
+		if dedup {
+			g.dedup.record(producer, seq, g.cur)
+		}
 		d := max(m.GetDelayMs(), 0)
 		due := now + d
 		if now > math.MaxInt64-d {

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/warrenmq/warren/fsm/fsmpb"
@@ -64,5 +65,51 @@ func TestDelayedMessages(t *testing.T) {
 	}
 	if res := r.apply(delayed(0, &fsmpb.DelayedMessage{DelayMs: 5})); res.Err == nil {
 		t.Fatal("a delayed message without a payload was accepted")
+	}
+}
+
+// TestDelayedMessagesDeduplicated: a delayed message sent again with its
+// producer's sequence (a resend after a leader that did not answer) is
+// stored once, across a snapshot too; so is one whose sequence an Enqueue
+// of the group already took. Without a producer or a sequence every copy
+// is stored, and a producer id that is no valid text refuses the command.
+func TestDelayedMessagesDeduplicated(t *testing.T) {
+	withSeq := func(body, producer string, seq uint64) *fsmpb.DelayedMessage {
+		m := dmsg(body, 100)
+		m.ProducerId, m.Sequence = producer, seq
+		return m
+	}
+	r := newQueueRunner(t)
+	r.ok(delayed(1000, withSeq("a", "p", 1), withSeq("a", "p", 1), withSeq("b", "p", 2)))
+	if n := r.g.DelayedLen(); n != 2 {
+		t.Fatalf("%d delayed after a copy in one command, want 2", n)
+	}
+	r.ok(delayed(1000, withSeq("b", "p", 2), withSeq("c", "q", 2)))
+	if n := r.g.DelayedLen(); n != 3 {
+		t.Fatalf("%d delayed after a resend, want 3", n)
+	}
+	r.ok(enqueue(1000, []*fsmpb.QueueSpec{qspec(1, "q")}, emsgP("e", "p", 3, 0)))
+	r.ok(delayed(1000, withSeq("e", "p", 3)))
+	if n := r.g.DelayedLen(); n != 3 {
+		t.Fatalf("%d delayed after the sequence of an enqueued message, want 3", n)
+	}
+	var buf bytes.Buffer
+	if err := r.g.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g2, err := RestoreQueueGroup(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2.Apply(100, delayed(1000, withSeq("a", "p", 1)))
+	if n := g2.DelayedLen(); n != 3 {
+		t.Fatalf("restored: %d delayed after a resend, want 3", n)
+	}
+	r.ok(delayed(1000, withSeq("x", "", 7), withSeq("x", "", 7), withSeq("y", "p", 0), withSeq("y", "p", 0)))
+	if n := r.g.DelayedLen(); n != 7 {
+		t.Fatalf("%d delayed after copies with no producer or sequence, want 7", n)
+	}
+	if res := r.apply(delayed(1000, withSeq("z", strings.Repeat("p", MaxSessionIDBytes+1), 9))); res.Err == nil {
+		t.Fatal("a producer id over its limit was accepted")
 	}
 }

@@ -122,8 +122,9 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 					"h": {Kind: &fsmpb.Value_StringValue{StringValue: rapid.SampledFrom([]string{"", "v", "vvvv"}).Draw(t, "header")}},
 				}
 			}
-			// An outbox republish that may be a duplicate.
-			m.Payload.Redelivered = rapid.IntRange(0, 3).Draw(t, "redelivered") == 0
+			// An outbox republish that may be a duplicate: from a draw made
+			// already, so the kept failure files replay as before.
+			m.Payload.Redelivered = m.Sequence%4 == 3
 			e.Messages = append(e.Messages, m)
 		}
 		return e
@@ -172,8 +173,13 @@ func drawCommand(t *rapid.T, g *QueueGroup, specs []*fsmpb.QueueSpec, now *int64
 		if rapid.IntRange(0, 2).Draw(t, "delay") == 0 {
 			d := &fsmpb.DelayMessages{NowMs: clock()}
 			for range rapid.IntRange(1, 2).Draw(t, "delayed") {
-				p := emsg(rapid.SampledFrom([]string{"", "a", "bb"}).Draw(t, "delayedBody")).GetPayload()
-				d.Messages = append(d.Messages, &fsmpb.DelayedMessage{Payload: p, DelayMs: rapid.Int64Range(-5, 40).Draw(t, "delayMs")})
+				body := rapid.SampledFrom([]string{"", "a", "bb"}).Draw(t, "delayedBody")
+				delay := rapid.Int64Range(-5, 40).Draw(t, "delayMs")
+				// The producer and sequence come from those draws, so the
+				// kept failure files replay as before; they meet the
+				// Enqueues' (the group's one table of producers).
+				d.Messages = append(d.Messages, &fsmpb.DelayedMessage{Payload: emsg(body).GetPayload(), DelayMs: delay,
+					ProducerId: propProducers[len(body)%len(propProducers)], Sequence: uint64(delay+5) % 13})
 			}
 			return d
 		}

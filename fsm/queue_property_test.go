@@ -71,7 +71,8 @@ type propModel struct {
 	gone      map[msgKey]bool         // messages that left the queues for good
 	nextID    map[uint64]uint64       // per queue, the next message id seen
 	lastTag   map[propConsumer]uint64 // per consumer, the highest tag delivered
-	published map[string]bool         // "producer/seq" already enqueued
+	published map[string]bool         // "producer/seq" already enqueued or delayed
+	delayed   int                     // delayed messages after the previous command
 	dropped   map[uint64]bool         // tombstoned queue ids
 	specs     []*fsmpb.QueueSpec      // the queues the test uses (plus id 4)
 	locs      map[msgKey]msgLoc       // locations after the previous command
@@ -200,6 +201,8 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 	before := m.locs
 	locs := locate(t, g)
 	prevNext := maps.Clone(m.nextID)
+	delayedBefore := m.delayed
+	m.delayed = g.DelayedLen()
 
 	// Exactly one place: a message is present once (locate) or gone, and
 	// what is gone never comes back.
@@ -335,6 +338,8 @@ func (m *propModel) check(t *rapid.T, g *QueueGroup, cmd proto.Message, res *Res
 		if res.Err == nil {
 			m.checkEnqueue(t, g, b, res, prevNext)
 		}
+	case *fsmpb.DelayMessages:
+		m.checkDelayed(t, g, b, delayedBefore)
 	case *fsmpb.Settle:
 		m.checkSettled(t, b.GetItems(), before, locs, func(k msgKey, l msgLoc, now msgLoc, present bool) {
 			if present {
@@ -430,6 +435,27 @@ func (m *propModel) checkSettled(t *rapid.T, items []*fsmpb.ConsumerTags, before
 				}
 			}
 		}
+	}
+}
+
+// checkDelayed checks that the delayed messages stored are those the
+// model's deduplication lets through (the table Enqueues use), and records
+// their sequences.
+func (m *propModel) checkDelayed(t *rapid.T, g *QueueGroup, b *fsmpb.DelayMessages, before int) {
+	stored := 0
+	for _, msg := range b.GetMessages() {
+		key := fmt.Sprintf("%s/%d", msg.GetProducerId(), msg.GetSequence())
+		dedup := msg.GetProducerId() != "" && msg.GetSequence() > 0
+		if dedup && m.published[key] {
+			continue
+		}
+		if dedup {
+			m.published[key] = true
+		}
+		stored++
+	}
+	if got := g.DelayedLen() - before; got != stored {
+		t.Fatalf("delay messages: %d stored, want %d", got, stored)
 	}
 }
 

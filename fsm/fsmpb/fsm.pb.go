@@ -2414,9 +2414,15 @@ type DelayedMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The exchange's virtual host ("" is "/"); the exchange and routing key
 	// are the payload's.
-	Vhost         string   `protobuf:"bytes,1,opt,name=vhost,proto3" json:"vhost,omitempty"`
-	Payload       *Payload `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
-	DelayMs       int64    `protobuf:"varint,3,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	Vhost   string   `protobuf:"bytes,1,opt,name=vhost,proto3" json:"vhost,omitempty"`
+	Payload *Payload `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	DelayMs int64    `protobuf:"varint,3,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	// Retry deduplication, as EnqueueMessage's (the group's table of
+	// producers): a publish sent again is stored once. Empty producer or 0
+	// sequence: none. Proposed only at FSM version 4 (a build before it
+	// ignores the fields and would store the copy).
+	ProducerId    string `protobuf:"bytes,4,opt,name=producer_id,json=producerId,proto3" json:"producer_id,omitempty"`
+	Sequence      uint64 `protobuf:"varint,5,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2468,6 +2474,20 @@ func (x *DelayedMessage) GetPayload() *Payload {
 func (x *DelayedMessage) GetDelayMs() int64 {
 	if x != nil {
 		return x.DelayMs
+	}
+	return 0
+}
+
+func (x *DelayedMessage) GetProducerId() string {
+	if x != nil {
+		return x.ProducerId
+	}
+	return ""
+}
+
+func (x *DelayedMessage) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
 	}
 	return 0
 }
@@ -3358,11 +3378,14 @@ const file_warren_fsm_v1_fsm_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"a\n" +
 	"\rDelayMessages\x129\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1d.warren.fsm.v1.DelayedMessageR\bmessages\x12\x15\n" +
-	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"s\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\xb0\x01\n" +
 	"\x0eDelayedMessage\x12\x14\n" +
 	"\x05vhost\x18\x01 \x01(\tR\x05vhost\x120\n" +
 	"\apayload\x18\x02 \x01(\v2\x16.warren.fsm.v1.PayloadR\apayload\x12\x19\n" +
-	"\bdelay_ms\x18\x03 \x01(\x03R\adelayMs\"%\n" +
+	"\bdelay_ms\x18\x03 \x01(\x03R\adelayMs\x12\x1f\n" +
+	"\vproducer_id\x18\x04 \x01(\tR\n" +
+	"producerId\x12\x1a\n" +
+	"\bsequence\x18\x05 \x01(\x04R\bsequence\"%\n" +
 	"\x11SettleDeadLetters\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\x04R\x03ids\"V\n" +
 	"\aAddUser\x12\x12\n" +
