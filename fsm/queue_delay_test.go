@@ -93,11 +93,7 @@ func TestDelayedMessagesDeduplicated(t *testing.T) {
 	if n := r.g.DelayedLen(); n != 3 {
 		t.Fatalf("%d delayed after the sequence of an enqueued message, want 3", n)
 	}
-	var buf bytes.Buffer
-	if err := r.g.WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	g2, err := RestoreQueueGroup(bytes.NewReader(buf.Bytes()))
+	g2, err := RestoreQueueGroup(bytes.NewReader(snapshotBytes(t, r.g)))
 	if err != nil {
 		t.Fatal(err)
 	}
