@@ -162,15 +162,6 @@ func enqueueTimeout(ctx context.Context) time.Duration {
 	return time.Nanosecond
 }
 
-// await waits for f, ctx or the end of Raft, whichever is first. Raft
-// futures have no channel, so a goroutine waits for f; it ends when Raft
-// resolves the future, which Raft does for every entry it took, at the
-// latest on shutdown. The one exception is an entry still buffered in the
-// apply channel (BatchApplyCh) when Raft stops: stopped unblocks the caller
-// then, and that goroutine stays blocked. A ctx that never ends (the
-// publish committer's) needs no goroutine unless BatchApplyCh is on: the
-// caller waits for f itself, which spares a goroutine and a wake-up per
-// entry.
 // awaitIndexed waits for f, an entry Raft may have appended, and maps its
 // error with mapErr. The index tells whether Raft appended the entry, and
 // is read only once the future is resolved: when ctx ends first, Raft may
@@ -188,6 +179,15 @@ func (g *Group) awaitIndexed(ctx context.Context, f raft.IndexFuture) error {
 	}
 }
 
+// await waits for f, ctx or the end of Raft, whichever is first. Raft
+// futures have no channel, so a goroutine waits for f; it ends when Raft
+// resolves the future, which Raft does for every entry it took, at the
+// latest on shutdown. The one exception is an entry still buffered in the
+// apply channel (BatchApplyCh) when Raft stops: stopped unblocks the caller
+// then, and that goroutine stays blocked. A ctx that never ends (the
+// publish committer's) needs no goroutine unless BatchApplyCh is on: the
+// caller waits for f itself, which spares a goroutine and a wake-up per
+// entry.
 func (g *Group) await(ctx context.Context, f raft.Future) error {
 	if ctx.Done() == nil && !g.cfg.BatchApplyCh {
 		return f.Error()
