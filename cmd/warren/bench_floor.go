@@ -91,7 +91,8 @@ light load is made of, whatever the broker:
 
 For each: latency p50, p99 and max, and the process CPU per operation (user
 and system, all threads: rusage; raft3-procs+grpc adds its voters'), which
-is what a node's CPU figure at that rate is made of. Nothing talks to a node; --server is refused.
+is what a node's CPU figure at that rate is made of. Nothing talks to a
+node; --server is refused.
 
 A benchmark, not a test: nothing fails on a slow machine.`,
 		Args: nArgs(0, 0),

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,37 +57,28 @@ func floorVoterMain() (code int, ok bool) {
 
 // runFloorVoter is one voter process: see above.
 func runFloorVoter(dir string, in io.Reader, out io.Writer) error {
-	raftLn, err := net.Listen("tcp", "127.0.0.1:0")
+	mux, err := listenFloorMux()
 	if err != nil {
 		return err
 	}
-	mux := raftgroup.NewMux(raftLn, nil)
-	go func() { _ = mux.Serve() }()
 	defer func() { _ = mux.Close() }()
 	grpcLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(out, "%s %s\n", raftLn.Addr(), grpcLn.Addr()); err != nil {
+	if _, err := fmt.Fprintf(out, "%s %s\n", mux.Addr(), grpcLn.Addr()); err != nil {
 		return err
 	}
 	lines := bufio.NewScanner(in)
 	if !lines.Scan() {
 		return errors.New("no voter addresses on stdin")
 	}
-	var servers []raft.Server
-	self := ""
-	for i, addr := range strings.Split(lines.Text(), ",") {
-		id := "floor" + strconv.Itoa(i+1)
-		if addr == raftLn.Addr().String() {
-			self = id
-		}
-		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)})
+	servers := floorServers(strings.Split(lines.Text(), ","))
+	i := slices.IndexFunc(servers, func(s raft.Server) bool { return string(s.Address) == mux.Addr().String() })
+	if i < 0 {
+		return fmt.Errorf("this voter's address %s is not among %q", mux.Addr(), lines.Text())
 	}
-	if self == "" {
-		return fmt.Errorf("this voter's address %s is not among %q", raftLn.Addr(), lines.Text())
-	}
-	g, err := openFloorVoter(mux, raft.ServerID(self), dir, servers)
+	g, err := openFloorVoter(mux, servers[i].ID, dir, servers)
 	if err != nil {
 		return err
 	}

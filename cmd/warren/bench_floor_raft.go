@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,18 +88,16 @@ func floorRaftGRPC(ctx context.Context, dir string, size, voters int) (func() er
 // configuration. Each stop it needs is appended to stops.
 func openFloorGroups(data string, voters int, stops *[]func()) ([]*raftgroup.Group, error) {
 	muxes := make([]*raftgroup.Mux, voters)
-	servers := make([]raft.Server, voters)
+	addrs := make([]string, voters)
 	for i := range muxes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		m, err := listenFloorMux()
 		if err != nil {
 			return nil, err
 		}
-		m := raftgroup.NewMux(ln, nil)
-		go func() { _ = m.Serve() }()
 		*stops = append(*stops, func() { _ = m.Close() })
-		muxes[i] = m
-		servers[i] = raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(fmt.Sprintf("floor%d", i+1)), Address: raft.ServerAddress(ln.Addr().String())}
+		muxes[i], addrs[i] = m, m.Addr().String()
 	}
+	servers := floorServers(addrs)
 	groups := make([]*raftgroup.Group, voters)
 	for i, m := range muxes {
 		g, err := openFloorVoter(m, servers[i].ID, filepath.Join(data, string(servers[i].ID)), servers)
@@ -109,6 +108,27 @@ func openFloorGroups(data string, voters int, stops *[]func()) ([]*raftgroup.Gro
 		groups[i] = g
 	}
 	return groups, nil
+}
+
+// listenFloorMux serves a Raft mux on a loopback port the OS picks.
+func listenFloorMux() (*raftgroup.Mux, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	m := raftgroup.NewMux(ln, nil)
+	go func() { _ = m.Serve() }()
+	return m, nil
+}
+
+// floorServers is the configuration of voters at addrs: floor1, floor2, ...
+// in that order, so every voter derives the same ids from the same list.
+func floorServers(addrs []string) []raft.Server {
+	servers := make([]raft.Server, len(addrs))
+	for i, addr := range addrs {
+		servers[i] = raft.Server{Suffrage: raft.Voter, ID: raft.ServerID("floor" + strconv.Itoa(i+1)), Address: raft.ServerAddress(addr)}
+	}
+	return servers
 }
 
 // openFloorVoter opens voter id of group "floor" on m, bootstrapped with
