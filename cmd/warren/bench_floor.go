@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -64,9 +65,13 @@ func newBenchFloorCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "floor",
 		Short: "Measure what this machine allows a confirmed publish: thread wakes, fdatasync, a gRPC round trip",
-		Long: `Measure, each alone and paced at --rate operations a second (open loop, as
-warren bench --rate paces publishes), the steps every confirmed publish at
-light load is made of, whatever the broker:
+		Long: `Measure, each alone and paced at --rate operations a second, the steps every
+confirmed publish at light load is made of, whatever the broker. The pacing
+is open loop, as warren bench --rate paces publishes: each operation starts
+at its scheduled time on a goroutine of its own, so operations overlap when
+one outlasts the interval, and each is timed as bench times a confirm.
+
+
 
   timer      the pacing alone: a timer wakes a goroutine (the Go runtime's
              cost of an event on an otherwise idle process); its latency is
@@ -82,7 +87,11 @@ light load is made of, whatever the broker:
              to a one-voter hashicorp/raft group on Warren's segment log in
              --dir and answers once they are applied: a one-node confirm
              with nothing of the broker in it
-  raft3+grpc the same with a three-voter group, its voters in this process,
+  raft-procs+grpc
+             raft+grpc with the voter a process of its own (this
+             executable run again), as a one-node Warren and its clients
+             are; its CPU is that of both processes
+  raft3+grpc raft+grpc with a three-voter group, its voters in this process,
              each with its own directory and Raft transport over loopback
   raft3-procs+grpc
              the same with each voter a process of its own (this executable
@@ -90,7 +99,7 @@ light load is made of, whatever the broker:
              of all four processes
 
 For each: latency p50, p99 and max, and the process CPU per operation (user
-and system, all threads: rusage; raft3-procs+grpc adds its voters'), which
+and system, all threads: rusage; the -procs steps add their voters'), which
 is what a node's CPU figure at that rate is made of. Nothing talks to a
 node; --server is refused.
 
@@ -130,7 +139,7 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 		dir = os.TempDir()
 	}
 	res := floorResult{Rate: fl.rate, Size: int(fl.size), Dir: dir}
-	var voters floorProcs
+	var voter, voters floorProcs
 	steps := []struct {
 		name, what string
 		// late: the latency is how late the op ran, not how long it took
@@ -152,11 +161,14 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 		{"raft+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a one-voter hashicorp/raft group (segment log)", int(fl.size)), false, func() (func() error, func(), error) {
 			return floorRaftGRPC(ctx, dir, int(fl.size), 1)
 		}, nil},
+		{"raft-procs+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a one-voter hashicorp/raft group (segment log) in a process of its own (CPU: both processes)", int(fl.size)), false, func() (func() error, func(), error) {
+			return voter.start(ctx, dir, int(fl.size), 1)
+		}, voter.cpu},
 		{"raft3+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a three-voter hashicorp/raft group (segment logs, voters in this process on loopback)", int(fl.size)), false, func() (func() error, func(), error) {
 			return floorRaftGRPC(ctx, dir, int(fl.size), 3)
 		}, nil},
 		{"raft3-procs+grpc", fmt.Sprintf("unary call of %d bytes, proposed to a three-voter hashicorp/raft group (segment logs, each voter a process of its own; CPU: all four processes)", int(fl.size)), false, func() (func() error, func(), error) {
-			return voters.start(ctx, dir, int(fl.size))
+			return voters.start(ctx, dir, int(fl.size), 3)
 		}, voters.cpu},
 	}
 	for _, s := range steps {
@@ -189,38 +201,79 @@ func runBenchFloor(ctx context.Context, a *app, fl *floorFlags) error {
 	return writeFloorTable(a.stdout, res)
 }
 
-// paceFloor runs op at rate a second for d, each at its scheduled time,
-// and returns its latencies (with late, how late each ran instead) and the
-// CPU per op, as cpu counts it.
+// floorInFlight bounds the operations of a step in flight at once; beyond
+// it the schedule slips (as --batch bounds warren bench --rate's publishes).
+const floorInFlight = 1000
+
+// paceFloor runs op at rate a second for d, open loop as warren bench
+// --rate publishes: each op starts at its scheduled time on a goroutine of
+// its own, whether or not earlier ones have finished, so ops overlap as
+// publishes do when one takes longer than the interval. It returns the
+// latencies, timed as bench times a confirm (from the scheduled time when
+// the pacing was behind, otherwise from when its timer woke it; with late,
+// how late each op started instead), and the CPU per op, as cpu counts it.
+// The first error ends the step.
 func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op func() error, cpu func() time.Duration) (floorStep, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex // guards lat
 	lat := newLatencyHistogram()
+	record := func(from time.Time) {
+		us := max(1, time.Since(from).Microseconds())
+		mu.Lock()
+		defer mu.Unlock()
+		_ = lat.RecordValue(us)
+	}
 	interval := time.Duration(float64(time.Second) / rate)
 	n := int64(d / interval)
 	if n < 1 {
 		n = 1
 	}
+	slots := make(chan struct{}, floorInFlight)
+	var wg sync.WaitGroup
 	cpu0 := cpu()
 	start := time.Now()
 	t := time.NewTimer(0)
 	<-t.C
 	for i := range n {
 		at := start.Add(time.Duration(i) * interval)
+		from := at
 		if w := time.Until(at); w > 0 {
 			t.Reset(w)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
-				return floorStep{}, ctx.Err()
+			}
+			if !late {
+				from = time.Now()
 			}
 		}
-		t0 := time.Now()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		if late {
-			t0 = at
+			record(from)
 		}
-		if err := op(); err != nil {
-			return floorStep{}, err
-		}
-		_ = lat.RecordValue(max(1, time.Since(t0).Microseconds()))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := op(); err != nil {
+				cancel(err)
+				return
+			}
+			if !late {
+				record(from)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return floorStep{}, err
 	}
 	cpu1 := cpu()
 	perOp := float64(cpu1-cpu0) / float64(time.Microsecond) / float64(n)
@@ -229,30 +282,36 @@ func paceFloor(ctx context.Context, rate float64, d time.Duration, late bool, op
 }
 
 // floorHandOff passes a token to a goroutine parked on a channel, which
-// sends it back.
+// sends it back on the caller's own channel (ops of an open-loop step may
+// overlap).
 func floorHandOff() (func() error, func(), error) {
-	req, resp := make(chan struct{}), make(chan struct{})
+	req := make(chan chan struct{})
 	go func() {
-		for range req {
-			resp <- struct{}{}
+		for r := range req {
+			r <- struct{}{}
 		}
 	}()
 	return func() error {
-		req <- struct{}{}
-		<-resp
+		r := make(chan struct{}, 1)
+		req <- r
+		<-r
 		return nil
 	}, func() { close(req) }, nil
 }
 
 // floorFdatasync appends size bytes to a fresh file in dir and fdatasyncs
-// it, as a log store's append does.
+// it, as a log store's append does: one append at a time, so overlapping
+// ops wait for each other as entries wait for the log.
 func floorFdatasync(dir string, size int) (func() error, func(), error) {
 	f, err := os.CreateTemp(dir, "warren-floor-*.log")
 	if err != nil {
 		return nil, nil, err
 	}
 	buf := make([]byte, size)
+	var mu sync.Mutex
 	op := func() error {
+		mu.Lock()
+		defer mu.Unlock()
 		if _, err := f.Write(buf); err != nil {
 			return err
 		}

@@ -29,10 +29,13 @@ import (
 // between voters wakes a parked process (its network poller, then a
 // thread for it), where voters in one process find a thread of their own
 // runtime awake. The difference between the two steps is that price.
+// "raft-procs+grpc" is raft+grpc with its one voter in a process apart
+// from the caller's, as a one-node Warren and its clients are: each call
+// then wakes two runtimes, not one.
 //
 // The voters are this executable run again with floorVoterEnv set to
 // the voter's data directory. A voter listens on two loopback ports the
-// OS picks, prints them on a line ("raft grpc"), reads the three voters'
+// OS picks, prints them on a line ("raft grpc"), reads the voters'
 // raft addresses on a line from its stdin, bootstraps the group with
 // them, serves the proposing health check on its grpc port, and shuts
 // down when its stdin closes.
@@ -91,14 +94,14 @@ func runFloorVoter(dir string, in io.Reader, out io.Writer) error {
 	return nil
 }
 
-// floorProcs is the step's three voter processes while it runs.
+// floorProcs is a step's voter processes while it runs.
 type floorProcs struct {
 	procs []*exec.Cmd
 }
 
-// start starts the voters and returns the call, to the leader's grpc
-// port, and the stop.
-func (p *floorProcs) start(ctx context.Context, dir string, size int) (func() error, func(), error) {
+// start starts n voters and returns the call, to the leader's grpc port,
+// and the stop.
+func (p *floorProcs) start(ctx context.Context, dir string, size, n int) (func() error, func(), error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, err
@@ -133,7 +136,7 @@ func (p *floorProcs) start(ctx context.Context, dir string, size int) (func() er
 		_ = os.RemoveAll(data)
 	}
 	var raftAddrs, grpcAddrs []string
-	for i := range 3 {
+	for i := range n {
 		c := exec.Command(exe)
 		c.Env = append(os.Environ(), floorVoterEnv+"="+filepath.Join(data, "voter"+strconv.Itoa(i+1)))
 		c.Stderr = os.Stderr
@@ -186,7 +189,7 @@ func (p *floorProcs) start(ctx context.Context, dir string, size int) (func() er
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			stop()
-			return nil, nil, errors.New("the three voter processes elected no leader within 10 s")
+			return nil, nil, fmt.Errorf("the %d voter process(es) elected no leader within 10 s", n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

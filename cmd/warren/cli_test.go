@@ -288,7 +288,7 @@ func TestPercentilesFromHistogram(t *testing.T) {
 	}
 }
 
-// TestBenchFloor: bench floor measures its seven steps (here for a moment)
+// TestBenchFloor: bench floor measures its eight steps (here for a moment)
 // and reports each with latencies and CPU; bad flags and --server are
 // refused with exit 2.
 func TestBenchFloor(t *testing.T) {
@@ -307,7 +307,7 @@ func TestBenchFloor(t *testing.T) {
 			t.Errorf("step %s: %d ops, %d latencies, %.1f µs CPU an op; want 40, 40 and some CPU", s.Name, s.Ops, s.Latency.Count, s.CPUPerOp)
 		}
 	}
-	if want := []string{"timer", "hand-off", "fdatasync", "grpc", "raft+grpc", "raft3+grpc", "raft3-procs+grpc"}; !reflect.DeepEqual(names, want) || len(res.Errors) > 0 {
+	if want := []string{"timer", "hand-off", "fdatasync", "grpc", "raft+grpc", "raft-procs+grpc", "raft3+grpc", "raft3-procs+grpc"}; !reflect.DeepEqual(names, want) || len(res.Errors) > 0 {
 		t.Fatalf("steps %v, errors %v; want %v", names, res.Errors, want)
 	}
 	for _, args := range [][]string{
