@@ -71,8 +71,6 @@ is open loop, as warren bench --rate paces publishes: each operation starts
 at its scheduled time on a goroutine of its own, so operations overlap when
 one outlasts the interval, and each is timed as bench times a confirm.
 
-
-
   timer      the pacing alone: a timer wakes a goroutine (the Go runtime's
              cost of an event on an otherwise idle process); its latency is
              how late the goroutine runs after the time it was due, which
