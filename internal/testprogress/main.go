@@ -2,14 +2,16 @@
 // stdin) into progress for people: a line when a package starts and one
 // when it ends ("ok", "FAIL" or "?" and its time, as go test prints them),
 // the output of every failed test, a line every -every while nothing else
-// was printed saying what still runs, and a closing count. It exits 1 when
-// a test, a package or a build failed. scripts/test.sh pipes go test
-// through it: go test alone is silent while a package runs, and the e2e
-// package runs for minutes.
+// was printed saying what still runs, and a closing count with the
+// slowest tests (the full tier has a time budget: README "Run the
+// tests"). It exits 1 when a test, a package or a build failed.
+// scripts/test.sh pipes go test through it: go test alone is silent while
+// a package runs, and the e2e package runs for minutes.
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -85,7 +87,17 @@ type progress struct {
 
 	passed, failed, skipped int // tests
 	failedPkgs              []string
+	durations               []testDuration // top-level tests that ran
 }
+
+// testDuration is how long one top-level test took.
+type testDuration struct {
+	name    string // package.Test
+	elapsed time.Duration
+}
+
+// slowestShown is how many of the slowest tests the summary names.
+const slowestShown = 10
 
 func newProgress(w io.Writer, now func() time.Time) *progress {
 	t := now()
@@ -156,6 +168,9 @@ func (p *progress) handle(e event) {
 // testDone counts a test, and prints its output when it failed.
 func (p *progress) testDone(s *pkgState, e event) {
 	sub := strings.Contains(e.Test, "/")
+	if !sub && e.Action != "skip" {
+		p.durations = append(p.durations, testDuration{e.Package + "." + e.Test, time.Duration(e.Elapsed * float64(time.Second))})
+	}
 	switch e.Action {
 	case "pass":
 		if !sub {
@@ -225,6 +240,13 @@ func (p *progress) summary() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.printf("tests: %d passed, %d failed, %d skipped (%v)\n", p.passed, p.failed, p.skipped, p.now().Sub(p.start).Round(time.Second))
+	slices.SortStableFunc(p.durations, func(a, b testDuration) int { return cmp.Compare(b.elapsed, a.elapsed) })
+	if n := min(len(p.durations), slowestShown); n > 0 {
+		p.printf("slowest tests:\n")
+		for _, d := range p.durations[:n] {
+			p.printf("  %7.1fs  %s\n", d.elapsed.Seconds(), d.name)
+		}
+	}
 	if len(p.failedPkgs) > 0 {
 		p.printf("failed packages: %s\n", strings.Join(p.failedPkgs, " "))
 	}

@@ -52,6 +52,7 @@ func TestProgress(t *testing.T) {
 		"... 1m0s: still running m/b 1m0s (TestLong)\n",
 		"tests: 1 passed, 1 failed, 1 skipped (1m0s)\n",
 		"failed packages: m/a m/c [m/c.test]\n",
+		"slowest tests:\n      0.2s  m/a.TestBad\n      0.1s  m/a.TestOK\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
