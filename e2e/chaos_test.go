@@ -284,7 +284,7 @@ func TestFailoverBench(t *testing.T) {
 // drain consumes with the SDK, so what AMQP published, gRPC reads.
 func TestChaosAMQP(t *testing.T) {
 	slow(t)
-	o := chaosOptions(t, 19, 40*time.Second, chaos.Kill, chaos.KillLeader)
+	o := chaosOptions(t, 19, 30*time.Second, chaos.Kill, chaos.KillLeader)
 	o.Protocol = "amqp"
 	res := runChaos(t, o)
 	wantSafe(t, res)
