@@ -3,10 +3,10 @@
 // when it ends ("ok", "FAIL" or "?" and its time, as go test prints them),
 // the output of every failed test, a line every -every while nothing else
 // was printed saying what still runs, and a closing count with the
-// slowest tests (the full tier has a time budget: README "Run the
-// tests"). It exits 1 when a test, a package or a build failed.
-// scripts/test.sh pipes go test through it: go test alone is silent while
-// a package runs, and the e2e package runs for minutes.
+// slowest tests (the full tier has a time budget, see
+// README "Run the tests"). It exits 1 when a test, a package or a build
+// failed. scripts/test.sh pipes go test through it: go test alone is
+// silent while a package runs, and the e2e package runs for minutes.
 package main
 
 import (
