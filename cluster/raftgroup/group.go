@@ -26,6 +26,17 @@ const (
 	// transportTimeout bounds each RPC's I/O; InstallSnapshot scales it
 	// with the snapshot size.
 	transportTimeout = 10 * time.Second
+	// transportRPCsInFlight is 1: replication without hashicorp/raft's
+	// pipeline, each AppendEntries answered before the next is sent. Its
+	// pipeline (v1.7.3, at the default of 2 in flight) can deadlock: when
+	// a follower answers Success=false the decoder stops reading, and a
+	// send that wins the race parks on the in-flight channel for good.
+	// The leader then never sends that follower another entry while its
+	// heartbeats go on (so no election heals it), and Shutdown waits for
+	// the parked send forever: an e2e test's cluster hung in its cleanup
+	// for 11 minutes so (hashicorp/raft#612, grafana/pyroscope#5518).
+	// hashicorp/raft#541 found the pipeline of little use with batching.
+	transportRPCsInFlight = 1
 	// notifyChBuffer holds leadership changes while OnLeadership runs;
 	// Raft blocks on a full NotifyCh (STYLE §11.10 asks for ≥ 8).
 	notifyChBuffer = 16
@@ -112,6 +123,7 @@ func Open(o Options) (_ *Group, err error) {
 		Stream:                  o.Layer,
 		MaxPool:                 transportMaxPool,
 		Timeout:                 transportTimeout,
+		MaxRPCsInFlight:         transportRPCsInFlight,
 		Logger:                  logger.Named("net"),
 		MsgpackUseNewTimeFormat: true,
 	})
